@@ -1,0 +1,31 @@
+# Can machine learning predict the escalation of children's social care cases
+# in one local authority? See README.md.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/text.smk"
+include: "workflow/rules/cohort.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/splits.smk"
+include: "workflow/rules/topics.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        rules.summarise_results.output.summary,
+        rules.render_report.output.html,
+    default_target: True

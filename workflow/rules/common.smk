@@ -1,0 +1,116 @@
+# Helpers shared by the rule files: paths, wildcard values and config lookups.
+
+import os
+from pathlib import Path
+
+LA = config["la"]
+RESULTS = f"results/{LA}"
+LOGS = f"{RESULTS}/logs"
+BENCHMARKS = f"{RESULTS}/benchmarks"
+OUTCOMES = sorted(config["outcomes"])
+TIMINGS = ["random", "time"]
+FEATURE_SETS = ["structured", "text"]
+SHARDS = list(range(config["text"]["shards"]))
+STRUCTURED_TABLES = [
+    "children",
+    "referrals",
+    "assessments",
+    "section47",
+    "cp_plans",
+    "care_episodes",
+]
+# Edits to the shared helper module must rerun the scripts that import it;
+# Snakemake tracks only each rule's own script, so rules list it as an input.
+HELPERS = "workflow/scripts/common.py"
+
+
+wildcard_constraints:
+    outcome="|".join(OUTCOMES),
+    timing="|".join(TIMINGS),
+    features="|".join(FEATURE_SETS),
+    shard=r"\d+",
+
+
+def synthetic_directory():
+    """Where the synthetic LA generator writes the exports named in config."""
+    settings = config["synthetic"]
+    return (
+        f"resources/synthetic/generated/"
+        f"seed{settings['seed']}_n{settings['n_children']}"
+    )
+
+
+def data_directory():
+    """The folder holding the LA's raw exports."""
+    if config["synthetic"]:
+        return synthetic_directory()
+    return config["data"]["directory"]
+
+
+def demo_key():
+    """The configured demo key, only for synthetic data under resources/synthetic."""
+    if Path(data_directory()).resolve().is_relative_to(Path("resources/synthetic").resolve()):
+        return config["pseudonymisation"]["demo_key"]
+    return None
+
+
+def raw_table(table):
+    """Path of one raw export, as the LA's config names it."""
+    spec = config["data"]["tables"].get(table)
+    if spec is None:
+        raise ValueError(
+            f"config has no data.tables.{table}: add its path and column mapping "
+            "(see config/config.yaml for an example)."
+        )
+    return os.path.join(data_directory(), spec["path"])
+
+
+def raw_structured_tables():
+    """Named paths of the structured raw exports."""
+    return {table: raw_table(table) for table in STRUCTURED_TABLES}
+
+
+def column_mappings():
+    """Canonical-to-raw column mappings of the structured tables."""
+    return {
+        table: config["data"]["tables"][table]["columns"] for table in STRUCTURED_TABLES
+    }
+
+
+def outcome_settings(wildcards):
+    """The config of the job's outcome."""
+    return config["outcomes"][wildcards.outcome]
+
+
+def outcome_horizon(wildcards):
+    """The label horizon of the job's outcome, in months."""
+    return config["outcomes"][wildcards.outcome]["horizon_months"]
+
+
+def outcome_text_window(wildcards):
+    """Days of notes before the prediction point that make the text features."""
+    return config["outcomes"][wildcards.outcome]["text_window_days"]
+
+
+def design_name(wildcards):
+    """The study design: split timing and feature set."""
+    return f"{wildcards.timing}_{wildcards.features}"
+
+
+def topic_input(wildcards):
+    """Topic shares for text designs; nothing for structured-only designs."""
+    if wildcards.features == "text":
+        return rules.fit_topics.output.shares.format(
+            outcome=wildcards.outcome, timing=wildcards.timing
+        )
+    return []
+
+
+def all_metrics():
+    """Metrics files of every outcome and design."""
+    return expand(
+        rules.evaluate_models.output.metrics,
+        outcome=OUTCOMES,
+        timing=TIMINGS,
+        features=FEATURE_SETS,
+    )

@@ -1,0 +1,27 @@
+rule build_features:
+    input:
+        cohort=rules.build_cohort.output.cohort,
+        children=rules.ingest_records.output.children,
+        referrals=rules.ingest_records.output.referrals,
+        assessments=rules.ingest_records.output.assessments,
+        section47=rules.ingest_records.output.section47,
+        cp_plans=rules.ingest_records.output.cp_plans,
+        care_episodes=rules.ingest_records.output.care_episodes,
+        tokens=expand(rules.normalise_notes.output.tokens, shard=SHARDS),
+        helpers=HELPERS,
+    output:
+        structured=f"{RESULTS}/features/{{outcome}}/structured.parquet",
+        text_documents=f"{RESULTS}/features/{{outcome}}/text_documents.parquet",
+    params:
+        text_window_days=outcome_text_window,
+    log:
+        f"{LOGS}/build_features/{{outcome}}.log",
+    benchmark:
+        f"{BENCHMARKS}/build_features/{{outcome}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/build_features.py"

@@ -1,0 +1,59 @@
+rule generate_synthetic_la:
+    output:
+        children="resources/synthetic/generated/seed{seed}_n{n_children}/children.csv",
+        people="resources/synthetic/generated/seed{seed}_n{n_children}/people.csv",
+        referrals="resources/synthetic/generated/seed{seed}_n{n_children}/referrals.csv",
+        assessments="resources/synthetic/generated/seed{seed}_n{n_children}/assessments.csv",
+        section47="resources/synthetic/generated/seed{seed}_n{n_children}/section47.csv",
+        cp_plans="resources/synthetic/generated/seed{seed}_n{n_children}/cp_plans.csv",
+        care_episodes="resources/synthetic/generated/seed{seed}_n{n_children}/episodes.csv",
+        notes="resources/synthetic/generated/seed{seed}_n{n_children}/case_notes.csv",
+        ground_truth="resources/synthetic/generated/seed{seed}_n{n_children}/ground_truth.csv",
+    params:
+        directory=subpath(output.children, parent=True),
+        seed="{seed}",
+        n_children="{n_children}",
+    log:
+        "resources/synthetic/generated/logs/seed{seed}_n{n_children}.log",
+    benchmark:
+        "resources/synthetic/generated/benchmarks/seed{seed}_n{n_children}.tsv"
+    wildcard_constraints:
+        seed=r"\d+",
+        n_children=r"\d+",
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/generate_synthetic_la.py"
+
+
+rule ingest_records:
+    input:
+        **raw_structured_tables(),
+        helpers=HELPERS,
+    output:
+        children=f"{RESULTS}/ingest/children.parquet",
+        referrals=f"{RESULTS}/ingest/referrals.parquet",
+        assessments=f"{RESULTS}/ingest/assessments.parquet",
+        section47=f"{RESULTS}/ingest/section47.parquet",
+        cp_plans=f"{RESULTS}/ingest/cp_plans.parquet",
+        care_episodes=f"{RESULTS}/ingest/care_episodes.parquet",
+    params:
+        mappings=column_mappings(),
+        list_separator=config["data"]["list_separator"],
+        key_env=config["pseudonymisation"]["key_env"],
+        key_file=config["pseudonymisation"]["key_file"],
+        demo_key=demo_key(),
+    log:
+        f"{LOGS}/ingest_records.log",
+    benchmark:
+        f"{BENCHMARKS}/ingest_records.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/ingest_records.py"

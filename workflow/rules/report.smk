@@ -1,0 +1,73 @@
+rule summarise_results:
+    input:
+        metrics=all_metrics(),
+        helpers=HELPERS,
+    output:
+        summary=report(
+            f"{RESULTS}/summary.parquet",
+            caption="../report/summary.rst",
+            category="1. Results against the bar",
+        ),
+        summary_csv=report(
+            f"{RESULTS}/summary.csv",
+            caption="../report/summary.rst",
+            category="1. Results against the bar",
+        ),
+        all_models=f"{RESULTS}/evaluation/all_models.parquet",
+    log:
+        f"{LOGS}/summarise_results.log",
+    benchmark:
+        f"{BENCHMARKS}/summarise_results.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/core.yaml"
+    script:
+        "../scripts/summarise_results.py"
+
+
+rule render_report:
+    input:
+        summary=rules.summarise_results.output.summary,
+        all_models=rules.summarise_results.output.all_models,
+        cohorts=expand(rules.build_cohort.output.cohort, outcome=OUTCOMES),
+        predictions=expand(
+            rules.train_models.output.predictions,
+            outcome=OUTCOMES,
+            timing=TIMINGS,
+            features=FEATURE_SETS,
+        ),
+        splits=expand(rules.make_splits.output.splits, outcome=OUTCOMES, timing=TIMINGS),
+        topic_words=expand(rules.fit_topics.output.words, outcome=OUTCOMES, timing=TIMINGS),
+        topic_coherence=expand(
+            rules.fit_topics.output.coherence, outcome=OUTCOMES, timing=TIMINGS
+        ),
+        helpers=HELPERS,
+    output:
+        html=report(
+            f"{RESULTS}/report/index.html",
+            caption="../report/overview.rst",
+            category="0. Overview",
+        ),
+        figures=report(
+            directory(f"{RESULTS}/report/figures"),
+            patterns=["{name}.png"],
+            caption="../report/figure.rst",
+            category="2. Figures",
+        ),
+    params:
+        la=LA,
+        outcomes=config["outcomes"],
+        success_threshold=config["evaluation"]["success_threshold"],
+    log:
+        f"{LOGS}/render_report.log",
+    benchmark:
+        f"{BENCHMARKS}/render_report.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/render_report.py"

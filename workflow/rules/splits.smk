@@ -1,0 +1,23 @@
+rule make_splits:
+    input:
+        cohort=rules.build_cohort.output.cohort,
+        helpers=HELPERS,
+    output:
+        splits=f"{RESULTS}/splits/{{outcome}}/{{timing}}.parquet",
+    params:
+        timing="{timing}",
+        test_fraction=lookup(dpath="designs/{timing}/test_fraction", within=config),
+        inner_folds=lookup(dpath="designs/{timing}/inner_folds", within=config),
+        horizon_months=outcome_horizon,
+        seed=config["seed"],
+    log:
+        f"{LOGS}/make_splits/{{outcome}}_{{timing}}.log",
+    benchmark:
+        f"{BENCHMARKS}/make_splits/{{outcome}}_{{timing}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/model.yaml"
+    script:
+        "../scripts/make_splits.py"

@@ -1,0 +1,23 @@
+rule fit_topics:
+    input:
+        text_documents=rules.build_features.output.text_documents,
+        splits=rules.make_splits.output.splits,
+        helpers=HELPERS,
+    output:
+        shares=f"{RESULTS}/topics/{{outcome}}/{{timing}}/shares.parquet",
+        coherence=f"{RESULTS}/topics/{{outcome}}/{{timing}}/coherence.parquet",
+        words=f"{RESULTS}/topics/{{outcome}}/{{timing}}/words.parquet",
+    params:
+        topics=config["topics"],
+        seed=config["seed"],
+    log:
+        f"{LOGS}/fit_topics/{{outcome}}_{{timing}}.log",
+    benchmark:
+        f"{BENCHMARKS}/fit_topics/{{outcome}}_{{timing}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    conda:
+        "../../envs/text.yaml"
+    script:
+        "../scripts/fit_topics.py"

@@ -1,0 +1,393 @@
+"""Shared helpers for every workflow script: Parquet schemas, atomic writes,
+keyed pseudonymisation, user-facing input errors and logging.
+
+Every artefact the stages exchange has an explicit pyarrow schema here, so that
+a stage that writes the wrong columns or types fails at once, and so that the
+contracts between stages live in one place (documented in docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+logger = logging.getLogger(__name__)
+
+ID = pa.string()
+DATE = pa.timestamp("ms")
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "children": pa.schema(
+        [
+            ("child_id", ID),
+            ("family_id", ID),
+            ("sex", pa.string()),
+            ("birth_month", DATE),
+            ("ethnicity", pa.string()),
+            ("disability", pa.bool_()),
+        ]
+    ),
+    "referrals": pa.schema(
+        [
+            ("referral_id", ID),
+            ("child_id", ID),
+            ("referral_date", DATE),
+            ("referral_source", pa.string()),
+            ("primary_need", pa.string()),
+            ("nfa", pa.bool_()),
+            ("closure_date", DATE),
+            ("closure_reason", pa.string()),
+        ]
+    ),
+    "assessments": pa.schema(
+        [
+            ("assessment_id", ID),
+            ("referral_id", ID),
+            ("child_id", ID),
+            ("start_date", DATE),
+            ("authorisation_date", DATE),
+            ("factors", pa.list_(pa.string())),
+        ]
+    ),
+    "section47": pa.schema(
+        [
+            ("referral_id", ID),
+            ("child_id", ID),
+            ("start_date", DATE),
+            ("icpc_date", DATE),
+        ]
+    ),
+    "cp_plans": pa.schema(
+        [
+            ("referral_id", ID),
+            ("child_id", ID),
+            ("start_date", DATE),
+            ("end_date", DATE),
+            ("category", pa.string()),
+        ]
+    ),
+    "care_episodes": pa.schema(
+        [
+            ("child_id", ID),
+            ("start_date", DATE),
+            ("end_date", DATE),
+            ("legal_status", pa.string()),
+            ("placement", pa.string()),
+        ]
+    ),
+    "notes": pa.schema(
+        [
+            ("note_id", ID),
+            ("child_id", ID),
+            ("note_datetime", DATE),
+            ("document_type", pa.string()),
+            ("text", pa.string()),
+        ]
+    ),
+    "tokens": pa.schema(
+        [
+            ("note_id", ID),
+            ("child_id", ID),
+            ("note_datetime", DATE),
+            ("document_type", pa.string()),
+            ("tokens", pa.list_(pa.string())),
+        ]
+    ),
+    "cohort": pa.schema(
+        [
+            ("outcome", pa.string()),
+            ("referral_id", ID),
+            ("child_id", ID),
+            ("family_id", ID),
+            ("referral_date", DATE),
+            ("prediction_time", DATE),
+            ("label", pa.int8()),
+        ]
+    ),
+    "text_documents": pa.schema(
+        [
+            ("outcome", pa.string()),
+            ("referral_id", ID),
+            ("latest_note_time", DATE),
+            ("n_notes", pa.int32()),
+            ("tokens", pa.list_(pa.string())),
+        ]
+    ),
+    "topic_coherence": pa.schema(
+        [
+            ("num_topics", pa.int64()),
+            ("coherence", pa.float64()),
+            ("chosen", pa.bool_()),
+        ]
+    ),
+    "topic_words": pa.schema(
+        [
+            ("topic", pa.int64()),
+            ("rank", pa.int64()),
+            ("word", pa.string()),
+            ("weight", pa.float64()),
+        ]
+    ),
+    "splits": pa.schema(
+        [
+            ("referral_id", ID),
+            ("fold", pa.int16()),
+            ("role", pa.string()),
+        ]
+    ),
+    "predictions": pa.schema(
+        [
+            ("referral_id", ID),
+            ("model", pa.string()),
+            ("label", pa.int8()),
+            ("score", pa.float64()),
+        ]
+    ),
+    "cv_results": pa.schema(
+        [
+            ("model", pa.string()),
+            ("candidate", pa.int32()),
+            ("params", pa.string()),
+            ("fold", pa.int16()),
+            ("average_precision", pa.float64()),
+            ("selected", pa.bool_()),
+        ]
+    ),
+    "metrics": pa.schema(
+        [
+            ("outcome", pa.string()),
+            ("design", pa.string()),
+            ("model", pa.string()),
+            ("selected", pa.bool_()),
+            ("n_test", pa.int64()),
+            ("base_rate", pa.float64()),
+            ("average_precision", pa.float64()),
+            ("roc_auc", pa.float64()),
+            ("precision", pa.float64()),
+            ("recall", pa.float64()),
+            ("cv_ap_mean", pa.float64()),
+            ("cv_ap_sd", pa.float64()),
+            ("cv_ap_lower_bound", pa.float64()),
+            ("success_threshold", pa.float64()),
+            ("meets_threshold", pa.bool_()),
+        ]
+    ),
+}
+SCHEMAS["summary"] = pa.schema(
+    [f for f in SCHEMAS["metrics"] if f.name != "selected"]
+    + [pa.field("baseline_average_precision", pa.float64())]
+)
+
+
+class InputError(Exception):
+    """A problem with the user's data or configuration that they can fix.
+
+    The message must name the file, the column or element, the row where known,
+    and what to do; it is shown to the user without a traceback.
+    """
+
+
+def feature_schema(feature_columns: list[str]) -> pa.Schema:
+    """Schema of a structured feature table: ids, knowledge time, float features."""
+    fields = [("referral_id", ID), ("feature_time", DATE)]
+    return pa.schema(fields + [(c, pa.float64()) for c in feature_columns])
+
+
+def topic_schema(num_topics: int) -> pa.Schema:
+    """Schema of a topic-share table with ``num_topics`` share columns."""
+    fields = [("fold", pa.int16()), ("referral_id", ID)]
+    return pa.schema(fields + [(topic_column(k), pa.float64()) for k in range(num_topics)])
+
+
+def topic_column(topic: int) -> str:
+    """Column name of a topic's share."""
+    return f"topic_{topic:02d}"
+
+
+def resolve_schema(schema: str | pa.Schema) -> pa.Schema:
+    """A schema given by its name in ``SCHEMAS`` or directly."""
+    return SCHEMAS[schema] if isinstance(schema, str) else schema
+
+
+def enforce_schema(frame: pd.DataFrame, schema: str | pa.Schema) -> pa.Table:
+    """Return ``frame`` as a pyarrow table with exactly the columns and types of
+    ``schema``; raise ``ValueError`` naming the missing or extra columns."""
+    schema = resolve_schema(schema)
+    expected = list(schema.names)
+    missing = [c for c in expected if c not in frame.columns]
+    extra = [c for c in frame.columns if c not in expected]
+    if missing or extra:
+        raise ValueError(f"table does not match its schema: missing {missing}, unexpected {extra}")
+    return pa.Table.from_pandas(frame[expected], schema=schema, preserve_index=False)
+
+
+def write_parquet(
+    frame: pd.DataFrame | pa.Table, path: str | Path, schema: str | pa.Schema
+) -> None:
+    """Write ``frame`` to ``path`` atomically with ``schema`` (a name in ``SCHEMAS``
+    or a pyarrow schema).
+
+    The file appears only when complete (write to a temporary file, then rename),
+    so a killed job never leaves a corrupt Parquet file behind.
+    """
+    schema = resolve_schema(schema)
+    if isinstance(frame, pa.Table):
+        table = frame.select(schema.names).cast(schema)
+    else:
+        table = enforce_schema(frame, schema)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def read_parquet(path: str | Path, schema: str) -> pd.DataFrame:
+    """Read a Parquet artefact and check it carries the named schema."""
+    table = pq.read_table(path)
+    expected = SCHEMAS[schema]
+    if not table.schema.remove_metadata().equals(expected):
+        raise ValueError(
+            f"{path} does not carry schema {schema!r}: got {table.schema}, expected {expected}"
+        )
+    return table.to_pandas()
+
+
+def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
+    """Replace each identifier by a keyed hash (HMAC-SHA256, first 16 hex digits).
+
+    The same key and value always give the same pseudonym, so tables still
+    link, while nobody without the key can reverse or re-derive the mapping.
+    Missing values stay missing.
+    """
+    if not key:
+        raise ValueError("pseudonymisation key is empty")
+
+    def digest(value: str) -> str:
+        return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+    out = values.astype("string").str.strip()
+    uniques = out.dropna().unique()
+    mapping = {v: digest(v) for v in uniques}
+    return out.map(mapping).astype("string")
+
+
+def load_key(key_env: str, key_file: str | None) -> bytes:
+    """Return the pseudonymisation key from environment variable ``key_env``,
+    else from ``key_file``; raise ``InputError`` saying how to set one."""
+    value = os.environ.get(key_env, "")
+    if value:
+        return value.encode("utf-8")
+    if key_file:
+        path = Path(key_file).expanduser()
+        if path.is_file():
+            content = path.read_text(encoding="utf-8").strip()
+            if content:
+                return content.encode("utf-8")
+            raise InputError(
+                f"pseudonymisation key file {path} is empty: write a long random "
+                "secret into it (e.g. `python -c 'import secrets; "
+                "print(secrets.token_hex(32))' > "
+                f"{path}`)."
+            )
+    raise InputError(
+        "no pseudonymisation key: set the environment variable "
+        f"{key_env} to a long random secret, or set pseudonymisation.key_file "
+        "in your LA config to a file outside the repository that holds one "
+        "(e.g. `python -c 'import secrets; print(secrets.token_hex(32))' > "
+        "~/.la_pseudonymisation_key`). Keep the same key across runs so that "
+        "pseudonyms stay stable."
+    )
+
+
+def run(main: Callable[[], None], log_path: str | None) -> None:
+    """Run a script's ``main`` with logging to ``log_path`` and stderr.
+
+    An ``InputError`` is reported as a plain message (no traceback) and the job
+    fails with exit code 1; Snakemake then removes the job's outputs.
+    """
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    try:
+        main()
+    except InputError as error:
+        logging.getLogger("input").error("%s", error)
+        sys.exit(1)
+
+
+def read_mapped_csv(path: str | Path, columns: dict[str, str], table: str) -> pd.DataFrame:
+    """Read a raw CSV export and rename its columns to canonical names.
+
+    ``columns`` maps canonical name -> the LA's column name. All values are read
+    as strings (codes such as "01" keep their leading zeros); a UTF-8 BOM is
+    stripped and Windows-1252 is accepted as a fallback. Raises ``InputError``
+    naming the file and the missing columns.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"{table}: file {path} does not exist; check data.directory and "
+            f"data.tables.{table}.path in your config."
+        )
+    if path.stat().st_size == 0:
+        raise InputError(f"{table}: file {path} is empty; re-export it from the source system.")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
+    frame.columns = [c.strip() for c in frame.columns]
+    by_folded = {c.casefold(): c for c in frame.columns}
+    missing = [raw for raw in columns.values() if raw.casefold() not in by_folded]
+    if missing:
+        raise InputError(
+            f"{table}: file {path} lacks column(s) {missing} (found {list(frame.columns)}); "
+            f"fix the export or the mapping data.tables.{table}.columns in your config."
+        )
+    out = pd.DataFrame(
+        {canonical: frame[by_folded[raw.casefold()]] for canonical, raw in columns.items()}
+    )
+    return out.replace("", pd.NA)
+
+
+def parse_dates(values: pd.Series, path: str | Path, column: str, required: bool) -> pd.Series:
+    """Parse ISO (yyyy-mm-dd[Thh:mm:ss]) or UK (dd/mm/yyyy) dates.
+
+    Raises ``InputError`` naming the file, column and first bad row (counting
+    the header as line 1) if a value cannot be parsed, or if ``required`` and a
+    value is missing.
+    """
+    text = values.astype("string").str.strip()
+    iso = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    uk = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
+    parsed = iso.fillna(uk)
+    bad = text.notna() & parsed.isna()
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"{path}: column {column!r}, line {row + 2}: cannot read date "
+            f"{text.iloc[row]!r}; use yyyy-mm-dd or dd/mm/yyyy."
+        )
+    if required and text.isna().any():
+        row = int(text.isna().to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"{path}: column {column!r}, line {row + 2}: date is missing but required; "
+            "fill it in or remove the row from the export."
+        )
+    return parsed.astype("datetime64[ms]")

@@ -1,0 +1,165 @@
+"""Fit LDA topic models on training rows only and score every row's topic shares.
+
+For one outcome and split timing: the number of topics is chosen from the
+configured grid by topic coherence on the outer training rows (the protocol
+of the 2020 study); then one gensim ``LdaModel`` is fitted on the outer
+training rows (fold -1, scoring train and test rows), and one on each inner
+fold's fit rows (scoring that fold's fit and validate rows), so that no topic
+model ever sees the text of the rows it is evaluated on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from gensim.corpora import Dictionary
+from gensim.models import CoherenceModel, LdaModel
+
+from common import read_parquet, topic_column, topic_schema, write_parquet
+
+logger = logging.getLogger(__name__)
+
+OUTER_FOLD = -1
+
+
+def build_dictionary(documents: list[list[str]], no_below: int, no_above: float) -> Dictionary:
+    """A vocabulary from the given (training) documents, without rare or
+    ubiquitous words."""
+    dictionary = Dictionary(documents)
+    dictionary.filter_extremes(no_below=no_below, no_above=no_above, keep_n=None)
+    dictionary.compactify()
+    return dictionary
+
+
+def fit_lda(
+    documents: list[list[str]], dictionary: Dictionary, num_topics: int, settings: dict, seed: int
+) -> LdaModel:
+    """Fit a reproducible single-process LDA model (``LdaMulticore`` is not
+    reproducible)."""
+    corpus = [dictionary.doc2bow(doc) for doc in documents]
+    return LdaModel(
+        corpus=corpus,
+        id2word=dictionary,
+        num_topics=num_topics,
+        passes=settings["passes"],
+        iterations=settings["iterations"],
+        alpha="symmetric",
+        eta="symmetric",
+        random_state=seed,
+        eval_every=None,
+        dtype=np.float64,
+    )
+
+
+def topic_shares(model: LdaModel, dictionary: Dictionary, documents: list[list[str]]) -> np.ndarray:
+    """Topic proportions per document (documents without known words get NaN)."""
+    shares = np.full((len(documents), model.num_topics), np.nan)
+    for row, doc in enumerate(documents):
+        bow = dictionary.doc2bow(doc)
+        if bow:
+            for topic, share in model.get_document_topics(bow, minimum_probability=0.0):
+                shares[row, topic] = share
+    return shares
+
+
+def coherence(
+    model: LdaModel, documents: list[list[str]], dictionary: Dictionary, measure: str
+) -> float:
+    """Mean topic coherence of a model on the given documents."""
+    scorer = CoherenceModel(
+        model=model,
+        texts=documents,
+        dictionary=dictionary,
+        coherence=measure,
+        topn=10,
+        processes=1,
+    )
+    return float(scorer.get_coherence())
+
+
+def choose_num_topics(
+    documents: list[list[str]], dictionary: Dictionary, settings: dict, seed: int
+) -> tuple[int, pd.DataFrame]:
+    """The grid value with the highest coherence (ties: fewer topics), and the
+    coherence of each candidate."""
+    rows = []
+    for num_topics in sorted(settings["num_topics"]):
+        model = fit_lda(documents, dictionary, num_topics, settings, seed)
+        score = coherence(model, documents, dictionary, settings["coherence"])
+        rows.append({"num_topics": num_topics, "coherence": score})
+        logger.info("%d topics: %s coherence %.4f", num_topics, settings["coherence"], score)
+    table = pd.DataFrame(rows)
+    best = table.sort_values(["coherence", "num_topics"], ascending=[False, True]).iloc[0]
+    return int(best["num_topics"]), table
+
+
+def fold_rows(splits: pd.DataFrame) -> dict[int, tuple[list[str], list[str]]]:
+    """Per fold, the referral ids to fit on and the ids to score."""
+    out = {}
+    for fold, rows in splits.groupby("fold", sort=True):
+        fit_role = "train" if fold == OUTER_FOLD else "fit"
+        fit_ids = rows.loc[rows["role"] == fit_role, "referral_id"].tolist()
+        score_ids = rows.loc[rows["role"] != "excluded", "referral_id"].tolist()
+        out[int(fold)] = (fit_ids, score_ids)
+    return out
+
+
+def fit_topics(
+    documents: pd.DataFrame, splits: pd.DataFrame, settings: dict, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Topic shares for every fold, the coherence grid and the outer model's
+    top words."""
+    tokens = documents.set_index("referral_id")["tokens"].map(list)
+    folds = fold_rows(splits)
+    outer_fit, _ = folds[OUTER_FOLD]
+    outer_docs = tokens.loc[outer_fit].tolist()
+    outer_dictionary = build_dictionary(outer_docs, settings["no_below"], settings["no_above"])
+    num_topics, grid = choose_num_topics(outer_docs, outer_dictionary, settings, seed)
+
+    parts, words = [], None
+    for fold, (fit_ids, score_ids) in folds.items():
+        fit_docs = tokens.loc[fit_ids].tolist()
+        dictionary = (
+            outer_dictionary
+            if fold == OUTER_FOLD
+            else build_dictionary(fit_docs, settings["no_below"], settings["no_above"])
+        )
+        model = fit_lda(fit_docs, dictionary, num_topics, settings, seed)
+        shares = topic_shares(model, dictionary, tokens.loc[score_ids].tolist())
+        part = pd.DataFrame(shares, columns=[topic_column(k) for k in range(num_topics)])
+        part.insert(0, "referral_id", score_ids)
+        part.insert(0, "fold", fold)
+        parts.append(part)
+        if fold == OUTER_FOLD:
+            words = pd.DataFrame(
+                [
+                    {"topic": topic, "rank": rank, "word": word, "weight": float(weight)}
+                    for topic in range(num_topics)
+                    for rank, (word, weight) in enumerate(model.show_topic(topic, topn=15))
+                ]
+            )
+    shares = pd.concat(parts, ignore_index=True).astype({"fold": "int16"})
+    return shares.sort_values(["fold", "referral_id"], kind="stable"), grid, words
+
+
+def main(snakemake) -> None:
+    """Fit the topic models of the rule's outcome and timing."""
+    documents = read_parquet(snakemake.input.text_documents, "text_documents")
+    splits = read_parquet(snakemake.input.splits, "splits")
+    shares, grid, words = fit_topics(
+        documents, splits, snakemake.params.topics, snakemake.params.seed
+    )
+    num_topics = shares.shape[1] - 2
+    write_parquet(shares, snakemake.output.shares, topic_schema(num_topics))
+    grid["chosen"] = grid["num_topics"] == num_topics
+    write_parquet(grid, snakemake.output.coherence, "topic_coherence")
+    write_parquet(words, snakemake.output.words, "topic_words")
+    logger.info("chose %d topics by coherence", num_topics)
+
+
+if __name__ == "__main__":
+    from common import run
+
+    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821

@@ -1,0 +1,343 @@
+"""Assign each referral of one outcome's cohort to the outer and inner splits.
+
+The outer split (``fold == -1``) puts every cohort row in exactly one role:
+"train", "test" or "excluded". The inner folds (``fold == 0 .. k-1``) cover
+training rows only, each with role "fit" or "validate"; a training row missing
+from an inner fold is used by neither side of that fold. Siblings (rows sharing
+a ``family_id``; a child without one is its own family) never fall on both
+sides of any split.
+
+Two timings, as in the 2020 study:
+
+random
+    The outer split is a stratified group split: ``StratifiedGroupKFold`` with
+    shuffling and the seed cuts the families into ``n`` folds that keep the
+    base rate, and the first ``m`` folds form the test set, where ``m / n`` is
+    the fraction closest to ``test_fraction`` (0.4 -> 2 of 5 folds, 0.333 -> 1
+    of 3). The inner folds are ``StratifiedGroupKFold(inner_folds)`` over the
+    training rows. Nothing is excluded.
+
+time
+    Families are ordered by the prediction time of their first referral; the
+    latest families holding about ``test_fraction`` of the rows form the test
+    set, which starts at ``test_start``, its earliest prediction time. Training
+    rows are the other families' rows whose label is known before the test
+    period (``prediction_time + horizon_months <= test_start``); their other
+    rows are "excluded". The inner folds are expanding windows over the training
+    families, cut into ``inner_folds + 1`` blocks of about equal rows: fold
+    ``f`` validates on block ``f + 1`` and fits on the rows of earlier blocks
+    whose label is known before that block starts.
+
+Every fit, train, validate and test set must hold both classes, otherwise an
+``InputError`` says which setting to change. The output is sorted by fold and
+referral id, and depends only on the cohort's content and the seed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+from common import InputError, read_parquet, write_parquet
+
+logger = logging.getLogger(__name__)
+
+OUTER_FOLD = -1
+TIMINGS = ("random", "time")
+
+
+def family_groups(cohort: pd.DataFrame) -> pd.Series:
+    """Return the sibling group of each row: ``family_id``, else the child's own
+    id (prefixed so it cannot collide with a family id), else the referral's."""
+    child = ("child:" + cohort["child_id"].astype("string")).fillna(
+        "referral:" + cohort["referral_id"].astype("string")
+    )
+    return cohort["family_id"].astype("string").fillna(child).astype(str)
+
+
+def add_months(times: pd.Series, months: int) -> pd.Series:
+    """Return ``times`` shifted by whole calendar ``months`` (month ends clip)."""
+    return times + pd.DateOffset(months=int(months))
+
+
+def fold_fraction(test_fraction: float, max_folds: int = 20) -> tuple[int, int]:
+    """Return ``(n_folds, n_test_folds)`` with ``n_test_folds / n_folds`` closest
+    to ``test_fraction``, preferring fewer folds on ties."""
+    best: tuple[float, int, int] | None = None
+    for n_folds in range(2, max_folds + 1):
+        n_test = min(max(round(test_fraction * n_folds), 1), n_folds - 1)
+        error = abs(n_test / n_folds - test_fraction)
+        if best is None or error < best[0] - 1e-12:
+            best = (error, n_folds, n_test)
+    assert best is not None
+    return best[1], best[2]
+
+
+def check_classes(labels: pd.Series | np.ndarray, what: str, advice: str) -> None:
+    """Raise ``InputError`` unless ``labels`` hold both a 0 and a 1."""
+    values = np.asarray(labels)
+    n_pos = int((values == 1).sum())
+    n_neg = int((values == 0).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise InputError(
+            f"{what} has {n_pos} positive and {n_neg} negative cases; both classes "
+            f"are needed. {advice}"
+        )
+
+
+def stratified_group_folds(
+    labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int, advice: str
+) -> np.ndarray:
+    """Return the fold (0..n_folds-1) of each row from a shuffled
+    ``StratifiedGroupKFold``; rows must already be in a canonical order."""
+    n_groups = len(np.unique(groups))
+    n_pos = int((labels == 1).sum())
+    if n_groups < n_folds or n_pos < n_folds:
+        raise InputError(
+            f"cannot cut {n_folds} folds from {n_groups} families with {n_pos} "
+            f"positive cases. {advice}"
+        )
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    fold = np.full(len(labels), -1, dtype=np.int64)
+    for index, (_, test_index) in enumerate(
+        splitter.split(np.zeros(len(labels)), labels, groups)
+    ):
+        fold[test_index] = index
+    return fold
+
+
+def random_splits(
+    cohort: pd.DataFrame, test_fraction: float, inner_folds: int, seed: int
+) -> pd.DataFrame:
+    """Outer and inner splits for the random design (see module docstring)."""
+    data = cohort.sort_values("referral_id", kind="stable").reset_index(drop=True)
+    labels = data["label"].to_numpy().astype(int)
+    groups = family_groups(data).to_numpy()
+    n_folds, n_test = fold_fraction(test_fraction)
+    logger.info(
+        "random design: test = %d of %d stratified group folds (target %.3f)",
+        n_test,
+        n_folds,
+        test_fraction,
+    )
+    outer = stratified_group_folds(
+        labels,
+        groups,
+        n_folds,
+        seed,
+        "The cohort is too small for a held-out test set; lower "
+        "designs.random.test_fraction or use more data.",
+    )
+    is_test = outer < n_test
+    roles = np.where(is_test, "test", "train")
+    frames = [
+        pd.DataFrame({"referral_id": data["referral_id"], "fold": OUTER_FOLD, "role": roles})
+    ]
+    advice = "Too few cases for the test split; use more data."
+    check_classes(labels[is_test], "random design: the test set", advice)
+    check_classes(labels[~is_test], "random design: the training set", advice)
+
+    train = data[~is_test].reset_index(drop=True)
+    train_labels = labels[~is_test]
+    inner_advice = (
+        "The LA has too few cases for this many folds: reduce designs.random.inner_folds."
+    )
+    inner = stratified_group_folds(
+        train_labels, groups[~is_test], inner_folds, seed, inner_advice
+    )
+    for fold in range(inner_folds):
+        validate = inner == fold
+        check_classes(
+            train_labels[validate], f"random design: inner fold {fold} validate set", inner_advice
+        )
+        check_classes(
+            train_labels[~validate], f"random design: inner fold {fold} fit set", inner_advice
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "referral_id": train["referral_id"],
+                    "fold": fold,
+                    "role": np.where(validate, "validate", "fit"),
+                }
+            )
+        )
+    return finish(frames)
+
+
+def order_families(times: pd.Series, groups: pd.Series) -> pd.DataFrame:
+    """Return one row per family (``group``, ``first_time``, ``n_rows``) in order
+    of first prediction time, ties broken by family id."""
+    frame = pd.DataFrame({"group": groups.to_numpy(), "time": times.to_numpy()})
+    families = frame.groupby("group", sort=True).agg(
+        first_time=("time", "min"), n_rows=("time", "size")
+    )
+    families = families.reset_index().sort_values(["first_time", "group"], kind="stable")
+    return families.reset_index(drop=True)
+
+
+def latest_share(n_rows: np.ndarray, fraction: float) -> int:
+    """Return how many of the last items (by row count ``n_rows``) hold the share
+    of rows closest to ``fraction``, keeping at least one item on each side."""
+    total = n_rows.sum()
+    suffix = np.cumsum(n_rows[::-1])[:-1]  # rows in the last 1, 2, ... items
+    return int(np.argmin(np.abs(suffix - fraction * total))) + 1
+
+
+def contiguous_blocks(n_rows: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Cut ordered items into ``n_blocks`` contiguous blocks of about equal rows;
+    return each item's block (by the midpoint of its rows)."""
+    total = n_rows.sum()
+    midpoint = np.cumsum(n_rows) - n_rows / 2
+    return np.minimum((midpoint * n_blocks / total).astype(int), n_blocks - 1)
+
+
+def time_splits(
+    cohort: pd.DataFrame, test_fraction: float, inner_folds: int, horizon_months: int
+) -> pd.DataFrame:
+    """Outer and inner splits for the time-ordered design (see module docstring)."""
+    data = cohort.sort_values("referral_id", kind="stable").reset_index(drop=True)
+    if data["prediction_time"].isna().any():
+        raise InputError("cohort: prediction_time is missing for some rows; fix the cohort.")
+    groups = family_groups(data)
+    times = data["prediction_time"]
+    known = add_months(times, horizon_months)  # when each row's label is known
+    labels = data["label"].to_numpy().astype(int)
+
+    families = order_families(times, groups)
+    if len(families) < 2:
+        raise InputError("time design: the cohort holds fewer than two families.")
+    n_test_families = latest_share(families["n_rows"].to_numpy(), test_fraction)
+    test_families = set(families["group"].iloc[len(families) - n_test_families :])
+    is_test = groups.isin(test_families).to_numpy()
+    test_start = times[is_test].min()
+    is_train = ~is_test & (known <= test_start).to_numpy()
+    roles = np.select([is_test, is_train], ["test", "train"], "excluded")
+    logger.info(
+        "time design: test from %s: %d test, %d train, %d excluded rows",
+        test_start,
+        is_test.sum(),
+        is_train.sum(),
+        (~is_test & ~is_train).sum(),
+    )
+    frames = [
+        pd.DataFrame({"referral_id": data["referral_id"], "fold": OUTER_FOLD, "role": roles})
+    ]
+    advice = (
+        "Too few cases, or too short a period, for a time-ordered test split; "
+        "use a longer extract or adjust designs.time.test_fraction."
+    )
+    check_classes(labels[is_test], "time design: the test set", advice)
+    check_classes(labels[is_train], "time design: the training set", advice)
+
+    inner_advice = (
+        "The LA has too few cases for this many folds: reduce designs.time.inner_folds."
+    )
+    train = data[is_train].reset_index(drop=True)
+    train_groups = groups[is_train].reset_index(drop=True)
+    train_known = known[is_train].reset_index(drop=True)
+    train_labels = labels[is_train]
+    train_families = order_families(train["prediction_time"], train_groups)
+    if len(train_families) < inner_folds + 1:
+        raise InputError(
+            f"time design: {len(train_families)} training families cannot form "
+            f"{inner_folds} expanding folds. {inner_advice}"
+        )
+    block_of_family = dict(
+        zip(
+            train_families["group"],
+            contiguous_blocks(train_families["n_rows"].to_numpy(), inner_folds + 1),
+            strict=True,
+        )
+    )
+    block = train_groups.map(block_of_family).to_numpy()
+    for fold in range(inner_folds):
+        validate = block == fold + 1
+        validate_start = train["prediction_time"][validate].min()
+        fit = (block <= fold) & (train_known <= validate_start).to_numpy()
+        where = f"time design: inner fold {fold}"
+        check_classes(train_labels[validate], f"{where} validate set", inner_advice)
+        check_classes(train_labels[fit], f"{where} fit set", inner_advice)
+        keep = fit | validate
+        frames.append(
+            pd.DataFrame(
+                {
+                    "referral_id": train["referral_id"][keep],
+                    "fold": fold,
+                    "role": np.where(validate[keep], "validate", "fit"),
+                }
+            )
+        )
+    return finish(frames)
+
+
+def finish(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate split frames with the schema's types, sorted (fold, referral_id)."""
+    out = pd.concat(frames, ignore_index=True)
+    out["fold"] = out["fold"].astype(np.int16)
+    out["role"] = out["role"].astype(str)
+    out["referral_id"] = out["referral_id"].astype(str)
+    return out.sort_values(["fold", "referral_id"], kind="stable").reset_index(drop=True)
+
+
+def make_splits(
+    cohort: pd.DataFrame,
+    timing: str,
+    test_fraction: float,
+    inner_folds: int,
+    horizon_months: int,
+    seed: int,
+) -> pd.DataFrame:
+    """Check the cohort and settings, then return the splits for ``timing``."""
+    if timing not in TIMINGS:
+        raise InputError(f"unknown timing {timing!r}; use one of {TIMINGS}.")
+    if not 0 < test_fraction < 1:
+        raise InputError(
+            f"designs.{timing}.test_fraction is {test_fraction}; it must lie between 0 and 1."
+        )
+    if int(inner_folds) < 2:
+        raise InputError(f"designs.{timing}.inner_folds is {inner_folds}; it must be at least 2.")
+    if int(horizon_months) < 0:
+        raise InputError(f"horizon_months is {horizon_months}; it must not be negative.")
+    if cohort["referral_id"].isna().any() or cohort["referral_id"].duplicated().any():
+        raise InputError("cohort: referral_id is missing or repeated; fix the cohort stage.")
+    if not cohort["label"].isin([0, 1]).all():
+        raise InputError("cohort: label must be 0 or 1 on every row.")
+    if timing == "random":
+        return random_splits(cohort, test_fraction, int(inner_folds), int(seed))
+    return time_splits(cohort, test_fraction, int(inner_folds), int(horizon_months))
+
+
+def summarise(splits: pd.DataFrame, cohort: pd.DataFrame) -> None:
+    """Log the size and base rate of every role in every fold."""
+    labelled = splits.merge(cohort[["referral_id", "label"]], on="referral_id")
+    summary = labelled.groupby(["fold", "role"])["label"].agg(["size", "mean"])
+    for (fold, role), row in summary.iterrows():
+        logger.info(
+            "fold %d %-8s %6d rows, base rate %.3f", fold, role, row["size"], row["mean"]
+        )
+
+
+def main(snakemake) -> None:
+    """Read the cohort, make the splits and write them."""
+    cohort = read_parquet(snakemake.input.cohort, "cohort")
+    params = snakemake.params
+    splits = make_splits(
+        cohort,
+        timing=params.timing,
+        test_fraction=float(params.test_fraction),
+        inner_folds=int(params.inner_folds),
+        horizon_months=int(params.horizon_months),
+        seed=int(params.seed),
+    )
+    summarise(splits, cohort)
+    write_parquet(splits, snakemake.output.splits, "splits")
+
+
+if __name__ == "__main__":
+    from common import run
+
+    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821

@@ -1,0 +1,329 @@
+"""Render the LA's self-contained HTML report.
+
+The report answers the study's question for each outcome and design: does the
+selected model reach the pre-specified average precision? It shows the
+outcome definitions, the cohorts and splits, every model's test metrics beside
+a simple baseline, precision-recall curves and the topics found in the notes.
+Figures are embedded, so the one HTML file can be shared as it is; they are
+also written as PNG files for ``snakemake --report``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import precision_recall_curve  # noqa: E402
+
+from common import read_parquet  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em;
+       color: #1d2733; line-height: 1.45; }
+h1 { font-size: 1.7em; } h2 { border-bottom: 2px solid #d5dce4; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .8em 0 1.4em; font-size: .92em; }
+th, td { border: 1px solid #d5dce4; padding: .3em .6em; text-align: right; }
+th { background: #eef2f6; } td.text, th.text { text-align: left; }
+.meets { background: #dff3e4; } .fails { background: #fbe3e1; }
+.note { color: #4a5868; font-size: .92em; }
+figure { display: inline-block; margin: .5em; } figcaption { font-size: .85em; color: #4a5868; }
+"""
+DESIGN_LABELS = {
+    "random_structured": "Random split, structured data only",
+    "random_text": "Random split, structured data and text",
+    "time_structured": "Time-ordered split, structured data only",
+    "time_text": "Time-ordered split, structured data and text",
+}
+MODEL_LABELS = {
+    "lightgbm": "LightGBM (gradient boosting)",
+    "logistic_regression": "Logistic regression",
+    "previous_referrals": "Baseline: number of previous referrals",
+}
+
+
+def table_html(frame: pd.DataFrame, row_classes: list[str] | None = None) -> str:
+    """An HTML table; numbers to three decimals, text left-aligned."""
+    header = "".join(
+        f'<th class="{"text" if frame[c].dtype == object or str(frame[c].dtype) == "str" else ""}">'
+        f"{html.escape(str(c))}</th>"
+        for c in frame.columns
+    )
+    rows = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        cells = []
+        for value in row:
+            if isinstance(value, float):
+                cells.append(f"<td>{value:.3f}</td>")
+            elif isinstance(value, bool):
+                cells.append(f"<td>{'yes' if value else 'no'}</td>")
+            elif isinstance(value, int):
+                cells.append(f"<td>{value:,}</td>")
+            else:
+                cells.append(f'<td class="text">{html.escape(str(value))}</td>')
+        css = f' class="{row_classes[i]}"' if row_classes else ""
+        rows.append(f"<tr{css}>{''.join(cells)}</tr>")
+    return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
+
+
+def verdict(row: pd.Series) -> str:
+    """Plain-English verdict of one outcome and design against the bar."""
+    if row["meets_threshold"]:
+        return "meets the bar"
+    return "does not meet the bar"
+
+
+def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The headline table: one row per outcome and design."""
+    return pd.DataFrame(
+        {
+            "outcome": summary["outcome"],
+            "design": summary["design"].map(DESIGN_LABELS),
+            "selected model": summary["model"].map(MODEL_LABELS),
+            "test AP": summary["average_precision"],
+            "baseline AP": summary["baseline_average_precision"],
+            "base rate": summary["base_rate"],
+            "ROC AUC": summary["roc_auc"],
+            "CV AP lower bound": summary["cv_ap_lower_bound"],
+            "test cases": summary["n_test"].astype(int),
+            "verdict": summary.apply(verdict, axis=1),
+        }
+    )
+
+
+def cohort_table(cohorts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Size, base rate and date range of each outcome's cohort."""
+    rows = []
+    for outcome, cohort in cohorts.items():
+        rows.append(
+            {
+                "outcome": outcome,
+                "referrals": len(cohort),
+                "children": int(cohort["child_id"].nunique()),
+                "families": int(cohort["family_id"].nunique()),
+                "positives": int(cohort["label"].sum()),
+                "base rate": float(cohort["label"].mean()),
+                "first referral": str(cohort["referral_date"].min().date()),
+                "last referral": str(cohort["referral_date"].max().date()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def split_table(splits: dict[tuple[str, str], pd.DataFrame], cohorts: dict) -> pd.DataFrame:
+    """Outer split sizes, base rates and sibling overlap (which must be 0)."""
+    rows = []
+    for (outcome, timing), split in splits.items():
+        outer = split.loc[split["fold"] == -1].merge(
+            cohorts[outcome][["referral_id", "family_id", "label", "referral_date"]],
+            on="referral_id",
+        )
+        families = {
+            role: set(outer.loc[outer["role"] == role, "family_id"]) for role in ("train", "test")
+        }
+        train = outer.loc[outer["role"] == "train"]
+        test = outer.loc[outer["role"] == "test"]
+        rows.append(
+            {
+                "outcome": outcome,
+                "split": timing,
+                "train rows": len(train),
+                "test rows": len(test),
+                "excluded rows": int((outer["role"] == "excluded").sum()),
+                "train base rate": float(train["label"].mean()),
+                "test base rate": float(test["label"].mean()),
+                "test from": str(test["referral_date"].min().date()),
+                "families in both": len(families["train"] & families["test"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def figure_data_uri(figure: plt.Figure, path: Path) -> str:
+    """Save a figure as PNG (without timestamps, for reproducibility) and
+    return it as an embeddable data URI."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96, metadata={"Software": None})
+    plt.close(figure)
+    path.write_bytes(buffer.getvalue())
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def pr_curve_figure(predictions: pd.DataFrame, title: str) -> plt.Figure:
+    """Precision-recall curves of every model on the test set."""
+    figure, axes = plt.subplots(figsize=(4.6, 3.6))
+    for model, rows in predictions.groupby("model", sort=True):
+        precision, recall, _ = precision_recall_curve(rows["label"], rows["score"])
+        axes.plot(recall, precision, label=MODEL_LABELS.get(model, model), linewidth=1.4)
+    axes.axhline(predictions["label"].mean(), color="grey", linestyle=":", label="base rate")
+    axes.set_xlabel("recall (share of escalating cases found)")
+    axes.set_ylabel("precision")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1.02)
+    axes.set_title(title, fontsize=9)
+    axes.legend(fontsize=7, loc="upper right")
+    figure.tight_layout()
+    return figure
+
+
+def topic_word_table(words: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """Top words of each topic, one row per topic."""
+    words = words.loc[words["rank"] < top]
+    grouped = words.groupby("topic", sort=True)["word"].agg(", ".join)
+    return pd.DataFrame({"topic": grouped.index.astype(int), "top words": grouped.to_numpy()})
+
+
+def render(
+    la: str,
+    outcomes: dict,
+    success_threshold: float,
+    summary: pd.DataFrame,
+    all_models: pd.DataFrame,
+    cohorts: dict[str, pd.DataFrame],
+    splits: dict[tuple[str, str], pd.DataFrame],
+    predictions: dict[tuple[str, str], pd.DataFrame],
+    topics: dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]],
+    figure_dir: Path,
+) -> str:
+    """The whole report as one HTML document."""
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    parts = [
+        f"<h1>Can machine learning predict escalation in {html.escape(la)}?</h1>",
+        '<p class="note">Each outcome is predicted under four study designs. A design '
+        f"<b>meets the bar</b> when its selected model's average precision (AP) on held-out "
+        f"test cases reaches the pre-specified {success_threshold:.2f}. AP is the mean "
+        "precision over all recall levels; a model that ranks at random scores the base "
+        "rate. The baseline ranks cases by their number of previous referrals.</p>",
+        "<h2>Results against the bar</h2>",
+    ]
+    headline = verdict_table(summary)
+    classes = ["meets" if m else "fails" for m in summary["meets_threshold"]]
+    parts.append(table_html(headline, classes))
+
+    parts.append("<h2>Outcomes</h2><ul>")
+    for name, outcome in outcomes.items():
+        parts.append(
+            f"<li><b>{html.escape(name)}</b>: {html.escape(outcome['description'])} "
+            f"Prediction point: {outcome['prediction_offset_days']} day(s) after the referral "
+            f"date; text from the {outcome['text_window_days']} days before it.</li>"
+        )
+    parts.append("</ul>")
+    parts.append("<h2>Cohorts</h2>")
+    parts.append(
+        '<p class="note">One row per referral of a child under 18. Referrals whose outcome '
+        "cannot yet be known (the horizon passes the end of the data) are left out, as are "
+        "children already on a plan or in care at the prediction point.</p>"
+    )
+    parts.append(table_html(cohort_table(cohorts)))
+    parts.append("<h2>Designs and splits</h2>")
+    parts.append(
+        '<p class="note">Siblings never fall on both sides of a split ("families in both" '
+        "must be 0). In the time-ordered design the test set is the latest families, and "
+        "training uses only cases whose outcome was known before the test period began.</p>"
+    )
+    parts.append(table_html(split_table(splits, cohorts)))
+
+    for outcome in outcomes:
+        parts.append(f"<h2>{html.escape(outcome)}: every model on the test set</h2>")
+        rows = all_models.loc[all_models["outcome"] == outcome]
+        shown = pd.DataFrame(
+            {
+                "design": rows["design"].map(DESIGN_LABELS),
+                "model": rows["model"].map(MODEL_LABELS),
+                "selected": rows["selected"].astype(bool),
+                "test AP": rows["average_precision"],
+                "ROC AUC": rows["roc_auc"],
+                "precision": rows["precision"],
+                "recall": rows["recall"],
+                "CV AP mean": rows["cv_ap_mean"],
+                "CV AP sd": rows["cv_ap_sd"],
+            }
+        )
+        parts.append(table_html(shown))
+        figures = []
+        for design, label in DESIGN_LABELS.items():
+            uri = figure_data_uri(
+                pr_curve_figure(predictions[(outcome, design)], label),
+                figure_dir / f"pr_{outcome}_{design}.png",
+            )
+            figures.append(
+                f'<figure><img src="{uri}" width="440" alt="precision-recall curves">'
+                f"<figcaption>{html.escape(label)}</figcaption></figure>"
+            )
+        parts.append("".join(figures))
+        for timing in ("random", "time"):
+            coherence, words = topics[(outcome, timing)]
+            chosen = int(coherence.loc[coherence["chosen"], "num_topics"].iloc[0])
+            parts.append(
+                f"<h3>Topics in the notes ({timing} split, fitted on training cases only)</h3>"
+                f'<p class="note">{chosen} topics, chosen by coherence among '
+                f"{', '.join(str(k) for k in coherence['num_topics'])}.</p>"
+            )
+            parts.append(table_html(coherence))
+            parts.append(table_html(topic_word_table(words)))
+
+    parts.append(
+        "<h2>Limits</h2><ul>"
+        "<li>Average precision depends on the base rate: compare each model with the base "
+        "rate and the baseline, not only with the bar.</li>"
+        "<li>The time-ordered design is the honest estimate of how a model would do on "
+        "future cases; the random design may learn from the future.</li>"
+        "<li>A model that meets the bar is not thereby fair or safe to use: fairness by "
+        "group and calibration must be checked before any use in practice.</li></ul>"
+    )
+    body = "\n".join(parts)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>Escalation prediction: {html.escape(la)}</title><style>{STYLE}</style>"
+        f"</head><body>{body}</body></html>\n"
+    )
+
+
+def main(snakemake) -> None:
+    """Read the results and write the report."""
+    outcomes = snakemake.params.outcomes
+    cohorts = {Path(p).stem: read_parquet(p, "cohort") for p in snakemake.input.cohorts}
+    splits = {
+        (Path(p).parent.name, Path(p).stem): read_parquet(p, "splits")
+        for p in snakemake.input.splits
+    }
+    predictions = {
+        (Path(p).parents[1].name, Path(p).parent.name): read_parquet(p, "predictions")
+        for p in snakemake.input.predictions
+    }
+    topics = {
+        (Path(c).parents[1].name, Path(c).parent.name): (
+            read_parquet(c, "topic_coherence"),
+            read_parquet(w, "topic_words"),
+        )
+        for c, w in zip(snakemake.input.topic_coherence, snakemake.input.topic_words, strict=True)
+    }
+    document = render(
+        snakemake.params.la,
+        outcomes,
+        snakemake.params.success_threshold,
+        read_parquet(snakemake.input.summary, "summary"),
+        read_parquet(snakemake.input.all_models, "metrics"),
+        cohorts,
+        splits,
+        predictions,
+        topics,
+        Path(snakemake.output.figures),
+    )
+    Path(snakemake.output.html).write_text(document, encoding="utf-8")
+    logger.info("wrote the report for %d outcome(s)", len(outcomes))
+
+
+if __name__ == "__main__":
+    from common import run
+
+    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821

@@ -1,0 +1,61 @@
+"""Collect every outcome and design's test metrics into the LA's summary.
+
+The summary has one row per outcome x design: the model chosen by the study's
+rule (highest lower bound of cross-validated average precision), its test
+metrics and verdict against the pre-specified bar, beside the average
+precision of the simple baseline (ranking by number of previous referrals).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from common import read_parquet, write_parquet
+
+logger = logging.getLogger(__name__)
+
+BASELINE = "previous_referrals"
+
+
+def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per outcome x design with the selected model and the baseline AP."""
+    selected = metrics.loc[metrics["selected"]].drop(columns="selected")
+    baseline = metrics.loc[metrics["model"] == BASELINE, ["outcome", "design", "average_precision"]]
+    summary = selected.merge(
+        baseline.rename(columns={"average_precision": "baseline_average_precision"}),
+        on=["outcome", "design"],
+        how="left",
+        validate="one_to_one",
+    )
+    return summary.sort_values(["outcome", "design"], kind="stable").reset_index(drop=True)
+
+
+def main(snakemake) -> None:
+    """Write the summary (Parquet and CSV) and every model's metrics."""
+    metrics = pd.concat(
+        [read_parquet(path, "metrics") for path in snakemake.input.metrics], ignore_index=True
+    ).sort_values(["outcome", "design", "model"], kind="stable")
+    write_parquet(metrics, snakemake.output.all_models, "metrics")
+    summary = summarise(metrics)
+    write_parquet(summary, snakemake.output.summary, "summary")
+    summary.to_csv(
+        snakemake.output.summary_csv, index=False, lineterminator="\n", float_format="%.4f"
+    )
+    for row in summary.itertuples():
+        logger.info(
+            "%s / %s: %s AP %.3f (baseline %.3f, base rate %.3f)",
+            row.outcome,
+            row.design,
+            row.model,
+            row.average_precision,
+            row.baseline_average_precision,
+            row.base_rate,
+        )
+
+
+if __name__ == "__main__":
+    from common import run
+
+    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821

@@ -1,0 +1,475 @@
+"""Tune, select and refit the models of one outcome x design; score the test rows.
+
+For each model (LightGBM and a scaled logistic regression) a random search
+draws ``search_iterations`` candidates from the configured grid without
+replacement, scores each on every inner fold's validate rows by average
+precision (AP), and selects the candidate with the highest lower bound
+``mean - 1.96 * sd / sqrt(k)`` (sd with ddof=1; ties go to the earlier draw),
+as the 2020 study did. The selected candidate is refitted on all outer
+training rows and scores the test rows. A baseline, "previous_referrals",
+scores each row by its ``n_previous_referrals`` feature (missing counts as 0)
+without fitting anything, so that the report can show whether the models beat
+a rule of thumb.
+
+Leakage safety: every fitted object (imputation medians, column filter, scaler,
+class weights, trees) sees only the rows it is fitted on: the fit rows of an
+inner fold, or the outer training rows for the final refit. Test labels are
+read only to be copied into the predictions. For text designs the topic shares
+of inner fold ``f`` come from the topic model fitted on that fold's fit rows
+(``fold == f`` in the topics file), and those for the final refit and the test
+rows from the model fitted on the outer training rows (``fold == -1``).
+
+Determinism: rows are ordered by referral id, candidates come from
+``np.random.default_rng(seed)``, and LightGBM runs with ``deterministic=True``
+and ``force_row_wise=True``, so the outputs are byte-identical for the same
+inputs and seed whatever the number of threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+
+import numpy as np
+import pandas as pd
+from lightgbm import LGBMClassifier
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from common import InputError, read_parquet, write_parquet
+
+logger = logging.getLogger(__name__)
+
+MODELS = ("lightgbm", "logistic_regression")
+BASELINE = "previous_referrals"
+BASELINE_FEATURE = "n_previous_referrals"
+OUTER_FOLD = -1
+MAX_MISSING_SHARE = 0.7
+Z_95 = 1.96
+NON_FEATURE_COLUMNS = ("referral_id", "feature_time")
+TOPIC_KEY_COLUMNS = ("fold", "referral_id")
+
+
+# --- candidates and selection -------------------------------------------------
+
+
+def sample_candidates(space: dict[str, list], n_draws: int, seed: int) -> list[dict]:
+    """Draw ``n_draws`` distinct points of the grid ``space`` (all of them if the
+    grid is smaller) with ``np.random.default_rng(seed)``, in draw order."""
+    keys = sorted(space)
+    values = []
+    for key in keys:
+        options = space[key]
+        values.append(list(options) if isinstance(options, list | tuple) else [options])
+    grid = list(itertools.product(*values))
+    n_draws = min(int(n_draws), len(grid))
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(grid), size=n_draws, replace=False)
+    return [dict(zip(keys, grid[int(i)], strict=True)) for i in picks]
+
+
+def params_json(params: dict) -> str:
+    """Return ``params`` as compact JSON with sorted keys."""
+    return json.dumps(params, sort_keys=True)
+
+
+def lower_bound(scores: np.ndarray) -> float:
+    """Return ``mean - 1.96 * sd / sqrt(k)`` of per-fold scores (sd with ddof=1)."""
+    scores = np.asarray(scores, dtype=float)
+    return float(scores.mean() - Z_95 * scores.std(ddof=1) / np.sqrt(len(scores)))
+
+
+def mark_selected(cv_results: pd.DataFrame) -> pd.DataFrame:
+    """Set ``selected`` on every fold row of each model's candidate with the
+    highest CV lower bound (ties: the lowest candidate number)."""
+    bounds = (
+        cv_results.groupby(["model", "candidate"], sort=True)["average_precision"]
+        .apply(lower_bound)
+        .rename("bound")
+        .reset_index()
+        .sort_values(["model", "bound", "candidate"], ascending=[True, False, True])
+    )
+    best = bounds.drop_duplicates("model")
+    chosen = set(zip(best["model"], best["candidate"], strict=True))
+    out = cv_results.copy()
+    out["selected"] = [
+        (m, c) in chosen for m, c in zip(out["model"], out["candidate"], strict=True)
+    ]
+    return out
+
+
+# --- estimators ---------------------------------------------------------------
+
+
+class ColumnFilter(TransformerMixin, BaseEstimator):
+    """Drop columns that are constant (missing counted as a value) or at least
+    ``max_missing`` missing in the rows the filter is fitted on."""
+
+    def __init__(self, max_missing: float = MAX_MISSING_SHARE):
+        self.max_missing = max_missing
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=float)
+        missing = np.isnan(X)
+        share_missing = missing.mean(axis=0)
+        filled = np.where(missing, np.nanmax(np.abs(X), initial=0.0) + 1.0, X)
+        constant = (filled == filled[:1]).all(axis=0)
+        self.keep_ = ~constant & (share_missing < self.max_missing)
+        if not self.keep_.any():
+            raise InputError(
+                "every feature is constant or at least "
+                f"{self.max_missing:.0%} missing in the rows a logistic regression "
+                "is fitted on; check the feature stage's output."
+            )
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype=float)[:, self.keep_]
+
+
+def make_model(name: str, params: dict, seed: int, threads: int) -> BaseEstimator:
+    """Return an unfitted estimator for model ``name`` with hyperparameters ``params``.
+
+    LightGBM handles missing values natively and reweights classes by
+    ``is_unbalance``; the logistic regression fills with the fit rows' medians,
+    adds missing-indicator columns, scales, and uses balanced class weights.
+    """
+    if name == "lightgbm":
+        return LGBMClassifier(
+            objective="binary",
+            is_unbalance=True,
+            deterministic=True,
+            force_row_wise=True,
+            random_state=seed,
+            n_jobs=threads,
+            verbose=-1,
+            **params,
+        )
+    if name == "logistic_regression":
+        options = dict(params)
+        penalty = options.pop("penalty", "l2")
+        if penalty not in ("l1", "l2"):
+            raise InputError(
+                f"models.logistic_regression.penalty: {penalty!r} is not supported; "
+                "use l1 or l2."
+            )
+        classifier = LogisticRegression(
+            l1_ratio=1.0 if penalty == "l1" else 0.0,
+            solver="liblinear",
+            class_weight="balanced",
+            random_state=seed,
+            max_iter=5000,
+            **options,
+        )
+        return Pipeline(
+            [
+                ("filter", ColumnFilter()),
+                ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                ("scale", StandardScaler()),
+                ("model", classifier),
+            ]
+        )
+    raise InputError(f"unknown model {name!r} in the models config; use one of {MODELS}.")
+
+
+def fit_and_score(
+    name: str,
+    params: dict,
+    X_fit: np.ndarray,
+    y_fit: np.ndarray,
+    X_score: np.ndarray,
+    seed: int,
+    threads: int,
+) -> np.ndarray:
+    """Fit model ``name`` on the fit rows and return P(label = 1) for ``X_score``."""
+    model = make_model(name, params, seed, threads)
+    model.fit(X_fit, y_fit)
+    return model.predict_proba(X_score)[:, 1].astype(np.float64)
+
+
+def baseline_scores(features: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    """Score rows by their number of previous referrals (missing counts as 0)."""
+    return features.loc[ids, BASELINE_FEATURE].fillna(0.0).to_numpy(dtype=np.float64)
+
+
+# --- data ---------------------------------------------------------------------
+
+
+def parse_design(design: str) -> tuple[str, str]:
+    """Split a design name such as "time_text" into (timing, feature set)."""
+    parts = str(design).split("_")
+    if len(parts) != 2 or parts[0] not in ("random", "time") or parts[1] not in (
+        "structured",
+        "text",
+    ):
+        raise InputError(
+            f"unknown design {design!r}; use {{random,time}}_{{structured,text}}."
+        )
+    return parts[0], parts[1]
+
+
+def prepare_features(features: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
+    """Return the structured features as float64, indexed by referral id, after
+    checking ids are unique and no feature was known after its prediction time."""
+    if features["referral_id"].duplicated().any():
+        raise ValueError("structured features: referral_id is repeated.")
+    columns = [c for c in features.columns if c not in NON_FEATURE_COLUMNS]
+    if not columns:
+        raise ValueError("structured features: no feature columns.")
+    not_numeric = [c for c in columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if not_numeric:
+        raise ValueError(f"structured features: columns {not_numeric} are not numeric.")
+    if "feature_time" in features.columns:
+        times = features[["referral_id", "feature_time"]].merge(
+            cohort[["referral_id", "prediction_time"]], on="referral_id"
+        )
+        late = times["feature_time"] > times["prediction_time"]
+        if late.any():
+            first = times.loc[late, "referral_id"].sort_values().iloc[0]
+            raise ValueError(
+                f"structured features: {int(late.sum())} rows have feature_time after "
+                f"prediction_time (e.g. referral {first}); features would leak the future."
+            )
+    return features.set_index("referral_id")[columns].astype(np.float64)
+
+
+def prepare_topics(topics: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """Return topic shares as float64 indexed by (fold, referral id)."""
+    if topics.duplicated(list(TOPIC_KEY_COLUMNS)).any():
+        raise ValueError("topics: a (fold, referral_id) pair is repeated.")
+    columns = [c for c in topics.columns if c not in TOPIC_KEY_COLUMNS]
+    clash = sorted(set(columns) & set(features.columns))
+    if clash:
+        raise ValueError(f"topics: columns {clash} also name structured features.")
+    frame = topics.astype({"fold": np.int64}).set_index(list(TOPIC_KEY_COLUMNS))
+    return frame[columns].astype(np.float64)
+
+
+def design_matrix(
+    features: pd.DataFrame, topics: pd.DataFrame | None, fold: int, ids: pd.Index
+) -> np.ndarray:
+    """Return the feature matrix of ``ids``: structured features, then (text
+    designs) the topic shares from the topic model of ``fold``."""
+    missing = ids.difference(features.index)
+    if len(missing):
+        raise ValueError(
+            f"structured features lack {len(missing)} referrals of the splits "
+            f"(e.g. {missing[0]})."
+        )
+    parts = [features.loc[ids].to_numpy()]
+    if topics is not None:
+        keys = pd.MultiIndex.from_arrays([np.full(len(ids), fold, dtype=np.int64), ids])
+        absent = keys.difference(topics.index)
+        if len(absent):
+            raise ValueError(
+                f"topics lack {len(absent)} referrals for fold {fold} "
+                f"(e.g. {absent[0][1]}); the topic stage must cover every row of the fold."
+            )
+        parts.append(topics.loc[keys].to_numpy())
+    return np.hstack(parts).astype(np.float64)
+
+
+def split_ids(splits: pd.DataFrame, fold: int, role: str) -> pd.Index:
+    """Return the sorted referral ids with ``role`` in ``fold``."""
+    rows = splits[(splits["fold"] == fold) & (splits["role"] == role)]
+    return pd.Index(sorted(rows["referral_id"].astype(str)), name="referral_id")
+
+
+# --- training -----------------------------------------------------------------
+
+
+def cross_validate(
+    models: dict,
+    splits: pd.DataFrame,
+    labels: pd.Series,
+    features: pd.DataFrame,
+    topics: pd.DataFrame | None,
+    seed: int,
+    threads: int,
+) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """Score every candidate of every model on every inner fold.
+
+    Returns the CV results (with ``selected`` marked) and each model's selected
+    hyperparameters.
+    """
+    inner = sorted(int(f) for f in splits["fold"].unique() if f != OUTER_FOLD)
+    if len(inner) < 2:
+        raise InputError("the splits hold fewer than two inner folds; check make_splits.")
+    n_draws = int(models.get("search_iterations", 10))
+    candidates = {
+        name: sample_candidates(models[name], n_draws, seed) for name in MODELS if name in models
+    }
+    if not candidates:
+        raise InputError(f"the models config names none of {MODELS}.")
+    rows = []
+    for fold in inner:
+        fit_ids = split_ids(splits, fold, "fit")
+        validate_ids = split_ids(splits, fold, "validate")
+        y_fit = labels.loc[fit_ids].to_numpy()
+        y_validate = labels.loc[validate_ids].to_numpy()
+        for what, y in (("fit", y_fit), ("validate", y_validate)):
+            if len(np.unique(y)) < 2:
+                raise InputError(
+                    f"inner fold {fold}: the {what} rows hold one class only; "
+                    "reduce the design's inner_folds."
+                )
+        X_fit = design_matrix(features, topics, fold, fit_ids)
+        X_validate = design_matrix(features, topics, fold, validate_ids)
+        for name, draws in candidates.items():
+            for number, params in enumerate(draws):
+                scores = fit_and_score(name, params, X_fit, y_fit, X_validate, seed, threads)
+                rows.append(
+                    (name, number, params_json(params), fold, average_precision_score(y_validate, scores))
+                )
+        if BASELINE_FEATURE in features.columns:
+            scores = baseline_scores(features, validate_ids)
+            rows.append(
+                (
+                    BASELINE,
+                    0,
+                    params_json({"feature": BASELINE_FEATURE}),
+                    fold,
+                    average_precision_score(y_validate, scores),
+                )
+            )
+    cv_results = pd.DataFrame(
+        rows, columns=["model", "candidate", "params", "fold", "average_precision"]
+    )
+    cv_results = cv_results.astype(
+        {"candidate": np.int32, "fold": np.int16, "average_precision": np.float64}
+    )
+    cv_results = mark_selected(cv_results)
+    cv_results = cv_results.sort_values(["model", "candidate", "fold"], kind="stable")
+    cv_results = cv_results.reset_index(drop=True)
+    chosen = cv_results[cv_results["selected"]].drop_duplicates("model")
+    selected = {
+        m: candidates[m][int(c)]
+        for m, c in zip(chosen["model"], chosen["candidate"], strict=True)
+        if m in candidates
+    }
+    for model, params in selected.items():
+        bound = lower_bound(
+            cv_results.loc[
+                cv_results["selected"] & (cv_results["model"] == model), "average_precision"
+            ]
+        )
+        logger.info("%s: selected %s (CV AP lower bound %.3f)", model, params_json(params), bound)
+    return cv_results, selected
+
+
+def refit_and_predict(
+    selected: dict[str, dict],
+    splits: pd.DataFrame,
+    labels: pd.Series,
+    features: pd.DataFrame,
+    topics: pd.DataFrame | None,
+    seed: int,
+    threads: int,
+) -> pd.DataFrame:
+    """Refit each model's selected candidate on all training rows and score the
+    test rows; add the baseline's scores."""
+    train_ids = split_ids(splits, OUTER_FOLD, "train")
+    test_ids = split_ids(splits, OUTER_FOLD, "test")
+    if len(train_ids) == 0 or len(test_ids) == 0:
+        raise InputError("the outer split has no training or no test rows; check make_splits.")
+    y_train = labels.loc[train_ids].to_numpy()
+    X_train = design_matrix(features, topics, OUTER_FOLD, train_ids)
+    X_test = design_matrix(features, topics, OUTER_FOLD, test_ids)
+    y_test = labels.loc[test_ids].to_numpy()
+    frames = []
+    for name, params in selected.items():
+        scores = fit_and_score(name, params, X_train, y_train, X_test, seed, threads)
+        frames.append(
+            pd.DataFrame({"referral_id": test_ids, "model": name, "label": y_test, "score": scores})
+        )
+    if BASELINE_FEATURE in features.columns:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "referral_id": test_ids,
+                    "model": BASELINE,
+                    "label": y_test,
+                    "score": baseline_scores(features, test_ids),
+                }
+            )
+        )
+    predictions = pd.concat(frames, ignore_index=True)
+    predictions["referral_id"] = predictions["referral_id"].astype(str)
+    predictions["label"] = predictions["label"].astype(np.int8)
+    return predictions.sort_values(["model", "referral_id"], kind="stable").reset_index(drop=True)
+
+
+def train_models(
+    cohort: pd.DataFrame,
+    splits: pd.DataFrame,
+    features: pd.DataFrame,
+    topics: pd.DataFrame | None,
+    design: str,
+    models: dict,
+    seed: int,
+    threads: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (predictions, cv_results) for one outcome x design."""
+    _, feature_set = parse_design(design)
+    if feature_set == "text" and topics is None:
+        raise InputError(f"design {design!r} needs the topics input; check the rule.")
+    if feature_set == "structured" and topics is not None:
+        logger.warning("design %s is structured: ignoring the topics input", design)
+        topics = None
+    unknown = set(splits["referral_id"]) - set(cohort["referral_id"])
+    if unknown:
+        raise ValueError(f"the splits name {len(unknown)} referrals not in the cohort.")
+    labels = cohort.set_index("referral_id")["label"].astype(np.int8)
+    feature_table = prepare_features(features, cohort)
+    topic_table = prepare_topics(topics, feature_table) if topics is not None else None
+    if BASELINE_FEATURE not in feature_table.columns:
+        logger.warning("no %s feature: the baseline is left out", BASELINE_FEATURE)
+    logger.info(
+        "design %s: %d features%s, %d threads",
+        design,
+        feature_table.shape[1],
+        f" + {topic_table.shape[1]} topics" if topic_table is not None else "",
+        threads,
+    )
+    started = time.perf_counter()
+    cv_results, selected = cross_validate(
+        models, splits, labels, feature_table, topic_table, seed, threads
+    )
+    predictions = refit_and_predict(
+        selected, splits, labels, feature_table, topic_table, seed, threads
+    )
+    logger.info("trained in %.1f s", time.perf_counter() - started)
+    return predictions, cv_results
+
+
+def main(snakemake) -> None:
+    """Read the inputs, train, and write predictions and CV results."""
+    cohort = read_parquet(snakemake.input.cohort, "cohort")
+    splits = read_parquet(snakemake.input.splits, "splits")
+    features = pd.read_parquet(snakemake.input.features)
+    topics_path = getattr(snakemake.input, "topics", None)
+    topics = pd.read_parquet(topics_path) if topics_path else None
+    predictions, cv_results = train_models(
+        cohort,
+        splits,
+        features,
+        topics,
+        design=snakemake.params.design,
+        models=dict(snakemake.params.models),
+        seed=int(snakemake.params.seed),
+        threads=int(getattr(snakemake, "threads", 1) or 1),
+    )
+    write_parquet(predictions, snakemake.output.predictions, "predictions")
+    write_parquet(cv_results, snakemake.output.cv_results, "cv_results")
+
+
+if __name__ == "__main__":
+    from common import run
+
+    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821
