@@ -25,7 +25,7 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.summarise_results.output.summary,
         rules.render_report.output.html,
-    default_target: True

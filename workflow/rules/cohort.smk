@@ -8,18 +8,18 @@ rule build_cohort:
         helpers=HELPERS,
     output:
         cohort=f"{RESULTS}/cohort/{{outcome}}.parquet",
-    params:
-        outcome=outcome_settings,
-        max_age_years=config["population"]["max_age_years"],
-        data_end_date=config["data"]["data_end_date"],
     log:
         f"{LOGS}/build_cohort/{{outcome}}.log",
     benchmark:
         f"{BENCHMARKS}/build_cohort/{{outcome}}.tsv"
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=2000,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        outcome=outcome_settings,
+        max_age_years=config["population"]["max_age_years"],
+        data_end_date=config["data"]["data_end_date"],
     script:
         "../scripts/build_cohort.py"

@@ -49,7 +49,11 @@ def data_directory():
 
 def demo_key():
     """The configured demo key, only for synthetic data under resources/synthetic."""
-    if Path(data_directory()).resolve().is_relative_to(Path("resources/synthetic").resolve()):
+    if (
+        Path(data_directory())
+        .resolve()
+        .is_relative_to(Path("resources/synthetic").resolve())
+    ):
         return config["pseudonymisation"]["demo_key"]
     return None
 

@@ -5,19 +5,19 @@ rule evaluate_models:
         helpers=HELPERS,
     output:
         metrics=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/metrics.parquet",
+    log:
+        f"{LOGS}/evaluate_models/{{outcome}}_{{timing}}_{{features}}.log",
+    benchmark:
+        f"{BENCHMARKS}/evaluate_models/{{outcome}}_{{timing}}_{{features}}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
     params:
         outcome="{outcome}",
         design=design_name,
         success_threshold=config["evaluation"]["success_threshold"],
         decision_threshold=config["evaluation"]["decision_threshold"],
-    log:
-        f"{LOGS}/evaluate_models/{{outcome}}_{{timing}}_{{features}}.log",
-    benchmark:
-        f"{BENCHMARKS}/evaluate_models/{{outcome}}_{{timing}}_{{features}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=1000,
-    conda:
-        "../../envs/model.yaml"
     script:
         "../scripts/evaluate_models.py"

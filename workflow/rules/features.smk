@@ -12,16 +12,16 @@ rule build_features:
     output:
         structured=f"{RESULTS}/features/{{outcome}}/structured.parquet",
         text_documents=f"{RESULTS}/features/{{outcome}}/text_documents.parquet",
-    params:
-        text_window_days=outcome_text_window,
     log:
         f"{LOGS}/build_features/{{outcome}}.log",
     benchmark:
         f"{BENCHMARKS}/build_features/{{outcome}}.tsv"
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=4000,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        text_window_days=outcome_text_window,
     script:
         "../scripts/build_features.py"

@@ -9,10 +9,6 @@ rule generate_synthetic_la:
         care_episodes="resources/synthetic/generated/seed{seed}_n{n_children}/episodes.csv",
         notes="resources/synthetic/generated/seed{seed}_n{n_children}/case_notes.csv",
         ground_truth="resources/synthetic/generated/seed{seed}_n{n_children}/ground_truth.csv",
-    params:
-        directory=subpath(output.children, parent=True),
-        seed="{seed}",
-        n_children="{n_children}",
     log:
         "resources/synthetic/generated/logs/seed{seed}_n{n_children}.log",
     benchmark:
@@ -20,11 +16,15 @@ rule generate_synthetic_la:
     wildcard_constraints:
         seed=r"\d+",
         n_children=r"\d+",
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=4000,
-    conda:
-        "../../envs/core.yaml"
+    params:
+        directory=subpath(output.children, parent=True),
+        seed="{seed}",
+        n_children="{n_children}",
     script:
         "../scripts/generate_synthetic_la.py"
 
@@ -40,20 +40,20 @@ rule ingest_records:
         section47=f"{RESULTS}/ingest/section47.parquet",
         cp_plans=f"{RESULTS}/ingest/cp_plans.parquet",
         care_episodes=f"{RESULTS}/ingest/care_episodes.parquet",
+    log:
+        f"{LOGS}/ingest_records.log",
+    benchmark:
+        f"{BENCHMARKS}/ingest_records.tsv"
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
     params:
         mappings=column_mappings(),
         list_separator=config["data"]["list_separator"],
         key_env=config["pseudonymisation"]["key_env"],
         key_file=config["pseudonymisation"]["key_file"],
         demo_key=demo_key(),
-    log:
-        f"{LOGS}/ingest_records.log",
-    benchmark:
-        f"{BENCHMARKS}/ingest_records.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-    conda:
-        "../../envs/core.yaml"
     script:
         "../scripts/ingest_records.py"

@@ -18,11 +18,11 @@ rule summarise_results:
         f"{LOGS}/summarise_results.log",
     benchmark:
         f"{BENCHMARKS}/summarise_results.tsv"
+    conda:
+        "../../envs/core.yaml"
     threads: 1
     resources:
         mem_mb=1000,
-    conda:
-        "../../envs/core.yaml"
     script:
         "../scripts/summarise_results.py"
 
@@ -39,7 +39,9 @@ rule render_report:
             features=FEATURE_SETS,
         ),
         splits=expand(rules.make_splits.output.splits, outcome=OUTCOMES, timing=TIMINGS),
-        topic_words=expand(rules.fit_topics.output.words, outcome=OUTCOMES, timing=TIMINGS),
+        topic_words=expand(
+            rules.fit_topics.output.words, outcome=OUTCOMES, timing=TIMINGS
+        ),
         topic_coherence=expand(
             rules.fit_topics.output.coherence, outcome=OUTCOMES, timing=TIMINGS
         ),
@@ -56,18 +58,18 @@ rule render_report:
             caption="../report/figure.rst",
             category="2. Figures",
         ),
-    params:
-        la=LA,
-        outcomes=config["outcomes"],
-        success_threshold=config["evaluation"]["success_threshold"],
     log:
         f"{LOGS}/render_report.log",
     benchmark:
         f"{BENCHMARKS}/render_report.tsv"
+    conda:
+        "../../envs/model.yaml"
     threads: 1
     resources:
         mem_mb=2000,
-    conda:
-        "../../envs/model.yaml"
+    params:
+        la=LA,
+        outcomes=config["outcomes"],
+        success_threshold=config["evaluation"]["success_threshold"],
     script:
         "../scripts/render_report.py"

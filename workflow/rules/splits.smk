@@ -4,20 +4,20 @@ rule make_splits:
         helpers=HELPERS,
     output:
         splits=f"{RESULTS}/splits/{{outcome}}/{{timing}}.parquet",
+    log:
+        f"{LOGS}/make_splits/{{outcome}}_{{timing}}.log",
+    benchmark:
+        f"{BENCHMARKS}/make_splits/{{outcome}}_{{timing}}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
     params:
         timing="{timing}",
         test_fraction=lookup(dpath="designs/{timing}/test_fraction", within=config),
         inner_folds=lookup(dpath="designs/{timing}/inner_folds", within=config),
         horizon_months=outcome_horizon,
         seed=config["seed"],
-    log:
-        f"{LOGS}/make_splits/{{outcome}}_{{timing}}.log",
-    benchmark:
-        f"{BENCHMARKS}/make_splits/{{outcome}}_{{timing}}.tsv"
-    threads: 1
-    resources:
-        mem_mb=1000,
-    conda:
-        "../../envs/model.yaml"
     script:
         "../scripts/make_splits.py"

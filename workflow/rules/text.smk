@@ -5,6 +5,15 @@ rule redact_notes:
         helpers=HELPERS,
     output:
         shards=expand(f"{RESULTS}/text/notes/shard_{{shard}}.parquet", shard=SHARDS),
+    log:
+        f"{LOGS}/redact_notes.log",
+    benchmark:
+        f"{BENCHMARKS}/redact_notes.tsv"
+    conda:
+        "../../envs/text.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
     params:
         notes_columns=config["data"]["tables"]["notes"]["columns"],
         people_columns=config["data"]["tables"]["people"]["columns"],
@@ -13,15 +22,6 @@ rule redact_notes:
         key_file=config["pseudonymisation"]["key_file"],
         demo_key=demo_key(),
         shards=len(SHARDS),
-    log:
-        f"{LOGS}/redact_notes.log",
-    benchmark:
-        f"{BENCHMARKS}/redact_notes.tsv"
-    threads: 1
-    resources:
-        mem_mb=4000,
-    conda:
-        "../../envs/text.yaml"
     script:
         "../scripts/redact_notes.py"
 
@@ -32,17 +32,17 @@ rule normalise_notes:
         helpers=HELPERS,
     output:
         tokens=f"{RESULTS}/text/tokens/shard_{{shard}}.parquet",
-    params:
-        stop_words=config["text"]["stop_words"],
-        min_token_length=config["text"]["min_token_length"],
     log:
         f"{LOGS}/normalise_notes/shard_{{shard}}.log",
     benchmark:
         f"{BENCHMARKS}/normalise_notes/shard_{{shard}}.tsv"
+    conda:
+        "../../envs/text.yaml"
     threads: 1
     resources:
         mem_mb=4000,
-    conda:
-        "../../envs/text.yaml"
+    params:
+        stop_words=config["text"]["stop_words"],
+        min_token_length=config["text"]["min_token_length"],
     script:
         "../scripts/normalise_notes.py"

@@ -7,17 +7,17 @@ rule fit_topics:
         shares=f"{RESULTS}/topics/{{outcome}}/{{timing}}/shares.parquet",
         coherence=f"{RESULTS}/topics/{{outcome}}/{{timing}}/coherence.parquet",
         words=f"{RESULTS}/topics/{{outcome}}/{{timing}}/words.parquet",
-    params:
-        topics=config["topics"],
-        seed=config["seed"],
     log:
         f"{LOGS}/fit_topics/{{outcome}}_{{timing}}.log",
     benchmark:
         f"{BENCHMARKS}/fit_topics/{{outcome}}_{{timing}}.tsv"
+    conda:
+        "../../envs/text.yaml"
     threads: 1
     resources:
         mem_mb=4000,
-    conda:
-        "../../envs/text.yaml"
+    params:
+        topics=config["topics"],
+        seed=config["seed"],
     script:
         "../scripts/fit_topics.py"

@@ -8,18 +8,18 @@ rule train_models:
     output:
         predictions=f"{RESULTS}/models/{{outcome}}/{{timing}}_{{features}}/predictions.parquet",
         cv_results=f"{RESULTS}/models/{{outcome}}/{{timing}}_{{features}}/cv_results.parquet",
-    params:
-        design=design_name,
-        models=config["models"],
-        seed=config["seed"],
     log:
         f"{LOGS}/train_models/{{outcome}}_{{timing}}_{{features}}.log",
     benchmark:
         f"{BENCHMARKS}/train_models/{{outcome}}_{{timing}}_{{features}}.tsv"
+    conda:
+        "../../envs/model.yaml"
     threads: 2
     resources:
         mem_mb=4000,
-    conda:
-        "../../envs/model.yaml"
+    params:
+        design=design_name,
+        models=config["models"],
+        seed=config["seed"],
     script:
         "../scripts/train_models.py"

@@ -1,0 +1,78 @@
+"""Labels, censoring and population filters of build_cohort."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import build_cohort as bc
+from common import InputError
+
+NFA = {
+    "type": "nfa_rereferral",
+    "horizon_months": 12,
+    "prediction_offset_days": 1,
+    "text_window_days": 7,
+}
+ESCALATION = {
+    "type": "escalation",
+    "events": ["cp_plan", "care_episode"],
+    "horizon_months": 3,
+    "prediction_offset_days": 14,
+    "text_window_days": 21,
+    "exclude_already_escalated": True,
+}
+
+
+def labels(cohort: pd.DataFrame) -> dict[str, int]:
+    return dict(zip(cohort["referral_id"], cohort["label"], strict=True))
+
+
+def test_nfa_rereferral_labels_and_age_limit(tables):
+    cohort, counts = bc.build_cohort("nfa", NFA, tables, 18, pd.Timestamp("2020-01-01"))
+    assert labels(cohort) == {"r1": 1, "r3": 0, "r2": 0}
+    assert counts["over_age_limit"] == 1
+    assert (cohort["prediction_time"] - cohort["referral_date"]).dt.days.eq(1).all()
+
+
+def test_nfa_label_needs_rereferral_within_horizon(tables):
+    tables["referrals"].loc[1, "referral_date"] = pd.Timestamp("2017-02-01")
+    cohort, _ = bc.build_cohort("nfa", NFA, tables, 18, pd.Timestamp("2020-01-01"))
+    assert labels(cohort)["r1"] == 0
+
+
+def test_censoring_drops_rows_whose_horizon_passes_the_data_end(tables):
+    cohort, counts = bc.build_cohort("nfa", NFA, tables, 18, pd.Timestamp("2016-12-31"))
+    # r1's horizon ends 2017-01-20; r2 and r3 are not NFA and known at once.
+    assert "r1" not in set(cohort["referral_id"])
+    assert counts["censored"] == 1
+
+
+def test_escalation_counts_events_after_the_prediction_point_only(tables):
+    cohort, _ = bc.build_cohort("esc", ESCALATION, tables, 18, pd.Timestamp("2020-01-01"))
+    assert labels(cohort) == {"r1": 0, "r3": 0, "r2": 1}
+
+
+def test_escalation_excludes_children_already_on_a_plan(tables):
+    tables["cp_plans"].loc[0, "start_date"] = pd.Timestamp("2016-06-10")
+    cohort, counts = bc.build_cohort("esc", ESCALATION, tables, 18, pd.Timestamp("2020-01-01"))
+    assert "r2" not in set(cohort["referral_id"])
+    assert counts["already_escalated"] == 1
+
+
+def test_escalation_event_set_is_configurable(tables):
+    tables["cp_plans"] = tables["cp_plans"].iloc[0:0]
+    outcome = {**ESCALATION, "events": ["section47"], "prediction_offset_days": 1}
+    cohort, _ = bc.build_cohort("esc", outcome, tables, 18, pd.Timestamp("2020-01-01"))
+    assert labels(cohort)["r2"] == 1
+
+
+def test_unknown_event_is_a_clear_error(tables):
+    outcome = {**ESCALATION, "events": ["court_order"]}
+    with pytest.raises(InputError, match="court_order"):
+        bc.build_cohort("esc", outcome, tables, 18, pd.Timestamp("2020-01-01"))
+
+
+def test_data_end_defaults_to_latest_referral(tables):
+    assert bc.data_end(tables["referrals"], None) == pd.Timestamp("2018-06-01")
+    assert bc.data_end(tables["referrals"], "2019-03-31") == pd.Timestamp("2019-03-31")

@@ -1,0 +1,89 @@
+"""Structured and text features: only records known before the prediction point."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+import build_cohort as bc
+import build_features as bf
+from conftest import dates
+
+ESCALATION = {
+    "type": "escalation",
+    "events": ["cp_plan", "care_episode"],
+    "horizon_months": 3,
+    "prediction_offset_days": 14,
+    "text_window_days": 21,
+    "exclude_already_escalated": True,
+}
+
+
+def cohort_of(tables) -> pd.DataFrame:
+    cohort, _ = bc.build_cohort("esc", ESCALATION, tables, 18, pd.Timestamp("2020-01-01"))
+    return cohort
+
+
+def test_history_counts_exclude_the_current_referral_and_later_records(tables):
+    cohort = cohort_of(tables)
+    features = bf.structured_features(cohort, tables).set_index("referral_id")
+    assert features.loc["r1", "n_previous_referrals"] == 0
+    assert features.loc["r2", "n_previous_referrals"] == 1
+    assert features.loc["r2", "n_previous_nfa_closures"] == 1
+    # r2's section 47 (2016-06-05) is before its point (2016-06-15); its plan is not.
+    assert features.loc["r2", "n_previous_section47"] == 1
+    assert features.loc["r2", "n_previous_cp_plans"] == 0
+    assert features.loc["r1", "n_previous_section47"] == 0
+
+
+def test_assessment_factors_count_only_once_authorised(tables):
+    features = bf.structured_features(cohort_of(tables), tables).set_index("referral_id")
+    assert features.loc["r2", "factor_3B"] == 1
+    # r2's own assessment is authorised on 2016-08-01, after its point.
+    assert features.loc["r2", "factor_16A"] == 0
+    assert features.loc["r1", "factor_3B"] == 1
+    assert features.loc["r1", "factor_16A"] == 0
+
+
+def test_feature_time_is_before_every_prediction_point(tables):
+    cohort = cohort_of(tables)
+    features = bf.structured_features(cohort, tables)
+    times = features.set_index("referral_id")["feature_time"]
+    assert bf.leakage_violations(cohort, times, "structured") == []
+    assert (times < cohort.set_index("referral_id")["prediction_time"]).all()
+
+
+def test_ethnicity_is_never_a_feature(tables):
+    features = bf.structured_features(cohort_of(tables), tables)
+    assert not [c for c in features.columns if "ethnic" in c.lower()]
+    assert {"age_years", "sex_male", "disability"} <= set(features.columns)
+
+
+def test_leakage_audit_catches_a_planted_leak(tables):
+    cohort = cohort_of(tables)
+    times = cohort.set_index("referral_id")["prediction_time"] - pd.Timedelta(days=1)
+    assert bf.leakage_violations(cohort, times, "structured features") == []
+    times.iloc[0] = times.iloc[0] + pd.Timedelta(days=1)
+    violations = bf.leakage_violations(cohort, times, "structured features")
+    assert len(violations) == 1
+    assert cohort["referral_id"].iloc[0] in violations[0]
+
+
+def test_text_documents_use_only_notes_in_the_window_before_the_point(tables):
+    cohort = cohort_of(tables)
+    tokens = pd.DataFrame(
+        {
+            "note_id": ["n1", "n2", "n3", "n4"],
+            "child_id": ["a", "a", "a", "b"],
+            "note_datetime": dates(
+                "2016-06-01T10:00", "2016-06-14T09:00", "2016-06-15T00:00", "2016-03-02"
+            ),
+            "document_type": ["Case note"] * 4,
+            "tokens": [["early"], ["late"], ["after"], ["other"]],
+        }
+    )
+    documents = bf.text_documents(cohort, tokens, window_days=21).set_index("referral_id")
+    assert documents.loc["r2", "tokens"] == ["early", "late"]
+    assert documents.loc["r2", "n_notes"] == 2
+    assert documents.loc["r3", "tokens"] == ["other"]
+    assert documents.loc["r1", "tokens"] == []
+    assert documents.loc["r1", "n_notes"] == 0

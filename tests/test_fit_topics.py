@@ -1,0 +1,94 @@
+"""Topic models: fitted on training rows only, deterministic, chosen by coherence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import fit_topics as ft
+
+SETTINGS = {
+    "num_topics": [2, 3],
+    "coherence": "c_v",
+    "passes": 5,
+    "iterations": 50,
+    "no_below": 1,
+    "no_above": 1.0,
+}
+CONCERN = ["bruise", "injury", "police", "drunk", "shout", "fear"]
+CALM = ["school", "happy", "play", "tidy", "engage", "support"]
+
+
+def documents(n: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        words = CONCERN if i % 2 else CALM
+        rows.append(list(rng.choice(words, size=12)))
+    return pd.DataFrame(
+        {
+            "outcome": "esc",
+            "referral_id": [f"r{i:02d}" for i in range(n)],
+            "latest_note_time": pd.NaT,
+            "n_notes": 1,
+            "tokens": rows,
+        }
+    )
+
+
+def splits(n: int = 40) -> pd.DataFrame:
+    ids = [f"r{i:02d}" for i in range(n)]
+    outer = pd.DataFrame(
+        {"referral_id": ids, "fold": -1, "role": ["test" if i >= 30 else "train" for i in range(n)]}
+    )
+    inner = pd.DataFrame(
+        {
+            "referral_id": ids[:30],
+            "fold": 0,
+            "role": ["validate" if i >= 20 else "fit" for i in range(30)],
+        }
+    )
+    return pd.concat([outer, inner], ignore_index=True)
+
+
+def test_shares_cover_scored_rows_of_each_fold_and_sum_to_one():
+    shares, grid, words = ft.fit_topics(documents(), splits(), SETTINGS, seed=1)
+    assert shares.loc[shares["fold"] == -1, "referral_id"].nunique() == 40
+    assert shares.loc[shares["fold"] == 0, "referral_id"].nunique() == 30
+    topic_columns = [c for c in shares.columns if c.startswith("topic_")]
+    np.testing.assert_allclose(shares[topic_columns].sum(axis=1), 1.0, atol=1e-6)
+    assert grid["num_topics"].tolist() == [2, 3]
+    assert set(words["topic"]) == set(range(len(topic_columns)))
+
+
+def test_topics_are_deterministic():
+    first = ft.fit_topics(documents(), splits(), SETTINGS, seed=1)[0]
+    second = ft.fit_topics(documents(), splits(), SETTINGS, seed=1)[0]
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_test_rows_text_does_not_change_the_model():
+    docs = documents()
+    changed = docs.copy()
+    changed["tokens"] = [
+        ["zebra"] * 12 if i >= 30 else tokens for i, tokens in enumerate(docs["tokens"])
+    ]
+    original = ft.fit_topics(docs, splits(), SETTINGS, seed=1)[0]
+    altered = ft.fit_topics(changed, splits(), SETTINGS, seed=1)[0]
+    train = original["referral_id"].isin([f"r{i:02d}" for i in range(30)])
+    pd.testing.assert_frame_equal(original.loc[train], altered.loc[train])
+
+
+def test_words_unseen_in_training_give_missing_shares():
+    docs = documents()
+    docs.at[35, "tokens"] = ["zebra", "giraffe"]
+    shares = ft.fit_topics(docs, splits(), SETTINGS, seed=1)[0]
+    row = shares.loc[(shares["fold"] == -1) & (shares["referral_id"] == "r35")]
+    assert row.filter(like="topic_").isna().all(axis=None)
+
+
+def test_num_topics_chosen_by_highest_coherence():
+    docs = documents()["tokens"].tolist()
+    dictionary = ft.build_dictionary(docs, 1, 1.0)
+    chosen, grid = ft.choose_num_topics(docs, dictionary, SETTINGS, seed=1)
+    assert chosen == int(grid.sort_values("coherence").iloc[-1]["num_topics"])

@@ -1,0 +1,264 @@
+"""Tests for workflow/scripts/make_splits.py, and the toy data the model tests share."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, "workflow/scripts")
+
+from common import InputError, read_parquet, write_parquet  # noqa: E402
+from make_splits import (  # noqa: E402
+    add_months,
+    contiguous_blocks,
+    fold_fraction,
+    latest_share,
+    main,
+    make_splits,
+)
+
+HORIZON = 3
+
+
+def toy_cohort(n_families: int = 150, seed: int = 0, base_rate: float = 0.3) -> pd.DataFrame:
+    """A cohort of families with 1-3 children of 1-3 referrals each, spread over
+    2015-2021, labelled with a family-level tendency (siblings share outcomes)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    start = pd.Timestamp("2015-01-01")
+    for family in range(n_families):
+        family_risk = rng.normal()
+        first_day = int(rng.integers(0, 6 * 365))
+        for child in range(int(rng.integers(1, 4))):
+            day = first_day + int(rng.integers(0, 120))
+            for _ in range(int(rng.integers(1, 4))):
+                referral_date = start + pd.Timedelta(days=day)
+                rows.append(
+                    {
+                        "outcome": "escalation",
+                        "referral_id": f"r{len(rows):05d}",
+                        "child_id": f"c{family:04d}_{child}",
+                        "family_id": f"f{family:04d}",
+                        "referral_date": referral_date,
+                        "prediction_time": referral_date + pd.Timedelta(days=14),
+                        "risk": family_risk + rng.normal(scale=0.7),
+                    }
+                )
+                day += int(rng.integers(30, 400))
+    cohort = pd.DataFrame(rows)
+    cut = np.quantile(cohort["risk"], 1 - base_rate)
+    cohort["label"] = (cohort["risk"] > cut).astype(np.int8)
+    # Shuffle row order so nothing relies on the input order.
+    cohort = cohort.drop(columns="risk").sample(frac=1.0, random_state=seed)
+    for column in ("referral_date", "prediction_time"):
+        cohort[column] = cohort[column].astype("datetime64[ms]")
+    return cohort.reset_index(drop=True)
+
+
+def toy_features(
+    cohort: pd.DataFrame, n_noise: int = 4, seed: int = 0, strength: float = 3.0
+) -> pd.DataFrame:
+    """Structured features: ``signal`` (label + noise, the planted signal),
+    ``n_previous_referrals``, and ``n_noise`` noise columns with missing values."""
+    rng = np.random.default_rng(seed)
+    n = len(cohort)
+    ordered = cohort.sort_values(["child_id", "referral_date", "referral_id"])
+    previous = ordered.groupby("child_id").cumcount().reindex(cohort.index)
+    features = pd.DataFrame(
+        {
+            "referral_id": cohort["referral_id"].astype(str),
+            "feature_time": (cohort["prediction_time"] - pd.Timedelta(days=1)).astype(
+                "datetime64[ms]"
+            ),
+            "signal": strength * cohort["label"].to_numpy() + rng.normal(size=n),
+            "n_previous_referrals": previous.to_numpy().astype(float),
+        }
+    )
+    for i in range(n_noise):
+        values = rng.normal(size=n)
+        values[rng.random(n) < 0.2] = np.nan
+        features[f"noise_{i:02d}"] = values
+    features.loc[rng.random(n) < 0.05, "feature_time"] = pd.NaT
+    return features
+
+
+def outer(splits: pd.DataFrame, role: str) -> pd.DataFrame:
+    return splits[(splits["fold"] == -1) & (splits["role"] == role)]
+
+
+def with_cohort(splits: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
+    return splits.merge(cohort, on="referral_id", how="left", validate="many_to_one")
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return toy_cohort()
+
+
+@pytest.fixture(scope="module", params=["random", "time"])
+def timing(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def splits(cohort, timing) -> pd.DataFrame:
+    settings = {"random": (0.4, 5), "time": (0.333, 3)}[timing]
+    return make_splits(cohort, timing, *settings, horizon_months=HORIZON, seed=7)
+
+
+def test_outer_roles_cover_every_row_once(splits, cohort, timing):
+    outer_rows = splits[splits["fold"] == -1]
+    assert sorted(outer_rows["referral_id"]) == sorted(cohort["referral_id"])
+    assert outer_rows["referral_id"].is_unique
+    allowed = {"train", "test"} if timing == "random" else {"train", "test", "excluded"}
+    assert set(outer_rows["role"]) <= allowed
+
+
+def test_no_family_in_train_and_test(splits, cohort):
+    families = with_cohort(splits, cohort)
+    train = set(families.loc[(families["fold"] == -1) & (families["role"] == "train"), "family_id"])
+    test = set(families.loc[(families["fold"] == -1) & (families["role"] == "test"), "family_id"])
+    assert train and test and not train & test
+
+
+def test_inner_folds_over_train_rows_without_shared_families(splits, cohort, timing):
+    train_ids = set(outer(splits, "train")["referral_id"])
+    folds = sorted(f for f in splits["fold"].unique() if f >= 0)
+    assert folds == list(range(5 if timing == "random" else 3))
+    rows = with_cohort(splits, cohort)
+    for fold in folds:
+        inner = rows[rows["fold"] == fold]
+        assert set(inner["role"]) == {"fit", "validate"}
+        assert set(inner["referral_id"]) <= train_ids
+        assert inner["referral_id"].is_unique
+        fit = set(inner.loc[inner["role"] == "fit", "family_id"])
+        validate = set(inner.loc[inner["role"] == "validate", "family_id"])
+        assert not fit & validate, f"fold {fold} shares a family"
+        for role in ("fit", "validate"):
+            assert inner.loc[inner["role"] == role, "label"].nunique() == 2
+
+
+def test_random_validate_sets_partition_train(cohort):
+    splits = make_splits(cohort, "random", 0.4, 5, HORIZON, seed=7)
+    train_ids = sorted(outer(splits, "train")["referral_id"])
+    validate = splits[splits["role"] == "validate"]
+    assert sorted(validate["referral_id"]) == train_ids
+    assert "excluded" not in set(splits["role"])
+
+
+def test_time_train_labels_known_before_test_starts(cohort):
+    splits = make_splits(cohort, "time", 0.333, 3, HORIZON, seed=7)
+    rows = with_cohort(splits, cohort)
+    test_start = rows.loc[(rows["fold"] == -1) & (rows["role"] == "test"), "prediction_time"].min()
+    train = rows[(rows["fold"] == -1) & (rows["role"] == "train")]
+    assert (add_months(train["prediction_time"], HORIZON) <= test_start).all()
+    # Every test family's first referral is no earlier than any train family's.
+    first = rows[rows["fold"] == -1].groupby("family_id")["prediction_time"].min()
+    test_families = rows.loc[(rows["fold"] == -1) & (rows["role"] == "test"), "family_id"]
+    train_families = train["family_id"]
+    assert first[train_families].max() <= first[test_families].min()
+    # Rows left out are exactly the train families' rows whose label is not yet known.
+    excluded = rows[(rows["fold"] == -1) & (rows["role"] == "excluded")]
+    assert (add_months(excluded["prediction_time"], HORIZON) > test_start).all()
+    assert not set(excluded["family_id"]) & set(test_families)
+
+
+def test_time_fit_rows_precede_validate_rows(cohort):
+    splits = make_splits(cohort, "time", 0.333, 3, HORIZON, seed=7)
+    rows = with_cohort(splits, cohort)
+    previous_fit = 0
+    for fold in range(3):
+        inner = rows[rows["fold"] == fold]
+        fit = inner[inner["role"] == "fit"]
+        validate = inner[inner["role"] == "validate"]
+        start = validate["prediction_time"].min()
+        assert (add_months(fit["prediction_time"], HORIZON) <= start).all()
+        assert fit["prediction_time"].max() < validate["prediction_time"].min()
+        assert len(fit) > previous_fit  # expanding window
+        previous_fit = len(fit)
+
+
+@pytest.mark.parametrize(("timing", "fraction"), [("random", 0.4), ("time", 0.333)])
+def test_test_fraction_approximately_right(cohort, timing, fraction):
+    splits = make_splits(cohort, timing, fraction, 3, HORIZON, seed=7)
+    share = len(outer(splits, "test")) / len(cohort)
+    assert share == pytest.approx(fraction, abs=0.05)
+
+
+def test_random_split_keeps_base_rate(cohort):
+    splits = make_splits(cohort, "random", 0.4, 5, HORIZON, seed=7)
+    rows = with_cohort(splits, cohort)
+    base_rate = cohort["label"].mean()
+    for (fold, role), rate in rows.groupby(["fold", "role"])["label"].mean().items():
+        assert rate == pytest.approx(base_rate, abs=0.07), (fold, role)
+
+
+@pytest.mark.parametrize("timing", ["random", "time"])
+def test_same_seed_same_frame_whatever_the_row_order(cohort, timing):
+    first = make_splits(cohort, timing, 0.4, 3, HORIZON, seed=11)
+    shuffled = cohort.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    second = make_splits(shuffled, timing, 0.4, 3, HORIZON, seed=11)
+    pd.testing.assert_frame_equal(first, second)
+    assert list(first.columns) == ["referral_id", "fold", "role"]
+    assert first["fold"].dtype == np.int16
+    assert first.equals(first.sort_values(["fold", "referral_id"]).reset_index(drop=True))
+
+
+def test_other_seed_other_random_split(cohort):
+    first = make_splits(cohort, "random", 0.4, 3, HORIZON, seed=1)
+    second = make_splits(cohort, "random", 0.4, 3, HORIZON, seed=2)
+    assert not first.equals(second)
+
+
+def test_time_folds_without_positives_raise_input_error():
+    cohort = toy_cohort(n_families=40, base_rate=0.03, seed=4)
+    with pytest.raises(InputError, match="designs.time.inner_folds"):
+        make_splits(cohort, "time", 0.333, 8, HORIZON, seed=7)
+
+
+def test_missing_family_id_keeps_the_child_together(cohort):
+    cohort = cohort.copy()
+    cohort["family_id"] = cohort["family_id"].astype("string")
+    cohort.loc[cohort["child_id"].str.startswith("c000"), "family_id"] = pd.NA
+    splits = make_splits(cohort, "random", 0.4, 3, HORIZON, seed=7)
+    rows = with_cohort(splits, cohort)
+    per_child = rows[rows["fold"] == -1].groupby("child_id")["role"].nunique()
+    assert (per_child == 1).all()
+
+
+def test_helpers():
+    assert fold_fraction(0.4) == (5, 2)
+    assert fold_fraction(0.333) == (3, 1)
+    assert fold_fraction(0.25) == (4, 1)
+    assert latest_share(np.array([1, 1, 1, 1, 1, 1]), 1 / 3) == 2
+    assert list(contiguous_blocks(np.array([1, 1, 1, 1, 1, 1]), 3)) == [0, 0, 1, 1, 2, 2]
+
+
+def test_bad_settings_raise_input_error(cohort):
+    with pytest.raises(InputError, match="test_fraction"):
+        make_splits(cohort, "random", 1.2, 3, HORIZON, seed=7)
+    with pytest.raises(InputError, match="timing"):
+        make_splits(cohort, "calendar", 0.4, 3, HORIZON, seed=7)
+
+
+def test_main_writes_schema(tmp_path, cohort):
+    cohort_path = tmp_path / "cohort.parquet"
+    write_parquet(cohort, cohort_path, "cohort")
+    snakemake = types.SimpleNamespace(
+        input=types.SimpleNamespace(cohort=str(cohort_path)),
+        params=types.SimpleNamespace(
+            timing="time", test_fraction=0.333, inner_folds=3, horizon_months=HORIZON, seed=7
+        ),
+        output=types.SimpleNamespace(splits=str(tmp_path / "splits.parquet")),
+        log=[str(tmp_path / "log.txt")],
+        threads=1,
+    )
+    main(snakemake)
+    written = read_parquet(snakemake.output.splits, "splits")
+    expected = make_splits(cohort, "time", 0.333, 3, HORIZON, seed=7)
+    assert written["referral_id"].tolist() == expected["referral_id"].tolist()
+    assert written["role"].tolist() == expected["role"].tolist()

@@ -1,0 +1,309 @@
+"""Tests for workflow/scripts/train_models.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+sys.path.insert(0, "workflow/scripts")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import InputError, read_parquet, write_parquet  # noqa: E402
+from make_splits import make_splits  # noqa: E402
+from test_make_splits import toy_cohort, toy_features  # noqa: E402
+from train_models import (  # noqa: E402
+    BASELINE,
+    ColumnFilter,
+    lower_bound,
+    main,
+    make_model,
+    mark_selected,
+    params_json,
+    sample_candidates,
+    train_models,
+)
+
+MODELS = {
+    "search_iterations": 2,
+    "lightgbm": {
+        "n_estimators": [20, 40],
+        "learning_rate": [0.1],
+        "num_leaves": [7],
+        "min_child_samples": [10],
+        "colsample_bytree": [1.0],
+        "reg_lambda": [0.0, 1.0],
+    },
+    "logistic_regression": {"C": [0.1, 1.0], "penalty": ["l1", "l2"]},
+}
+SEED = 5
+K = 3
+
+
+@pytest.fixture(scope="module")
+def data():
+    cohort = toy_cohort(n_families=120, seed=1)
+    features = toy_features(cohort, n_noise=3, seed=1)
+    splits = make_splits(cohort, "random", 0.4, K, horizon_months=3, seed=SEED)
+    return cohort, splits, features
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    cohort, splits, features = data
+    return train_models(cohort, splits, features, None, "random_structured", MODELS, SEED)
+
+
+def role_ids(splits: pd.DataFrame, fold: int, role: str) -> list[str]:
+    rows = splits[(splits["fold"] == fold) & (splits["role"] == role)]
+    return sorted(rows["referral_id"])
+
+
+def toy_topics(splits: pd.DataFrame, cohort: pd.DataFrame, informative: str) -> pd.DataFrame:
+    """Topic shares per fold. ``informative`` is "outer" (fold -1 rows reveal the
+    label, inner-fold rows are noise) or "inner" (the reverse)."""
+    rng = np.random.default_rng(0)
+    labels = cohort.set_index("referral_id")["label"]
+    frames = []
+    for fold in sorted(splits["fold"].unique()):
+        ids = sorted(splits.loc[splits["fold"] == fold, "referral_id"])
+        if fold == -1:
+            ids = [i for i in ids if i in set(role_ids(splits, -1, "train") + role_ids(splits, -1, "test"))]
+        signal = (fold == -1) == (informative == "outer")
+        y = labels.loc[ids].to_numpy()
+        topic = (y + rng.normal(scale=0.1, size=len(ids))) if signal else rng.random(len(ids))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "fold": np.int16(fold),
+                    "referral_id": ids,
+                    "topic_00": topic,
+                    "topic_01": 1.0 - topic,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def ap_by_model(predictions: pd.DataFrame) -> dict[str, float]:
+    return {
+        model: average_precision_score(group["label"], group["score"])
+        for model, group in predictions.groupby("model")
+    }
+
+
+def test_cv_results_shape_and_one_selected_candidate_per_model(trained):
+    _, cv_results = trained
+    assert list(cv_results.columns) == [
+        "model",
+        "candidate",
+        "params",
+        "fold",
+        "average_precision",
+        "selected",
+    ]
+    counts = cv_results.groupby("model").size().to_dict()
+    assert counts == {"lightgbm": 2 * K, "logistic_regression": 2 * K, BASELINE: K}
+    for model, group in cv_results.groupby("model"):
+        chosen = group[group["selected"]]
+        assert chosen["candidate"].nunique() == 1, model
+        assert sorted(chosen["fold"]) == list(range(K))
+        bounds = group.groupby("candidate")["average_precision"].apply(lower_bound)
+        assert chosen["candidate"].iloc[0] == bounds.idxmax()
+    for params in cv_results["params"]:
+        assert params == json.dumps(json.loads(params), sort_keys=True)
+
+
+def test_predictions_only_for_test_rows(trained, data):
+    cohort, splits, _ = data
+    predictions, _ = trained
+    test_ids = role_ids(splits, -1, "test")
+    assert set(predictions["model"]) == {"lightgbm", "logistic_regression", BASELINE}
+    for _, group in predictions.groupby("model"):
+        assert group["referral_id"].tolist() == test_ids
+    labels = cohort.set_index("referral_id")["label"]
+    assert (predictions["label"].to_numpy() == labels.loc[predictions["referral_id"]].to_numpy()).all()
+    assert predictions["score"].notna().all()
+
+
+def test_planted_signal_beats_base_rate(trained):
+    predictions, _ = trained
+    base_rate = predictions["label"].mean()
+    ap = ap_by_model(predictions)
+    assert ap["lightgbm"] > base_rate + 0.4
+    assert ap["logistic_regression"] > base_rate + 0.4
+
+
+def test_two_runs_identical_and_thread_count_irrelevant(trained, data):
+    cohort, splits, features = data
+    again = train_models(cohort, splits, features, None, "random_structured", MODELS, SEED, threads=2)
+    pd.testing.assert_frame_equal(trained[0], again[0])
+    pd.testing.assert_frame_equal(trained[1], again[1])
+
+
+def test_test_labels_do_not_influence_fitting(trained, data):
+    cohort, splits, features = data
+    test_ids = set(role_ids(splits, -1, "test"))
+    permuted = cohort.copy()
+    is_test = permuted["referral_id"].isin(test_ids).to_numpy()
+    labels = permuted["label"].to_numpy().copy()
+    labels[is_test] = np.random.default_rng(3).permutation(labels[is_test])
+    permuted["label"] = labels.astype(np.int8)
+    predictions, cv_results = train_models(
+        permuted, splits, features, None, "random_structured", MODELS, SEED
+    )
+    pd.testing.assert_frame_equal(cv_results, trained[1])
+    pd.testing.assert_series_equal(predictions["score"], trained[0]["score"])
+    assert not predictions["label"].equals(trained[0]["label"])
+
+
+def test_test_features_do_not_influence_fitting(trained, data):
+    cohort, splits, features = data
+    test_ids = role_ids(splits, -1, "test")
+    changed, kept = test_ids[::2], test_ids[1::2]
+    altered = features.copy()
+    rows = altered["referral_id"].isin(changed).to_numpy()
+    for column in ("signal", "noise_00", "n_previous_referrals"):
+        altered.loc[rows, column] = altered.loc[rows, column].to_numpy()[::-1] + 1.0
+    predictions, cv_results = train_models(
+        cohort, splits, altered, None, "random_structured", MODELS, SEED
+    )
+    pd.testing.assert_frame_equal(cv_results, trained[1])
+    before = trained[0][trained[0]["referral_id"].isin(kept)].reset_index(drop=True)
+    after = predictions[predictions["referral_id"].isin(kept)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_excluded_rows_are_never_used():
+    cohort = toy_cohort(n_families=120, seed=2)
+    features = toy_features(cohort, n_noise=2, seed=2)
+    splits = make_splits(cohort, "time", 0.333, K, horizon_months=3, seed=SEED)
+    excluded = set(role_ids(splits, -1, "excluded"))
+    assert excluded
+    flipped = cohort.copy()
+    rows = flipped["referral_id"].isin(excluded)
+    flipped.loc[rows, "label"] = (1 - flipped.loc[rows, "label"]).astype(np.int8)
+    first = train_models(cohort, splits, features, None, "time_structured", MODELS, SEED)
+    second = train_models(flipped, splits, features, None, "time_structured", MODELS, SEED)
+    pd.testing.assert_frame_equal(first[0], second[0])
+    pd.testing.assert_frame_equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("informative", ["outer", "inner"])
+def test_topic_rows_of_the_right_fold(data, informative):
+    cohort, splits, features = data
+    noise_only = features.drop(columns=["signal", "n_previous_referrals"])
+    topics = toy_topics(splits, cohort, informative)
+    predictions, cv_results = train_models(
+        cohort, splits, noise_only, topics, "random_text", MODELS, SEED
+    )
+    base_rate = predictions["label"].mean()
+    test_ap = ap_by_model(predictions)
+    cv_ap = cv_results.groupby("model")["average_precision"].mean()
+    for model in ("lightgbm", "logistic_regression"):
+        if informative == "outer":  # final fit and test scores use fold -1
+            assert test_ap[model] > 0.95
+            assert cv_ap[model] < base_rate + 0.2
+        else:  # inner fold f uses fold f
+            assert cv_ap[model] > 0.95
+            assert test_ap[model] < base_rate + 0.2
+
+
+def test_text_design_needs_topics(data):
+    cohort, splits, features = data
+    with pytest.raises(InputError, match="topics"):
+        train_models(cohort, splits, features, None, "time_text", MODELS, SEED)
+
+
+def test_features_known_after_prediction_time_are_rejected(data):
+    cohort, splits, features = data
+    late = features.copy()
+    late.loc[0, "feature_time"] = pd.Timestamp("2030-01-01")
+    with pytest.raises(ValueError, match="feature_time after"):
+        train_models(cohort, splits, late, None, "random_structured", MODELS, SEED)
+
+
+def test_sample_candidates_distinct_and_deterministic():
+    space = MODELS["logistic_regression"]
+    draws = sample_candidates(space, 3, seed=1)
+    assert len(draws) == 3
+    assert len({params_json(d) for d in draws}) == 3
+    assert draws == sample_candidates(space, 3, seed=1)
+    assert len(sample_candidates(space, 50, seed=1)) == 4  # the whole grid
+    assert params_json({"b": 1, "a": "l1"}) == '{"a": "l1", "b": 1}'
+
+
+def test_lower_bound_and_selection_rule():
+    scores = np.array([0.5, 0.7, 0.6])
+    expected = 0.6 - 1.96 * np.std(scores, ddof=1) / np.sqrt(3)
+    assert lower_bound(scores) == pytest.approx(expected)
+    cv = pd.DataFrame(
+        {
+            "model": ["m"] * 6,
+            "candidate": [0, 0, 1, 1, 2, 2],
+            "params": ["{}"] * 6,
+            "fold": [0, 1] * 3,
+            # candidate 0: higher mean but unstable; 1 and 2 tie: the earlier wins
+            "average_precision": [0.9, 0.3, 0.55, 0.55, 0.55, 0.55],
+        }
+    )
+    assert mark_selected(cv)["selected"].tolist() == [False, False, True, True, False, False]
+
+
+def test_column_filter_uses_fit_rows_only():
+    X = np.array(
+        [
+            [1.0, 5.0, np.nan, 1.0],
+            [2.0, 5.0, np.nan, np.nan],
+            [3.0, 5.0, np.nan, 1.0],
+            [4.0, 5.0, 1.0, 1.0],
+        ]
+    )
+    fitted = ColumnFilter().fit(X)
+    # constant column 1 and 75%-missing column 2 go; column 3 (1 or missing) stays
+    assert fitted.keep_.tolist() == [True, False, False, True]
+    assert fitted.transform(np.zeros((2, 4))).shape == (2, 2)
+
+
+def test_logistic_regression_imputes_with_fit_medians():
+    fit = np.array([[1.0, 0.0], [3.0, 1.0], [np.nan, 0.0], [10.0, 1.0]])
+    model = make_model("logistic_regression", {"C": 1.0, "penalty": "l2"}, 0, 1)
+    model.fit(fit, np.array([0, 1, 0, 1]))
+    assert model.named_steps["impute"].statistics_[0] == 3.0
+    assert model.named_steps["model"].class_weight == "balanced"
+
+
+def test_main_writes_both_outputs_identically(tmp_path, data):
+    cohort, splits, features = data
+    write_parquet(cohort, tmp_path / "cohort.parquet", "cohort")
+    write_parquet(splits, tmp_path / "splits.parquet", "splits")
+    features.to_parquet(tmp_path / "structured.parquet", index=False)
+    digests = []
+    for run in ("a", "b"):
+        snakemake = types.SimpleNamespace(
+            input=types.SimpleNamespace(
+                cohort=str(tmp_path / "cohort.parquet"),
+                splits=str(tmp_path / "splits.parquet"),
+                features=str(tmp_path / "structured.parquet"),
+            ),
+            params=types.SimpleNamespace(design="random_structured", models=MODELS, seed=SEED),
+            output=types.SimpleNamespace(
+                predictions=str(tmp_path / run / "predictions.parquet"),
+                cv_results=str(tmp_path / run / "cv_results.parquet"),
+            ),
+            threads=1 if run == "a" else 2,
+            log=[str(tmp_path / f"{run}.log")],
+        )
+        main(snakemake)
+        read_parquet(snakemake.output.predictions, "predictions")
+        read_parquet(snakemake.output.cv_results, "cv_results")
+        digests.append(
+            [Path(p).read_bytes() for p in (snakemake.output.predictions, snakemake.output.cv_results)]
+        )
+    assert digests[0] == digests[1]

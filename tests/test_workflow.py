@@ -1,0 +1,171 @@
+"""The workflow as a whole: configs, lint, pinned environments and an end-to-end
+run on a tiny synthetic LA."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from common import SCHEMAS
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CONFIGS = sorted((ROOT / "config").glob("*.yaml"))
+DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
+
+
+def snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run the Snakemake CLI of this environment."""
+    return subprocess.run(
+        [str(BIN / "snakemake"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd)},
+    )
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
+def test_every_config_dry_runs(config):
+    result = snakemake("-n", "--cores", "2", "--configfile", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_snakemake_lint_is_clean():
+    result = snakemake("--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_snakefmt_and_ruff_are_clean():
+    for command in (
+        ["snakefmt", "--check", "."],
+        ["ruff", "check", "."],
+        ["ruff", "format", "--check", "."],
+    ):
+        result = subprocess.run(
+            [str(BIN / command[0]), *command[1:]], cwd=ROOT, capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+
+
+def lock_pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_conda_environments_use_the_lock_pins():
+    pins = lock_pins()
+    for env_file in sorted((ROOT / "envs").glob("*.yaml")):
+        env = yaml.safe_load(env_file.read_text())
+        pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+        assert "python=3.11" in env["dependencies"]
+        for requirement in pip:
+            name, version = requirement.split("==")
+            assert pins[name.lower()] == version, f"{env_file.name}: {requirement}"
+
+
+def test_pyproject_pins_agree_with_the_lock():
+    pins = lock_pins()
+    text = (ROOT / "pyproject.toml").read_text()
+    for name, version in re.findall(r'"([A-Za-z0-9_.-]+)==([^"]+)"', text):
+        assert pins[name.lower()] == version, name
+
+
+def test_every_rule_names_log_benchmark_environment_and_resources():
+    for rule_file in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"\n(?=rule )", rule_file.read_text()):
+            if not block.startswith("rule "):
+                continue
+            name = block.split()[1].rstrip(":")
+            for directive in ("log:", "benchmark:", "conda:", "threads:", "mem_mb=", "input:"):
+                assert directive in block, f"{rule_file.name}: rule {name} lacks {directive}"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    """Run the whole workflow once on a tiny synthetic LA in a scratch copy."""
+    work = tmp_path_factory.mktemp("workflow")
+    for item in ("Snakefile", "workflow", "config"):
+        source = ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, work / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, work / item)
+    (work / "config" / "tiny.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "la": "tiny",
+                "synthetic": {"seed": 5, "n_children": 1500},
+                "topics": {"num_topics": [4, 6], "passes": 4, "iterations": 50},
+                "models": {"search_iterations": 3},
+            }
+        )
+    )
+    result = snakemake("--cores", "2", "--configfile", "config/tiny.yaml", cwd=work)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return work
+
+
+@pytest.mark.e2e
+def test_end_to_end_outputs_follow_their_schemas(tiny_run):
+    results = tiny_run / "results" / "tiny"
+    for name in ("children", "referrals", "assessments", "section47", "cp_plans", "care_episodes"):
+        schema = pq.read_schema(results / "ingest" / f"{name}.parquet").remove_metadata()
+        assert schema.equals(SCHEMAS[name]), name
+    summary = pd.read_parquet(results / "summary.parquet")
+    assert pq.read_schema(results / "summary.parquet").remove_metadata().equals(SCHEMAS["summary"])
+    assert len(summary) == 2 * len(DESIGNS)
+    assert set(summary["design"]) == set(DESIGNS)
+    assert (results / "report" / "index.html").stat().st_size > 10_000
+
+
+@pytest.mark.e2e
+def test_end_to_end_models_find_the_planted_signal(tiny_run):
+    summary = pd.read_parquet(tiny_run / "results" / "tiny" / "summary.parquet")
+    text = summary.loc[summary["design"].str.endswith("_text")]
+    assert (text["average_precision"] > 1.5 * text["base_rate"]).all(), summary.to_string()
+
+
+@pytest.mark.e2e
+def test_end_to_end_second_run_has_nothing_to_do(tiny_run):
+    result = snakemake("-n", "--cores", "2", "--configfile", "config/tiny.yaml", cwd=tiny_run)
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.mark.e2e
+def test_no_planted_identifier_reaches_results_or_logs(tiny_run):
+    raw = tiny_run / "resources" / "synthetic" / "generated" / "seed5_n1500"
+    people = pd.read_csv(raw / "people.csv", dtype=str)
+    children = pd.read_csv(raw / "children.csv", dtype=str)
+    identifiers = set(children["LAchildID"]) | set(children["NHSNumber"])
+    identifiers |= set(children["Postcode"]) | set(people["CarerEmail"]) | set(people["CarerPhone"])
+    surnames = set(people["ChildLastName"])
+    results = tiny_run / "results" / "tiny"
+    for path in sorted(results.rglob("*")):
+        if path.suffix == ".parquet":
+            frame = pq.read_table(path).to_pandas()
+            text = " ".join(
+                frame[c].astype(str).str.cat(sep=" ")
+                for c in frame.columns
+                if frame[c].dtype == object or str(frame[c].dtype) in ("str", "string")
+            )
+        elif path.is_file() and path.suffix in (".log", ".csv", ".html", ".tsv"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+        else:
+            continue
+        words = set(re.findall(r"[A-Za-z0-9@.'+-]+", text))
+        leaked = {i for i in identifiers if i in text} | (surnames & words)
+        assert not leaked, f"{path}: {sorted(leaked)[:5]}"
