@@ -11,17 +11,16 @@ import pytest
 
 sys.path.insert(0, "workflow/scripts")
 
-from common import InputError, read_parquet, write_parquet  # noqa: E402
 from make_splits import (  # noqa: E402
-    add_months,
-    contiguous_blocks,
     fold_fraction,
-    latest_share,
+    latest_rows,
     main,
     make_splits,
 )
 
-HORIZON = 3
+from common import InputError, read_parquet, write_parquet  # noqa: E402
+
+HORIZON_DAYS = 91
 
 
 def toy_cohort(n_families: int = 150, seed: int = 0, base_rate: float = 0.3) -> pd.DataFrame:
@@ -45,6 +44,7 @@ def toy_cohort(n_families: int = 150, seed: int = 0, base_rate: float = 0.3) -> 
                         "family_id": f"f{family:04d}",
                         "referral_date": referral_date,
                         "prediction_time": referral_date + pd.Timedelta(days=14),
+                        "label_known_time": referral_date + pd.Timedelta(days=14 + HORIZON_DAYS),
                         "risk": family_risk + rng.normal(scale=0.7),
                     }
                 )
@@ -54,7 +54,7 @@ def toy_cohort(n_families: int = 150, seed: int = 0, base_rate: float = 0.3) -> 
     cohort["label"] = (cohort["risk"] > cut).astype(np.int8)
     # Shuffle row order so nothing relies on the input order.
     cohort = cohort.drop(columns="risk").sample(frac=1.0, random_state=seed)
-    for column in ("referral_date", "prediction_time"):
+    for column in ("referral_date", "prediction_time", "label_known_time"):
         cohort[column] = cohort[column].astype("datetime64[ms]")
     return cohort.reset_index(drop=True)
 
@@ -107,7 +107,7 @@ def timing(request) -> str:
 @pytest.fixture(scope="module")
 def splits(cohort, timing) -> pd.DataFrame:
     settings = {"random": (0.4, 5), "time": (0.333, 3)}[timing]
-    return make_splits(cohort, timing, *settings, horizon_months=HORIZON, seed=7)
+    return make_splits(cohort, timing, *settings, seed=7)
 
 
 def test_outer_roles_cover_every_row_once(splits, cohort, timing):
@@ -143,7 +143,7 @@ def test_inner_folds_over_train_rows_without_shared_families(splits, cohort, tim
 
 
 def test_random_validate_sets_partition_train(cohort):
-    splits = make_splits(cohort, "random", 0.4, 5, HORIZON, seed=7)
+    splits = make_splits(cohort, "random", 0.4, 5, seed=7)
     train_ids = sorted(outer(splits, "train")["referral_id"])
     validate = splits[splits["role"] == "validate"]
     assert sorted(validate["referral_id"]) == train_ids
@@ -151,24 +151,25 @@ def test_random_validate_sets_partition_train(cohort):
 
 
 def test_time_train_labels_known_before_test_starts(cohort):
-    splits = make_splits(cohort, "time", 0.333, 3, HORIZON, seed=7)
+    splits = make_splits(cohort, "time", 0.333, 3, seed=7)
     rows = with_cohort(splits, cohort)
-    test_start = rows.loc[(rows["fold"] == -1) & (rows["role"] == "test"), "prediction_time"].min()
-    train = rows[(rows["fold"] == -1) & (rows["role"] == "train")]
-    assert (add_months(train["prediction_time"], HORIZON) <= test_start).all()
-    # Every test family's first referral is no earlier than any train family's.
-    first = rows[rows["fold"] == -1].groupby("family_id")["prediction_time"].min()
-    test_families = rows.loc[(rows["fold"] == -1) & (rows["role"] == "test"), "family_id"]
-    train_families = train["family_id"]
-    assert first[train_families].max() <= first[test_families].min()
-    # Rows left out are exactly the train families' rows whose label is not yet known.
-    excluded = rows[(rows["fold"] == -1) & (rows["role"] == "excluded")]
-    assert (add_months(excluded["prediction_time"], HORIZON) > test_start).all()
-    assert not set(excluded["family_id"]) & set(test_families)
+    outer_rows = rows[rows["fold"] == -1]
+    test = outer_rows[outer_rows["role"] == "test"]
+    train = outer_rows[outer_rows["role"] == "train"]
+    test_start = test["prediction_time"].min()
+    # The test set is the latest rows, repeat referrals of earlier families included.
+    assert (outer_rows.loc[outer_rows["role"] != "test", "prediction_time"] < test_start).all()
+    assert (train["label_known_time"] <= test_start).all()
+    assert not set(train["family_id"]) & set(test["family_id"])
+    # Rows left out are exactly those whose label was unknown or whose family is tested.
+    excluded = outer_rows[outer_rows["role"] == "excluded"]
+    unknown = excluded["label_known_time"] > test_start
+    tested = excluded["family_id"].isin(set(test["family_id"]))
+    assert (unknown | tested).all()
 
 
 def test_time_fit_rows_precede_validate_rows(cohort):
-    splits = make_splits(cohort, "time", 0.333, 3, HORIZON, seed=7)
+    splits = make_splits(cohort, "time", 0.333, 3, seed=7)
     rows = with_cohort(splits, cohort)
     previous_fit = 0
     for fold in range(3):
@@ -176,21 +177,22 @@ def test_time_fit_rows_precede_validate_rows(cohort):
         fit = inner[inner["role"] == "fit"]
         validate = inner[inner["role"] == "validate"]
         start = validate["prediction_time"].min()
-        assert (add_months(fit["prediction_time"], HORIZON) <= start).all()
-        assert fit["prediction_time"].max() < validate["prediction_time"].min()
+        assert (fit["label_known_time"] <= start).all()
+        assert fit["prediction_time"].max() < start
+        assert not set(fit["family_id"]) & set(validate["family_id"])
         assert len(fit) > previous_fit  # expanding window
         previous_fit = len(fit)
 
 
 @pytest.mark.parametrize(("timing", "fraction"), [("random", 0.4), ("time", 0.333)])
 def test_test_fraction_approximately_right(cohort, timing, fraction):
-    splits = make_splits(cohort, timing, fraction, 3, HORIZON, seed=7)
+    splits = make_splits(cohort, timing, fraction, 3, seed=7)
     share = len(outer(splits, "test")) / len(cohort)
     assert share == pytest.approx(fraction, abs=0.05)
 
 
 def test_random_split_keeps_base_rate(cohort):
-    splits = make_splits(cohort, "random", 0.4, 5, HORIZON, seed=7)
+    splits = make_splits(cohort, "random", 0.4, 5, seed=7)
     rows = with_cohort(splits, cohort)
     base_rate = cohort["label"].mean()
     for (fold, role), rate in rows.groupby(["fold", "role"])["label"].mean().items():
@@ -199,9 +201,9 @@ def test_random_split_keeps_base_rate(cohort):
 
 @pytest.mark.parametrize("timing", ["random", "time"])
 def test_same_seed_same_frame_whatever_the_row_order(cohort, timing):
-    first = make_splits(cohort, timing, 0.4, 3, HORIZON, seed=11)
+    first = make_splits(cohort, timing, 0.4, 3, seed=11)
     shuffled = cohort.sample(frac=1.0, random_state=3).reset_index(drop=True)
-    second = make_splits(shuffled, timing, 0.4, 3, HORIZON, seed=11)
+    second = make_splits(shuffled, timing, 0.4, 3, seed=11)
     pd.testing.assert_frame_equal(first, second)
     assert list(first.columns) == ["referral_id", "fold", "role"]
     assert first["fold"].dtype == np.int16
@@ -209,22 +211,22 @@ def test_same_seed_same_frame_whatever_the_row_order(cohort, timing):
 
 
 def test_other_seed_other_random_split(cohort):
-    first = make_splits(cohort, "random", 0.4, 3, HORIZON, seed=1)
-    second = make_splits(cohort, "random", 0.4, 3, HORIZON, seed=2)
+    first = make_splits(cohort, "random", 0.4, 3, seed=1)
+    second = make_splits(cohort, "random", 0.4, 3, seed=2)
     assert not first.equals(second)
 
 
 def test_time_folds_without_positives_raise_input_error():
     cohort = toy_cohort(n_families=40, base_rate=0.03, seed=4)
     with pytest.raises(InputError, match="designs.time.inner_folds"):
-        make_splits(cohort, "time", 0.333, 8, HORIZON, seed=7)
+        make_splits(cohort, "time", 0.333, 8, seed=7)
 
 
 def test_missing_family_id_keeps_the_child_together(cohort):
     cohort = cohort.copy()
     cohort["family_id"] = cohort["family_id"].astype("string")
     cohort.loc[cohort["child_id"].str.startswith("c000"), "family_id"] = pd.NA
-    splits = make_splits(cohort, "random", 0.4, 3, HORIZON, seed=7)
+    splits = make_splits(cohort, "random", 0.4, 3, seed=7)
     rows = with_cohort(splits, cohort)
     per_child = rows[rows["fold"] == -1].groupby("child_id")["role"].nunique()
     assert (per_child == 1).all()
@@ -234,15 +236,16 @@ def test_helpers():
     assert fold_fraction(0.4) == (5, 2)
     assert fold_fraction(0.333) == (3, 1)
     assert fold_fraction(0.25) == (4, 1)
-    assert latest_share(np.array([1, 1, 1, 1, 1, 1]), 1 / 3) == 2
-    assert list(contiguous_blocks(np.array([1, 1, 1, 1, 1, 1]), 3)) == [0, 0, 1, 1, 2, 2]
+    times = pd.Series(pd.to_datetime(["2020-01-01", "2020-01-02", "2020-01-02", "2020-01-03"]))
+    assert latest_rows(times, 0.25).tolist() == [False, False, False, True]
+    assert latest_rows(times, 0.5).tolist() == [False, True, True, True]
 
 
 def test_bad_settings_raise_input_error(cohort):
     with pytest.raises(InputError, match="test_fraction"):
-        make_splits(cohort, "random", 1.2, 3, HORIZON, seed=7)
+        make_splits(cohort, "random", 1.2, 3, seed=7)
     with pytest.raises(InputError, match="timing"):
-        make_splits(cohort, "calendar", 0.4, 3, HORIZON, seed=7)
+        make_splits(cohort, "calendar", 0.4, 3, seed=7)
 
 
 def test_main_writes_schema(tmp_path, cohort):
@@ -250,15 +253,13 @@ def test_main_writes_schema(tmp_path, cohort):
     write_parquet(cohort, cohort_path, "cohort")
     snakemake = types.SimpleNamespace(
         input=types.SimpleNamespace(cohort=str(cohort_path)),
-        params=types.SimpleNamespace(
-            timing="time", test_fraction=0.333, inner_folds=3, horizon_months=HORIZON, seed=7
-        ),
+        params=types.SimpleNamespace(timing="time", test_fraction=0.333, inner_folds=3, seed=7),
         output=types.SimpleNamespace(splits=str(tmp_path / "splits.parquet")),
         log=[str(tmp_path / "log.txt")],
         threads=1,
     )
     main(snakemake)
     written = read_parquet(snakemake.output.splits, "splits")
-    expected = make_splits(cohort, "time", 0.333, 3, HORIZON, seed=7)
+    expected = make_splits(cohort, "time", 0.333, 3, seed=7)
     assert written["referral_id"].tolist() == expected["referral_id"].tolist()
     assert written["role"].tolist() == expected["role"].tolist()

@@ -15,7 +15,6 @@ from sklearn.metrics import average_precision_score
 sys.path.insert(0, "workflow/scripts")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import InputError, read_parquet, write_parquet  # noqa: E402
 from make_splits import make_splits  # noqa: E402
 from test_make_splits import toy_cohort, toy_features  # noqa: E402
 from train_models import (  # noqa: E402
@@ -29,6 +28,8 @@ from train_models import (  # noqa: E402
     sample_candidates,
     train_models,
 )
+
+from common import InputError, read_parquet, write_parquet  # noqa: E402
 
 MODELS = {
     "search_iterations": 2,
@@ -50,7 +51,7 @@ K = 3
 def data():
     cohort = toy_cohort(n_families=120, seed=1)
     features = toy_features(cohort, n_noise=3, seed=1)
-    splits = make_splits(cohort, "random", 0.4, K, horizon_months=3, seed=SEED)
+    splits = make_splits(cohort, "random", 0.4, K, seed=SEED)
     return cohort, splits, features
 
 
@@ -74,7 +75,8 @@ def toy_topics(splits: pd.DataFrame, cohort: pd.DataFrame, informative: str) -> 
     for fold in sorted(splits["fold"].unique()):
         ids = sorted(splits.loc[splits["fold"] == fold, "referral_id"])
         if fold == -1:
-            ids = [i for i in ids if i in set(role_ids(splits, -1, "train") + role_ids(splits, -1, "test"))]
+            used = set(role_ids(splits, -1, "train")) | set(role_ids(splits, -1, "test"))
+            ids = [i for i in ids if i in used]
         signal = (fold == -1) == (informative == "outer")
         y = labels.loc[ids].to_numpy()
         topic = (y + rng.normal(scale=0.1, size=len(ids))) if signal else rng.random(len(ids))
@@ -128,7 +130,9 @@ def test_predictions_only_for_test_rows(trained, data):
     for _, group in predictions.groupby("model"):
         assert group["referral_id"].tolist() == test_ids
     labels = cohort.set_index("referral_id")["label"]
-    assert (predictions["label"].to_numpy() == labels.loc[predictions["referral_id"]].to_numpy()).all()
+    assert (
+        predictions["label"].to_numpy() == labels.loc[predictions["referral_id"]].to_numpy()
+    ).all()
     assert predictions["score"].notna().all()
 
 
@@ -142,7 +146,9 @@ def test_planted_signal_beats_base_rate(trained):
 
 def test_two_runs_identical_and_thread_count_irrelevant(trained, data):
     cohort, splits, features = data
-    again = train_models(cohort, splits, features, None, "random_structured", MODELS, SEED, threads=2)
+    again = train_models(
+        cohort, splits, features, None, "random_structured", MODELS, SEED, threads=2
+    )
     pd.testing.assert_frame_equal(trained[0], again[0])
     pd.testing.assert_frame_equal(trained[1], again[1])
 
@@ -183,7 +189,7 @@ def test_test_features_do_not_influence_fitting(trained, data):
 def test_excluded_rows_are_never_used():
     cohort = toy_cohort(n_families=120, seed=2)
     features = toy_features(cohort, n_noise=2, seed=2)
-    splits = make_splits(cohort, "time", 0.333, K, horizon_months=3, seed=SEED)
+    splits = make_splits(cohort, "time", 0.333, K, seed=SEED)
     excluded = set(role_ids(splits, -1, "excluded"))
     assert excluded
     flipped = cohort.copy()
@@ -304,6 +310,9 @@ def test_main_writes_both_outputs_identically(tmp_path, data):
         read_parquet(snakemake.output.predictions, "predictions")
         read_parquet(snakemake.output.cv_results, "cv_results")
         digests.append(
-            [Path(p).read_bytes() for p in (snakemake.output.predictions, snakemake.output.cv_results)]
+            [
+                Path(p).read_bytes()
+                for p in (snakemake.output.predictions, snakemake.output.cv_results)
+            ]
         )
     assert digests[0] == digests[1]

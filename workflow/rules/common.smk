@@ -86,11 +86,6 @@ def outcome_settings(wildcards):
     return config["outcomes"][wildcards.outcome]
 
 
-def outcome_horizon(wildcards):
-    """The label horizon of the job's outcome, in months."""
-    return config["outcomes"][wildcards.outcome]["horizon_months"]
-
-
 def outcome_text_window(wildcards):
     """Days of notes before the prediction point that make the text features."""
     return config["outcomes"][wildcards.outcome]["text_window_days"]

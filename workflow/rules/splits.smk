@@ -17,7 +17,6 @@ rule make_splits:
         timing="{timing}",
         test_fraction=lookup(dpath="designs/{timing}/test_fraction", within=config),
         inner_folds=lookup(dpath="designs/{timing}/inner_folds", within=config),
-        horizon_months=outcome_horizon,
         seed=config["seed"],
     script:
         "../scripts/make_splits.py"

@@ -48,7 +48,7 @@ def data_end(referrals: pd.DataFrame, configured: str | None) -> pd.Timestamp:
 def nfa_rereferral_labels(referrals: pd.DataFrame, horizon_months: int) -> pd.DataFrame:
     """Label NFA closures followed by a new referral within the horizon.
 
-    Returns referral_id, label and observed_until (the date by which the label
+    Returns referral_id, label and label_known_time (the date by which the label
     is known: closure plus horizon for NFA referrals, referral date otherwise).
     """
     frame = referrals[["referral_id", "child_id", "referral_date", "nfa", "closure_date"]].copy()
@@ -72,8 +72,8 @@ def nfa_rereferral_labels(referrals: pd.DataFrame, horizon_months: int) -> pd.Da
     horizon_end = add_months(frame["closed"], horizon_months)
     rereferred = frame["next_referral_date"].notna() & (frame["next_referral_date"] <= horizon_end)
     frame["label"] = (frame["nfa"] & rereferred).astype("int8")
-    frame["observed_until"] = horizon_end.where(frame["nfa"], frame["referral_date"])
-    return frame[["referral_id", "label", "observed_until"]]
+    frame["label_known_time"] = horizon_end.where(frame["nfa"], frame["referral_date"])
+    return frame[["referral_id", "label", "label_known_time"]]
 
 
 def event_starts(tables: dict[str, pd.DataFrame], events: list[str]) -> pd.DataFrame:
@@ -102,7 +102,7 @@ def escalation_labels(
 ) -> pd.DataFrame:
     """Label an event start in (prediction_time, prediction_time + horizon].
 
-    Returns referral_id, label, observed_until and already_escalated (an event
+    Returns referral_id, label, label_known_time and already_escalated (an event
     started before the prediction point and had not ended by it).
     """
     frame = cohort[["referral_id", "child_id", "prediction_time"]]
@@ -121,7 +121,7 @@ def escalation_labels(
         {
             "referral_id": frame["referral_id"],
             "label": frame["referral_id"].isin(positive).astype("int8"),
-            "observed_until": frame["horizon_end"],
+            "label_known_time": frame["horizon_end"],
             "already_escalated": frame["referral_id"].isin(escalated),
         }
     )
@@ -171,9 +171,10 @@ def build_cohort(
             "use nfa_rereferral or escalation."
         )
     cohort = cohort.merge(labels, on="referral_id", how="left", validate="one_to_one")
+    cohort["label_known_time"] = cohort[["label_known_time", "prediction_time"]].max(axis=1)
     counts["already_escalated"] = int(cohort["already_escalated"].sum())
     cohort = cohort.loc[~cohort["already_escalated"]]
-    censored = cohort["observed_until"] > end
+    censored = cohort["label_known_time"] > end
     counts["censored"] = int(censored.sum())
     cohort = cohort.loc[~censored]
     counts["kept"] = len(cohort)
@@ -183,7 +184,8 @@ def build_cohort(
         ["prediction_time", "referral_id"], kind="stable"
     )
     columns = ["outcome", "referral_id", "child_id", "family_id", "referral_date"]
-    return cohort[[*columns, "prediction_time", "label"]].reset_index(drop=True), counts
+    columns += ["prediction_time", "label_known_time", "label"]
+    return cohort[columns].reset_index(drop=True), counts
 
 
 def main(snakemake) -> None:

@@ -110,6 +110,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("family_id", ID),
             ("referral_date", DATE),
             ("prediction_time", DATE),
+            ("label_known_time", DATE),
             ("label", pa.int8()),
         ]
     ),

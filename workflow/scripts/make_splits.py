@@ -18,15 +18,14 @@ random
     training rows. Nothing is excluded.
 
 time
-    Families are ordered by the prediction time of their first referral; the
-    latest families holding about ``test_fraction`` of the rows form the test
-    set, which starts at ``test_start``, its earliest prediction time. Training
-    rows are the other families' rows whose label is known before the test
-    period (``prediction_time + horizon_months <= test_start``); their other
-    rows are "excluded". The inner folds are expanding windows over the training
-    families, cut into ``inner_folds + 1`` blocks of about equal rows: fold
-    ``f`` validates on block ``f + 1`` and fits on the rows of earlier blocks
-    whose label is known before that block starts.
+    The latest ``test_fraction`` of rows by prediction time form the test set,
+    as a model would meet them in use (repeat referrals included). Training
+    rows are earlier rows whose label was known before the test period began
+    (``label_known_time <= test start``) and whose family has no test row;
+    other rows are "excluded". The inner folds are expanding windows: the
+    training rows, in time order, are cut into ``inner_folds + 1`` blocks of
+    equal size; fold ``f`` validates on block ``f + 1`` and fits on earlier
+    rows by the same rule.
 
 Every fit, train, validate and test set must hold both classes, otherwise an
 ``InputError`` says which setting to change. The output is sorted by fold and
@@ -56,11 +55,6 @@ def family_groups(cohort: pd.DataFrame) -> pd.Series:
         "referral:" + cohort["referral_id"].astype("string")
     )
     return cohort["family_id"].astype("string").fillna(child).astype(str)
-
-
-def add_months(times: pd.Series, months: int) -> pd.Series:
-    """Return ``times`` shifted by whole calendar ``months`` (month ends clip)."""
-    return times + pd.DateOffset(months=int(months))
 
 
 def fold_fraction(test_fraction: float, max_folds: int = 20) -> tuple[int, int]:
@@ -102,9 +96,7 @@ def stratified_group_folds(
         )
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     fold = np.full(len(labels), -1, dtype=np.int64)
-    for index, (_, test_index) in enumerate(
-        splitter.split(np.zeros(len(labels)), labels, groups)
-    ):
+    for index, (_, test_index) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups)):
         fold[test_index] = index
     return fold
 
@@ -133,9 +125,7 @@ def random_splits(
     )
     is_test = outer < n_test
     roles = np.where(is_test, "test", "train")
-    frames = [
-        pd.DataFrame({"referral_id": data["referral_id"], "fold": OUTER_FOLD, "role": roles})
-    ]
+    frames = [pd.DataFrame({"referral_id": data["referral_id"], "fold": OUTER_FOLD, "role": roles})]
     advice = "Too few cases for the test split; use more data."
     check_classes(labels[is_test], "random design: the test set", advice)
     check_classes(labels[~is_test], "random design: the training set", advice)
@@ -145,9 +135,7 @@ def random_splits(
     inner_advice = (
         "The LA has too few cases for this many folds: reduce designs.random.inner_folds."
     )
-    inner = stratified_group_folds(
-        train_labels, groups[~is_test], inner_folds, seed, inner_advice
-    )
+    inner = stratified_group_folds(train_labels, groups[~is_test], inner_folds, seed, inner_advice)
     for fold in range(inner_folds):
         validate = inner == fold
         check_classes(
@@ -168,64 +156,45 @@ def random_splits(
     return finish(frames)
 
 
-def order_families(times: pd.Series, groups: pd.Series) -> pd.DataFrame:
-    """Return one row per family (``group``, ``first_time``, ``n_rows``) in order
-    of first prediction time, ties broken by family id."""
-    frame = pd.DataFrame({"group": groups.to_numpy(), "time": times.to_numpy()})
-    families = frame.groupby("group", sort=True).agg(
-        first_time=("time", "min"), n_rows=("time", "size")
-    )
-    families = families.reset_index().sort_values(["first_time", "group"], kind="stable")
-    return families.reset_index(drop=True)
+def time_holdout(
+    times: pd.Series, known: pd.Series, groups: pd.Series, is_holdout: np.ndarray
+) -> np.ndarray:
+    """Rows that may train a model evaluated on the held-out rows: their label
+    is known before the first held-out prediction point, and their family has
+    no held-out row."""
+    start = times[is_holdout].min()
+    held_out_families = set(groups[is_holdout])
+    return ~is_holdout & (known <= start).to_numpy() & ~groups.isin(held_out_families).to_numpy()
 
 
-def latest_share(n_rows: np.ndarray, fraction: float) -> int:
-    """Return how many of the last items (by row count ``n_rows``) hold the share
-    of rows closest to ``fraction``, keeping at least one item on each side."""
-    total = n_rows.sum()
-    suffix = np.cumsum(n_rows[::-1])[:-1]  # rows in the last 1, 2, ... items
-    return int(np.argmin(np.abs(suffix - fraction * total))) + 1
+def latest_rows(times: pd.Series, fraction: float) -> np.ndarray:
+    """The latest ``fraction`` of rows by prediction time; rows sharing the
+    cut-off time fall on the same side."""
+    cutoff = times.sort_values(kind="stable").iloc[int(round(len(times) * (1 - fraction)))]
+    return (times >= cutoff).to_numpy()
 
 
-def contiguous_blocks(n_rows: np.ndarray, n_blocks: int) -> np.ndarray:
-    """Cut ordered items into ``n_blocks`` contiguous blocks of about equal rows;
-    return each item's block (by the midpoint of its rows)."""
-    total = n_rows.sum()
-    midpoint = np.cumsum(n_rows) - n_rows / 2
-    return np.minimum((midpoint * n_blocks / total).astype(int), n_blocks - 1)
-
-
-def time_splits(
-    cohort: pd.DataFrame, test_fraction: float, inner_folds: int, horizon_months: int
-) -> pd.DataFrame:
+def time_splits(cohort: pd.DataFrame, test_fraction: float, inner_folds: int) -> pd.DataFrame:
     """Outer and inner splits for the time-ordered design (see module docstring)."""
     data = cohort.sort_values("referral_id", kind="stable").reset_index(drop=True)
-    if data["prediction_time"].isna().any():
-        raise InputError("cohort: prediction_time is missing for some rows; fix the cohort.")
+    if data["prediction_time"].isna().any() or data["label_known_time"].isna().any():
+        raise InputError("cohort: prediction or label time is missing for some rows.")
     groups = family_groups(data)
     times = data["prediction_time"]
-    known = add_months(times, horizon_months)  # when each row's label is known
+    known = data["label_known_time"]
     labels = data["label"].to_numpy().astype(int)
 
-    families = order_families(times, groups)
-    if len(families) < 2:
-        raise InputError("time design: the cohort holds fewer than two families.")
-    n_test_families = latest_share(families["n_rows"].to_numpy(), test_fraction)
-    test_families = set(families["group"].iloc[len(families) - n_test_families :])
-    is_test = groups.isin(test_families).to_numpy()
-    test_start = times[is_test].min()
-    is_train = ~is_test & (known <= test_start).to_numpy()
+    is_test = latest_rows(times, test_fraction)
+    is_train = time_holdout(times, known, groups, is_test)
     roles = np.select([is_test, is_train], ["test", "train"], "excluded")
     logger.info(
         "time design: test from %s: %d test, %d train, %d excluded rows",
-        test_start,
+        times[is_test].min(),
         is_test.sum(),
         is_train.sum(),
         (~is_test & ~is_train).sum(),
     )
-    frames = [
-        pd.DataFrame({"referral_id": data["referral_id"], "fold": OUTER_FOLD, "role": roles})
-    ]
+    frames = [pd.DataFrame({"referral_id": data["referral_id"], "fold": OUTER_FOLD, "role": roles})]
     advice = (
         "Too few cases, or too short a period, for a time-ordered test split; "
         "use a longer extract or adjust designs.time.test_fraction."
@@ -233,31 +202,17 @@ def time_splits(
     check_classes(labels[is_test], "time design: the test set", advice)
     check_classes(labels[is_train], "time design: the training set", advice)
 
-    inner_advice = (
-        "The LA has too few cases for this many folds: reduce designs.time.inner_folds."
-    )
+    inner_advice = "The LA has too few cases for this many folds: reduce designs.time.inner_folds."
     train = data[is_train].reset_index(drop=True)
+    train_times = train["prediction_time"]
     train_groups = groups[is_train].reset_index(drop=True)
     train_known = known[is_train].reset_index(drop=True)
     train_labels = labels[is_train]
-    train_families = order_families(train["prediction_time"], train_groups)
-    if len(train_families) < inner_folds + 1:
-        raise InputError(
-            f"time design: {len(train_families)} training families cannot form "
-            f"{inner_folds} expanding folds. {inner_advice}"
-        )
-    block_of_family = dict(
-        zip(
-            train_families["group"],
-            contiguous_blocks(train_families["n_rows"].to_numpy(), inner_folds + 1),
-            strict=True,
-        )
-    )
-    block = train_groups.map(block_of_family).to_numpy()
+    order = train_times.rank(method="first").to_numpy() - 1
+    block = np.minimum((order * (inner_folds + 1) / len(train)).astype(int), inner_folds)
     for fold in range(inner_folds):
         validate = block == fold + 1
-        validate_start = train["prediction_time"][validate].min()
-        fit = (block <= fold) & (train_known <= validate_start).to_numpy()
+        fit = (block <= fold) & time_holdout(train_times, train_known, train_groups, validate)
         where = f"time design: inner fold {fold}"
         check_classes(train_labels[validate], f"{where} validate set", inner_advice)
         check_classes(train_labels[fit], f"{where} fit set", inner_advice)
@@ -288,7 +243,6 @@ def make_splits(
     timing: str,
     test_fraction: float,
     inner_folds: int,
-    horizon_months: int,
     seed: int,
 ) -> pd.DataFrame:
     """Check the cohort and settings, then return the splits for ``timing``."""
@@ -300,15 +254,13 @@ def make_splits(
         )
     if int(inner_folds) < 2:
         raise InputError(f"designs.{timing}.inner_folds is {inner_folds}; it must be at least 2.")
-    if int(horizon_months) < 0:
-        raise InputError(f"horizon_months is {horizon_months}; it must not be negative.")
     if cohort["referral_id"].isna().any() or cohort["referral_id"].duplicated().any():
         raise InputError("cohort: referral_id is missing or repeated; fix the cohort stage.")
     if not cohort["label"].isin([0, 1]).all():
         raise InputError("cohort: label must be 0 or 1 on every row.")
     if timing == "random":
         return random_splits(cohort, test_fraction, int(inner_folds), int(seed))
-    return time_splits(cohort, test_fraction, int(inner_folds), int(horizon_months))
+    return time_splits(cohort, test_fraction, int(inner_folds))
 
 
 def summarise(splits: pd.DataFrame, cohort: pd.DataFrame) -> None:
@@ -316,9 +268,7 @@ def summarise(splits: pd.DataFrame, cohort: pd.DataFrame) -> None:
     labelled = splits.merge(cohort[["referral_id", "label"]], on="referral_id")
     summary = labelled.groupby(["fold", "role"])["label"].agg(["size", "mean"])
     for (fold, role), row in summary.iterrows():
-        logger.info(
-            "fold %d %-8s %6d rows, base rate %.3f", fold, role, row["size"], row["mean"]
-        )
+        logger.info("fold %d %-8s %6d rows, base rate %.3f", fold, role, row["size"], row["mean"])
 
 
 def main(snakemake) -> None:
@@ -330,7 +280,6 @@ def main(snakemake) -> None:
         timing=params.timing,
         test_fraction=float(params.test_fraction),
         inner_folds=int(params.inner_folds),
-        horizon_months=int(params.horizon_months),
         seed=int(params.seed),
     )
     summarise(splits, cohort)

@@ -156,8 +156,7 @@ def make_model(name: str, params: dict, seed: int, threads: int) -> BaseEstimato
         penalty = options.pop("penalty", "l2")
         if penalty not in ("l1", "l2"):
             raise InputError(
-                f"models.logistic_regression.penalty: {penalty!r} is not supported; "
-                "use l1 or l2."
+                f"models.logistic_regression.penalty: {penalty!r} is not supported; use l1 or l2."
             )
         classifier = LogisticRegression(
             l1_ratio=1.0 if penalty == "l1" else 0.0,
@@ -204,13 +203,16 @@ def baseline_scores(features: pd.DataFrame, ids: pd.Index) -> np.ndarray:
 def parse_design(design: str) -> tuple[str, str]:
     """Split a design name such as "time_text" into (timing, feature set)."""
     parts = str(design).split("_")
-    if len(parts) != 2 or parts[0] not in ("random", "time") or parts[1] not in (
-        "structured",
-        "text",
-    ):
-        raise InputError(
-            f"unknown design {design!r}; use {{random,time}}_{{structured,text}}."
+    if (
+        len(parts) != 2
+        or parts[0] not in ("random", "time")
+        or parts[1]
+        not in (
+            "structured",
+            "text",
         )
+    ):
+        raise InputError(f"unknown design {design!r}; use {{random,time}}_{{structured,text}}.")
     return parts[0], parts[1]
 
 
@@ -259,8 +261,7 @@ def design_matrix(
     missing = ids.difference(features.index)
     if len(missing):
         raise ValueError(
-            f"structured features lack {len(missing)} referrals of the splits "
-            f"(e.g. {missing[0]})."
+            f"structured features lack {len(missing)} referrals of the splits (e.g. {missing[0]})."
         )
     parts = [features.loc[ids].to_numpy()]
     if topics is not None:
@@ -325,7 +326,13 @@ def cross_validate(
             for number, params in enumerate(draws):
                 scores = fit_and_score(name, params, X_fit, y_fit, X_validate, seed, threads)
                 rows.append(
-                    (name, number, params_json(params), fold, average_precision_score(y_validate, scores))
+                    (
+                        name,
+                        number,
+                        params_json(params),
+                        fold,
+                        average_precision_score(y_validate, scores),
+                    )
                 )
         if BASELINE_FEATURE in features.columns:
             scores = baseline_scores(features, validate_ids)
