@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
 import build_cohort as bc
 import build_features as bf
+import pandas as pd
 from conftest import dates
 
 ESCALATION = {

@@ -1,0 +1,44 @@
+"""The summary keeps one row per outcome x design: the selected model and the baseline."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from render_report import verdict_table
+from summarise_results import summarise
+
+
+def metrics_row(outcome: str, design: str, model: str, selected: bool, ap: float) -> dict:
+    return {
+        "outcome": outcome,
+        "design": design,
+        "model": model,
+        "selected": selected,
+        "n_test": 100,
+        "base_rate": 0.1,
+        "average_precision": ap,
+        "roc_auc": 0.7,
+        "precision": 0.3,
+        "recall": 0.4,
+        "cv_ap_mean": 0.3,
+        "cv_ap_sd": 0.05,
+        "cv_ap_lower_bound": 0.25,
+        "success_threshold": 0.65,
+        "meets_threshold": ap >= 0.65,
+    }
+
+
+def test_summary_has_the_selected_model_and_the_baseline_per_design():
+    rows = []
+    for design in ("random_text", "time_text"):
+        rows += [
+            metrics_row("esc", design, "lightgbm", True, 0.7),
+            metrics_row("esc", design, "logistic_regression", False, 0.5),
+            metrics_row("esc", design, "previous_referrals", False, 0.2),
+        ]
+    summary = summarise(pd.DataFrame(rows))
+    assert summary["model"].tolist() == ["lightgbm", "lightgbm"]
+    assert summary["baseline_average_precision"].tolist() == [0.2, 0.2]
+    table = verdict_table(summary)
+    assert table["verdict"].tolist() == ["meets the bar", "meets the bar"]
+    assert "selected" not in summary.columns
