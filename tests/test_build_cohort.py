@@ -42,10 +42,11 @@ def test_nfa_label_needs_rereferral_within_horizon(tables):
 
 
 def test_censoring_drops_rows_whose_horizon_passes_the_data_end(tables):
-    cohort, counts = bc.build_cohort("nfa", NFA, tables, 18, pd.Timestamp("2016-12-31"))
-    # r1's horizon ends 2017-01-20; r2 and r3 are not NFA and known at once.
-    assert "r1" not in set(cohort["referral_id"])
-    assert counts["censored"] == 1
+    cohort, counts = bc.build_cohort("nfa", NFA, tables, 18, pd.Timestamp("2017-03-01"))
+    # Horizons end 2017-01-11 (r1), 2017-03-02 (r3) and 2017-06-02 (r2), NFA or not.
+    assert cohort["referral_id"].tolist() == ["r1"]
+    assert counts["censored"] == 2
+    assert (cohort["label_known_time"] == pd.Timestamp("2017-01-11")).all()
 
 
 def test_escalation_counts_events_after_the_prediction_point_only(tables):

@@ -5,7 +5,7 @@ The prediction point of a referral is its referral date plus the outcome's
 it. Two outcome types are supported:
 
 - ``nfa_rereferral``: the referral is closed with no further action (NFA) and the
-  child is referred again within ``horizon_months`` of the closure;
+  child is referred again, both within ``horizon_months`` of the prediction point;
 - ``escalation``: one of the configured events (``cp_plan``, ``care_episode``,
   ``section47``) starts after the prediction point and within ``horizon_months``.
 
@@ -14,8 +14,6 @@ the label cannot be known because its horizon passes the end of the data
 (censoring), and, for escalation, when the child is already on a plan or in
 care at the prediction point.
 """
-
-from __future__ import annotations
 
 import logging
 
@@ -45,23 +43,27 @@ def data_end(referrals: pd.DataFrame, configured: str | None) -> pd.Timestamp:
     return referrals["referral_date"].max()
 
 
-def nfa_rereferral_labels(referrals: pd.DataFrame, horizon_months: int) -> pd.DataFrame:
-    """Label NFA closures followed by a new referral within the horizon.
+def nfa_rereferral_labels(
+    cohort: pd.DataFrame, referrals: pd.DataFrame, horizon_months: int
+) -> pd.DataFrame:
+    """Label referrals closed with NFA and followed by a new referral of the
+    child, both by the end of the horizon after the prediction point.
 
-    Returns referral_id, label and label_known_time (the date by which the label
-    is known: closure plus horizon for NFA referrals, referral date otherwise).
+    Every row's label is known at the same distance from its prediction point,
+    so censoring does not depend on the outcome (dropping only NFA rows near
+    the end of the data would leave their certain negatives behind).
     """
-    frame = referrals[["referral_id", "child_id", "referral_date", "nfa", "closure_date"]].copy()
-    closed = frame["closure_date"].fillna(frame["referral_date"])
-    frame["closed"] = closed
+    frame = cohort[["referral_id", "child_id", "prediction_time"]].merge(
+        referrals[["referral_id", "nfa", "closure_date"]], on="referral_id", how="left"
+    )
+    frame["closed"] = frame["closure_date"].fillna(frame["prediction_time"])
     later = (
         referrals[["child_id", "referral_date"]]
         .rename(columns={"referral_date": "next_referral_date"})
         .sort_values("next_referral_date", kind="stable")
     )
-    frame = frame.sort_values("closed", kind="stable")
     frame = pd.merge_asof(
-        frame,
+        frame.sort_values("closed", kind="stable"),
         later,
         left_on="closed",
         right_on="next_referral_date",
@@ -69,10 +71,13 @@ def nfa_rereferral_labels(referrals: pd.DataFrame, horizon_months: int) -> pd.Da
         direction="forward",
         allow_exact_matches=False,
     )
-    horizon_end = add_months(frame["closed"], horizon_months)
+    horizon_end = add_months(frame["prediction_time"], horizon_months)
+    closed_nfa = (
+        frame["nfa"] & frame["closure_date"].notna() & (frame["closure_date"] <= horizon_end)
+    )
     rereferred = frame["next_referral_date"].notna() & (frame["next_referral_date"] <= horizon_end)
-    frame["label"] = (frame["nfa"] & rereferred).astype("int8")
-    frame["label_known_time"] = horizon_end.where(frame["nfa"], frame["referral_date"])
+    frame["label"] = (closed_nfa & rereferred).astype("int8")
+    frame["label_known_time"] = horizon_end
     return frame[["referral_id", "label", "label_known_time"]]
 
 
@@ -151,7 +156,7 @@ def build_cohort(
     cohort = cohort.loc[in_population].reset_index(drop=True)
 
     if outcome["type"] == "nfa_rereferral":
-        labels = nfa_rereferral_labels(referrals, outcome["horizon_months"])
+        labels = nfa_rereferral_labels(cohort, referrals, outcome["horizon_months"])
         labels["already_escalated"] = False
     elif outcome["type"] == "escalation":
         events = event_starts(
@@ -171,7 +176,6 @@ def build_cohort(
             "use nfa_rereferral or escalation."
         )
     cohort = cohort.merge(labels, on="referral_id", how="left", validate="one_to_one")
-    cohort["label_known_time"] = cohort[["label_known_time", "prediction_time"]].max(axis=1)
     counts["already_escalated"] = int(cohort["already_escalated"].sum())
     cohort = cohort.loc[~cohort["already_escalated"]]
     censored = cohort["label_known_time"] > end
@@ -190,7 +194,10 @@ def build_cohort(
 
 def main(snakemake) -> None:
     """Build the cohort of the rule's outcome."""
-    tables = {name: read_parquet(path, name) for name, path in snakemake.input.items()}
+    tables = {
+        name: read_parquet(snakemake.input[name], name)
+        for name in ("children", "referrals", "section47", "cp_plans", "care_episodes")
+    }
     end = data_end(tables["referrals"], snakemake.params.data_end_date)
     cohort, counts = build_cohort(
         snakemake.wildcards.outcome,

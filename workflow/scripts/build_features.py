@@ -14,8 +14,6 @@ it used, and the leakage audit refuses to write features if any is at or after
 the row's prediction point.
 """
 
-from __future__ import annotations
-
 import logging
 
 import numpy as np

@@ -6,8 +6,6 @@ a stage that writes the wrong columns or types fails at once, and so that the
 contracts between stages live in one place (documented in docs/contracts.md).
 """
 
-from __future__ import annotations
-
 import hashlib
 import hmac
 import logging

@@ -13,8 +13,6 @@ The choice never looks at the test set. ``meets_threshold`` compares the test
 AP with the success threshold set in advance (0.65 in the study).
 """
 
-from __future__ import annotations
-
 import logging
 
 import numpy as np

@@ -8,8 +8,6 @@ fold's fit rows (scoring that fold's fit and validate rows), so that no topic
 model ever sees the text of the rows it is evaluated on.
 """
 
-from __future__ import annotations
-
 import logging
 
 import numpy as np

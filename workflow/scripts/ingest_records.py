@@ -7,8 +7,6 @@ one Parquet table each (schemas in ``common.SCHEMAS``). Dates of birth are
 coarsened to the month: ages are all the analysis needs.
 """
 
-from __future__ import annotations
-
 import logging
 from pathlib import Path
 

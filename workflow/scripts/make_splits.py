@@ -23,16 +23,14 @@ time
     rows are earlier rows whose label was known before the test period began
     (``label_known_time <= test start``) and whose family has no test row;
     other rows are "excluded". The inner folds are expanding windows: the
-    training rows, in time order, are cut into ``inner_folds + 1`` blocks of
-    equal size; fold ``f`` validates on block ``f + 1`` and fits on earlier
-    rows by the same rule.
+    earlier half of the training rows in time is the initial window, the later
+    half is cut into ``inner_folds`` equal blocks; fold ``f`` validates on block
+    ``f + 1`` and fits on earlier rows by the same rule.
 
 Every fit, train, validate and test set must hold both classes, otherwise an
 ``InputError`` says which setting to change. The output is sorted by fold and
 referral id, and depends only on the cohort's content and the seed.
 """
-
-from __future__ import annotations
 
 import logging
 
@@ -174,6 +172,17 @@ def latest_rows(times: pd.Series, fraction: float) -> np.ndarray:
     return (times >= cutoff).to_numpy()
 
 
+def expanding_blocks(times: pd.Series, n_folds: int) -> np.ndarray:
+    """Block of each row for expanding-window folds: the earlier half of the
+    rows in time is block 0, the later half is cut into ``n_folds`` equal
+    blocks 1..n_folds. Labels become known months after their prediction
+    point, so the first fold needs a long initial window to fit on."""
+    order = times.rank(method="first").to_numpy() - 1
+    half = len(times) / 2
+    later = np.floor((order - half) * n_folds / (len(times) - half)).astype(int) + 1
+    return np.where(order < half, 0, np.minimum(later, n_folds))
+
+
 def time_splits(cohort: pd.DataFrame, test_fraction: float, inner_folds: int) -> pd.DataFrame:
     """Outer and inner splits for the time-ordered design (see module docstring)."""
     data = cohort.sort_values("referral_id", kind="stable").reset_index(drop=True)
@@ -208,8 +217,7 @@ def time_splits(cohort: pd.DataFrame, test_fraction: float, inner_folds: int) ->
     train_groups = groups[is_train].reset_index(drop=True)
     train_known = known[is_train].reset_index(drop=True)
     train_labels = labels[is_train]
-    order = train_times.rank(method="first").to_numpy() - 1
-    block = np.minimum((order * (inner_folds + 1) / len(train)).astype(int), inner_folds)
+    block = expanding_blocks(train_times, inner_folds)
     for fold in range(inner_folds):
         validate = block == fold + 1
         fit = (block <= fold) & time_holdout(train_times, train_known, train_groups, validate)

@@ -8,8 +8,6 @@ Figures are embedded, so the one HTML file can be shared as it is; they are
 also written as PNG files for ``snakemake --report``.
 """
 
-from __future__ import annotations
-
 import base64
 import html
 import io

@@ -6,8 +6,6 @@ metrics and verdict against the pre-specified bar, beside the average
 precision of the simple baseline (ranking by number of previous referrals).
 """
 
-from __future__ import annotations
-
 import logging
 
 import pandas as pd

@@ -25,8 +25,6 @@ and ``force_row_wise=True``, so the outputs are byte-identical for the same
 inputs and seed whatever the number of threads.
 """
 
-from __future__ import annotations
-
 import itertools
 import json
 import logging

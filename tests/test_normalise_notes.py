@@ -1,0 +1,148 @@
+"""Normalisation of redacted notes into lemmas: spaCy lookup lemmas, stop words
+and phrases, placeholders, and the shard round trip."""
+
+from __future__ import annotations
+
+import types
+
+import normalise_notes as nn
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from redact_notes import PLACEHOLDERS
+
+from common import read_parquet, write_parquet
+
+STOP = {"social worker", "children's social care", "social care", "referral", "child", "mum"}
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return nn.build_nlp()
+
+
+def norm(text: str, nlp, stop_words: set[str] = frozenset(), min_length: int = 2) -> list[str]:
+    return nn.normalise([text], nlp, set(stop_words), min_length)[0]
+
+
+def test_build_nlp_is_blank_english_with_lookup_lemmatizer(nlp):
+    assert nlp.lang == "en"
+    assert nlp.pipe_names == ["lemmatizer"]
+    assert nlp.get_pipe("lemmatizer").mode == "lookup"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Children were crying", ["child", "cry"]),
+        ("CHILDREN WERE CRYING", ["child", "cry"]),
+        ("The kids shouted at the mice", ["kid", "shout", "mouse"]),
+        ("Mum's partner is drinking", ["mum", "partner", "drink"]),
+    ],
+)
+def test_lowercases_and_lemmatises(nlp, text, expected):
+    assert norm(text, nlp) == expected
+
+
+def test_lemmas_are_those_of_the_spacy_pipeline(nlp):
+    # The per-word cache must give exactly what running the pipe gives.
+    text = "Bruises were noted; the twins' parents disagreed and cancelled visits twice"
+    doc = nlp(text.lower())
+    stop = nlp.Defaults.stop_words
+    expected = [
+        t.lemma_
+        for t in doc
+        if t.is_alpha and not t.is_stop and t.lemma_ not in stop and len(t.lemma_) >= 2
+    ]
+    assert expected == ["bruise", "note", "twin", "parent", "disagree", "cancel", "visit", "twice"]
+    assert norm(text, nlp) == expected
+
+
+def test_spacy_stop_words_go_as_words_and_as_lemmas(nlp):
+    # "took" is not a stop word but its lemma "take" is.
+    assert norm("She took the bus and then went home", nlp) == ["bus", "home"]
+
+
+def test_configured_words_go_in_any_inflection(nlp):
+    assert norm("Referrals from Mum about the child", nlp, STOP) == []
+    assert norm("Referrals from Mum about the child", nlp) == ["referral", "mum", "child"]
+
+
+def test_configured_phrases_go_as_phrases(nlp):
+    text = (
+        "The Social Workers and children’s social care met; care proceedings "
+        "started, the worker said social\nworker"
+    )
+    assert norm(text, nlp, STOP) == ["meet", "care", "proceeding", "start", "worker"]
+
+
+def test_non_alphabetic_and_short_tokens_go(nlp):
+    assert norm("2am 10.30 £50 x-ray s47 safe 45%", nlp) == ["ray", "safe"]
+    assert norm("ox ran 2 ox", nlp, min_length=3) == ["run"]
+
+
+def test_placeholders_go_even_without_configured_stop_words(nlp):
+    text = " ".join(PLACEHOLDERS) + " NAME's phone"
+    assert norm(text, nlp) == []
+
+
+def test_order_empty_texts_and_determinism(nlp):
+    texts = ["Dog bit the baby", "", "Baby cried", "NAME"] * 3
+    first = nn.normalise(texts, nlp, STOP, 2)
+    again = nn.normalise(iter(texts), nn.build_nlp(), STOP, 2)
+    assert first == again
+    assert first[:4] == [["dog", "bite", "baby"], [], ["baby", "cry"], []]
+
+
+def test_phrase_pattern_matches_whole_phrases_only():
+    pattern = nn.phrase_pattern(["social care", "children's social care"])
+    assert pattern.sub("|", "antisocial care, social careers, children’s  social care") == (
+        "antisocial care, social careers, |"
+    )
+    assert nn.phrase_pattern([]) is None
+
+
+def shard(tmp_path) -> str:
+    frame = pd.DataFrame(
+        {
+            "note_id": ["n3", "n1", "n2"],
+            "child_id": ["c2", "c1", "c1"],
+            "note_datetime": pd.to_datetime(["2016-01-03", "2016-01-01", "2016-01-02"]).astype(
+                "datetime64[ms]"
+            ),
+            "document_type": ["Contact", None, "Assessment"],
+            "text": ["NAME was crying", "Social worker visited", "Referral: 2 dogs"],
+        }
+    )
+    path = tmp_path / "notes" / "shard_0.parquet"
+    write_parquet(frame, path, "notes")
+    return str(path)
+
+
+def test_main_keeps_ids_and_row_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(nn, "BATCH_ROWS", 2)
+    snakemake = types.SimpleNamespace(
+        input=types.SimpleNamespace(notes=shard(tmp_path)),
+        params=types.SimpleNamespace(stop_words=sorted(STOP), min_token_length=2),
+        output=types.SimpleNamespace(tokens=str(tmp_path / "tokens" / "shard_0.parquet")),
+        log=[str(tmp_path / "normalise.log")],
+    )
+    nn.main(snakemake)
+    tokens = read_parquet(snakemake.output.tokens, "tokens")
+    notes = read_parquet(snakemake.input.notes, "notes")
+    ids = ["note_id", "child_id", "note_datetime", "document_type"]
+    pd.testing.assert_frame_equal(tokens[ids], notes[ids])
+    assert tokens["tokens"].map(list).tolist() == [["cry"], ["visit"], ["dog"]]
+
+
+def test_main_refuses_a_shard_without_the_notes_schema(tmp_path):
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"note_id": ["n1"], "text": ["x"]}), path)
+    snakemake = types.SimpleNamespace(
+        input=types.SimpleNamespace(notes=str(path)),
+        params=types.SimpleNamespace(stop_words=[], min_token_length=2),
+        output=types.SimpleNamespace(tokens=str(tmp_path / "tokens.parquet")),
+    )
+    with pytest.raises(ValueError, match="schema 'notes'"):
+        nn.main(snakemake)

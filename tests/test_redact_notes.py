@@ -1,0 +1,384 @@
+"""Redaction of case notes: names, identifier patterns, pseudonyms and shards."""
+
+from __future__ import annotations
+
+import logging
+import re
+import types
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import redact_notes as rn
+
+from common import InputError, pseudonymise, read_parquet
+
+KEY_ENV = "TEST_REDACT_NOTES_KEY"
+KEY = "test-key"
+NOTES_COLUMNS = {
+    "note_id": "NoteID",
+    "child_id": "LAchildID",
+    "note_datetime": "NoteDateTime",
+    "document_type": "DocumentType",
+    "text": "NoteText",
+}
+PEOPLE_COLUMNS = {
+    "child_id": "LAchildID",
+    "first_name": "ChildFirstName",
+    "last_name": "ChildLastName",
+    "carer_names": "CarerNames",
+}
+
+
+def redact_one(text: str, names: list[str] = ()) -> str:
+    return rn.redact(pd.Series([text]), list(names)).iloc[0]
+
+
+# --- names -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sarah said", "NAME said"),
+        ("SARAH and sarah and sArAh", "NAME and NAME and NAME"),
+        ("Sarah's room", "NAME's room"),
+        ("Sarah’s room", "NAME’s room"),
+        ("saw Sarah.", "saw NAME."),
+        ("(Sarah)", "(NAME)"),
+        ("Sarah Smith-Jones", "NAME NAME-NAME"),
+        ("Ann will announce it", "NAME will announce it"),
+        ("Anna and Annabel and Joanne", "Anna and Annabel and Joanne"),
+        ("Smithson smiths", "Smithson smiths"),
+        ("Sarah2 _Sarah", "Sarah2 _Sarah"),
+    ],
+)
+def test_names_are_whole_words_in_any_case(text, expected):
+    assert redact_one(text, ["sarah", "ann", "smith", "jones"]) == expected
+
+
+def test_longest_name_wins_over_its_prefix():
+    assert redact_one("Mary-Jane and Mary", ["mary", "mary-jane"]) == "NAME and NAME"
+    assert redact_one("Annabel", ["ann", "annabel"]) == "NAME"
+
+
+def test_lowercase_that_lengthens_text_still_redacts():
+    # "İ" lowercases to two characters: the note is redacted in lowercase.
+    assert redact_one("İzmir trip with Sarah", ["sarah"]) == "i̇zmir trip with NAME"
+
+
+def test_name_variants_cover_spellings_and_skip_titles_and_initials():
+    assert rn.name_variants("Mary-Jane O'Connor") == {
+        "mary-jane",
+        "mary",
+        "jane",
+        "o'connor",
+        "o’connor",
+        "oconnor",
+        "connor",
+    }
+    assert rn.name_variants("Zoë") == {"zoë", "zoe"}
+    assert rn.name_variants("Mrs J Smith") == {"smith"}
+
+
+def test_people_names_takes_children_and_every_carer():
+    people = pd.DataFrame(
+        {
+            "child_id": ["C1", "C2"],
+            "first_name": ["Sarah", pd.NA],
+            "last_name": ["Smith", "Okafor"],
+            "carer_names": ["Tom Smith;Lisa Brown", pd.NA],
+        }
+    )
+    assert rn.people_names(people, ";") == ["brown", "lisa", "okafor", "sarah", "smith", "tom"]
+
+
+def test_trie_regex_matches_exactly_the_words():
+    words = ["ann", "anna", "annabel", "bob", "o'neil", "jo.ann"]
+    pattern = re.compile(rn.trie_regex(words))
+    assert all(pattern.fullmatch(w) for w in words)
+    for other in ["an", "annab", "annabell", "bo", "oneil", "joxann", ""]:
+        assert not pattern.fullmatch(other)
+
+
+# --- patterns --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "examples"),
+    [
+        ("EMAIL", ["j.smith@example.org", "SARAH.JONES+cp@mail.co.uk", "x_y-z@la.gov.uk"]),
+        ("UPN", ["A123456789012", "h80120601502b", "Z80120601502K"]),
+        (
+            "PHONE",
+            [
+                "07700 900123",
+                "07700900123",
+                "07700-900-123",
+                "+44 7700 900123",
+                "+447700900123",
+                "+44 (0)7700 900123",
+                "0044 7700 900123",
+                "0113 496 0000",
+                "020 7946 0000",
+                "01632 960000",
+                "(0113) 496 0000",
+            ],
+        ),
+        ("NHS_NUMBER", ["943 476 5919", "9434765919", "943-476-5919"]),
+        ("POSTCODE", ["LS12 4AB", "M1 1AA", "m1 1aa", "SW1A 1AA", "sw1a1aa", "B33 8TH"]),
+        (
+            "DATE",
+            [
+                "03/04/2012",
+                "3/4/12",
+                "03-04-2012",
+                "3.4.2012",
+                "2012-04-03",
+                "3 April 2012",
+                "3rd April 2012",
+                "3rd of April",
+                "21 Dec. 2019",
+                "April 3, 2012",
+                "April 3rd 2012",
+                "April 2012",
+            ],
+        ),
+    ],
+)
+def test_each_pattern_kind_is_replaced_by_its_placeholder(kind, examples):
+    for example in examples:
+        assert redact_one(f"Details: {example}, seen.") == f"Details: {kind}, seen."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She will march to the shops in March.",
+        "Section 47 enquiries; 12 visits at 10.30; 45 working days; aged 2.",
+        "The year 2015 was hard; score 3-2; 72% attendance; Year 7.",
+        "Ref 12345 and case 123456789 (nine digits) and 01234 (five).",
+    ],
+)
+def test_ordinary_text_is_left_alone(text):
+    assert redact_one(text, ["sarah"]) == text
+
+
+def test_identifiers_inside_other_identifiers_go_as_a_whole():
+    assert redact_one("mail sarah.smith@x.org", ["sarah", "smith"]) == "mail EMAIL"
+    # "May" is a name here, yet the date goes whole rather than as "3 NAME 2015".
+    assert redact_one("born 3 May 2015", ["may"]) == "born DATE"
+
+
+PLANTED = [
+    (
+        "Visited Sarah Smith (DOB 03/04/2012) at 12 Hill Road, LS12 4AB; mum Lisa "
+        "Brown can be reached on 07700 900123 or lisa.brown@example.com.",
+        [
+            "Sarah",
+            "Smith",
+            "03/04/2012",
+            "LS12 4AB",
+            "Lisa",
+            "Brown",
+            "07700 900123",
+            "lisa.brown@example.com",
+        ],
+    ),
+    (
+        "TOM SMITH's NHS number is 943 476 5919 and his UPN is A123456789012; "
+        "school called from 0113 496 0000 on 2 March 2016.",
+        ["TOM", "SMITH", "943 476 5919", "A123456789012", "0113 496 0000", "2 March 2016"],
+    ),
+    (
+        "Tom told me that sarah's dad, tom brown, moved to m1 1aa on 2016-03-02.\n"
+        "New mobile +44 7700 900456; text him, not Lisa.",
+        ["Tom", "sarah", "brown", "m1 1aa", "2016-03-02", "+44 7700 900456", "Lisa"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "identifiers"), PLANTED)
+def test_every_planted_identifier_is_redacted(text, identifiers):
+    out = redact_one(text, ["sarah", "smith", "lisa", "brown", "tom"])
+    for identifier in identifiers:
+        assert identifier.lower() not in out.lower(), identifier
+    for digit_run in re.findall(r"\d+", out):
+        assert len(digit_run) <= 2, out
+
+
+def test_redactor_counts_replacements_by_kind():
+    texts = pd.Series(
+        ["Sarah: 07700 900123", "no identifiers", "sarah@x.org Sarah"], index=[5, 6, 7]
+    )
+    out, counts = rn.Redactor(["sarah"])(texts)
+    assert out.tolist() == ["NAME: PHONE", "no identifiers", "EMAIL NAME"]
+    assert out.index.tolist() == [5, 6, 7]
+    assert counts == {
+        "EMAIL": 1,
+        "UPN": 0,
+        "PHONE": 1,
+        "NHS_NUMBER": 0,
+        "DATE": 0,
+        "POSTCODE": 0,
+        "NAME": 2,
+    }
+    assert set(rn.PLACEHOLDERS) == set(counts)
+
+
+def test_no_names_still_redacts_patterns():
+    assert redact_one("Sarah on 07700 900123", []) == "Sarah on PHONE"
+
+
+# --- the script end to end -------------------------------------------------
+
+NOTES_CSV = (
+    "NoteID,LAchildID,NoteDateTime,DocumentType,NoteText\n"
+    "NOTE-0001,CHILD-A1,2016-01-10T09:30:00,Contact,"
+    '"Sarah Smith (DOB 03/04/2012) was seen at home,\n'
+    'mum Lisa said ""she is fine"". Call 07700 900123."\n'
+    "NOTE-0002,CHILD-B2,11/01/2016,Assessment,\"Tom's carer, Lisa Brown (lisa.brown@example.com), "
+    'lives at LS12 4AB; NHS 943 476 5919."\n'
+    "NOTE-0003,CHILD-A1,2016-01-09,Contact,Sarah's brother Tom visited.\n"
+    "NOTE-0004,CHILD-Z9,2016-02-01,Contact,Unknown child called from 0113 496 0000.\n"
+)
+PEOPLE_CSV = (
+    "LAchildID,ChildFirstName,ChildLastName,CarerNames\n"
+    "CHILD-A1,Sarah,Smith,Lisa Brown;Mark Smith\n"
+    "CHILD-B2,Tom,Brown,Lisa Brown\n"
+)
+RAW_IDENTIFIERS = [
+    "Sarah",
+    "Smith",
+    "Lisa",
+    "Brown",
+    "Tom",
+    "03/04/2012",
+    "07700 900123",
+    "lisa.brown@example.com",
+    "LS12 4AB",
+    "943 476 5919",
+    "0113 496 0000",
+    "NOTE-0001",
+    "NOTE-0002",
+    "NOTE-0003",
+    "NOTE-0004",
+    "CHILD-A1",
+    "CHILD-B2",
+    "CHILD-Z9",
+]
+
+
+def fake_snakemake(tmp_path: Path, shards: int = 3, **params) -> types.SimpleNamespace:
+    notes = tmp_path / "case_notes.csv"
+    people = tmp_path / "people.csv"
+    notes.write_text(NOTES_CSV, encoding="utf-8")
+    people.write_text(PEOPLE_CSV, encoding="utf-8")
+    defaults = {
+        "notes_columns": NOTES_COLUMNS,
+        "people_columns": PEOPLE_COLUMNS,
+        "list_separator": ";",
+        "key_env": KEY_ENV,
+        "key_file": None,
+        "demo_key": None,
+        "shards": shards,
+    }
+    return types.SimpleNamespace(
+        input=types.SimpleNamespace(notes=str(notes), people=str(people)),
+        params=types.SimpleNamespace(**{**defaults, **params}),
+        output=types.SimpleNamespace(
+            shards=[str(tmp_path / "text" / "notes" / f"shard_{k}.parquet") for k in range(shards)]
+        ),
+        log=[str(tmp_path / "redact_notes.log")],
+    )
+
+
+def test_main_writes_redacted_pseudonymised_shards(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    snakemake = fake_snakemake(tmp_path, shards=3)
+    with caplog.at_level(logging.INFO):
+        rn.main(snakemake)
+
+    frames = [read_parquet(path, "notes") for path in snakemake.output.shards]
+    notes = pd.concat(frames, ignore_index=True)
+    assert len(notes) == 4
+    key = KEY.encode()
+    children = pseudonymise(pd.Series(["CHILD-A1", "CHILD-B2", "CHILD-Z9"]), key).tolist()
+    assert set(notes["child_id"]) == set(children)
+    assert set(notes["note_id"]) == set(
+        pseudonymise(pd.Series([f"NOTE-000{i}" for i in range(1, 5)]), key)
+    )
+    for k, frame in enumerate(frames):
+        assert (frame["child_id"].map(lambda c: int(c, 16) % 3) == k).all()
+        ordered = frame.sort_values(["child_id", "note_datetime", "note_id"])
+        assert frame.index.tolist() == ordered.index.tolist()
+
+    c1 = notes[notes["child_id"] == children[0]]
+    assert c1["text"].tolist() == [
+        "NAME's brother NAME visited.",
+        'NAME NAME (DOB DATE) was seen at home,\nmum NAME said "she is fine". Call PHONE.',
+    ]
+    assert c1["note_datetime"].dt.strftime("%Y-%m-%d %H:%M").tolist() == [
+        "2016-01-09 00:00",
+        "2016-01-10 09:30",
+    ]
+
+    # Data pages are compressed, so the byte check guards what is not: the
+    # footer, column statistics and metadata; the decoded check guards values.
+    decoded = "\n".join(notes.astype(str).to_numpy().ravel())
+    raw_bytes = b"".join(Path(path).read_bytes() for path in snakemake.output.shards)
+    for identifier in RAW_IDENTIFIERS:
+        assert not re.search(rf"\b{re.escape(identifier)}\b", decoded, re.IGNORECASE), identifier
+        assert identifier.encode() not in raw_bytes, identifier
+        assert identifier not in caplog.text, identifier
+    assert "1 note(s) belong to children missing from the people export" in caplog.text
+    assert "redacted 1 EMAIL, 0 UPN, 2 PHONE" in caplog.text
+
+
+def test_main_writes_every_shard_even_empty_ones(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    snakemake = fake_snakemake(tmp_path, shards=8)
+    rn.main(snakemake)
+    sizes = [pq.read_metadata(path).num_rows for path in snakemake.output.shards]
+    assert sum(sizes) == 4 and 0 in sizes
+    for path in snakemake.output.shards:
+        read_parquet(path, "notes")
+
+
+def test_missing_key_without_demo_key_is_a_helpful_error(tmp_path, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    snakemake = fake_snakemake(tmp_path)
+    with pytest.raises(
+        InputError, match=rf"no pseudonymisation key: set the environment variable {KEY_ENV}"
+    ):
+        rn.main(snakemake)
+    assert not any(Path(p).exists() for p in snakemake.output.shards)
+
+
+def test_demo_key_is_used_with_a_warning(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    snakemake = fake_snakemake(tmp_path, demo_key="DEMO-KEY")
+    rn.main(snakemake)
+    assert "DEMO pseudonymisation key" in caplog.text
+    notes = pd.concat(read_parquet(p, "notes") for p in snakemake.output.shards)
+    assert pseudonymise(pd.Series(["CHILD-A1"]), b"DEMO-KEY").iloc[0] in set(notes["child_id"])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("NOTE-0003,CHILD-A1,", "NOTE-0003,,", r"column 'LAchildID' \(notes.child_id\), line 4"),
+        ("Sarah's brother Tom visited.", "", r"column 'NoteText' \(notes.text\), line 4"),
+        ("CHILD-A1,2016-01-09", "CHILD-A1,", r"column 'NoteDateTime', line 4"),
+        ("CHILD-A1,2016-01-09", "CHILD-A1,yesterday", r"'NoteDateTime', line 4.*'yesterday'"),
+    ],
+)
+def test_bad_notes_name_file_column_and_line(tmp_path, monkeypatch, old, new, message):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    snakemake = fake_snakemake(tmp_path)
+    path = Path(snakemake.input.notes)
+    path.write_text(NOTES_CSV.replace(old, new), encoding="utf-8")
+    with pytest.raises(InputError, match=message) as error:
+        rn.main(snakemake)
+    assert str(path) in str(error.value)

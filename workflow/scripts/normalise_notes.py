@@ -1,0 +1,153 @@
+"""Normalise one shard of redacted case notes into lists of lemmas.
+
+Each note is lowercased, the configured stop phrases ("social worker") are
+removed, and the rest is tokenised by spaCy's English tokenizer. A token is
+kept as its lemma, from spaCy's lookup lemmatizer (tables shipped in
+spacy-lookups-data: no download, no trained pipeline), when it is alphabetic,
+neither it nor its lemma is a stop word (spaCy's English list, the configured
+words, or a redaction placeholder such as "name"), and the lemma has at least
+``min_token_length`` letters.
+
+Checking the lemma as well as the word means that "referrals" goes with the
+stop word "referral", and that no stop word ever reaches the topic model as a
+lemma ("took" -> "take"). Stop phrases are removed as phrases, not word by
+word, because their words carry meaning elsewhere ("care proceedings").
+
+Speed: the lookup lemmatizer ignores context, so a word's normalised form
+depends on the word alone. Each distinct word (spaCy orth id) is therefore
+processed once and cached, and every note costs only the tokenizer plus one
+dictionary look-up per token.
+"""
+
+import logging
+import re
+import time
+from collections.abc import Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import spacy
+from redact_notes import PLACEHOLDERS
+from spacy.attrs import ORTH
+from spacy.language import Language
+from spacy.tokens import Token
+
+from common import SCHEMAS, write_parquet
+
+logger = logging.getLogger(__name__)
+
+ID_COLUMNS = ["note_id", "child_id", "note_datetime", "document_type"]
+BATCH_ROWS = 10_000
+
+
+def build_nlp() -> Language:
+    """A blank English pipeline with the lookup lemmatizer, built offline."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()
+    return nlp
+
+
+def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
+    """A regex matching any of the lowercased ``phrases`` as whole words.
+
+    Words may be separated by any whitespace, apostrophes may be straight or
+    curly, and a plural "s" may follow ("social workers"); longer phrases are
+    tried first, so "children's social care" goes whole before "social care"
+    is looked for.
+    """
+    alternatives = []
+    for phrase in sorted(set(phrases), key=len, reverse=True):
+        words = [re.escape(word).replace("'", "['’]") for word in phrase.split()]
+        first = re.escape(phrase[0])
+        body = r"\s+".join(words)[len(first) :] + "s?"
+        # The left-boundary test follows the first character, not precedes
+        # it: a pattern that starts with literal characters lets the regex
+        # engine skip to the next candidate instead of trying every position.
+        alternatives.append(rf"{first}(?<!\w.){body}")
+    if not alternatives:
+        return None
+    return re.compile(rf"(?:{'|'.join(alternatives)})(?!\w)")
+
+
+def normalise(
+    texts: Iterable[str], nlp: Language, stop_words: set[str], min_token_length: int
+) -> list[list[str]]:
+    """The lemmas kept from each text, in order (see the module docstring).
+
+    ``stop_words`` entries of several words are removed as phrases; single
+    words are dropped as words or lemmas, like spaCy's own stop words.
+    """
+    lowered = {w.strip().lower() for w in stop_words}
+    phrases = phrase_pattern(w for w in lowered if len(w.split()) > 1)
+    drop = (
+        {w for w in lowered if len(w.split()) == 1}
+        | set(nlp.Defaults.stop_words)
+        | {p.lower() for p in PLACEHOLDERS}
+    )
+    lemmatizer = nlp.get_pipe("lemmatizer")
+
+    def form(token: Token) -> str:
+        """The token's lemma, or "" if the token is dropped."""
+        if not token.is_alpha or token.text in drop:
+            return ""
+        lemma = lemmatizer.lookup_lemmatize(token)[0]
+        if lemma in drop or len(lemma) < min_token_length or not lemma.isalpha():
+            return ""
+        return lemma
+
+    def prepared() -> Iterator[str]:
+        # The lookup tables are lowercase and case-sensitive.
+        for text in texts:
+            text = text.lower()
+            yield phrases.sub(" ", text) if phrases else text
+
+    forms: dict[int, str] = {}
+    out = []
+    for doc in nlp.tokenizer.pipe(prepared()):
+        orths = doc.to_array(ORTH).tolist()
+        try:
+            out.append([f for f in map(forms.__getitem__, orths) if f])
+        except KeyError:
+            for i, orth in enumerate(orths):
+                if orth not in forms:
+                    forms[orth] = form(doc[i])
+            out.append([f for f in map(forms.__getitem__, orths) if f])
+    return out
+
+
+def main(snakemake) -> None:
+    """Normalise the rule's shard of notes and write its tokens."""
+    path = snakemake.input.notes
+    notes = pq.ParquetFile(path)
+    if not notes.schema_arrow.remove_metadata().equals(SCHEMAS["notes"]):
+        raise ValueError(f"{path} does not carry schema 'notes': got {notes.schema_arrow}")
+    ids = notes.read(columns=ID_COLUMNS)
+    # Texts are streamed in batches so that a large shard's raw text is never
+    # all in memory at once; only the (much smaller) token lists are.
+    texts = (
+        text
+        for batch in notes.iter_batches(batch_size=BATCH_ROWS, columns=["text"])
+        for text in batch.column("text").to_pylist()
+    )
+    start = time.perf_counter()
+    tokens = normalise(
+        texts, build_nlp(), set(snakemake.params.stop_words), snakemake.params.min_token_length
+    )
+    seconds = time.perf_counter() - start
+    n_tokens = sum(map(len, tokens))
+    logger.info(
+        "normalised %d notes into %d tokens (%d distinct) in %.1f s",
+        len(tokens),
+        n_tokens,
+        len({t for note in tokens for t in note}),
+        seconds,
+    )
+    table = ids.append_column("tokens", pa.array(tokens, type=pa.list_(pa.string())))
+    write_parquet(table, snakemake.output.tokens, "tokens")
+
+
+if __name__ == "__main__":
+    from common import run
+
+    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821

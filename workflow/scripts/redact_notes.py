@@ -1,0 +1,361 @@
+"""Redact and pseudonymise case notes, and shard them by child.
+
+Case notes are the most sensitive data the workflow touches, and this is the
+only stage that reads their raw text. Before anything is written it replaces:
+
+- identifiers and contact details found by pattern, by a placeholder each:
+  e-mail addresses (``EMAIL``), UPNs (``UPN``), UK phone numbers (``PHONE``),
+  NHS numbers (``NHS_NUMBER``), dates written as numbers or with a month name
+  (``DATE``) and UK postcodes (``POSTCODE``);
+- every first name, last name and carer name in the LA's people export, by
+  ``NAME``, in every note rather than only the child's own, because notes
+  mention siblings, partners and neighbours. Names match whole words in any
+  case, so "Sarah's" becomes "NAME's" while the name "Ann" leaves "announce"
+  alone; misspellings by two swapped letters ("Kieth") match too, unless the
+  misspelling is an English word ("brain" for "Brian").
+
+Note and child identifiers become keyed hashes, the same as in the structured
+tables, and notes are split into shards by child so that normalisation can run
+one job per shard. The log holds counts only, never text or identifiers.
+
+Precision is traded for recall, because a leaked name costs more than a lost
+word: names that are also ordinary words ("May", "Grace", "Will") are redacted
+wherever the word occurs; any ten digits not starting with 0 read as an NHS
+number; "3 may" reads as a date. Names of one letter (initials) are not
+redacted, as they would hit every "a" and "I"; nor are other misspellings, nor
+names missing from the people export, which is why notes of children absent
+from it are counted in the log.
+"""
+
+import logging
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+from spacy.lookups import load_lookups
+from ingest_records import resolve_key
+
+from common import InputError, parse_dates, pseudonymise, read_mapped_csv, write_parquet
+
+logger = logging.getLogger(__name__)
+
+NAME = "NAME"
+MIN_NAME_LENGTH = 2
+# Shorter names have too few letters for a swap to stay recognisable.
+MIN_TYPO_LENGTH = 5
+# Titles in a carer's name are not names: "Mrs" would otherwise be redacted in
+# every note.
+TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "rev", "sir"})
+NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+NOTE_COLUMNS = ["note_id", "child_id", "note_datetime", "document_type", "text"]
+REQUIRED = ("child_id", "text")
+
+
+class Rule(NamedTuple):
+    """One kind of identifier: its placeholder, its pattern, and a cheap test.
+
+    ``needs`` must match somewhere in a text before ``pattern`` is tried: the
+    full patterns scan slowly, and most notes hold no "@", UPN or year.
+    """
+
+    kind: str
+    pattern: re.Pattern[str]
+    needs: re.Pattern[str] | None = None
+
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b"
+)
+_ORDINAL = r"(?:st|nd|rd|th)?"
+_YEAR = r"(?:19|20)(?<!\d\d\d)\d{2}(?!\d)"
+# Patterns that start with a digit begin "\d(?<!\d\d)" rather than "(?<!\d)\d":
+# the same test, but a leading digit lets the regex engine skip straight to
+# the next digit instead of trying every position.
+#
+# Rules run in this order, each on the output of the one before. E-mails go
+# first, as their local part often holds a name. Phone numbers go before NHS
+# numbers: a phone number starts with 0 or +44, which an NHS number never does,
+# but the digits after "+44 " can look like one. Names go last (see
+# ``Redactor``), so that a name such as "May" inside a date is redacted as part
+# of the whole date, and one inside an e-mail address as part of the address.
+RULES: tuple[Rule, ...] = (
+    Rule("EMAIL", re.compile(r"[\w.%+-]++@[\w-]+(?:\.[\w-]+)+"), re.compile("@")),
+    # Permanent UPNs are a letter and 12 digits; temporary ones end in a letter.
+    Rule("UPN", re.compile(r"\b[a-z]\d{11}[a-z\d]\b", re.IGNORECASE), re.compile(r"\d{11}")),
+    # 0, +44 or 0044 (then perhaps "(0)"), then 9 or 10 more digits, with
+    # single spaces, hyphens or a closing bracket between them.
+    Rule(
+        "PHONE",
+        re.compile(
+            r"(?:\+(?<![\d+]\+)44[ ]?(?:\(0\)[ ]?)?|\((?<![\d+]\()0|0(?<![\d+]0)"
+            r"(?:044[ ]?(?:\(0\)[ ]?)?)?)(?:\d\)?[ -]?){8,9}\d(?!\d)"
+        ),
+    ),
+    # Ten digits, written "943 476 5919", "943-476-5919" or run together.
+    Rule("NHS_NUMBER", re.compile(r"[1-9](?<!\d\d)\d{2}[ -]?\d{3}[ -]?\d{4}(?!\d)")),
+    # dd/mm/yyyy, d.m.yy, yyyy-mm-dd, "3rd (of) March (2015)", and a day, any
+    # word and a year, which catches misspelt months ("3 Macrh 2015").
+    Rule(
+        "DATE",
+        re.compile(
+            r"\d(?<!\d\d)(?:\d?[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?!\d)"
+            r"|\d{3}[/-]\d{1,2}[/-]\d{1,2}(?!\d)"
+            rf"|\d?{_ORDINAL}(?:\s+of)?\s+(?:{_MONTH}(?:\.?,?\s+{_YEAR})?"
+            rf"|[^\W\d_]{{3,9}}\.?,?\s+{_YEAR}))",
+            re.IGNORECASE,
+        ),
+    ),
+    # "March 3rd, 2015" and "March 2015": a month name then a year.
+    Rule(
+        "DATE",
+        re.compile(rf"\b{_MONTH}\.?,?\s+(?:\d{{1,2}}{_ORDINAL},?\s+)?{_YEAR}", re.IGNORECASE),
+        re.compile(_YEAR),
+    ),
+    # "LS12 4AB", "m1 1aa", "SW1A1AA".
+    Rule(
+        "POSTCODE",
+        re.compile(r"\b[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2}\b", re.IGNORECASE),
+        re.compile(r"\d[a-z]{2}\b", re.IGNORECASE),
+    ),
+)
+PLACEHOLDERS: tuple[str, ...] = (*dict.fromkeys(rule.kind for rule in RULES), NAME)
+
+
+def name_variants(cell: str) -> set[str]:
+    """The lowercased name words in one cell of the people export.
+
+    "Mary-Jane O'Connor" gives "mary-jane", "mary", "jane", "o'connor",
+    "o’connor", "oconnor" and "connor", because notes use either apostrophe,
+    drop it, or use one half of a double-barrelled name; "Zoë" also gives
+    "zoe", because notes are often typed without accents.
+    """
+    variants: set[str] = set()
+    for word in NAME_WORD.findall(cell.lower()):
+        variants.add(word)
+        variants.update(re.split(r"['’-]", word))
+        if re.search(r"['’]", word):
+            variants.update({word.replace("'", "’"), word.replace("’", "'")})
+            variants.add(re.sub(r"['’]", "", word))
+    variants |= {
+        unicodedata.normalize("NFKD", v).encode("ascii", "ignore").decode() for v in variants
+    }
+    return {v for v in variants if len(v) >= MIN_NAME_LENGTH and v not in TITLES}
+
+
+def typo_variants(name: str) -> set[str]:
+    """``name`` with two adjacent letters swapped ("kieth" for "keith"), the
+    commonest typing error, for names of at least ``MIN_TYPO_LENGTH`` letters."""
+    if len(name) < MIN_TYPO_LENGTH or not name.isalpha():
+        return set()
+    swaps = {name[:i] + name[i + 1] + name[i] + name[i + 2 :] for i in range(len(name) - 1)}
+    return swaps - {name}
+
+
+def english_words() -> Callable[[str], bool]:
+    """A test for English words: base forms from spaCy's lemma index and
+    inflected forms from its lemma lookup table (spacy-lookups-data, offline)."""
+    lookups = load_lookups("en", ["lemma_index", "lemma_lookup"])
+    base = {word for words in lookups.get_table("lemma_index").values() for word in words}
+    inflected = lookups.get_table("lemma_lookup")
+    return lambda word: word in base or word in inflected
+
+
+def people_names(
+    people: pd.DataFrame, separator: str, is_word: Callable[[str], bool]
+) -> list[str]:
+    """Every distinct name word of every child and carer in ``people``, and its
+    misspellings by swapped letters unless they are words (``is_word``), sorted.
+
+    ``carer_names`` holds full names separated by ``separator``. A misspelt
+    name is as identifying as the name, but "brain" must not go for "Brian".
+    """
+    cells = pd.concat([people["first_name"], people["last_name"]]).dropna().tolist()
+    for cell in people["carer_names"].dropna():
+        cells.extend(cell.split(separator))
+    names: set[str] = set()
+    for cell in cells:
+        names |= name_variants(cell)
+    typos = {typo for name in names for typo in typo_variants(name) if not is_word(typo)}
+    return sorted(names | typos)
+
+
+def trie_regex(words: list[str]) -> str:
+    """A regex matching exactly ``words``, factored into a prefix tree.
+
+    Python's ``re`` tries the branches of a flat alternation one by one at
+    every position, which takes minutes per thousand notes with an LA's tens of
+    thousands of names; a tree tries only the branches that share the text's
+    next character. Longer words win, so "anna" is one match, not "ann" + "a".
+    """
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, dict]) -> str:
+        branches = [re.escape(char) + pattern(child) for char, child in node.items() if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" not in node:
+            return body
+        return f"(?:{body})?" if len(branches) == 1 else body + "?"
+
+    return pattern(trie)
+
+
+class Redactor:
+    """Replaces identifiers and names by placeholders; patterns compile once."""
+
+    def __init__(self, names: list[str]) -> None:
+        words = sorted({n.lower() for n in names if len(n) >= MIN_NAME_LENGTH})
+        # Names are matched case-sensitively in the lowercased text, twice as
+        # fast as a case-insensitive match; look-arounds rather than \b, so
+        # that a name ending in "." still needs a non-letter after it.
+        self.names = re.compile(rf"(?<!\w)(?:{trie_regex(words)})(?!\w)") if words else None
+
+    def redact_names(self, text: str) -> tuple[str, int]:
+        """``text`` with names replaced, and the number replaced."""
+        if self.names is None:
+            return text, 0
+        lower = text.lower()
+        if len(lower) != len(text):
+            # A few characters ("İ") lengthen when lowercased, so positions in
+            # the lowercased text would not fit the original: redact the
+            # lowercased text instead, losing only this note's case.
+            return self.names.subn(NAME, lower)
+        pieces, end = [], 0
+        for match in self.names.finditer(lower):
+            pieces += [text[end : match.start()], NAME]
+            end = match.end()
+        pieces.append(text[end:])
+        return "".join(pieces), len(pieces) // 2
+
+    def redact_text(self, text: str, counts: Counter[str]) -> str:
+        """``text`` redacted; adds the replacements made to ``counts``."""
+        for rule in RULES:
+            if rule.needs is None or rule.needs.search(text):
+                text, n = rule.pattern.subn(rule.kind, text)
+                counts[rule.kind] += n
+        text, n = self.redact_names(text)
+        counts[NAME] += n
+        return text
+
+    def __call__(self, texts: pd.Series) -> tuple[pd.Series, Counter[str]]:
+        """Redacted ``texts`` (same index) and the number of replacements by kind."""
+        counts: Counter[str] = Counter(dict.fromkeys(PLACEHOLDERS, 0))
+        out = [self.redact_text(text, counts) for text in texts]
+        return pd.Series(out, index=texts.index, dtype="str"), counts
+
+
+def redact(texts: pd.Series, names: list[str]) -> pd.Series:
+    """``texts`` with identifiers and the given ``names`` replaced by placeholders."""
+    return Redactor(names)(texts)[0]
+
+
+def read_notes(path: Path, columns: dict[str, str]) -> pd.DataFrame:
+    """The raw notes export with canonical columns and parsed note times.
+
+    Raises ``InputError`` naming the file, column and row of the first missing
+    child id or text, or unreadable or missing note time.
+    """
+    notes = read_mapped_csv(path, columns, "notes")
+    for column in REQUIRED:
+        missing = notes[column].isna()
+        if missing.any():
+            row = int(missing.to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"{path}: column {columns[column]!r} (notes.{column}), line {row + 2} "
+                "(counting the header as line 1 and each note as one line, however many "
+                "lines its text spans): value is missing but required; fill it in or "
+                "remove the note from the export."
+            )
+    notes["note_datetime"] = parse_dates(
+        notes["note_datetime"], path, columns["note_datetime"], required=True
+    )
+    return notes[NOTE_COLUMNS]
+
+
+def shard_of(child_ids: pd.Series, shards: int) -> pd.Series:
+    """The shard of each pseudonymised child id: its hash modulo ``shards``.
+
+    Hash-based, so a child's notes stay in one shard and shards are balanced
+    without a lookup table.
+    """
+    return child_ids.map(lambda pseudonym: int(pseudonym, 16) % shards).astype("int64")
+
+
+def redact_notes(
+    notes: pd.DataFrame, people: pd.DataFrame, separator: str, key: bytes
+) -> tuple[pd.DataFrame, Counter[str]]:
+    """Notes with redacted text and pseudonymised ids, and replacement counts."""
+    known = set(people["child_id"].dropna().str.strip())
+    unknown = int((~notes["child_id"].str.strip().isin(known)).sum())
+    if unknown:
+        logger.warning(
+            "%d note(s) belong to children missing from the people export: their "
+            "identifiers are redacted by pattern and names only if another person in "
+            "the export has them; add these children to the export.",
+            unknown,
+        )
+    names = people_names(people, separator, english_words())
+    text, counts = Redactor(names)(notes["text"])
+    out = notes.assign(
+        text=text,
+        note_id=pseudonymise(notes["note_id"], key),
+        child_id=pseudonymise(notes["child_id"], key),
+    )
+    return out, counts
+
+
+def split_shards(notes: pd.DataFrame, shards: int) -> list[pd.DataFrame]:
+    """``shards`` frames by child, each sorted by child, note time and note id."""
+    ordered = notes.assign(_shard=shard_of(notes["child_id"], shards)).sort_values(
+        ["_shard", "child_id", "note_datetime", "note_id"], kind="stable"
+    )
+    # Slices of the sorted frame rather than boolean masks: slices share the
+    # sorted data instead of copying every note once more.
+    bounds = ordered["_shard"].searchsorted(range(shards + 1))
+    return [
+        ordered.iloc[bounds[k] : bounds[k + 1]][NOTE_COLUMNS].reset_index(drop=True)
+        for k in range(shards)
+    ]
+
+
+def main(snakemake) -> None:
+    """Run redaction with the rule's inputs, params and outputs."""
+    params = snakemake.params
+    paths = list(snakemake.output.shards)
+    if len(paths) != params.shards:
+        raise ValueError(f"{len(paths)} shard outputs for {params.shards} shards")
+    key = resolve_key(params.key_env, params.key_file, params.demo_key)
+    people = read_mapped_csv(snakemake.input.people, params.people_columns, "people")
+    # The raw notes are not kept in a variable, so that their memory is freed
+    # as soon as the redacted copy exists.
+    redacted, counts = redact_notes(
+        read_notes(Path(snakemake.input.notes), params.notes_columns),
+        people,
+        params.list_separator,
+        key,
+    )
+    logger.info(
+        "redacted %s in %d notes",
+        ", ".join(f"{n:,} {kind}" for kind, n in counts.items()),
+        len(redacted),
+    )
+    for path, shard in zip(paths, split_shards(redacted, params.shards), strict=True):
+        write_parquet(shard, path, "notes")
+        logger.info("%s: wrote %d notes", path, len(shard))
+
+
+if __name__ == "__main__":
+    from common import run
+
+    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821
