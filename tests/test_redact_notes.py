@@ -82,16 +82,29 @@ def test_name_variants_cover_spellings_and_skip_titles_and_initials():
     assert rn.name_variants("Mrs J Smith") == {"smith"}
 
 
-def test_people_names_takes_children_and_every_carer():
+def test_people_names_takes_children_every_carer_and_typos():
     people = pd.DataFrame(
         {
             "child_id": ["C1", "C2"],
-            "first_name": ["Sarah", pd.NA],
+            "first_name": ["Brian", pd.NA],
             "last_name": ["Smith", "Okafor"],
             "carer_names": ["Tom Smith;Lisa Brown", pd.NA],
         }
     )
-    assert rn.people_names(people, ";") == ["brown", "lisa", "okafor", "sarah", "smith", "tom"]
+    names = rn.people_names(people, ";", rn.english_words())
+    assert names == sorted(names)
+    assert {"brian", "smith", "okafor", "tom", "lisa", "brown"} <= set(names)
+    # Misspellings are names too, unless they are words.
+    assert {"biran", "smtih", "okafro"} <= set(names)
+    assert "brain" not in names
+    assert redact_one("Biran and Smtih use their brain", names) == "NAME and NAME use their brain"
+
+
+def test_typo_variants_swap_adjacent_letters_of_longer_names():
+    assert rn.typo_variants("keith") == {"ekith", "kieth", "ketih", "keiht"}
+    assert rn.typo_variants("anna") == set()
+    assert rn.typo_variants("mary-jane") == set()
+    assert "llama" not in rn.typo_variants("llama")
 
 
 def test_trie_regex_matches_exactly_the_words():

@@ -225,8 +225,9 @@ def render(
     parts.append("<h2>Designs and splits</h2>")
     parts.append(
         '<p class="note">Siblings never fall on both sides of a split ("families in both" '
-        "must be 0). In the time-ordered design the test set is the latest families, and "
-        "training uses only cases whose outcome was known before the test period began.</p>"
+        "must be 0). In the time-ordered design the test set is the latest referrals; "
+        "training uses only earlier cases whose outcome was known before the test period "
+        "began and whose family has no test case (the rest are excluded).</p>"
     )
     parts.append(table_html(split_table(splits, cohorts)))
 
