@@ -18,6 +18,8 @@ from gensim.models import CoherenceModel, LdaModel
 from common import read_parquet, topic_column, topic_schema, write_parquet
 
 logger = logging.getLogger(__name__)
+# gensim logs every pass and every thousand documents; keep the job log readable.
+logging.getLogger("gensim").setLevel(logging.WARNING)
 
 OUTER_FOLD = -1
 
@@ -62,33 +64,38 @@ def topic_shares(model: LdaModel, dictionary: Dictionary, documents: list[list[s
     return shares
 
 
-def coherence(
-    model: LdaModel, documents: list[list[str]], dictionary: Dictionary, measure: str
-) -> float:
-    """Mean topic coherence of a model on the given documents."""
-    scorer = CoherenceModel(
-        model=model,
-        texts=documents,
-        dictionary=dictionary,
-        coherence=measure,
-        topn=10,
-        processes=1,
-    )
-    return float(scorer.get_coherence())
-
-
 def choose_num_topics(
     documents: list[list[str]], dictionary: Dictionary, settings: dict, seed: int
 ) -> tuple[int, pd.DataFrame]:
-    """The grid value with the highest coherence (ties: fewer topics), and the
-    coherence of each candidate."""
-    rows = []
-    for num_topics in sorted(settings["num_topics"]):
+    """The grid value with the highest mean topic coherence (ties: fewer
+    topics), and the coherence of each candidate.
+
+    All candidates' topics are scored in one ``CoherenceModel``, so the word
+    co-occurrence statistics of the documents are counted once, not once per
+    candidate.
+    """
+    grid = sorted(settings["num_topics"])
+    topics, owner = [], []
+    for num_topics in grid:
         model = fit_lda(documents, dictionary, num_topics, settings, seed)
-        score = coherence(model, documents, dictionary, settings["coherence"])
-        rows.append({"num_topics": num_topics, "coherence": score})
-        logger.info("%d topics: %s coherence %.4f", num_topics, settings["coherence"], score)
-    table = pd.DataFrame(rows)
+        for topic in range(num_topics):
+            topics.append([word for word, _ in model.show_topic(topic, topn=10)])
+            owner.append(num_topics)
+    scorer = CoherenceModel(
+        topics=topics,
+        texts=documents,
+        dictionary=dictionary,
+        coherence=settings["coherence"],
+        processes=1,
+    )
+    per_topic = pd.Series(scorer.get_coherence_per_topic(), index=owner)
+    table = pd.DataFrame(
+        {"num_topics": grid, "coherence": [float(per_topic.loc[[k]].mean()) for k in grid]}
+    )
+    for row in table.itertuples():
+        logger.info(
+            "%d topics: %s coherence %.4f", row.num_topics, settings["coherence"], row.coherence
+        )
     best = table.sort_values(["coherence", "num_topics"], ascending=[False, True]).iloc[0]
     return int(best["num_topics"]), table
 
