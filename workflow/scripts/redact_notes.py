@@ -21,10 +21,11 @@ one job per shard. The log holds counts only, never text or identifiers.
 Precision is traded for recall, because a leaked name costs more than a lost
 word: names that are also ordinary words ("May", "Grace", "Will") are redacted
 wherever the word occurs; any ten digits not starting with 0 read as an NHS
-number; "3 may" reads as a date. Names of one letter (initials) are not
-redacted, as they would hit every "a" and "I"; nor are other misspellings, nor
-names missing from the people export, which is why notes of children absent
-from it are counted in the log.
+number; "3 may" and "aged 12 since 2015" read as dates. Names of one letter
+(initials) are not redacted, as they would hit every "a" and "I"; nor are other
+misspellings, nor names missing from the people export, which is why notes of
+children absent from it are counted in the log. Years alone ("in 2015") and
+times are kept: they identify nobody and matter for the chronology.
 """
 
 import logging
@@ -36,8 +37,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
-from spacy.lookups import load_lookups
+import pyarrow as pa
 from ingest_records import resolve_key
+from spacy.lookups import load_lookups
 
 from common import InputError, parse_dates, pseudonymise, read_mapped_csv, write_parquet
 
@@ -52,6 +54,7 @@ MIN_TYPO_LENGTH = 5
 TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "rev", "sir"})
 NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 NOTE_COLUMNS = ["note_id", "child_id", "note_datetime", "document_type", "text"]
+CHUNK_ROWS = 50_000
 REQUIRED = ("child_id", "text")
 
 
@@ -165,9 +168,7 @@ def english_words() -> Callable[[str], bool]:
     return lambda word: word in base or word in inflected
 
 
-def people_names(
-    people: pd.DataFrame, separator: str, is_word: Callable[[str], bool]
-) -> list[str]:
+def people_names(people: pd.DataFrame, separator: str, is_word: Callable[[str], bool]) -> list[str]:
     """Every distinct name word of every child and carer in ``people``, and its
     misspellings by swapped letters unless they are words (``is_word``), sorted.
 
@@ -251,8 +252,17 @@ class Redactor:
     def __call__(self, texts: pd.Series) -> tuple[pd.Series, Counter[str]]:
         """Redacted ``texts`` (same index) and the number of replacements by kind."""
         counts: Counter[str] = Counter(dict.fromkeys(PLACEHOLDERS, 0))
-        out = [self.redact_text(text, counts) for text in texts]
-        return pd.Series(out, index=texts.index, dtype="str"), counts
+        # Chunk by chunk into Arrow, because Python strings of two million
+        # notes at once would take several times the memory of the text.
+        chunks = [
+            pa.array(
+                [self.redact_text(text, counts) for text in texts.iloc[i : i + CHUNK_ROWS]],
+                pa.large_string(),
+            )
+            for i in range(0, len(texts), CHUNK_ROWS)
+        ]
+        out = pd.array(pa.chunked_array(chunks, pa.large_string()), dtype="str")
+        return pd.Series(out, index=texts.index), counts
 
 
 def redact(texts: pd.Series, names: list[str]) -> pd.Series:
