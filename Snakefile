@@ -13,6 +13,15 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    outcome="|".join(OUTCOMES),
+    timing="|".join(TIMINGS),
+    features="|".join(FEATURE_SETS),
+    shard=r"\d+",
+
+
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/text.smk"
 include: "workflow/rules/cohort.smk"

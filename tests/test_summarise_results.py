@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-
 from render_report import verdict_table
 from summarise_results import summarise
 

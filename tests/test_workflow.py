@@ -56,6 +56,13 @@ def test_snakefmt_and_ruff_are_clean():
         assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
 
 
+def test_scripts_run_under_snakemake_script_directive():
+    # Snakemake prepends a preamble to each script, so a __future__ import,
+    # which must come first in a file, breaks the job with a SyntaxError.
+    for script in sorted((ROOT / "workflow" / "scripts").glob("*.py")):
+        assert "from __future__" not in script.read_text(), script.name
+
+
 def lock_pins() -> dict[str, str]:
     pins = {}
     for line in (ROOT / "requirements.lock").read_text().splitlines():
@@ -89,7 +96,8 @@ def test_every_rule_names_log_benchmark_environment_and_resources():
             if not block.startswith("rule "):
                 continue
             name = block.split()[1].rstrip(":")
-            for directive in ("log:", "benchmark:", "conda:", "threads:", "mem_mb=", "input:"):
+            directives = ["log:", "benchmark:", "conda:", "threads:", "mem_mb=", "output:"]
+            for directive in directives:
                 assert directive in block, f"{rule_file.name}: rule {name} lacks {directive}"
 
 
@@ -97,7 +105,7 @@ def test_every_rule_names_log_benchmark_environment_and_resources():
 def tiny_run(tmp_path_factory) -> Path:
     """Run the whole workflow once on a tiny synthetic LA in a scratch copy."""
     work = tmp_path_factory.mktemp("workflow")
-    for item in ("Snakefile", "workflow", "config"):
+    for item in ("Snakefile", "workflow", "config", "envs"):
         source = ROOT / item
         if source.is_dir():
             shutil.copytree(source, work / item, ignore=shutil.ignore_patterns("__pycache__"))
@@ -110,6 +118,7 @@ def tiny_run(tmp_path_factory) -> Path:
                 "synthetic": {"seed": 5, "n_children": 1500},
                 "topics": {"num_topics": [4, 6], "passes": 4, "iterations": 50},
                 "models": {"search_iterations": 3},
+                "designs": {"time": {"inner_folds": 2}},
             }
         )
     )

@@ -1,4 +1,4 @@
-# Helpers shared by the rule files: paths, wildcard values and config lookups.
+# Helpers shared by all rule files (paths, wildcard values and config lookups).
 
 import os
 from pathlib import Path
@@ -22,13 +22,6 @@ STRUCTURED_TABLES = [
 # Edits to the shared helper module must rerun the scripts that import it;
 # Snakemake tracks only each rule's own script, so rules list it as an input.
 HELPERS = "workflow/scripts/common.py"
-
-
-wildcard_constraints:
-    outcome="|".join(OUTCOMES),
-    timing="|".join(TIMINGS),
-    features="|".join(FEATURE_SETS),
-    shard=r"\d+",
 
 
 def synthetic_directory():

@@ -26,14 +26,16 @@ Generating process, in brief:
   no further action (NFA) at referral; for other referrals, a section 47
   enquiry starting in the first 12 days; escalation (a child protection plan or
   a care episode starting in the window (referral + 14 days, + 3 months]);
-  after an NFA closure, re-referral within 12 months of the closure.
+  after an NFA closure, re-referral within 12 months of the closure and of
+  the day after the referral (so both ways of dating the horizon agree).
 - Consecutive referrals of a child are at least 93 days apart and never start
   before the previous one is closed, and every plan or care episode starts in
   the escalation window of its own referral or, for a small documented share of
   other assessed referrals ("late plans"), after that window but before the
   closure. So each label as the workflow computes it (NFA and re-referred within
-  12 months of closure; escalation event in the window) is exactly the outcome
-  drawn, and ``ground_truth.csv`` holds its probability:
+  12 months, of the closure or of the prediction point; escalation event in the
+  window) is exactly the outcome drawn, and ``ground_truth.csv`` holds its
+  probability:
 
   - ``p_nfa_rereferral`` = P(NFA) x P(re-referral | NFA) x the share of the
     re-referral dates at which the child is still under the age limit, all at
@@ -53,8 +55,6 @@ numbers, phone numbers, e-mails, postcodes, UPNs) for testing redaction.
 All randomness comes from ``np.random.default_rng(seed)`` (the notes from a
 stream spawned from it), so the same seed and size give byte-identical files.
 """
-
-from __future__ import annotations
 
 import argparse
 import logging
@@ -1130,8 +1130,13 @@ def simulate_events(
     reason[child_care] = care_reason[care_outcome[child_care]]
 
     # True probabilities (per child).
+    # A re-referral after an NFA closure falls uniformly in [lo, hi] days after
+    # the closure: after the closure, MIN_GAP_DAYS after the referral, and within
+    # 365 days of the day after the referral, hence within 12 months of both the
+    # closure and the NFA outcome's prediction point (referral + 1 day).
     lo = np.maximum(1, day + MIN_GAP_DAYS - nfa_close)
-    span = 366 - lo
+    hi = day + 1 + 365 - nfa_close
+    span = hi - lo + 1
     usable = np.clip(age_out - (nfa_close[ev] + lo[ev]), 0, span[ev])
     p_nfa_rereferral = p_nfa[ev] * p_rereferral[ev] * usable / span[ev]
     p_escalation = np.where(nfa[ev], 0.0, q)
@@ -1140,7 +1145,7 @@ def simulate_events(
     event_close = np.zeros(n_e, dtype=np.int64)
     np.maximum.at(event_close, ev, closure)
     again = rng.random(n_e) < sigmoid(-0.2 + 1.0 * risk + 0.4 * text)
-    gap_rereferral = uniform_days(rng, lo, np.full(n_e, 365))
+    gap_rereferral = uniform_days(rng, lo, hi)
     gap_after_nfa = 367 + np.floor(rng.exponential(300.0, n_e)).astype(np.int64)
     gap_other = 1 + np.floor(rng.exponential(300.0, n_e)).astype(np.int64)
     next_day = np.where(
@@ -1878,7 +1883,8 @@ def readme_text(tables: dict[str, pd.DataFrame]) -> str:
         "`ground_truth.csv` holds, for each referral, the family's latent risk and the "
         "true probability of each outcome under the generating process: "
         "`p_nfa_rereferral`, closed with no further action and referred again within 12 "
-        "months of closure (as known at the referral date); `p_escalation`, a child "
+        "months (of the closure and of referral + 1 day; as known at the referral date); "
+        "`p_escalation`, a child "
         "protection plan or care episode starting within 3 months after referral + 14 "
         "days (given the NFA and section 47 decisions, made before that point). The "
         "workflow never reads it; benchmarks use it.",
