@@ -178,3 +178,70 @@ def test_no_planted_identifier_reaches_results_or_logs(tiny_run):
         words = set(re.findall(r"[A-Za-z0-9@.'+-]+", text))
         leaked = {i for i in identifiers if i in text} | (surnames & words)
         assert not leaked, f"{path}: {sorted(leaked)[:5]}"
+
+
+def planned_rules(work: Path, configfile: str) -> set[str]:
+    """Rules a dry run would execute, from its job-stats table."""
+    result = snakemake("-n", "--cores", "2", "--configfile", configfile, cwd=work)
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    if "Nothing to be done" in output:
+        return set()
+    stats = output.split("Job stats:")[1].split("total")[0]
+    return {line.split()[0] for line in stats.splitlines()[3:] if line.strip()}
+
+
+def changed_config(work: Path, name: str, change: dict) -> str:
+    """Write the tiny config with ``change`` merged in; return its path."""
+    config = yaml.safe_load((work / "config" / "tiny.yaml").read_text())
+    for key, value in change.items():
+        config[key] = {**config.get(key, {}), **value}
+    (work / "config" / name).write_text(yaml.safe_dump(config))
+    return f"config/{name}"
+
+
+DOWNSTREAM_OF_TRAINING = {"train_models", "evaluate_models", "summarise_results", "render_report"}
+
+
+@pytest.mark.e2e
+def test_changing_a_hyperparameter_reruns_only_training_and_after(tiny_run):
+    configfile = changed_config(tiny_run, "lr.yaml", {"models": {"search_iterations": 4}})
+    assert planned_rules(tiny_run, configfile) == DOWNSTREAM_OF_TRAINING | {"all"}
+
+
+@pytest.mark.e2e
+def test_changing_the_topic_grid_reruns_topics_and_after_not_ingestion(tiny_run):
+    configfile = changed_config(tiny_run, "topics.yaml", {"topics": {"num_topics": [4, 5]}})
+    assert planned_rules(tiny_run, configfile) == {"fit_topics", "all"} | DOWNSTREAM_OF_TRAINING
+
+
+@pytest.mark.e2e
+def test_editing_the_report_script_reruns_only_the_report(tiny_run):
+    script = tiny_run / "workflow" / "scripts" / "render_report.py"
+    script.write_text(script.read_text() + "\n")
+    try:
+        assert planned_rules(tiny_run, "config/tiny.yaml") == {"render_report", "all"}
+    finally:
+        script.write_text(script.read_text()[:-1])
+
+
+@pytest.mark.e2e
+def test_results_are_byte_identical_with_one_core(tiny_run, tmp_path_factory):
+    work = tmp_path_factory.mktemp("one_core")
+    for item in ("Snakefile", "workflow", "config", "envs"):
+        source = tiny_run / item
+        if source.is_dir():
+            shutil.copytree(source, work / item)
+        else:
+            shutil.copy(source, work / item)
+    result = snakemake("--cores", "1", "--configfile", "config/tiny.yaml", cwd=work)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    first = tiny_run / "results" / "tiny"
+    second = work / "results" / "tiny"
+    compared = 0
+    for path in sorted(first.rglob("*")):
+        if path.suffix in (".parquet", ".csv", ".html", ".png"):
+            twin = second / path.relative_to(first)
+            assert path.read_bytes() == twin.read_bytes(), path.relative_to(first)
+            compared += 1
+    assert compared > 40
