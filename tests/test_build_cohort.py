@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import build_cohort as bc
 import pandas as pd
 import pytest
 
+import build_cohort as bc
 from common import InputError
 
 NFA = {

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import build_cohort as bc
-import build_features as bf
 import pandas as pd
 from conftest import dates
+
+import build_cohort as bc
+import build_features as bf
 
 ESCALATION = {
     "type": "escalation",

@@ -1,19 +1,42 @@
 """Tests for workflow/scripts/evaluate_models.py."""
 
-from __future__ import annotations
-
 import sys
+import time
 import types
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 sys.path.insert(0, "workflow/scripts")
 
-from evaluate_models import evaluate, holdout_metrics, main  # noqa: E402
+from sklearn.metrics import average_precision_score  # noqa: E402
 
 from common import SCHEMAS, InputError, read_parquet, write_parquet  # noqa: E402
+from evaluate_models import (  # noqa: E402
+    CALIBRATION_SCHEMA,
+    DETAILS_SCHEMA,
+    FAILS,
+    MEETS,
+    THRESHOLDS_SCHEMA,
+    UNSURE,
+    bootstrap_average_precision,
+    bootstrap_counts,
+    calibration_table,
+    evaluate,
+    evaluate_all,
+    f_beta,
+    holdout_metrics,
+    main,
+    percentile_interval,
+    resampled_average_precision,
+    rich_metrics,
+    threshold_table,
+    top_k_metrics,
+    verdict,
+    wilson_interval,
+)
 
 IDS = ["r1", "r2", "r3", "r4", "r5"]
 LABELS = [1, 0, 1, 0, 0]
@@ -142,22 +165,301 @@ def test_models_must_share_test_rows():
         evaluate(frame, cv_results(), "escalation", "time_text")
 
 
-def test_main_round_trip(tmp_path):
-    write_parquet(predictions(), tmp_path / "predictions.parquet", "predictions")
-    write_parquet(cv_results(), tmp_path / "cv_results.parquet", "cv_results")
-    snakemake = types.SimpleNamespace(
+def snakemake_job(tmp_path, name: str = "out", **params) -> types.SimpleNamespace:
+    """A stand-in for the ``snakemake`` object of one evaluate_models job."""
+    return types.SimpleNamespace(
         input=types.SimpleNamespace(
             predictions=str(tmp_path / "predictions.parquet"),
             cv_results=str(tmp_path / "cv_results.parquet"),
         ),
         params=types.SimpleNamespace(
-            outcome="escalation", design="time_text", success_threshold=0.65, decision_threshold=0.5
+            outcome="escalation",
+            design="time_text",
+            success_threshold=0.65,
+            decision_threshold=0.5,
+            top_k_percent=[10, 25],
+            bootstrap_resamples=200,
+            calibration_bins=10,
+            seed=7,
+            **params,
         ),
-        output=types.SimpleNamespace(metrics=str(tmp_path / "metrics.parquet")),
+        output=types.SimpleNamespace(
+            **{
+                table: str(tmp_path / name / f"{table}.parquet")
+                for table in ("metrics", "details", "thresholds", "calibration")
+            }
+        ),
         log=[str(tmp_path / "log.txt")],
         threads=1,
     )
-    main(snakemake)
-    written = read_parquet(snakemake.output.metrics, "metrics")
+
+
+def test_main_round_trip_is_byte_identical(tmp_path):
+    write_parquet(predictions(), tmp_path / "predictions.parquet", "predictions")
+    write_parquet(cv_results(), tmp_path / "cv_results.parquet", "cv_results")
+    first, second = snakemake_job(tmp_path, "a"), snakemake_job(tmp_path, "b")
+    main(first)
+    main(second)
+    written = read_parquet(first.output.metrics, "metrics")
     assert len(written) == 3
     assert written["selected"].sum() == 1
+    schemas = {
+        "details": DETAILS_SCHEMA,
+        "thresholds": THRESHOLDS_SCHEMA,
+        "calibration": CALIBRATION_SCHEMA,
+    }
+    for table, schema in schemas.items():
+        read = pq.read_table(getattr(first.output, table))
+        assert read.schema.remove_metadata().equals(schema)
+    for table in ("metrics", *schemas):
+        a = (tmp_path / "a" / f"{table}.parquet").read_bytes()
+        b = (tmp_path / "b" / f"{table}.parquet").read_bytes()
+        assert a == b, table
+
+
+# --- richer metrics -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tables() -> dict[str, pd.DataFrame]:
+    return evaluate_all(
+        predictions(), cv_results(), "escalation", "time_text", 0.65, 0.5, [10, 25], 300, 3
+    )
+
+
+def test_metrics_table_is_unchanged_and_details_extend_it(tables, metrics):
+    pd.testing.assert_frame_equal(tables["metrics"], metrics)
+    details = tables["details"]
+    assert list(details.columns) == DETAILS_SCHEMA.names
+    assert details.columns[: len(SCHEMAS["metrics"].names)].tolist() == SCHEMAS["metrics"].names
+    pd.testing.assert_frame_equal(details[SCHEMAS["metrics"].names], metrics)
+
+
+def test_hand_computed_rich_metrics(tables):
+    row = tables["details"].set_index("model").loc["lightgbm"]
+    # flagged at 0.5: 0.9 (pos), 0.8 (neg), 0.6 (pos): TP 2, FP 1, TN 2, FN 0
+    assert row["n_positive"] == 2 and row["n_flagged"] == 3
+    assert row["flagged_share"] == pytest.approx(0.6)
+    assert row["accuracy"] == pytest.approx(0.8)
+    assert row["false_alarms_per_100_flagged"] == pytest.approx(100 / 3)
+    assert row["missed_per_100_at_risk"] == pytest.approx(0.0)
+    assert row[["tp_per_1000", "fp_per_1000", "tn_per_1000", "fn_per_1000"]].tolist() == (
+        pytest.approx([400, 200, 400, 0])
+    )
+    beta2 = 0.1**2
+    assert row["f0_1"] == pytest.approx((1 + beta2) * (2 / 3) / (beta2 * 2 / 3 + 1))
+    assert row["brier_score"] == pytest.approx((0.01 + 0.64 + 0.16 + 0.09 + 0.01) / 5)
+    # top 10% of 5 rows is 1 row (0.9, positive): 1 of the 2 positives
+    assert row["share_of_positives_in_top_10pct"] == pytest.approx(0.5)
+    baseline = tables["details"].set_index("model").loc["previous_referrals"]
+    assert np.isnan(baseline["brier_score"])
+    none_flagged = tables["details"].set_index("model").loc["logistic_regression"]
+    assert none_flagged["precision"] == 0.0 and none_flagged["missed_per_100_at_risk"] == 100.0
+
+
+def test_false_alarms_undefined_when_nothing_is_flagged():
+    out = rich_metrics(np.array([1, 0]), np.array([0.2, 0.1]), 0.5, True)
+    assert out["n_flagged"] == 0 and np.isnan(out["false_alarms_per_100_flagged"])
+    assert out["f0_1"] == 0.0
+
+
+def test_f_beta_weights_precision():
+    assert f_beta(1.0, 0.1) > f_beta(0.1, 1.0)
+    assert f_beta(0.5, 0.5) == pytest.approx(0.5)
+    assert f_beta(0.0, 0.0) == 0.0
+
+
+def test_top_k_ties_are_flagged_in_proportion():
+    # top 50% of 4 rows = 2 rows; three rows tie at 0.5 holding 2 positives:
+    # expected true positives 2 * 2/3
+    out = top_k_metrics(np.array([1, 0, 1, 0]), np.array([0.5, 0.5, 0.5, 0.1]), 50)
+    assert out["n_flagged"] == 2 and out["threshold"] == 0.5
+    assert out["precision"] == pytest.approx(2 / 3)
+    assert out["recall"] == pytest.approx(2 / 3)
+    reordered = top_k_metrics(np.array([0, 1, 0, 1]), np.array([0.1, 0.5, 0.5, 0.5]), 50)
+    assert reordered["precision"] == pytest.approx(out["precision"])
+
+
+def test_threshold_table_rows_and_values():
+    labels = np.array(LABELS)
+    scores = np.array(SCORES["lightgbm"])
+    table = threshold_table(labels, scores, 0.35, [25, 10])
+    rules = table["rule"].tolist()
+    assert rules.count("score_threshold") == 10 and rules.count("top_k_percent") == 2
+    assert table.loc[table["is_decision_threshold"], "threshold"].tolist() == [0.35]
+    at = table.set_index(["rule", "threshold"])
+    row = at.loc[("score_threshold", 0.7)]
+    # 0.9 (pos) and 0.8 (neg) flagged
+    assert row["precision"] == pytest.approx(0.5) and row["recall"] == pytest.approx(0.5)
+    assert row["f0_1"] == pytest.approx(0.5)
+    top = table[table["rule"] == "top_k_percent"].set_index("k_percent")
+    assert top.index.tolist() == [10.0, 25.0]
+    # top 25% of 5 rows = 2 rows: 0.9 (pos), 0.8 (neg)
+    assert top.loc[25.0, "n_flagged"] == 2 and top.loc[25.0, "threshold"] == 0.8
+    assert top.loc[25.0, "precision"] == pytest.approx(0.5)
+    nothing = at.loc[("score_threshold", 0.9)]
+    assert nothing["n_flagged"] == 1
+
+
+def test_calibration_bins():
+    labels = np.array([0, 1, 1, 0, 1])
+    scores = np.array([0.05, 0.15, 0.1, 0.12, 1.0])
+    table = calibration_table(labels, scores, 10)
+    assert table["n"].sum() == 5 and len(table) == 10
+    assert table["n"].tolist() == [1, 3, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert table.loc[1, "mean_score"] == pytest.approx((0.15 + 0.1 + 0.12) / 3)
+    assert table.loc[1, "observed_rate"] == pytest.approx(2 / 3)
+    assert np.isnan(table.loc[2, "mean_score"]) and np.isnan(table.loc[2, "observed_lower"])
+    assert table.loc[0, "observed_lower"] == 0.0 and table.loc[9, "observed_upper"] == 1.0
+
+
+def test_calibration_leaves_out_baselines(tables):
+    assert sorted(set(tables["calibration"]["model"])) == ["lightgbm", "logistic_regression"]
+    assert list(tables["calibration"].columns) == CALIBRATION_SCHEMA.names
+    assert list(tables["thresholds"].columns) == THRESHOLDS_SCHEMA.names
+    assert len(tables["thresholds"]) == 3 * (9 + 2)
+
+
+def test_wilson_interval_known_value():
+    lower, upper = wilson_interval(np.array([5]), np.array([10]))
+    assert lower[0] == pytest.approx(0.2366, abs=1e-4)
+    assert upper[0] == pytest.approx(0.7634, abs=1e-4)
+
+
+# --- bootstrap ----------------------------------------------------------------
+
+
+def test_resampled_average_precision_matches_sklearn_with_weights():
+    rng = np.random.default_rng(1)
+    labels = (rng.random(200) < 0.3).astype(int)
+    scores = np.round(rng.random(200) + 0.3 * labels, 1)  # many ties
+    counts = np.concatenate(list(bootstrap_counts(labels, 20, rng, stratified=False)))
+    counts[0, :50] = 0
+    got = resampled_average_precision(labels, scores, counts)
+    expected = [average_precision_score(labels, scores, sample_weight=c) for c in counts]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    ones = resampled_average_precision(labels, scores, np.ones((1, 200)))
+    assert ones[0] == pytest.approx(average_precision_score(labels, scores))
+
+
+def test_resampled_average_precision_without_positives_is_nan():
+    out = resampled_average_precision(np.array([1, 0, 0]), np.array([0.9, 0.1, 0.2]), [[0, 2, 1]])
+    assert np.isnan(out[0])
+
+
+def test_bootstrap_counts_strata_chunks_and_seed():
+    labels = np.array([1] * 7 + [0] * 30)
+    chunks = list(bootstrap_counts(labels, 25, np.random.default_rng(5), True, max_cells=37 * 4))
+    assert [len(c) for c in chunks] == [4] * 6 + [1]
+    counts = np.concatenate(chunks)
+    assert (counts[:, :7].sum(axis=1) == 7).all() and (counts[:, 7:].sum(axis=1) == 30).all()
+    again = np.concatenate(
+        list(bootstrap_counts(labels, 25, np.random.default_rng(5), True, max_cells=37 * 4))
+    )
+    np.testing.assert_array_equal(counts, again)
+    plain = np.concatenate(list(bootstrap_counts(labels, 25, np.random.default_rng(5), False)))
+    assert (plain.sum(axis=1) == 37).all()
+    assert plain[:, :7].sum(axis=1).std() > 0
+
+
+def test_percentile_interval_handles_nan_and_infinity():
+    lower, upper = percentile_interval(np.array([[1.0, np.nan, 3.0], [np.nan] * 3]))
+    assert lower[0] == pytest.approx(1.05) and upper[0] == pytest.approx(2.95)
+    assert np.isnan(lower[1]) and np.isnan(upper[1])
+    _, upper = percentile_interval(np.array([1.0, np.inf, np.inf, np.inf]))
+    assert upper == np.inf
+
+
+@pytest.mark.parametrize(
+    ("lower", "upper", "expected"),
+    [
+        (0.65, 0.9, MEETS),
+        (0.7, 0.8, MEETS),
+        (0.5, 0.6499, FAILS),
+        (0.5, 0.65, UNSURE),
+        (0.6, 0.7, UNSURE),
+        (np.nan, np.nan, UNSURE),
+    ],
+)
+def test_verdict(lower, upper, expected):
+    assert verdict(lower, upper, 0.65) == expected
+
+
+def large_predictions(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Predictions of a strong, a useless and a baseline model on ``n`` rows."""
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(n) < 0.15).astype(np.int8)
+    scores = {
+        "lightgbm": np.clip(0.85 * labels + 0.3 * rng.random(n), 0, 1),
+        "logistic_regression": rng.random(n),
+        "previous_referrals": rng.poisson(1 + labels).astype(float),
+    }
+    ids = [f"r{i:05d}" for i in range(n)]
+    frame = pd.concat(
+        [
+            pd.DataFrame({"referral_id": ids, "model": m, "label": labels, "score": s})
+            for m, s in scores.items()
+        ],
+        ignore_index=True,
+    )
+    cv = pd.DataFrame(
+        [
+            {
+                "model": m,
+                "candidate": 0,
+                "params": "{}",
+                "fold": f,
+                "average_precision": 0.5,
+                "selected": True,
+            }
+            for m in scores
+            for f in range(3)
+        ]
+    )
+    return frame, cv
+
+
+def test_verdicts_and_speed_on_3000_rows():
+    frame, cv = large_predictions()
+    started = time.perf_counter()
+    tables = evaluate_all(frame, cv, "o", "d", 0.65, 0.5, [10, 25], 500, 11)
+    assert time.perf_counter() - started < 5
+    details = tables["details"].set_index("model")
+    assert details.loc["lightgbm", "verdict"] == MEETS
+    assert details.loc["logistic_regression", "verdict"] == FAILS
+    for model, row in details.iterrows():
+        assert row["ap_ci_lower"] - 1e-12 <= row["average_precision"], model
+        assert row["average_precision"] <= row["ap_ci_upper"] + 1e-12, model
+    assert (details["bootstrap_valid"] == 500).all()
+
+
+def test_bootstrap_interval_is_seeded_and_paired():
+    frame, _ = large_predictions(400, seed=2)
+    wide = frame.pivot(index="referral_id", columns="model", values="score")
+    labels = frame.drop_duplicates("referral_id")["label"].to_numpy()
+    a = bootstrap_average_precision(labels, wide.to_numpy(), 50, seed=1)
+    b = bootstrap_average_precision(labels, wide.to_numpy(), 50, seed=1)
+    c = bootstrap_average_precision(labels, wide.to_numpy(), 50, seed=2)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    single = bootstrap_average_precision(labels, wide["lightgbm"].to_numpy(), 50, seed=1)
+    np.testing.assert_array_equal(single[0], a[list(wide.columns).index("lightgbm")])
+
+
+def test_plain_bootstrap_drops_resamples_without_positives():
+    labels = [1, 0, 0, 0, 0]
+    frame = predictions(labels=labels)
+    tables = evaluate_all(
+        frame, cv_results(), "o", "d", bootstrap_resamples=200, seed=0, bootstrap_stratified=False
+    )
+    details = tables["details"]
+    assert (details["bootstrap_method"] == "plain").all()
+    assert (details["bootstrap_valid"] < 200).all() and (details["bootstrap_valid"] > 0).all()
+    assert details["ap_ci_lower"].notna().all()
+
+
+def test_bad_parameters_are_input_errors():
+    with pytest.raises(InputError, match="top_k_percent"):
+        evaluate_all(predictions(), cv_results(), "o", "d", top_k_percent=[0])
+    with pytest.raises(InputError, match="bootstrap_resamples"):
+        evaluate_all(predictions(), cv_results(), "o", "d", bootstrap_resamples=0)

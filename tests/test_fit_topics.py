@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import fit_topics as ft
 import numpy as np
 import pandas as pd
+
+import fit_topics as ft
 
 SETTINGS = {
     "num_topics": [2, 3],

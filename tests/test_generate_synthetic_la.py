@@ -94,15 +94,26 @@ def labelled_referrals(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     data_end = ref["date"].max()
 
     by_child = {k: np.sort(v.to_numpy()) for k, v in ref.groupby("LAchildID")["date"]}
-    nfa_label = []
-    for child, closed, nfa in zip(ref["LAchildID"], ref["closed"], ref["nfa"], strict=True):
+    from_closure, from_point = [], []
+    for child, date, closed, nfa in zip(
+        ref["LAchildID"], ref["date"], ref["closed"], ref["nfa"], strict=True
+    ):
         later = by_child[child][by_child[child] > closed.to_datetime64()]
-        horizon = closed + pd.DateOffset(months=12)
-        nfa_label.append(int(nfa and len(later) > 0 and later[0] <= horizon.to_datetime64()))
-    ref["nfa_label"] = nfa_label
-    # Observed whatever the NFA decision turns out to be (the workflow's own
-    # rule, closure + 12 months for NFA only, would keep late non-NFA rows).
-    ref["nfa_observed"] = ref["date"] + pd.DateOffset(months=13) <= data_end
+        following = later[0] if len(later) else None
+        # As the brief words it: re-referred within 12 months of the closure.
+        horizon = (closed + pd.DateOffset(months=12)).to_datetime64()
+        from_closure.append(int(nfa and following is not None and following <= horizon))
+        # As build_cohort words it: closed NFA and re-referred, both within
+        # 12 months of the prediction point (referral + 1 day).
+        horizon = (date + pd.Timedelta(days=1) + pd.DateOffset(months=12)).to_datetime64()
+        closed_in_time = closed.to_datetime64() <= horizon
+        from_point.append(
+            int(nfa and closed_in_time and following is not None and following <= horizon)
+        )
+    ref["nfa_label"] = from_closure
+    ref["nfa_label_from_point"] = from_point
+    # Censored whatever the NFA decision turns out to be, as build_cohort does.
+    ref["nfa_observed"] = ref["date"] + pd.Timedelta(days=1) + pd.DateOffset(months=12) <= data_end
 
     cp, ep = tables["cp_plans"], tables["episodes"]
     events = pd.concat(
@@ -311,6 +322,24 @@ def test_every_record_ends_after_it_starts(medium):
     assert (parse(medium["case_notes"]["NoteDateTime"]) < end + pd.Timedelta(days=1)).all()
 
 
+def test_plans_start_inside_the_escalation_window_or_clearly_after_it(medium):
+    """A plan starts in (referral + 14 days, + 3 months] of its own referral, or,
+    for the separate "late plan" process, after every possible window end."""
+    cp = medium["cp_plans"].merge(medium["referrals"], on=["CINdetailsID", "LAchildID"])
+    offset = (pd.to_datetime(cp["CPPstartDate"]) - pd.to_datetime(cp["CINreferralDate"])).dt.days
+    assert (offset.between(15, 103) | (offset >= 107)).all()
+    assert offset.between(15, 103).mean() > 0.8
+    episodes = medium["episodes"]
+    entries = episodes[episodes["RNE"] == "S"]
+    referrals = medium["referrals"].assign(
+        date=pd.to_datetime(medium["referrals"]["CINreferralDate"])
+    )
+    entered = pd.to_datetime(entries["DECOM"], format="%d/%m/%Y")
+    for child, start in zip(entries["CHILD"], entered, strict=True):
+        dates = referrals.loc[referrals["LAchildID"] == child, "date"]
+        assert (start - dates[dates < start].max()).days >= 15
+
+
 def test_children_are_0_to_17_at_referral(medium):
     ref = medium["referrals"].merge(medium["children"], on="LAchildID")
     age = (pd.to_datetime(ref["CINreferralDate"]) - pd.to_datetime(ref["PersonBirthDate"])).dt.days
@@ -412,6 +441,7 @@ def test_base_rates_are_in_the_target_ranges(medium):
 def test_labels_match_the_ground_truth_probabilities(large):
     ref = large
     assert not ref["already_escalated"].any()
+    assert (ref["nfa_label"] == ref["nfa_label_from_point"]).all()
     assert ref["p_nfa_rereferral"].between(0, 1).all()
     assert (ref.loc[ref["nfa"], "escalation_label"] == 0).all()
     assert (ref.loc[ref["nfa"], "p_escalation"] == 0).all()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import ingest_records as ir
 import pandas as pd
 import pytest
 
+import ingest_records as ir
 from common import InputError, read_mapped_csv
 
 KEY = b"test-key"

@@ -11,14 +11,13 @@ import pytest
 
 sys.path.insert(0, "workflow/scripts")
 
+from common import InputError, read_parquet, write_parquet  # noqa: E402
 from make_splits import (  # noqa: E402
     fold_fraction,
     latest_rows,
     main,
     make_splits,
 )
-
-from common import InputError, read_parquet, write_parquet  # noqa: E402
 
 HORIZON_DAYS = 91
 

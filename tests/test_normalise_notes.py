@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import types
 
-import normalise_notes as nn
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from redact_notes import PLACEHOLDERS
 
+import normalise_notes as nn
 from common import read_parquet, write_parquet
+from redact_notes import PLACEHOLDERS
 
 STOP = {"social worker", "children's social care", "social care", "referral", "child", "mum"}
 
@@ -93,6 +93,31 @@ def test_order_empty_texts_and_determinism(nlp):
     again = nn.normalise(iter(texts), nn.build_nlp(), STOP, 2)
     assert first == again
     assert first[:4] == [["dog", "bite", "baby"], [], ["baby", "cry"], []]
+
+
+def test_batches_keep_every_text_once_in_order():
+    texts = ["ab", "", "cde", "f", "ghij"]
+    assert list(nn.batches(texts, 3)) == [["ab", "", "cde"], ["f", "ghij"]]
+    assert list(nn.batches(texts, 1)) == [["ab"], ["", "cde"], ["f"], ["ghij"]]
+    assert list(nn.batches([], 3)) == []
+
+
+@pytest.mark.parametrize("batch_chars", [1, 30, 20_000])
+def test_batches_give_what_notes_one_by_one_give(nlp, monkeypatch, batch_chars):
+    # Notes are tokenised joined by a separator: nothing may cross it.
+    texts = [
+        "Visited Mr. Jones's house etc.",
+        "",
+        "  \n",
+        "...said she'd go-",
+        "-morrow (maybe) e.g. dogs",
+        "u.k. can't won't",
+        "notebreak NOTEBREAK cats",
+    ]
+    monkeypatch.setattr(nn, "BATCH_CHARS", batch_chars)
+    joined = nn.normalise(texts, nlp, STOP, 2)
+    assert joined == [norm(text, nlp, STOP) for text in texts]
+    assert joined[-1] == ["notebreak", "notebreak", "cat"]
 
 
 def test_phrase_pattern_matches_whole_phrases_only():

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import redact_notes as rn
 
+import redact_notes as rn
 from common import InputError, pseudonymise, read_parquet
 
 KEY_ENV = "TEST_REDACT_NOTES_KEY"

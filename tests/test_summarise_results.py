@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+
 from render_report import verdict_table
 from summarise_results import summarise
 
@@ -35,7 +36,11 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
             metrics_row("esc", design, "logistic_regression", False, 0.5),
             metrics_row("esc", design, "previous_referrals", False, 0.2),
         ]
-    summary = summarise(pd.DataFrame(rows))
+    metrics = pd.DataFrame(rows)
+    details = metrics[["outcome", "design", "model"]].assign(
+        ap_ci_lower=0.66, ap_ci_upper=0.74, verdict="meets the bar"
+    )
+    summary = summarise(metrics, details)
     assert summary["model"].tolist() == ["lightgbm", "lightgbm"]
     assert summary["baseline_average_precision"].tolist() == [0.2, 0.2]
     table = verdict_table(summary)

@@ -15,8 +15,10 @@ from sklearn.metrics import average_precision_score
 sys.path.insert(0, "workflow/scripts")
 sys.path.insert(0, str(Path(__file__).parent))
 
-from make_splits import make_splits  # noqa: E402
 from test_make_splits import toy_cohort, toy_features  # noqa: E402
+
+from common import InputError, read_parquet, write_parquet  # noqa: E402
+from make_splits import make_splits  # noqa: E402
 from train_models import (  # noqa: E402
     BASELINE,
     ColumnFilter,
@@ -28,8 +30,6 @@ from train_models import (  # noqa: E402
     sample_candidates,
     train_models,
 )
-
-from common import InputError, read_parquet, write_parquet  # noqa: E402
 
 MODELS = {
     "search_iterations": 2,

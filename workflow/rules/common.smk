@@ -98,10 +98,20 @@ def topic_input(wildcards):
     return []
 
 
-def all_metrics():
-    """Metrics files of every outcome and design."""
+def all_fairness():
+    """Fairness tables of every outcome and design."""
     return expand(
-        rules.evaluate_models.output.metrics,
+        rules.assess_fairness.output.groups,
+        outcome=OUTCOMES,
+        timing=TIMINGS,
+        features=FEATURE_SETS,
+    )
+
+
+def all_evaluations(table):
+    """One evaluation table (metrics, details, ...) of every outcome and design."""
+    return expand(
+        getattr(rules.evaluate_models.output, table),
         outcome=OUTCOMES,
         timing=TIMINGS,
         features=FEATURE_SETS,

@@ -5,6 +5,9 @@ rule evaluate_models:
         helpers=HELPERS,
     output:
         metrics=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/metrics.parquet",
+        details=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/details.parquet",
+        thresholds=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/thresholds.parquet",
+        calibration=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/calibration.parquet",
     log:
         f"{LOGS}/evaluate_models/{{outcome}}_{{timing}}_{{features}}.log",
     benchmark:
@@ -19,5 +22,40 @@ rule evaluate_models:
         design=design_name,
         success_threshold=config["evaluation"]["success_threshold"],
         decision_threshold=config["evaluation"]["decision_threshold"],
+        top_k_percent=config["evaluation"]["top_k_percent"],
+        bootstrap_resamples=config["evaluation"]["bootstrap_resamples"],
+        calibration_bins=config["evaluation"]["calibration_bins"],
+        seed=config["seed"],
     script:
         "../scripts/evaluate_models.py"
+
+
+rule assess_fairness:
+    input:
+        predictions=rules.train_models.output.predictions,
+        metrics=rules.evaluate_models.output.metrics,
+        cohort=rules.build_cohort.output.cohort,
+        children=rules.ingest_records.output.children,
+        helpers=HELPERS,
+    output:
+        groups=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/fairness.parquet",
+    log:
+        f"{LOGS}/assess_fairness/{{outcome}}_{{timing}}_{{features}}.log",
+    benchmark:
+        f"{BENCHMARKS}/assess_fairness/{{outcome}}_{{timing}}_{{features}}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        outcome="{outcome}",
+        design=design_name,
+        decision_threshold=config["evaluation"]["decision_threshold"],
+        bootstrap_resamples=config["fairness"]["bootstrap_resamples"],
+        fairness_reference=config["fairness"]["reference"],
+        min_group_size=config["fairness"]["min_group_size"],
+        disparity_band=config["fairness"]["disparity_band"],
+        seed=config["seed"],
+    script:
+        "../scripts/assess_fairness.py"

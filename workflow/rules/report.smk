@@ -1,6 +1,7 @@
 rule summarise_results:
     input:
-        metrics=all_metrics(),
+        metrics=all_evaluations("metrics"),
+        details=all_evaluations("details"),
         helpers=HELPERS,
     output:
         summary=report(
@@ -31,6 +32,9 @@ rule render_report:
     input:
         summary=rules.summarise_results.output.summary,
         all_models=rules.summarise_results.output.all_models,
+        details=all_evaluations("details"),
+        thresholds=all_evaluations("thresholds"),
+        fairness=all_fairness(),
         cohorts=expand(rules.build_cohort.output.cohort, outcome=OUTCOMES),
         predictions=expand(
             rules.train_models.output.predictions,

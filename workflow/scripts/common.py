@@ -183,7 +183,122 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 SCHEMAS["summary"] = pa.schema(
     [f for f in SCHEMAS["metrics"] if f.name != "selected"]
-    + [pa.field("baseline_average_precision", pa.float64())]
+    + [
+        pa.field("baseline_average_precision", pa.float64()),
+        pa.field("ap_ci_lower", pa.float64()),
+        pa.field("ap_ci_upper", pa.float64()),
+        pa.field("verdict", pa.string()),
+    ]
+)
+
+
+FAIRNESS_METRICS = (
+    "average_precision",
+    "false_positive_rate",
+    "false_negative_rate",
+    "false_discovery_rate",
+    "false_omission_rate",
+    "flagged_share",
+)
+SCHEMAS["details"] = pa.schema(
+    list(SCHEMAS["metrics"])
+    + [
+        pa.field("n_positive", pa.int64()),
+        pa.field("brier_score", pa.float64()),
+        pa.field("decision_threshold", pa.float64()),
+        pa.field("n_flagged", pa.int64()),
+        pa.field("flagged_share", pa.float64()),
+        pa.field("f0_1", pa.float64()),
+        pa.field("accuracy", pa.float64()),
+        pa.field("false_alarms_per_100_flagged", pa.float64()),
+        pa.field("missed_per_100_at_risk", pa.float64()),
+        pa.field("share_of_positives_in_top_10pct", pa.float64()),
+        pa.field("tp_per_1000", pa.float64()),
+        pa.field("fp_per_1000", pa.float64()),
+        pa.field("tn_per_1000", pa.float64()),
+        pa.field("fn_per_1000", pa.float64()),
+        pa.field("bootstrap_resamples", pa.int64()),
+        pa.field("bootstrap_valid", pa.int64()),
+        pa.field("bootstrap_method", pa.string()),
+        pa.field("ap_ci_lower", pa.float64()),
+        pa.field("ap_ci_upper", pa.float64()),
+        pa.field("verdict", pa.string()),
+    ]
+)
+SCHEMAS["thresholds"] = pa.schema(
+    [
+        ("outcome", pa.string()),
+        ("design", pa.string()),
+        ("model", pa.string()),
+        ("rule", pa.string()),
+        ("threshold", pa.float64()),
+        ("k_percent", pa.float64()),
+        ("is_decision_threshold", pa.bool_()),
+        ("n_flagged", pa.int64()),
+        ("flagged_share", pa.float64()),
+        ("precision", pa.float64()),
+        ("recall", pa.float64()),
+        ("f0_1", pa.float64()),
+        ("false_alarms_per_100_flagged", pa.float64()),
+        ("missed_per_100_at_risk", pa.float64()),
+    ]
+)
+SCHEMAS["calibration"] = pa.schema(
+    [
+        ("outcome", pa.string()),
+        ("design", pa.string()),
+        ("model", pa.string()),
+        ("bin", pa.int64()),
+        ("bin_lower", pa.float64()),
+        ("bin_upper", pa.float64()),
+        ("n", pa.int64()),
+        ("n_positive", pa.int64()),
+        ("mean_score", pa.float64()),
+        ("observed_rate", pa.float64()),
+        ("observed_lower", pa.float64()),
+        ("observed_upper", pa.float64()),
+    ]
+)
+SCHEMAS["fairness_groups"] = pa.schema(
+    [
+        ("outcome", pa.string()),
+        ("design", pa.string()),
+        ("model", pa.string()),
+        ("selected", pa.bool_()),
+        ("attribute", pa.string()),
+        ("group", pa.string()),
+        ("reference_group", pa.string()),
+        ("is_reference", pa.bool_()),
+        ("small_group", pa.bool_()),
+        ("n", pa.int64()),
+        ("n_positive", pa.int64()),
+        ("n_flagged", pa.int64()),
+        ("decision_threshold", pa.float64()),
+        ("bootstrap_resamples", pa.int64()),
+        ("disparity_band_lower", pa.float64()),
+        ("disparity_band_upper", pa.float64()),
+        ("base_rate", pa.float64()),
+        ("base_rate_lower", pa.float64()),
+        ("base_rate_upper", pa.float64()),
+        ("mean_score", pa.float64()),
+        ("mean_score_lower", pa.float64()),
+        ("mean_score_upper", pa.float64()),
+        ("calibration_gap", pa.float64()),
+    ]
+    + [
+        (f"{metric}{suffix}", kind)
+        for metric in FAIRNESS_METRICS
+        for suffix, kind in (
+            ("", pa.float64()),
+            ("_lower", pa.float64()),
+            ("_upper", pa.float64()),
+            ("_ratio", pa.float64()),
+            ("_ratio_lower", pa.float64()),
+            ("_ratio_upper", pa.float64()),
+            ("_outside_band", pa.bool_()),
+            ("_disparity", pa.string()),
+        )
+    ]
 )
 
 

@@ -1,30 +1,92 @@
 """Score each model's test predictions for one outcome x design.
 
-One row per model: the test-set average precision (AP, the study's headline
-metric), ROC AUC, precision and recall at the decision threshold (a row is
-flagged when its score is at least the threshold; no flags give precision 0),
-the test size and base rate, and the inner-CV AP of the model's selected
-candidate (mean, sd with ddof=1, and the lower bound mean - 1.96 sd / sqrt(k)).
+Outputs (one outcome x design each):
+
+- ``metrics`` (schema "metrics", unchanged contract): one row per model with the
+  test-set average precision (AP, the study's headline metric), ROC AUC,
+  precision and recall at the decision threshold, the test size and base rate,
+  the inner-CV AP of the model's selected candidate (mean, sd with ddof=1, and
+  the lower bound mean - 1.96 sd / sqrt(k)) and ``meets_threshold`` (the point
+  estimate of the test AP against the success threshold).
+- ``details`` (``DETAILS_SCHEMA``): every column of ``metrics`` plus the richer
+  set: positives, Brier score, share flagged, F0.1, accuracy, the plain-language
+  metrics ("false alarms" per 100 flagged = (1 - precision) x 100, "children at
+  risk missed" per 100 at-risk = (1 - recall) x 100, share of positive cases in
+  the top 10% of scores, TP/FP/TN/FN per 1,000 cases), a bootstrap 95% interval
+  of the test AP, and the verdict.
+- ``thresholds`` (``THRESHOLDS_SCHEMA``): precision, recall and F0.1 per model
+  at the score thresholds 0.1 .. 0.9 (plus the decision threshold if it is not
+  one of them) and at the top k% of scores for each configured k.
+- ``calibration`` (``CALIBRATION_SCHEMA``): per model with probability scores,
+  ``calibration_bins`` equal-width bins of the score on [0, 1]: rows, positives,
+  mean predicted score and observed rate with a Wilson 95% interval. Empty bins
+  are kept (n = 0, means missing) so every model has the same bins.
+
+Conventions:
+
+- A row is flagged when its score is at least the threshold. With no row
+  flagged, precision is 0 (as in ``metrics``), while "false alarms per 100
+  flagged" is missing: it has no denominator.
+- Top k%: the ``ceil(k / 100 * n)`` highest scores are flagged. Rows tied with
+  the last flagged score are flagged in proportion, i.e. counts are the
+  expectation under random tie-breaking (deterministic, no seed needed); this
+  matters for the baseline, whose scores are small integers.
+- Brier score and calibration need probabilities: they are missing (Brier) or
+  left out (calibration) for baselines ("previous_referrals" scores counts) and
+  for any model with a score outside [0, 1].
+- Bootstrap: ``bootstrap_resamples`` resamples of the test rows, drawn with
+  ``np.random.default_rng(seed)``, stratified by label by default (positives and
+  negatives are resampled separately, so every resample keeps the test set's
+  counts of each class and AP is always defined); the same resamples serve
+  every model (paired). The interval is the 2.5th and 97.5th percentile
+  (numpy's linear method) of the resampled APs. With plain resampling
+  (``bootstrap_stratified: false``) resamples without a positive are left out.
+  The bootstrap holds the fitted models fixed: it measures the uncertainty of
+  the test-set estimate, not of refitting (the 2020 study refitted 500 times).
+- Verdict per model: "meets the bar" when the interval's lower bound is at
+  least the success threshold, "does not meet the bar" when its upper bound is
+  below it, otherwise "cannot tell".
 
 ``selected`` follows the study's rule: among the fitted models (never the
 "previous_referrals" baseline), the one whose selected candidate has the
 highest CV lower bound; ties go to the first model name in alphabetical order.
-The choice never looks at the test set. ``meets_threshold`` compares the test
-AP with the success threshold set in advance (0.65 in the study).
+The choice never looks at the test set.
 """
 
 import logging
+import math
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
-from train_models import BASELINE, lower_bound
 
-from common import InputError, read_parquet, write_parquet
+from common import SCHEMAS, InputError, read_parquet, write_parquet
+from train_models import BASELINE, lower_bound
 
 logger = logging.getLogger(__name__)
 
 BASELINES = frozenset({BASELINE})
+F_BETA = 0.1
+Z_95 = 1.96
+SCORE_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
+TOP_K_PERCENT = (10.0, 25.0)
+PLAIN_TOP_PERCENT = 10.0
+BOOTSTRAP_RESAMPLES = 500
+CALIBRATION_BINS = 10
+# Largest number of (resample x row) cells held in memory at once by the bootstrap.
+BOOTSTRAP_CHUNK_CELLS = 2_000_000
+
+MEETS = "meets the bar"
+FAILS = "does not meet the bar"
+UNSURE = "cannot tell"
+
+DETAILS_SCHEMA = SCHEMAS["details"]
+THRESHOLDS_SCHEMA = SCHEMAS["thresholds"]
+CALIBRATION_SCHEMA = SCHEMAS["calibration"]
+
+
+# --- point metrics ------------------------------------------------------------
 
 
 def holdout_metrics(labels: np.ndarray, scores: np.ndarray, decision_threshold: float) -> dict:
@@ -41,6 +103,343 @@ def holdout_metrics(labels: np.ndarray, scores: np.ndarray, decision_threshold: 
         "precision": float(precision_score(labels, flagged, zero_division=0)),
         "recall": float(recall_score(labels, flagged, zero_division=0)),
     }
+
+
+def f_beta(precision: float, recall: float, beta: float = F_BETA) -> float:
+    """Return the F-beta score of ``precision`` and ``recall`` (0 when both are 0)."""
+    denominator = beta**2 * precision + recall
+    if denominator <= 0:
+        return 0.0
+    return float((1 + beta**2) * precision * recall / denominator)
+
+
+def confusion_counts(labels: np.ndarray, flagged: np.ndarray) -> dict[str, int]:
+    """Return the true/false positives/negatives of boolean flags."""
+    labels = np.asarray(labels).astype(bool)
+    flagged = np.asarray(flagged).astype(bool)
+    return {
+        "tp": int((labels & flagged).sum()),
+        "fp": int((~labels & flagged).sum()),
+        "tn": int((~labels & ~flagged).sum()),
+        "fn": int((labels & ~flagged).sum()),
+    }
+
+
+def plain_language(precision: float, recall: float, n_flagged: float) -> dict[str, float]:
+    """Return "false alarms" per 100 flagged and "children at risk missed" per
+    100 at-risk; false alarms are missing when nothing is flagged."""
+    return {
+        "false_alarms_per_100_flagged": (1 - precision) * 100 if n_flagged > 0 else np.nan,
+        "missed_per_100_at_risk": (1 - recall) * 100,
+    }
+
+
+def top_k_count(n_rows: int, k_percent: float) -> int:
+    """Return how many rows the top ``k_percent``% of ``n_rows`` flags (at least 1)."""
+    if not 0 < k_percent <= 100:
+        raise InputError(f"evaluation.top_k_percent: {k_percent} is not in (0, 100].")
+    return max(1, math.ceil(round(k_percent * n_rows / 100, 9)))
+
+
+def top_k_metrics(labels: np.ndarray, scores: np.ndarray, k_percent: float) -> dict:
+    """Return the cut-off score, rows flagged, precision and recall when the top
+    ``k_percent``% of scores are flagged.
+
+    Rows tied with the cut-off score are flagged in proportion (the expectation
+    under random tie-breaking), so the result does not depend on row order.
+    """
+    labels = np.asarray(labels, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    n_flagged = top_k_count(len(scores), k_percent)
+    cutoff = float(np.sort(scores)[::-1][n_flagged - 1])
+    above = scores > cutoff
+    tied = scores == cutoff
+    slots = n_flagged - int(above.sum())
+    true_positives = labels[above].sum() + labels[tied].sum() * slots / tied.sum()
+    n_positive = labels.sum()
+    return {
+        "threshold": cutoff,
+        "n_flagged": n_flagged,
+        "precision": float(true_positives / n_flagged),
+        "recall": float(true_positives / n_positive) if n_positive else np.nan,
+    }
+
+
+def brier_score(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Return the mean squared difference between score and label."""
+    labels = np.asarray(labels, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    return float(np.mean((scores - labels) ** 2))
+
+
+def is_probability(model: str, scores: np.ndarray) -> bool:
+    """Whether a model's scores are probabilities: not a baseline, all in [0, 1]."""
+    scores = np.asarray(scores, dtype=float)
+    return model not in BASELINES and bool(((scores >= 0) & (scores <= 1)).all())
+
+
+def rich_metrics(
+    labels: np.ndarray, scores: np.ndarray, decision_threshold: float, probabilities: bool
+) -> dict:
+    """Return the richer test metrics of one model at ``decision_threshold``
+    (columns of ``DETAILS_SCHEMA`` that do not come from ``holdout_metrics``,
+    the CV summary or the bootstrap)."""
+    labels = np.asarray(labels, dtype=int)
+    scores = np.asarray(scores, dtype=float)
+    n_rows = len(labels)
+    flagged = scores >= decision_threshold
+    counts = confusion_counts(labels, flagged)
+    n_positive = counts["tp"] + counts["fn"]
+    n_flagged = counts["tp"] + counts["fp"]
+    precision = counts["tp"] / n_flagged if n_flagged else 0.0
+    recall = counts["tp"] / n_positive if n_positive else np.nan
+    out = {
+        "n_positive": n_positive,
+        "brier_score": brier_score(labels, scores) if probabilities else np.nan,
+        "decision_threshold": float(decision_threshold),
+        "n_flagged": n_flagged,
+        "flagged_share": n_flagged / n_rows,
+        "f0_1": f_beta(precision, recall),
+        "accuracy": (counts["tp"] + counts["tn"]) / n_rows,
+    }
+    out |= plain_language(precision, recall, n_flagged)
+    out["share_of_positives_in_top_10pct"] = top_k_metrics(labels, scores, PLAIN_TOP_PERCENT)[
+        "recall"
+    ]
+    for name, value in counts.items():
+        out[f"{name}_per_1000"] = value / n_rows * 1000
+    return out
+
+
+# --- threshold table and calibration ------------------------------------------
+
+
+def score_thresholds(decision_threshold: float) -> list[float]:
+    """Return the thresholds 0.1 .. 0.9, plus ``decision_threshold`` if it is not
+    one of them, in increasing order."""
+    values = list(SCORE_THRESHOLDS)
+    if not np.isclose(values, decision_threshold).any():
+        values.append(float(decision_threshold))
+    return sorted(values)
+
+
+def threshold_table(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    decision_threshold: float = 0.5,
+    top_k_percent: Sequence[float] = TOP_K_PERCENT,
+) -> pd.DataFrame:
+    """Return precision, recall and F0.1 of one model at each score threshold
+    (rule "score_threshold") and at each top k% (rule "top_k_percent"; its
+    ``threshold`` is the cut-off score)."""
+    labels = np.asarray(labels, dtype=int)
+    scores = np.asarray(scores, dtype=float)
+    n_rows = len(labels)
+    n_positive = int(labels.sum())
+    rows = []
+    for threshold in score_thresholds(decision_threshold):
+        counts = confusion_counts(labels, scores >= threshold)
+        n_flagged = counts["tp"] + counts["fp"]
+        rows.append(
+            {
+                "rule": "score_threshold",
+                "threshold": float(threshold),
+                "k_percent": np.nan,
+                "is_decision_threshold": bool(np.isclose(threshold, decision_threshold)),
+                "n_flagged": n_flagged,
+                "precision": counts["tp"] / n_flagged if n_flagged else 0.0,
+                "recall": counts["tp"] / n_positive if n_positive else np.nan,
+            }
+        )
+    for k in sorted({float(k) for k in top_k_percent}):
+        row = top_k_metrics(labels, scores, k)
+        rows.append({"rule": "top_k_percent", "k_percent": k, "is_decision_threshold": False} | row)
+    table = pd.DataFrame(rows)
+    table["flagged_share"] = table["n_flagged"] / n_rows
+    table["f0_1"] = [f_beta(p, r) for p, r in zip(table["precision"], table["recall"], strict=True)]
+    table["false_alarms_per_100_flagged"] = np.where(
+        table["n_flagged"] > 0, (1 - table["precision"]) * 100, np.nan
+    )
+    table["missed_per_100_at_risk"] = (1 - table["recall"]) * 100
+    return table.astype({"n_flagged": np.int64, "is_decision_threshold": bool})
+
+
+def wilson_interval(
+    successes: np.ndarray, trials: np.ndarray, z: float = Z_95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the Wilson score interval of a proportion: exactly 0 (1) as the
+    lower (upper) bound when there are no successes (failures); missing when
+    there are no trials."""
+    successes = np.asarray(successes, dtype=float)
+    trials = np.asarray(trials, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = successes / trials
+        centre = (share + z**2 / (2 * trials)) / (1 + z**2 / trials)
+        half = (
+            z / (1 + z**2 / trials) * np.sqrt(share * (1 - share) / trials + z**2 / (4 * trials**2))
+        )
+    lower = np.where(successes > 0, np.clip(centre - half, 0, 1), 0.0)
+    upper = np.where(successes < trials, np.clip(centre + half, 0, 1), 1.0)
+    lower = np.where(trials > 0, lower, np.nan)
+    upper = np.where(trials > 0, upper, np.nan)
+    return lower, upper
+
+
+def calibration_table(
+    labels: np.ndarray, scores: np.ndarray, n_bins: int = CALIBRATION_BINS
+) -> pd.DataFrame:
+    """Return ``n_bins`` equal-width bins of probability scores on [0, 1]
+    (left-closed; the last bin also holds 1.0) with rows, positives, mean score,
+    observed rate and its Wilson 95% interval. Empty bins have missing means."""
+    if int(n_bins) < 1:
+        raise InputError(f"evaluation.calibration_bins: {n_bins} must be at least 1.")
+    n_bins = int(n_bins)
+    labels = np.asarray(labels, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.searchsorted(edges, scores, side="right") - 1, 0, n_bins - 1)
+    n = np.bincount(bins, minlength=n_bins)
+    positives = np.bincount(bins, weights=labels, minlength=n_bins)
+    score_sums = np.bincount(bins, weights=scores, minlength=n_bins)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_score = np.where(n > 0, score_sums / n, np.nan)
+        observed = np.where(n > 0, positives / n, np.nan)
+    lower, upper = wilson_interval(positives, n)
+    return pd.DataFrame(
+        {
+            "bin": np.arange(n_bins, dtype=np.int64),
+            "bin_lower": edges[:-1],
+            "bin_upper": edges[1:],
+            "n": n.astype(np.int64),
+            "n_positive": np.rint(positives).astype(np.int64),
+            "mean_score": mean_score,
+            "observed_rate": observed,
+            "observed_lower": lower,
+            "observed_upper": upper,
+        }
+    )
+
+
+# --- bootstrap ----------------------------------------------------------------
+
+
+def bootstrap_counts(
+    labels: np.ndarray,
+    n_resamples: int,
+    rng: np.random.Generator,
+    stratified: bool = True,
+    max_cells: int = BOOTSTRAP_CHUNK_CELLS,
+) -> Iterator[np.ndarray]:
+    """Yield bootstrap resamples of the rows as multiplicities: integer arrays of
+    shape (resamples in chunk, rows) whose row ``b`` counts how often each row is
+    drawn in resample ``b``. Chunks together hold ``n_resamples`` resamples.
+
+    Stratified: positives and negatives are drawn separately, so each resample
+    keeps the class counts. The chunk size depends only on the number of rows,
+    so the draws are the same for the same inputs and generator state.
+    """
+    labels = np.asarray(labels)
+    n_rows = len(labels)
+    if stratified:
+        strata = [np.flatnonzero(labels == 1), np.flatnonzero(labels != 1)]
+    else:
+        strata = [np.arange(n_rows)]
+    strata = [members for members in strata if len(members)]
+    chunk = max(1, int(max_cells) // max(n_rows, 1))
+    done = 0
+    while done < n_resamples:
+        size = min(chunk, n_resamples - done)
+        offsets = (np.arange(size, dtype=np.int64) * n_rows)[:, None]
+        counts = np.zeros(size * n_rows, dtype=np.int64)
+        for members in strata:
+            draws = members[rng.integers(0, len(members), size=(size, len(members)))]
+            counts += np.bincount((offsets + draws).ravel(), minlength=size * n_rows)
+        yield counts.reshape(size, n_rows)
+        done += size
+
+
+def resampled_average_precision(
+    labels: np.ndarray, scores: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """Return the average precision of each resample in ``counts`` (shape
+    (resamples, rows), multiplicity of each row), exactly as scikit-learn's
+    ``average_precision_score`` with ``sample_weight=counts[b]``: tied scores
+    form one threshold. A resample without a positive gives NaN.
+
+    Vectorised: the rows are sorted by score once, and the weighted true and
+    false positives at every distinct score are cumulative sums over the
+    resample matrix.
+    """
+    labels = np.asarray(labels, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    counts = np.atleast_2d(np.asarray(counts, dtype=float))
+    order = np.argsort(-scores, kind="stable")
+    sorted_scores = scores[order]
+    block_ends = np.r_[np.flatnonzero(np.diff(sorted_scores) != 0), len(scores) - 1]
+    weights = counts[:, order]
+    sorted_labels = labels[order]
+    true_pos = np.cumsum(weights * sorted_labels, axis=1)[:, block_ends]
+    flagged = np.cumsum(weights, axis=1)[:, block_ends]
+    total_pos = true_pos[:, -1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(flagged > 0, true_pos / flagged, 0.0)
+        recall = true_pos / total_pos
+    steps = np.diff(recall, axis=1, prepend=0.0)
+    ap = (steps * precision).sum(axis=1)
+    return np.where(total_pos[:, 0] > 0, ap, np.nan)
+
+
+def percentile_interval(samples: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Return the 2.5th and 97.5th percentiles along ``axis``, ignoring NaN
+    (infinite values are kept; missing when every sample is NaN)."""
+    samples = np.asarray(samples, dtype=float)
+    big = np.finfo(np.float64).max
+    finite = np.clip(samples, -big, big)
+    valid = ~np.isnan(finite).all(axis=axis)
+    safe = np.where(np.isnan(finite).all(axis=axis, keepdims=True), 0.0, finite)
+    lower, upper = np.nanquantile(safe, [0.025, 0.975], axis=axis)
+    lower = np.where(valid, lower, np.nan)
+    upper = np.where(valid, upper, np.nan)
+    lower = np.where(lower >= big, np.inf, np.where(lower <= -big, -np.inf, lower))
+    upper = np.where(upper >= big, np.inf, np.where(upper <= -big, -np.inf, upper))
+    return lower, upper
+
+
+def bootstrap_average_precision(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    stratified: bool = True,
+) -> np.ndarray:
+    """Return the AP of ``n_resamples`` bootstrap resamples of the rows for each
+    column of ``scores`` (shape (rows, models)), as an array (models, resamples).
+    Every model is scored on the same resamples."""
+    if int(n_resamples) < 1:
+        raise InputError(f"bootstrap_resamples: {n_resamples} must be at least 1.")
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim == 1:
+        scores = scores[:, None]
+    rng = np.random.default_rng(seed)
+    chunks = []
+    for counts in bootstrap_counts(labels, int(n_resamples), rng, stratified):
+        chunks.append(
+            np.stack([resampled_average_precision(labels, column, counts) for column in scores.T])
+        )
+    return np.concatenate(chunks, axis=1)
+
+
+def verdict(lower: float, upper: float, threshold: float) -> str:
+    """Return "meets the bar" when ``lower >= threshold``, "does not meet the bar"
+    when ``upper < threshold``, otherwise (or when unknown) "cannot tell"."""
+    if np.isfinite(lower) and lower >= threshold:
+        return MEETS
+    if np.isfinite(upper) and upper < threshold:
+        return FAILS
+    return UNSURE
+
+
+# --- tables -------------------------------------------------------------------
 
 
 def cv_summary(cv_results: pd.DataFrame) -> pd.DataFrame:
@@ -146,20 +545,115 @@ def evaluate(
     return metrics.astype({"n_test": np.int64, "selected": bool, "meets_threshold": bool})
 
 
+def score_matrix(predictions: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Return the test labels and a (rows x models) score table, rows ordered by
+    referral id and models by name (the rows must already be checked)."""
+    wide = predictions.pivot(index="referral_id", columns="model", values="score")
+    wide = wide.sort_index().sort_index(axis=1)
+    labels = (
+        predictions.drop_duplicates("referral_id")
+        .set_index("referral_id")["label"]
+        .loc[wide.index]
+        .to_numpy(dtype=int)
+    )
+    return labels, wide
+
+
+def evaluate_all(
+    predictions: pd.DataFrame,
+    cv_results: pd.DataFrame,
+    outcome: str,
+    design: str,
+    success_threshold: float = 0.65,
+    decision_threshold: float = 0.5,
+    top_k_percent: Sequence[float] = TOP_K_PERCENT,
+    bootstrap_resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+    calibration_bins: int = CALIBRATION_BINS,
+    bootstrap_stratified: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """Return the ``metrics``, ``details``, ``thresholds`` and ``calibration``
+    tables of one outcome x design."""
+    metrics = evaluate(
+        predictions, cv_results, outcome, design, success_threshold, decision_threshold
+    )
+    labels, wide = score_matrix(predictions)
+    resampled = bootstrap_average_precision(
+        labels, wide.to_numpy(), bootstrap_resamples, seed, bootstrap_stratified
+    )
+    lower, upper = percentile_interval(resampled)
+    key = {"outcome": outcome, "design": design}
+    details, thresholds, calibration = [], [], []
+    for i, model in enumerate(wide.columns):
+        scores = wide[model].to_numpy()
+        probabilities = is_probability(model, scores)
+        row = metrics.loc[metrics["model"] == model].iloc[0].to_dict()
+        row |= rich_metrics(labels, scores, decision_threshold, probabilities)
+        row |= {
+            "bootstrap_resamples": int(bootstrap_resamples),
+            "bootstrap_valid": int(np.isfinite(resampled[i]).sum()),
+            "bootstrap_method": "stratified" if bootstrap_stratified else "plain",
+            "ap_ci_lower": float(lower[i]),
+            "ap_ci_upper": float(upper[i]),
+            "verdict": verdict(lower[i], upper[i], success_threshold),
+        }
+        details.append(row)
+        logger.info(
+            "%s / %s / %s: test AP %.3f, 95%% interval %.3f to %.3f against %.2f: %s",
+            outcome,
+            design,
+            model,
+            row["average_precision"],
+            lower[i],
+            upper[i],
+            success_threshold,
+            row["verdict"],
+        )
+        table = threshold_table(labels, scores, decision_threshold, top_k_percent)
+        thresholds.append(table.assign(**key, model=model))
+        if probabilities:
+            bins = calibration_table(labels, scores, calibration_bins)
+            calibration.append(bins.assign(**key, model=model))
+        else:
+            logger.info("%s: scores are not probabilities; no calibration", model)
+    details = pd.DataFrame(details).astype(
+        {"n_test": np.int64, "n_positive": np.int64, "n_flagged": np.int64, "selected": bool}
+    )
+    calibration_frame = (
+        pd.concat(calibration, ignore_index=True)
+        if calibration
+        else pd.DataFrame(columns=CALIBRATION_SCHEMA.names)
+    )
+    return {
+        "metrics": metrics,
+        "details": details[DETAILS_SCHEMA.names],
+        "thresholds": pd.concat(thresholds, ignore_index=True)[THRESHOLDS_SCHEMA.names],
+        "calibration": calibration_frame[CALIBRATION_SCHEMA.names],
+    }
+
+
 def main(snakemake) -> None:
-    """Read predictions and CV results, evaluate, and write the metrics."""
+    """Read predictions and CV results, evaluate, and write the four tables."""
     predictions = read_parquet(snakemake.input.predictions, "predictions")
     cv_results = read_parquet(snakemake.input.cv_results, "cv_results")
     params = snakemake.params
-    metrics = evaluate(
+    tables = evaluate_all(
         predictions,
         cv_results,
         outcome=str(params.outcome),
         design=str(params.design),
-        success_threshold=float(getattr(params, "success_threshold", 0.65)),
-        decision_threshold=float(getattr(params, "decision_threshold", 0.5)),
+        success_threshold=float(params.success_threshold),
+        decision_threshold=float(params.decision_threshold),
+        top_k_percent=[float(k) for k in params.top_k_percent],
+        bootstrap_resamples=int(params.bootstrap_resamples),
+        seed=int(params.seed),
+        calibration_bins=int(params.calibration_bins),
+        bootstrap_stratified=True,
     )
-    write_parquet(metrics, snakemake.output.metrics, "metrics")
+    write_parquet(tables["metrics"], snakemake.output.metrics, "metrics")
+    write_parquet(tables["details"], snakemake.output.details, DETAILS_SCHEMA)
+    write_parquet(tables["thresholds"], snakemake.output.thresholds, THRESHOLDS_SCHEMA)
+    write_parquet(tables["calibration"], snakemake.output.calibration, CALIBRATION_SCHEMA)
 
 
 if __name__ == "__main__":

@@ -38,10 +38,10 @@ from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
-from ingest_records import resolve_key
 from spacy.lookups import load_lookups
 
 from common import InputError, parse_dates, pseudonymise, read_mapped_csv, write_parquet
+from ingest_records import resolve_key
 
 logger = logging.getLogger(__name__)
 

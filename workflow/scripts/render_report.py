@@ -36,6 +36,15 @@ th { background: #eef2f6; } td.text, th.text { text-align: left; }
 .note { color: #4a5868; font-size: .92em; }
 figure { display: inline-block; margin: .5em; } figcaption { font-size: .85em; color: #4a5868; }
 """
+VERDICT_CLASSES = {"meets the bar": "meets", "does not meet the bar": "fails"}
+FAIRNESS_RATES = {
+    "false_positive_rate": "FPR",
+    "false_negative_rate": "FNR",
+    "false_discovery_rate": "FDR",
+    "false_omission_rate": "FOR",
+    "flagged_share": "flagged",
+}
+HONEST_DESIGN = "time_text"
 DESIGN_LABELS = {
     "random_structured": "Random split, structured data only",
     "random_text": "Random split, structured data and text",
@@ -73,13 +82,6 @@ def table_html(frame: pd.DataFrame, row_classes: list[str] | None = None) -> str
     return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
 
 
-def verdict(row: pd.Series) -> str:
-    """Plain-English verdict of one outcome and design against the bar."""
-    if row["meets_threshold"]:
-        return "meets the bar"
-    return "does not meet the bar"
-
-
 def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The headline table: one row per outcome and design."""
     return pd.DataFrame(
@@ -88,12 +90,16 @@ def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
             "design": summary["design"].map(DESIGN_LABELS),
             "selected model": summary["model"].map(MODEL_LABELS),
             "test AP": summary["average_precision"],
+            "95% interval": [
+                f"{low:.3f} to {high:.3f}"
+                for low, high in zip(summary["ap_ci_lower"], summary["ap_ci_upper"], strict=True)
+            ],
             "baseline AP": summary["baseline_average_precision"],
             "base rate": summary["base_rate"],
             "ROC AUC": summary["roc_auc"],
             "CV AP lower bound": summary["cv_ap_lower_bound"],
             "test cases": summary["n_test"].astype(int),
-            "verdict": summary.apply(verdict, axis=1),
+            "verdict": summary["verdict"],
         }
     )
 
@@ -173,6 +179,47 @@ def pr_curve_figure(predictions: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
+def threshold_table(thresholds: pd.DataFrame) -> pd.DataFrame:
+    """Precision, recall and F0.1 across score thresholds and top-k% rules."""
+    return pd.DataFrame(
+        {
+            "rule": [
+                f"top {k:g}%" if r == "top_k_percent" else f"score >= {t:.1f}"
+                for r, t, k in zip(
+                    thresholds["rule"],
+                    thresholds["threshold"],
+                    thresholds["k_percent"],
+                    strict=True,
+                )
+            ],
+            "flagged": thresholds["n_flagged"].astype(int),
+            "precision": thresholds["precision"],
+            "recall": thresholds["recall"],
+            "F0.1": thresholds["f0_1"],
+            "false alarms per 100 flagged": thresholds["false_alarms_per_100_flagged"],
+            "at-risk children missed per 100": thresholds["missed_per_100_at_risk"],
+        }
+    )
+
+
+def fairness_table(groups: pd.DataFrame) -> pd.DataFrame:
+    """Error rates by group with their disparity verdicts, for one model."""
+    table = pd.DataFrame(
+        {
+            "attribute": groups["attribute"],
+            "group": groups["group"],
+            "cases": groups["n"].astype(int),
+            "small": groups["small_group"].astype(bool),
+            "base rate": groups["base_rate"],
+            "AP": groups["average_precision"],
+        }
+    )
+    for column, label in FAIRNESS_RATES.items():
+        table[label] = groups[column]
+        table[f"{label} vs reference"] = groups[f"{column}_disparity"].fillna("")
+    return table
+
+
 def topic_word_table(words: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """Top words of each topic, one row per topic."""
     words = words.loc[words["rank"] < top]
@@ -190,6 +237,8 @@ def render(
     splits: dict[tuple[str, str], pd.DataFrame],
     predictions: dict[tuple[str, str], pd.DataFrame],
     topics: dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]],
+    thresholds: pd.DataFrame,
+    fairness: pd.DataFrame,
     figure_dir: Path,
 ) -> str:
     """The whole report as one HTML document."""
@@ -197,14 +246,16 @@ def render(
     parts = [
         f"<h1>Can machine learning predict escalation in {html.escape(la)}?</h1>",
         '<p class="note">Each outcome is predicted under four study designs. A design '
-        f"<b>meets the bar</b> when its selected model's average precision (AP) on held-out "
-        f"test cases reaches the pre-specified {success_threshold:.2f}. AP is the mean "
+        f"<b>meets the bar</b> when the 95% bootstrap interval of its selected model's average "
+        f"precision (AP) on held-out test cases lies at or above the pre-specified "
+        f"{success_threshold:.2f}; it <b>does not meet the bar</b> when the interval lies "
+        "below it, and otherwise we <b>cannot tell</b>. AP is the mean "
         "precision over all recall levels; a model that ranks at random scores the base "
         "rate. The baseline ranks cases by their number of previous referrals.</p>",
         "<h2>Results against the bar</h2>",
     ]
     headline = verdict_table(summary)
-    classes = ["meets" if m else "fails" for m in summary["meets_threshold"]]
+    classes = [VERDICT_CLASSES.get(v, "") for v in summary["verdict"]]
     parts.append(table_html(headline, classes))
 
     parts.append("<h2>Outcomes</h2><ul>")
@@ -259,6 +310,35 @@ def render(
                 f"<figcaption>{html.escape(label)}</figcaption></figure>"
             )
         parts.append("".join(figures))
+        chosen = summary.loc[
+            (summary["outcome"] == outcome) & (summary["design"] == HONEST_DESIGN), "model"
+        ].iloc[0]
+        label = f"{MODEL_LABELS.get(chosen, chosen)}, {DESIGN_LABELS[HONEST_DESIGN].lower()}"
+        rows = thresholds.loc[
+            (thresholds["outcome"] == outcome)
+            & (thresholds["design"] == HONEST_DESIGN)
+            & (thresholds["model"] == chosen)
+        ]
+        parts.append(
+            f"<h3>Thresholds: {html.escape(label)}</h3>"
+            '<p class="note">What flagging cases at each score threshold, or the top k% of '
+            "scores, would mean on the test cases.</p>"
+        )
+        parts.append(table_html(threshold_table(rows)))
+        groups = fairness.loc[
+            (fairness["outcome"] == outcome)
+            & (fairness["design"] == HONEST_DESIGN)
+            & (fairness["model"] == chosen)
+        ]
+        parts.append(
+            f"<h3>Fairness by group: {html.escape(label)}</h3>"
+            '<p class="note">Error rates at the decision threshold for each group, and whether '
+            "each differs from the reference group (the largest) beyond the 0.8 to 1.25 band, "
+            "judged with bootstrap intervals. Small groups are flagged: their rates are "
+            "uncertain. FPR: false positive rate; FNR: false negative rate; FDR: false "
+            "discovery rate; FOR: false omission rate; flagged: share of cases flagged.</p>"
+        )
+        parts.append(table_html(fairness_table(groups)))
         for timing in ("random", "time"):
             coherence, words = topics[(outcome, timing)]
             chosen = int(coherence.loc[coherence["chosen"], "num_topics"].iloc[0])
@@ -306,6 +386,14 @@ def main(snakemake) -> None:
         )
         for c, w in zip(snakemake.input.topic_coherence, snakemake.input.topic_words, strict=True)
     }
+    thresholds = pd.concat(
+        [read_parquet(p, "thresholds") for p in snakemake.input.thresholds],
+        ignore_index=True,
+    )
+    fairness = pd.concat(
+        [read_parquet(p, "fairness_groups") for p in snakemake.input.fairness],
+        ignore_index=True,
+    )
     document = render(
         snakemake.params.la,
         outcomes,
@@ -316,6 +404,8 @@ def main(snakemake) -> None:
         splits,
         predictions,
         topics,
+        thresholds,
+        fairness,
         Path(snakemake.output.figures),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")

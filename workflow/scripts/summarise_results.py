@@ -17,9 +17,16 @@ logger = logging.getLogger(__name__)
 BASELINE = "previous_referrals"
 
 
-def summarise(metrics: pd.DataFrame) -> pd.DataFrame:
-    """One row per outcome x design with the selected model and the baseline AP."""
+def summarise(metrics: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
+    """One row per outcome x design with the selected model, its bootstrap
+    interval and verdict, and the baseline's AP."""
     selected = metrics.loc[metrics["selected"]].drop(columns="selected")
+    selected = selected.merge(
+        details[["outcome", "design", "model", "ap_ci_lower", "ap_ci_upper", "verdict"]],
+        on=["outcome", "design", "model"],
+        how="left",
+        validate="one_to_one",
+    )
     baseline = metrics.loc[metrics["model"] == BASELINE, ["outcome", "design", "average_precision"]]
     summary = selected.merge(
         baseline.rename(columns={"average_precision": "baseline_average_precision"}),
@@ -36,18 +43,25 @@ def main(snakemake) -> None:
         [read_parquet(path, "metrics") for path in snakemake.input.metrics], ignore_index=True
     ).sort_values(["outcome", "design", "model"], kind="stable")
     write_parquet(metrics, snakemake.output.all_models, "metrics")
-    summary = summarise(metrics)
+    details = pd.concat(
+        [read_parquet(path, "details") for path in snakemake.input.details],
+        ignore_index=True,
+    )
+    summary = summarise(metrics, details)
     write_parquet(summary, snakemake.output.summary, "summary")
     summary.to_csv(
         snakemake.output.summary_csv, index=False, lineterminator="\n", float_format="%.4f"
     )
     for row in summary.itertuples():
         logger.info(
-            "%s / %s: %s AP %.3f (baseline %.3f, base rate %.3f)",
+            "%s / %s: %s AP %.3f (95%% CI %.3f-%.3f: %s; baseline %.3f, base rate %.3f)",
             row.outcome,
             row.design,
             row.model,
             row.average_precision,
+            row.ap_ci_lower,
+            row.ap_ci_upper,
+            row.verdict,
             row.baseline_average_precision,
             row.base_rate,
         )
