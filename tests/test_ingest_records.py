@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import ingest_records as ir
-from common import InputError, read_mapped_csv
+from common import InputError, read_mapped_csv, resolve_key
 
 KEY = b"test-key"
 EXTERNAL = Path(__file__).resolve().parent / "data" / "external_samples"
@@ -162,8 +162,8 @@ def test_windows_1252_and_bom_are_read(tmp_path):
 def test_missing_key_says_how_to_set_one(monkeypatch):
     monkeypatch.delenv("NO_SUCH_KEY_VARIABLE", raising=False)
     with pytest.raises(InputError, match="set the environment variable NO_SUCH_KEY_VARIABLE"):
-        ir.resolve_key("NO_SUCH_KEY_VARIABLE", None, None)
-    assert ir.resolve_key("NO_SUCH_KEY_VARIABLE", None, "demo") == b"demo"
+        resolve_key("NO_SUCH_KEY_VARIABLE", None, None)
+    assert resolve_key("NO_SUCH_KEY_VARIABLE", None, "demo") == b"demo"
 
 
 def test_external_ssda903_episodes_are_read():

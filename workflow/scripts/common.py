@@ -423,6 +423,21 @@ def load_key(key_env: str, key_file: str | None) -> bytes:
     )
 
 
+def resolve_key(key_env: str, key_file: str | None, demo_key: str | None) -> bytes:
+    """Return the pseudonymisation key, falling back to a labelled demo key."""
+    try:
+        return load_key(key_env, key_file)
+    except InputError:
+        if not demo_key:
+            raise
+        logger.warning(
+            "using the DEMO pseudonymisation key from the config: acceptable for "
+            "synthetic data only; set %s or pseudonymisation.key_file for real data",
+            key_env,
+        )
+        return demo_key.encode("utf-8")
+
+
 def run(main: Callable[[], None], log_path: str | None) -> None:
     """Run a script's ``main`` with logging to ``log_path`` and stderr.
 

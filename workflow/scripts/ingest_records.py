@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from common import InputError, load_key, parse_dates, pseudonymise, read_mapped_csv, write_parquet
+from common import (
+    InputError,
+    parse_dates,
+    pseudonymise,
+    read_mapped_csv,
+    resolve_key,
+    write_parquet,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,21 +35,6 @@ DATE_COLUMNS: dict[str, dict[str, bool]] = {
 TRUE_VALUES = {"1", "true", "yes", "y", "t"}
 FALSE_VALUES = {"0", "false", "no", "n", "f"}
 NO_DISABILITY = {"NONE", "NO", "0", ""}
-
-
-def resolve_key(key_env: str, key_file: str | None, demo_key: str | None) -> bytes:
-    """Return the pseudonymisation key, falling back to a labelled demo key."""
-    try:
-        return load_key(key_env, key_file)
-    except InputError:
-        if not demo_key:
-            raise
-        logger.warning(
-            "using the DEMO pseudonymisation key from the config: acceptable for "
-            "synthetic data only; set %s or pseudonymisation.key_file for real data",
-            key_env,
-        )
-        return demo_key.encode("utf-8")
 
 
 def parse_flag(values: pd.Series, path: Path, column: str) -> pd.Series:

@@ -40,8 +40,14 @@ import pandas as pd
 import pyarrow as pa
 from spacy.lookups import load_lookups
 
-from common import InputError, parse_dates, pseudonymise, read_mapped_csv, write_parquet
-from ingest_records import resolve_key
+from common import (
+    InputError,
+    parse_dates,
+    pseudonymise,
+    read_mapped_csv,
+    resolve_key,
+    write_parquet,
+)
 
 logger = logging.getLogger(__name__)
 
