@@ -123,8 +123,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--designs", nargs="+", choices=DESIGNS, default=DESIGNS)
     args = parser.parse_args()
     summary = pd.read_parquet(args.results / "summary.parquet")
+    summary = summary.loc[summary["design"].isin(args.designs)]
     rows = []
     for row in summary.itertuples():
         reference = reference_design(args.results, row.outcome, row.design)
