@@ -33,7 +33,7 @@ SIZES = {"small": 1500, "medium": 10000, "large": 50000}
 
 def scratch_copy(work: Path) -> None:
     """Copy what the workflow needs to run into ``work``."""
-    for item in ("Snakefile", "workflow", "config"):
+    for item in ("Snakefile", "workflow", "config", "envs"):
         source = ROOT / item
         if source.is_dir():
             shutil.copytree(

@@ -161,6 +161,16 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("selected", pa.bool_()),
         ]
     ),
+    "importance": pa.schema(
+        [
+            ("model", pa.string()),
+            ("feature", pa.string()),
+            ("permutation_ap_drop_mean", pa.float64()),
+            ("permutation_ap_drop_sd", pa.float64()),
+            ("mean_abs_contribution", pa.float64()),
+            ("rank", pa.int32()),
+        ]
+    ),
     "metrics": pa.schema(
         [
             ("outcome", pa.string()),
