@@ -19,6 +19,19 @@ STRUCTURED_TABLES = [
     "cp_plans",
     "care_episodes",
 ]
+# Structured exports converted from statutory returns hold raw identifiers,
+# so they are written beside the LA's data, never under results/.
+STATUTORY_DIRECTORY = (
+    config["statutory"]["directory"] if config["statutory"] else "unused-statutory"
+)
+CONVERTED_TABLES = [
+    "children",
+    "referrals",
+    "assessments",
+    "section47",
+    "cp_plans",
+    "care_episodes",
+]
 # Edits to the shared helper module must rerun the scripts that import it;
 # Snakemake tracks only each rule's own script, so rules list it as an input.
 HELPERS = "workflow/scripts/common.py"
@@ -51,8 +64,18 @@ def demo_key():
     return None
 
 
+def statutory_families():
+    """The optional table of family ids that statutory returns lack."""
+    families = config["statutory"]["families"] if config["statutory"] else None
+    return families or []
+
+
 def raw_table(table):
     """Path of one raw export, as the LA's config names it."""
+    if config["statutory"] and table in CONVERTED_TABLES:
+        return os.path.join(
+            STATUTORY_DIRECTORY, config["data"]["tables"][table]["path"]
+        )
     spec = config["data"]["tables"].get(table)
     if spec is None:
         raise ValueError(

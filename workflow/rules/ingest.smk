@@ -57,3 +57,32 @@ rule ingest_records:
         demo_key=demo_key(),
     script:
         "../scripts/ingest_records.py"
+
+
+rule convert_statutory_returns:
+    input:
+        cin=lookup(dpath="statutory/cin", within=config, default=[]),
+        ssda903=lookup(dpath="statutory/ssda903", within=config, default=[]),
+        families=statutory_families(),
+        helpers=HELPERS,
+    output:
+        children=f"{STATUTORY_DIRECTORY}/children.csv",
+        referrals=f"{STATUTORY_DIRECTORY}/referrals.csv",
+        assessments=f"{STATUTORY_DIRECTORY}/assessments.csv",
+        section47=f"{STATUTORY_DIRECTORY}/section47.csv",
+        cp_plans=f"{STATUTORY_DIRECTORY}/cp_plans.csv",
+        care_episodes=f"{STATUTORY_DIRECTORY}/episodes.csv",
+        unlinked=f"{STATUTORY_DIRECTORY}/unlinked_records.csv",
+    log:
+        f"{STATUTORY_DIRECTORY}/convert_statutory_returns.log",
+    benchmark:
+        f"{STATUTORY_DIRECTORY}/convert_statutory_returns.tsv"
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        directory=subpath(output.children, parent=True),
+    script:
+        "../scripts/convert_statutory_returns.py"

@@ -1,0 +1,368 @@
+"""Tests of the statutory-return converter (CIN census XML, SSDA903 CSV)."""
+
+import logging
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+import convert_statutory_returns as csr
+from common import InputError, read_mapped_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "tests" / "data" / "external_samples"
+CIN_SAMPLE = SAMPLES / "liia-tools" / "cin-2022.xml"
+SSDA903_DIR = SAMPLES / "csc-validator-be-903"
+CONFIG = ROOT / "config" / "config.yaml"
+
+
+def cin_xml(year: int, children: str) -> str:
+    """A minimal CIN census message of ``year`` holding ``children``."""
+    return (
+        "<Message><Header><CollectionDetails><Collection>CIN</Collection>"
+        f"<Year>{year}</Year><ReferenceDate>{year}-03-31</ReferenceDate>"
+        f"</CollectionDetails></Header><Children>{children}</Children></Message>"
+    )
+
+
+def child_xml(
+    child_id: str = "C1",
+    sex: str = "<GenderCurrent>2</GenderCurrent>",
+    referral: str = "2020-05-01",
+    closure: str = "",
+    nfa: str = "0",
+    upn: str = "",
+    extra: str = "",
+) -> str:
+    """One ``<Child>`` with one referral, one assessment and one s47."""
+    ident = f"<LAchildID>{child_id}</LAchildID>" if child_id else ""
+    upn_el = f"<UPN>{upn}</UPN>" if upn else ""
+    closure_el = (
+        f"<CINclosureDate>{closure}</CINclosureDate><ReasonForClosure>RC8</ReasonForClosure>"
+        if closure
+        else ""
+    )
+    referral_el = f"<CINreferralDate>{referral}</CINreferralDate>" if referral else ""
+    return (
+        f"<Child><ChildIdentifiers>{ident}{upn_el}<PersonBirthDate>2012-01-15</PersonBirthDate>"
+        f"{sex}</ChildIdentifiers><ChildCharacteristics><Ethnicity>WBRI</Ethnicity>"
+        "</ChildCharacteristics>"
+        f"<CINdetails>{referral_el}<ReferralSource>6</ReferralSource>"
+        f"<PrimaryNeedCode>N1</PrimaryNeedCode>{closure_el}"
+        "<Assessments><AssessmentActualStartDate>2020-05-02</AssessmentActualStartDate>"
+        "<FactorsIdentifiedAtAssessment><AssessmentFactors>3A</AssessmentFactors>"
+        "</FactorsIdentifiedAtAssessment></Assessments>"
+        f"<ReferralNFA>{nfa}</ReferralNFA>{extra}</CINdetails></Child>"
+    )
+
+
+def write(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` and return the path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_903(directory: Path, header: str, episodes: str) -> Path:
+    """A minimal SSDA903 return (header.csv, episodes.csv) in ``directory``."""
+    write(directory / "header.csv", header)
+    write(directory / "episodes.csv", episodes)
+    return directory
+
+
+HEADER_CSV = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n903A,1,15/01/2012,WBRI,U1,,\n"
+EPISODES_CSV = (
+    "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,"
+    "PL_POST,URN\n903A,01/06/2020,S,C2,N1,U1,PR1,,X1,,,,\n"
+)
+
+
+def test_liia_tools_cin_sample_converts():
+    tables = csr.read_cin_census([CIN_SAMPLE])
+    child = tables["children"].iloc[0]
+    assert len(tables["children"]) == 1
+    assert (child["LAchildID"], child["Sex"], child["PersonBirthDate"]) == (
+        "DfEX0000001",
+        "M",
+        "1966-03-24",
+    )
+    assert child["Disabilities"] == "HAND;HEAR" and child["UPN"] == "A123456789123"
+    referral = tables["referrals"].iloc[0]
+    assert referral["CINdetailsID"] == "DfEX0000001_19701006"
+    assert referral[["CINreferralDate", "ReferralSource", "PrimaryNeedCode"]].tolist() == [
+        "1970-10-06",
+        "1A",
+        "N4",
+    ]
+    assert referral[["ReferralNFA", "CINclosureDate", "ReasonForClosure"]].tolist() == [
+        "0",
+        "1971-02-27",
+        "RC1",
+    ]
+    assessment = tables["assessments"].iloc[0]
+    assert assessment["AssessmentActualStartDate"] == "1970-06-03"
+    assert assessment["AssessmentAuthorisationDate"] == "1971-07-18"
+    assert assessment["AssessmentFactors"] == "2A;2B"
+    s47 = tables["section47"].iloc[0]
+    assert s47[["S47ActualStartDate", "DateOfInitialCPC"]].tolist() == ["1970-06-02", "1970-06-17"]
+    plan = tables["cp_plans"].iloc[0]
+    assert plan[["CPPstartDate", "CPPendDate", "InitialCategoryOfAbuse"]].tolist() == [
+        "1970-02-17",
+        "1971-03-14",
+        "PHY",
+    ]
+    for name in ("assessments", "section47", "cp_plans"):
+        assert tables[name]["CINdetailsID"].tolist() == ["DfEX0000001_19701006"]
+
+
+def test_vendored_903_converts():
+    tables = csr.read_ssda903_csv([SSDA903_DIR])
+    assert len(tables["episodes"]) == 5050
+    assert list(tables["episodes"].columns) == csr.EXPORT_COLUMNS["episodes"]
+    assert list(tables["header"].columns) == csr.HEADER_OUT
+    assert set(tables["header"]["SEX"]) <= {"M", "F", "U"}
+    assert tables["episodes"]["DECOM"].str.match(r"^\d{2}/\d{2}/\d{4}$").all()
+
+
+def test_903_tables_recognised_by_header_set(tmp_path):
+    directory = tmp_path / "return"
+    directory.mkdir()
+    header = (SSDA903_DIR / "header.csv").read_text(encoding="utf-8")
+    first, rest = header.split("\n", 1)
+    mixed = first.lower().replace("child", "Child")
+    (directory / "a.csv").write_bytes(b"\xef\xbb\xbf" + f"{mixed}\n{rest}".encode())
+    shutil.copy(SSDA903_DIR / "episodes.csv", directory / "b.csv")
+    shutil.copy(SSDA903_DIR / "reviews.csv", directory / "c.csv")
+    tables = csr.read_ssda903_csv([directory])
+    assert len(tables["header"]) == 2675
+    assert len(tables["episodes"]) == 5050
+    assert csr.identify_903_table(["\ufeffchild", "sex", "dob", "ethnic", "upn"]) == "Header"
+    assert csr.identify_903_table(["CHILD", "DOB", "REVIEW", "REVIEW_CODE"]) == "Reviews"
+    assert csr.identify_903_table(["CHILD", "FOO"]) is None
+
+
+def test_903_years_deduplicated_keep_latest(tmp_path):
+    old = write_903(tmp_path / "2021", HEADER_CSV, EPISODES_CSV)
+    new = write_903(
+        tmp_path / "2022",
+        HEADER_CSV,
+        EPISODES_CSV.replace(",,X1,", ",01/09/2021,E4A,")
+        + "903A,01/09/2021,S,V2,N1,U4,PR1,,,,,,\n",
+    )
+    tables = csr.read_ssda903_csv([new, old])  # order fixed by the year in the path
+    episodes = tables["episodes"]
+    assert len(episodes) == 2
+    first = episodes.loc[episodes["DECOM"] == "01/06/2020"].iloc[0]
+    assert (first["DEC"], first["REC"]) == ("01/09/2021", "E4A")
+
+
+def test_two_cin_years_merge_referral(tmp_path, caplog):
+    old = write(tmp_path / "cin2017.xml", cin_xml(2017, child_xml(nfa="0")))
+    unknown = "<PreProceedingsandFGDM><PPStartDate>2020-06-01</PPStartDate></PreProceedingsandFGDM>"
+    new = write(
+        tmp_path / "cin2025.xml",
+        cin_xml(
+            2025,
+            child_xml(sex="<Sex>F</Sex>", closure="2021-02-01", nfa="true", extra=unknown)
+            + child_xml(child_id="C2", sex="<Sex>M</Sex>", nfa="false", extra=unknown),
+        ),
+    )
+    with caplog.at_level(logging.WARNING):
+        tables = csr.read_cin_census([new, old])  # ordered by collection year
+    referrals = tables["referrals"]
+    assert len(referrals) == 2
+    merged = referrals.loc[referrals["LAchildID"] == "C1"].iloc[0]
+    assert (merged["CINclosureDate"], merged["ReasonForClosure"]) == ("2021-02-01", "RC8")
+    assert merged["ReferralNFA"] == "1"
+    assert referrals.loc[referrals["LAchildID"] == "C2", "ReferralNFA"].item() == "0"
+    assert len(tables["assessments"]) == 2
+    assert dict(zip(tables["children"]["LAchildID"], tables["children"]["Sex"], strict=True)) == {
+        "C1": "F",
+        "C2": "M",
+    }
+    assert sum("PreProceedingsandFGDM" in r.message for r in caplog.records) == 1
+
+
+def test_linking_by_upn_and_903_only_children(tmp_path):
+    cin_file = write(tmp_path / "cin.xml", cin_xml(2022, child_xml(child_id="C1", upn="u1")))
+    header = HEADER_CSV + "903B,2,01/02/2010,WIRT,U9,,\n"
+    episodes = EPISODES_CSV + "903B,01/07/2020,S,C2,N1,U1,PR1,,X1,,,,\n"
+    episodes += "903Z,01/07/2020,S,C2,N1,U1,PR1,,X1,,,,\n"
+    ssda = write_903(tmp_path / "903", header, episodes)
+    tables = csr.link_records(csr.read_cin_census([cin_file]), csr.read_ssda903_csv([ssda]))
+    assert sorted(tables["episodes"]["CHILD"]) == ["903B", "C1"]
+    children = tables["children"].set_index("LAchildID")
+    assert sorted(children.index) == ["903B", "C1"]
+    assert children.loc["903B", ["Sex", "PersonBirthDate", "Ethnicity"]].tolist() == [
+        "F",
+        "2010-02-01",
+        "WIRT",
+    ]
+    unlinked = tables["unlinked"]
+    assert sorted(unlinked["CHILD"]) == ["903B", "903Z"]
+    assert unlinked.loc[unlinked["CHILD"] == "903Z", "action"].item() == "episode dropped"
+
+
+def test_families_file_and_default(tmp_path, caplog):
+    children = pd.DataFrame({"LAchildID": ["a", "b", "c"]}, dtype="string")
+    families = csr.read_families(write(tmp_path / "f.csv", "LAchildID,FamilyID\na,F1\nb,F1\n"))
+    out = csr.assign_families(children, families)
+    assert out["FamilyID"].tolist() == ["F1", "F1", "c"]
+    with caplog.at_level(logging.WARNING):
+        out = csr.assign_families(children, None)
+    assert out["FamilyID"].tolist() == ["a", "b", "c"]
+    assert "siblings" in caplog.text
+
+
+def test_written_exports_read_by_workflow(tmp_path):
+    out = tmp_path / "exports"
+    tables = csr.convert([CIN_SAMPLE], [SSDA903_DIR], None, out)
+    first = {p.name: p.read_bytes() for p in out.glob("*.csv")}
+    csr.write_exports(tables, out)
+    assert {p.name: p.read_bytes() for p in out.glob("*.csv")} == first
+    assert not list(out.glob(".*.tmp"))
+    assert b"\r\n" not in first["episodes.csv"]
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["data"]["tables"]
+    names = {
+        "children": "children",
+        "referrals": "referrals",
+        "assessments": "assessments",
+        "section47": "section47",
+        "cp_plans": "cp_plans",
+        "care_episodes": "episodes",
+    }
+    for table, name in names.items():
+        spec = config[table]
+        frame = read_mapped_csv(out / spec["path"], spec["columns"], table)
+        assert list(frame.columns) == list(spec["columns"])
+        assert len(frame) == len(tables[name])
+    assert len(tables["children"]) == 2676
+
+
+def test_cli_runs(tmp_path):
+    csr.main(["--cin", str(CIN_SAMPLE), "--ssda903", str(SSDA903_DIR), "--out", str(tmp_path)])
+    assert (tmp_path / "referrals.csv").is_file()
+
+
+# ----------------------------------------------------------------- malformed inputs
+
+GOOD_CHILD = child_xml()
+
+
+def malformed_cin(tmp_path: Path, case: str) -> list[Path]:
+    """CIN census files for one malformed case."""
+    texts = {
+        "not_xml": cin_xml(2022, GOOD_CHILD).replace("</Children>", "</Childre>"),
+        "empty": "",
+        "wrong_root": "<EXPSSDA903><CHILD/></EXPSSDA903>",
+        "missing_child_id": cin_xml(2022, child_xml(child_id="")),
+        "missing_referral_date": cin_xml(2022, child_xml(referral="")),
+        "bad_referral_date": cin_xml(2022, child_xml(referral="01/05/2020")),
+        "impossible_date": cin_xml(2022, child_xml(closure="2020-02-30")),
+        "bad_flag": cin_xml(2022, child_xml(nfa="maybe")),
+        "bad_sex": cin_xml(2022, child_xml(sex="<Sex>X</Sex>")),
+    }
+    return [write(tmp_path / f"{case}.xml", texts[case])]
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("not_xml", "line 1"),
+        ("empty", "empty"),
+        ("wrong_root", "EXPSSDA903"),
+        ("missing_child_id", "LAchildID"),
+        ("missing_referral_date", "of child C1 has no <CINreferralDate>"),
+        ("bad_referral_date", "CINreferralDate> of child C1"),
+        ("impossible_date", "CINclosureDate"),
+        ("bad_flag", "ReferralNFA"),
+        ("bad_sex", "<Sex>"),
+    ],
+)
+def test_malformed_cin_raises(tmp_path, case, expected):
+    paths = malformed_cin(tmp_path, case)
+    with pytest.raises(InputError) as error:
+        csr.read_cin_census(paths)
+    assert paths[0].name in str(error.value)
+    assert expected in str(error.value)
+
+
+def test_malformed_xml_names_line(tmp_path):
+    path = write(tmp_path / "broken.xml", "<Message>\n<Children>\n<Child>\n</Message>\n")
+    with pytest.raises(InputError, match=r"broken\.xml.*line 4"):
+        csr.read_cin_census([path])
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("no_episodes", "no Episodes table"),
+        ("no_header", "no Header table"),
+        ("bad_decom", "DECOM, line 2 (CHILD 903A)"),
+        ("missing_decom", "DECOM, line 2"),
+        ("empty_file", "empty"),
+        ("utf16", "UTF-16"),
+        ("xml", "XML"),
+        ("missing_child", "CHILD, line 2"),
+        ("two_headers", "second Header"),
+    ],
+)
+def test_malformed_903_raises(tmp_path, case, expected):
+    directory = write_903(tmp_path / "r", HEADER_CSV, EPISODES_CSV)
+    target = directory / "episodes.csv"
+    inputs = [directory]
+    if case == "no_episodes":
+        target.unlink()
+    elif case == "no_header":
+        target = directory / "header.csv"
+        target.unlink()
+    elif case == "bad_decom":
+        write(target, EPISODES_CSV.replace("01/06/2020", "2020/06/01"))
+    elif case == "missing_decom":
+        write(target, EPISODES_CSV.replace("01/06/2020", ""))
+    elif case == "empty_file":
+        write(target, "")
+    elif case == "utf16":
+        target.write_bytes(EPISODES_CSV.encode("utf-16"))
+    elif case == "xml":
+        target = write(tmp_path / "return.xml", "<EXPSSDA903/>")
+        inputs = [target]
+    elif case == "missing_child":
+        write(target, EPISODES_CSV.replace("903A,", ","))
+    elif case == "two_headers":
+        target = write(directory / "header2.csv", HEADER_CSV)
+    with pytest.raises(InputError) as error:
+        csr.read_ssda903_csv(inputs)
+    message = str(error.value)
+    assert target.name in message or str(directory) in message
+    assert expected in message
+
+
+def test_missing_table_lists_found(tmp_path):
+    directory = write_903(tmp_path / "r", HEADER_CSV, EPISODES_CSV)
+    (directory / "episodes.csv").unlink()
+    with pytest.raises(InputError, match=r"header\.csv"):
+        csr.read_ssda903_csv([directory])
+
+
+def test_families_errors(tmp_path):
+    bad_columns = write(tmp_path / "fam.csv", "child,household\na,F1\n")
+    with pytest.raises(InputError, match="fam.csv"):
+        csr.read_families(bad_columns)
+    conflict = write(tmp_path / "fam2.csv", "LAchildID,FamilyID\na,F1\na,F2\n")
+    with pytest.raises(InputError, match=r"fam2\.csv.*child a"):
+        csr.read_families(conflict)
+
+
+def test_exports_pass_workflow_ingestion(tmp_path):
+    import ingest_records
+
+    csr.convert([CIN_SAMPLE], [SSDA903_DIR], None, tmp_path)
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))["data"]["tables"]
+    tables = ["children", "referrals", "assessments", "section47", "cp_plans", "care_episodes"]
+    paths = {t: tmp_path / config[t]["path"] for t in tables}
+    mappings = {t: config[t]["columns"] for t in tables}
+    result = ingest_records.ingest(paths, mappings, b"test-key", ";")
+    assert len(result["referrals"]) == 1 and len(result["care_episodes"]) == 5050

@@ -1,0 +1,929 @@
+"""Convert an LA's statutory returns into the workflow's raw export CSVs.
+
+Inputs (see ``docs``/reference "statutory formats", sections 1, 2 and 5):
+
+* CIN census XML files (2017-2026 layouts, no namespace). Each file is one
+  collection year; ``GenderCurrent`` (1/2/0/9, up to 2024) and ``Sex`` (M/F/U,
+  from 2025) are both read, booleans may be ``0``/``1`` or ``true``/``false``,
+  and unknown elements (e.g. ``PreProceedingsandFGDM``) are ignored with one
+  warning per element name.
+* SSDA903 (children looked after) CSV tables, recognised by their set of
+  column names (case-insensitive, UTF-8 BOM stripped), not by file name. Only
+  Header and Episodes are used; the other tables are ignored with an info log.
+  The SSDA903 XML form (``EXPSSDA903``) is not read: export the CSV tables
+  instead (so a return given both as CSV and XML cannot arise here).
+* Optionally an LA-supplied CSV mapping child id -> family id: the CIN census
+  carries no family identifier.
+
+Several collection years are combined: a referral (same child, same referral
+date) that appears in several CIN returns is one referral with the latest
+year's values, and a looked-after episode (same CHILD and DECOM) in several
+SSDA903 returns is one episode with the latest year's values.
+
+The outputs are the workflow's raw exports (``config/config.yaml``
+``data.tables``): children.csv, referrals.csv, assessments.csv, section47.csv,
+cp_plans.csv and episodes.csv, plus unlinked_records.csv listing SSDA903
+records that could not be linked to a CIN child.
+"""
+
+import argparse
+import datetime as dt
+import logging
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from common import InputError
+
+logger = logging.getLogger(__name__)
+
+# Output columns, exactly as named in config/config.yaml data.tables.
+EXPORT_COLUMNS: dict[str, list[str]] = {
+    "children": ["LAchildID", "FamilyID", "Sex", "PersonBirthDate", "Ethnicity", "Disabilities"],
+    "referrals": [
+        "CINdetailsID",
+        "LAchildID",
+        "CINreferralDate",
+        "ReferralSource",
+        "PrimaryNeedCode",
+        "ReferralNFA",
+        "CINclosureDate",
+        "ReasonForClosure",
+    ],
+    "assessments": [
+        "AssessmentID",
+        "CINdetailsID",
+        "LAchildID",
+        "AssessmentActualStartDate",
+        "AssessmentAuthorisationDate",
+        "AssessmentFactors",
+    ],
+    "section47": ["CINdetailsID", "LAchildID", "S47ActualStartDate", "DateOfInitialCPC"],
+    "cp_plans": [
+        "CINdetailsID",
+        "LAchildID",
+        "CPPstartDate",
+        "CPPendDate",
+        "InitialCategoryOfAbuse",
+    ],
+    "episodes": ["CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "DEC", "REC"],
+}
+EXPORT_FILES: dict[str, str] = {name: f"{name}.csv" for name in EXPORT_COLUMNS}
+SORT_KEYS: dict[str, list[str]] = {
+    "children": ["LAchildID"],
+    "referrals": ["LAchildID", "CINreferralDate", "CINdetailsID"],
+    "assessments": ["LAchildID", "CINdetailsID", "AssessmentActualStartDate", "AssessmentID"],
+    "section47": ["LAchildID", "CINdetailsID", "S47ActualStartDate"],
+    "cp_plans": ["LAchildID", "CINdetailsID", "CPPstartDate"],
+    "episodes": ["CHILD", "DECOM"],
+    "unlinked": ["source", "CHILD", "DECOM"],
+}
+UNLINKED_COLUMNS = ["source", "CHILD", "UPN", "DECOM", "reason", "action"]
+HEADER_OUT = ["CHILD", "SEX", "DOB", "ETHNIC", "UPN"]
+
+# Every CIN census element the reader knows (2017-2026 XSDs). Elements not in
+# this set are skipped, with one warning per name.
+KNOWN_CIN_ELEMENTS = frozenset(
+    """Message Header CollectionDetails Collection Year ReferenceDate Source SourceLevel LEA
+    SoftwareCode Release SerialNo DateTime Children Child ChildIdentifiers LAchildID UPN
+    FormerUPN UPNunknown PersonBirthDate ExpectedPersonBirthDate GenderCurrent Sex
+    PersonDeathDate ChildCharacteristics Ethnicity Disabilities Disability CINdetails
+    CINreferralDate ReferralSource PrimaryNeedCode CINclosureDate ReasonForClosure
+    DateOfInitialCPC Assessments AssessmentActualStartDate AssessmentInternalReviewDate
+    AssessmentAuthorisationDate FactorsIdentifiedAtAssessment AssessmentFactors CINPlanDates
+    CINPlanStartDate CINPlanEndDate Section47 S47ActualStartDate InitialCPCtarget
+    ICPCnotRequired ReferralNFA ChildProtectionPlans CPPstartDate CPPendDate
+    InitialCategoryOfAbuse LatestCategoryOfAbuse NumberOfPreviousCPP Reviews
+    CPPreviewDate""".split()  # noqa: SIM905
+)
+GENDER_CURRENT = {"1": "M", "2": "F", "0": "U", "9": "U"}
+SEX_CODES = {"M": "M", "F": "F", "U": "U", "1": "M", "2": "F", "0": "U", "9": "U"}
+FLAGS = {"0": "0", "1": "1", "false": "0", "true": "1"}
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+UK_DATE = re.compile(r"^\d{2}/\d{2}/\d{4}$")
+
+# SSDA903 CSV tables: full column sets (V903 config) and the core columns
+# that identify a table even in older layouts.
+SSDA903_TABLES: dict[str, set[str]] = {
+    "Header": {"CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB"},
+    "Episodes": {
+        "CHILD",
+        "DECOM",
+        "RNE",
+        "LS",
+        "CIN",
+        "PLACE",
+        "PLACE_PROVIDER",
+        "DEC",
+        "REC",
+        "REASON_PLACE_CHANGE",
+        "HOME_POST",
+        "PL_POST",
+        "URN",
+    },
+    "Reviews": {"CHILD", "DOB", "REVIEW", "REVIEW_CODE"},
+    "UASC": {"CHILD", "SEX", "DOB", "DUC"},
+    "OC2": {
+        "CHILD",
+        "DOB",
+        "SDQ_SCORE",
+        "SDQ_REASON",
+        "CONVICTED",
+        "HEALTH_CHECK",
+        "IMMUNISATIONS",
+        "TEETH_CHECK",
+        "HEALTH_ASSESSMENT",
+        "SUBSTANCE_MISUSE",
+        "INTERVENTION_RECEIVED",
+        "INTERVENTION_OFFERED",
+    },
+    "OC3": {"CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM"},
+    "AD1": {
+        "CHILD",
+        "DOB",
+        "DATE_INT",
+        "DATE_MATCH",
+        "FOSTER_CARE",
+        "NB_ADOPTR",
+        "SEX_ADOPTR",
+        "LS_ADOPTR",
+    },
+    "PlacedAdoption": {
+        "CHILD",
+        "DOB",
+        "DATE_PLACED",
+        "DATE_PLACED_CEASED",
+        "REASON_PLACED_CEASED",
+    },
+    "PrevPerm": {"CHILD", "DOB", "PREV_PERM", "LA_PERM", "DATE_PERM"},
+    "Missing": {"CHILD", "DOB", "MISSING", "MIS_START", "MIS_END"},
+    "SWEpisodes": {"CHILD", "DOB", "SW_ID", "SW_DECOM", "SW_DEC", "SW_REASON"},
+    "DoLo": {"CHILD", "DOB", "DOLO_START", "DOLO_END"},
+}
+SSDA903_CORE: dict[str, set[str]] = {
+    "Header": {"CHILD", "SEX", "DOB", "ETHNIC", "UPN"},
+    "Episodes": {"CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "DEC", "REC"},
+}
+YEAR_IN_PATH = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
+
+
+# --------------------------------------------------------------------------- CIN census
+
+
+def element_text(parent: ET.Element | None, tag: str) -> str | None:
+    """Stripped text of ``parent``'s first child ``tag``; None when absent or blank."""
+    if parent is None:
+        return None
+    found = parent.find(tag)
+    if found is None or found.text is None or not found.text.strip():
+        return None
+    return found.text.strip()
+
+
+def iso_date(value: str | None, path: Path, element: str, where: str) -> str | None:
+    """Check a CIN census date (yyyy-mm-dd, a time part is dropped) and return it.
+
+    Raises ``InputError`` naming the file, element and child when unreadable.
+    """
+    if value is None:
+        return None
+    text = value[:10] if "T" in value else value
+    try:
+        if not ISO_DATE.match(text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise InputError(
+            f"{path}: element <{element}> of {where}: cannot read date {value!r}; "
+            "CIN census dates must be yyyy-mm-dd. Correct the return and re-export it."
+        ) from None
+
+
+def cin_flag(value: str | None, path: Path, element: str, where: str) -> str | None:
+    """Normalise a CIN census boolean (0/1 or true/false) to "0"/"1"."""
+    if value is None:
+        return None
+    flag = FLAGS.get(value.lower())
+    if flag is None:
+        raise InputError(
+            f"{path}: element <{element}> of {where}: cannot read {value!r} as a "
+            "yes/no value; use 0/1 or true/false."
+        )
+    return flag
+
+
+def cin_sex(identifiers: ET.Element, path: Path, where: str) -> str:
+    """Sex as M/F/U from ``Sex`` (2025+) or ``GenderCurrent`` (up to 2024)."""
+    for element, codes in (("Sex", SEX_CODES), ("GenderCurrent", GENDER_CURRENT)):
+        value = element_text(identifiers, element)
+        if value is None:
+            continue
+        code = codes.get(value.upper())
+        if code is None:
+            raise InputError(
+                f"{path}: element <{element}> of {where}: unknown code {value!r}; "
+                f"use one of {sorted(set(codes))}."
+            )
+        return code
+    return "U"
+
+
+def referral_key(child_id: str, referral_date: str) -> str:
+    """Stable referral id (CINdetailsID) from the child id and referral date."""
+    return f"{child_id}_{referral_date.replace('-', '')}"
+
+
+def warn_unknown_elements(root: ET.Element, path: Path, warned: set[str]) -> None:
+    """Warn once per unknown element name (its subtree is not inspected)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for child in node:
+            if child.tag in KNOWN_CIN_ELEMENTS:
+                stack.append(child)
+            elif child.tag not in warned:
+                warned.add(child.tag)
+                logger.warning(
+                    "%s: element <%s> (inside <%s>) is not used and is ignored",
+                    path,
+                    child.tag,
+                    node.tag,
+                )
+
+
+def parse_cin_root(path: Path) -> ET.Element:
+    """Parse one CIN census file; raise ``InputError`` naming file and line."""
+    if not path.is_file():
+        raise InputError(f"CIN census file {path} does not exist; check the path given.")
+    if path.stat().st_size == 0:
+        raise InputError(f"CIN census file {path} is empty; re-export the return.")
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as error:
+        line, column = error.position
+        raise InputError(
+            f"{path}: not well-formed XML at line {line}, column {column} ({error.msg}); "
+            "repair or re-export the CIN census file."
+        ) from None
+    if root.tag != "Message" or root.find("Children") is None:
+        raise InputError(
+            f"{path}: root element is <{root.tag}> with no <Children>; expected a CIN "
+            "census <Message> holding <Children><Child>...; give the CIN census XML file."
+        )
+    return root
+
+
+def collection_year(root: ET.Element) -> int | None:
+    """The collection year from ``Header/CollectionDetails`` (Year or ReferenceDate)."""
+    details = root.find("Header/CollectionDetails")
+    year = element_text(details, "Year")
+    if year and year.isdigit():
+        return int(year)
+    reference = element_text(details, "ReferenceDate")
+    if reference and reference[:4].isdigit():
+        return int(reference[:4])
+    return None
+
+
+def flatten_cin_child(child: ET.Element, path: Path, position: int) -> dict[str, list[dict]]:
+    """Flatten one ``<Child>`` into rows of the children, referrals, assessments,
+    section47 and cp_plans tables."""
+    identifiers = child.find("ChildIdentifiers")
+    child_id = element_text(identifiers, "LAchildID")
+    if child_id is None:
+        raise InputError(
+            f"{path}: <Child> number {position} has no <LAchildID> in <ChildIdentifiers>; "
+            "every child needs its LA child id. Add it and re-export the return."
+        )
+    where = f"child {child_id}"
+    characteristics = child.find("ChildCharacteristics")
+    disabilities = [
+        d.text.strip().upper()
+        for d in child.findall("ChildCharacteristics/Disabilities/Disability")
+        if d.text and d.text.strip()
+    ]
+    birth = iso_date(element_text(identifiers, "PersonBirthDate"), path, "PersonBirthDate", where)
+    if birth is None:
+        birth = iso_date(
+            element_text(identifiers, "ExpectedPersonBirthDate"),
+            path,
+            "ExpectedPersonBirthDate",
+            where,
+        )
+    rows: dict[str, list[dict]] = {
+        "children": [
+            {
+                "LAchildID": child_id,
+                "UPN": element_text(identifiers, "UPN"),
+                "Sex": cin_sex(identifiers, path, where),
+                "PersonBirthDate": birth,
+                "Ethnicity": (element_text(characteristics, "Ethnicity") or "").upper() or None,
+                "Disabilities": ";".join(disabilities) or None,
+            }
+        ],
+        "referrals": [],
+        "assessments": [],
+        "section47": [],
+        "cp_plans": [],
+    }
+    for number, details in enumerate(child.findall("CINdetails"), start=1):
+        raw_date = element_text(details, "CINreferralDate")
+        if raw_date is None:
+            raise InputError(
+                f"{path}: <CINdetails> number {number} of {where} has no <CINreferralDate>; "
+                "every referral needs its date. Add it and re-export the return."
+            )
+        referral_date = iso_date(raw_date, path, "CINreferralDate", where)
+        rid = referral_key(child_id, referral_date)
+        at = f"{where}, referral {referral_date}"
+        keys = {"LAchildID": child_id, "CINdetailsID": rid}
+        rows["referrals"].append(
+            {
+                **keys,
+                "CINreferralDate": referral_date,
+                "ReferralSource": element_text(details, "ReferralSource"),
+                "PrimaryNeedCode": element_text(details, "PrimaryNeedCode"),
+                "ReferralNFA": cin_flag(
+                    element_text(details, "ReferralNFA"), path, "ReferralNFA", at
+                ),
+                "CINclosureDate": iso_date(
+                    element_text(details, "CINclosureDate"), path, "CINclosureDate", at
+                ),
+                "ReasonForClosure": element_text(details, "ReasonForClosure"),
+            }
+        )
+        seen: dict[str, int] = {}
+        for assessment in details.findall("Assessments"):
+            start = iso_date(
+                element_text(assessment, "AssessmentActualStartDate"),
+                path,
+                "AssessmentActualStartDate",
+                at,
+            )
+            stem = f"{rid}_A{(start or 'nodate').replace('-', '')}"
+            seen[stem] = seen.get(stem, 0) + 1
+            factors = [
+                f.text.strip().upper()
+                for f in assessment.findall("FactorsIdentifiedAtAssessment/AssessmentFactors")
+                if f.text and f.text.strip()
+            ]
+            rows["assessments"].append(
+                {
+                    **keys,
+                    "AssessmentID": stem if seen[stem] == 1 else f"{stem}-{seen[stem]}",
+                    "AssessmentActualStartDate": start,
+                    "AssessmentAuthorisationDate": iso_date(
+                        element_text(assessment, "AssessmentAuthorisationDate"),
+                        path,
+                        "AssessmentAuthorisationDate",
+                        at,
+                    ),
+                    "AssessmentFactors": ";".join(factors) or None,
+                }
+            )
+        enquiries = details.findall("Section47")
+        referral_icpc = element_text(details, "DateOfInitialCPC")
+        for enquiry in enquiries:
+            icpc = element_text(enquiry, "DateOfInitialCPC")
+            if icpc is None and len(enquiries) == 1:
+                icpc = referral_icpc
+            rows["section47"].append(
+                {
+                    **keys,
+                    "S47ActualStartDate": iso_date(
+                        element_text(enquiry, "S47ActualStartDate"), path, "S47ActualStartDate", at
+                    ),
+                    "DateOfInitialCPC": iso_date(icpc, path, "DateOfInitialCPC", at),
+                }
+            )
+        for plan in details.findall("ChildProtectionPlans"):
+            rows["cp_plans"].append(
+                {
+                    **keys,
+                    "CPPstartDate": iso_date(
+                        element_text(plan, "CPPstartDate"), path, "CPPstartDate", at
+                    ),
+                    "CPPendDate": iso_date(
+                        element_text(plan, "CPPendDate"), path, "CPPendDate", at
+                    ),
+                    "InitialCategoryOfAbuse": element_text(plan, "InitialCategoryOfAbuse"),
+                }
+            )
+    return rows
+
+
+CIN_COLUMNS: dict[str, list[str]] = {
+    "children": ["LAchildID", "UPN", "Sex", "PersonBirthDate", "Ethnicity", "Disabilities"],
+    "referrals": [c for c in EXPORT_COLUMNS["referrals"]],
+    "assessments": EXPORT_COLUMNS["assessments"],
+    "section47": EXPORT_COLUMNS["section47"],
+    "cp_plans": EXPORT_COLUMNS["cp_plans"],
+}
+CIN_DEDUP_KEYS: dict[str, list[str]] = {
+    "children": ["LAchildID"],
+    "referrals": ["CINdetailsID"],
+    "assessments": ["AssessmentID"],
+    "section47": ["CINdetailsID", "S47ActualStartDate"],
+    "cp_plans": ["CINdetailsID", "CPPstartDate"],
+}
+
+
+def read_cin_census(paths: list[Path]) -> dict[str, pd.DataFrame]:
+    """Read and flatten CIN census XML files of one or more collection years.
+
+    Returns the tables children (with UPN), referrals, assessments, section47
+    and cp_plans, all values strings (dates yyyy-mm-dd, NFA "0"/"1", code lists
+    ";"-joined). Files are ordered by their collection year (Header Year or
+    ReferenceDate, else the order given); a record found in several years (the
+    same child, referral, assessment, s47 start or plan start) keeps the latest
+    year's values. Raises ``InputError`` for unreadable files, missing
+    LAchildID or CINreferralDate, and unreadable dates or flags.
+    """
+    warned: set[str] = set()
+    parsed = []
+    for position, path in enumerate(paths):
+        path = Path(path)
+        root = parse_cin_root(path)
+        warn_unknown_elements(root, path, warned)
+        parsed.append((collection_year(root), position, path, root))
+    parsed.sort(key=lambda item: (item[0] if item[0] is not None else -1, item[1]))
+    rows: dict[str, list[dict]] = {name: [] for name in CIN_COLUMNS}
+    for order, (year, _, path, root) in enumerate(parsed):
+        children = root.findall("Children/Child")
+        logger.info(
+            "%s: CIN census %s, %d child(ren)", path, year or "(year unknown)", len(children)
+        )
+        for position, child in enumerate(children, start=1):
+            for name, new in flatten_cin_child(child, path, position).items():
+                rows[name].extend({**row, "_order": order} for row in new)
+    tables = {}
+    for name, columns in CIN_COLUMNS.items():
+        frame = pd.DataFrame(rows[name], columns=[*columns, "_order"])
+        before = len(frame)
+        frame = (
+            frame.sort_values("_order", kind="stable")
+            .drop_duplicates(CIN_DEDUP_KEYS[name], keep="last")
+            .drop(columns="_order")
+        )
+        if before > len(frame):
+            logger.info(
+                "CIN census %s: %d row(s) repeated across returns merged (latest kept)",
+                name,
+                before - len(frame),
+            )
+        tables[name] = frame.astype("string").reset_index(drop=True)
+    return tables
+
+
+# ---------------------------------------------------------------------------- SSDA903
+
+
+def identify_903_table(columns: Iterable[str]) -> str | None:
+    """Name of the SSDA903 table with these column names, or None.
+
+    Names are compared upper-cased with any BOM and spaces stripped. A table
+    matches when it has all its columns (or, for Header and Episodes, at least
+    their core columns, as older layouts lack some); the largest match wins.
+    """
+    found = {c.replace("\ufeff", "").strip().upper() for c in columns}
+    best, best_size = None, 0
+    for name, full in SSDA903_TABLES.items():
+        needed = SSDA903_CORE.get(name, full)
+        if needed <= found and len(needed) > best_size:
+            best, best_size = name, len(needed)
+    return best
+
+
+def read_903_csv(path: Path) -> pd.DataFrame:
+    """Read one SSDA903 CSV as stripped strings with upper-cased column names."""
+    if path.stat().st_size == 0:
+        raise InputError(f"SSDA903 file {path} is empty; re-export it or leave it out.")
+    head = path.read_bytes()[:4]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"SSDA903 file {path} is UTF-16 encoded; re-save it as UTF-8 CSV.")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
+    except pd.errors.ParserError as error:
+        raise InputError(
+            f"SSDA903 file {path} is not a readable CSV ({error}); re-export it as CSV."
+        ) from None
+    frame.columns = [c.replace("\ufeff", "").strip().upper() for c in frame.columns]
+    return frame.apply(lambda column: column.str.strip()).replace("", pd.NA)
+
+
+def uk_dates(values: pd.Series, path: Path, column: str, children: pd.Series) -> pd.Series:
+    """Check dd/mm/yyyy dates (yyyy-mm-dd accepted) and return them as dd/mm/yyyy.
+
+    Raises ``InputError`` naming the file, column, line and CHILD of the first
+    unreadable value.
+    """
+    text = values.astype("string")
+    uk = pd.to_datetime(
+        text.where(text.str.match(UK_DATE.pattern)), format="%d/%m/%Y", errors="coerce"
+    )
+    iso = pd.to_datetime(
+        text.where(text.str.match(ISO_DATE.pattern)), format="%Y-%m-%d", errors="coerce"
+    )
+    parsed = uk.fillna(iso)
+    bad = text.notna() & parsed.isna()
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"{path}: column {column}, line {row + 2} (CHILD {children.iloc[row]}): cannot "
+            f"read date {text.iloc[row]!r}; SSDA903 dates must be dd/mm/yyyy."
+        )
+    return parsed.dt.strftime("%d/%m/%Y").astype("string")
+
+
+def expand_903_paths(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
+    """Group SSDA903 inputs into returns: a directory is one return (its
+    ``*.csv`` files), and loose files are grouped by their parent directory.
+
+    Groups are ordered oldest first: by a year (20xx) in their path when every
+    group has one, else in the order given.
+    """
+    groups: dict[Path, list[Path]] = {}
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv")
+            if not files:
+                raise InputError(f"SSDA903 directory {path} holds no .csv files; give the CSVs.")
+            groups.setdefault(path, []).extend(files)
+        elif path.is_file():
+            if path.suffix.lower() == ".xml":
+                raise InputError(
+                    f"SSDA903 file {path} is XML; only the CSV tables are read. Export the "
+                    "return as CSV (Header, Episodes, ...) and give those instead."
+                )
+            groups.setdefault(path.parent, []).append(path)
+        else:
+            raise InputError(f"SSDA903 input {path} does not exist; check the path given.")
+    years = {group: YEAR_IN_PATH.findall(str(group)) for group in groups}
+    ordered = list(groups.items())
+    if len(ordered) > 1 and all(years.values()):
+        ordered.sort(key=lambda item: int(years[item[0]][-1]))
+    elif len(ordered) > 1:
+        logger.info("SSDA903: no year in every input path; returns taken oldest first as given")
+    return ordered
+
+
+def read_903_return(directory: Path, files: list[Path]) -> dict[str, tuple[Path, pd.DataFrame]]:
+    """Read one SSDA903 return's CSVs and recognise Header and Episodes."""
+    found: dict[str, tuple[Path, pd.DataFrame]] = {}
+    unrecognised = []
+    for path in files:
+        frame = read_903_csv(path)
+        name = identify_903_table(frame.columns)
+        if name is None:
+            unrecognised.append(path.name)
+            logger.warning(
+                "%s: columns %s match no SSDA903 table; file ignored", path, list(frame.columns)
+            )
+            continue
+        if name in found:
+            raise InputError(
+                f"{path}: a second {name} table in {directory} (the first is "
+                f"{found[name][0].name}); give each return's tables once, one directory per year."
+            )
+        if name not in SSDA903_CORE:
+            logger.info("%s: SSDA903 %s table is not used; ignored", path, name)
+            continue
+        extra = set(frame.columns) - SSDA903_TABLES[name]
+        if extra:
+            logger.warning("%s: extra column(s) %s ignored", path, sorted(extra))
+        found[name] = (path, frame)
+    missing = [name for name in SSDA903_CORE if name not in found]
+    if missing:
+        recognised = {p.name: n for n, (p, _) in found.items()}
+        raise InputError(
+            f"SSDA903 return in {directory}: no {' or '.join(missing)} table found among "
+            f"{[p.name for p in files]} (recognised: {recognised or 'none'}; unrecognised: "
+            f"{unrecognised or 'none'}). Tables are recognised by their column names, e.g. "
+            f"{', '.join(sorted(SSDA903_CORE[missing[0]]))}; add the missing table's CSV."
+        )
+    return found
+
+
+def read_ssda903_csv(paths: list[Path]) -> dict[str, pd.DataFrame]:
+    """Read SSDA903 CSV returns (directories or files) of one or more years.
+
+    Tables are recognised by their header set (case-insensitive, BOM stripped);
+    Header and Episodes are required per return and other tables are ignored.
+    Returns ``header`` (CHILD, SEX as M/F/U, DOB, ETHNIC, UPN; latest return
+    per CHILD) and ``episodes`` (CHILD, DECOM, RNE, LS, CIN, PLACE, DEC, REC;
+    dates dd/mm/yyyy), de-duplicated on CHILD + DECOM keeping the latest
+    return's row. The XML form is not read (see the module docstring).
+    """
+    headers, episodes = [], []
+    for order, (directory, files) in enumerate(expand_903_paths(paths)):
+        found = read_903_return(directory, files)
+        header_path, header = found["Header"]
+        episode_path, episode = found["Episodes"]
+        for path, frame, dates in (
+            (header_path, header, ["DOB"]),
+            (episode_path, episode, ["DECOM", "DEC"]),
+        ):
+            missing_child = frame["CHILD"].isna()
+            if missing_child.any():
+                row = int(missing_child.to_numpy().nonzero()[0][0])
+                raise InputError(
+                    f"{path}: column CHILD, line {row + 2}: child id is missing; fill it in "
+                    "or remove the row."
+                )
+            for column in dates:
+                frame[column] = uk_dates(frame[column], path, column, frame["CHILD"])
+        if episode["DECOM"].isna().any():
+            row = int(episode["DECOM"].isna().to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"{episode_path}: column DECOM, line {row + 2} (CHILD "
+                f"{episode['CHILD'].iloc[row]}): episode start date is missing; fill it in."
+            )
+        sex = header["SEX"].str.upper()
+        header["SEX"] = sex.map(SEX_CODES).fillna("U")
+        logger.info(
+            "SSDA903 return %s: %d header row(s), %d episode(s)",
+            directory,
+            len(header),
+            len(episode),
+        )
+        headers.append(header[HEADER_OUT].assign(_order=order))
+        episodes.append(episode[EXPORT_COLUMNS["episodes"]].assign(_order=order))
+    header = pd.concat(headers, ignore_index=True).drop_duplicates("CHILD", keep="last")
+    episode = pd.concat(episodes, ignore_index=True)
+    before = len(episode)
+    episode = episode.drop_duplicates(["CHILD", "DECOM"], keep="last")
+    logger.info(
+        "SSDA903: %d episode(s) read, %d after de-duplication on CHILD + DECOM",
+        before,
+        len(episode),
+    )
+    return {
+        "header": header.drop(columns="_order").astype("string").reset_index(drop=True),
+        "episodes": episode.drop(columns="_order").astype("string").reset_index(drop=True),
+    }
+
+
+# ---------------------------------------------------------------------- linking
+
+
+def uk_to_iso(values: pd.Series) -> pd.Series:
+    """dd/mm/yyyy strings to yyyy-mm-dd strings (missing stays missing)."""
+    parsed = pd.to_datetime(values, format="%d/%m/%Y", errors="coerce")
+    return parsed.dt.strftime("%Y-%m-%d").astype("string")
+
+
+def link_records(
+    cin: dict[str, pd.DataFrame], ssda903: dict[str, pd.DataFrame]
+) -> dict[str, pd.DataFrame]:
+    """Link SSDA903 children to CIN children and build the combined tables.
+
+    A 903 CHILD is the CIN child with the same LAchildID, else the CIN child
+    with the same UPN (when exactly one has it); episodes are then relabelled
+    with the CIN LAchildID. Children only in the 903 return are added to
+    children with their header data; episodes whose CHILD is in no header are
+    dropped. Returns the CIN tables with ``episodes`` and ``unlinked`` (one
+    row per 903 child or episode not linked to a CIN child, with the action
+    taken).
+    """
+    children = cin["children"].copy()
+    header = ssda903["header"].copy()
+    episodes = ssda903["episodes"].copy()
+    cin_ids = set(children["LAchildID"].dropna())
+    upns = children.dropna(subset=["UPN"])
+    upn_counts = upns["UPN"].str.upper().value_counts()
+    by_upn = {
+        upn.upper(): child
+        for upn, child in zip(upns["UPN"], upns["LAchildID"], strict=True)
+        if upn_counts[upn.upper()] == 1
+    }
+    by_id = header["CHILD"].isin(cin_ids)
+    upn_match = header["UPN"].str.upper().map(by_upn).astype("string")
+    by_upn_mask = ~by_id & upn_match.notna()
+    mapping = dict(zip(header["CHILD"], header["CHILD"], strict=True))
+    mapping.update(zip(header.loc[by_upn_mask, "CHILD"], upn_match[by_upn_mask], strict=True))
+    only_903 = header.loc[~by_id & ~by_upn_mask]
+
+    # Fill missing CIN fields (birth date, ethnicity) from the linked header.
+    linked = header.loc[by_id | by_upn_mask].assign(
+        LAchildID=lambda f: f["CHILD"].map(mapping).astype("string")
+    )
+    fill = linked.drop_duplicates("LAchildID").set_index("LAchildID")
+    indexed = children.set_index("LAchildID")
+    for column, source in (("PersonBirthDate", "DOB"), ("Ethnicity", "ETHNIC")):
+        values = uk_to_iso(fill[source]) if source == "DOB" else fill[source]
+        indexed[column] = indexed[column].fillna(values.reindex(indexed.index))
+    children = indexed.reset_index()
+
+    added = pd.DataFrame(
+        {
+            "LAchildID": only_903["CHILD"],
+            "UPN": only_903["UPN"],
+            "Sex": only_903["SEX"],
+            "PersonBirthDate": uk_to_iso(only_903["DOB"]),
+            "Ethnicity": only_903["ETHNIC"],
+            "Disabilities": pd.NA,
+        }
+    )
+    children = pd.concat([children, added], ignore_index=True).astype("string")
+
+    orphan = ~episodes["CHILD"].isin(set(mapping))
+    episodes["CHILD"] = episodes["CHILD"].map(mapping).astype("string")
+    unlinked = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "source": "ssda903_header",
+                    "CHILD": only_903["CHILD"],
+                    "UPN": only_903["UPN"],
+                    "DECOM": pd.NA,
+                    "reason": "no CIN child with this LAchildID or UPN",
+                    "action": "added to children from the SSDA903 header",
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "source": "ssda903_episodes",
+                    "CHILD": ssda903["episodes"].loc[orphan, "CHILD"],
+                    "UPN": pd.NA,
+                    "DECOM": ssda903["episodes"].loc[orphan, "DECOM"],
+                    "reason": "CHILD is in no SSDA903 header",
+                    "action": "episode dropped",
+                }
+            ),
+        ],
+        ignore_index=True,
+    ).astype("string")
+    logger.info(
+        "linking: %d SSDA903 child(ren) linked by id, %d by UPN, %d only in SSDA903 "
+        "(added to children); %d CIN child(ren) never looked after; %d episode(s) "
+        "without a header dropped",
+        int(by_id.sum()),
+        int(by_upn_mask.sum()),
+        len(only_903),
+        len(cin_ids - set(mapping.values())),
+        int(orphan.sum()),
+    )
+    return {
+        **cin,
+        "children": children,
+        "episodes": episodes.loc[~orphan].reset_index(drop=True),
+        "unlinked": unlinked[UNLINKED_COLUMNS],
+    }
+
+
+def read_families(path: Path) -> pd.DataFrame:
+    """Read the LA's child -> family CSV (columns LAchildID or CHILD, and FamilyID).
+
+    Raises ``InputError`` naming the file for missing columns, missing values
+    and children given two families.
+    """
+    if not path.is_file() or path.stat().st_size == 0:
+        raise InputError(f"families file {path} is missing or empty; give a CSV of child ids.")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    by_folded = {c.strip().casefold(): c for c in frame.columns}
+    child = next((by_folded[c] for c in ("lachildid", "child", "child_id") if c in by_folded), None)
+    family = next((by_folded[c] for c in ("familyid", "family_id") if c in by_folded), None)
+    if child is None or family is None:
+        raise InputError(
+            f"families file {path}: columns {list(frame.columns)} lack LAchildID and/or "
+            "FamilyID; give a CSV with columns LAchildID,FamilyID."
+        )
+    out = pd.DataFrame(
+        {"LAchildID": frame[child].str.strip(), "FamilyID": frame[family].str.strip()}
+    ).replace("", pd.NA)
+    blank = out.isna().any(axis=1)
+    if blank.any():
+        row = int(blank.to_numpy().nonzero()[0][0])
+        raise InputError(
+            f"families file {path}: line {row + 2}: LAchildID or FamilyID is missing; fill it in."
+        )
+    conflict = out.drop_duplicates().duplicated("LAchildID", keep=False)
+    if conflict.any():
+        child_id = out.drop_duplicates().loc[conflict, "LAchildID"].iloc[0]
+        raise InputError(
+            f"families file {path}: child {child_id} has more than one FamilyID; keep one."
+        )
+    return out.drop_duplicates().astype("string").reset_index(drop=True)
+
+
+def assign_families(children: pd.DataFrame, families: pd.DataFrame | None) -> pd.DataFrame:
+    """Add FamilyID to children; a child without one is its own family."""
+    out = children.copy()
+    if families is None:
+        logger.warning(
+            "no families file: each child is its own family, so siblings cannot be kept "
+            "together in data splits; give --families (LAchildID,FamilyID) if you can"
+        )
+        out["FamilyID"] = out["LAchildID"]
+        return out
+    mapped = out["LAchildID"].map(
+        dict(zip(families["LAchildID"], families["FamilyID"], strict=True))
+    )
+    missing = int(mapped.isna().sum())
+    if missing:
+        logger.warning("families file: %d child(ren) not listed; each is its own family", missing)
+    out["FamilyID"] = mapped.fillna(out["LAchildID"]).astype("string")
+    return out
+
+
+# ---------------------------------------------------------------------- writing
+
+
+def sort_key(column: pd.Series) -> pd.Series:
+    """Sort dd/mm/yyyy columns chronologically, others as text."""
+    if column.name in {"DECOM", "DEC"}:
+        return pd.to_datetime(column, format="%d/%m/%Y", errors="coerce")
+    return column
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` via a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_exports(tables: dict[str, pd.DataFrame], out_dir: Path) -> None:
+    """Write the raw export CSVs (and unlinked_records.csv if given) to ``out_dir``.
+
+    Columns are exactly those of ``config/config.yaml`` data.tables, rows are
+    sorted, line endings are ``\\n`` and each file appears only when complete.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = {name: (EXPORT_FILES[name], columns) for name, columns in EXPORT_COLUMNS.items()}
+    if "unlinked" in tables:
+        outputs["unlinked"] = ("unlinked_records.csv", UNLINKED_COLUMNS)
+    for name, (filename, columns) in outputs.items():
+        frame = tables[name].reindex(columns=columns)
+        frame = frame.sort_values(SORT_KEYS[name], key=sort_key, kind="stable")
+        write_csv_atomic(frame, out_dir / filename)
+        logger.info("%s: wrote %d row(s)", out_dir / filename, len(frame))
+
+
+def convert(
+    cin_paths: list[Path],
+    ssda903_paths: list[Path],
+    families_path: Path | None,
+    out_dir: Path,
+) -> dict[str, pd.DataFrame]:
+    """Convert the returns and write the exports; return the written tables."""
+    if not cin_paths:
+        raise InputError("no CIN census file given; pass at least one CIN census XML file.")
+    cin = read_cin_census(cin_paths)
+    if ssda903_paths:
+        ssda903 = read_ssda903_csv(ssda903_paths)
+    else:
+        logger.warning("no SSDA903 return given: episodes.csv will be empty")
+        ssda903 = {
+            "header": pd.DataFrame(columns=HEADER_OUT, dtype="string"),
+            "episodes": pd.DataFrame(columns=EXPORT_COLUMNS["episodes"], dtype="string"),
+        }
+    tables = link_records(cin, ssda903)
+    families = read_families(Path(families_path)) if families_path else None
+    tables["children"] = assign_families(tables["children"], families)
+    missing_birth = int(tables["children"]["PersonBirthDate"].isna().sum())
+    if missing_birth:
+        logger.warning("%d child(ren) have no birth date in either return", missing_birth)
+    write_exports(tables, Path(out_dir))
+    return tables
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cin", nargs="+", type=Path, required=True, help="CIN census XML files")
+    parser.add_argument(
+        "--ssda903", nargs="*", type=Path, default=[], help="SSDA903 CSV directories or files"
+    )
+    parser.add_argument("--families", type=Path, help="CSV with columns LAchildID,FamilyID")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("--log", help="log file (also logs to stderr)")
+    args = parser.parse_args(argv)
+    from common import run
+
+    run(lambda: convert(args.cin, args.ssda903, args.families, args.out), args.log)
+
+
+if "snakemake" in globals():
+    from common import run
+
+    run(
+        lambda: convert(
+            [Path(p) for p in snakemake.input.cin],  # noqa: F821
+            [Path(p) for p in snakemake.input.ssda903],  # noqa: F821
+            Path(snakemake.input.families)  # noqa: F821
+            if getattr(snakemake.input, "families", None)  # noqa: F821
+            else None,
+            Path(snakemake.params.directory),  # noqa: F821
+        ),
+        snakemake.log[0],  # noqa: F821
+    )
+elif __name__ == "__main__":
+    main()
