@@ -200,7 +200,13 @@ def changed_config(work: Path, name: str, change: dict) -> str:
     return f"config/{name}"
 
 
-DOWNSTREAM_OF_TRAINING = {"train_models", "evaluate_models", "summarise_results", "render_report"}
+DOWNSTREAM_OF_TRAINING = {
+    "train_models",
+    "evaluate_models",
+    "assess_fairness",
+    "summarise_results",
+    "render_report",
+}
 
 
 @pytest.mark.e2e
