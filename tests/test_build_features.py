@@ -87,3 +87,23 @@ def test_text_documents_use_only_notes_in_the_window_before_the_point(tables):
     assert documents.loc["r3", "tokens"] == ["other"]
     assert documents.loc["r1", "tokens"] == []
     assert documents.loc["r1", "n_notes"] == 0
+
+
+def test_vulnerability_flags_come_from_notes_in_the_window_only(tables):
+    cohort = cohort_of(tables)
+    flags = pd.DataFrame(
+        {
+            "note_id": ["n1", "n2", "n3"],
+            "child_id": ["a", "a", "a"],
+            "note_datetime": dates("2016-06-01T10:00", "2016-06-15T00:00", "2016-01-20"),
+            "flag_substance_abuse": pd.Series([1, 0, 0], dtype="int8"),
+            "flag_missing": pd.Series([0, 1, 1], dtype="int8"),
+        }
+    )
+    features = bf.flag_features(cohort, flags, window_days=21).set_index("referral_id")
+    assert features.loc["r2", "vulnerability_substance_abuse"] == 1
+    # n2 is at r2's prediction point, so it is not yet known.
+    assert features.loc["r2", "vulnerability_missing"] == 0
+    assert features.loc["r1", "vulnerability_missing"] == 1
+    assert features.loc["r3"].drop("feature_time").sum() == 0
+    assert bf.leakage_violations(cohort, features["feature_time"], "flags") == []

@@ -8,10 +8,12 @@ rule build_features:
         cp_plans=rules.ingest_records.output.cp_plans,
         care_episodes=rules.ingest_records.output.care_episodes,
         tokens=expand(rules.normalise_notes.output.tokens, shard=SHARDS),
+        flags=expand(rules.flag_vulnerabilities.output.flags, shard=SHARDS),
         helpers=HELPERS,
     output:
         structured=f"{RESULTS}/features/{{outcome}}/structured.parquet",
         text_documents=f"{RESULTS}/features/{{outcome}}/text_documents.parquet",
+        text_flags=f"{RESULTS}/features/{{outcome}}/text_flags.parquet",
     log:
         f"{LOGS}/build_features/{{outcome}}.log",
     benchmark:

@@ -46,3 +46,25 @@ rule normalise_notes:
         min_token_length=config["text"]["min_token_length"],
     script:
         "../scripts/normalise_notes.py"
+
+
+rule flag_vulnerabilities:
+    input:
+        notes=f"{RESULTS}/text/notes/shard_{{shard}}.parquet",
+        lexicon=config["text"]["vulnerability_lexicon"],
+        helpers=HELPERS,
+    output:
+        flags=f"{RESULTS}/text/flags/shard_{{shard}}.parquet",
+    log:
+        f"{LOGS}/flag_vulnerabilities/shard_{{shard}}.log",
+    benchmark:
+        f"{BENCHMARKS}/flag_vulnerabilities/shard_{{shard}}.tsv"
+    conda:
+        "../../envs/text.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        negation_window=config["text"]["negation_window"],
+    script:
+        "../scripts/flag_vulnerabilities.py"

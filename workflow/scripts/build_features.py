@@ -180,6 +180,27 @@ def text_documents(cohort: pd.DataFrame, tokens: pd.DataFrame, window_days: int)
     return out
 
 
+def flag_features(cohort: pd.DataFrame, flags: pd.DataFrame, window_days: int) -> pd.DataFrame:
+    """Per row and vulnerability category, whether any note in the text window
+    [point - window, point) raised the flag; ``feature_time`` is the latest
+    such note."""
+    categories = [c for c in flags.columns if c.startswith("flag_")]
+    pairs = cohort[["referral_id", "child_id", "prediction_time"]].merge(
+        flags[["child_id", "note_datetime", *categories]], on="child_id", how="inner"
+    )
+    window_start = pairs["prediction_time"] - pd.Timedelta(days=window_days)
+    in_window = (pairs["note_datetime"] >= window_start) & (
+        pairs["note_datetime"] < pairs["prediction_time"]
+    )
+    grouped = pairs.loc[in_window].groupby("referral_id", sort=False)
+    features = grouped[categories].max().reindex(cohort["referral_id"], fill_value=0)
+    features.columns = [c.replace("flag_", "vulnerability_", 1) for c in categories]
+    features = features.astype("float64")
+    latest = grouped["note_datetime"].max().reindex(cohort["referral_id"])
+    features.insert(0, "feature_time", latest.astype("datetime64[ms]"))
+    return features.rename_axis("referral_id").reset_index()
+
+
 def leakage_violations(cohort: pd.DataFrame, feature_times: pd.Series, what: str) -> list[str]:
     """Describe rows whose features use a record at or after the prediction point."""
     point = cohort.set_index("referral_id")["prediction_time"]
@@ -192,8 +213,8 @@ def leakage_violations(cohort: pd.DataFrame, feature_times: pd.Series, what: str
     ]
 
 
-def read_tokens(paths: list[str]) -> pd.DataFrame:
-    """Read the token shards into one frame."""
+def read_shards(paths: list[str]) -> pd.DataFrame:
+    """Read the shards of a text table into one frame."""
     return pa.concat_tables([pq.read_table(p) for p in paths]).to_pandas()
 
 
@@ -212,19 +233,27 @@ def main(snakemake) -> None:
         )
     }
     structured = structured_features(cohort, tables)
-    documents = text_documents(
-        cohort, read_tokens(snakemake.input.tokens), snakemake.params.text_window_days
-    )
-    violations = leakage_violations(
-        cohort, structured.set_index("referral_id")["feature_time"], "structured features"
-    ) + leakage_violations(
-        cohort, documents.set_index("referral_id")["latest_note_time"], "text features"
+    window = snakemake.params.text_window_days
+    documents = text_documents(cohort, read_shards(snakemake.input.tokens), window)
+    flags = flag_features(cohort, read_shards(snakemake.input.flags), window)
+    violations = (
+        leakage_violations(
+            cohort, structured.set_index("referral_id")["feature_time"], "structured features"
+        )
+        + leakage_violations(
+            cohort, documents.set_index("referral_id")["latest_note_time"], "text features"
+        )
+        + leakage_violations(
+            cohort, flags.set_index("referral_id")["feature_time"], "vulnerability flags"
+        )
     )
     if violations:
         raise RuntimeError("leakage audit failed:\n" + "\n".join(violations))
     columns = [c for c in structured.columns if c not in ("referral_id", "feature_time")]
     write_parquet(structured, snakemake.output.structured, feature_schema(columns))
     write_parquet(documents, snakemake.output.text_documents, "text_documents")
+    flag_columns = [c for c in flags.columns if c not in ("referral_id", "feature_time")]
+    write_parquet(flags, snakemake.output.text_flags, feature_schema(flag_columns))
     logger.info(
         "%d rows, %d structured features, %.1f%% with notes in the text window",
         len(cohort),
