@@ -10,6 +10,7 @@ import fit_topics as ft
 SETTINGS = {
     "num_topics": [2, 3],
     "coherence": "c_v",
+    "coherence_documents": 1000,
     "passes": 5,
     "iterations": 50,
     "no_below": 1,

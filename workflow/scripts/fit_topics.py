@@ -54,13 +54,14 @@ def fit_lda(
 
 
 def topic_shares(model: LdaModel, dictionary: Dictionary, documents: list[list[str]]) -> np.ndarray:
-    """Topic proportions per document (documents without known words get NaN)."""
+    """Topic proportions per document (documents without known words get NaN),
+    inferred for all documents in one batch."""
+    bows = [dictionary.doc2bow(doc) for doc in documents]
     shares = np.full((len(documents), model.num_topics), np.nan)
-    for row, doc in enumerate(documents):
-        bow = dictionary.doc2bow(doc)
-        if bow:
-            for topic, share in model.get_document_topics(bow, minimum_probability=0.0):
-                shares[row, topic] = share
+    known = [row for row, bow in enumerate(bows) if bow]
+    if known:
+        gamma, _ = model.inference([bows[row] for row in known])
+        shares[known] = gamma / gamma.sum(axis=1, keepdims=True)
     return shares
 
 
@@ -71,8 +72,8 @@ def choose_num_topics(
     topics), and the coherence of each candidate.
 
     All candidates' topics are scored in one ``CoherenceModel``, so the word
-    co-occurrence statistics of the documents are counted once, not once per
-    candidate.
+    co-occurrence statistics are counted once, not once per candidate, on at
+    most ``coherence_documents`` of the training documents (in id order).
     """
     grid = sorted(settings["num_topics"])
     topics, owner = [], []
@@ -83,7 +84,7 @@ def choose_num_topics(
             owner.append(num_topics)
     scorer = CoherenceModel(
         topics=topics,
-        texts=documents,
+        texts=documents[: settings["coherence_documents"]],
         dictionary=dictionary,
         coherence=settings["coherence"],
         processes=1,
