@@ -21,7 +21,9 @@ from common import InputError, read_parquet, write_parquet  # noqa: E402
 from make_splits import make_splits  # noqa: E402
 from train_models import (  # noqa: E402
     BASELINE,
+    PERMUTATION_MAX_FEATURES,
     ColumnFilter,
+    explain_model,
     lower_bound,
     main,
     make_model,
@@ -101,7 +103,7 @@ def ap_by_model(predictions: pd.DataFrame) -> dict[str, float]:
 
 
 def test_cv_results_shape_and_one_selected_candidate_per_model(trained):
-    _, cv_results = trained
+    _, cv_results, _ = trained
     assert list(cv_results.columns) == [
         "model",
         "candidate",
@@ -124,7 +126,7 @@ def test_cv_results_shape_and_one_selected_candidate_per_model(trained):
 
 def test_predictions_only_for_test_rows(trained, data):
     cohort, splits, _ = data
-    predictions, _ = trained
+    predictions, _, _ = trained
     test_ids = role_ids(splits, -1, "test")
     assert set(predictions["model"]) == {"lightgbm", "logistic_regression", BASELINE}
     for _, group in predictions.groupby("model"):
@@ -137,7 +139,7 @@ def test_predictions_only_for_test_rows(trained, data):
 
 
 def test_planted_signal_beats_base_rate(trained):
-    predictions, _ = trained
+    predictions, _, _ = trained
     base_rate = predictions["label"].mean()
     ap = ap_by_model(predictions)
     assert ap["lightgbm"] > base_rate + 0.4
@@ -151,6 +153,7 @@ def test_two_runs_identical_and_thread_count_irrelevant(trained, data):
     )
     pd.testing.assert_frame_equal(trained[0], again[0])
     pd.testing.assert_frame_equal(trained[1], again[1])
+    pd.testing.assert_frame_equal(trained[2], again[2])
 
 
 def test_test_labels_do_not_influence_fitting(trained, data):
@@ -161,12 +164,19 @@ def test_test_labels_do_not_influence_fitting(trained, data):
     labels = permuted["label"].to_numpy().copy()
     labels[is_test] = np.random.default_rng(3).permutation(labels[is_test])
     permuted["label"] = labels.astype(np.int8)
-    predictions, cv_results = train_models(
+    predictions, cv_results, importance = train_models(
         permuted, splits, features, None, "random_structured", MODELS, SEED
     )
     pd.testing.assert_frame_equal(cv_results, trained[1])
     pd.testing.assert_series_equal(predictions["score"], trained[0]["score"])
     assert not predictions["label"].equals(trained[0]["label"])
+    # the explanations score the test labels: permutation drops change, the
+    # label-free contributions do not
+    key = ["model", "feature"]
+    before = trained[2].sort_values(key).reset_index(drop=True)
+    after = importance.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_series_equal(before["mean_abs_contribution"], after["mean_abs_contribution"])
+    assert not np.allclose(before["permutation_ap_drop_mean"], after["permutation_ap_drop_mean"])
 
 
 def test_test_features_do_not_influence_fitting(trained, data):
@@ -177,7 +187,7 @@ def test_test_features_do_not_influence_fitting(trained, data):
     rows = altered["referral_id"].isin(changed).to_numpy()
     for column in ("signal", "noise_00", "n_previous_referrals"):
         altered.loc[rows, column] = altered.loc[rows, column].to_numpy()[::-1] + 1.0
-    predictions, cv_results = train_models(
+    predictions, cv_results, _ = train_models(
         cohort, splits, altered, None, "random_structured", MODELS, SEED
     )
     pd.testing.assert_frame_equal(cv_results, trained[1])
@@ -199,6 +209,7 @@ def test_excluded_rows_are_never_used():
     second = train_models(flipped, splits, features, None, "time_structured", MODELS, SEED)
     pd.testing.assert_frame_equal(first[0], second[0])
     pd.testing.assert_frame_equal(first[1], second[1])
+    pd.testing.assert_frame_equal(first[2], second[2])
 
 
 @pytest.mark.parametrize("informative", ["outer", "inner"])
@@ -206,7 +217,7 @@ def test_topic_rows_of_the_right_fold(data, informative):
     cohort, splits, features = data
     noise_only = features.drop(columns=["signal", "n_previous_referrals"])
     topics = toy_topics(splits, cohort, informative)
-    predictions, cv_results = train_models(
+    predictions, cv_results, _ = train_models(
         cohort, splits, noise_only, topics, "random_text", MODELS, SEED
     )
     base_rate = predictions["label"].mean()
@@ -219,6 +230,74 @@ def test_topic_rows_of_the_right_fold(data, informative):
         else:  # inner fold f uses fold f
             assert cv_ap[model] > 0.95
             assert test_ap[model] < base_rate + 0.2
+
+
+def test_importance_one_row_per_model_and_feature(trained, data):
+    _, _, importance = trained
+    _, _, features = data
+    names = [c for c in features.columns if c not in ("referral_id", "feature_time")]
+    assert list(importance.columns) == [
+        "model",
+        "feature",
+        "permutation_ap_drop_mean",
+        "permutation_ap_drop_sd",
+        "mean_abs_contribution",
+        "rank",
+    ]
+    assert importance["rank"].dtype == np.int32
+    assert set(importance["model"]) == {"lightgbm", "logistic_regression"}  # no baseline
+    ordered = importance.sort_values(["model", "rank", "feature"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(importance, ordered)
+    for model, group in importance.groupby("model"):
+        assert sorted(group["feature"]) == sorted(names), model
+        assert group["rank"].tolist() == list(range(1, len(names) + 1))
+        # fewer features than the permutation screen: every feature is permuted
+        assert group["permutation_ap_drop_mean"].notna().all()
+        assert group["permutation_ap_drop_sd"].notna().all()
+        assert (group["mean_abs_contribution"] >= 0).all()
+        drops = group["permutation_ap_drop_mean"].to_numpy()
+        assert (np.diff(drops) <= 0).all()
+
+
+def test_planted_signal_ranks_first(trained):
+    _, _, importance = trained
+    top = importance[importance["rank"] == 1].set_index("model")["feature"].to_dict()
+    assert top == {"lightgbm": "signal", "logistic_regression": "signal"}
+    signal = importance[importance["feature"] == "signal"]
+    assert (signal["permutation_ap_drop_mean"] > 0.1).all()
+    for model, group in importance.groupby("model"):
+        assert group["mean_abs_contribution"].idxmax() == group.index[0], model
+
+
+def test_importance_screen_and_contributions():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 25))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    y = (np.nan_to_num(X[:, 3]) + 0.3 * rng.normal(size=300) > 0).astype(int)
+    names = [f"x{i:02d}" for i in range(25)]
+    for name, params in (
+        ("lightgbm", {"n_estimators": 20, "num_leaves": 7}),
+        ("logistic_regression", {"C": 1.0, "penalty": "l2"}),
+    ):
+        model = make_model(name, params, 0, 1).fit(X, y)
+        frame = explain_model(name, model, X, y, names, seed=0)
+        permuted = frame["permutation_ap_drop_mean"].notna()
+        assert permuted.sum() == PERMUTATION_MAX_FEATURES
+        # the screen keeps the largest contributions; unscreened rows rank last
+        assert (
+            frame.loc[permuted, "mean_abs_contribution"].min()
+            >= frame.loc[~permuted, "mean_abs_contribution"].max()
+        )
+        assert frame.loc[~permuted, "rank"].min() > PERMUTATION_MAX_FEATURES
+        assert frame.set_index("feature").loc["x03", "rank"] == 1
+    # linear SHAP: the feature's value and missing-indicator terms, summed per row
+    steps = model.named_steps
+    Z = steps["scale"].transform(steps["impute"].transform(steps["filter"].transform(X)))
+    terms = Z * steps["model"].coef_[0]
+    x03 = terms[:, 3] + terms[:, 25 + list(steps["impute"].indicator_.features_).index(3)]
+    assert frame.set_index("feature").loc["x03", "mean_abs_contribution"] == pytest.approx(
+        np.abs(x03).mean()
+    )
 
 
 def test_text_design_needs_topics(data):
@@ -285,7 +364,7 @@ def test_logistic_regression_imputes_with_fit_medians():
     assert model.named_steps["model"].class_weight == "balanced"
 
 
-def test_main_writes_both_outputs_identically(tmp_path, data):
+def test_main_writes_all_outputs_identically(tmp_path, data):
     cohort, splits, features = data
     write_parquet(cohort, tmp_path / "cohort.parquet", "cohort")
     write_parquet(splits, tmp_path / "splits.parquet", "splits")
@@ -297,11 +376,14 @@ def test_main_writes_both_outputs_identically(tmp_path, data):
                 cohort=str(tmp_path / "cohort.parquet"),
                 splits=str(tmp_path / "splits.parquet"),
                 features=str(tmp_path / "structured.parquet"),
+                topics=[],
+                text_features=[],
             ),
             params=types.SimpleNamespace(design="random_structured", models=MODELS, seed=SEED),
             output=types.SimpleNamespace(
                 predictions=str(tmp_path / run / "predictions.parquet"),
                 cv_results=str(tmp_path / run / "cv_results.parquet"),
+                importance=str(tmp_path / run / "importance.parquet"),
             ),
             threads=1 if run == "a" else 2,
             log=[str(tmp_path / f"{run}.log")],
@@ -309,10 +391,35 @@ def test_main_writes_both_outputs_identically(tmp_path, data):
         main(snakemake)
         read_parquet(snakemake.output.predictions, "predictions")
         read_parquet(snakemake.output.cv_results, "cv_results")
+        read_parquet(snakemake.output.importance, "importance")
+        outputs = snakemake.output
         digests.append(
             [
                 Path(p).read_bytes()
-                for p in (snakemake.output.predictions, snakemake.output.cv_results)
+                for p in (outputs.predictions, outputs.cv_results, outputs.importance)
             ]
         )
     assert digests[0] == digests[1]
+
+
+def test_text_features_join_with_the_later_knowledge_time():
+    from train_models import add_text_features
+
+    structured = pd.DataFrame(
+        {
+            "referral_id": ["r1", "r2"],
+            "feature_time": pd.to_datetime(["2020-01-01", None]).astype("datetime64[ms]"),
+            "n_previous_referrals": [1.0, 0.0],
+        }
+    )
+    flags = pd.DataFrame(
+        {
+            "referral_id": ["r2", "r1"],
+            "feature_time": pd.to_datetime(["2020-02-01", "2019-12-01"]).astype("datetime64[ms]"),
+            "vulnerability_missing": [1.0, 0.0],
+        }
+    )
+    joined = add_text_features(structured, flags).set_index("referral_id")
+    assert joined.loc["r1", "feature_time"] == pd.Timestamp("2020-01-01")
+    assert joined.loc["r2", "feature_time"] == pd.Timestamp("2020-02-01")
+    assert joined.loc["r2", "vulnerability_missing"] == 1.0

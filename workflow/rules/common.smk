@@ -121,6 +121,13 @@ def topic_input(wildcards):
     return []
 
 
+def text_feature_input(wildcards):
+    """Vulnerability flags for text designs; nothing for structured-only designs."""
+    if wildcards.features == "text":
+        return rules.build_features.output.text_flags.format(outcome=wildcards.outcome)
+    return []
+
+
 def all_fairness():
     """Fairness tables of every outcome and design."""
     return expand(

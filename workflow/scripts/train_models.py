@@ -27,11 +27,12 @@ then topic shares):
 - ``permutation_ap_drop_mean`` / ``_sd``: the drop in test AP when the feature's
   column is shuffled (sklearn ``permutation_importance``, ``n_repeats=5``,
   ``random_state=seed``); sd over the repeats with ddof=1. To bound the cost,
-  only the 30 features with the largest ``mean_abs_contribution`` (ties: feature
+  only the 20 features with the largest ``mean_abs_contribution`` (ties: feature
   name) are permuted; the others get NaN. NaN too if the test rows hold one
   class only (AP is then undefined).
-- ``mean_abs_contribution``: mean over test rows of |contribution to the
-  log-odds|. LightGBM: TreeSHAP values from ``booster.predict(pred_contrib=True)``.
+- ``mean_abs_contribution``: mean over test rows (a fixed sample of 1,000 drawn
+  with ``seed`` if there are more) of |contribution to the log-odds|.
+  LightGBM: TreeSHAP values from ``booster.predict(pred_contrib=True)``.
   Logistic regression: the exact linear SHAP values ``coef * z``, with ``z`` the
   standardised (imputed) column, centred on the training mean; a feature's value
   and missing-indicator columns are summed before taking |.|. Columns the model
@@ -40,10 +41,12 @@ then topic shares):
   broken by larger ``mean_abs_contribution``, then by feature name.
 
 Cost: one prediction on the test rows per permuted feature and repeat. A
-400-tree, 31-leaf LightGBM takes ~0.1 s per prediction of 3,000 rows, so
-permuting all 80 features would take ~45 s; the top-30 screen bounds it to
-150 predictions per model. The importance is descriptive only (it does not feed
-selection); correlated features share credit and may each look unimportant.
+400-tree, 31-leaf LightGBM takes ~0.1-0.15 s per prediction of 3,000 rows, so
+permuting all 80 features would take ~45 s; the top-20 screen bounds it to 100
+predictions per model. TreeSHAP on 3,000 rows of such a model takes ~6-11 s,
+hence the 1,000-row sample for the contributions. The importance is
+descriptive only (it does not feed selection); correlated features share credit
+and may each look unimportant.
 
 Determinism: rows are ordered by referral id, candidates come from
 ``np.random.default_rng(seed)``, and LightGBM runs with ``deterministic=True``
@@ -81,6 +84,7 @@ NON_FEATURE_COLUMNS = ("referral_id", "feature_time")
 TOPIC_KEY_COLUMNS = ("fold", "referral_id")
 PERMUTATION_REPEATS = 5
 PERMUTATION_MAX_FEATURES = 20
+CONTRIBUTION_MAX_ROWS = 1000
 IMPORTANCE_COLUMNS = (
     "model",
     "feature",
@@ -322,7 +326,11 @@ def explain_model(
 ) -> pd.DataFrame:
     """Return one row per feature: permutation AP drop, mean |contribution| and
     rank (1 = most important) of the fitted ``model`` on the test rows."""
-    contributions = mean_abs_contributions(name, model, X_test)
+    rows = np.arange(len(X_test))
+    if len(rows) > CONTRIBUTION_MAX_ROWS:
+        rng = np.random.default_rng(seed)
+        rows = np.sort(rng.choice(len(rows), size=CONTRIBUTION_MAX_ROWS, replace=False))
+    contributions = mean_abs_contributions(name, model, X_test[rows])
     columns = screen_columns(contributions, feature_names, PERMUTATION_MAX_FEATURES)
     drop_mean, drop_sd = permutation_drops(model, X_test, y_test, columns, seed)
     frame = pd.DataFrame(
@@ -626,13 +634,24 @@ def train_models(
     return predictions, cv_results, importance
 
 
+def add_text_features(features: pd.DataFrame, text_features: pd.DataFrame) -> pd.DataFrame:
+    """Join per-referral text features (e.g. vulnerability flags) to the
+    structured ones; ``feature_time`` becomes the later of the two."""
+    joined = features.merge(
+        text_features, on="referral_id", how="left", suffixes=("", "_text"), validate="one_to_one"
+    )
+    joined["feature_time"] = joined[["feature_time", "feature_time_text"]].max(axis=1)
+    return joined.drop(columns="feature_time_text")
+
+
 def main(snakemake) -> None:
     """Read the inputs, train, and write predictions, CV results and importance."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     splits = read_parquet(snakemake.input.splits, "splits")
     features = pd.read_parquet(snakemake.input.features)
-    topics_path = getattr(snakemake.input, "topics", None)
-    topics = pd.read_parquet(topics_path) if topics_path else None
+    if snakemake.input.text_features:
+        features = add_text_features(features, pd.read_parquet(snakemake.input.text_features))
+    topics = pd.read_parquet(snakemake.input.topics) if snakemake.input.topics else None
     predictions, cv_results, importance = train_models(
         cohort,
         splits,
@@ -641,7 +660,7 @@ def main(snakemake) -> None:
         design=snakemake.params.design,
         models=dict(snakemake.params.models),
         seed=int(snakemake.params.seed),
-        threads=int(getattr(snakemake, "threads", 1) or 1),
+        threads=int(snakemake.threads),
     )
     write_parquet(predictions, snakemake.output.predictions, "predictions")
     write_parquet(cv_results, snakemake.output.cv_results, "cv_results")
