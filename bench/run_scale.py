@@ -28,13 +28,16 @@ import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# What a scratch copy needs to run the workflow on synthetic data.
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "resources/vulnerability_lexicon.yaml")
 SIZES = {"small": 1500, "medium": 10000, "large": 50000}
 
 
 def scratch_copy(work: Path) -> None:
     """Copy what the workflow needs to run into ``work``."""
-    for item in ("Snakefile", "workflow", "config", "envs"):
+    for item in WORKFLOW_FILES:
         source = ROOT / item
+        (work / item).parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
             shutil.copytree(
                 source,

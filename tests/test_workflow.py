@@ -20,6 +20,19 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CONFIGS = sorted((ROOT / "config").glob("*.yaml"))
 DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
+# What a scratch copy needs to run the workflow on synthetic data.
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "resources/vulnerability_lexicon.yaml")
+
+
+def scratch_copy(source_root: Path, work: Path) -> None:
+    """Copy what the workflow needs to run into ``work``."""
+    for item in WORKFLOW_FILES:
+        source, target = source_root / item, work / item
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
 
 
 def snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -105,12 +118,7 @@ def test_every_rule_names_log_benchmark_environment_and_resources():
 def tiny_run(tmp_path_factory) -> Path:
     """Run the whole workflow once on a tiny synthetic LA in a scratch copy."""
     work = tmp_path_factory.mktemp("workflow")
-    for item in ("Snakefile", "workflow", "config", "envs"):
-        source = ROOT / item
-        if source.is_dir():
-            shutil.copytree(source, work / item, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, work / item)
+    scratch_copy(ROOT, work)
     (work / "config" / "tiny.yaml").write_text(
         yaml.safe_dump(
             {
@@ -234,12 +242,7 @@ def test_editing_the_report_script_reruns_only_the_report(tiny_run):
 @pytest.mark.e2e
 def test_results_are_byte_identical_with_one_core(tiny_run, tmp_path_factory):
     work = tmp_path_factory.mktemp("one_core")
-    for item in ("Snakefile", "workflow", "config", "envs"):
-        source = tiny_run / item
-        if source.is_dir():
-            shutil.copytree(source, work / item)
-        else:
-            shutil.copy(source, work / item)
+    scratch_copy(tiny_run, work)
     result = snakemake("--cores", "1", "--configfile", "config/tiny.yaml", cwd=work)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     first = tiny_run / "results" / "tiny"
