@@ -11,7 +11,7 @@ import hmac
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -446,6 +446,21 @@ def resolve_key(key_env: str, key_file: str | None, demo_key: str | None) -> byt
             key_env,
         )
         return demo_key.encode("utf-8")
+
+
+def batches(texts: Iterable[str], chars: int) -> Iterator[list[str]]:
+    """Consecutive runs of ``texts`` of at least ``chars`` characters (the
+    last may be shorter); every text is in exactly one run, in order."""
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        batch.append(text)
+        size += len(text)
+        if size >= chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def run(main: Callable[[], None], log_path: str | None) -> None:

@@ -34,7 +34,7 @@ array operations.
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ from spacy.attrs import ORTH
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 
-from common import DATE, ID, InputError, read_parquet, write_parquet
+from common import DATE, ID, InputError, batches, read_parquet, write_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -142,21 +142,6 @@ def build_matcher(lexicon: dict[str, list[str]]) -> tuple[Language, PhraseMatche
         matcher.add(category, list(nlp.tokenizer.pipe(p.lower() for p in phrases)))
     matcher.add(NEGATION_LABEL, list(nlp.tokenizer.pipe(NEGATION_CUES)))
     return nlp, matcher
-
-
-def batches(texts: Iterable[str], chars: int) -> Iterator[list[str]]:
-    """Consecutive runs of ``texts`` of at least ``chars`` characters (the
-    last may be shorter); every text is in exactly one run, in order."""
-    batch: list[str] = []
-    size = 0
-    for text in texts:
-        batch.append(text)
-        size += len(text)
-        if size >= chars:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
 
 
 def flag_texts(

@@ -26,7 +26,7 @@ on a short note.
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from itertools import pairwise
 
 import numpy as np
@@ -38,7 +38,7 @@ from spacy.attrs import ORTH
 from spacy.language import Language
 from spacy.tokens import Token
 
-from common import SCHEMAS, write_parquet
+from common import SCHEMAS, batches, write_parquet
 from redact_notes import PLACEHOLDERS
 
 logger = logging.getLogger(__name__)
@@ -81,21 +81,6 @@ def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
     if not alternatives:
         return None
     return re.compile(rf"(?:{'|'.join(alternatives)})(?!\w)")
-
-
-def batches(texts: Iterable[str], chars: int) -> Iterator[list[str]]:
-    """Consecutive runs of ``texts`` of at least ``chars`` characters (the
-    last may be shorter); every text is in exactly one run, in order."""
-    batch: list[str] = []
-    size = 0
-    for text in texts:
-        batch.append(text)
-        size += len(text)
-        if size >= chars:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
 
 
 def normalise(
