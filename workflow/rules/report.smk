@@ -42,6 +42,12 @@ rule render_report:
             timing=TIMINGS,
             features=FEATURE_SETS,
         ),
+        importance=expand(
+            rules.train_models.output.importance,
+            outcome=OUTCOMES,
+            timing=TIMINGS,
+            features=FEATURE_SETS,
+        ),
         splits=expand(rules.make_splits.output.splits, outcome=OUTCOMES, timing=TIMINGS),
         topic_words=expand(
             rules.fit_topics.output.words, outcome=OUTCOMES, timing=TIMINGS

@@ -220,6 +220,20 @@ def fairness_table(groups: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def importance_table(importance: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """The features whose permutation most lowers test AP, for one model."""
+    rows = importance.sort_values("rank").head(top)
+    return pd.DataFrame(
+        {
+            "rank": rows["rank"].astype(int),
+            "feature": rows["feature"],
+            "AP drop when permuted": rows["permutation_ap_drop_mean"],
+            "sd": rows["permutation_ap_drop_sd"],
+            "mean |contribution|": rows["mean_abs_contribution"],
+        }
+    )
+
+
 def topic_word_table(words: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """Top words of each topic, one row per topic."""
     words = words.loc[words["rank"] < top]
@@ -239,6 +253,7 @@ def render(
     topics: dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]],
     thresholds: pd.DataFrame,
     fairness: pd.DataFrame,
+    importance: dict[tuple[str, str], pd.DataFrame],
     figure_dir: Path,
 ) -> str:
     """The whole report as one HTML document."""
@@ -325,6 +340,14 @@ def render(
             "scores, would mean on the test cases.</p>"
         )
         parts.append(table_html(threshold_table(rows)))
+        explained = importance[(outcome, HONEST_DESIGN)]
+        parts.append(
+            f"<h3>What drives the scores: {html.escape(label)}</h3>"
+            '<p class="note">How much the test AP falls when one feature is shuffled '
+            "(permutation importance, 5 repeats), and the feature's mean absolute "
+            "contribution to individual scores (log-odds).</p>"
+        )
+        parts.append(table_html(importance_table(explained.loc[explained["model"] == chosen])))
         groups = fairness.loc[
             (fairness["outcome"] == outcome)
             & (fairness["design"] == HONEST_DESIGN)
@@ -394,6 +417,10 @@ def main(snakemake) -> None:
         [read_parquet(p, "fairness_groups") for p in snakemake.input.fairness],
         ignore_index=True,
     )
+    importance = {
+        (Path(p).parents[1].name, Path(p).parent.name): read_parquet(p, "importance")
+        for p in snakemake.input.importance
+    }
     document = render(
         snakemake.params.la,
         outcomes,
@@ -406,6 +433,7 @@ def main(snakemake) -> None:
         topics,
         thresholds,
         fairness,
+        importance,
         Path(snakemake.output.figures),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
