@@ -34,6 +34,7 @@ rule render_report:
         all_models=rules.summarise_results.output.all_models,
         details=all_evaluations("details"),
         thresholds=all_evaluations("thresholds"),
+        calibration=all_evaluations("calibration"),
         fairness=all_fairness(),
         cohorts=expand(rules.build_cohort.output.cohort, outcome=OUTCOMES),
         predictions=expand(

@@ -234,6 +234,29 @@ def importance_table(importance: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     )
 
 
+def calibration_figure(calibration: pd.DataFrame, title: str) -> plt.Figure:
+    """Observed rate against mean predicted score per bin, for each model."""
+    figure, axes = plt.subplots(figsize=(4.6, 3.6))
+    for model, rows in calibration.groupby("model", sort=True):
+        rows = rows.loc[rows["n"] > 0]
+        axes.plot(
+            rows["mean_score"],
+            rows["observed_rate"],
+            marker="o",
+            linewidth=1.2,
+            label=MODEL_LABELS.get(model, model),
+        )
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
+    axes.set_xlabel("mean predicted score in bin")
+    axes.set_ylabel("observed rate in bin")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_title(title, fontsize=9)
+    axes.legend(fontsize=7, loc="upper left")
+    figure.tight_layout()
+    return figure
+
+
 def topic_word_table(words: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """Top words of each topic, one row per topic."""
     words = words.loc[words["rank"] < top]
@@ -254,6 +277,7 @@ def render(
     thresholds: pd.DataFrame,
     fairness: pd.DataFrame,
     importance: dict[tuple[str, str], pd.DataFrame],
+    calibration: pd.DataFrame,
     figure_dir: Path,
 ) -> str:
     """The whole report as one HTML document."""
@@ -340,6 +364,21 @@ def render(
             "scores, would mean on the test cases.</p>"
         )
         parts.append(table_html(threshold_table(rows)))
+        uri = figure_data_uri(
+            calibration_figure(
+                calibration.loc[
+                    (calibration["outcome"] == outcome) & (calibration["design"] == HONEST_DESIGN)
+                ],
+                DESIGN_LABELS[HONEST_DESIGN],
+            ),
+            figure_dir / f"calibration_{outcome}_{HONEST_DESIGN}.png",
+        )
+        parts.append(
+            f'<figure><img src="{uri}" width="440" alt="calibration curves">'
+            "<figcaption>Calibration on the test cases: a well-calibrated model's points lie "
+            "on the diagonal (balanced class weights push scores above observed rates)."
+            "</figcaption></figure>"
+        )
         explained = importance[(outcome, HONEST_DESIGN)]
         parts.append(
             f"<h3>What drives the scores: {html.escape(label)}</h3>"
@@ -421,6 +460,10 @@ def main(snakemake) -> None:
         (Path(p).parents[1].name, Path(p).parent.name): read_parquet(p, "importance")
         for p in snakemake.input.importance
     }
+    calibration = pd.concat(
+        [read_parquet(p, "calibration") for p in snakemake.input.calibration],
+        ignore_index=True,
+    )
     document = render(
         snakemake.params.la,
         outcomes,
@@ -434,6 +477,7 @@ def main(snakemake) -> None:
         thresholds,
         fairness,
         importance,
+        calibration,
         Path(snakemake.output.figures),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
