@@ -13,6 +13,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
 
+# The escalation outcome of the default config, as build_cohort receives it.
+ESCALATION = {
+    "type": "escalation",
+    "events": ["cp_plan", "care_episode"],
+    "horizon_months": 3,
+    "prediction_offset_days": 14,
+    "text_window_days": 21,
+    "exclude_already_escalated": True,
+}
+
+
 def dates(*values: str | None) -> pd.Series:
     """A datetime64[ms] series from ISO strings (None for missing)."""
     return pd.Series(pd.to_datetime(list(values), format="ISO8601")).astype("datetime64[ms]")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import ESCALATION
 
 import build_cohort as bc
 from common import InputError
@@ -13,14 +14,6 @@ NFA = {
     "horizon_months": 12,
     "prediction_offset_days": 1,
     "text_window_days": 7,
-}
-ESCALATION = {
-    "type": "escalation",
-    "events": ["cp_plan", "care_episode"],
-    "horizon_months": 3,
-    "prediction_offset_days": 14,
-    "text_window_days": 21,
-    "exclude_already_escalated": True,
 }
 
 

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
-from conftest import dates
+from conftest import ESCALATION, dates
 
 import build_cohort as bc
 import build_features as bf
-
-ESCALATION = {
-    "type": "escalation",
-    "events": ["cp_plan", "care_episode"],
-    "horizon_months": 3,
-    "prediction_offset_days": 14,
-    "text_window_days": 21,
-    "exclude_already_escalated": True,
-}
 
 
 def cohort_of(tables) -> pd.DataFrame:

@@ -75,6 +75,7 @@ from evaluate_models import (
     check_test_set,
     percentile_interval,
     resampled_average_precision,
+    score_matrix,
     wilson_interval,
 )
 
@@ -485,14 +486,7 @@ def assess_fairness(
     fitted = predictions[~predictions["model"].isin(BASELINES)]
     if fitted.empty:
         raise ValueError(f"{outcome} / {design}: the predictions hold no fitted model.")
-    wide = fitted.pivot(index="referral_id", columns="model", values="score")
-    wide = wide.sort_index().sort_index(axis=1)
-    labels = (
-        fitted.drop_duplicates("referral_id")
-        .set_index("referral_id")["label"]
-        .loc[wide.index]
-        .to_numpy(dtype=int)
-    )
+    labels, wide = score_matrix(fitted)
     selected = dict(zip(metrics["model"], metrics["selected"].astype(bool), strict=True))
     groups = attach_groups(wide.index, cohort, children)
     sizes = {

@@ -58,6 +58,16 @@ MODEL_LABELS = {
 }
 
 
+def rows_of(
+    table: pd.DataFrame, outcome: str, design: str, model: str | None = None
+) -> pd.DataFrame:
+    """Rows of one outcome and design (and model, if given) of a results table."""
+    keep = (table["outcome"] == outcome) & (table["design"] == design)
+    if model is not None:
+        keep &= table["model"] == model
+    return table.loc[keep]
+
+
 def table_html(frame: pd.DataFrame, row_classes: list[str] | None = None) -> str:
     """An HTML table; numbers to three decimals, text left-aligned."""
     header = "".join(
@@ -353,11 +363,7 @@ def render(
             (summary["outcome"] == outcome) & (summary["design"] == HONEST_DESIGN), "model"
         ].iloc[0]
         label = f"{MODEL_LABELS.get(chosen, chosen)}, {DESIGN_LABELS[HONEST_DESIGN].lower()}"
-        rows = thresholds.loc[
-            (thresholds["outcome"] == outcome)
-            & (thresholds["design"] == HONEST_DESIGN)
-            & (thresholds["model"] == chosen)
-        ]
+        rows = rows_of(thresholds, outcome, HONEST_DESIGN, chosen)
         parts.append(
             f"<h3>Thresholds: {html.escape(label)}</h3>"
             '<p class="note">What flagging cases at each score threshold, or the top k% of '
@@ -366,9 +372,7 @@ def render(
         parts.append(table_html(threshold_table(rows)))
         uri = figure_data_uri(
             calibration_figure(
-                calibration.loc[
-                    (calibration["outcome"] == outcome) & (calibration["design"] == HONEST_DESIGN)
-                ],
+                rows_of(calibration, outcome, HONEST_DESIGN),
                 DESIGN_LABELS[HONEST_DESIGN],
             ),
             figure_dir / f"calibration_{outcome}_{HONEST_DESIGN}.png",
@@ -387,11 +391,7 @@ def render(
             "contribution to individual scores (log-odds).</p>"
         )
         parts.append(table_html(importance_table(explained.loc[explained["model"] == chosen])))
-        groups = fairness.loc[
-            (fairness["outcome"] == outcome)
-            & (fairness["design"] == HONEST_DESIGN)
-            & (fairness["model"] == chosen)
-        ]
+        groups = rows_of(fairness, outcome, HONEST_DESIGN, chosen)
         parts.append(
             f"<h3>Fairness by group: {html.escape(label)}</h3>"
             '<p class="note">Error rates at the decision threshold for each group, and whether '
