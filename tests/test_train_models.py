@@ -23,6 +23,7 @@ from train_models import (  # noqa: E402
     BASELINE,
     PERMUTATION_MAX_FEATURES,
     ColumnFilter,
+    balanced_rows,
     explain_model,
     lower_bound,
     main,
@@ -356,12 +357,58 @@ def test_column_filter_uses_fit_rows_only():
     assert fitted.transform(np.zeros((2, 4))).shape == (2, 2)
 
 
-def test_logistic_regression_imputes_with_fit_medians():
+@pytest.mark.parametrize("name", ["logistic_regression", "decision_tree"])
+def test_non_lightgbm_models_fill_missing_with_a_constant_and_an_indicator(name):
     fit = np.array([[1.0, 0.0], [3.0, 1.0], [np.nan, 0.0], [10.0, 1.0]])
-    model = make_model("logistic_regression", {"C": 1.0, "penalty": "l2"}, 0, 1)
+    params = {"C": 1.0, "penalty": "l2"} if name == "logistic_regression" else {"max_depth": 2}
+    model = make_model(name, params, 0, 1)
     model.fit(fit, np.array([0, 1, 0, 1]))
-    assert model.named_steps["impute"].statistics_[0] == 3.0
+    assert model.named_steps["impute"].transform(np.array([[np.nan, 1.0]])).tolist() == [
+        [0.0, 1.0, 1.0]
+    ]
     assert model.named_steps["model"].class_weight == "balanced"
+
+
+def test_undersampling_keeps_every_positive_and_is_seeded():
+    y = np.array([0] * 90 + [1] * 10)
+    rows = balanced_rows(y, "undersample", 2.0, seed=3)
+    assert (y[rows] == 1).sum() == 10 and (y[rows] == 0).sum() == 20
+    assert rows.tolist() == sorted(rows.tolist())
+    assert rows.tolist() == balanced_rows(y, "undersample", 2.0, seed=3).tolist()
+    assert rows.tolist() != balanced_rows(y, "undersample", 2.0, seed=4).tolist()
+    assert balanced_rows(y, "weights", 2.0, seed=3).tolist() == list(range(100))
+    with pytest.raises(InputError, match="class_balance"):
+        balanced_rows(y, "oversample", 1.0, seed=3)
+
+
+def test_undersampling_turns_class_weights_off_and_keeps_test_balance(data):
+    cohort, splits, features = data
+    undersampled = {**MODELS, "class_balance": "undersample", "undersample_ratio": 1.0}
+    predictions, _, _ = train_models(
+        cohort, splits, features, None, "random_structured", undersampled, SEED
+    )
+    test_ids = role_ids(splits, -1, "test")
+    for _, rows in predictions.groupby("model"):
+        assert sorted(rows["referral_id"]) == test_ids
+    assert make_model("decision_tree", {}, 0, 1, "undersample").named_steps[
+        "model"
+    ].class_weight is None
+    assert not make_model("lightgbm", {}, 0, 1, "undersample").get_params()["is_unbalance"]
+
+
+def test_decision_tree_is_tuned_selected_and_explained(data):
+    cohort, splits, features = data
+    with_tree = {**MODELS, "decision_tree": {"max_depth": [2, 4], "min_samples_leaf": [5]}}
+    predictions, cv_results, importance = train_models(
+        cohort, splits, features, None, "random_structured", with_tree, SEED
+    )
+    assert "decision_tree" in set(predictions["model"])
+    tree_cv = cv_results[cv_results["model"] == "decision_tree"]
+    assert tree_cv.loc[tree_cv["selected"], "candidate"].nunique() == 1
+    tree = importance[importance["model"] == "decision_tree"]
+    # trees are cheap to score: every feature is permuted, none screened out
+    assert tree["permutation_ap_drop_mean"].notna().all()
+    assert tree["mean_abs_contribution"].isna().all()
 
 
 def test_main_writes_all_outputs_identically(tmp_path, data):

@@ -54,6 +54,7 @@ DESIGN_LABELS = {
 MODEL_LABELS = {
     "lightgbm": "LightGBM (gradient boosting)",
     "logistic_regression": "Logistic regression",
+    "decision_tree": "Decision tree",
     "previous_referrals": "Baseline: number of previous referrals",
 }
 

@@ -1,6 +1,7 @@
 """Tune, select and refit the models of one outcome x design; score the test rows.
 
-For each model (LightGBM and a scaled logistic regression) a random search
+For each model (LightGBM, a scaled logistic regression and a decision tree)
+named in the models config, a random search
 draws ``search_iterations`` candidates from the configured grid without
 replacement, scores each on every inner fold's validate rows by average
 precision (AP), and selects the candidate with the highest lower bound
@@ -11,9 +12,17 @@ scores each row by its ``n_previous_referrals`` feature (missing counts as 0)
 without fitting anything, so that the report can show whether the models beat
 a rule of thumb.
 
-Leakage safety: every fitted object (imputation medians, column filter, scaler,
-class weights, trees) sees only the rows it is fitted on: the fit rows of an
-inner fold, or the outer training rows for the final refit. Test labels are
+Class imbalance (``models.class_balance``) is handled on the rows a model is
+fitted on, never on the rows it scores, which keep their real balance:
+``weights`` reweights the classes (LightGBM ``is_unbalance``, balanced class
+weights for the others); ``undersample`` keeps every positive fit row and a
+seeded random ``undersample_ratio`` negatives per positive, without weights.
+Missing values are native in LightGBM; the other models fill them with 0 and
+add an indicator column per feature with missing values in the fit rows.
+
+Leakage safety: every fitted object (column filter, indicators, scaler,
+class weights, undersampling, trees) sees only the rows it is fitted on: the fit
+rows of an inner fold, or the outer training rows for the final refit. Test labels are
 read only after every model is fitted: to be copied into the predictions and
 to score the permutation importance. For text designs the topic shares
 of inner fold ``f`` come from the topic model fitted on that fold's fit rows
@@ -31,7 +40,9 @@ then topic shares):
   name) are permuted; the others get NaN. NaN too if the test rows hold one
   class only (AP is then undefined).
 - ``mean_abs_contribution``: mean over test rows (a fixed sample of 1,000 drawn
-  with ``seed`` if there are more) of |contribution to the log-odds|.
+  with ``seed`` if there are more) of |contribution to the log-odds|; NaN for
+  the decision tree, whose predictions are cheap enough to permute every
+  feature instead of screening.
   LightGBM: TreeSHAP values from ``booster.predict(pred_contrib=True)``.
   Logistic regression: the exact linear SHAP values ``coef * z``, with ``z`` the
   standardised (imputed) column, centred on the training mean; a feature's value
@@ -69,12 +80,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
 
 from common import InputError, read_parquet, write_parquet
 
 logger = logging.getLogger(__name__)
 
-MODELS = ("lightgbm", "logistic_regression")
+MODELS = ("lightgbm", "logistic_regression", "decision_tree")
+CLASS_BALANCE = ("weights", "undersample")
 BASELINE = "previous_referrals"
 BASELINE_FEATURE = "n_previous_referrals"
 OUTER_FOLD = -1
@@ -172,17 +185,25 @@ class ColumnFilter(TransformerMixin, BaseEstimator):
         return np.asarray(X, dtype=float)[:, self.keep_]
 
 
-def make_model(name: str, params: dict, seed: int, threads: int) -> BaseEstimator:
+def imputer() -> SimpleImputer:
+    """Constant fill with an indicator column per feature missing in the fit rows."""
+    return SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True)
+
+
+def make_model(
+    name: str, params: dict, seed: int, threads: int, class_balance: str = "weights"
+) -> BaseEstimator:
     """Return an unfitted estimator for model ``name`` with hyperparameters ``params``.
 
-    LightGBM handles missing values natively and reweights classes by
-    ``is_unbalance``; the logistic regression fills with the fit rows' medians,
-    adds missing-indicator columns, scales, and uses balanced class weights.
+    With ``class_balance == "weights"`` the classes are reweighted (LightGBM
+    ``is_unbalance``, balanced class weights for the others); with
+    ``"undersample"`` the fit rows are balanced beforehand (``balanced_rows``).
     """
+    weighted = class_balance == "weights"
     if name == "lightgbm":
         return LGBMClassifier(
             objective="binary",
-            is_unbalance=True,
+            is_unbalance=weighted,
             deterministic=True,
             force_row_wise=True,
             random_state=seed,
@@ -190,6 +211,7 @@ def make_model(name: str, params: dict, seed: int, threads: int) -> BaseEstimato
             verbose=-1,
             **params,
         )
+    class_weight = "balanced" if weighted else None
     if name == "logistic_regression":
         options = dict(params)
         penalty = options.pop("penalty", "l2")
@@ -200,7 +222,7 @@ def make_model(name: str, params: dict, seed: int, threads: int) -> BaseEstimato
         classifier = LogisticRegression(
             l1_ratio=1.0 if penalty == "l1" else 0.0,
             solver="liblinear",
-            class_weight="balanced",
+            class_weight=class_weight,
             random_state=seed,
             max_iter=5000,
             **options,
@@ -208,12 +230,51 @@ def make_model(name: str, params: dict, seed: int, threads: int) -> BaseEstimato
         return Pipeline(
             [
                 ("filter", ColumnFilter()),
-                ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                ("impute", imputer()),
                 ("scale", StandardScaler()),
                 ("model", classifier),
             ]
         )
+    if name == "decision_tree":
+        tree = DecisionTreeClassifier(class_weight=class_weight, random_state=seed, **params)
+        return Pipeline([("impute", imputer()), ("model", tree)])
     raise InputError(f"unknown model {name!r} in the models config; use one of {MODELS}.")
+
+
+def balanced_rows(y: np.ndarray, class_balance: str, ratio: float, seed: int) -> np.ndarray:
+    """Return the sorted indices of the fit rows a model is fitted on: all of
+    them, or for ``undersample`` every positive and a seeded random sample of
+    ``ratio`` negatives per positive (all negatives if there are fewer)."""
+    rows = np.arange(len(y))
+    if class_balance == "weights":
+        return rows
+    if class_balance != "undersample":
+        raise InputError(
+            f"models.class_balance: {class_balance!r} is not supported; use one of {CLASS_BALANCE}."
+        )
+    positives = rows[y == 1]
+    negatives = rows[y != 1]
+    n_keep = min(len(negatives), int(np.ceil(ratio * len(positives))))
+    kept = np.random.default_rng(seed).choice(negatives, size=n_keep, replace=False)
+    return np.sort(np.concatenate([positives, kept]))
+
+
+def fit_model(
+    name: str,
+    params: dict,
+    X_fit: np.ndarray,
+    y_fit: np.ndarray,
+    balance: dict,
+    seed: int,
+    threads: int,
+) -> BaseEstimator:
+    """Fit model ``name`` on the fit rows, balanced as ``balance`` says
+    (keys ``class_balance`` and ``undersample_ratio``)."""
+    method = balance.get("class_balance", "weights")
+    rows = balanced_rows(y_fit, method, float(balance.get("undersample_ratio", 1.0)), seed)
+    model = make_model(name, params, seed, threads, method)
+    model.fit(X_fit[rows], y_fit[rows])
+    return model
 
 
 def fit_and_score(
@@ -222,12 +283,12 @@ def fit_and_score(
     X_fit: np.ndarray,
     y_fit: np.ndarray,
     X_score: np.ndarray,
+    balance: dict,
     seed: int,
     threads: int,
 ) -> np.ndarray:
     """Fit model ``name`` on the fit rows and return P(label = 1) for ``X_score``."""
-    model = make_model(name, params, seed, threads)
-    model.fit(X_fit, y_fit)
+    model = fit_model(name, params, X_fit, y_fit, balance, seed, threads)
     return model.predict_proba(X_score)[:, 1].astype(np.float64)
 
 
@@ -331,7 +392,10 @@ def explain_model(
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(len(rows), size=CONTRIBUTION_MAX_ROWS, replace=False))
     contributions = mean_abs_contributions(name, model, X_test[rows])
-    columns = screen_columns(contributions, feature_names, PERMUTATION_MAX_FEATURES)
+    if np.isnan(contributions).all():
+        columns = np.arange(len(feature_names), dtype=np.intp)
+    else:
+        columns = screen_columns(contributions, feature_names, PERMUTATION_MAX_FEATURES)
     drop_mean, drop_sd = permutation_drops(model, X_test, y_test, columns, seed)
     frame = pd.DataFrame(
         {
@@ -487,7 +551,9 @@ def cross_validate(
         X_validate = design_matrix(features, topics, fold, validate_ids)
         for name, draws in candidates.items():
             for number, params in enumerate(draws):
-                scores = fit_and_score(name, params, X_fit, y_fit, X_validate, seed, threads)
+                scores = fit_and_score(
+                    name, params, X_fit, y_fit, X_validate, models, seed, threads
+                )
                 rows.append(
                     (
                         name,
@@ -535,6 +601,7 @@ def cross_validate(
 
 def refit_and_predict(
     selected: dict[str, dict],
+    balance: dict,
     splits: pd.DataFrame,
     labels: pd.Series,
     features: pd.DataFrame,
@@ -542,8 +609,9 @@ def refit_and_predict(
     seed: int,
     threads: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Refit each model's selected candidate on all training rows and score the
-    test rows; add the baseline's scores. Return (predictions, importance)."""
+    """Refit each model's selected candidate on all training rows (balanced as
+    ``balance`` says) and score the test rows; add the baseline's scores.
+    Return (predictions, importance)."""
     train_ids = split_ids(splits, OUTER_FOLD, "train")
     test_ids = split_ids(splits, OUTER_FOLD, "test")
     if len(train_ids) == 0 or len(test_ids) == 0:
@@ -556,8 +624,7 @@ def refit_and_predict(
     frames = []
     explanations = []
     for name, params in selected.items():
-        model = make_model(name, params, seed, threads)
-        model.fit(X_train, y_train)
+        model = fit_model(name, params, X_train, y_train, balance, seed, threads)
         scores = model.predict_proba(X_test)[:, 1].astype(np.float64)
         started = time.perf_counter()
         explanations.append(explain_model(name, model, X_test, y_test, names, seed))
@@ -628,7 +695,7 @@ def train_models(
         models, splits, labels, feature_table, topic_table, seed, threads
     )
     predictions, importance = refit_and_predict(
-        selected, splits, labels, feature_table, topic_table, seed, threads
+        selected, models, splits, labels, feature_table, topic_table, seed, threads
     )
     logger.info("trained in %.1f s", time.perf_counter() - started)
     return predictions, cv_results, importance
