@@ -390,9 +390,10 @@ def test_undersampling_turns_class_weights_off_and_keeps_test_balance(data):
     test_ids = role_ids(splits, -1, "test")
     for _, rows in predictions.groupby("model"):
         assert sorted(rows["referral_id"]) == test_ids
-    assert make_model("decision_tree", {}, 0, 1, "undersample").named_steps[
-        "model"
-    ].class_weight is None
+    assert (
+        make_model("decision_tree", {}, 0, 1, "undersample").named_steps["model"].class_weight
+        is None
+    )
     assert not make_model("lightgbm", {}, 0, 1, "undersample").get_params()["is_unbalance"]
 
 
