@@ -70,3 +70,56 @@ def test_unknown_event_is_a_clear_error(tables):
 def test_data_end_defaults_to_latest_referral(tables):
     assert bc.data_end(tables["referrals"], None) == pd.Timestamp("2018-06-01")
     assert bc.data_end(tables["referrals"], "2019-03-31") == pd.Timestamp("2019-03-31")
+
+
+def test_assessment_authorisation_prediction_point(tables):
+    outcome = {**ESCALATION, "prediction_point": "assessment_authorisation"}
+    cohort, counts = bc.build_cohort("esc", outcome, tables, 18, pd.Timestamp("2020-01-01"))
+    points = cohort.set_index("referral_id")["prediction_time"]
+    # r1's assessment is authorised on 2016-01-15; r3 has none.
+    assert points["r1"] == pd.Timestamp("2016-01-29")
+    assert "r3" not in points.index
+    assert counts["no_prediction_point"] == 1
+    # r2's is authorised on 2016-08-01: its plan (2016-07-01 to 2017-01-01) is
+    # ongoing at the point 2016-08-15, so it is excluded as already escalated.
+    assert "r2" not in points.index
+    assert counts["already_escalated"] == 1
+
+
+def test_only_open_cases_drops_referrals_closed_before_the_point(tables):
+    outcome = {**ESCALATION, "only_open_cases": True}
+    cohort, counts = bc.build_cohort("esc", outcome, tables, 18, pd.Timestamp("2020-01-01"))
+    # r1 closed on 2016-01-20, before its point 2016-01-24.
+    assert "r1" not in set(cohort["referral_id"])
+    assert counts["closed_before_prediction_point"] == 1
+
+
+def test_custom_rule_over_canonical_events(tables):
+    end = pd.Timestamp("2020-01-01")
+    conference = {
+        **ESCALATION,
+        "type": "custom",
+        "rule": {"all_of": ["initial_conference"]},
+        "prediction_offset_days": 1,
+    }
+    cohort, _ = bc.build_cohort("icpc", conference, tables, 18, end)
+    # r2's initial conference (2016-06-20) follows its point (2016-06-02).
+    assert labels(cohort) == {"r1": 0, "r2": 1, "r3": 0}
+    without_plan = {**conference, "rule": {"any_of": ["section47"], "none_of": ["cp_plan"]}}
+    cohort, _ = bc.build_cohort("s47_no_plan", without_plan, tables, 18, end)
+    assert labels(cohort)["r2"] == 0
+    rereferred = {
+        **conference,
+        "rule": {"all_of": ["nfa_closure", "referral"]},
+        "horizon_months": 6,
+    }
+    cohort, _ = bc.build_cohort("nfa", rereferred, tables, 18, end)
+    assert labels(cohort)["r1"] == 1
+    with pytest.raises(InputError, match="all_of or any_of"):
+        bc.build_cohort("empty", {**conference, "rule": {"none_of": ["cp_plan"]}}, tables, 18, end)
+
+
+def test_unknown_prediction_point_is_a_clear_error(tables):
+    outcome = {**ESCALATION, "prediction_point": "contact"}
+    with pytest.raises(InputError, match="prediction_point"):
+        bc.build_cohort("esc", outcome, tables, 18, pd.Timestamp("2020-01-01"))

@@ -98,3 +98,57 @@ def test_vulnerability_flags_come_from_notes_in_the_window_only(tables):
     assert features.loc["r1", "vulnerability_missing"] == 1
     assert features.loc["r3"].drop("feature_time").sum() == 0
     assert bf.leakage_violations(cohort, features["feature_time"], "flags") == []
+
+
+def test_previous_text_flags_come_from_notes_before_the_window_only(tables):
+    cohort = cohort_of(tables)
+    flags = pd.DataFrame(
+        {
+            "note_id": ["n1", "n2", "n3"],
+            "child_id": ["a", "a", "a"],
+            "note_datetime": dates("2016-06-01T10:00", "2016-06-15T00:00", "2016-01-20"),
+            "flag_substance_abuse": pd.Series([1, 0, 0], dtype="int8"),
+            "flag_missing": pd.Series([0, 1, 1], dtype="int8"),
+        }
+    )
+    features = bf.text_flag_features(cohort, flags, window_days=21, previous_text=True)
+    features = features.set_index("referral_id")
+    # r2 (point 2016-06-15): n1 is in its window, n3 before it, n2 not yet known.
+    assert features.loc["r2", "vulnerability_substance_abuse"] == 1
+    assert features.loc["r2", "previous_vulnerability_substance_abuse"] == 0
+    assert features.loc["r2", "previous_vulnerability_missing"] == 1
+    assert features.loc["r2", "feature_time"] == pd.Timestamp("2016-06-01T10:00")
+    assert bf.leakage_violations(cohort, features["feature_time"], "flags") == []
+    window_only = bf.text_flag_features(cohort, flags, window_days=21, previous_text=False)
+    assert not [c for c in window_only.columns if c.startswith("previous_")]
+
+
+def test_document_type_filter_keeps_only_the_configured_types():
+    notes = pd.DataFrame(
+        {"note_id": ["n1", "n2", "n3"], "document_type": ["Case note", "Strategy", "Case note"]}
+    )
+    assert bf.select_document_types(notes, ["Case note"])["note_id"].tolist() == ["n1", "n3"]
+    assert bf.select_document_types(notes, None)["note_id"].tolist() == ["n1", "n2", "n3"]
+
+
+def test_leakage_audit_flags_a_planted_single_feature_leak(tables):
+    cohort = cohort_of(tables)
+    structured = bf.structured_features(cohort, tables)
+    labels = cohort.set_index("referral_id")["label"]
+    # a planted leak: the label itself, recorded as if it were history
+    structured["planted_outcome_record"] = structured["referral_id"].map(labels).astype(float)
+    audit = bf.leakage_audit(
+        cohort, {"structured": structured}, {"structured features": []}, 0.9
+    ).set_index("subject")
+    assert audit.loc["planted_outcome_record", "flagged"]
+    assert audit.loc["planted_outcome_record", "value"] == 1.0
+    assert not audit.loc["structured features", "flagged"]
+    assert audit.loc["structured features", "value"] == 0.0
+    assert audit.loc["age_years", "check"] == "single-feature ROC AUC"
+
+
+def test_single_feature_auc_is_direction_free_and_ranks_missing_lowest():
+    labels = pd.Series([0, 0, 1, 1])
+    assert bf.single_feature_auc(pd.Series([4.0, 3.0, 2.0, 1.0]), labels) == 1.0
+    assert bf.single_feature_auc(pd.Series([float("nan"), float("nan"), 1.0, 1.0]), labels) == 1.0
+    assert bf.single_feature_auc(pd.Series([1.0, 1.0, 1.0, 1.0]), labels) == 0.5

@@ -17,6 +17,7 @@ from make_splits import (  # noqa: E402
     latest_rows,
     main,
     make_splits,
+    split_diagnostics,
 )
 
 HORIZON_DAYS = 91
@@ -253,7 +254,10 @@ def test_main_writes_schema(tmp_path, cohort):
     snakemake = types.SimpleNamespace(
         input=types.SimpleNamespace(cohort=str(cohort_path)),
         params=types.SimpleNamespace(timing="time", test_fraction=0.333, inner_folds=3, seed=7),
-        output=types.SimpleNamespace(splits=str(tmp_path / "splits.parquet")),
+        output=types.SimpleNamespace(
+            splits=str(tmp_path / "splits.parquet"),
+            diagnostics=str(tmp_path / "diagnostics.parquet"),
+        ),
         log=[str(tmp_path / "log.txt")],
         threads=1,
     )
@@ -262,3 +266,34 @@ def test_main_writes_schema(tmp_path, cohort):
     expected = make_splits(cohort, "time", 0.333, 3, seed=7)
     assert written["referral_id"].tolist() == expected["referral_id"].tolist()
     assert written["role"].tolist() == expected["role"].tolist()
+    diagnostics = read_parquet(snakemake.output.diagnostics, "split_diagnostics")
+    assert diagnostics["rows"].sum() == len(expected)
+
+
+@pytest.mark.parametrize("timing", ["random", "time"])
+def test_split_diagnostics_count_rows_positives_and_dates(cohort, timing):
+    splits = make_splits(cohort, timing, 0.333, 3, seed=7)
+    diagnostics = split_diagnostics(splits, cohort).set_index(["fold", "role"])
+    labelled = splits.merge(cohort, on="referral_id")
+    test = labelled[(labelled["fold"] == -1) & (labelled["role"] == "test")]
+    row = diagnostics.loc[(-1, "test")]
+    assert row["rows"] == len(test)
+    assert row["positives"] == test["label"].sum()
+    assert row["base_rate"] == pytest.approx(test["label"].mean())
+    assert row["first_prediction_time"] == test["prediction_time"].min()
+    assert (diagnostics["shared_families"] == 0).all()
+    assert set(diagnostics.index.get_level_values("fold")) == {-1, 0, 1, 2}
+
+
+def test_split_diagnostics_count_families_on_both_sides(cohort):
+    splits = make_splits(cohort, "random", 0.4, 3, seed=7)
+    outer = splits[splits["fold"] == -1]
+    family = cohort.set_index("referral_id")["family_id"]
+    test_family = family[outer.loc[outer["role"] == "test", "referral_id"].iloc[0]]
+    sibling = cohort.loc[cohort["family_id"] == test_family, "referral_id"].iloc[0]
+    planted = splits.copy()
+    moved = (planted["fold"] == -1) & (planted["referral_id"] == sibling)
+    planted.loc[moved, "role"] = "train"
+    diagnostics = split_diagnostics(planted, cohort).set_index(["fold", "role"])
+    assert diagnostics.loc[(-1, "train"), "shared_families"] == 1
+    assert diagnostics.loc[(-1, "test"), "shared_families"] == 1

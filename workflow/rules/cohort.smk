@@ -2,6 +2,7 @@ rule build_cohort:
     input:
         children=rules.ingest_records.output.children,
         referrals=rules.ingest_records.output.referrals,
+        assessments=rules.ingest_records.output.assessments,
         section47=rules.ingest_records.output.section47,
         cp_plans=rules.ingest_records.output.cp_plans,
         care_episodes=rules.ingest_records.output.care_episodes,

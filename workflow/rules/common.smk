@@ -102,9 +102,14 @@ def outcome_settings(wildcards):
     return config["outcomes"][wildcards.outcome]
 
 
-def outcome_text_window(wildcards):
-    """Days of notes before the prediction point that make the text features."""
-    return config["outcomes"][wildcards.outcome]["text_window_days"]
+def outcome_text_settings(wildcards):
+    """Which notes make an outcome's text features: the window before the
+    prediction point, the previous-text switch and the document types."""
+    outcome = config["outcomes"][wildcards.outcome]
+    return {
+        key: outcome[key]
+        for key in ("text_window_days", "previous_text", "document_types")
+    }
 
 
 def design_name(wildcards):

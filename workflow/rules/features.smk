@@ -14,6 +14,7 @@ rule build_features:
         structured=f"{RESULTS}/features/{{outcome}}/structured.parquet",
         text_documents=f"{RESULTS}/features/{{outcome}}/text_documents.parquet",
         text_flags=f"{RESULTS}/features/{{outcome}}/text_flags.parquet",
+        audit=f"{RESULTS}/features/{{outcome}}/leakage_audit.parquet",
     log:
         f"{LOGS}/build_features/{{outcome}}.log",
     benchmark:
@@ -24,6 +25,7 @@ rule build_features:
     resources:
         mem_mb=4000,
     params:
-        text_window_days=outcome_text_window,
+        outcome=outcome_text_settings,
+        leakage_audit=config["leakage_audit"],
     script:
         "../scripts/build_features.py"

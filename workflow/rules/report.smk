@@ -50,6 +50,10 @@ rule render_report:
             features=FEATURE_SETS,
         ),
         splits=expand(rules.make_splits.output.splits, outcome=OUTCOMES, timing=TIMINGS),
+        split_diagnostics=expand(
+            rules.make_splits.output.diagnostics, outcome=OUTCOMES, timing=TIMINGS
+        ),
+        audits=expand(rules.build_features.output.audit, outcome=OUTCOMES),
         topic_words=expand(
             rules.fit_topics.output.words, outcome=OUTCOMES, timing=TIMINGS
         ),

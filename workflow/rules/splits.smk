@@ -4,6 +4,7 @@ rule make_splits:
         helpers=HELPERS,
     output:
         splits=f"{RESULTS}/splits/{{outcome}}/{{timing}}.parquet",
+        diagnostics=f"{RESULTS}/splits/{{outcome}}/{{timing}}_diagnostics.parquet",
     log:
         f"{LOGS}/make_splits/{{outcome}}_{{timing}}.log",
     benchmark:

@@ -1,18 +1,28 @@
 """Build one outcome's cohort: one row per referral, its prediction point and label.
 
-The prediction point of a referral is its referral date plus the outcome's
+The prediction point of a referral is its anchor date plus the outcome's
 ``prediction_offset_days``; features may only use records dated strictly before
-it. Two outcome types are supported:
+it. The anchor (``prediction_point``) is the referral date, or the first
+authorisation of an assessment of the referral (``assessment_authorisation``;
+referrals without one have no prediction point and are left out).
+
+Outcome types, each over ``horizon_months`` after the prediction point:
 
 - ``nfa_rereferral``: the referral is closed with no further action (NFA) and the
-  child is referred again, both within ``horizon_months`` of the prediction point;
-- ``escalation``: one of the configured events (``cp_plan``, ``care_episode``,
-  ``section47``) starts after the prediction point and within ``horizon_months``.
+  child is referred again;
+- ``escalation``: any of the configured ``events`` starts;
+- ``custom``: a ``rule`` over the canonical events: every event of ``all_of``,
+  at least one of ``any_of`` (if given) and none of ``none_of`` start.
+
+Canonical events (per child): ``referral``, ``nfa_closure``, ``assessment``,
+``section47``, ``initial_conference``, ``cp_plan``, ``care_episode``.
 
 Rows are dropped when the child is at or over the age limit at referral, when
-the label cannot be known because its horizon passes the end of the data
-(censoring), and, for escalation, when the child is already on a plan or in
-care at the prediction point.
+the referral has no prediction point, when ``only_open_cases`` is set and the
+referral was closed before its prediction point, when the label cannot be known
+because its horizon passes the end of the data (censoring), and, with
+``exclude_already_escalated``, when one of the outcome's events (escalation and
+custom rules) was ongoing at the prediction point (e.g. already on a plan).
 """
 
 import logging
@@ -23,7 +33,16 @@ from common import InputError, read_parquet, write_parquet
 
 logger = logging.getLogger(__name__)
 
-EVENT_TABLES = ("cp_plan", "care_episode", "section47")
+EVENTS = (
+    "referral",
+    "nfa_closure",
+    "assessment",
+    "section47",
+    "initial_conference",
+    "cp_plan",
+    "care_episode",
+)
+PREDICTION_POINTS = ("referral", "assessment_authorisation")
 
 
 def add_months(dates: pd.Series, months: int) -> pd.Series:
@@ -82,20 +101,37 @@ def nfa_rereferral_labels(
 
 
 def event_starts(tables: dict[str, pd.DataFrame], events: list[str]) -> pd.DataFrame:
-    """Start and end dates per child of the chosen escalation events."""
-    unknown = sorted(set(events) - set(EVENT_TABLES))
+    """Start and end dates per child of the chosen canonical events (events
+    without a duration end when they start)."""
+    unknown = sorted(set(events) - set(EVENTS))
     if unknown:
         raise InputError(
-            f"outcome events {unknown} are not known; choose from {list(EVENT_TABLES)} "
-            "in outcomes.<name>.events of your config."
+            f"outcome events {unknown} are not known; choose from {list(EVENTS)} "
+            "in outcomes.<name> of your config."
         )
+    referrals = tables["referrals"]
+    section47 = tables["section47"]
+    nfa = referrals.loc[referrals["nfa"].fillna(False).astype(bool)]
+    sources = {
+        "referral": (referrals, "referral_date", None),
+        "nfa_closure": (nfa, "closure_date", None),
+        "assessment": (tables["assessments"], "start_date", None),
+        "section47": (section47, "start_date", None),
+        "initial_conference": (section47, "icpc_date", None),
+        "cp_plan": (tables["cp_plans"], "start_date", "end_date"),
+        "care_episode": (tables["care_episodes"], "start_date", "end_date"),
+    }
     parts = []
     for event in events:
-        table = tables[event]
-        end = table["end_date"] if "end_date" in table.columns else table["start_date"]
-        parts.append(
-            pd.DataFrame({"child_id": table["child_id"], "start": table["start_date"], "end": end})
+        table, start, end = sources[event]
+        part = pd.DataFrame(
+            {
+                "child_id": table["child_id"],
+                "start": table[start],
+                "end": table[end] if end else table[start],
+            }
         )
+        parts.append(part.loc[part["start"].notna()])
     return pd.concat(parts, ignore_index=True)
 
 
@@ -132,6 +168,57 @@ def escalation_labels(
     )
 
 
+def custom_labels(
+    cohort: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    rule: dict[str, list[str]],
+    horizon_months: int,
+    exclude_already_escalated: bool,
+) -> pd.DataFrame:
+    """Label a custom rule: every ``all_of`` event, at least one ``any_of`` event
+    (if any are given) and no ``none_of`` event start in the horizon after the
+    prediction point. "Already escalated" uses the ``all_of`` and ``any_of`` events."""
+    wanted = [*rule.get("all_of", []), *rule.get("any_of", [])]
+    if not wanted:
+        raise InputError(
+            "a custom outcome's rule needs at least one event in all_of or any_of; "
+            "see outcomes.<name>.rule in config/config.yaml."
+        )
+    occurs = {
+        event: escalation_labels(cohort, event_starts(tables, [event]), horizon_months, False)[
+            "label"
+        ].astype(bool)
+        for event in {*wanted, *rule.get("none_of", [])}
+    }
+    label = pd.Series(True, index=cohort.index)
+    for event in rule.get("all_of", []):
+        label &= occurs[event]
+    if rule.get("any_of"):
+        label &= pd.concat([occurs[e] for e in rule["any_of"]], axis=1).any(axis=1)
+    for event in rule.get("none_of", []):
+        label &= ~occurs[event]
+    labels = escalation_labels(
+        cohort, event_starts(tables, wanted), horizon_months, exclude_already_escalated
+    )
+    return labels.assign(label=label.astype("int8").to_numpy())
+
+
+def prediction_anchor(
+    cohort: pd.DataFrame, assessments: pd.DataFrame, prediction_point: str
+) -> pd.Series:
+    """The date each row's prediction point is counted from: its referral date,
+    or the first authorisation of an assessment of its referral (NaT if none)."""
+    if prediction_point == "referral":
+        return cohort["referral_date"]
+    if prediction_point == "assessment_authorisation":
+        first = assessments.groupby("referral_id")["authorisation_date"].min()
+        return cohort["referral_id"].map(first).astype("datetime64[ms]")
+    raise InputError(
+        f"prediction_point {prediction_point!r} is not known; use one of "
+        f"{list(PREDICTION_POINTS)} in outcomes.<name> of your config."
+    )
+
+
 def build_cohort(
     name: str,
     outcome: dict,
@@ -142,38 +229,44 @@ def build_cohort(
     """Return the labelled cohort of one outcome and counts of rows dropped by reason."""
     referrals = tables["referrals"]
     children = tables["children"][["child_id", "family_id", "birth_month"]]
-    cohort = referrals[["referral_id", "child_id", "referral_date"]].merge(
+    cohort = referrals[["referral_id", "child_id", "referral_date", "closure_date"]].merge(
         children, on="child_id", how="inner", validate="many_to_one"
     )
+    anchor = prediction_anchor(
+        cohort, tables["assessments"], outcome.get("prediction_point", "referral")
+    )
     cohort["prediction_time"] = (
-        cohort["referral_date"] + pd.Timedelta(days=outcome["prediction_offset_days"])
+        anchor + pd.Timedelta(days=outcome["prediction_offset_days"])
     ).astype("datetime64[ms]")
     counts = {"referrals": len(cohort)}
 
     age = age_in_years(cohort["birth_month"], cohort["referral_date"])
     in_population = age.isna() | (age < max_age_years)
     counts["over_age_limit"] = int((~in_population).sum())
-    cohort = cohort.loc[in_population].reset_index(drop=True)
+    has_point = cohort["prediction_time"].notna()
+    counts["no_prediction_point"] = int((in_population & ~has_point).sum())
+    keep = in_population & has_point
+    if outcome.get("only_open_cases", False):
+        closed = cohort["closure_date"].notna() & (
+            cohort["closure_date"] < cohort["prediction_time"]
+        )
+        counts["closed_before_prediction_point"] = int((keep & closed).sum())
+        keep &= ~closed
+    cohort = cohort.loc[keep].reset_index(drop=True)
 
+    exclude = outcome.get("exclude_already_escalated", True)
     if outcome["type"] == "nfa_rereferral":
         labels = nfa_rereferral_labels(cohort, referrals, outcome["horizon_months"])
         labels["already_escalated"] = False
     elif outcome["type"] == "escalation":
-        events = event_starts(
-            {
-                "cp_plan": tables["cp_plans"],
-                "care_episode": tables["care_episodes"],
-                "section47": tables["section47"],
-            },
-            outcome["events"],
-        )
-        labels = escalation_labels(
-            cohort, events, outcome["horizon_months"], outcome["exclude_already_escalated"]
-        )
+        events = event_starts(tables, outcome["events"])
+        labels = escalation_labels(cohort, events, outcome["horizon_months"], exclude)
+    elif outcome["type"] == "custom":
+        labels = custom_labels(cohort, tables, outcome["rule"], outcome["horizon_months"], exclude)
     else:
         raise InputError(
             f"outcome {name!r} has unknown type {outcome['type']!r}; "
-            "use nfa_rereferral or escalation."
+            "use nfa_rereferral, escalation or custom."
         )
     cohort = cohort.merge(labels, on="referral_id", how="left", validate="one_to_one")
     counts["already_escalated"] = int(cohort["already_escalated"].sum())
@@ -196,7 +289,14 @@ def main(snakemake) -> None:
     """Build the cohort of the rule's outcome."""
     tables = {
         name: read_parquet(snakemake.input[name], name)
-        for name in ("children", "referrals", "section47", "cp_plans", "care_episodes")
+        for name in (
+            "children",
+            "referrals",
+            "assessments",
+            "section47",
+            "cp_plans",
+            "care_episodes",
+        )
     }
     end = data_end(tables["referrals"], snakemake.params.data_end_date)
     cohort, counts = build_cohort(

@@ -7,11 +7,16 @@ the current referral's source and primary need; age, sex and disability.
 Ethnicity is never a feature: it is kept for the fairness analysis.
 
 Text: the tokens of the child's case notes dated within the outcome's window
-before the prediction point, concatenated in time order.
+before the prediction point, concatenated in time order; the vulnerability
+flags raised in that window and, as "previous text", in any earlier note.
+Notes may be limited to the outcome's configured document types.
 
 Every row records ``feature_time``, the latest timestamp of any source record
-it used, and the leakage audit refuses to write features if any is at or after
-the row's prediction point.
+it used. The leakage audit refuses to write features if any is at or after
+the row's prediction point, and flags any single feature whose ROC AUC on its
+own (in its better direction, missing values ranked lowest) reaches the
+configured ceiling: a sign that it records the outcome rather than predicts
+it. Its findings are written as a table for the report.
 """
 
 import logging
@@ -20,8 +25,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sklearn.metrics import roc_auc_score
 
-from common import feature_schema, read_parquet, write_parquet
+from common import InputError, feature_schema, read_parquet, write_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -180,25 +186,53 @@ def text_documents(cohort: pd.DataFrame, tokens: pd.DataFrame, window_days: int)
     return out
 
 
-def flag_features(cohort: pd.DataFrame, flags: pd.DataFrame, window_days: int) -> pd.DataFrame:
-    """Per row and vulnerability category, whether any note in the text window
-    [point - window, point) raised the flag; ``feature_time`` is the latest
-    such note."""
+def select_document_types(notes: pd.DataFrame, document_types: list[str] | None) -> pd.DataFrame:
+    """Keep the notes of the given document types (all notes if None)."""
+    if document_types is None:
+        return notes
+    return notes.loc[notes["document_type"].isin(document_types)]
+
+
+def flag_features(
+    cohort: pd.DataFrame, flags: pd.DataFrame, window_days: int, previous: bool = False
+) -> pd.DataFrame:
+    """Per row and vulnerability category, whether any note raised the flag:
+    in the text window [point - window, point), or with ``previous`` in any
+    note before the window ("previous text", columns ``previous_vulnerability_*``).
+    ``feature_time`` is the latest such note."""
     categories = [c for c in flags.columns if c.startswith("flag_")]
     pairs = cohort[["referral_id", "child_id", "prediction_time"]].merge(
         flags[["child_id", "note_datetime", *categories]], on="child_id", how="inner"
     )
     window_start = pairs["prediction_time"] - pd.Timedelta(days=window_days)
-    in_window = (pairs["note_datetime"] >= window_start) & (
-        pairs["note_datetime"] < pairs["prediction_time"]
-    )
+    if previous:
+        in_window = pairs["note_datetime"] < window_start
+    else:
+        in_window = (pairs["note_datetime"] >= window_start) & (
+            pairs["note_datetime"] < pairs["prediction_time"]
+        )
     grouped = pairs.loc[in_window].groupby("referral_id", sort=False)
     features = grouped[categories].max().reindex(cohort["referral_id"], fill_value=0)
-    features.columns = [c.replace("flag_", "vulnerability_", 1) for c in categories]
+    prefix = "previous_vulnerability_" if previous else "vulnerability_"
+    features.columns = [c.replace("flag_", prefix, 1) for c in categories]
     features = features.astype("float64")
     latest = grouped["note_datetime"].max().reindex(cohort["referral_id"])
     features.insert(0, "feature_time", latest.astype("datetime64[ms]"))
     return features.rename_axis("referral_id").reset_index()
+
+
+def text_flag_features(
+    cohort: pd.DataFrame, flags: pd.DataFrame, window_days: int, previous_text: bool
+) -> pd.DataFrame:
+    """Window flags, joined with the previous-text flags when ``previous_text``;
+    ``feature_time`` is the later of the two."""
+    current = flag_features(cohort, flags, window_days)
+    if not previous_text:
+        return current
+    earlier = flag_features(cohort, flags, window_days, previous=True)
+    joined = current.merge(earlier, on="referral_id", suffixes=("", "_previous"))
+    joined["feature_time"] = joined[["feature_time", "feature_time_previous"]].max(axis=1)
+    return joined.drop(columns="feature_time_previous")
 
 
 def leakage_violations(cohort: pd.DataFrame, feature_times: pd.Series, what: str) -> list[str]:
@@ -213,13 +247,75 @@ def leakage_violations(cohort: pd.DataFrame, feature_times: pd.Series, what: str
     ]
 
 
+def single_feature_auc(values: pd.Series, labels: pd.Series) -> float:
+    """ROC AUC of one feature used alone as a score, in its better direction
+    (``max(auc, 1 - auc)``); missing values rank lowest; 0.5 if constant."""
+    filled = values.to_numpy(dtype="float64", na_value=np.nan)
+    missing = np.isnan(filled)
+    if missing.all() or labels.nunique() < 2:
+        return 0.5
+    filled = np.where(missing, np.nanmin(filled) - 1.0, filled)
+    if len(np.unique(filled)) < 2:
+        return 0.5
+    auc = float(roc_auc_score(labels.to_numpy(), filled))
+    return max(auc, 1.0 - auc)
+
+
+def leakage_audit(
+    cohort: pd.DataFrame,
+    feature_tables: dict[str, pd.DataFrame],
+    time_violations: dict[str, list[str]],
+    max_single_feature_auc: float,
+) -> pd.DataFrame:
+    """The audit's findings, one row per check and subject.
+
+    ``records before the prediction point``: per feature table, the number of
+    rows using a record at or after their point (must be 0).
+    ``single-feature ROC AUC``: per feature column, its AUC alone against the
+    label, flagged at or above ``max_single_feature_auc``.
+    """
+    rows = [
+        {
+            "check": "records before the prediction point",
+            "subject": what,
+            "value": float(len(found)),
+            "threshold": 0.0,
+            "flagged": bool(found),
+            "detail": found[0] if found else "every row uses only earlier records",
+        }
+        for what, found in time_violations.items()
+    ]
+    labels = cohort.set_index("referral_id")["label"]
+    for table in feature_tables.values():
+        frame = table.set_index("referral_id").reindex(labels.index)
+        for column in frame.columns.drop("feature_time", errors="ignore"):
+            auc = single_feature_auc(frame[column], labels)
+            flagged = auc >= max_single_feature_auc
+            rows.append(
+                {
+                    "check": "single-feature ROC AUC",
+                    "subject": str(column),
+                    "value": auc,
+                    "threshold": float(max_single_feature_auc),
+                    "flagged": flagged,
+                    "detail": (
+                        "predicts the label implausibly well on its own: check that it "
+                        "is not recorded because of the outcome"
+                        if flagged
+                        else "plausible"
+                    ),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def read_shards(paths: list[str]) -> pd.DataFrame:
     """Read the shards of a text table into one frame."""
     return pa.concat_tables([pq.read_table(p) for p in paths]).to_pandas()
 
 
 def main(snakemake) -> None:
-    """Build structured and text features of the rule's outcome."""
+    """Build structured and text features of the rule's outcome and audit them."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     tables = {
         name: read_parquet(snakemake.input[name], name)
@@ -232,28 +328,54 @@ def main(snakemake) -> None:
             "care_episodes",
         )
     }
+    outcome = snakemake.params.outcome
     structured = structured_features(cohort, tables)
-    window = snakemake.params.text_window_days
-    documents = text_documents(cohort, read_shards(snakemake.input.tokens), window)
-    flags = flag_features(cohort, read_shards(snakemake.input.flags), window)
-    violations = (
-        leakage_violations(
+    tokens = select_document_types(read_shards(snakemake.input.tokens), outcome["document_types"])
+    flags = read_shards(snakemake.input.flags)
+    if outcome["document_types"] is not None:
+        flags = flags.loc[flags["note_id"].isin(tokens["note_id"])]
+    window = outcome["text_window_days"]
+    documents = text_documents(cohort, tokens, window)
+    text_flags = text_flag_features(cohort, flags, window, outcome["previous_text"])
+    time_violations = {
+        "structured features": leakage_violations(
             cohort, structured.set_index("referral_id")["feature_time"], "structured features"
-        )
-        + leakage_violations(
+        ),
+        "text documents": leakage_violations(
             cohort, documents.set_index("referral_id")["latest_note_time"], "text features"
-        )
-        + leakage_violations(
-            cohort, flags.set_index("referral_id")["feature_time"], "vulnerability flags"
-        )
-    )
+        ),
+        "vulnerability flags": leakage_violations(
+            cohort, text_flags.set_index("referral_id")["feature_time"], "vulnerability flags"
+        ),
+    }
+    violations = [v for found in time_violations.values() for v in found]
     if violations:
         raise RuntimeError("leakage audit failed:\n" + "\n".join(violations))
+    settings = snakemake.params.leakage_audit
+    audit = leakage_audit(
+        cohort,
+        {"structured": structured, "text flags": text_flags},
+        time_violations,
+        settings["max_single_feature_auc"],
+    )
+    implausible = audit.loc[audit["flagged"], "subject"].tolist()
+    if implausible:
+        message = (
+            f"leakage audit: feature(s) {implausible} reach a single-feature ROC AUC of "
+            f"{settings['max_single_feature_auc']} or more on their own; check that they are "
+            "not recorded because of the outcome"
+        )
+        if settings["stop_on_implausible_feature"]:
+            raise InputError(
+                message + " (or raise leakage_audit.max_single_feature_auc in your config)."
+            )
+        logger.warning(message)
     columns = [c for c in structured.columns if c not in ("referral_id", "feature_time")]
     write_parquet(structured, snakemake.output.structured, feature_schema(columns))
     write_parquet(documents, snakemake.output.text_documents, "text_documents")
-    flag_columns = [c for c in flags.columns if c not in ("referral_id", "feature_time")]
-    write_parquet(flags, snakemake.output.text_flags, feature_schema(flag_columns))
+    flag_columns = [c for c in text_flags.columns if c not in ("referral_id", "feature_time")]
+    write_parquet(text_flags, snakemake.output.text_flags, feature_schema(flag_columns))
+    write_parquet(audit, snakemake.output.audit, "leakage_audit")
     logger.info(
         "%d rows, %d structured features, %.1f%% with notes in the text window",
         len(cohort),

@@ -121,6 +121,16 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("tokens", pa.list_(pa.string())),
         ]
     ),
+    "leakage_audit": pa.schema(
+        [
+            ("check", pa.string()),
+            ("subject", pa.string()),
+            ("value", pa.float64()),
+            ("threshold", pa.float64()),
+            ("flagged", pa.bool_()),
+            ("detail", pa.string()),
+        ]
+    ),
     "topic_coherence": pa.schema(
         [
             ("num_topics", pa.int64()),
@@ -134,6 +144,18 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("rank", pa.int64()),
             ("word", pa.string()),
             ("weight", pa.float64()),
+        ]
+    ),
+    "split_diagnostics": pa.schema(
+        [
+            ("fold", pa.int16()),
+            ("role", pa.string()),
+            ("rows", pa.int64()),
+            ("positives", pa.int64()),
+            ("base_rate", pa.float64()),
+            ("first_prediction_time", DATE),
+            ("last_prediction_time", DATE),
+            ("shared_families", pa.int64()),
         ]
     ),
     "splits": pa.schema(

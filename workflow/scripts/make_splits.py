@@ -271,12 +271,41 @@ def make_splits(
     return time_splits(cohort, test_fraction, int(inner_folds))
 
 
-def summarise(splits: pd.DataFrame, cohort: pd.DataFrame) -> None:
-    """Log the size and base rate of every role in every fold."""
-    labelled = splits.merge(cohort[["referral_id", "label"]], on="referral_id")
-    summary = labelled.groupby(["fold", "role"])["label"].agg(["size", "mean"])
-    for (fold, role), row in summary.iterrows():
-        logger.info("fold %d %-8s %6d rows, base rate %.3f", fold, role, row["size"], row["mean"])
+def split_diagnostics(splits: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
+    """One row per fold and role: rows, positives, base rate, the range of
+    prediction times, and ``shared_families``, the number of the role's
+    families that also have a row on the fold's other side (train vs test, fit
+    vs validate; it must be 0). Excluded rows are on neither side: 0."""
+    labelled = splits.merge(
+        cohort[["referral_id", "label", "prediction_time"]], on="referral_id", validate="m:1"
+    )
+    labelled["family"] = labelled["referral_id"].map(
+        pd.Series(family_groups(cohort).to_numpy(), index=cohort["referral_id"])
+    )
+    rows = []
+    for (fold, role), part in labelled.groupby(["fold", "role"], sort=True):
+        others = labelled.loc[
+            (labelled["fold"] == fold)
+            & (labelled["role"] != role)
+            & (labelled["role"] != "excluded")
+        ]
+        shared = 0
+        if role != "excluded":
+            shared = len(set(part["family"]) & set(others["family"]))
+        rows.append(
+            {
+                "fold": fold,
+                "role": role,
+                "rows": len(part),
+                "positives": int(part["label"].sum()),
+                "base_rate": float(part["label"].mean()),
+                "first_prediction_time": part["prediction_time"].min(),
+                "last_prediction_time": part["prediction_time"].max(),
+                "shared_families": shared,
+            }
+        )
+    out = pd.DataFrame(rows).astype({"fold": np.int16, "rows": np.int64, "positives": np.int64})
+    return out.astype({"shared_families": np.int64})
 
 
 def main(snakemake) -> None:
@@ -290,8 +319,21 @@ def main(snakemake) -> None:
         inner_folds=int(params.inner_folds),
         seed=int(params.seed),
     )
-    summarise(splits, cohort)
+    diagnostics = split_diagnostics(splits, cohort)
+    for row in diagnostics.itertuples():
+        logger.info(
+            "fold %d %-8s %6d rows, base rate %.3f, %s to %s",
+            row.fold,
+            row.role,
+            row.rows,
+            row.base_rate,
+            row.first_prediction_time.date(),
+            row.last_prediction_time.date(),
+        )
+    if diagnostics["shared_families"].any():
+        raise RuntimeError("siblings straddle a split:\n" + diagnostics.to_string())
     write_parquet(splits, snakemake.output.splits, "splits")
+    write_parquet(diagnostics, snakemake.output.diagnostics, "split_diagnostics")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import precision_recall_curve  # noqa: E402
@@ -50,6 +51,10 @@ DESIGN_LABELS = {
     "random_text": "Random split, structured data and text",
     "time_structured": "Time-ordered split, structured data only",
     "time_text": "Time-ordered split, structured data and text",
+}
+POINT_LABELS = {
+    "referral": "referral date",
+    "assessment_authorisation": "first authorisation of an assessment of the referral",
 }
 MODEL_LABELS = {
     "lightgbm": "LightGBM (gradient boosting)",
@@ -275,6 +280,81 @@ def topic_word_table(words: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     return pd.DataFrame({"topic": grouped.index.astype(int), "top words": grouped.to_numpy()})
 
 
+def audit_table(audit: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+    """The leakage audit of one outcome: the time checks, every flagged feature,
+    and the features that predict the label best on their own."""
+    times = audit.loc[audit["check"] != "single-feature ROC AUC"]
+    single = audit.loc[audit["check"] == "single-feature ROC AUC"].sort_values(
+        ["value", "subject"], ascending=[False, True], kind="stable"
+    )
+    shown = pd.concat([times, single.loc[single["flagged"]], single.head(top)])
+    shown = shown.drop_duplicates(["check", "subject"])
+    return pd.DataFrame(
+        {
+            "check": shown["check"],
+            "subject": shown["subject"],
+            "value": shown["value"],
+            "limit": shown["threshold"],
+            "flagged": shown["flagged"].map({True: "FLAGGED", False: "ok"}),
+            "finding": shown["detail"],
+        }
+    )
+
+
+def fold_table(diagnostics: pd.DataFrame) -> pd.DataFrame:
+    """Class balance, dates and sibling overlap of every fold of one split."""
+    return pd.DataFrame(
+        {
+            "fold": diagnostics["fold"].map(lambda f: "outer" if f == -1 else f"inner {f}"),
+            "role": diagnostics["role"],
+            "rows": diagnostics["rows"],
+            "positives": diagnostics["positives"],
+            "base rate": diagnostics["base_rate"],
+            "from": diagnostics["first_prediction_time"].dt.date.astype(str),
+            "to": diagnostics["last_prediction_time"].dt.date.astype(str),
+            "families on both sides": diagnostics["shared_families"],
+        }
+    )
+
+
+ROLE_COLOURS = {
+    "train": "#4477aa",
+    "fit": "#4477aa",
+    "test": "#cc6677",
+    "validate": "#ddaa33",
+    "excluded": "#bbbbbb",
+}
+
+
+def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
+    """The prediction-time range of each role in each fold, one line per fold."""
+    figure, axes = plt.subplots(figsize=(6.4, 0.5 + 0.45 * diagnostics["fold"].nunique()))
+    folds = sorted(diagnostics["fold"].unique())
+    for position, fold in enumerate(folds):
+        for row in diagnostics.loc[diagnostics["fold"] == fold].itertuples():
+            start = mdates.date2num(row.first_prediction_time)
+            width = mdates.date2num(row.last_prediction_time) - start
+            axes.barh(
+                position,
+                width,
+                left=start,
+                height=0.6,
+                alpha=0.7,
+                color=ROLE_COLOURS.get(row.role, "#000000"),
+                label=row.role,
+            )
+    axes.set_yticks(range(len(folds)), ["outer" if f == -1 else f"inner {f}" for f in folds])
+    axes.invert_yaxis()
+    axes.xaxis_date()
+    handles, labels = axes.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    axes.legend(unique.values(), unique.keys(), fontsize=7, ncols=len(unique), loc="lower left")
+    axes.set_title(title, fontsize=9)
+    axes.set_xlabel("prediction time")
+    figure.tight_layout()
+    return figure
+
+
 def render(
     la: str,
     outcomes: dict,
@@ -290,6 +370,8 @@ def render(
     importance: dict[tuple[str, str], pd.DataFrame],
     calibration: pd.DataFrame,
     figure_dir: Path,
+    audits: dict[str, pd.DataFrame],
+    diagnostics: dict[tuple[str, str], pd.DataFrame],
 ) -> str:
     """The whole report as one HTML document."""
     figure_dir.mkdir(parents=True, exist_ok=True)
@@ -312,8 +394,9 @@ def render(
     for name, outcome in outcomes.items():
         parts.append(
             f"<li><b>{html.escape(name)}</b>: {html.escape(outcome['description'])} "
-            f"Prediction point: {outcome['prediction_offset_days']} day(s) after the referral "
-            f"date; text from the {outcome['text_window_days']} days before it.</li>"
+            f"Prediction point: {outcome['prediction_offset_days']} day(s) after the "
+            f"{POINT_LABELS[outcome['prediction_point']]}; text from the "
+            f"{outcome['text_window_days']} days before it.</li>"
         )
     parts.append("</ul>")
     parts.append("<h2>Cohorts</h2>")
@@ -331,6 +414,29 @@ def render(
         "began and whose family has no test case (the rest are excluded).</p>"
     )
     parts.append(table_html(split_table(splits, cohorts)))
+    for (outcome, timing), folds in sorted(diagnostics.items()):
+        title = f"{outcome}, {timing} split"
+        uri = figure_data_uri(
+            split_picture(folds, title), figure_dir / f"splits_{outcome}_{timing}.png"
+        )
+        parts.append(
+            f"<h3>Folds: {html.escape(title)}</h3>"
+            f'<figure><img src="{uri}" width="560" alt="fold date ranges">'
+            "<figcaption>When each fold's cases reach their prediction point. The outer fold "
+            "holds the held-out test set; inner folds tune the models on training cases only."
+            "</figcaption></figure>"
+        )
+        parts.append(table_html(fold_table(folds)))
+    parts.append("<h2>Leakage audit</h2>")
+    parts.append(
+        '<p class="note">Every run checks that each feature uses only records dated before '
+        "its case's prediction point (the run stops otherwise), and flags any single feature "
+        "that predicts the outcome implausibly well on its own: it may be recorded because of "
+        "the outcome. Shown: the checks, any flagged feature, and the strongest features.</p>"
+    )
+    for outcome, audit in sorted(audits.items()):
+        parts.append(f"<h3>{html.escape(outcome)}</h3>")
+        parts.append(table_html(audit_table(audit)))
 
     for outcome in outcomes:
         parts.append(f"<h2>{html.escape(outcome)}: every model on the test set</h2>")
@@ -480,6 +586,13 @@ def main(snakemake) -> None:
         importance,
         calibration,
         Path(snakemake.output.figures),
+        {Path(p).parent.name: read_parquet(p, "leakage_audit") for p in snakemake.input.audits},
+        {
+            (Path(p).parent.name, Path(p).stem.removesuffix("_diagnostics")): read_parquet(
+                p, "split_diagnostics"
+            )
+            for p in snakemake.input.split_diagnostics
+        },
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
     logger.info("wrote the report for %d outcome(s)", len(outcomes))

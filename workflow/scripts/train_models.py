@@ -41,8 +41,8 @@ then topic shares):
   class only (AP is then undefined).
 - ``mean_abs_contribution``: mean over test rows (a fixed sample of 1,000 drawn
   with ``seed`` if there are more) of |contribution to the log-odds|; NaN for
-  the decision tree, whose predictions are cheap enough to permute every
-  feature instead of screening.
+  the decision tree, for which every feature it splits on is permuted instead
+  of screening, and the others get an exact drop of 0.
   LightGBM: TreeSHAP values from ``booster.predict(pred_contrib=True)``.
   Logistic regression: the exact linear SHAP values ``coef * z``, with ``z`` the
   standardised (imputed) column, centred on the training mean; a feature's value
@@ -377,6 +377,17 @@ def mean_abs_contributions(name: str, model: BaseEstimator, X: np.ndarray) -> np
     return np.full(X.shape[1], np.nan)
 
 
+def tree_split_columns(model: Pipeline, n_features: int) -> np.ndarray:
+    """Return the sorted indices of the features a fitted decision tree pipeline
+    splits on (a missing-indicator split counts for its feature)."""
+    used = np.flatnonzero(model.named_steps["model"].feature_importances_ > 0)
+    owner = np.arange(n_features)
+    indicator = model.named_steps["impute"].indicator_
+    if indicator is not None:
+        owner = np.concatenate([owner, indicator.features_])
+    return np.unique(owner[used]).astype(np.intp)
+
+
 def explain_model(
     name: str,
     model: BaseEstimator,
@@ -392,11 +403,16 @@ def explain_model(
         rng = np.random.default_rng(seed)
         rows = np.sort(rng.choice(len(rows), size=CONTRIBUTION_MAX_ROWS, replace=False))
     contributions = mean_abs_contributions(name, model, X_test[rows])
-    if np.isnan(contributions).all():
-        columns = np.arange(len(feature_names), dtype=np.intp)
+    if name == "decision_tree":
+        columns = tree_split_columns(model, len(feature_names))
     else:
         columns = screen_columns(contributions, feature_names, PERMUTATION_MAX_FEATURES)
     drop_mean, drop_sd = permutation_drops(model, X_test, y_test, columns, seed)
+    if name == "decision_tree" and len(np.unique(y_test)) == 2:
+        # a feature the tree never splits on cannot change its predictions
+        unused = np.setdiff1d(np.arange(len(feature_names)), columns)
+        drop_mean[unused] = 0.0
+        drop_sd[unused] = 0.0
     frame = pd.DataFrame(
         {
             "model": name,
