@@ -152,3 +152,23 @@ def test_single_feature_auc_is_direction_free_and_ranks_missing_lowest():
     assert bf.single_feature_auc(pd.Series([4.0, 3.0, 2.0, 1.0]), labels) == 1.0
     assert bf.single_feature_auc(pd.Series([float("nan"), float("nan"), 1.0, 1.0]), labels) == 1.0
     assert bf.single_feature_auc(pd.Series([1.0, 1.0, 1.0, 1.0]), labels) == 0.5
+
+
+def test_spell_durations_count_only_days_before_the_point(tables):
+    cohort = cohort_of(tables).set_index("referral_id")
+    spells = pd.DataFrame(
+        {
+            "child_id": ["a", "a", "a"],
+            "start_date": dates("2015-01-01", "2016-05-01", "2016-07-01"),
+            "end_date": dates("2015-01-31", None, "2016-08-01"),
+        }
+    )
+    features, used = bf.duration_features(cohort.reset_index(), spells, "cp_plans")
+    point = cohort.loc["r2", "prediction_time"]
+    open_days = (point - pd.Timestamp("2016-05-01")).days
+    # r2: a 30-day plan that ended, one still open at the point, one starting after it
+    assert features.loc["r2", "total_days_cp_plans"] == 30 + open_days
+    assert features.loc["r2", "mean_days_cp_plans"] == (30 + open_days) / 2
+    assert used["r2"] == pd.Timestamp("2016-05-01")
+    assert features.loc["r3", "total_days_cp_plans"] == 0
+    assert pd.isna(features.loc["r3", "mean_days_cp_plans"])

@@ -369,6 +369,17 @@ def test_non_lightgbm_models_fill_missing_with_a_constant_and_an_indicator(name)
     assert model.named_steps["model"].class_weight == "balanced"
 
 
+def test_tree_split_columns_map_indicators_to_their_feature():
+    from train_models import tree_split_columns
+
+    # column 0 is empty in the fit rows; column 2 matters only through missingness
+    X = np.array([[np.nan, 1.0, np.nan], [np.nan, 2.0, 5.0]] * 20)
+    y = np.array([1, 0] * 20)
+    model = make_model("decision_tree", {"max_depth": 1}, 0, 1).fit(X, y)
+    assert model.named_steps["impute"].transform(X).shape[1] == 3 + 2
+    assert tree_split_columns(model, 3).tolist() in ([1], [2])
+
+
 def test_undersampling_keeps_every_positive_and_is_seeded():
     y = np.array([0] * 90 + [1] * 10)
     rows = balanced_rows(y, "undersample", 2.0, seed=3)

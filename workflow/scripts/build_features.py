@@ -2,7 +2,8 @@
 
 Structured history: counts of the child's earlier referrals, NFA closures,
 assessments, section 47 enquiries, child protection plans and care episodes;
-days since the last of each; assessment factors authorised before the point;
+days since the last of each; total and mean days on earlier plans and in care
+(counted up to the prediction point); assessment factors authorised before the point;
 the current referral's source and primary need; age, sex and disability.
 Ethnicity is never a feature: it is kept for the fairness analysis.
 
@@ -69,6 +70,35 @@ def history_features(
     return features.astype("float64"), latest.reindex(features.index)
 
 
+def duration_features(
+    cohort: pd.DataFrame, spells: pd.DataFrame, name: str
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Total and mean days of the child's spells (plans, care episodes) that
+    started before each prediction point, each counted up to its end or the
+    point, whichever is earlier. Returns the features indexed by referral_id and
+    the latest date used per row (a start, or an end before the point)."""
+    pairs = cohort[["referral_id", "child_id", "prediction_time"]].merge(
+        spells[["child_id", "start_date", "end_date"]], on="child_id", how="inner"
+    )
+    pairs = pairs.loc[pairs["start_date"] < pairs["prediction_time"]]
+    ended = pairs["end_date"].notna() & (pairs["end_date"] < pairs["prediction_time"])
+    until = pairs["end_date"].where(ended, pairs["prediction_time"])
+    pairs = pairs.assign(
+        days=(until - pairs["start_date"]).dt.days.astype("float64"),
+        used=pairs["end_date"].where(ended, pairs["start_date"]),
+    )
+    grouped = pairs.groupby("referral_id", sort=False)
+    index = pd.Index(cohort["referral_id"])
+    features = pd.DataFrame(
+        {
+            f"total_days_{name}": grouped["days"].sum().reindex(index, fill_value=0.0),
+            f"mean_days_{name}": grouped["days"].mean().reindex(index),
+        },
+        index=index,
+    )
+    return features.astype("float64"), grouped["used"].max().reindex(index)
+
+
 def one_hot(values: pd.Series, prefix: str, categories: list[str]) -> pd.DataFrame:
     """Indicator columns for a fixed, sorted list of categories."""
     return pd.DataFrame(
@@ -121,6 +151,11 @@ def structured_features(cohort: pd.DataFrame, tables: dict[str, pd.DataFrame]) -
     blocks, times = [], []
     for name, events in event_sources.items():
         features, latest = history_features(cohort, events, name)
+        blocks.append(features)
+        times.append(latest)
+
+    for name in ("cp_plans", "care_episodes"):
+        features, latest = duration_features(cohort, tables[name], name)
         blocks.append(features)
         times.append(latest)
 

@@ -186,8 +186,11 @@ class ColumnFilter(TransformerMixin, BaseEstimator):
 
 
 def imputer() -> SimpleImputer:
-    """Constant fill with an indicator column per feature missing in the fit rows."""
-    return SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True)
+    """Constant fill with an indicator column per feature missing in the fit
+    rows; every column is kept, so output column ``i`` is input column ``i``."""
+    return SimpleImputer(
+        strategy="constant", fill_value=0.0, add_indicator=True, keep_empty_features=True
+    )
 
 
 def make_model(
