@@ -96,7 +96,10 @@ def test_vulnerability_flags_come_from_notes_in_the_window_only(tables):
     # n2 is at r2's prediction point, so it is not yet known.
     assert features.loc["r2", "vulnerability_missing"] == 0
     assert features.loc["r1", "vulnerability_missing"] == 1
-    assert features.loc["r3"].drop("feature_time").sum() == 0
+    assert features.loc["r2", "vulnerability_note_count"] == 1
+    assert features.loc["r2", "vulnerability_flagged_note_share"] == 1.0
+    assert features.loc["r3"].drop(["feature_time", "vulnerability_flagged_note_share"]).sum() == 0
+    assert pd.isna(features.loc["r3", "vulnerability_flagged_note_share"])
     assert bf.leakage_violations(cohort, features["feature_time"], "flags") == []
 
 

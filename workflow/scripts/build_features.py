@@ -233,8 +233,9 @@ def flag_features(
 ) -> pd.DataFrame:
     """Per row and vulnerability category, whether any note raised the flag:
     in the text window [point - window, point), or with ``previous`` in any
-    note before the window ("previous text", columns ``previous_vulnerability_*``).
-    ``feature_time`` is the latest such note."""
+    note before the window ("previous text", columns ``previous_vulnerability_*``);
+    and the number of those notes and the share that raised any flag (NaN
+    without notes). ``feature_time`` is the latest such note."""
     categories = [c for c in flags.columns if c.startswith("flag_")]
     pairs = cohort[["referral_id", "child_id", "prediction_time"]].merge(
         flags[["child_id", "note_datetime", *categories]], on="child_id", how="inner"
@@ -246,11 +247,15 @@ def flag_features(
         in_window = (pairs["note_datetime"] >= window_start) & (
             pairs["note_datetime"] < pairs["prediction_time"]
         )
-    grouped = pairs.loc[in_window].groupby("referral_id", sort=False)
+    pairs = pairs.loc[in_window]
+    pairs = pairs.assign(any_flag=pairs[categories].max(axis=1).astype("float64"))
+    grouped = pairs.groupby("referral_id", sort=False)
     features = grouped[categories].max().reindex(cohort["referral_id"], fill_value=0)
     prefix = "previous_vulnerability_" if previous else "vulnerability_"
     features.columns = [c.replace("flag_", prefix, 1) for c in categories]
     features = features.astype("float64")
+    features[f"{prefix}note_count"] = grouped.size().reindex(features.index, fill_value=0)
+    features[f"{prefix}flagged_note_share"] = grouped["any_flag"].mean().reindex(features.index)
     latest = grouped["note_datetime"].max().reindex(cohort["referral_id"])
     features.insert(0, "feature_time", latest.astype("datetime64[ms]"))
     return features.rename_axis("referral_id").reset_index()
