@@ -328,18 +328,19 @@ ROLE_COLOURS = {
 
 def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
     """The prediction-time range of each role in each fold, one line per fold."""
-    figure, axes = plt.subplots(figsize=(6.4, 0.5 + 0.45 * diagnostics["fold"].nunique()))
+    figure, axes = plt.subplots(figsize=(6.4, 1.3 + 0.45 * diagnostics["fold"].nunique()))
     folds = sorted(diagnostics["fold"].unique())
     for position, fold in enumerate(folds):
         for row in diagnostics.loc[diagnostics["fold"] == fold].itertuples():
             start = mdates.date2num(row.first_prediction_time)
             width = mdates.date2num(row.last_prediction_time) - start
+            # excluded rows span the training period: a thin bar beneath it
+            excluded = row.role == "excluded"
             axes.barh(
-                position,
+                position + (0.3 if excluded else 0.0),
                 width,
                 left=start,
-                height=0.6,
-                alpha=0.7,
+                height=0.15 if excluded else 0.6,
                 color=ROLE_COLOURS.get(row.role, "#000000"),
                 label=row.role,
             )
@@ -348,7 +349,15 @@ def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
     axes.xaxis_date()
     handles, labels = axes.get_legend_handles_labels()
     unique = dict(zip(labels, handles, strict=True))
-    axes.legend(unique.values(), unique.keys(), fontsize=7, ncols=len(unique), loc="lower left")
+    axes.legend(
+        unique.values(),
+        unique.keys(),
+        fontsize=7,
+        ncols=len(unique),
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.3),
+        frameon=False,
+    )
     axes.set_title(title, fontsize=9)
     axes.set_xlabel("prediction time")
     figure.tight_layout()
