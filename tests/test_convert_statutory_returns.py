@@ -364,5 +364,12 @@ def test_exports_pass_workflow_ingestion(tmp_path):
     tables = ["children", "referrals", "assessments", "section47", "cp_plans", "care_episodes"]
     paths = {t: tmp_path / config[t]["path"] for t in tables}
     mappings = {t: config[t]["columns"] for t in tables}
-    result = ingest_records.ingest(paths, mappings, b"test-key", ";")
+    result, _ = ingest_records.ingest(
+        paths,
+        mappings,
+        b"test-key",
+        ";",
+        ingest_records.load_code_lists(ROOT / "resources" / "code_lists.yaml"),
+        pd.Timestamp("2026-11-23"),
+    )
     assert len(result["referrals"]) == 1 and len(result["care_episodes"]) == 5050
