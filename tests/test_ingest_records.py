@@ -385,3 +385,20 @@ def test_main_writes_tables_and_qa(tmp_path):
     qa = read_parquet(out / "qa.parquet", "ingest_qa")
     assert set(qa["table"]) == {*ir.DATE_COLUMNS, "notes"}
     assert read_parquet(out / "referrals.parquet", "referrals")["child_id"].str.len().eq(16).all()
+
+
+def test_qa_section_of_the_report(tmp_path):
+    from render_report import data_qa_section
+
+    referrals = RAW["referrals"] + "C9,R9,2016-02-01,ZZ,N1,0,,\n"
+    paths = write_raw(tmp_path, {"referrals": referrals})
+    paths["notes"] = write_notes(tmp_path)
+    _, qa = ir.ingest(paths, {**MAPPINGS, "notes": NOTES_MAPPING}, KEY, ";", CODE_LISTS, RUN_DATE)
+    section = data_qa_section(qa)
+    assert "<h2>Data and QA</h2>" in section
+    # referrals: 4 read, 3 kept, 1 left out; the unknown code is listed.
+    assert '<td class="text">referrals</td><td>4</td><td>3</td><td>1</td>' in section
+    assert "refer to a child_id not in the children table" in section
+    assert 'unknown code (kept)</td><td class="text">referral_source</td>' in section
+    assert "ZZ (1)" in section
+    assert "C9" not in section and "then left" not in section
