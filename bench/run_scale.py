@@ -29,7 +29,14 @@ import yaml  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # What a scratch copy needs to run the workflow on synthetic data.
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "resources/vulnerability_lexicon.yaml")
+WORKFLOW_FILES = (
+    "Snakefile",
+    "workflow",
+    "config",
+    "envs",
+    "resources/vulnerability_lexicon.yaml",
+    "resources/code_lists.yaml",
+)
 SIZES = {"small": 1500, "medium": 10000, "large": 50000}
 
 

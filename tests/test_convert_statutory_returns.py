@@ -1,6 +1,7 @@
 """Tests of the statutory-return converter (CIN census XML, SSDA903 CSV)."""
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -118,7 +119,7 @@ def test_liia_tools_cin_sample_converts():
 
 
 def test_vendored_903_converts():
-    tables = csr.read_ssda903_csv([SSDA903_DIR])
+    tables = csr.read_ssda903([SSDA903_DIR])
     assert len(tables["episodes"]) == 5050
     assert list(tables["episodes"].columns) == csr.EXPORT_COLUMNS["episodes"]
     assert list(tables["header"].columns) == csr.HEADER_OUT
@@ -135,7 +136,7 @@ def test_903_tables_recognised_by_header_set(tmp_path):
     (directory / "a.csv").write_bytes(b"\xef\xbb\xbf" + f"{mixed}\n{rest}".encode())
     shutil.copy(SSDA903_DIR / "episodes.csv", directory / "b.csv")
     shutil.copy(SSDA903_DIR / "reviews.csv", directory / "c.csv")
-    tables = csr.read_ssda903_csv([directory])
+    tables = csr.read_ssda903([directory])
     assert len(tables["header"]) == 2675
     assert len(tables["episodes"]) == 5050
     assert csr.identify_903_table(["\ufeffchild", "sex", "dob", "ethnic", "upn"]) == "Header"
@@ -151,7 +152,7 @@ def test_903_years_deduplicated_keep_latest(tmp_path):
         EPISODES_CSV.replace(",,X1,", ",01/09/2021,E4A,")
         + "903A,01/09/2021,S,V2,N1,U4,PR1,,,,,,\n",
     )
-    tables = csr.read_ssda903_csv([new, old])  # order fixed by the year in the path
+    tables = csr.read_ssda903([new, old])  # order fixed by the year in the path
     episodes = tables["episodes"]
     assert len(episodes) == 2
     first = episodes.loc[episodes["DECOM"] == "01/06/2020"].iloc[0]
@@ -191,7 +192,7 @@ def test_linking_by_upn_and_903_only_children(tmp_path):
     episodes = EPISODES_CSV + "903B,01/07/2020,S,C2,N1,U1,PR1,,X1,,,,\n"
     episodes += "903Z,01/07/2020,S,C2,N1,U1,PR1,,X1,,,,\n"
     ssda = write_903(tmp_path / "903", header, episodes)
-    tables = csr.link_records(csr.read_cin_census([cin_file]), csr.read_ssda903_csv([ssda]))
+    tables = csr.link_records(csr.read_cin_census([cin_file]), csr.read_ssda903([ssda]))
     assert sorted(tables["episodes"]["CHILD"]) == ["903B", "C1"]
     children = tables["children"].set_index("LAchildID")
     assert sorted(children.index) == ["903B", "C1"]
@@ -304,7 +305,7 @@ def test_malformed_xml_names_line(tmp_path):
         ("missing_decom", "DECOM, line 2"),
         ("empty_file", "empty"),
         ("utf16", "UTF-16"),
-        ("xml", "XML"),
+        ("xml", "root element is <Message>; an SSDA903 XML return"),
         ("missing_child", "CHILD, line 2"),
         ("two_headers", "second Header"),
     ],
@@ -327,14 +328,14 @@ def test_malformed_903_raises(tmp_path, case, expected):
     elif case == "utf16":
         target.write_bytes(EPISODES_CSV.encode("utf-16"))
     elif case == "xml":
-        target = write(tmp_path / "return.xml", "<EXPSSDA903/>")
+        target = write(tmp_path / "return.xml", "<Message/>")
         inputs = [target]
     elif case == "missing_child":
         write(target, EPISODES_CSV.replace("903A,", ","))
     elif case == "two_headers":
         target = write(directory / "header2.csv", HEADER_CSV)
     with pytest.raises(InputError) as error:
-        csr.read_ssda903_csv(inputs)
+        csr.read_ssda903(inputs)
     message = str(error.value)
     assert target.name in message or str(directory) in message
     assert expected in message
@@ -344,7 +345,7 @@ def test_missing_table_lists_found(tmp_path):
     directory = write_903(tmp_path / "r", HEADER_CSV, EPISODES_CSV)
     (directory / "episodes.csv").unlink()
     with pytest.raises(InputError, match=r"header\.csv"):
-        csr.read_ssda903_csv([directory])
+        csr.read_ssda903([directory])
 
 
 def test_families_errors(tmp_path):
@@ -364,5 +365,90 @@ def test_exports_pass_workflow_ingestion(tmp_path):
     tables = ["children", "referrals", "assessments", "section47", "cp_plans", "care_episodes"]
     paths = {t: tmp_path / config[t]["path"] for t in tables}
     mappings = {t: config[t]["columns"] for t in tables}
-    result = ingest_records.ingest(paths, mappings, b"test-key", ";")
+    result, _ = ingest_records.ingest(
+        paths,
+        mappings,
+        b"test-key",
+        ";",
+        ingest_records.load_code_lists(ROOT / "resources" / "code_lists.yaml"),
+        pd.Timestamp("2026-11-23"),
+    )
     assert len(result["referrals"]) == 1 and len(result["care_episodes"]) == 5050
+
+
+def episodes_as_xml(directory: Path, iso_dates: bool = True) -> str:
+    """The vendored SSDA903 CSV return written as an EXPSSDA903 XML return."""
+    header = pd.read_csv(directory / "header.csv", dtype=str, keep_default_na=False)
+    episodes = pd.read_csv(directory / "episodes.csv", dtype=str, keep_default_na=False)
+
+    def element(name: str, value: str) -> str:
+        if value and iso_dates and name in {"DOB", "MC_DOB", "DECOM", "DEC"}:
+            value = f"{value[6:10]}-{value[3:5]}-{value[:2]}"
+        return f"<{name}>{value}</{name}>" if value else ""
+
+    by_child: dict[str, list[str]] = {}
+    for ep in episodes.itertuples(index=False):
+        fields = "".join(
+            element("PL" if c == "PLACE" else c, v)
+            for c, v in zip(episodes.columns, ep, strict=True)
+            if c != "CHILD"
+        )
+        by_child.setdefault(ep.CHILD, []).append(
+            f"<EPISODE>{fields}<AREVIEW><REVIEW>01/01/2020</REVIEW></AREVIEW></EPISODE>"
+        )
+    children = []
+    for row in header.itertuples(index=False):
+        fields = "".join(
+            element("CHILDID" if c == "CHILD" else c, v)
+            for c, v in zip(header.columns, row, strict=True)
+        )
+        eps = "".join(by_child.get(row.CHILD, []))
+        children.append(f"<CHILD><HEADER>{fields}</HEADER>{eps}</CHILD>")
+    return f"<EXPSSDA903>{''.join(children)}</EXPSSDA903>"
+
+
+def test_903_xml_reads_like_its_csv_tables(tmp_path):
+    xml = write(tmp_path / "ssda903_2021.xml", episodes_as_xml(SSDA903_DIR))
+    from_csv = csr.read_ssda903([SSDA903_DIR])
+    from_xml = csr.read_ssda903([xml])
+    for name in ("header", "episodes"):
+        pd.testing.assert_frame_equal(from_xml[name], from_csv[name])
+    assert len(from_xml["episodes"]) == 5050
+
+
+@pytest.mark.parametrize("layout", ["same_folder", "same_year"])
+def test_903_given_as_csv_and_xml_is_an_error_naming_both(tmp_path, layout):
+    csv_dir = write_903(tmp_path / "903_2020", HEADER_CSV, EPISODES_CSV)
+    xml_dir = csv_dir if layout == "same_folder" else tmp_path / "xml"
+    xml = write(xml_dir / "return_2020.xml", "<EXPSSDA903></EXPSSDA903>")
+    inputs = [csv_dir] if layout == "same_folder" else [csv_dir, xml]
+    with pytest.raises(InputError, match="given twice") as error:
+        csr.read_ssda903(inputs)
+    assert str(xml) in str(error.value) and "903_2020" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("xml", "expected"),
+    [
+        ("<EXPSSDA903><CHILD><HEADER>\n</EXPSSDA903>", "not well-formed XML at line 2"),
+        (
+            "<EXPSSDA903><CHILD><HEADER><SEX>1</SEX></HEADER></CHILD></EXPSSDA903>",
+            "<CHILD> number 1 has no <HEADER><CHILDID>",
+        ),
+        (
+            "<EXPSSDA903><CHILD><HEADER><CHILDID>X1</CHILDID><DOB>2012-13-45</DOB></HEADER>"
+            "</CHILD></EXPSSDA903>",
+            "element <DOB> of child X1: cannot read date '2012-13-45'",
+        ),
+        (
+            "<EXPSSDA903><CHILD><HEADER><CHILDID>X1</CHILDID></HEADER><EPISODE><LS>C2</LS>"
+            "</EPISODE></CHILD></EXPSSDA903>",
+            "an <EPISODE> of child X1 has no <DECOM>",
+        ),
+    ],
+)
+def test_malformed_903_xml_names_file_and_element(tmp_path, xml, expected):
+    path = write(tmp_path / "return.xml", xml)
+    with pytest.raises(InputError, match=re.escape(expected)) as error:
+        csr.read_ssda903([path])
+    assert str(path) in str(error.value)

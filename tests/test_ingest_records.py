@@ -1,17 +1,20 @@
 """Ingestion of structured exports: mapping, pseudonymisation and clear errors."""
 
-from __future__ import annotations
-
+import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 import ingest_records as ir
-from common import InputError, read_mapped_csv, resolve_key
+from common import InputError, read_mapped_csv, read_parquet, resolve_key
 
 KEY = b"test-key"
-EXTERNAL = Path(__file__).resolve().parent / "data" / "external_samples"
+ROOT = Path(__file__).resolve().parents[1]
+EXTERNAL = ROOT / "tests" / "data" / "external_samples"
+CODE_LISTS = ir.load_code_lists(ROOT / "resources" / "code_lists.yaml")
+RUN_DATE = pd.Timestamp("2026-11-23")
 MAPPINGS = {
     "children": {
         "child_id": "LAchildID",
@@ -76,6 +79,11 @@ RAW = {
 }
 
 
+def ingest(paths: dict[str, Path], key: bytes = KEY) -> dict[str, pd.DataFrame]:
+    """The canonical tables ingested from ``paths`` with the bundled code lists."""
+    return ir.ingest(paths, MAPPINGS, key, ";", CODE_LISTS, RUN_DATE)[0]
+
+
 def write_raw(directory: Path, overrides: dict[str, str] | None = None) -> dict[str, Path]:
     paths = {}
     for table, text in {**RAW, **(overrides or {})}.items():
@@ -86,7 +94,7 @@ def write_raw(directory: Path, overrides: dict[str, str] | None = None) -> dict[
 
 
 def test_ingest_pseudonymises_and_links(tmp_path):
-    tables = ir.ingest(write_raw(tmp_path), MAPPINGS, KEY, ";")
+    tables = ingest(write_raw(tmp_path))
     children = tables["children"]
     assert not set(children["child_id"]) & {"C1", "C2"}
     assert children["child_id"].str.fullmatch(r"[0-9a-f]{16}").all()
@@ -102,9 +110,9 @@ def test_ingest_pseudonymises_and_links(tmp_path):
 
 def test_same_key_same_pseudonyms_other_key_other_pseudonyms(tmp_path):
     paths = write_raw(tmp_path)
-    first = ir.ingest(paths, MAPPINGS, KEY, ";")["children"]["child_id"]
-    again = ir.ingest(paths, MAPPINGS, KEY, ";")["children"]["child_id"]
-    other = ir.ingest(paths, MAPPINGS, b"another", ";")["children"]["child_id"]
+    first = ingest(paths)["children"]["child_id"]
+    again = ingest(paths)["children"]["child_id"]
+    other = ingest(paths, b"another")["children"]["child_id"]
     assert first.tolist() == again.tolist()
     assert not set(first) & set(other)
 
@@ -130,7 +138,7 @@ def test_same_key_same_pseudonyms_other_key_other_pseudonyms(tmp_path):
 def test_bad_input_names_file_column_and_line(tmp_path, table, text, message):
     paths = write_raw(tmp_path, {table: text})
     with pytest.raises(InputError, match=message) as error:
-        ir.ingest(paths, MAPPINGS, KEY, ";")
+        ingest(paths)
     assert str(paths[table]) in str(error.value)
 
 
@@ -138,17 +146,23 @@ def test_missing_file_is_a_clear_error(tmp_path):
     paths = write_raw(tmp_path)
     paths["cp_plans"].unlink()
     with pytest.raises(InputError, match=r"cp_plans.*does not exist.*data.tables.cp_plans"):
-        ir.ingest(paths, MAPPINGS, KEY, ";")
+        ingest(paths)
 
 
 def test_unlinked_and_reversed_rows_are_dropped_with_a_warning(tmp_path, caplog):
     referrals = (
         RAW["referrals"] + "C9,R9,2016-02-01,6,N1,0,,\nC2,R4,2016-05-01,6,N1,0,2016-04-01,RC7\n"
     )
-    tables = ir.ingest(write_raw(tmp_path, {"referrals": referrals}), MAPPINGS, KEY, ";")
+    tables, qa = ir.ingest(
+        write_raw(tmp_path, {"referrals": referrals}), MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE
+    )
     assert len(tables["referrals"]) == 3
-    assert "not found in the children table" in caplog.text
-    assert "end before they start" in caplog.text
+    assert "child_id not in the children table (first at line 5)" in caplog.text
+    assert "closure_date before referral_date (first at line 6)" in caplog.text
+    rejected = qa.loc[(qa["table"] == "referrals") & (qa["measure"] == "rows_rejected")]
+    assert rejected["count"].tolist() == [1, 1]
+    rows = qa.loc[qa["measure"].isin(["rows_read", "rows_kept"]) & (qa["table"] == "referrals")]
+    assert rows["count"].tolist() == [5, 3]
 
 
 def test_windows_1252_and_bom_are_read(tmp_path):
@@ -173,3 +187,218 @@ def test_external_ssda903_episodes_are_read():
     assert len(episodes) == 5050
     assert episodes["start_date"].notna().all()
     assert pd.api.types.is_datetime64_any_dtype(episodes["end_date"])
+
+
+NOTES_MAPPING = {
+    "note_id": "NoteID",
+    "child_id": "LAchildID",
+    "note_datetime": "NoteDateTime",
+    "document_type": "DocumentType",
+    "text": "NoteText",
+}
+NOTES_CSV = (
+    "NoteID,LAchildID,NoteDateTime,DocumentType,NoteText\n"
+    'N1,C1,2016-01-11T10:00:00,Case note,"Visit: mum said ""fine"",\nthen left. Café"\n'
+    "N2,C2,02/03/2016,Case note,Short note\n"
+)
+
+
+class NamedList(dict):
+    """Item and attribute access, like Snakemake's named inputs and outputs."""
+
+    __getattr__ = dict.__getitem__
+
+
+def run_main(tmp_path: Path, paths: dict[str, Path]) -> Path:
+    """Run the script's ``main`` as Snakemake would; return the output folder."""
+    out = tmp_path / "results"
+    snakemake = SimpleNamespace(
+        input=NamedList(paths, code_lists=ROOT / "resources" / "code_lists.yaml"),
+        output=NamedList({t: out / f"{t}.parquet" for t in [*ir.DATE_COLUMNS, "qa"]}),
+        params=SimpleNamespace(
+            key_env="NO_SUCH_KEY_VARIABLE",
+            key_file=None,
+            demo_key="demo",
+            mappings=MAPPINGS,
+            notes_columns=NOTES_MAPPING,
+            list_separator=";",
+        ),
+    )
+    ir.main(snakemake)
+    return out
+
+
+def write_notes(directory: Path, text: str = NOTES_CSV, name: str = "notes.csv") -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_xlsx_and_parquet_exports_are_read(tmp_path):
+    paths = write_raw(tmp_path)
+    children = pd.read_csv(paths["children"], dtype=str)
+    children["PersonBirthDate"] = pd.to_datetime(children["PersonBirthDate"])
+    paths["children"] = tmp_path / "children.xlsx"
+    children.to_excel(paths["children"], index=False)
+    referrals = pd.read_csv(paths["referrals"], dtype=str)
+    dates = referrals["CINreferralDate"]
+    referrals["CINreferralDate"] = pd.to_datetime(dates, format="ISO8601", errors="coerce").fillna(
+        pd.to_datetime(dates, format="%d/%m/%Y", errors="coerce")
+    )
+    paths["referrals"] = tmp_path / "referrals.parquet"
+    referrals.to_parquet(paths["referrals"])
+    tables = ingest(paths)
+    assert len(tables["children"]) == 2 and len(tables["referrals"]) == 3
+    assert str(tables["children"]["birth_month"].min().date()) == "2010-05-01"
+    assert sorted(tables["referrals"]["referral_date"].dt.strftime("%Y-%m-%d")) == [
+        "2016-01-10",
+        "2016-03-01",
+        "2016-06-01",
+    ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_notes_csv_with_newlines_quotes_and_encodings(tmp_path, encoding):
+    path = tmp_path / "notes.csv"
+    path.write_bytes(NOTES_CSV.encode(encoding))
+    notes = read_mapped_csv(path, NOTES_MAPPING, "notes")
+    assert notes["text"].tolist() == ['Visit: mum said "fine",\nthen left. Café', "Short note"]
+
+
+def test_notes_jsonl_are_read(tmp_path):
+    lines = [
+        {
+            "NoteID": "N1",
+            "LAchildID": "C1",
+            "NoteDateTime": "2016-01-11T10:00:00",
+            "DocumentType": "Case note",
+            "NoteText": 'Said "fine",\nthen left. Café',
+        },
+        {
+            "NoteID": 2,
+            "LAchildID": "C2",
+            "NoteDateTime": "02/03/2016",
+            "DocumentType": None,
+            "NoteText": "Short",
+        },
+    ]
+    path = tmp_path / "notes.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    notes = read_mapped_csv(path, NOTES_MAPPING, "notes")
+    assert notes["text"].tolist() == ['Said "fine",\nthen left. Café', "Short"]
+    assert notes["note_id"].tolist() == ["N1", "2"] and notes["document_type"].isna().tolist() == [
+        False,
+        True,
+    ]
+
+
+def test_notes_checked_and_profiled(tmp_path, caplog):
+    paths = write_raw(tmp_path)
+    paths["notes"] = write_notes(tmp_path, NOTES_CSV + "N3,C9,2016-04-01,Visit,Other child\n")
+    mappings = {**MAPPINGS, "notes": NOTES_MAPPING}
+    _, qa = ir.ingest(paths, mappings, KEY, ";", CODE_LISTS, RUN_DATE)
+    notes = qa.loc[qa["table"] == "notes"].set_index("measure")
+    assert notes.loc["rows_read", "count"] == 3
+    assert notes.loc["warning", ["column", "count"]].tolist() == ["child_id", 1]
+    assert "children not in the children table (first at line 4)" in caplog.text
+    assert notes.loc["date_min", "value"] == "2016-01-11"
+    assert "Other child" not in qa.to_string() and "C9" not in caplog.text
+
+
+def test_unknown_codes_are_kept_counted_and_warned(tmp_path, caplog):
+    referrals = RAW["referrals"].replace(",6,N1,1,", ",ZZ,N1,1,")
+    episodes = RAW["care_episodes"] + "C1,05/05/2025,S,C2,N1,H5,,\n"
+    paths = write_raw(tmp_path, {"referrals": referrals, "care_episodes": episodes})
+    tables, qa = ir.ingest(paths, MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE)
+    assert "ZZ" in set(tables["referrals"]["referral_source"])
+    unknown = qa.loc[qa["measure"] == "unknown_code", ["column", "value", "count"]]
+    # H5 is allowed in 2017 but not from collection year 2025 on.
+    assert unknown.values.tolist() == [["referral_source", "ZZ", 1], ["placement", "H5", 1]]
+    assert "codes not allowed in their collection year (ZZ; first at line 2)" in caplog.text
+    codes = qa.loc[(qa["measure"] == "code") & (qa["column"] == "factors")]
+    assert codes.set_index("value")["count"].to_dict() == {"3B": 1, "4B": 1}
+
+
+def test_impossible_dates_are_reported(tmp_path, caplog):
+    referrals = (
+        RAW["referrals"]
+        + "C1,R8,2030-01-01,6,N1,0,,\n"  # in the future: left out
+        + "C2,R9,2011-01-01,6,N1,0,2031-01-01,RC7\n"  # before birth, closes in the future
+    )
+    tables, qa = ir.ingest(
+        write_raw(tmp_path, {"referrals": referrals}), MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE
+    )
+    assert len(tables["referrals"]) == 4
+    reported = qa.loc[qa["measure"].isin(["impossible_date", "rows_rejected"])]
+    assert reported[["measure", "column", "value", "count"]].values.tolist() == [
+        ["impossible_date", "closure_date", "after 2026-11-23 (future)", 1],
+        ["rows_rejected", pd.NA, "have referral_date after 2026-11-23 (future)", 1],
+        ["impossible_date", "referral_date", "before the child's date of birth", 1],
+    ]
+    assert "dated before the child's birth (first at line 6)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        ("LAchildID\n".encode("utf-16"), "children.csv", "UTF-16 encoded; re-save it as UTF-8"),
+        (b"LAchildID\nC1\nC\x81\x90\n", "children.csv", r"line 3: byte .* is neither UTF-8"),
+        (b"LAchildID\x00,Sex\n", "children.csv", "line 1: holds NUL bytes"),
+        (b'LAchildID,Sex\n"C1,F\n', "children.csv", "not well-formed CSV.*double quotes"),
+        (b'{"LAchildID": "C1"}\n{"LAchildID": \n', "children.jsonl", r"line 2: not a JSON"),
+        (b"LAchildID\nC1\n", "children.xls", r"suffix '\.xls'.*\.xlsx"),
+        (b"not a workbook", "children.xlsx", "not a readable XLSX workbook"),
+        (b"not parquet", "children.parquet", "not a readable Parquet file"),
+    ],
+)
+def test_unreadable_files_name_file_and_fix(tmp_path, content, name, message):
+    paths = write_raw(tmp_path)
+    paths["children"] = tmp_path / name
+    paths["children"].write_bytes(content)
+    with pytest.raises(InputError, match=message) as error:
+        ingest(paths)
+    assert str(paths["children"]) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("notes", "message"),
+    [
+        (NOTES_CSV.replace("Short note", ""), r"notes.text, line 3: value is missing"),
+        (NOTES_CSV.replace("02/03/2016", "2nd March"), r"line 3: cannot read date '2nd March'"),
+        (NOTES_CSV.replace("N2,", "N1,"), r"note_id, line 3: identifier appears more than once"),
+        (NOTES_CSV.replace("NoteText", "Body"), r"lacks column\(s\) \['NoteText'\]"),
+    ],
+)
+def test_bad_notes_fail_without_partial_output(tmp_path, notes, message):
+    paths = write_raw(tmp_path)
+    paths["notes"] = write_notes(tmp_path, notes)
+    with pytest.raises(InputError, match=message) as error:
+        run_main(tmp_path, paths)
+    assert str(paths["notes"]) in str(error.value)
+    assert not (tmp_path / "results").exists()
+
+
+def test_main_writes_tables_and_qa(tmp_path):
+    paths = write_raw(tmp_path)
+    paths["notes"] = write_notes(tmp_path)
+    out = run_main(tmp_path, paths)
+    qa = read_parquet(out / "qa.parquet", "ingest_qa")
+    assert set(qa["table"]) == {*ir.DATE_COLUMNS, "notes"}
+    assert read_parquet(out / "referrals.parquet", "referrals")["child_id"].str.len().eq(16).all()
+
+
+def test_qa_section_of_the_report(tmp_path):
+    from render_report import data_qa_section
+
+    referrals = RAW["referrals"] + "C9,R9,2016-02-01,ZZ,N1,0,,\n"
+    paths = write_raw(tmp_path, {"referrals": referrals})
+    paths["notes"] = write_notes(tmp_path)
+    _, qa = ir.ingest(paths, {**MAPPINGS, "notes": NOTES_MAPPING}, KEY, ";", CODE_LISTS, RUN_DATE)
+    section = data_qa_section(qa)
+    assert "<h2>Data and QA</h2>" in section
+    # referrals: 4 read, 3 kept, 1 left out; the unknown code is listed.
+    assert '<td class="text">referrals</td><td>4</td><td>3</td><td>1</td>' in section
+    assert "refer to a child_id not in the children table" in section
+    assert 'unknown code (kept)</td><td class="text">referral_source</td>' in section
+    assert "ZZ (1)" in section
+    assert "C9" not in section and "then left" not in section

@@ -21,7 +21,14 @@ BIN = Path(sys.executable).parent
 CONFIGS = sorted((ROOT / "config").glob("*.yaml"))
 DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
 # What a scratch copy needs to run the workflow on synthetic data.
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "envs", "resources/vulnerability_lexicon.yaml")
+WORKFLOW_FILES = (
+    "Snakefile",
+    "workflow",
+    "config",
+    "envs",
+    "resources/vulnerability_lexicon.yaml",
+    "resources/code_lists.yaml",
+)
 
 
 def scratch_copy(source_root: Path, work: Path) -> None:

@@ -32,6 +32,8 @@ rule generate_synthetic_la:
 rule ingest_records:
     input:
         **raw_structured_tables(),
+        notes=raw_table("notes"),
+        code_lists=config["data"]["code_lists"],
         helpers=HELPERS,
     output:
         children=f"{RESULTS}/ingest/children.parquet",
@@ -40,6 +42,7 @@ rule ingest_records:
         section47=f"{RESULTS}/ingest/section47.parquet",
         cp_plans=f"{RESULTS}/ingest/cp_plans.parquet",
         care_episodes=f"{RESULTS}/ingest/care_episodes.parquet",
+        qa=f"{RESULTS}/ingest/qa.parquet",
     log:
         f"{LOGS}/ingest_records.log",
     benchmark:
@@ -51,6 +54,7 @@ rule ingest_records:
         mem_mb=4000,
     params:
         mappings=column_mappings(),
+        notes_columns=config["data"]["tables"]["notes"]["columns"],
         list_separator=config["data"]["list_separator"],
         key_env=config["pseudonymisation"]["key_env"],
         key_file=config["pseudonymisation"]["key_file"],

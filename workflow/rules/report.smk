@@ -60,6 +60,7 @@ rule render_report:
         topic_coherence=expand(
             rules.fit_topics.output.coherence, outcome=OUTCOMES, timing=TIMINGS
         ),
+        ingest_qa=rules.ingest_records.output.qa,
         helpers=HELPERS,
     output:
         html=report(

@@ -6,11 +6,14 @@ a stage that writes the wrong columns or types fails at once, and so that the
 contracts between stages live in one place (documented in docs/contracts.md).
 """
 
+import codecs
 import hashlib
 import hmac
+import json
 import logging
 import os
 import sys
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -220,6 +223,18 @@ SCHEMAS["summary"] = pa.schema(
         pa.field("ap_ci_lower", pa.float64()),
         pa.field("ap_ci_upper", pa.float64()),
         pa.field("verdict", pa.string()),
+    ]
+)
+
+# Ingestion QA: one row per (table, measure, column, value); see docs/contracts.md.
+SCHEMAS["ingest_qa"] = pa.schema(
+    [
+        ("table", pa.string()),
+        ("measure", pa.string()),
+        ("column", pa.string()),
+        ("value", pa.string()),
+        ("count", pa.int64()),
+        ("share", pa.float64()),
     ]
 )
 
@@ -508,13 +523,155 @@ def run(main: Callable[[], None], log_path: str | None) -> None:
         sys.exit(1)
 
 
-def read_mapped_csv(path: str | Path, columns: dict[str, str], table: str) -> pd.DataFrame:
-    """Read a raw CSV export and rename its columns to canonical names.
+UNREADABLE_ENCODINGS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+RAW_EXPORT_SUFFIXES = (".csv", ".txt", ".xlsx", ".parquet", ".jsonl", ".ndjson")
 
-    ``columns`` maps canonical name -> the LA's column name. All values are read
-    as strings (codes such as "01" keep their leading zeros); a UTF-8 BOM is
-    stripped and Windows-1252 is accepted as a fallback. Raises ``InputError``
-    naming the file and the missing columns.
+
+def text_encoding(path: Path, table: str) -> str:
+    """The encoding to read a text export with: UTF-8 (a BOM is skipped), else
+    Windows-1252.
+
+    Raises ``InputError`` naming the file, the line and what to do for UTF-16
+    or UTF-32 files and for bytes that neither encoding can read.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    for bom, name in UNREADABLE_ENCODINGS.items():
+        if head.startswith(bom):
+            raise InputError(
+                f"{table}: file {path} is {name} encoded; re-save it as UTF-8 (or Windows-1252)."
+            )
+    if b"\x00" in head:
+        line = head[: head.index(b"\x00")].count(b"\n") + 1
+        raise InputError(
+            f"{table}: file {path}, line {line}: "
+            "holds NUL bytes, so it is in an unknown encoding (or not text); re-save it "
+            "as UTF-8 CSV."
+        )
+    for encoding in ("utf-8-sig", "cp1252"):
+        failure = undecodable_line(path, encoding)
+        if failure is None:
+            return encoding
+    line, byte = failure
+    raise InputError(
+        f"{table}: file {path}, line {line}: byte {byte!r} is neither UTF-8 nor "
+        "Windows-1252, so the encoding is unknown; re-save the file as UTF-8."
+    )
+
+
+def undecodable_line(path: Path, encoding: str) -> tuple[int, bytes] | None:
+    """The line and byte where ``path`` stops being valid ``encoding``, or None.
+
+    Decodes in 16 MB chunks so that a large export is checked in bounded memory.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines_before = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                return lines_before + chunk[: error.start].count(b"\n") + 1, chunk[
+                    error.start : error.start + 1
+                ]
+            lines_before += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return lines_before + 1, b""
+    return None
+
+
+def first_bad_json_line(path: Path, encoding: str) -> tuple[int, str]:
+    """Line number and parser message of the first line of ``path`` that is not JSON."""
+    with path.open(encoding=encoding) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as error:
+                return number, error.msg
+    return 0, "no JSON object found"
+
+
+def as_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every column as strings (dates in ISO form, missing as ``NA``), as CSVs read."""
+    out = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
+        out[str(column)] = values.astype("string")
+    return pd.DataFrame(out, index=frame.index)
+
+
+def read_raw_export(path: Path, table: str) -> pd.DataFrame:
+    """Read one raw export as strings, choosing the reader by the file suffix:
+    CSV (or .txt), XLSX (first sheet), Parquet, or JSON lines (.jsonl, .ndjson).
+
+    Text files may be UTF-8, UTF-8 with a BOM or Windows-1252; quoted CSV cells
+    may hold commas, doubled quotes and line breaks. Raises ``InputError``
+    naming the file, the line where known, and what to do.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in RAW_EXPORT_SUFFIXES:
+        raise InputError(
+            f"{table}: file {path} has suffix {suffix!r}; give the export as one of "
+            f"{', '.join(RAW_EXPORT_SUFFIXES)}."
+        )
+    if suffix == ".xlsx":
+        try:
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+        except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
+            raise InputError(
+                f"{table}: file {path} is not a readable XLSX workbook ({error}); "
+                "re-save it from Excel as .xlsx or export it as CSV."
+            ) from None
+        return frame.astype("string").fillna("")
+    if suffix == ".parquet":
+        try:
+            frame = pq.read_table(path).to_pandas()
+        except (pa.ArrowException, OSError) as error:
+            raise InputError(
+                f"{table}: file {path} is not a readable Parquet file ({error}); "
+                "re-export it or give a CSV."
+            ) from None
+        return as_text_columns(frame).fillna("")
+    encoding = text_encoding(path, table)
+    if suffix in (".jsonl", ".ndjson"):
+        try:
+            frame = pd.read_json(path, lines=True, dtype=False, encoding=encoding)
+        except ValueError:
+            line, message = first_bad_json_line(path, encoding)
+            raise InputError(
+                f"{table}: file {path}, line {line}: not a JSON object ({message}); each "
+                'line must hold one note as {"column": "value", ...}. Repair the line.'
+            ) from None
+        return as_text_columns(frame).fillna("")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+    except pd.errors.ParserError as error:
+        raise InputError(
+            f"{table}: file {path} is not well-formed CSV ({error}); cells holding "
+            "commas, quotes or line breaks must be in double quotes, with quotes "
+            'inside doubled (""). Re-export the file.'
+        ) from None
+
+
+def read_mapped_csv(path: str | Path, columns: dict[str, str], table: str) -> pd.DataFrame:
+    """Read a raw export (CSV, XLSX, Parquet or JSON lines, by suffix: see
+    ``read_raw_export``) and rename its columns to canonical names.
+
+    ``columns`` maps canonical name -> the LA's column name (matched ignoring
+    case). All values are read as strings (codes such as "01" keep their
+    leading zeros). Raises ``InputError`` naming the file and the missing
+    columns.
     """
     path = Path(path)
     if not path.is_file():
@@ -524,11 +681,8 @@ def read_mapped_csv(path: str | Path, columns: dict[str, str], table: str) -> pd
         )
     if path.stat().st_size == 0:
         raise InputError(f"{table}: file {path} is empty; re-export it from the source system.")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
-    frame.columns = [c.strip() for c in frame.columns]
+    frame = read_raw_export(path, table)
+    frame.columns = [str(c).strip() for c in frame.columns]
     by_folded = {c.casefold(): c for c in frame.columns}
     missing = [raw for raw in columns.values() if raw.casefold() not in by_folded]
     if missing:

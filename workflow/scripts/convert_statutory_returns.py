@@ -10,8 +10,11 @@ Inputs (see ``docs``/reference "statutory formats", sections 1, 2 and 5):
 * SSDA903 (children looked after) CSV tables, recognised by their set of
   column names (case-insensitive, UTF-8 BOM stripped), not by file name. Only
   Header and Episodes are used; the other tables are ignored with an info log.
-  The SSDA903 XML form (``EXPSSDA903``) is not read: export the CSV tables
-  instead (so a return given both as CSV and XML cannot arise here).
+* SSDA903 XML returns (``EXPSSDA903``: one ``CHILD`` per child holding a
+  ``HEADER`` and its ``EPISODE``s), mapped to the same Header and Episodes
+  tables (``CHILDID`` -> CHILD, ``PL`` -> PLACE). One return given both as CSV
+  tables and as XML (the same folder, or the same year in the path) is an
+  error naming both files.
 * Optionally an LA-supplied CSV mapping child id -> family id: the CIN census
   carries no family identifier.
 
@@ -169,6 +172,9 @@ SSDA903_CORE: dict[str, set[str]] = {
     "Episodes": {"CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "DEC", "REC"},
 }
 YEAR_IN_PATH = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
+# SSDA903 XML element -> CSV column (V903 read_xml_from_text); others keep their names.
+XML_903_RENAMES = {"CHILDID": "CHILD", "PL": "PLACE"}
+XML_903_DATES = {"DOB", "MC_DOB", "DECOM", "DEC"}
 
 
 # --------------------------------------------------------------------------- CIN census
@@ -543,27 +549,37 @@ def uk_dates(values: pd.Series, path: Path, column: str, children: pd.Series) ->
 
 def expand_903_paths(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
     """Group SSDA903 inputs into returns: a directory is one return (its
-    ``*.csv`` files), and loose files are grouped by their parent directory.
+    ``*.csv`` files, or its one ``*.xml`` file), loose CSV files are grouped by
+    their parent directory, and a loose XML file is a return of its own.
 
     Groups are ordered oldest first: by a year (20xx) in their path when every
-    group has one, else in the order given.
+    group has one, else in the order given. Raises ``InputError`` naming both
+    files when one return is given both as CSV and as XML.
     """
     groups: dict[Path, list[Path]] = {}
     for path in map(Path, paths):
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv")
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".xml"))
             if not files:
-                raise InputError(f"SSDA903 directory {path} holds no .csv files; give the CSVs.")
-            groups.setdefault(path, []).extend(files)
-        elif path.is_file():
-            if path.suffix.lower() == ".xml":
                 raise InputError(
-                    f"SSDA903 file {path} is XML; only the CSV tables are read. Export the "
-                    "return as CSV (Header, Episodes, ...) and give those instead."
+                    f"SSDA903 directory {path} holds no .csv or .xml files; give the return."
                 )
-            groups.setdefault(path.parent, []).append(path)
+            xml = [p for p in files if p.suffix.lower() == ".xml"]
+            csv = [p for p in files if p.suffix.lower() == ".csv"]
+            if xml and csv:
+                raise_csv_and_xml(csv[0], xml[0])
+            if len(xml) > 1:
+                raise InputError(
+                    f"SSDA903 directory {path} holds several XML files ({xml[0].name}, "
+                    f"{xml[1].name}); give one return per directory."
+                )
+            groups.setdefault(xml[0] if xml else path, []).extend(xml or csv)
+        elif path.is_file():
+            is_xml = path.suffix.lower() == ".xml"
+            groups.setdefault(path if is_xml else path.parent, []).append(path)
         else:
             raise InputError(f"SSDA903 input {path} does not exist; check the path given.")
+    check_one_form_per_return(groups)
     years = {group: YEAR_IN_PATH.findall(str(group)) for group in groups}
     ordered = list(groups.items())
     if len(ordered) > 1 and all(years.values()):
@@ -571,6 +587,106 @@ def expand_903_paths(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
     elif len(ordered) > 1:
         logger.info("SSDA903: no year in every input path; returns taken oldest first as given")
     return ordered
+
+
+def raise_csv_and_xml(csv: Path, xml: Path) -> None:
+    """Refuse a return given both as CSV tables and as XML (as V903 does)."""
+    raise InputError(
+        f"SSDA903 return given twice: as CSV ({csv}) and as XML ({xml}); give each "
+        "year's return once, either as its CSV tables or as its XML file."
+    )
+
+
+def check_one_form_per_return(groups: dict[Path, list[Path]]) -> None:
+    """Raise ``InputError`` when an XML return shares its folder or its year (in
+    the path) with a CSV return."""
+    csv_groups = {key: files for key, files in groups.items() if files[0].suffix.lower() == ".csv"}
+    for key, files in groups.items():
+        if files[0].suffix.lower() != ".xml":
+            continue
+        year = YEAR_IN_PATH.findall(str(key))
+        for csv_key, csv_files in csv_groups.items():
+            csv_year = YEAR_IN_PATH.findall(str(csv_key))
+            same_year = bool(year) and bool(csv_year) and year[-1] == csv_year[-1]
+            if key.parent == csv_key or same_year:
+                raise_csv_and_xml(csv_files[0], files[0])
+
+
+def xml_903_date(value: str | None, path: Path, element: str, where: str) -> str | None:
+    """An SSDA903 XML date (yyyy-mm-dd or dd/mm/yyyy) as dd/mm/yyyy.
+
+    Raises ``InputError`` naming the file, element and child when unreadable.
+    """
+    if value is None:
+        return None
+    for pattern, form in ((ISO_DATE, "%Y-%m-%d"), (UK_DATE, "%d/%m/%Y")):
+        if pattern.match(value[:10]):
+            try:
+                return dt.datetime.strptime(value[:10], form).strftime("%d/%m/%Y")
+            except ValueError:
+                break
+    raise InputError(
+        f"{path}: element <{element}> of {where}: cannot read date {value!r}; SSDA903 "
+        "dates must be yyyy-mm-dd or dd/mm/yyyy. Correct the return and re-export it."
+    )
+
+
+def xml_903_fields(element: ET.Element, path: Path, where: str) -> dict[str, str | None]:
+    """The leaf children of a HEADER or EPISODE as CSV columns, dates as dd/mm/yyyy."""
+    row = {}
+    for child in element:
+        if len(child):
+            continue  # repeating blocks (AREVIEW, AMISSING, OC2, ...) are not used
+        name = XML_903_RENAMES.get(child.tag.upper(), child.tag.upper())
+        text = child.text.strip() if child.text and child.text.strip() else None
+        row[name] = xml_903_date(text, path, child.tag, where) if name in XML_903_DATES else text
+    return row
+
+
+def read_903_xml(path: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
+    """Read one SSDA903 XML return into Header and Episodes tables shaped like
+    the CSV ones. Raises ``InputError`` naming the file, the line (for XML that
+    is not well formed) or the child and element."""
+    if path.stat().st_size == 0:
+        raise InputError(f"SSDA903 file {path} is empty; re-export it or leave it out.")
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as error:
+        line, column = error.position
+        raise InputError(
+            f"{path}: not well-formed XML at line {line}, column {column} ({error.msg}); "
+            "repair or re-export the SSDA903 XML file."
+        ) from None
+    if root.tag != "EXPSSDA903":
+        raise InputError(
+            f"{path}: root element is <{root.tag}>; an SSDA903 XML return has root "
+            "<EXPSSDA903> holding <CHILD> elements. Give the SSDA903 XML or CSV return."
+        )
+    headers, episodes = [], []
+    for number, child in enumerate(root.findall("CHILD"), start=1):
+        header = child.find("HEADER")
+        child_id = element_text(header, "CHILDID")
+        if child_id is None:
+            raise InputError(
+                f"{path}: <CHILD> number {number} has no <HEADER><CHILDID>; every child "
+                "needs its id. Add it and re-export the return."
+            )
+        where = f"child {child_id}"
+        headers.append(xml_903_fields(header, path, where))
+        for episode in child.findall("EPISODE"):
+            row = xml_903_fields(episode, path, where)
+            if row.get("DECOM") is None:
+                raise InputError(
+                    f"{path}: an <EPISODE> of {where} has no <DECOM>; every episode needs "
+                    "its start date. Add it and re-export the return."
+                )
+            episodes.append({"CHILD": child_id, **row})
+    logger.info("%s: SSDA903 XML, %d child(ren), %d episode(s)", path, len(headers), len(episodes))
+    tables = {}
+    for name, rows in (("Header", headers), ("Episodes", episodes)):
+        frame = pd.DataFrame(rows, columns=sorted(SSDA903_TABLES[name]))
+        tables[name] = (path, frame.astype("string"))
+    return tables
 
 
 def read_903_return(directory: Path, files: list[Path]) -> dict[str, tuple[Path, pd.DataFrame]]:
@@ -610,19 +726,21 @@ def read_903_return(directory: Path, files: list[Path]) -> dict[str, tuple[Path,
     return found
 
 
-def read_ssda903_csv(paths: list[Path]) -> dict[str, pd.DataFrame]:
-    """Read SSDA903 CSV returns (directories or files) of one or more years.
+def read_ssda903(paths: list[Path]) -> dict[str, pd.DataFrame]:
+    """Read SSDA903 returns (directories or files, CSV or XML) of one or more years.
 
-    Tables are recognised by their header set (case-insensitive, BOM stripped);
-    Header and Episodes are required per return and other tables are ignored.
+    CSV tables are recognised by their header set (case-insensitive, BOM
+    stripped); Header and Episodes are required per return and other tables
+    are ignored; an XML return gives the same two tables.
     Returns ``header`` (CHILD, SEX as M/F/U, DOB, ETHNIC, UPN; latest return
     per CHILD) and ``episodes`` (CHILD, DECOM, RNE, LS, CIN, PLACE, DEC, REC;
     dates dd/mm/yyyy), de-duplicated on CHILD + DECOM keeping the latest
-    return's row. The XML form is not read (see the module docstring).
+    return's row.
     """
     headers, episodes = [], []
     for order, (directory, files) in enumerate(expand_903_paths(paths)):
-        found = read_903_return(directory, files)
+        is_xml = files[0].suffix.lower() == ".xml"
+        found = read_903_xml(files[0]) if is_xml else read_903_return(directory, files)
         header_path, header = found["Header"]
         episode_path, episode = found["Episodes"]
         for path, frame, dates in (
@@ -878,7 +996,7 @@ def convert(
         raise InputError("no CIN census file given; pass at least one CIN census XML file.")
     cin = read_cin_census(cin_paths)
     if ssda903_paths:
-        ssda903 = read_ssda903_csv(ssda903_paths)
+        ssda903 = read_ssda903(ssda903_paths)
     else:
         logger.warning("no SSDA903 return given: episodes.csv will be empty")
         ssda903 = {
@@ -900,7 +1018,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cin", nargs="+", type=Path, required=True, help="CIN census XML files")
     parser.add_argument(
-        "--ssda903", nargs="*", type=Path, default=[], help="SSDA903 CSV directories or files"
+        "--ssda903",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="SSDA903 returns: directories, CSV or XML files",
     )
     parser.add_argument("--families", type=Path, help="CSV with columns LAchildID,FamilyID")
     parser.add_argument("--out", type=Path, required=True, help="output directory")

@@ -1,16 +1,28 @@
 """Ingest an LA's structured exports into canonical, pseudonymised tables.
 
 Reads the children, referrals, assessments, section 47, child protection plan
-and looked-after episode exports as the LA's config maps them, checks required
-fields, dates and links, replaces every identifier by a keyed hash, and writes
-one Parquet table each (schemas in ``common.SCHEMAS``). Dates of birth are
-coarsened to the month: ages are all the analysis needs.
+and looked-after episode exports (CSV, XLSX, Parquet or JSON lines) as the
+LA's config maps them, checks required fields, dates, links and codes,
+replaces every identifier by a keyed hash, and writes one Parquet table each
+(schemas in ``common.SCHEMAS``). Dates of birth are coarsened to the month:
+ages are all the analysis needs.
+
+The case-notes export is checked too (required fields, note times, children
+it refers to), though its text is redacted by ``redact_notes``. Everything
+found goes into the ingestion QA table: rows read, kept and rejected (and
+why) per table, code frequencies and codes not allowed in their collection
+year (``resources/code_lists.yaml``), date ranges, impossible dates and
+missing values. Unknown codes and impossible but harmless dates are kept and
+reported; rows that cannot be used are left out and counted.
 """
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import yaml
 
 from common import (
     InputError,
@@ -32,9 +44,76 @@ DATE_COLUMNS: dict[str, dict[str, bool]] = {
     "cp_plans": {"start_date": True, "end_date": False},
     "care_episodes": {"start_date": True, "end_date": False},
 }
+# The date that places a row in a collection year (children have none).
+YEAR_DATE = {
+    "referrals": "referral_date",
+    "assessments": "start_date",
+    "section47": "start_date",
+    "cp_plans": "start_date",
+    "care_episodes": "start_date",
+}
+# Columns holding several codes in one cell.
+LIST_COLUMNS = {"disabilities", "factors"}
+UNIQUE_IDS = {"children": "child_id", "referrals": "referral_id"}
+NOTE_REQUIRED = ("note_id", "child_id", "note_datetime", "text")
 TRUE_VALUES = {"1", "true", "yes", "y", "t"}
 FALSE_VALUES = {"0", "false", "no", "n", "f"}
 NO_DISABILITY = {"NONE", "NO", "0", ""}
+QA_COLUMNS = ["table", "measure", "column", "value", "count", "share"]
+
+
+class QualityLog:
+    """Collects the rows of the ingestion QA table (schema ``ingest_qa``)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def add(
+        self,
+        table: str,
+        measure: str,
+        count: int,
+        column: str | None = None,
+        value: str | None = None,
+        total: int | None = None,
+    ) -> None:
+        """Record ``count`` rows of ``table`` under ``measure`` (share of ``total``)."""
+        share = count / total if total else np.nan
+        self.rows.append(
+            {
+                "table": table,
+                "measure": measure,
+                "column": column,
+                "value": value,
+                "count": int(count),
+                "share": share,
+            }
+        )
+
+    def frame(self) -> pd.DataFrame:
+        """The collected rows as a frame in the order they were recorded."""
+        return pd.DataFrame(self.rows, columns=QA_COLUMNS).astype(
+            {
+                "table": "string",
+                "measure": "string",
+                "column": "string",
+                "value": "string",
+                "count": "int64",
+                "share": "float64",
+            }
+        )
+
+
+def first_line(mask: pd.Series) -> int:
+    """The export line (header = line 1) of the first True in ``mask``, a mask
+    over the rows as read."""
+    return int(mask.to_numpy().nonzero()[0][0]) + 2
+
+
+def first_kept_line(frame: pd.DataFrame, mask: pd.Series) -> int:
+    """The export line of the first True in ``mask`` over ``frame``, a table some
+    of whose rows may already have been left out (lines are kept in ``_line``)."""
+    return int(frame["_line"].to_numpy()[mask.to_numpy()][0])
 
 
 def parse_flag(values: pd.Series, path: Path, column: str) -> pd.Series:
@@ -42,7 +121,7 @@ def parse_flag(values: pd.Series, path: Path, column: str) -> pd.Series:
     text = values.astype("string").str.strip().str.lower()
     bad = text.notna() & ~text.isin(TRUE_VALUES | FALSE_VALUES)
     if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
+        row = first_line(bad) - 2
         raise InputError(
             f"{path}: column {column!r}, line {row + 2}: cannot read flag "
             f"{values.iloc[row]!r}; use 0/1 or true/false."
@@ -57,15 +136,14 @@ def split_codes(values: pd.Series, separator: str) -> pd.Series:
     )
 
 
-def check_required(frame: pd.DataFrame, columns: list[str], path: Path, table: str) -> None:
+def check_required(frame: pd.DataFrame, columns: Iterable[str], path: Path, table: str) -> None:
     """Raise ``InputError`` at the first missing value of a required column."""
     for column in columns:
         missing = frame[column].isna()
         if missing.any():
-            row = int(missing.to_numpy().nonzero()[0][0])
             raise InputError(
-                f"{path}: column mapped to {table}.{column}, line {row + 2}: value is "
-                "missing but required; fill it in or remove the row from the export."
+                f"{path}: column mapped to {table}.{column}, line {first_line(missing)}: "
+                "value is missing but required; fill it in or remove the row from the export."
             )
 
 
@@ -73,29 +151,216 @@ def check_unique(frame: pd.DataFrame, column: str, path: Path) -> None:
     """Raise ``InputError`` naming the first duplicated identifier's line."""
     duplicated = frame[column].duplicated(keep="first")
     if duplicated.any():
-        row = int(duplicated.to_numpy().nonzero()[0][0])
         raise InputError(
-            f"{path}: column mapped to {column}, line {row + 2}: identifier appears more "
-            "than once; each row must have its own identifier. Remove the duplicate."
+            f"{path}: column mapped to {column}, line {first_line(duplicated)}: identifier "
+            "appears more than once; each row must have its own identifier. Remove the "
+            "duplicate."
         )
+
+
+def drop_rows(
+    frame: pd.DataFrame,
+    drop: pd.Series,
+    path: Path,
+    table: str,
+    reason: str,
+    qa: QualityLog,
+) -> pd.DataFrame:
+    """Leave out the rows where ``drop`` holds, warning with their count and first
+    line and recording them as rejected for ``reason``."""
+    if drop.any():
+        logger.warning(
+            "%s: %d %s row(s) %s (first at line %d); they are left out",
+            path,
+            int(drop.sum()),
+            table,
+            reason,
+            first_kept_line(frame, drop),
+        )
+        qa.add(table, "rows_rejected", int(drop.sum()), value=reason, total=len(frame))
+    return frame.loc[~drop.to_numpy()]
 
 
 def check_links(
-    frame: pd.DataFrame, column: str, known: pd.Series, path: Path, parent: str
+    frame: pd.DataFrame,
+    column: str,
+    known: pd.Series,
+    path: Path,
+    table: str,
+    parent: str,
+    qa: QualityLog,
 ) -> pd.DataFrame:
-    """Drop rows whose ``column`` is not in ``known``, with a warning counting them."""
+    """Leave out rows whose ``column`` is not in ``known`` (the ``parent`` table)."""
     unknown = ~frame[column].isin(set(known))
-    if unknown.any():
-        logger.warning(
-            "%s: %d row(s) refer to a %s not found in the %s table (first at line %d); "
-            "they are left out",
-            path,
-            int(unknown.sum()),
-            column,
-            parent,
-            int(unknown.to_numpy().nonzero()[0][0]) + 2,
+    return drop_rows(
+        frame, unknown, path, table, f"refer to a {column} not in the {parent} table", qa
+    )
+
+
+def check_date_order(
+    frame: pd.DataFrame, start: str, end: str, path: Path, table: str, qa: QualityLog
+) -> pd.DataFrame:
+    """Leave out rows that end before they start (e.g. closure before referral)."""
+    reversed_dates = frame[end].notna() & (frame[end] < frame[start])
+    return drop_rows(frame, reversed_dates, path, table, f"have {end} before {start}", qa)
+
+
+def drop_future(
+    frame: pd.DataFrame,
+    table: str,
+    path: Path,
+    reference: pd.Timestamp,
+    qa: QualityLog,
+) -> pd.DataFrame:
+    """Leave out rows that start after the extract's last date: they cannot have
+    happened yet, and they would stretch the period the labels are censored at.
+    Later end dates are only reported (``report_future_dates``)."""
+    start = YEAR_DATE.get(table)
+    if start is None:
+        return frame
+    future = frame[start] > reference
+    return drop_rows(
+        frame, future, path, table, f"have {start} after {reference.date()} (future)", qa
+    )
+
+
+def report_future_dates(
+    frame: pd.DataFrame, table: str, path: Path, reference: pd.Timestamp, qa: QualityLog
+) -> None:
+    """Warn about and count dates after ``reference`` in columns that are not the
+    row's start date (the row is kept)."""
+    for column in DATE_COLUMNS[table]:
+        if column == YEAR_DATE.get(table):
+            continue
+        future = frame[column] > reference
+        if future.any():
+            logger.warning(
+                "%s: %d %s value(s) after %s (first at line %d); check the export",
+                path,
+                int(future.sum()),
+                column,
+                reference.date(),
+                first_line(future),
+            )
+            qa.add(
+                table,
+                "impossible_date",
+                int(future.sum()),
+                column=column,
+                value=f"after {reference.date()} (future)",
+                total=len(frame),
+            )
+
+
+def collection_year(dates: pd.Series) -> pd.Series:
+    """The collection year (1 April to 31 March, named by its March) of each date."""
+    return dates.dt.year + (dates.dt.month >= 4).astype("int64")
+
+
+def load_code_lists(path: str | Path) -> dict[str, dict[str, list[dict]]]:
+    """Read the code lists YAML (table -> column -> [{from, to, codes}])."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"code lists file {path} does not exist; set data.code_lists to a YAML file "
+            "such as resources/code_lists.yaml."
         )
-    return frame.loc[~unknown].reset_index(drop=True)
+    with path.open(encoding="utf-8") as handle:
+        lists = yaml.safe_load(handle) or {}
+    for table, columns in lists.items():
+        for column, periods in columns.items():
+            for period in periods:
+                if not isinstance(period, dict) or not {"from", "to", "codes"} <= set(period):
+                    raise InputError(
+                        f"code lists file {path}: {table}.{column} has an entry without "
+                        "from, to and codes; write each as {from: 2017, to: null, codes: [...]}."
+                    )
+    return lists
+
+
+def unknown_codes(periods: list[dict], codes: pd.Series, years: pd.Series) -> np.ndarray:
+    """Whether each code is not allowed in its collection year.
+
+    A missing year allows every listed code; a year before the first or after
+    the last listed period uses that period.
+    """
+    lows = [-np.inf if p["from"] is None else p["from"] for p in periods]
+    highs = [np.inf if p["to"] is None else p["to"] for p in periods]
+    clipped = years.to_numpy(dtype=float).clip(min(lows), max(highs))
+    allowed = np.zeros(len(codes), dtype=bool)
+    every: set[str] = set()
+    for period, low, high in zip(periods, lows, highs, strict=True):
+        listed = {str(code).upper() for code in period["codes"]}
+        every |= listed
+        in_period = (clipped >= low) & (clipped <= high)
+        allowed |= in_period & codes.isin(listed).to_numpy()
+    allowed |= np.isnan(clipped) & codes.isin(every).to_numpy()
+    return ~allowed
+
+
+def code_values(frame: pd.DataFrame, column: str, separator: str) -> pd.DataFrame:
+    """One row per code in ``column`` (cells of list columns are split), with the
+    position of the row it came from."""
+    text = frame[column].astype("string").str.strip().str.upper().reset_index(drop=True)
+    if column in LIST_COLUMNS:
+        text = text.str.split(separator).explode().str.strip()
+    out = pd.DataFrame({"code": text.replace("", pd.NA).to_numpy(), "position": text.index})
+    return out.dropna(subset=["code"]).reset_index(drop=True)
+
+
+def check_codes(
+    frame: pd.DataFrame,
+    table: str,
+    path: Path,
+    code_lists: dict[str, dict[str, list[dict]]],
+    separator: str,
+    qa: QualityLog,
+) -> None:
+    """Count each code of ``table``'s coded columns and flag codes not allowed in
+    their row's collection year: a warning and a QA row each, never a drop."""
+    years = (
+        collection_year(frame[YEAR_DATE[table]])
+        if table in YEAR_DATE
+        else pd.Series(np.nan, index=frame.index)
+    )
+    for column, periods in code_lists.get(table, {}).items():
+        if column not in frame.columns:
+            continue
+        codes = code_values(frame, column, separator)
+        for code, count in codes["code"].value_counts(sort=False).sort_index().items():
+            qa.add(table, "code", int(count), column=column, value=code, total=len(codes))
+        unknown = unknown_codes(periods, codes["code"], years.iloc[codes["position"]])
+        if not unknown.any():
+            continue
+        bad = codes.loc[unknown]
+        line = int(bad["position"].iloc[0]) + 2
+        logger.warning(
+            "%s: column %s: %d value(s) with codes not allowed in their collection year "
+            "(%s; first at line %d); kept, but check the export or the code lists",
+            path,
+            column,
+            len(bad),
+            ", ".join(sorted(bad["code"].unique())[:10]),
+            line,
+        )
+        for code, count in bad["code"].value_counts(sort=False).sort_index().items():
+            qa.add(table, "unknown_code", int(count), column=column, value=code, total=len(codes))
+
+
+def profile_table(
+    frame: pd.DataFrame, table: str, date_columns: Iterable[str], qa: QualityLog
+) -> None:
+    """Record the date range (birth dates to the month) and missing values of each
+    column of ``table``'s rows read."""
+    for column in date_columns:
+        values = frame[column].dropna()
+        if values.empty:
+            continue
+        unit = "%Y-%m" if column == "date_of_birth" else "%Y-%m-%d"
+        qa.add(table, "date_min", len(values), column=column, value=values.min().strftime(unit))
+        qa.add(table, "date_max", len(values), column=column, value=values.max().strftime(unit))
+    for column in frame.columns.drop("_line", errors="ignore"):
+        qa.add(table, "missing", int(frame[column].isna().sum()), column=column, total=len(frame))
 
 
 def prepare_table(raw: pd.DataFrame, table: str, path: Path, key: bytes) -> pd.DataFrame:
@@ -107,7 +372,12 @@ def prepare_table(raw: pd.DataFrame, table: str, path: Path, key: bytes) -> pd.D
         frame[column] = parse_dates(frame[column], path, column, required)
     for column in id_columns:
         frame[column] = pseudonymise(frame[column], key)
-    return frame
+    unique = UNIQUE_IDS.get(table)
+    if unique:
+        check_unique(frame, unique, path)
+    if table == "referrals":
+        frame["nfa"] = parse_flag(frame["nfa"], path, "nfa")
+    return frame.assign(_line=np.arange(len(frame)) + 2)
 
 
 def build_children(frame: pd.DataFrame, separator: str) -> pd.DataFrame:
@@ -125,20 +395,92 @@ def build_children(frame: pd.DataFrame, separator: str) -> pd.DataFrame:
     ).astype({"birth_month": "datetime64[ms]"})
 
 
-def check_date_order(
-    frame: pd.DataFrame, start: str, end: str, path: Path, table: str
-) -> pd.DataFrame:
-    """Drop rows that end before they start, with a warning giving the first line."""
-    reversed_dates = frame[end].notna() & (frame[end] < frame[start])
-    if reversed_dates.any():
+def report_births_after_referral(
+    referrals: pd.DataFrame, children: pd.DataFrame, path: Path, qa: QualityLog
+) -> None:
+    """Warn about and count referrals dated before the child's birth. They are
+    kept: pre-birth referrals (of an unborn child) are legitimate."""
+    birth = referrals["child_id"].map(children.set_index("child_id")["date_of_birth"])
+    before_birth = birth.notna() & (referrals["referral_date"] < birth)
+    if before_birth.any():
         logger.warning(
-            "%s: %d %s row(s) end before they start (first at line %d); they are left out",
+            "%s: %d referral(s) dated before the child's birth (first at line %d); kept "
+            "as pre-birth referrals, but check the dates",
             path,
-            int(reversed_dates.sum()),
-            table,
-            int(reversed_dates.to_numpy().nonzero()[0][0]) + 2,
+            int(before_birth.sum()),
+            first_kept_line(referrals, before_birth),
         )
-    return frame.loc[~reversed_dates].reset_index(drop=True)
+        qa.add(
+            "referrals",
+            "impossible_date",
+            int(before_birth.sum()),
+            column="referral_date",
+            value="before the child's date of birth",
+            total=len(referrals),
+        )
+
+
+def check_notes(
+    path: Path,
+    columns: dict[str, str],
+    children: pd.Series,
+    key: bytes,
+    reference: pd.Timestamp,
+    qa: QualityLog,
+) -> None:
+    """Check the case-notes export and record its QA rows.
+
+    Missing note ids, child ids, times or text and unreadable times raise
+    ``InputError`` (as ``redact_notes`` would); notes of children missing from
+    the children table and notes dated after ``reference`` are kept, counted
+    and logged. The text itself is neither kept nor logged.
+    """
+    notes = read_mapped_csv(path, columns, "notes")
+    qa.add("notes", "rows_read", len(notes))
+    check_required(notes, NOTE_REQUIRED, path, "notes")
+    check_unique(notes, "note_id", path)
+    notes["note_datetime"] = parse_dates(
+        notes["note_datetime"], path, columns["note_datetime"], required=True
+    )
+    unknown = ~pseudonymise(notes["child_id"], key).isin(set(children))
+    if unknown.any():
+        logger.warning(
+            "%s: %d note(s) are about children not in the children table (first at line "
+            "%d); they are kept but cannot be used for any referral",
+            path,
+            int(unknown.sum()),
+            first_line(unknown),
+        )
+        qa.add(
+            "notes",
+            "warning",
+            int(unknown.sum()),
+            column="child_id",
+            value="child not in the children table",
+            total=len(notes),
+        )
+    future = notes["note_datetime"] > reference + pd.Timedelta(days=1)
+    if future.any():
+        logger.warning(
+            "%s: %d note(s) dated after %s (first at line %d); check the export",
+            path,
+            int(future.sum()),
+            reference.date(),
+            first_line(future),
+        )
+        qa.add(
+            "notes",
+            "impossible_date",
+            int(future.sum()),
+            column="note_datetime",
+            value=f"after {reference.date()} (future)",
+            total=len(notes),
+        )
+    types = notes["document_type"].astype("string").str.strip()
+    for value, count in types.value_counts(sort=False).sort_index().items():
+        qa.add("notes", "code", int(count), column="document_type", value=value, total=len(notes))
+    profile_table(notes, "notes", ["note_datetime"], qa)
+    qa.add("notes", "rows_kept", len(notes), total=len(notes))
 
 
 def ingest(
@@ -146,67 +488,116 @@ def ingest(
     mappings: dict[str, dict[str, str]],
     key: bytes,
     separator: str,
-) -> dict[str, pd.DataFrame]:
-    """Read, check, link and pseudonymise every structured table."""
-    tables = {}
-    for table, path in paths.items():
-        raw = read_mapped_csv(path, mappings[table], table)
-        tables[table] = prepare_table(raw, table, path, key)
-        logger.info("%s: read %d rows from %s", table, len(raw), path)
+    code_lists: dict[str, dict[str, list[dict]]],
+    reference: pd.Timestamp,
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Read, check, link and pseudonymise every structured table, and check the
+    notes export if ``paths`` has one.
 
-    children = tables["children"]
-    check_unique(children, "child_id", paths["children"])
-    children = build_children(children, separator)
+    ``reference`` is the date of the run: rows starting later cannot have
+    happened and are left out, other later dates are reported. Returns the canonical tables and
+    the QA table.
+    """
+    qa = QualityLog()
+    tables = {}
+    read = {}
+    for table in DATE_COLUMNS:
+        path = paths[table]
+        raw = read_mapped_csv(path, mappings[table], table)
+        frame = prepare_table(raw, table, path, key)
+        logger.info("%s: read %d rows from %s", table, len(raw), path)
+        read[table] = len(frame)
+        qa.add(table, "rows_read", len(frame))
+        check_codes(frame, table, path, code_lists, separator, qa)
+        profile_table(frame, table, DATE_COLUMNS[table], qa)
+        report_future_dates(frame, table, path, reference, qa)
+        tables[table] = drop_future(frame, table, path, reference, qa)
+
+    raw_children = tables["children"]
+    children = build_children(raw_children, separator)
     referrals = tables["referrals"]
-    check_unique(referrals, "referral_id", paths["referrals"])
     referrals = check_links(
-        referrals, "child_id", children["child_id"], paths["referrals"], "children"
+        referrals,
+        "child_id",
+        children["child_id"],
+        paths["referrals"],
+        "referrals",
+        "children",
+        qa,
     )
-    referrals["nfa"] = parse_flag(referrals["nfa"], paths["referrals"], "nfa")
+    report_births_after_referral(referrals, raw_children, paths["referrals"], qa)
     referrals = check_date_order(
-        referrals, "referral_date", "closure_date", paths["referrals"], "referral"
+        referrals, "referral_date", "closure_date", paths["referrals"], "referrals", qa
     )
 
     out = {"children": children, "referrals": referrals}
     for table in ("assessments", "section47", "cp_plans"):
-        frame = check_links(
-            tables[table], "referral_id", referrals["referral_id"], paths[table], "referrals"
+        out[table] = check_links(
+            tables[table],
+            "referral_id",
+            referrals["referral_id"],
+            paths[table],
+            table,
+            "referrals",
+            qa,
         )
-        out[table] = frame
     out["assessments"]["factors"] = split_codes(out["assessments"]["factors"], separator)
     out["cp_plans"] = check_date_order(
-        out["cp_plans"], "start_date", "end_date", paths["cp_plans"], "plan"
+        out["cp_plans"], "start_date", "end_date", paths["cp_plans"], "cp_plans", qa
     )
     episodes = check_links(
         tables["care_episodes"],
         "child_id",
         children["child_id"],
         paths["care_episodes"],
+        "care_episodes",
         "children",
+        qa,
     )
     out["care_episodes"] = check_date_order(
-        episodes, "start_date", "end_date", paths["care_episodes"], "episode"
+        episodes, "start_date", "end_date", paths["care_episodes"], "care_episodes", qa
     )
     for name, frame in out.items():
+        frame = frame.drop(columns="_line", errors="ignore")
         sort_keys = [
             c
             for c in ("child_id", "referral_id", "start_date", "referral_date")
             if c in frame.columns
         ]
         out[name] = frame.sort_values(sort_keys, kind="stable").reset_index(drop=True)
-    return out
+        qa.add(name, "rows_kept", len(out[name]), total=read[name])
+    if "notes" in paths:
+        check_notes(paths["notes"], mappings["notes"], children["child_id"], key, reference, qa)
+    return out, qa.frame()
+
+
+def run_date() -> pd.Timestamp:
+    """Today (UTC): no record can be dated later."""
+    return pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+
+
+def write_outputs(tables: dict[str, pd.DataFrame], qa: pd.DataFrame, outputs) -> None:
+    """Write the canonical tables and the QA table (each file atomically)."""
+    for name, frame in tables.items():
+        write_parquet(frame, outputs[name], name)
+        logger.info("%s: wrote %d rows", name, len(frame))
+    write_parquet(qa, outputs["qa"], "ingest_qa")
 
 
 def main(snakemake) -> None:
     """Run ingestion with the rule's inputs, params and outputs."""
-    key = resolve_key(
-        snakemake.params.key_env, snakemake.params.key_file, snakemake.params.demo_key
+    params = snakemake.params
+    key = resolve_key(params.key_env, params.key_file, params.demo_key)
+    paths = {table: Path(snakemake.input[table]) for table in [*DATE_COLUMNS, "notes"]}
+    tables, qa = ingest(
+        paths,
+        {**params.mappings, "notes": params.notes_columns},
+        key,
+        params.list_separator,
+        load_code_lists(snakemake.input.code_lists),
+        run_date(),
     )
-    paths = {table: Path(snakemake.input[table]) for table in DATE_COLUMNS}
-    tables = ingest(paths, snakemake.params.mappings, key, snakemake.params.list_separator)
-    for name, frame in tables.items():
-        write_parquet(frame, snakemake.output[name], name)
-        logger.info("%s: wrote %d rows", name, len(frame))
+    write_outputs(tables, qa, snakemake.output)
 
 
 if __name__ == "__main__":

@@ -364,6 +364,118 @@ def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
+def data_qa_section(qa: pd.DataFrame, top_codes: int = 12) -> str:
+    """The "Data and QA" section: what ingestion read, kept and left out per table,
+    and the problems, date ranges, missing values and codes it found (from the
+    ``ingest_qa`` table)."""
+    parts = [
+        "<h2>Data and QA</h2>",
+        '<p class="note">What ingestion read from each export and what it kept. Rows are '
+        "left out only when they cannot be used (unknown child or referral, end before "
+        "start, dated after the run); unknown codes and suspicious dates are kept and "
+        "listed here. Check the problems with the source system before trusting the "
+        "results.</p>",
+    ]
+    counts = qa.pivot_table(
+        index="table", columns="measure", values="count", aggfunc="sum", sort=False
+    )
+    rows = pd.DataFrame(
+        {
+            "table": counts.index.astype(str),
+            "rows read": [int(v) for v in counts["rows_read"]],
+            "rows kept": [int(v) for v in counts["rows_kept"]],
+        }
+    )
+    rows["rows left out"] = rows["rows read"] - rows["rows kept"]
+    parts.append(table_html(rows))
+    problem_measures = {
+        "rows_rejected": "left out",
+        "unknown_code": "unknown code (kept)",
+        "impossible_date": "impossible date (kept)",
+        "warning": "kept with a warning",
+    }
+    problems = qa.loc[qa["measure"].isin(list(problem_measures))]
+    parts.append("<h3>Problems found</h3>")
+    if problems.empty:
+        parts.append('<p class="note">None.</p>')
+    else:
+        parts.append(
+            table_html(
+                pd.DataFrame(
+                    {
+                        "table": problems["table"].astype(str),
+                        "what": problems["measure"].map(problem_measures),
+                        "column": problems["column"].fillna("").astype(str),
+                        "detail": problems["value"].fillna("").astype(str),
+                        "rows": [int(v) for v in problems["count"]],
+                    }
+                )
+            )
+        )
+    dates = qa.loc[qa["measure"].isin(["date_min", "date_max"])]
+    ranges = dates.pivot_table(
+        index=["table", "column"], columns="measure", values="value", aggfunc="first", sort=False
+    ).reset_index()
+    present = dates.loc[dates["measure"] == "date_min"].set_index(["table", "column"])["count"]
+    parts.append("<h3>Date ranges</h3>")
+    parts.append(
+        table_html(
+            pd.DataFrame(
+                {
+                    "table": ranges["table"].astype(str),
+                    "column": ranges["column"].astype(str),
+                    "first": ranges["date_min"].astype(str),
+                    "last": ranges["date_max"].astype(str),
+                    "dates present": [
+                        int(present[(t, c)])
+                        for t, c in zip(ranges["table"], ranges["column"], strict=True)
+                    ],
+                }
+            )
+        )
+    )
+    missing = qa.loc[(qa["measure"] == "missing") & (qa["count"] > 0)]
+    parts.append("<h3>Missing values</h3>")
+    if missing.empty:
+        parts.append('<p class="note">No column has missing values.</p>')
+    else:
+        parts.append(
+            table_html(
+                pd.DataFrame(
+                    {
+                        "table": missing["table"].astype(str),
+                        "column": missing["column"].astype(str),
+                        "missing": [int(v) for v in missing["count"]],
+                        "share": [float(v) for v in missing["share"]],
+                    }
+                )
+            )
+        )
+    codes = qa.loc[qa["measure"] == "code"]
+    parts.append(
+        f'<h3>Codes</h3><p class="note">The {top_codes} most frequent codes of each coded '
+        "column, with their counts.</p>"
+    )
+    summary = [
+        {
+            "table": str(table),
+            "column": str(column),
+            "distinct codes": len(group),
+            "most frequent": ", ".join(
+                f"{value} ({int(count):,})"
+                for value, count in group.sort_values("count", ascending=False, kind="stable")[
+                    ["value", "count"]
+                ]
+                .head(top_codes)
+                .itertuples(index=False)
+            ),
+        }
+        for (table, column), group in codes.groupby(["table", "column"], sort=False)
+    ]
+    parts.append(table_html(pd.DataFrame(summary)))
+    return "\n".join(parts)
+
+
 def render(
     la: str,
     outcomes: dict,
@@ -381,6 +493,7 @@ def render(
     figure_dir: Path,
     audits: dict[str, pd.DataFrame],
     diagnostics: dict[tuple[str, str], pd.DataFrame],
+    ingest_qa: pd.DataFrame | None = None,
 ) -> str:
     """The whole report as one HTML document."""
     figure_dir.mkdir(parents=True, exist_ok=True)
@@ -408,6 +521,8 @@ def render(
             f"{outcome['text_window_days']} days before it.</li>"
         )
     parts.append("</ul>")
+    if ingest_qa is not None:
+        parts.append(data_qa_section(ingest_qa))
     parts.append("<h2>Cohorts</h2>")
     parts.append(
         '<p class="note">One row per referral of a child under 18. Referrals whose outcome '
@@ -602,6 +717,7 @@ def main(snakemake) -> None:
             )
             for p in snakemake.input.split_diagnostics
         },
+        ingest_qa=read_parquet(snakemake.input.ingest_qa, "ingest_qa"),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
     logger.info("wrote the report for %d outcome(s)", len(outcomes))
