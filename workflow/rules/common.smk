@@ -85,6 +85,22 @@ def raw_table(table):
     return os.path.join(data_directory(), spec["path"])
 
 
+def name_lists():
+    """Paths of the configured lists of names to redact (schools, places,
+    teams, staff), by kind, for those that are set."""
+    lists = config["data"]["name_lists"]
+    return {
+        kind: os.path.join(data_directory(), path)
+        for kind, path in lists.items()
+        if path
+    }
+
+
+def first_names_input():
+    """The first-names list of the optional redaction pass, or nothing."""
+    return config["text"]["first_names"] or []
+
+
 def raw_structured_tables():
     """Named paths of the structured raw exports."""
     return {table: raw_table(table) for table in STRUCTURED_TABLES}
