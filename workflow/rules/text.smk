@@ -49,6 +49,7 @@ rule normalise_notes:
     params:
         stop_words=config["text"]["stop_words"],
         min_token_length=config["text"]["min_token_length"],
+        phrases=config["text"]["phrases"],
     script:
         "../scripts/normalise_notes.py"
 
