@@ -129,11 +129,15 @@ def design_name(wildcards):
 
 
 def topic_input(wildcards):
-    """Topic shares for text designs; nothing for structured-only designs."""
+    """Topic shares (with TF-IDF weights if configured) for text designs;
+    nothing for structured-only designs."""
     if wildcards.features == "text":
-        return rules.fit_topics.output.shares.format(
-            outcome=wildcards.outcome, timing=wildcards.timing
+        shares = (
+            rules.fit_tfidf.output.features
+            if config["tfidf"]["enabled"]
+            else rules.fit_topics.output.shares
         )
+        return shares.format(outcome=wildcards.outcome, timing=wildcards.timing)
     return []
 
 
