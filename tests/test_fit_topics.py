@@ -15,7 +15,11 @@ SETTINGS = {
     "iterations": 50,
     "no_below": 1,
     "no_above": 1.0,
+    "bigrams": False,
+    "bigram_min_count": 2,
+    "bigram_threshold": 0.1,
 }
+BIGRAMS = {**SETTINGS, "bigrams": True}
 CONCERN = ["bruise", "injury", "police", "drunk", "shout", "fear"]
 CALM = ["school", "happy", "play", "tidy", "engage", "support"]
 
@@ -93,3 +97,30 @@ def test_num_topics_chosen_by_highest_coherence():
     dictionary = ft.build_dictionary(docs, 1, 1.0)
     chosen, grid = ft.choose_num_topics(docs, dictionary, SETTINGS, seed=1)
     assert chosen == int(grid.sort_values("coherence").iloc[-1]["num_topics"])
+
+
+def test_bigrams_are_learned_on_fit_rows_and_applied_to_scored_rows():
+    fit = [["front", "door", "call"], ["front", "door", "visit"], ["door", "front"]] * 3
+    score = [["front", "door"], ["call", "front"]]
+    joined_fit, joined_score = ft.join_bigrams(fit, score, BIGRAMS)
+    assert joined_fit[0] == ["front_door", "call"]
+    assert joined_score == [["front_door"], ["call", "front"]]
+    assert ft.join_bigrams(fit, score, SETTINGS) == (fit, score)
+
+
+def test_test_rows_do_not_influence_learned_bigrams():
+    docs = documents()
+    changed = docs.copy()
+    # Test rows full of a pair that would be learned as a bigram if they were seen.
+    changed["tokens"] = [
+        ["police", "bruise"] * 6 if i >= 30 else tokens for i, tokens in enumerate(docs["tokens"])
+    ]
+    # Seen with the test rows, the pair would be joined.
+    everything, _ = ft.join_bigrams(changed["tokens"].map(list).tolist(), [], BIGRAMS)
+    assert "police_bruise" in everything[35]
+    original, _, words = ft.fit_topics(docs, splits(), BIGRAMS, seed=1)
+    altered, _, altered_words = ft.fit_topics(changed, splits(), BIGRAMS, seed=1)
+    train = original["referral_id"].isin([f"r{i:02d}" for i in range(30)])
+    pd.testing.assert_frame_equal(original.loc[train], altered.loc[train])
+    pd.testing.assert_frame_equal(words, altered_words)
+    assert not altered_words["word"].str.contains("police_bruise").any()

@@ -149,7 +149,7 @@ def test_main_keeps_ids_and_row_order(tmp_path, monkeypatch):
     monkeypatch.setattr(nn, "BATCH_ROWS", 2)
     snakemake = types.SimpleNamespace(
         input=types.SimpleNamespace(notes=shard(tmp_path)),
-        params=types.SimpleNamespace(stop_words=sorted(STOP), min_token_length=2),
+        params=types.SimpleNamespace(stop_words=sorted(STOP), min_token_length=2, phrases=[]),
         output=types.SimpleNamespace(tokens=str(tmp_path / "tokens" / "shard_0.parquet")),
         log=[str(tmp_path / "normalise.log")],
     )
@@ -166,8 +166,37 @@ def test_main_refuses_a_shard_without_the_notes_schema(tmp_path):
     pq.write_table(pa.table({"note_id": ["n1"], "text": ["x"]}), path)
     snakemake = types.SimpleNamespace(
         input=types.SimpleNamespace(notes=str(path)),
-        params=types.SimpleNamespace(stop_words=[], min_token_length=2),
+        params=types.SimpleNamespace(stop_words=[], min_token_length=2, phrases=[]),
         output=types.SimpleNamespace(tokens=str(tmp_path / "tokens.parquet")),
     )
     with pytest.raises(ValueError, match="schema 'notes'"):
         nn.main(snakemake)
+
+
+def test_configured_phrases_become_single_tokens(nlp):
+    phrases = ["domestic abuse", "child protection plan", "self harm"]
+    text = (
+        "Domestic  abuse and domestic\nabuses; a Child Protection Plans review, "
+        "self-harm, no child protection, abuse at home"
+    )
+    out = nn.normalise([text], nlp, STOP | {"child protection"}, 2, phrases)[0]
+    assert out == [
+        "domestic_abuse",
+        "domestic_abuse",
+        "child_protection_plan",
+        "review",
+        "self_harm",
+        "abuse",
+        "home",
+    ]
+    # Without phrases the words are separate tokens and the stop phrase goes.
+    assert nn.normalise([text], nlp, STOP, 2)[0][:4] == ["domestic", "abuse", "domestic", "abuse"]
+
+
+def test_phrases_agree_across_batches_and_may_not_be_stop_phrases(nlp, monkeypatch):
+    texts = ["mental health of mum", "", "Mental Health team"] * 3
+    monkeypatch.setattr(nn, "BATCH_CHARS", 5)
+    out = nn.normalise(texts, nlp, set(), 2, ["mental health"])
+    assert out[:3] == [["mental_health", "mum"], [], ["mental_health", "team"]]
+    with pytest.raises(nn.InputError, match="both name \\['social worker'\\]"):
+        nn.normalise(texts, nlp, {"social worker"}, 2, ["Social  worker"])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import spacy
 
 import redact_notes as rn
 from common import InputError, pseudonymise, read_parquet
@@ -235,6 +236,10 @@ def test_redactor_counts_replacements_by_kind():
         "NHS_NUMBER": 0,
         "DATE": 0,
         "POSTCODE": 0,
+        "SCHOOL_NAME": 0,
+        "PLACE_NAME": 0,
+        "TEAM_NAME": 0,
+        "STAFF_NAME": 0,
         "NAME": 2,
     }
     assert set(rn.PLACEHOLDERS) == set(counts)
@@ -283,7 +288,9 @@ RAW_IDENTIFIERS = [
 ]
 
 
-def fake_snakemake(tmp_path: Path, shards: int = 3, **params) -> types.SimpleNamespace:
+def fake_snakemake(
+    tmp_path: Path, shards: int = 3, name_lists=(), first_names=(), **params
+) -> types.SimpleNamespace:
     notes = tmp_path / "case_notes.csv"
     people = tmp_path / "people.csv"
     notes.write_text(NOTES_CSV, encoding="utf-8")
@@ -296,9 +303,17 @@ def fake_snakemake(tmp_path: Path, shards: int = 3, **params) -> types.SimpleNam
         "key_file": None,
         "demo_key": None,
         "shards": shards,
+        "name_list_kinds": [],
+        "first_name_exceptions": [],
+        "ner_model": None,
     }
     return types.SimpleNamespace(
-        input=types.SimpleNamespace(notes=str(notes), people=str(people)),
+        input=types.SimpleNamespace(
+            notes=str(notes),
+            people=str(people),
+            name_lists=list(name_lists),
+            first_names=first_names,
+        ),
         params=types.SimpleNamespace(**{**defaults, **params}),
         output=types.SimpleNamespace(
             shards=[str(tmp_path / "text" / "notes" / f"shard_{k}.parquet") for k in range(shards)]
@@ -395,3 +410,144 @@ def test_bad_notes_name_file_column_and_line(tmp_path, monkeypatch, old, new, me
     with pytest.raises(InputError, match=message) as error:
         rn.main(snakemake)
     assert str(path) in str(error.value)
+
+
+# --- configured lists, first names, named entities -------------------------
+
+
+def test_listed_phrases_go_whole_in_any_case_and_spacing():
+    lists = {
+        "SCHOOL_NAME": rn.listed_names("schools", ["Oakfield Primary School", "St Mary's"]),
+        "TEAM_NAME": rn.listed_names("teams", ["Northgate Hub"]),
+    }
+    texts = pd.Series(
+        [
+            "At OAKFIELD  primary\nSchool's gate; St Mary’s rang the northgate hub.",
+            "Oakfield Primary and the oakfields school stay.",
+        ]
+    )
+    out, counts = rn.Redactor([], lists=lists)(texts)
+    assert out.tolist() == [
+        "At SCHOOL_NAME's gate; SCHOOL_NAME rang the TEAM_NAME.",
+        "Oakfield Primary and the oakfields school stay.",
+    ]
+    assert counts["SCHOOL_NAME"] == 2 and counts["TEAM_NAME"] == 1
+
+
+def test_staff_names_go_whole_and_word_by_word():
+    assert rn.listed_names("staff", ["Jane O'Neil"]) == sorted(
+        {"jane o'neil", "jane o’neil", "jane", "o'neil", "o’neil", "oneil", "neil"}
+    )
+    lists = {"STAFF_NAME": rn.listed_names("staff", ["Jane O'Neil"])}
+    out = rn.Redactor(["jane"], lists=lists)(pd.Series(["Jane O'Neil and Jane; Neil."]))[0]
+    # Lists go before the names of people, so a shared name takes the list's placeholder.
+    assert out.iloc[0] == "STAFF_NAME and STAFF_NAME; STAFF_NAME."
+
+
+def test_read_name_list_reads_text_and_csv_and_refuses_empty(tmp_path):
+    text = tmp_path / "schools.txt"
+    text.write_text("# maintained schools\nOakfield  Primary\n\n  St Mary's \n", encoding="utf-8")
+    assert rn.read_name_list(text) == ["Oakfield Primary", "St Mary's"]
+    table = tmp_path / "teams.csv"
+    table.write_text("team,code\nNorthgate Hub,N1\nEarly Help,E2\n", encoding="utf-8")
+    assert rn.read_name_list(table) == ["Northgate Hub", "Early Help"]
+    empty = tmp_path / "places.txt"
+    empty.write_text("# none yet\n\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"places\.txt: the name list is empty"):
+        rn.read_name_list(empty)
+
+
+def test_configured_lists_follow_the_placeholder_order(tmp_path):
+    (tmp_path / "staff.txt").write_text("Jane Doe\n", encoding="utf-8")
+    (tmp_path / "schools.txt").write_text("Oakfield\n", encoding="utf-8")
+    lists = rn.configured_lists(
+        [str(tmp_path / "staff.txt"), str(tmp_path / "schools.txt")], ["staff", "schools"]
+    )
+    assert list(lists) == ["SCHOOL_NAME", "STAFF_NAME"]
+    assert lists["SCHOOL_NAME"] == ["oakfield"]
+
+
+@pytest.fixture(scope="module")
+def census_first_names() -> set[str]:
+    return rn.first_name_pass(Path("resources/first_names/us_census_1990.txt"), ["Peter"])
+
+
+def test_first_names_pass_keeps_ordinary_words_and_exceptions(census_first_names):
+    assert {"john", "grace", "mark", "ella", "sarah"} <= census_first_names
+    assert not {"will", "may", "hope", "an", "peter"} & census_first_names
+
+
+def test_first_names_go_only_when_capitalised(census_first_names):
+    texts = pd.Series(["Will John's mum Grace see grace and john? May. Peter. JOHN, Smithson"])
+    out = rn.Redactor([], first_names=census_first_names)(texts)[0]
+    assert out.iloc[0] == "Will NAME's mum NAME see grace and john? May. Peter. JOHN, Smithson"
+    assert rn.first_name_pass(None, []) == set()
+
+
+def test_shipped_first_names_are_lowercase_unique_and_documented():
+    path = Path("resources/first_names/us_census_1990.txt")
+    names = path.read_text(encoding="utf-8").splitlines()
+    assert len(names) == 5163 and names == sorted(set(names))
+    assert all(re.fullmatch("[a-z]+", n) for n in names)
+    readme = (path.parent / "README.md").read_text(encoding="utf-8")
+    assert "public domain" in readme and "names==0.3.0" in readme
+
+
+def test_missing_entity_pipeline_is_a_helpful_error():
+    with pytest.raises(InputError, match="text.ner_model: spaCy pipeline 'no_such_pipeline'"):
+        rn.load_entity_pipeline("no_such_pipeline")
+    assert rn.load_entity_pipeline(None) is None
+
+
+def fake_entity_pipeline(tmp_path: Path, with_ner: bool = True) -> str:
+    """A saved pipeline whose "ner" is a rule-based entity ruler."""
+    nlp = spacy.blank("en")
+    if with_ner:
+        ruler = nlp.add_pipe("entity_ruler", name="ner")
+        ruler.add_patterns(
+            [
+                {"label": "PERSON", "pattern": "Zebedee Quill"},
+                {"label": "GPE", "pattern": "Little Snoring"},
+                {"label": "ORG", "pattern": "Acme"},
+            ]
+        )
+    path = tmp_path / ("fake_pipeline" if with_ner else "fake_pipeline_without_ner")
+    nlp.to_disk(path)
+    return str(path)
+
+
+def test_entity_pass_redacts_people_and_places_through_main(tmp_path, monkeypatch):
+    with pytest.raises(InputError, match="has no named-entity recogniser"):
+        rn.load_entity_pipeline(fake_entity_pipeline(tmp_path, with_ner=False))
+    monkeypatch.setenv(KEY_ENV, KEY)
+    snakemake = fake_snakemake(tmp_path, shards=1, ner_model=fake_entity_pipeline(tmp_path))
+    (tmp_path / "case_notes.csv").write_text(
+        NOTES_CSV + "NOTE-0005,CHILD-A1,2016-03-01,Contact,"
+        "Zebedee Quill of Little Snoring rang Acme.\n",
+        encoding="utf-8",
+    )
+    rn.main(snakemake)
+    texts = read_parquet(snakemake.output.shards[0], "notes")["text"].tolist()
+    assert "NAME of PLACE_NAME rang Acme." in texts
+
+
+def test_main_redacts_configured_lists_and_first_names(tmp_path, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    schools = tmp_path / "schools.txt"
+    schools.write_text("Oakfield Primary\n", encoding="utf-8")
+    first_names = tmp_path / "first_names.txt"
+    first_names.write_text("zara\nwill\n", encoding="utf-8")
+    snakemake = fake_snakemake(
+        tmp_path,
+        shards=1,
+        name_lists=[str(schools)],
+        first_names=str(first_names),
+        name_list_kinds=["schools"],
+    )
+    (tmp_path / "case_notes.csv").write_text(
+        NOTES_CSV + "NOTE-0005,CHILD-A1,2016-03-01,Contact,Zara from Oakfield Primary will call.\n",
+        encoding="utf-8",
+    )
+    rn.main(snakemake)
+    texts = read_parquet(snakemake.output.shards[0], "notes")["text"].tolist()
+    assert "NAME from SCHOOL_NAME will call." in texts

@@ -85,6 +85,22 @@ def raw_table(table):
     return os.path.join(data_directory(), spec["path"])
 
 
+def name_lists():
+    """Paths of the configured lists of names to redact (schools, places,
+    teams, staff), by kind, for those that are set."""
+    lists = config["data"]["name_lists"]
+    return {
+        kind: os.path.join(data_directory(), path)
+        for kind, path in lists.items()
+        if path
+    }
+
+
+def first_names_input():
+    """The first-names list of the optional redaction pass, or nothing."""
+    return config["text"]["first_names"] or []
+
+
 def raw_structured_tables():
     """Named paths of the structured raw exports."""
     return {table: raw_table(table) for table in STRUCTURED_TABLES}
@@ -118,11 +134,15 @@ def design_name(wildcards):
 
 
 def topic_input(wildcards):
-    """Topic shares for text designs; nothing for structured-only designs."""
+    """Topic shares (with TF-IDF weights if configured) for text designs;
+    nothing for structured-only designs."""
     if wildcards.features == "text":
-        return rules.fit_topics.output.shares.format(
-            outcome=wildcards.outcome, timing=wildcards.timing
+        shares = (
+            rules.fit_tfidf.output.features
+            if config["tfidf"]["enabled"]
+            else rules.fit_topics.output.shares
         )
+        return shares.format(outcome=wildcards.outcome, timing=wildcards.timing)
     return []
 
 

@@ -2,6 +2,8 @@ rule redact_notes:
     input:
         notes=raw_table("notes"),
         people=raw_table("people"),
+        name_lists=list(name_lists().values()),
+        first_names=first_names_input(),
         helpers=HELPERS,
     output:
         shards=expand(f"{RESULTS}/text/notes/shard_{{shard}}.parquet", shard=SHARDS),
@@ -22,6 +24,9 @@ rule redact_notes:
         key_file=config["pseudonymisation"]["key_file"],
         demo_key=demo_key(),
         shards=len(SHARDS),
+        name_list_kinds=list(name_lists()),
+        first_name_exceptions=config["text"]["first_name_exceptions"],
+        ner_model=config["text"]["ner_model"],
     script:
         "../scripts/redact_notes.py"
 
@@ -44,6 +49,7 @@ rule normalise_notes:
     params:
         stop_words=config["text"]["stop_words"],
         min_token_length=config["text"]["min_token_length"],
+        phrases=config["text"]["phrases"],
     script:
         "../scripts/normalise_notes.py"
 

@@ -21,3 +21,27 @@ rule fit_topics:
         seed=config["seed"],
     script:
         "../scripts/fit_topics.py"
+
+
+rule fit_tfidf:
+    input:
+        text_documents=rules.build_features.output.text_documents,
+        splits=rules.make_splits.output.splits,
+        shares=rules.fit_topics.output.shares,
+        helpers=HELPERS,
+    output:
+        features=f"{RESULTS}/topics/{{outcome}}/{{timing}}/shares_tfidf.parquet",
+        terms=f"{RESULTS}/topics/{{outcome}}/{{timing}}/tfidf_terms.parquet",
+    log:
+        f"{LOGS}/fit_tfidf/{{outcome}}_{{timing}}.log",
+    benchmark:
+        f"{BENCHMARKS}/fit_tfidf/{{outcome}}_{{timing}}.tsv"
+    conda:
+        "../../envs/text.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        tfidf=config["tfidf"],
+    script:
+        "../scripts/fit_tfidf.py"

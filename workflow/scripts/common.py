@@ -374,6 +374,22 @@ def topic_column(topic: int) -> str:
     return f"topic_{topic:02d}"
 
 
+SCHEMAS["tfidf_terms"] = pa.schema(
+    [("fold", pa.int16()), ("column", pa.string()), ("term", pa.string())]
+)
+
+
+def tfidf_schema(num_topics: int, max_terms: int) -> pa.Schema:
+    """Schema of topic shares with ``max_terms`` TF-IDF columns appended."""
+    fields = [(tfidf_column(k), pa.float64()) for k in range(max_terms)]
+    return pa.schema(list(topic_schema(num_topics)) + fields)
+
+
+def tfidf_column(position: int) -> str:
+    """Column name of the TF-IDF weight of a fold's term at ``position``."""
+    return f"tfidf_{position:03d}"
+
+
 def resolve_schema(schema: str | pa.Schema) -> pa.Schema:
     """A schema given by its name in ``SCHEMAS`` or directly."""
     return SCHEMAS[schema] if isinstance(schema, str) else schema

@@ -6,6 +6,11 @@ of the 2020 study); then one gensim ``LdaModel`` is fitted on the outer
 training rows (fold -1, scoring train and test rows), and one on each inner
 fold's fit rows (scoring that fold's fit and validate rows), so that no topic
 model ever sees the text of the rows it is evaluated on.
+
+Optionally (``bigrams``), pairs of words that occur together more often than
+chance ("front_door") are joined into one token first, by a gensim
+``Phrases`` model learned, like the dictionary, on each model's fit rows only
+and then applied to the rows it scores.
 """
 
 import logging
@@ -14,6 +19,7 @@ import numpy as np
 import pandas as pd
 from gensim.corpora import Dictionary
 from gensim.models import CoherenceModel, LdaModel
+from gensim.models.phrases import Phrases
 
 from common import read_parquet, topic_column, topic_schema, write_parquet
 
@@ -22,6 +28,22 @@ logger = logging.getLogger(__name__)
 logging.getLogger("gensim").setLevel(logging.WARNING)
 
 OUTER_FOLD = -1
+
+
+def join_bigrams(
+    fit_docs: list[list[str]], score_docs: list[list[str]], settings: dict
+) -> tuple[list[list[str]], list[list[str]]]:
+    """``fit_docs`` and ``score_docs`` with the bigrams learned on
+    ``fit_docs`` alone joined by "_", or both unchanged if bigrams are off."""
+    if not settings["bigrams"]:
+        return fit_docs, score_docs
+    bigrams = Phrases(
+        fit_docs,
+        min_count=settings["bigram_min_count"],
+        threshold=settings["bigram_threshold"],
+        delimiter="_",
+    ).freeze()
+    return [bigrams[doc] for doc in fit_docs], [bigrams[doc] for doc in score_docs]
 
 
 def build_dictionary(documents: list[list[str]], no_below: int, no_above: float) -> Dictionary:
@@ -120,20 +142,22 @@ def fit_topics(
     tokens = documents.set_index("referral_id")["tokens"].map(list)
     folds = fold_rows(splits)
     outer_fit, _ = folds[OUTER_FOLD]
-    outer_docs = tokens.loc[outer_fit].tolist()
+    outer_docs, _ = join_bigrams(tokens.loc[outer_fit].tolist(), [], settings)
     outer_dictionary = build_dictionary(outer_docs, settings["no_below"], settings["no_above"])
     num_topics, grid = choose_num_topics(outer_docs, outer_dictionary, settings, seed)
 
     parts, words = [], None
     for fold, (fit_ids, score_ids) in folds.items():
-        fit_docs = tokens.loc[fit_ids].tolist()
+        fit_docs, score_docs = join_bigrams(
+            tokens.loc[fit_ids].tolist(), tokens.loc[score_ids].tolist(), settings
+        )
         dictionary = (
             outer_dictionary
             if fold == OUTER_FOLD
             else build_dictionary(fit_docs, settings["no_below"], settings["no_above"])
         )
         model = fit_lda(fit_docs, dictionary, num_topics, settings, seed)
-        shares = topic_shares(model, dictionary, tokens.loc[score_ids].tolist())
+        shares = topic_shares(model, dictionary, score_docs)
         part = pd.DataFrame(shares, columns=[topic_column(k) for k in range(num_topics)])
         part.insert(0, "referral_id", score_ids)
         part.insert(0, "fold", fold)

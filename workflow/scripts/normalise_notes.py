@@ -1,7 +1,8 @@
 """Normalise one shard of redacted case notes into lists of lemmas.
 
 Each note is lowercased, the configured stop phrases ("social worker") are
-removed, and the rest is tokenised by spaCy's English tokenizer. A token is
+removed, the configured phrases ("domestic abuse") become one token each
+("domestic_abuse"), and the rest is tokenised by spaCy's English tokenizer. A token is
 kept as its lemma, from spaCy's lookup lemmatizer (tables shipped in
 spacy-lookups-data: no download, no trained pipeline), when it is alphabetic,
 neither it nor its lemma is a stop word (spaCy's English list, the configured
@@ -12,6 +13,10 @@ Checking the lemma as well as the word means that "referrals" goes with the
 stop word "referral", and that no stop word ever reaches the topic model as a
 lemma ("took" -> "take"). Stop phrases are removed as phrases, not word by
 word, because their words carry meaning elsewhere ("care proceedings").
+Stop phrases and phrases are matched together, the longest first, so that a
+phrase may contain a stop phrase ("child protection plan" is kept whole
+although "child protection" is dropped); a phrase is never a stop word, and
+naming one in both lists is an error.
 
 Speed: the lookup lemmatizer ignores context, so a word's normalised form
 depends on the word alone. Each distinct word (spaCy orth id) is therefore
@@ -38,7 +43,7 @@ from spacy.attrs import ORTH
 from spacy.language import Language
 from spacy.tokens import Token
 
-from common import SCHEMAS, batches, write_parquet
+from common import SCHEMAS, InputError, batches, write_parquet
 from redact_notes import PLACEHOLDERS
 
 logger = logging.getLogger(__name__)
@@ -51,6 +56,10 @@ BATCH_CHARS = 20_000
 # Joins the notes of a batch. Uppercase, so it cannot occur in the lowercased
 # notes; between spaces, so it cannot change how the words beside it are split.
 SEPARATOR = "NOTEBREAK"
+# Configured phrase k stands in the text as this prefix and k in the letters
+# A-J (uppercase, so no lowercased word can be one), until its token is
+# replaced by the joined phrase.
+PHRASE_PREFIX = "PHRASE"
 
 
 def build_nlp() -> Language:
@@ -64,16 +73,16 @@ def build_nlp() -> Language:
 def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
     """A regex matching any of the lowercased ``phrases`` as whole words.
 
-    Words may be separated by any whitespace, apostrophes may be straight or
-    curly, and a plural "s" may follow ("social workers"); longer phrases are
-    tried first, so "children's social care" goes whole before "social care"
-    is looked for.
+    Words may be separated by any whitespace or hyphens, apostrophes may be
+    straight or curly, and a plural "s" may follow ("social workers"); longer
+    phrases are tried first, so "children's social care" goes whole before
+    "social care" is looked for.
     """
     alternatives = []
     for phrase in sorted(set(phrases), key=len, reverse=True):
         words = [re.escape(word).replace("'", "['’]") for word in phrase.split()]
         first = re.escape(phrase[0])
-        body = r"\s+".join(words)[len(first) :] + "s?"
+        body = r"[\s-]+".join(words)[len(first) :] + "s?"
         # The left-boundary test follows the first character, not precedes
         # it: a pattern that starts with literal characters lets the regex
         # engine skip to the next candidate instead of trying every position.
@@ -83,16 +92,51 @@ def phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?:{'|'.join(alternatives)})(?!\w)")
 
 
+def phrase_key(match: str) -> str:
+    """The configured phrase that ``match`` (lowercase text) spells: single
+    spaces, straight apostrophes; a plural "s" is removed by the caller."""
+    return " ".join(re.split(r"[\s-]+", match.replace("’", "'")))
+
+
+def phrase_marker(k: int) -> str:
+    """The word that stands for configured phrase ``k`` during tokenisation."""
+    return PHRASE_PREFIX + "".join(chr(ord("A") + int(digit)) for digit in str(k))
+
+
+def phrase_replacements(stop_phrases: set[str], phrases: list[str]) -> dict[str, str]:
+    """What each stop phrase (a space) and each phrase (its marker, between
+    spaces) is replaced by in the lowercased text.
+
+    Raises ``InputError`` naming a phrase that is also a stop phrase.
+    """
+    clash = sorted(stop_phrases & set(phrases))
+    if clash:
+        raise InputError(
+            f"config text.phrases and text.stop_words both name {clash}; "
+            "remove each from one of the lists."
+        )
+    replacements = dict.fromkeys(stop_phrases, " ")
+    replacements |= {phrase: f" {phrase_marker(k)} " for k, phrase in enumerate(phrases)}
+    return replacements
+
+
 def normalise(
-    texts: Iterable[str], nlp: Language, stop_words: set[str], min_token_length: int
+    texts: Iterable[str],
+    nlp: Language,
+    stop_words: set[str],
+    min_token_length: int,
+    phrases: Iterable[str] = (),
 ) -> list[list[str]]:
     """The lemmas kept from each text, in order (see the module docstring).
 
     ``stop_words`` entries of several words are removed as phrases; single
     words are dropped as words or lemmas, like spaCy's own stop words.
+    ``phrases`` become single tokens, their words joined by "_".
     """
-    lowered = {w.strip().lower() for w in stop_words}
-    phrases = phrase_pattern(w for w in lowered if len(w.split()) > 1)
+    lowered = {phrase_key(" ".join(w.lower().split())) for w in stop_words}
+    kept = list(dict.fromkeys(phrase_key(" ".join(p.lower().split())) for p in phrases))
+    replacements = phrase_replacements({w for w in lowered if " " in w}, kept)
+    pattern = phrase_pattern(replacements)
     drop = (
         {w for w in lowered if len(w.split()) == 1}
         | set(nlp.Defaults.stop_words)
@@ -109,13 +153,19 @@ def normalise(
             return ""
         return lemma
 
+    def replace(match: re.Match[str]) -> str:
+        key = phrase_key(match.group())
+        return replacements[key if key in replacements else key[:-1]]
+
     def prepare(text: str) -> str:
         # The lookup tables are lowercase and case-sensitive.
         text = text.lower()
-        return phrases.sub(" ", text) if phrases else text
+        return pattern.sub(replace, text) if pattern else text
 
     separator = nlp.vocab.strings.add(SEPARATOR)
     forms: dict[int, str] = {separator: ""}
+    for k, phrase in enumerate(kept):
+        forms[nlp.vocab.strings.add(phrase_marker(k))] = phrase.replace(" ", "_")
     out: list[list[str]] = []
     for batch in batches(map(prepare, texts), BATCH_CHARS):
         doc = nlp.tokenizer(f" {SEPARATOR} ".join(batch))
@@ -152,8 +202,9 @@ def main(snakemake) -> None:
         for text in batch.column("text").to_pylist()
     )
     start = time.perf_counter()
+    params = snakemake.params
     tokens = normalise(
-        texts, build_nlp(), set(snakemake.params.stop_words), snakemake.params.min_token_length
+        texts, build_nlp(), set(params.stop_words), params.min_token_length, params.phrases
     )
     seconds = time.perf_counter() - start
     n_tokens = sum(map(len, tokens))

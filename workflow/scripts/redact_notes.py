@@ -14,6 +14,19 @@ only stage that reads their raw text. Before anything is written it replaces:
   alone; misspellings by two swapped letters ("Kieth") match too, unless the
   misspelling is an English word ("brain" for "Brian").
 
+- names from the LA's configured lists of schools, places, teams and staff,
+  by ``SCHOOL_NAME``, ``PLACE_NAME``, ``TEAM_NAME`` and ``STAFF_NAME``: each
+  entry as a whole phrase in any case and spacing ("Oakfield  primary
+  SCHOOL's"), and each word of a staff member's name on its own, like the
+  names of people (placeholders hold an underscore so that normalisation
+  drops them while keeping the ordinary words "school", "place" and "team");
+- optionally, any capitalised word in a list of first names shipped as data
+  (``resources/first_names/``), by ``NAME``, except those that are more often
+  ordinary words than names, judged by spaCy's word probabilities ("Will",
+  "May", "Hope" stay), and configured exceptions;
+- optionally, the people, places and buildings found by a trained spaCy
+  pipeline's named-entity recogniser, by ``NAME`` and ``PLACE_NAME``.
+
 Note and child identifiers become keyed hashes, the same as in the structured
 tables, and notes are split into shards by child so that normalisation can run
 one job per shard. The log holds counts only, never text or identifiers.
@@ -29,6 +42,7 @@ times are kept: they identify nobody and matter for the chronology.
 """
 
 import logging
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -38,6 +52,8 @@ from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
+import spacy
+from spacy.language import Language
 from spacy.lookups import load_lookups
 
 from common import (
@@ -52,6 +68,27 @@ from common import (
 logger = logging.getLogger(__name__)
 
 NAME = "NAME"
+# Configured lists of names (config data.name_lists) and their placeholders,
+# redacted in this order, before the names of people.
+LIST_PLACEHOLDERS = {
+    "schools": "SCHOOL_NAME",
+    "places": "PLACE_NAME",
+    "teams": "TEAM_NAME",
+    "staff": "STAFF_NAME",
+}
+# Entity labels of spaCy's English pipelines that identify someone, and their
+# placeholders.
+ENTITY_PLACEHOLDERS = {
+    "PERSON": NAME,
+    "GPE": LIST_PLACEHOLDERS["places"],
+    "LOC": LIST_PLACEHOLDERS["places"],
+    "FAC": LIST_PLACEHOLDERS["places"],
+}
+# A first name is taken for an ordinary word when it is written this many times
+# as often in lower case as capitalised: 3 keeps "Grace", "Mark", "Ella" and
+# "Hazel" as names (each under twice) and "Will", "May", "Hope" as words.
+ORDINARY_ODDS = 3.0
+FIRST_NAME = re.compile(r"(?<!\w)[A-Z][a-z]+(?!\w)")
 MIN_NAME_LENGTH = 2
 # Shorter names have too few letters for a swap to stay recognisable.
 MIN_TYPO_LENGTH = 5
@@ -132,7 +169,11 @@ RULES: tuple[Rule, ...] = (
         re.compile(r"\d[a-z]{2}\b", re.IGNORECASE),
     ),
 )
-PLACEHOLDERS: tuple[str, ...] = (*dict.fromkeys(rule.kind for rule in RULES), NAME)
+PLACEHOLDERS: tuple[str, ...] = (
+    *dict.fromkeys(rule.kind for rule in RULES),
+    *LIST_PLACEHOLDERS.values(),
+    NAME,
+)
 
 
 def name_variants(cell: str) -> set[str]:
@@ -191,6 +232,106 @@ def people_names(people: pd.DataFrame, separator: str, is_word: Callable[[str], 
     return sorted(names | typos)
 
 
+def read_name_list(path: str | Path) -> list[str]:
+    """The names in one configured list: a text file of one name per line
+    (blank lines and lines starting with "#" skipped), or the first column of
+    a CSV file with a header row.
+
+    Raises ``InputError`` naming the file if it holds no name.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding="utf-8-sig", usecols=[0]
+        )
+        entries = frame.iloc[:, 0].tolist()
+    else:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        entries = [line for line in lines if not line.lstrip().startswith("#")]
+    names = [" ".join(entry.split()) for entry in entries if entry.strip()]
+    if not names:
+        raise InputError(
+            f"{path}: the name list is empty; add one name per line (or per row of "
+            "the first column of a CSV file), or remove it from data.name_lists."
+        )
+    return names
+
+
+def listed_names(kind: str, entries: list[str]) -> list[str]:
+    """The lowercased phrases to redact for one configured list.
+
+    Every entry is a phrase, with either apostrophe; staff entries give, in
+    addition, every name word (``name_variants``), because notes often name a
+    worker by first or last name alone.
+    """
+    phrases: set[str] = set()
+    for entry in entries:
+        phrase = entry.lower()
+        phrases |= {phrase, phrase.replace("'", "’"), phrase.replace("’", "'")}
+        if kind == "staff":
+            phrases |= name_variants(entry)
+    return sorted(p for p in phrases if len(p) >= MIN_NAME_LENGTH)
+
+
+def read_first_names(path: str | Path) -> set[str]:
+    """The lowercased first names in a list of one name per line."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return {line.strip().lower() for line in lines if line.strip() and not line.startswith("#")}
+
+
+def ordinary_words(words: set[str]) -> set[str]:
+    """Those ``words`` written at least ``ORDINARY_ODDS`` times as often in
+    lower case as capitalised, by the word probabilities (log) in
+    spacy-lookups-data: more often ordinary words than names ("will", "may",
+    "hope", "faith"), even at the start of a sentence. Words it lacks are not
+    ordinary."""
+    probability = load_lookups("en", ["lexeme_prob"]).get_table("lexeme_prob")
+    floor = -math.inf
+    margin = math.log(ORDINARY_ODDS)
+    return {
+        word
+        for word in words
+        if probability.get(word, floor) - probability.get(word.capitalize(), floor) >= margin
+    }
+
+
+def first_name_pass(path: str | Path | None, exceptions: list[str]) -> set[str]:
+    """The first names the optional pass redacts: those in the list at
+    ``path`` (none if ``path`` is None), less ordinary words and ``exceptions``."""
+    if path is None:
+        return set()
+    names = read_first_names(path)
+    return names - ordinary_words(names) - {word.lower() for word in exceptions}
+
+
+def load_entity_pipeline(model: str | None) -> Language | None:
+    """The installed spaCy pipeline ``model`` with only what its named-entity
+    recogniser needs, or None if ``model`` is None. Nothing is downloaded.
+
+    Raises ``InputError`` if the pipeline is not installed or has no "ner".
+    """
+    if model is None:
+        return None
+    try:
+        nlp = spacy.load(model)
+    except OSError as error:
+        raise InputError(
+            f"config text.ner_model: spaCy pipeline {model!r} is not installed ({error}); "
+            "install it into the environment (e.g. pip install of its wheel, offline) "
+            "or set text.ner_model to null."
+        ) from None
+    if "ner" not in nlp.pipe_names:
+        raise InputError(
+            f"config text.ner_model: spaCy pipeline {model!r} has no named-entity "
+            "recogniser ('ner'); choose a pipeline that has one or set it to null."
+        )
+    # The recogniser may listen to a shared token-to-vector layer; the tagger,
+    # parser and lemmatizer are not needed.
+    needed = ("tok2vec", "transformer", "ner")
+    nlp.select_pipes(enable=[name for name in nlp.pipe_names if name in needed])
+    return nlp
+
+
 def trie_regex(words: list[str]) -> str:
     """A regex matching exactly ``words``, factored into a prefix tree.
 
@@ -198,6 +339,8 @@ def trie_regex(words: list[str]) -> str:
     every position, which takes minutes per thousand notes with an LA's tens of
     thousands of names; a tree tries only the branches that share the text's
     next character. Longer words win, so "anna" is one match, not "ann" + "a".
+    A space in a word (a phrase such as "oakfield primary") matches any run of
+    whitespace.
     """
     trie: dict[str, dict] = {}
     for word in words:
@@ -207,7 +350,11 @@ def trie_regex(words: list[str]) -> str:
         node[""] = {}
 
     def pattern(node: dict[str, dict]) -> str:
-        branches = [re.escape(char) + pattern(child) for char, child in node.items() if char]
+        branches = [
+            (r"\s+" if char == " " else re.escape(char)) + pattern(child)
+            for char, child in node.items()
+            if char
+        ]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
@@ -218,42 +365,102 @@ def trie_regex(words: list[str]) -> str:
     return pattern(trie)
 
 
-class Redactor:
-    """Replaces identifiers and names by placeholders; patterns compile once."""
+def words_regex(words: list[str]) -> re.Pattern[str] | None:
+    """A regex matching ``words`` (lowercase) as whole words in lowercased
+    text, or None if there are none."""
+    words = sorted({w.lower() for w in words if len(w) >= MIN_NAME_LENGTH})
+    # Matched case-sensitively in the lowercased text, twice as fast as a
+    # case-insensitive match; look-arounds rather than \b, so that a name
+    # ending in "." still needs a non-letter after it.
+    return re.compile(rf"(?<!\w)(?:{trie_regex(words)})(?!\w)") if words else None
 
-    def __init__(self, names: list[str]) -> None:
-        words = sorted({n.lower() for n in names if len(n) >= MIN_NAME_LENGTH})
-        # Names are matched case-sensitively in the lowercased text, twice as
-        # fast as a case-insensitive match; look-arounds rather than \b, so
-        # that a name ending in "." still needs a non-letter after it.
-        self.names = re.compile(rf"(?<!\w)(?:{trie_regex(words)})(?!\w)") if words else None
+
+def substitute_lowercase(pattern: re.Pattern[str], placeholder: str, text: str) -> tuple[str, int]:
+    """``text`` with the matches of ``pattern`` in its lowercased form replaced
+    by ``placeholder``, keeping the case of the rest; and the number replaced."""
+    lower = text.lower()
+    if len(lower) != len(text):
+        # A few characters ("İ") lengthen when lowercased, so positions in the
+        # lowercased text would not fit the original: redact the lowercased
+        # text instead, losing only this note's case.
+        return pattern.subn(placeholder, lower)
+    pieces, end = [], 0
+    for match in pattern.finditer(lower):
+        pieces += [text[end : match.start()], placeholder]
+        end = match.end()
+    pieces.append(text[end:])
+    return "".join(pieces), len(pieces) // 2
+
+
+class Redactor:
+    """Replaces identifiers and names by placeholders; patterns compile once.
+
+    ``lists`` maps a placeholder to its lowercased phrases (``listed_names``),
+    ``first_names`` holds the lowercased first names redacted when capitalised,
+    and ``entities`` is a spaCy pipeline whose named entities are redacted.
+    """
+
+    def __init__(
+        self,
+        names: list[str],
+        lists: dict[str, list[str]] | None = None,
+        first_names: set[str] | frozenset[str] = frozenset(),
+        entities: Language | None = None,
+    ) -> None:
+        self.lists = {
+            placeholder: pattern
+            for placeholder, phrases in (lists or {}).items()
+            if (pattern := words_regex(phrases)) is not None
+        }
+        self.names = words_regex(names)
+        self.first_names = first_names
+        self.entities = entities
 
     def redact_names(self, text: str) -> tuple[str, int]:
-        """``text`` with names replaced, and the number replaced."""
+        """``text`` with names of people replaced, and the number replaced."""
         if self.names is None:
             return text, 0
-        lower = text.lower()
-        if len(lower) != len(text):
-            # A few characters ("İ") lengthen when lowercased, so positions in
-            # the lowercased text would not fit the original: redact the
-            # lowercased text instead, losing only this note's case.
-            return self.names.subn(NAME, lower)
-        pieces, end = [], 0
-        for match in self.names.finditer(lower):
-            pieces += [text[end : match.start()], NAME]
-            end = match.end()
-        pieces.append(text[end:])
-        return "".join(pieces), len(pieces) // 2
+        return substitute_lowercase(self.names, NAME, text)
+
+    def redact_first_names(self, text: str) -> tuple[str, int]:
+        """``text`` with capitalised first names replaced, and the number replaced."""
+        if not self.first_names:
+            return text, 0
+        return FIRST_NAME.subn(
+            lambda m: NAME if m.group().lower() in self.first_names else m.group(), text
+        )
 
     def redact_text(self, text: str, counts: Counter[str]) -> str:
-        """``text`` redacted; adds the replacements made to ``counts``."""
+        """``text`` redacted but for named entities; adds the replacements
+        made to ``counts``."""
         for rule in RULES:
             if rule.needs is None or rule.needs.search(text):
                 text, n = rule.pattern.subn(rule.kind, text)
                 counts[rule.kind] += n
-        text, n = self.redact_names(text)
-        counts[NAME] += n
+        for placeholder, pattern in self.lists.items():
+            text, n = substitute_lowercase(pattern, placeholder, text)
+            counts[placeholder] += n
+        for redact_names in (self.redact_names, self.redact_first_names):
+            text, n = redact_names(text)
+            counts[NAME] += n
         return text
+
+    def redact_entities(self, texts: list[str], counts: Counter[str]) -> list[str]:
+        """``texts`` with the named entities that identify someone replaced."""
+        if self.entities is None:
+            return texts
+        out = []
+        for text, doc in zip(texts, self.entities.pipe(texts), strict=True):
+            pieces, end = [], 0
+            for entity in doc.ents:
+                placeholder = ENTITY_PLACEHOLDERS.get(entity.label_)
+                if placeholder is not None:
+                    pieces += [text[end : entity.start_char], placeholder]
+                    end = entity.end_char
+                    counts[placeholder] += 1
+            pieces.append(text[end:])
+            out.append("".join(pieces))
+        return out
 
     def __call__(self, texts: pd.Series) -> tuple[pd.Series, Counter[str]]:
         """Redacted ``texts`` (same index) and the number of replacements by kind."""
@@ -262,7 +469,10 @@ class Redactor:
         # notes at once would take several times the memory of the text.
         chunks = [
             pa.array(
-                [self.redact_text(text, counts) for text in texts.iloc[i : i + CHUNK_ROWS]],
+                self.redact_entities(
+                    [self.redact_text(text, counts) for text in texts.iloc[i : i + CHUNK_ROWS]],
+                    counts,
+                ),
                 pa.large_string(),
             )
             for i in range(0, len(texts), CHUNK_ROWS)
@@ -309,9 +519,13 @@ def shard_of(child_ids: pd.Series, shards: int) -> pd.Series:
 
 
 def redact_notes(
-    notes: pd.DataFrame, people: pd.DataFrame, separator: str, key: bytes
+    notes: pd.DataFrame, people: pd.DataFrame, separator: str, key: bytes, **redactor
 ) -> tuple[pd.DataFrame, Counter[str]]:
-    """Notes with redacted text and pseudonymised ids, and replacement counts."""
+    """Notes with redacted text and pseudonymised ids, and replacement counts.
+
+    ``redactor`` holds the optional arguments of ``Redactor`` (configured
+    lists, first names, entity pipeline).
+    """
     known = set(people["child_id"].dropna().str.strip())
     unknown = int((~notes["child_id"].str.strip().isin(known)).sum())
     if unknown:
@@ -322,13 +536,24 @@ def redact_notes(
             unknown,
         )
     names = people_names(people, separator, english_words())
-    text, counts = Redactor(names)(notes["text"])
+    text, counts = Redactor(names, **redactor)(notes["text"])
     out = notes.assign(
         text=text,
         note_id=pseudonymise(notes["note_id"], key),
         child_id=pseudonymise(notes["child_id"], key),
     )
     return out, counts
+
+
+def configured_lists(paths: list[str], kinds: list[str]) -> dict[str, list[str]]:
+    """The phrases of each configured list by placeholder; ``kinds[i]`` (a key
+    of ``LIST_PLACEHOLDERS``) is the kind of the list at ``paths[i]``."""
+    entries = dict(zip(kinds, paths, strict=True))
+    return {
+        placeholder: listed_names(kind, read_name_list(entries[kind]))
+        for kind, placeholder in LIST_PLACEHOLDERS.items()
+        if kind in entries
+    }
 
 
 def split_shards(notes: pd.DataFrame, shards: int) -> list[pd.DataFrame]:
@@ -353,6 +578,7 @@ def main(snakemake) -> None:
         raise ValueError(f"{len(paths)} shard outputs for {params.shards} shards")
     key = resolve_key(params.key_env, params.key_file, params.demo_key)
     people = read_mapped_csv(snakemake.input.people, params.people_columns, "people")
+    first_names = first_name_pass(snakemake.input.first_names or None, params.first_name_exceptions)
     # The raw notes are not kept in a variable, so that their memory is freed
     # as soon as the redacted copy exists.
     redacted, counts = redact_notes(
@@ -360,6 +586,9 @@ def main(snakemake) -> None:
         people,
         params.list_separator,
         key,
+        lists=configured_lists(list(snakemake.input.name_lists), params.name_list_kinds),
+        first_names=first_names,
+        entities=load_entity_pipeline(params.ner_model),
     )
     logger.info(
         "redacted %s in %d notes",
