@@ -175,3 +175,21 @@ def test_spell_durations_count_only_days_before_the_point(tables):
     assert used["r2"] == pd.Timestamp("2016-05-01")
     assert features.loc["r3", "total_days_cp_plans"] == 0
     assert pd.isna(features.loc["r3", "mean_days_cp_plans"])
+
+
+def test_family_history_counts_siblings_records_known_before_the_point(tables):
+    features = bf.structured_features(cohort_of(tables), tables).set_index("referral_id")
+    # b's referral r3 (point 2016-03-15) follows sibling a's r1 (NFA, closed 2016-01-20)
+    assert features.loc["r3", "n_previous_family_referrals"] == 1
+    assert features.loc["r3", "n_previous_family_nfa_closures"] == 1
+    assert features.loc["r3", "n_previous_referrals"] == 0
+    # a's r2 counts r1 and b's r3, never itself; r2's plan starts after its point
+    assert features.loc["r2", "n_previous_family_referrals"] == 2
+    assert features.loc["r2", "n_previous_family_cp_plans"] == 0
+
+
+def test_children_without_a_family_id_are_their_own_household(tables):
+    children = tables["children"].assign(family_id=[None, None, "f2"])
+    household = bf.households(children)
+    assert household["a"] != household["b"]
+    assert household["c"] == "f2"

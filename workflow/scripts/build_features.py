@@ -1,8 +1,9 @@
 """Build one outcome's features, each known strictly before its prediction point.
 
 Structured history: counts of the child's earlier referrals, NFA closures,
-assessments, section 47 enquiries, child protection plans and care episodes;
-days since the last of each; total and mean days on earlier plans and in care
+assessments, section 47 enquiries, child protection plans and care episodes,
+and days since the last of each; the same for the child's family (siblings
+included, the referral's own records left out); total and mean days on earlier plans and in care
 (counted up to the prediction point); assessment factors authorised before the point;
 the current referral's source and primary need; age, sex and disability.
 Ethnicity is never a feature: it is kept for the fairness analysis.
@@ -40,21 +41,22 @@ def history_features(
     events: pd.DataFrame,
     name: str,
     time_column: str = "time",
+    key: str = "child_id",
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Count a child's events known before each prediction point, and the days
-    since the latest.
+    """Count a child's (or with ``key="household"`` the family's) events known
+    before each prediction point, and the days since the latest.
 
-    ``events`` has child_id, the ``time_column`` at which each event became
+    ``events`` has ``key``, the ``time_column`` at which each event became
     known, and optionally ``source_referral_id``: events of the cohort row's
     own referral are then left out (its own record or closure would describe
     the very decision being predicted). Returns the features indexed by
     referral_id and the latest event time used per row.
     """
-    columns = ["child_id", time_column]
+    columns = [key, time_column]
     if "source_referral_id" in events.columns:
         columns.append("source_referral_id")
-    pairs = cohort[["referral_id", "child_id", "prediction_time"]].merge(
-        events[columns], on="child_id", how="inner"
+    pairs = cohort[["referral_id", key, "prediction_time"]].merge(
+        events[columns], on=key, how="inner"
     )
     known = pairs[time_column] < pairs["prediction_time"]
     if "source_referral_id" in pairs.columns:
@@ -68,6 +70,16 @@ def history_features(
     days = (prediction_time.reindex(latest.index) - latest).dt.days
     features[f"days_since_last_{name}"] = days.reindex(features.index)
     return features.astype("float64"), latest.reindex(features.index)
+
+
+def households(children: pd.DataFrame) -> pd.Series:
+    """Each child's family id, or the child's own id for a child without one
+    (so that missing family ids never join unrelated children)."""
+    own = "child:" + children["child_id"].astype(str)
+    return pd.Series(
+        children["family_id"].astype("string").fillna(own).astype(str).to_numpy(),
+        index=children["child_id"].to_numpy(),
+    )
 
 
 def duration_features(
@@ -151,6 +163,17 @@ def structured_features(cohort: pd.DataFrame, tables: dict[str, pd.DataFrame]) -
     blocks, times = [], []
     for name, events in event_sources.items():
         features, latest = history_features(cohort, events, name)
+        blocks.append(features)
+        times.append(latest)
+
+    household = households(tables["children"])
+    with_household = cohort.assign(household=cohort["child_id"].map(household))
+    for name in ("referrals", "nfa_closures", "section47", "cp_plans", "care_episodes"):
+        events = event_sources[name]
+        events = events.assign(household=events["child_id"].map(household))
+        features, latest = history_features(
+            with_household, events, f"family_{name}", key="household"
+        )
         blocks.append(features)
         times.append(latest)
 
