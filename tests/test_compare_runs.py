@@ -104,6 +104,7 @@ def test_cross_la_summary_has_one_row_per_la_outcome_design(tmp_path):
         ("la2", "escalation", "time_text"),
         ("la2", "nfa_rereferral", "time_text"),
     ]
+    assert (tmp_path / "cross" / "summary.csv").read_text().startswith("la,outcome,design,")
     assert la_name("results/la7/summary.parquet") == "la7"
     assert len(stack_summaries({"a": EARLIER, "b": EARLIER})) == 4
     job.input.summaries.append(str(tmp_path / "la1" / "summary.parquet"))

@@ -28,6 +28,26 @@ rule summarise_results:
         "../scripts/summarise_results.py"
 
 
+rule compare_runs:
+    input:
+        summary=rules.summarise_results.output.summary,
+        earlier=earlier_summary(),
+        helpers=HELPERS,
+    output:
+        deltas=f"{RESULTS}/deltas.parquet",
+    log:
+        f"{LOGS}/compare_runs.log",
+    benchmark:
+        f"{BENCHMARKS}/compare_runs.tsv"
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    script:
+        "../scripts/compare_runs.py"
+
+
 rule render_report:
     input:
         summary=rules.summarise_results.output.summary,
@@ -144,26 +164,6 @@ rule write_model_card:
         disparity_band=config["fairness"]["disparity_band"],
     script:
         "../scripts/write_model_card.py"
-
-
-rule compare_runs:
-    input:
-        summary=rules.summarise_results.output.summary,
-        earlier=earlier_summary(),
-        helpers=HELPERS,
-    output:
-        deltas=f"{RESULTS}/deltas.parquet",
-    log:
-        f"{LOGS}/compare_runs.log",
-    benchmark:
-        f"{BENCHMARKS}/compare_runs.tsv"
-    conda:
-        "../../envs/core.yaml"
-    threads: 1
-    resources:
-        mem_mb=1000,
-    script:
-        "../scripts/compare_runs.py"
 
 
 rule summarise_las:

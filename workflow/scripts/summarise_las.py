@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from common import InputError, read_parquet, write_parquet
+from common import SCHEMAS, InputError, read_parquet, write_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def la_name(summary_path: str) -> str:
 def stack_summaries(summaries: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per LA x outcome x design from each LA's summary."""
     frames = [summary.assign(la=la) for la, summary in summaries.items()]
-    table = pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)[SCHEMAS["cross_la_summary"].names]
     return table.sort_values(["outcome", "design", "la"], kind="stable").reset_index(drop=True)
 
 
