@@ -35,7 +35,7 @@ table { border-collapse: collapse; margin: .8em 0 1.4em; font-size: .92em; }
 th, td { border: 1px solid #d5dce4; padding: .3em .6em; text-align: right; }
 th { background: #eef2f6; } td.text, th.text { text-align: left; }
 .meets { background: #dff3e4; } .fails { background: #fbe3e1; }
-.note { color: #4a5868; font-size: .92em; }
+.note { color: #4a5868; font-size: .92em; } .scroll { overflow-x: auto; }
 figure { display: inline-block; margin: .5em; } figcaption { font-size: .85em; color: #4a5868; }
 """
 VERDICT_CLASSES = {"meets the bar": "meets", "does not meet the bar": "fails"}
@@ -91,7 +91,7 @@ def table_html(frame: pd.DataFrame, row_classes: list[str] | None = None) -> str
                 cells.append(f'<td class="text">{html.escape(str(value))}</td>')
         css = f' class="{row_classes[i]}"' if row_classes else ""
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
-    return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
+    return f'<div class="scroll"><table><tr>{header}</tr>{"".join(rows)}</table></div>'
 
 
 def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -375,7 +375,7 @@ def ale_section(effects: pd.DataFrame, label: str, name: str, figure_dir: Path) 
         f"<h3>How the top features move the score: {html.escape(label)}</h3>"
         '<p class="note">Accumulated local effects on the training cases: how far cases '
         "at each value of the feature score above (or below) the average case, other "
-        "features as they are, in percentage points of predicted risk. Ticks are quantiles "
+        "features as they are, in percentage points of predicted risk. Points mark quantiles "
         "of the feature. The effects describe the model, not causes.</p>"
         f'<figure><img src="{uri}" alt="accumulated local effects">'
         "<figcaption>Accumulated local effects of the most important features."
@@ -391,7 +391,8 @@ def group_calibration_figure(groups: pd.DataFrame, title: str) -> plt.Figure:
         for attribute, group in zip(groups["attribute"], groups["group"], strict=True)
     ]
     rows = range(len(groups))[::-1]
-    figure, axes = plt.subplots(figsize=(6.4, 0.24 * len(groups) + 1.2))
+    height = 0.24 * len(groups) + 1.5
+    figure, axes = plt.subplots(figsize=(6.4, height))
     axes.errorbar(
         groups["base_rate"],
         rows,
@@ -411,8 +412,9 @@ def group_calibration_figure(groups: pd.DataFrame, title: str) -> plt.Figure:
     axes.set_xlabel("share of cases", fontsize=8)
     axes.tick_params(axis="x", labelsize=7)
     axes.set_title(title, fontsize=8)
-    axes.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
+    figure.legend(fontsize=7, loc="lower center", ncol=2)
+    # Leave a strip of about 0.4 inch at the bottom for the legend.
+    figure.tight_layout(rect=(0, 0.4 / height, 1, 1))
     return figure
 
 
