@@ -38,3 +38,5 @@ rule all:
     input:
         rules.summarise_results.output.summary,
         rules.render_report.output.html,
+        expand(rules.write_model_card.output.card, outcome=OUTCOMES),
+        cross_la_targets(),

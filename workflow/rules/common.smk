@@ -7,6 +7,8 @@ LA = config["la"]
 RESULTS = f"results/{LA}"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
+# Summaries of several LAs are gathered outside any one LA's results.
+CROSS_LA = "results/cross_la"
 OUTCOMES = sorted(config["outcomes"])
 TIMINGS = ["random", "time"]
 FEATURE_SETS = ["structured", "text"]
@@ -171,3 +173,36 @@ def all_evaluations(table):
         timing=TIMINGS,
         features=FEATURE_SETS,
     )
+
+
+def earlier_summary():
+    """The earlier run's summary named by evaluation.compare_with."""
+    path = config["evaluation"]["compare_with"]
+    if not path:
+        return []
+    if Path(path).resolve() == Path(f"{RESULTS}/summary.parquet").resolve():
+        raise ValueError(
+            f"evaluation.compare_with is this run's own summary ({path}), which the run "
+            "overwrites: copy the earlier summary.parquet elsewhere (e.g. "
+            f"{RESULTS}/earlier/summary.parquet) and point compare_with at the copy."
+        )
+    return path
+
+
+def run_deltas():
+    """The changes since the earlier run, if one is configured."""
+    if config["evaluation"]["compare_with"]:
+        return rules.compare_runs.output.deltas
+    return []
+
+
+def cross_la_summaries():
+    """The summaries of the LAs listed in cross_la_results."""
+    return [f"{folder}/summary.parquet" for folder in config["cross_la_results"]]
+
+
+def cross_la_targets():
+    """The cross-LA summary, if LAs are listed in cross_la_results."""
+    if config["cross_la_results"]:
+        return rules.summarise_las.output.summary
+    return []

@@ -59,3 +59,38 @@ rule assess_fairness:
         seed=config["seed"],
     script:
         "../scripts/assess_fairness.py"
+
+
+rule explain_selected_model:
+    input:
+        cohort=rules.build_cohort.output.cohort,
+        splits=rules.make_splits.output.splits,
+        features=rules.build_features.output.structured,
+        topics=topic_input,
+        text_features=text_feature_input,
+        metrics=rules.evaluate_models.output.metrics,
+        cv_results=rules.train_models.output.cv_results,
+        importance=rules.train_models.output.importance,
+        helpers=HELPERS,
+    output:
+        learning_curve=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/learning_curve.parquet",
+        effects=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/accumulated_local_effects.parquet",
+    log:
+        f"{LOGS}/explain_selected_model/{{outcome}}_{{timing}}_{{features}}.log",
+    benchmark:
+        f"{BENCHMARKS}/explain_selected_model/{{outcome}}_{{timing}}_{{features}}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: config["models"]["threads"]
+    resources:
+        mem_mb=4000,
+    params:
+        outcome="{outcome}",
+        design=design_name,
+        learning_curve_fractions=config["evaluation"]["learning_curve_fractions"],
+        learning_curve_repeats=config["evaluation"]["learning_curve_repeats"],
+        ale_features=config["evaluation"]["ale_features"],
+        ale_bins=config["evaluation"]["ale_bins"],
+        seed=config["seed"],
+    script:
+        "../scripts/explain_selected_model.py"

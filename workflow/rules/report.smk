@@ -28,6 +28,26 @@ rule summarise_results:
         "../scripts/summarise_results.py"
 
 
+rule compare_runs:
+    input:
+        summary=rules.summarise_results.output.summary,
+        earlier=earlier_summary(),
+        helpers=HELPERS,
+    output:
+        deltas=f"{RESULTS}/deltas.parquet",
+    log:
+        f"{LOGS}/compare_runs.log",
+    benchmark:
+        f"{BENCHMARKS}/compare_runs.tsv"
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    script:
+        "../scripts/compare_runs.py"
+
+
 rule render_report:
     input:
         summary=rules.summarise_results.output.summary,
@@ -49,11 +69,24 @@ rule render_report:
             timing=TIMINGS,
             features=FEATURE_SETS,
         ),
+        learning_curves=expand(
+            rules.explain_selected_model.output.learning_curve,
+            outcome=OUTCOMES,
+            timing=TIMINGS,
+            features=FEATURE_SETS,
+        ),
+        effects=expand(
+            rules.explain_selected_model.output.effects,
+            outcome=OUTCOMES,
+            timing=TIMINGS,
+            features=FEATURE_SETS,
+        ),
         splits=expand(rules.make_splits.output.splits, outcome=OUTCOMES, timing=TIMINGS),
         split_diagnostics=expand(
             rules.make_splits.output.diagnostics, outcome=OUTCOMES, timing=TIMINGS
         ),
         audits=expand(rules.build_features.output.audit, outcome=OUTCOMES),
+        deltas=run_deltas(),
         topic_words=expand(
             rules.fit_topics.output.words, outcome=OUTCOMES, timing=TIMINGS
         ),
@@ -87,5 +120,72 @@ rule render_report:
         la=LA,
         outcomes=config["outcomes"],
         success_threshold=config["evaluation"]["success_threshold"],
+        compared_with=config["evaluation"]["compare_with"],
     script:
         "../scripts/render_report.py"
+
+
+rule write_model_card:
+    input:
+        summary=rules.summarise_results.output.summary,
+        cohort=rules.build_cohort.output.cohort,
+        splits=expand(
+            rules.make_splits.output.splits, outcome="{outcome}", timing=TIMINGS
+        ),
+        features=rules.build_features.output.structured,
+        fairness=expand(
+            rules.assess_fairness.output.groups,
+            outcome="{outcome}",
+            timing=TIMINGS,
+            features=FEATURE_SETS,
+        ),
+        learning_curves=expand(
+            rules.explain_selected_model.output.learning_curve,
+            outcome="{outcome}",
+            timing=TIMINGS,
+            features=FEATURE_SETS,
+        ),
+        helpers=HELPERS,
+    output:
+        card=report(
+            f"{RESULTS}/model_cards/{{outcome}}.md",
+            caption="../report/model_card.rst",
+            category="3. Model cards",
+        ),
+    log:
+        f"{LOGS}/write_model_card/{{outcome}}.log",
+    benchmark:
+        f"{BENCHMARKS}/write_model_card/{{outcome}}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        la=LA,
+        outcome="{outcome}",
+        definition=outcome_settings,
+        success_threshold=config["evaluation"]["success_threshold"],
+        disparity_band=config["fairness"]["disparity_band"],
+    script:
+        "../scripts/write_model_card.py"
+
+
+rule summarise_las:
+    input:
+        summaries=cross_la_summaries(),
+        helpers=HELPERS,
+    output:
+        summary=f"{CROSS_LA}/summary.parquet",
+        summary_csv=f"{CROSS_LA}/summary.csv",
+    log:
+        f"{CROSS_LA}/logs/summarise_las.log",
+    benchmark:
+        f"{CROSS_LA}/benchmarks/summarise_las.tsv"
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    script:
+        "../scripts/summarise_las.py"

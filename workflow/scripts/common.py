@@ -238,6 +238,7 @@ SCHEMAS["ingest_qa"] = pa.schema(
     ]
 )
 
+SCHEMAS["cross_la_summary"] = pa.schema([pa.field("la", pa.string()), *SCHEMAS["summary"]])
 
 FAIRNESS_METRICS = (
     "average_precision",
@@ -304,6 +305,48 @@ SCHEMAS["calibration"] = pa.schema(
         ("observed_rate", pa.float64()),
         ("observed_lower", pa.float64()),
         ("observed_upper", pa.float64()),
+    ]
+)
+SCHEMAS["learning_curve"] = pa.schema(
+    [
+        ("outcome", pa.string()),
+        ("design", pa.string()),
+        ("model", pa.string()),
+        ("fraction", pa.float64()),
+        ("repeat", pa.int32()),
+        ("n_train", pa.int64()),
+        ("n_train_positive", pa.int64()),
+        ("n_families", pa.int64()),
+        ("train_average_precision", pa.float64()),
+        ("test_average_precision", pa.float64()),
+    ]
+)
+SCHEMAS["accumulated_local_effects"] = pa.schema(
+    [
+        ("outcome", pa.string()),
+        ("design", pa.string()),
+        ("model", pa.string()),
+        ("feature", pa.string()),
+        ("feature_rank", pa.int32()),
+        ("edge", pa.int32()),
+        ("value", pa.float64()),
+        ("effect", pa.float64()),
+        ("n_rows", pa.int64()),
+    ]
+)
+SCHEMAS["run_deltas"] = pa.schema(
+    [
+        ("outcome", pa.string()),
+        ("design", pa.string()),
+        ("status", pa.string()),
+        ("metric", pa.string()),
+        ("earlier", pa.float64()),
+        ("current", pa.float64()),
+        ("change", pa.float64()),
+        ("earlier_model", pa.string()),
+        ("current_model", pa.string()),
+        ("earlier_verdict", pa.string()),
+        ("current_verdict", pa.string()),
     ]
 )
 SCHEMAS["fairness_groups"] = pa.schema(

@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import logging
+import math
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +24,7 @@ import pandas as pd  # noqa: E402
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
 from common import read_parquet  # noqa: E402
+from explain_selected_model import more_data_answer  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ table { border-collapse: collapse; margin: .8em 0 1.4em; font-size: .92em; }
 th, td { border: 1px solid #d5dce4; padding: .3em .6em; text-align: right; }
 th { background: #eef2f6; } td.text, th.text { text-align: left; }
 .meets { background: #dff3e4; } .fails { background: #fbe3e1; }
-.note { color: #4a5868; font-size: .92em; }
+.note { color: #4a5868; font-size: .92em; } .scroll { overflow-x: auto; }
 figure { display: inline-block; margin: .5em; } figcaption { font-size: .85em; color: #4a5868; }
 """
 VERDICT_CLASSES = {"meets the bar": "meets", "does not meet the bar": "fails"}
@@ -86,7 +88,7 @@ def table_html(frame: pd.DataFrame, row_classes: list[str] | None = None) -> str
         cells = []
         for value in row:
             if isinstance(value, float):
-                cells.append(f"<td>{value:.3f}</td>")
+                cells.append("<td>-</td>" if math.isnan(value) else f"<td>{value:.3f}</td>")
             elif isinstance(value, bool):
                 cells.append(f"<td>{'yes' if value else 'no'}</td>")
             elif isinstance(value, int):
@@ -95,7 +97,7 @@ def table_html(frame: pd.DataFrame, row_classes: list[str] | None = None) -> str
                 cells.append(f'<td class="text">{html.escape(str(value))}</td>')
         css = f' class="{row_classes[i]}"' if row_classes else ""
         rows.append(f"<tr{css}>{''.join(cells)}</tr>")
-    return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
+    return f'<div class="scroll"><table><tr>{header}</tr>{"".join(rows)}</table></div>'
 
 
 def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
@@ -114,6 +116,7 @@ def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
             "base rate": summary["base_rate"],
             "ROC AUC": summary["roc_auc"],
             "CV AP lower bound": summary["cv_ap_lower_bound"],
+            "overfitting gap": summary["cv_ap_lower_bound"] - summary["average_precision"],
             "test cases": summary["n_test"].astype(int),
             "verdict": summary["verdict"],
         }
@@ -271,6 +274,220 @@ def calibration_figure(calibration: pd.DataFrame, title: str) -> plt.Figure:
     axes.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
     return figure
+
+
+def learning_curve_figure(curves: pd.DataFrame, title: str) -> plt.Figure:
+    """Test AP of each design's selected model against the training rows it
+    was refitted on: mean over repeats, with their range shaded."""
+    figure, axes = plt.subplots(figsize=(5.6, 3.8))
+    for design, label in DESIGN_LABELS.items():
+        rows = curves.loc[curves["design"] == design]
+        if rows.empty:
+            continue
+        by_fraction = rows.groupby("fraction", sort=True).agg(
+            n_train=("n_train", "mean"),
+            mean=("test_average_precision", "mean"),
+            low=("test_average_precision", "min"),
+            high=("test_average_precision", "max"),
+        )
+        (line,) = axes.plot(
+            by_fraction["n_train"], by_fraction["mean"], marker="o", linewidth=1.4, label=label
+        )
+        axes.fill_between(
+            by_fraction["n_train"],
+            by_fraction["low"],
+            by_fraction["high"],
+            color=line.get_color(),
+            alpha=0.15,
+        )
+    axes.set_xlabel("training cases the model was fitted on")
+    axes.set_ylabel("test average precision")
+    axes.set_ylim(bottom=0)
+    axes.set_title(title, fontsize=9)
+    axes.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def learning_curve_table(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per design: the selected model's test AP on the smallest share and on all of the
+    training cases, and the plain answer to "would more data help?"."""
+    rows = []
+    for design, label in DESIGN_LABELS.items():
+        curve = curves.loc[curves["design"] == design]
+        if curve.empty:
+            continue
+        answer, gain = more_data_answer(curve)
+        means = curve.groupby("fraction")["test_average_precision"].mean()
+        rows.append(
+            {
+                "design": label,
+                "model": MODEL_LABELS.get(curve["model"].iloc[0], curve["model"].iloc[0]),
+                "training cases": int(curve["n_train"].max()),
+                "test AP, smallest share": float(means.iloc[0]),
+                "test AP, all": float(means.loc[1.0]),
+                "AP gain per doubling": gain,
+                "would more data help?": answer,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def learning_curve_section(outcome: str, curves: pd.DataFrame, figure_dir: Path) -> str:
+    """The learning curves of one outcome's designs, with their reading."""
+    uri = figure_data_uri(
+        learning_curve_figure(curves, f"{outcome}: learning curves"),
+        figure_dir / f"learning_curve_{outcome}.png",
+    )
+    return (
+        "<h3>Would more data help?</h3>"
+        '<p class="note">Each design\'s selected model, with the hyperparameters training '
+        "chose, refitted on growing shares of its training cases (whole families, drawn at "
+        "random and repeated; the band spans the repeats) and scored on the same test cases. "
+        "A curve still rising at the right suggests more cases would help; a flat one that "
+        "they would not. The gain per doubling is the slope of test AP against the logarithm "
+        "of the training cases, over subsets of at least a quarter of them.</p>"
+        + table_html(learning_curve_table(curves))
+        + f'<figure><img src="{uri}" width="560" alt="learning curves">'
+        "<figcaption>Test average precision against the number of training cases."
+        "</figcaption></figure>"
+    )
+
+
+def ale_figure(effects: pd.DataFrame, title: str) -> plt.Figure:
+    """One panel per feature: its accumulated local effect on the predicted risk."""
+    features = effects.sort_values("feature_rank")["feature"].drop_duplicates().tolist()
+    figure, axes = plt.subplots(
+        1, len(features), figsize=(2.6 * len(features), 2.8), squeeze=False, sharey=True
+    )
+    for panel, feature in zip(axes[0], features, strict=True):
+        rows = effects.loc[effects["feature"] == feature].sort_values("edge")
+        panel.plot(rows["value"], rows["effect"] * 100, marker=".", linewidth=1.4)
+        panel.axhline(0, color="grey", linestyle=":", linewidth=1)
+        panel.set_xlabel(feature, fontsize=8)
+        panel.tick_params(labelsize=7)
+    axes[0][0].set_ylabel("effect on risk (percentage points)", fontsize=8)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def ale_section(effects: pd.DataFrame, label: str, name: str, figure_dir: Path) -> str:
+    """The accumulated local effects of the selected model's top features."""
+    if effects.empty:
+        return ""
+    uri = figure_data_uri(ale_figure(effects, label), figure_dir / f"ale_{name}.png")
+    return (
+        f"<h3>How the top features move the score: {html.escape(label)}</h3>"
+        '<p class="note">Accumulated local effects on the training cases: how far cases '
+        "at each value of the feature score above (or below) the average case, other "
+        "features as they are, in percentage points of predicted risk. Points mark quantiles "
+        "of the feature. The effects describe the model, not causes.</p>"
+        f'<figure><img src="{uri}" alt="accumulated local effects">'
+        "<figcaption>Accumulated local effects of the most important features."
+        "</figcaption></figure>"
+    )
+
+
+def group_calibration_figure(groups: pd.DataFrame, title: str) -> plt.Figure:
+    """Per group (one row each): mean predicted score beside the observed rate
+    and its 95% interval."""
+    labels = [
+        f"{attribute.replace('_', ' ')}: {group}"
+        for attribute, group in zip(groups["attribute"], groups["group"], strict=True)
+    ]
+    rows = range(len(groups))[::-1]
+    height = 0.24 * len(groups) + 1.5
+    figure, axes = plt.subplots(figsize=(6.4, height))
+    axes.errorbar(
+        groups["base_rate"],
+        rows,
+        xerr=[
+            groups["base_rate"] - groups["base_rate_lower"],
+            groups["base_rate_upper"] - groups["base_rate"],
+        ],
+        fmt="o",
+        markersize=4,
+        capsize=2,
+        label="observed rate (95% interval)",
+    )
+    axes.plot(groups["mean_score"], rows, "D", markersize=4, label="mean predicted score")
+    axes.set_yticks(list(rows), labels, fontsize=7)
+    right = float(pd.concat([groups["base_rate_upper"], groups["mean_score"]]).max())
+    axes.set_xlim(0, min(1.0, right * 1.1))
+    axes.set_xlabel("share of cases", fontsize=8)
+    axes.tick_params(axis="x", labelsize=7)
+    axes.set_title(title, fontsize=8)
+    figure.legend(fontsize=7, loc="lower center", ncol=2)
+    # Leave a strip of about 0.4 inch at the bottom for the legend.
+    figure.tight_layout(rect=(0, 0.4 / height, 1, 1))
+    return figure
+
+
+def group_calibration_section(groups: pd.DataFrame, label: str, name: str, figure_dir: Path) -> str:
+    """Calibration by group: does the model over- or under-state some groups' risk?"""
+    if groups.empty:
+        return ""
+    uri = figure_data_uri(
+        group_calibration_figure(groups, label), figure_dir / f"group_calibration_{name}.png"
+    )
+    table = pd.DataFrame(
+        {
+            "attribute": groups["attribute"],
+            "group": groups["group"],
+            "cases": groups["n"].astype(int),
+            "small": groups["small_group"].astype(bool),
+            "mean score": groups["mean_score"],
+            "observed rate": groups["base_rate"],
+            "95% interval": [
+                f"{low:.3f} to {high:.3f}"
+                for low, high in zip(
+                    groups["base_rate_lower"], groups["base_rate_upper"], strict=True
+                )
+            ],
+            "score minus observed": groups["calibration_gap"],
+        }
+    )
+    return (
+        f"<h3>Calibration by group: {html.escape(label)}</h3>"
+        '<p class="note">Each group\'s mean predicted score beside the share of its cases '
+        "that had the outcome (with a 95% interval). Points on the diagonal mean the model "
+        "states that group's risk as it is; a group far above or below it has its risk "
+        "overstated or understated relative to others (balanced class weights raise every "
+        "score, so compare groups with each other).</p>"
+        f'<figure><img src="{uri}" alt="calibration by group">'
+        "<figcaption>Mean predicted score against observed rate, per group.</figcaption>"
+        "</figure>" + table_html(table)
+    )
+
+
+def deltas_section(deltas: pd.DataFrame, compared_with: str) -> str:
+    """What changed in each design's headline numbers since the earlier run."""
+    ap = deltas.loc[deltas["metric"] == "average_precision"]
+    lower = deltas.loc[deltas["metric"] == "ap_ci_lower"].set_index(["outcome", "design"])
+    table = pd.DataFrame(
+        {
+            "outcome": ap["outcome"],
+            "design": ap["design"].map(DESIGN_LABELS),
+            "status": ap["status"],
+            "earlier test AP": ap["earlier"],
+            "test AP": ap["current"],
+            "change": ap["change"],
+            "change in interval's lower end": lower.loc[
+                list(zip(ap["outcome"], ap["design"], strict=True)), "change"
+            ].to_numpy(),
+            "earlier model": ap["earlier_model"].fillna("").replace(MODEL_LABELS),
+            "model": ap["current_model"].fillna("").replace(MODEL_LABELS),
+            "earlier verdict": ap["earlier_verdict"].fillna(""),
+            "verdict": ap["current_verdict"].fillna(""),
+        }
+    )
+    return (
+        "<h2>What changed since the earlier run</h2>"
+        f'<p class="note">Compared with the summary in {html.escape(compared_with)} '
+        "(<code>evaluation.compare_with</code>). Change is this run minus the earlier one; "
+        '"new" and "dropped" designs are in only one of the runs.</p>' + table_html(table)
+    )
 
 
 def topic_word_table(words: pd.DataFrame, top: int = 10) -> pd.DataFrame:
@@ -490,6 +707,10 @@ def render(
     fairness: pd.DataFrame,
     importance: dict[tuple[str, str], pd.DataFrame],
     calibration: pd.DataFrame,
+    learning_curves: pd.DataFrame,
+    effects: pd.DataFrame,
+    deltas: pd.DataFrame | None,
+    compared_with: str | None,
     figure_dir: Path,
     audits: dict[str, pd.DataFrame],
     diagnostics: dict[tuple[str, str], pd.DataFrame],
@@ -511,6 +732,13 @@ def render(
     headline = verdict_table(summary)
     classes = [VERDICT_CLASSES.get(v, "") for v in summary["verdict"]]
     parts.append(table_html(headline, classes))
+    parts.append(
+        '<p class="note">The overfitting gap is the cross-validated lower bound minus the '
+        "test AP: a large positive gap means the model did worse on new cases than in "
+        "training.</p>"
+    )
+    if deltas is not None:
+        parts.append(deltas_section(deltas, compared_with))
 
     parts.append("<h2>Outcomes</h2><ul>")
     for name, outcome in outcomes.items():
@@ -622,6 +850,19 @@ def render(
             "contribution to individual scores (log-odds).</p>"
         )
         parts.append(table_html(importance_table(explained.loc[explained["model"] == chosen])))
+        parts.append(
+            ale_section(
+                rows_of(effects, outcome, HONEST_DESIGN, chosen),
+                label,
+                f"{outcome}_{HONEST_DESIGN}",
+                figure_dir,
+            )
+        )
+        parts.append(
+            learning_curve_section(
+                outcome, learning_curves.loc[learning_curves["outcome"] == outcome], figure_dir
+            )
+        )
         groups = rows_of(fairness, outcome, HONEST_DESIGN, chosen)
         parts.append(
             f"<h3>Fairness by group: {html.escape(label)}</h3>"
@@ -632,6 +873,9 @@ def render(
             "discovery rate; FOR: false omission rate; flagged: share of cases flagged.</p>"
         )
         parts.append(table_html(fairness_table(groups)))
+        parts.append(
+            group_calibration_section(groups, label, f"{outcome}_{HONEST_DESIGN}", figure_dir)
+        )
         for timing in ("random", "time"):
             coherence, words = topics[(outcome, timing)]
             chosen = int(coherence.loc[coherence["chosen"], "num_topics"].iloc[0])
@@ -695,6 +939,15 @@ def main(snakemake) -> None:
         [read_parquet(p, "calibration") for p in snakemake.input.calibration],
         ignore_index=True,
     )
+    learning_curves = pd.concat(
+        [read_parquet(p, "learning_curve") for p in snakemake.input.learning_curves],
+        ignore_index=True,
+    )
+    effects = pd.concat(
+        [read_parquet(p, "accumulated_local_effects") for p in snakemake.input.effects],
+        ignore_index=True,
+    )
+    deltas = read_parquet(snakemake.input.deltas, "run_deltas") if snakemake.input.deltas else None
     document = render(
         snakemake.params.la,
         outcomes,
@@ -709,6 +962,10 @@ def main(snakemake) -> None:
         fairness,
         importance,
         calibration,
+        learning_curves,
+        effects,
+        deltas,
+        snakemake.params.compared_with,
         Path(snakemake.output.figures),
         {Path(p).parent.name: read_parquet(p, "leakage_audit") for p in snakemake.input.audits},
         {

@@ -1,0 +1,140 @@
+"""Tests for workflow/scripts/explain_selected_model.py."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from test_make_splits import toy_cohort, toy_features  # noqa: E402
+from test_train_models import MODELS, SEED  # noqa: E402
+
+from common import enforce_schema  # noqa: E402
+from evaluate_models import evaluate  # noqa: E402
+from explain_selected_model import (  # noqa: E402
+    accumulated_local_effects,
+    explain_selected_model,
+    family_order,
+    more_data_answer,
+    nested_subset,
+)
+from make_splits import make_splits  # noqa: E402
+from train_models import train_models  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def explained():
+    cohort = toy_cohort(n_families=120, seed=1)
+    features = toy_features(cohort, n_noise=3, seed=1)
+    splits = make_splits(cohort, "random", 0.4, 3, seed=SEED)
+    predictions, cv_results, importance = train_models(
+        cohort, splits, features, None, "random_structured", MODELS, SEED
+    )
+    metrics = evaluate(predictions, cv_results, "escalation", "random_structured")
+    curve, effects = explain_selected_model(
+        cohort,
+        splits,
+        features,
+        None,
+        metrics,
+        cv_results,
+        importance,
+        "escalation",
+        "random_structured",
+        fractions=[0.25, 0.5],
+        repeats=2,
+        n_features=2,
+        n_bins=5,
+        seed=SEED,
+    )
+    return cohort, splits, predictions, metrics, importance, curve, effects
+
+
+def test_whole_training_set_reproduces_the_reported_test_ap(explained):
+    _, _, predictions, metrics, _, curve, _ = explained
+    chosen = metrics.loc[metrics["selected"], "model"].iloc[0]
+    rows = predictions.loc[predictions["model"] == chosen]
+    full = curve.loc[curve["fraction"] == 1.0]
+    assert len(full) == 1
+    assert full["test_average_precision"].iloc[0] == pytest.approx(
+        average_precision_score(rows["label"], rows["score"]), abs=1e-12
+    )
+    assert (curve["model"] == chosen).all()
+    # 2 fractions x 2 repeats, plus the whole set once.
+    assert len(curve) == 5
+    enforce_schema(curve, "learning_curve")
+
+
+def test_subsets_are_nested_and_keep_siblings_together(explained):
+    cohort, splits, *_ = explained
+    train = splits.loc[(splits["fold"] == -1) & (splits["role"] == "train"), "referral_id"]
+    families = cohort.set_index("referral_id").loc[sorted(train), "family_id"]
+    order = family_order(families, SEED, 0)
+    previous = set()
+    for fraction in (0.1, 0.3, 0.6, 1.0):
+        ids = nested_subset(families, order, fraction)
+        assert len(ids) >= fraction * len(families)
+        assert previous <= set(ids)
+        chosen = set(families.loc[ids])
+        # every row of a chosen family is in the subset
+        assert set(families.index[families.isin(chosen)]) == set(ids)
+        previous = set(ids)
+    assert previous == set(families.index)
+    assert family_order(families, SEED, 1) != order
+
+
+def test_ale_of_the_top_features_is_centred(explained):
+    *_, importance, _, effects = explained
+    enforce_schema(effects, "accumulated_local_effects")
+    assert effects["feature_rank"].max() == 2
+    top = effects.loc[effects["feature_rank"] == 1, "feature"].iloc[0]
+    model = effects["model"].iloc[0]
+    ranked = importance.loc[importance["model"] == model].sort_values("rank")
+    assert top == ranked["feature"].iloc[0]
+    for _, rows in effects.groupby("feature"):
+        midpoints = (rows["effect"].to_numpy()[:-1] + rows["effect"].to_numpy()[1:]) / 2
+        weights = rows["n_rows"].to_numpy()[1:]
+        assert np.average(midpoints, weights=weights) == pytest.approx(0.0, abs=1e-12)
+
+
+class LinearRisk:
+    """predict_proba of a known additive risk: 0.1 + 0.05 x0 + 0.02 x1."""
+
+    def predict_proba(self, X):
+        risk = 0.1 + 0.05 * X[:, 0] + 0.02 * X[:, 1]
+        return np.column_stack([1 - risk, risk])
+
+
+def test_ale_recovers_the_slope_of_an_additive_model():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(0, 10, 500), rng.uniform(0, 10, 500)])
+    X[:20, 0] = np.nan
+    effects = accumulated_local_effects(LinearRisk(), X, 0, n_bins=4)
+    assert len(effects) == 5
+    assert np.diff(effects["effect"]) == pytest.approx(0.05 * np.diff(effects["value"]))
+    assert effects["n_rows"].sum() == 480
+    assert effects["n_rows"].iloc[0] == 0
+    # a feature with one value has no effect curve
+    assert accumulated_local_effects(LinearRisk(), np.ones((10, 2)), 1).empty
+
+
+def test_more_data_answer_is_the_gain_per_doubling_of_training_rows():
+    rising = pd.DataFrame(
+        {
+            "fraction": [0.1, 0.25, 0.5, 0.5, 1.0],
+            "n_train": [10, 25, 50, 50, 100],
+            "test_average_precision": [0.9, 0.2, 0.25, 0.25, 0.3],
+        }
+    )
+    answer, gain = more_data_answer(rising)
+    assert answer.startswith("probably:")
+    # the smallest subset is left out; the rest rise by 0.05 per doubling
+    assert gain == pytest.approx(0.05)
+    flat = rising.assign(test_average_precision=[0.1, 0.3, 0.29, 0.31, 0.305])
+    assert more_data_answer(flat)[0].startswith("probably not")
+    only_full = rising.loc[rising["fraction"] == 1.0]
+    assert more_data_answer(only_full)[0].startswith("cannot tell")

@@ -1,0 +1,61 @@
+"""Tests for the report sections of workflow/scripts/render_report.py."""
+
+import numpy as np
+import pandas as pd
+from test_compare_runs import CURRENT, EARLIER
+
+from compare_runs import compare_summaries
+from render_report import (
+    deltas_section,
+    group_calibration_section,
+    learning_curve_table,
+    table_html,
+)
+
+
+def test_missing_numbers_show_as_a_dash():
+    assert "<td>-</td>" in table_html(pd.DataFrame({"a": [np.nan]}))
+
+
+def test_deltas_section_shows_each_designs_change_and_status():
+    section = deltas_section(compare_summaries(EARLIER, CURRENT), "archive/old.parquet")
+    assert "archive/old.parquet" in section
+    assert "<td>0.300</td><td>0.660</td><td>0.360</td>" in section
+    assert "dropped" in section and "new" in section
+    assert "Logistic regression" in section
+
+
+def test_learning_curve_table_answers_per_design():
+    curves = pd.DataFrame(
+        {
+            "design": "time_text",
+            "model": "lightgbm",
+            "fraction": [0.25, 0.5, 1.0],
+            "n_train": [25, 50, 100],
+            "test_average_precision": [0.2, 0.25, 0.3],
+        }
+    )
+    table = learning_curve_table(curves)
+    assert table["design"].tolist() == ["Time-ordered split, structured data and text"]
+    assert table["training cases"].tolist() == [100]
+    assert table["would more data help?"].iloc[0].startswith("probably:")
+
+
+def test_group_calibration_section_lists_every_group(tmp_path):
+    groups = pd.DataFrame(
+        {
+            "attribute": ["sex", "sex"],
+            "group": ["female", "male"],
+            "n": [120, 15],
+            "small_group": [False, True],
+            "mean_score": [0.2, 0.3],
+            "base_rate": [0.1, 0.2],
+            "base_rate_lower": [0.05, 0.07],
+            "base_rate_upper": [0.17, 0.45],
+            "calibration_gap": [0.1, 0.1],
+        }
+    )
+    section = group_calibration_section(groups, "model", "x", tmp_path)
+    assert (tmp_path / "group_calibration_x.png").stat().st_size > 1000
+    assert "0.070 to 0.450" in section
+    assert group_calibration_section(groups.iloc[:0], "model", "x", tmp_path) == ""

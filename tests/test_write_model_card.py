@@ -1,0 +1,160 @@
+"""Tests for workflow/scripts/write_model_card.py."""
+
+import pandas as pd
+import pytest
+
+from write_model_card import fairness_findings, leakage_checks, markdown_table, model_card
+
+DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
+
+
+def ts(*values: str) -> pd.Series:
+    return pd.Series(pd.to_datetime(list(values))).astype("datetime64[ms]")
+
+
+@pytest.fixture
+def cohort() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "outcome": "escalation",
+            "referral_id": ["r1", "r2", "r3", "r4"],
+            "child_id": ["c1", "c2", "c3", "c4"],
+            "family_id": ["f1", "f1", "f2", "f3"],
+            "referral_date": ts("2018-01-01", "2018-02-01", "2019-01-01", "2019-06-01"),
+            "prediction_time": ts("2018-01-15", "2018-02-15", "2019-01-15", "2019-06-15"),
+            "label_known_time": ts("2018-04-15", "2018-05-15", "2019-04-15", "2019-09-15"),
+            "label": pd.Series([0, 1, 0, 1], dtype="int8"),
+        }
+    )
+
+
+def splits_of(roles: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"referral_id": list(roles), "fold": -1, "role": list(roles.values())}
+    ).astype({"fold": "int16"})
+
+
+def clean_inputs(cohort):
+    splits = {
+        "random": splits_of({"r1": "train", "r2": "train", "r3": "test", "r4": "test"}),
+        "time": splits_of({"r1": "train", "r2": "train", "r3": "excluded", "r4": "test"}),
+    }
+    features = pd.DataFrame(
+        {"referral_id": cohort["referral_id"], "feature_time": ts(*["2017-12-01"] * 4)}
+    )
+    return splits, features
+
+
+def test_clean_inputs_pass_every_leakage_check(cohort):
+    splits, features = clean_inputs(cohort)
+    checks = leakage_checks(cohort, splits, features)
+    assert len(checks) == 4
+    assert (checks["count"] == 0).all()
+
+
+def test_leakage_checks_count_what_they_look_for(cohort):
+    splits, features = clean_inputs(cohort)
+    # Random: siblings r1 and r2 on both sides. Time: r4 trains although its
+    # label is known (2019-09-15) after the test period began (r3, 2019-01-15).
+    # And one feature recorded at the prediction point itself.
+    splits["random"] = splits_of({"r1": "train", "r2": "test", "r3": "test", "r4": "train"})
+    splits["time"] = splits_of({"r1": "train", "r2": "train", "r3": "test", "r4": "train"})
+    features.loc[0, "feature_time"] = cohort.loc[0, "prediction_time"]
+    checks = leakage_checks(cohort, splits, features).set_index(["check", "split"])["count"]
+    assert checks[("features recorded at or after the prediction point", "all")] == 1
+    assert checks[("families on both sides of a split (outer or inner)", "random")] == 1
+    assert checks[("families on both sides of a split (outer or inner)", "time")] == 0
+    assert checks[("training labels known only after the test period began", "time")] == 1
+
+
+def fairness_row(group: str, n: int, fdr_disparity: str) -> dict:
+    row = {
+        "outcome": "escalation",
+        "design": "time_text",
+        "model": "lightgbm",
+        "attribute": "sex",
+        "group": group,
+        "reference_group": "female",
+        "small_group": n < 30,
+        "n": n,
+    }
+    for metric in (
+        "false_positive_rate",
+        "false_negative_rate",
+        "false_discovery_rate",
+        "false_omission_rate",
+        "flagged_share",
+    ):
+        row[f"{metric}_ratio"] = 1.0
+        row[f"{metric}_disparity"] = "within band"
+    row["false_discovery_rate_ratio"] = 1.6
+    row["false_discovery_rate_disparity"] = fdr_disparity
+    return row
+
+
+def test_model_card_states_verdicts_fairness_and_checks(cohort):
+    splits, features = clean_inputs(cohort)
+    summary = pd.DataFrame(
+        {
+            "outcome": "escalation",
+            "design": DESIGNS,
+            "model": "lightgbm",
+            "average_precision": [0.4, 0.5, 0.3, 0.7],
+            "ap_ci_lower": [0.3, 0.4, 0.2, 0.66],
+            "ap_ci_upper": [0.5, 0.6, 0.4, 0.8],
+            "baseline_average_precision": 0.2,
+            "base_rate": 0.1,
+            "cv_ap_lower_bound": 0.35,
+            "verdict": ["does not meet the bar"] * 3 + ["meets the bar"],
+        }
+    )
+    fairness = pd.DataFrame(
+        [fairness_row("female", 200, "reference"), fairness_row("male", 12, "outside band")]
+    )
+    curves = pd.DataFrame(
+        {
+            "design": "time_text",
+            "fraction": [0.5, 1.0],
+            "n_train": [50, 100],
+            "test_average_precision": [0.6, 0.7],
+        }
+    )
+    card = model_card(
+        "la9",
+        "escalation",
+        {
+            "description": "A plan  within 3 months.",
+            "prediction_offset_days": 14,
+            "horizon_months": 3,
+            "text_window_days": 21,
+        },
+        0.65,
+        cohort,
+        splits,
+        features,
+        summary,
+        fairness,
+        curves,
+        [0.8, 1.25],
+    )
+    assert card.startswith("# Model card: escalation in la9")
+    assert "A plan within 3 months." in card
+    assert (
+        "| Time-ordered split, structured data and text | lightgbm | 0.700 | 0.660 to 0.800" in card
+    )
+    assert "meets the bar | probably:" in card
+    assert "| sex | male | 12 | false discovery rate | 1.600 | female |" in card
+    assert "Small groups, whose rates are uncertain: sex male (12)." in card
+    assert "## Leakage checks" in card
+    assert "r1" not in card and "f1" not in card
+
+
+def test_fairness_findings_lists_only_clear_disparities():
+    groups = pd.DataFrame(
+        [fairness_row("female", 200, "reference"), fairness_row("male", 50, "cannot tell")]
+    )
+    assert fairness_findings(groups).empty
+    assert markdown_table(pd.DataFrame({"a": [1.0, float("nan")]})).splitlines()[2:] == [
+        "| 1.000 |",
+        "| - |",
+    ]

@@ -1,0 +1,378 @@
+"""Learning curve and accumulated local effects of one outcome x design's selected model.
+
+The selected model (``selected`` in the metrics table, chosen by the study's
+rule without looking at the test set) keeps the hyperparameters training chose
+(its ``selected`` candidate in the CV results); nothing is tuned here.
+
+Learning curve ("would more data help?"): the model is refitted on nested
+fractions of the outer training rows and scored by average precision (AP) on
+the held-out test rows and on the rows it was fitted on. Fractions are drawn
+by family, so siblings stay together: the training families are shuffled with
+``np.random.default_rng([seed, repeat])`` and each fraction takes the shortest
+prefix of that order holding at least ``fraction x`` the training rows, so a
+smaller fraction's rows are always part of a larger one's. Each fraction below
+1 is drawn ``repeats`` times; the whole training set once (its fit is the
+model training refitted, so its test AP equals the reported one). A subset
+holding one class only cannot be fitted: its APs are missing. The test rows
+only score the curve; no choice depends on them.
+
+Accumulated local effects (ALE, first order, as in the 2020 study) of the
+``ale_features`` features ranked most important for the selected model
+(permutation importance) that take at least two values in the training rows:
+on the training rows (a fixed sample of ``ALE_MAX_ROWS`` drawn with ``seed`` if
+there are more), the feature's values are cut at its quantiles into at most
+``ale_bins`` intervals; for the rows in each interval the change in predicted
+probability between the interval's upper and lower edge (other features as
+they are) is averaged, the averages are accumulated from the lowest edge, and
+the curve is centred so that its mean over the rows is 0. A value of 0.05 at
+an edge means that cases there score on average 5 percentage points above the
+average case, other features held as they are. Unlike partial dependence, ALE
+only evaluates the model near observed combinations of features, so
+correlated features do not produce impossible cases. Rows missing the feature
+are left out of its curve. The effects are descriptive; they do not show cause.
+"""
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.metrics import average_precision_score
+
+from common import SCHEMAS, read_parquet, write_parquet
+from train_models import (
+    OUTER_FOLD,
+    add_text_features,
+    design_matrix,
+    feature_names,
+    make_model,
+    parse_design,
+    prepare_features,
+    prepare_topics,
+    split_ids,
+)
+
+logger = logging.getLogger(__name__)
+
+LEARNING_CURVE_FRACTIONS = (0.1, 0.25, 0.5, 0.75, 1.0)
+LEARNING_CURVE_REPEATS = 3
+ALE_FEATURES = 4
+ALE_BINS = 10
+ALE_MAX_ROWS = 2000
+# A rise in test AP of at least this much per doubling of the training rows
+# reads as "still rising"; smaller changes are within fitting noise on
+# LA-sized test sets.
+STILL_RISING_GAIN = 0.02
+SLOPE_MIN_FRACTION = 0.25
+
+
+# --- inputs -------------------------------------------------------------------
+
+
+def selected_model(metrics: pd.DataFrame, cv_results: pd.DataFrame) -> tuple[str, dict]:
+    """Return the selected model's name and the hyperparameters of its selected
+    candidate."""
+    chosen = metrics.loc[metrics["selected"], "model"]
+    if len(chosen) != 1:
+        raise ValueError(f"metrics: expected one selected model, found {len(chosen)}.")
+    model = str(chosen.iloc[0])
+    rows = cv_results.loc[cv_results["selected"] & (cv_results["model"] == model), "params"]
+    if rows.nunique() != 1:
+        raise ValueError(f"cv_results: model {model} has no single selected candidate.")
+    return model, json.loads(rows.iloc[0])
+
+
+def family_order(families: pd.Series, seed: int, repeat: int) -> list[str]:
+    """Return the distinct families of ``families`` in a seeded random order."""
+    distinct = np.array(sorted(families.astype(str).unique()), dtype=object)
+    rng = np.random.default_rng([seed, repeat])
+    return list(distinct[rng.permutation(len(distinct))])
+
+
+def nested_subset(families: pd.Series, order: list[str], fraction: float) -> pd.Index:
+    """Return the sorted row ids (``families``' index) of the shortest prefix of
+    family ``order`` holding at least ``fraction`` of the rows."""
+    sizes = families.astype(str).value_counts().reindex(order).to_numpy()
+    needed = int(np.ceil(round(fraction * len(families), 9)))
+    taken = int(np.searchsorted(np.cumsum(sizes), max(needed, 1)) + 1)
+    chosen = set(order[:taken])
+    rows = families.index[families.astype(str).isin(chosen)]
+    return pd.Index(sorted(rows), name=families.index.name)
+
+
+# --- learning curve -----------------------------------------------------------
+
+
+def learning_curve(
+    name: str,
+    params: dict,
+    families: pd.Series,
+    labels: pd.Series,
+    X_train: pd.DataFrame,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    fractions: list[float],
+    repeats: int,
+    seed: int,
+    threads: int = 1,
+) -> tuple[pd.DataFrame, BaseEstimator]:
+    """Refit model ``name`` with ``params`` on nested family subsets of the
+    training rows (``X_train`` indexed by referral id, ``families`` and
+    ``labels`` likewise) and score each on the test rows and on its own rows.
+
+    Returns one row per fraction x repeat, and the model fitted on all rows."""
+    fractions = sorted({float(f) for f in fractions} | {1.0})
+    rows = []
+    full_model = None
+    for repeat in range(int(repeats)):
+        order = family_order(families, seed, repeat)
+        for fraction in fractions:
+            if fraction >= 1.0 and repeat > 0:
+                continue
+            ids = nested_subset(families, order, fraction)
+            y_fit = labels.loc[ids].to_numpy()
+            row = {
+                "fraction": fraction,
+                "repeat": repeat,
+                "n_train": len(ids),
+                "n_train_positive": int(y_fit.sum()),
+                "n_families": int(families.loc[ids].nunique()),
+                "train_average_precision": np.nan,
+                "test_average_precision": np.nan,
+            }
+            if len(np.unique(y_fit)) == 2:
+                model = make_model(name, params, seed, threads)
+                X_fit = X_train.loc[ids].to_numpy()
+                model.fit(X_fit, y_fit)
+                row["train_average_precision"] = float(
+                    average_precision_score(y_fit, model.predict_proba(X_fit)[:, 1])
+                )
+                row["test_average_precision"] = float(
+                    average_precision_score(y_test, model.predict_proba(X_test)[:, 1])
+                )
+                if fraction >= 1.0:
+                    full_model = model
+            rows.append(row)
+            logger.info(
+                "%s: %.0f%% of training rows (repeat %d, %d rows): test AP %.3f",
+                name,
+                fraction * 100,
+                repeat,
+                row["n_train"],
+                row["test_average_precision"],
+            )
+    if full_model is None:
+        raise ValueError("the training rows hold one class only; no model can be fitted.")
+    curve = pd.DataFrame(rows).astype(
+        {"repeat": np.int32, "n_train": np.int64, "n_train_positive": np.int64}
+    )
+    curve["n_families"] = curve["n_families"].astype(np.int64)
+    return curve, full_model
+
+
+def more_data_answer(curve: pd.DataFrame) -> tuple[str, float]:
+    """Return a plain answer to "would more data help?" and the gain in test AP
+    per doubling of the training rows: the least-squares slope of test AP on
+    log2(training rows) over the fitted subsets of at least
+    ``SLOPE_MIN_FRACTION`` of the training rows (smaller ones mostly show
+    whether a model can be fitted at all)."""
+    fitted = curve.loc[
+        (curve["fraction"] >= SLOPE_MIN_FRACTION) & curve["test_average_precision"].notna()
+    ]
+    if fitted["n_train"].nunique() < 2:
+        return "cannot tell: too few fitted subsets", np.nan
+    slope = float(
+        np.polyfit(np.log2(fitted["n_train"].to_numpy(float)), fitted["test_average_precision"], 1)[
+            0
+        ]
+    )
+    if slope >= STILL_RISING_GAIN:
+        return "probably: test AP was still rising with more training cases", slope
+    return "probably not much: test AP had levelled off", slope
+
+
+# --- accumulated local effects ------------------------------------------------
+
+
+def ale_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
+    """Return the distinct quantiles of ``values`` at 0, 1/n_bins, ..., 1."""
+    return np.unique(np.quantile(values, np.linspace(0.0, 1.0, int(n_bins) + 1)))
+
+
+def accumulated_local_effects(
+    model: BaseEstimator, X: np.ndarray, column: int, n_bins: int = ALE_BINS
+) -> pd.DataFrame:
+    """Return the centred first-order ALE of column ``column`` of ``X`` on the
+    predicted probability: one row per edge with its value, effect and the rows
+    in the interval ending there (0 for the lowest edge). Rows missing the
+    feature are left out; fewer than two distinct values give no rows."""
+    present = X[~np.isnan(X[:, column])]
+    values = present[:, column]
+    edges = ale_edges(values, n_bins) if len(values) else np.array([])
+    if len(edges) < 2:
+        return pd.DataFrame({"edge": [], "value": [], "effect": [], "n_rows": []})
+    # Interval k (1..K) holds values in (edge[k-1], edge[k]]; the lowest edge
+    # joins the first interval.
+    interval = np.clip(np.searchsorted(edges, values, side="left"), 1, len(edges) - 1)
+    lower = present.copy()
+    upper = present.copy()
+    lower[:, column] = edges[interval - 1]
+    upper[:, column] = edges[interval]
+    change = model.predict_proba(upper)[:, 1] - model.predict_proba(lower)[:, 1]
+    counts = np.bincount(interval, minlength=len(edges))
+    sums = np.bincount(interval, weights=change, minlength=len(edges))
+    mean_change = np.divide(sums, counts, out=np.zeros(len(edges)), where=counts > 0)
+    effect = np.cumsum(mean_change)
+    # Centre: each interval's rows sit on average midway between its edges.
+    midpoints = (effect[:-1] + effect[1:]) / 2
+    effect = effect - float((midpoints * counts[1:]).sum() / counts[1:].sum())
+    return pd.DataFrame(
+        {
+            "edge": np.arange(len(edges), dtype=np.int32),
+            "value": edges.astype(np.float64),
+            "effect": effect.astype(np.float64),
+            "n_rows": counts.astype(np.int64),
+        }
+    )
+
+
+def ale_features(importance: pd.DataFrame, model: str, X: pd.DataFrame, limit: int) -> list[str]:
+    """Return the ``limit`` features ranked most important for ``model`` that
+    take at least two distinct values in ``X``, in rank order."""
+    ranked = importance.loc[importance["model"] == model].sort_values("rank", kind="stable")
+    chosen = []
+    for feature in ranked["feature"]:
+        if feature in X.columns and X[feature].dropna().nunique() >= 2:
+            chosen.append(str(feature))
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
+def ale_table(
+    model: BaseEstimator,
+    X: pd.DataFrame,
+    features: list[str],
+    n_bins: int,
+    seed: int,
+    max_rows: int = ALE_MAX_ROWS,
+) -> pd.DataFrame:
+    """Return the ALE rows of each feature in ``features`` (with its rank) on a
+    seeded sample of at most ``max_rows`` rows of ``X``."""
+    matrix = X.to_numpy(dtype=np.float64)
+    if len(matrix) > max_rows:
+        rng = np.random.default_rng(seed)
+        matrix = matrix[np.sort(rng.choice(len(matrix), size=max_rows, replace=False))]
+    frames = []
+    for rank, feature in enumerate(features, start=1):
+        column = X.columns.get_loc(feature)
+        effects = accumulated_local_effects(model, matrix, column, n_bins)
+        frames.append(effects.assign(feature=feature, feature_rank=np.int32(rank)))
+    if not frames:
+        return pd.DataFrame(
+            columns=["feature", "feature_rank", "edge", "value", "effect", "n_rows"]
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+# --- one outcome x design -----------------------------------------------------
+
+
+def explain_selected_model(
+    cohort: pd.DataFrame,
+    splits: pd.DataFrame,
+    features: pd.DataFrame,
+    topics: pd.DataFrame | None,
+    metrics: pd.DataFrame,
+    cv_results: pd.DataFrame,
+    importance: pd.DataFrame,
+    outcome: str,
+    design: str,
+    fractions: list[float] = LEARNING_CURVE_FRACTIONS,
+    repeats: int = LEARNING_CURVE_REPEATS,
+    n_features: int = ALE_FEATURES,
+    n_bins: int = ALE_BINS,
+    seed: int = 0,
+    threads: int = 1,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the learning curve and the ALE table of the selected model."""
+    _, feature_set = parse_design(design)
+    if feature_set == "structured":
+        topics = None
+    name, params = selected_model(metrics, cv_results)
+    labels = cohort.set_index("referral_id")["label"].astype(np.int8)
+    families = cohort.set_index("referral_id")["family_id"]
+    feature_table = prepare_features(features, cohort)
+    topic_table = prepare_topics(topics, feature_table) if topics is not None else None
+    train_ids = split_ids(splits, OUTER_FOLD, "train")
+    test_ids = split_ids(splits, OUTER_FOLD, "test")
+    X_train = pd.DataFrame(
+        design_matrix(feature_table, topic_table, OUTER_FOLD, train_ids),
+        index=train_ids,
+        columns=feature_names(feature_table, topic_table),
+    )
+    X_test = design_matrix(feature_table, topic_table, OUTER_FOLD, test_ids)
+    curve, model = learning_curve(
+        name,
+        params,
+        families.loc[train_ids],
+        labels.loc[train_ids],
+        X_train,
+        X_test,
+        labels.loc[test_ids].to_numpy(),
+        fractions,
+        repeats,
+        seed,
+        threads,
+    )
+    answer, gain = more_data_answer(curve)
+    logger.info(
+        "%s / %s: would more data help? %s (AP gain per doubling %.3f)",
+        outcome,
+        design,
+        answer,
+        gain,
+    )
+    chosen = ale_features(importance, name, X_train, n_features)
+    effects = ale_table(model, X_train, chosen, n_bins, seed)
+    key = {"outcome": outcome, "design": design, "model": name}
+    curve = curve.assign(**key)[SCHEMAS["learning_curve"].names]
+    effects = effects.assign(**key)[SCHEMAS["accumulated_local_effects"].names]
+    return curve, effects
+
+
+def main(snakemake) -> None:
+    """Read the training inputs and results; write the learning curve and ALE."""
+    cohort = read_parquet(snakemake.input.cohort, "cohort")
+    splits = read_parquet(snakemake.input.splits, "splits")
+    features = pd.read_parquet(snakemake.input.features)
+    if snakemake.input.text_features:
+        features = add_text_features(features, pd.read_parquet(snakemake.input.text_features))
+    topics = pd.read_parquet(snakemake.input.topics) if snakemake.input.topics else None
+    params = snakemake.params
+    curve, effects = explain_selected_model(
+        cohort,
+        splits,
+        features,
+        topics,
+        read_parquet(snakemake.input.metrics, "metrics"),
+        read_parquet(snakemake.input.cv_results, "cv_results"),
+        read_parquet(snakemake.input.importance, "importance"),
+        outcome=str(params.outcome),
+        design=str(params.design),
+        fractions=[float(f) for f in params.learning_curve_fractions],
+        repeats=int(params.learning_curve_repeats),
+        n_features=int(params.ale_features),
+        n_bins=int(params.ale_bins),
+        seed=int(params.seed),
+        threads=int(snakemake.threads),
+    )
+    write_parquet(curve, snakemake.output.learning_curve, "learning_curve")
+    write_parquet(effects, snakemake.output.effects, "accumulated_local_effects")
+
+
+if __name__ == "__main__":
+    from common import run
+
+    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821

@@ -1,0 +1,53 @@
+"""Gather several LAs' summaries into one table, like the 2020 study's headline table.
+
+Each LA is run on its own with its own config; its ``results/{la}/summary.parquet``
+holds one row per outcome x design. This step stacks the summaries listed in
+``cross_la_results`` (results folders, one per LA; the LA is the folder's name)
+into one row per LA x outcome x design, ordered by outcome, design and LA, so
+that the answer to "does it work?" can be read across LAs at a glance.
+"""
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from common import SCHEMAS, InputError, read_parquet, write_parquet
+
+logger = logging.getLogger(__name__)
+
+
+def la_name(summary_path: str) -> str:
+    """The LA of a summary: the name of its results folder."""
+    return Path(summary_path).parent.name
+
+
+def stack_summaries(summaries: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per LA x outcome x design from each LA's summary."""
+    frames = [summary.assign(la=la) for la, summary in summaries.items()]
+    table = pd.concat(frames, ignore_index=True)[SCHEMAS["cross_la_summary"].names]
+    return table.sort_values(["outcome", "design", "la"], kind="stable").reset_index(drop=True)
+
+
+def main(snakemake) -> None:
+    """Read each listed LA's summary and write the cross-LA table."""
+    summaries = {}
+    for path in snakemake.input.summaries:
+        la = la_name(path)
+        if la in summaries:
+            raise InputError(
+                f"cross_la_results: two results folders are named {la!r}; list each LA once."
+            )
+        summaries[la] = read_parquet(path, "summary")
+    table = stack_summaries(summaries)
+    write_parquet(table, snakemake.output.summary, "cross_la_summary")
+    table.to_csv(
+        snakemake.output.summary_csv, index=False, lineterminator="\n", float_format="%.4f"
+    )
+    logger.info("stacked %d LA summaries into %d rows", len(summaries), len(table))
+
+
+if __name__ == "__main__":
+    from common import run
+
+    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821

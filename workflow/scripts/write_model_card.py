@@ -1,0 +1,295 @@
+"""Write the model card of one (LA, outcome) in Markdown.
+
+The card is the short, shareable account of what was tested and what it
+showed: the data, the outcome's definition, the four designs, each design's
+selected model against the pre-specified bar (with the baseline, the base rate
+and the overfitting gap, i.e. the cross-validated lower bound minus the test
+AP), whether more data would help, fairness by group for the time-ordered text
+design, the leakage checks recomputed from the artefacts, and the limits.
+
+Leakage checks (each reported with its count, which must be 0):
+
+- features recorded at or after the prediction point (``feature_time >=
+  prediction_time`` in the structured features);
+- families with cases on both sides of the outer split, and of any inner fold
+  (fit against validate rows), per split timing;
+- time-ordered split: training cases whose label became known after the test
+  period began (``label_known_time`` later than the earliest test
+  ``prediction_time``).
+
+The card holds aggregate numbers only (no identifiers).
+"""
+
+import logging
+import math
+
+import pandas as pd
+
+from common import read_parquet
+from explain_selected_model import more_data_answer
+from render_report import DESIGN_LABELS, HONEST_DESIGN
+
+logger = logging.getLogger(__name__)
+
+OUTER_FOLD = -1
+DISPARITY_METRICS = {
+    "false_positive_rate": "false positive rate",
+    "false_negative_rate": "false negative rate",
+    "false_discovery_rate": "false discovery rate",
+    "false_omission_rate": "false omission rate",
+    "flagged_share": "share flagged",
+}
+
+
+def cell(value) -> str:
+    """A Markdown table cell: numbers to three decimals, missing as a dash."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.3f}"
+    return str(value).replace("|", "/")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """``frame`` as a GitHub-flavoured Markdown table."""
+    lines = [
+        "| " + " | ".join(str(c) for c in frame.columns) + " |",
+        "|" + "|".join("---" for _ in frame.columns) + "|",
+    ]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def leakage_checks(
+    cohort: pd.DataFrame, splits: dict[str, pd.DataFrame], features: pd.DataFrame
+) -> pd.DataFrame:
+    """Count the leakage each check looks for (0 everywhere means none)."""
+    times = features[["referral_id", "feature_time"]].merge(
+        cohort[["referral_id", "prediction_time"]], on="referral_id"
+    )
+    rows = [
+        {
+            "check": "features recorded at or after the prediction point",
+            "split": "all",
+            "count": int((times["feature_time"] >= times["prediction_time"]).sum()),
+        }
+    ]
+    keyed = cohort.set_index("referral_id")
+    for timing, split in sorted(splits.items()):
+        split = split.join(
+            keyed[["family_id", "label_known_time", "prediction_time"]], on="referral_id"
+        )
+        straddling = 0
+        for fold, rows_of_fold in split.groupby("fold", sort=True):
+            first, second = ("train", "test") if fold == OUTER_FOLD else ("fit", "validate")
+            families = [
+                set(rows_of_fold.loc[rows_of_fold["role"] == role, "family_id"])
+                for role in (first, second)
+            ]
+            straddling += len(families[0] & families[1])
+        rows.append(
+            {
+                "check": "families on both sides of a split (outer or inner)",
+                "split": timing,
+                "count": straddling,
+            }
+        )
+        if timing == "time":
+            outer = split.loc[split["fold"] == OUTER_FOLD]
+            test_start = outer.loc[outer["role"] == "test", "prediction_time"].min()
+            train = outer.loc[outer["role"] == "train"]
+            rows.append(
+                {
+                    "check": "training labels known only after the test period began",
+                    "split": timing,
+                    "count": int((train["label_known_time"] > test_start).sum()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """One row per design: the selected model against the bar."""
+    rows = []
+    for row in summary.itertuples(index=False):
+        answer, _ = more_data_answer(curves.loc[curves["design"] == row.design])
+        rows.append(
+            {
+                "design": DESIGN_LABELS.get(row.design, row.design),
+                "selected model": row.model,
+                "test AP": row.average_precision,
+                "95% interval": f"{row.ap_ci_lower:.3f} to {row.ap_ci_upper:.3f}",
+                "baseline AP": row.baseline_average_precision,
+                "base rate": row.base_rate,
+                "overfitting gap": row.cv_ap_lower_bound - row.average_precision,
+                "verdict": row.verdict,
+                "more data would help?": answer,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def fairness_findings(groups: pd.DataFrame) -> pd.DataFrame:
+    """Groups whose rate differs from the reference group's beyond the band
+    (judged with bootstrap intervals)."""
+    rows = []
+    for row in groups.itertuples(index=False):
+        for metric, label in DISPARITY_METRICS.items():
+            if getattr(row, f"{metric}_disparity") == "outside band":
+                rows.append(
+                    {
+                        "attribute": row.attribute,
+                        "group": row.group,
+                        "cases": int(row.n),
+                        "rate": label,
+                        "ratio to reference": getattr(row, f"{metric}_ratio"),
+                        "reference": row.reference_group,
+                    }
+                )
+    return pd.DataFrame(
+        rows, columns=["attribute", "group", "cases", "rate", "ratio to reference", "reference"]
+    )
+
+
+def model_card(
+    la: str,
+    outcome: str,
+    definition: dict,
+    success_threshold: float,
+    cohort: pd.DataFrame,
+    splits: dict[str, pd.DataFrame],
+    features: pd.DataFrame,
+    summary: pd.DataFrame,
+    fairness: pd.DataFrame,
+    curves: pd.DataFrame,
+    disparity_band: list[float],
+) -> str:
+    """The model card of one outcome as Markdown."""
+    summary = summary.loc[summary["outcome"] == outcome]
+    honest = summary.loc[summary["design"] == HONEST_DESIGN]
+    chosen = honest["model"].iloc[0] if len(honest) else None
+    groups = fairness.loc[
+        (fairness["outcome"] == outcome)
+        & (fairness["design"] == HONEST_DESIGN)
+        & (fairness["model"] == chosen)
+    ]
+    leaks = leakage_checks(cohort, splits, features)
+    findings = fairness_findings(groups)
+    small = groups.loc[groups["small_group"], ["attribute", "group", "n"]]
+    low, high = disparity_band
+    parts = [
+        f"# Model card: {outcome} in {la}",
+        "",
+        "## Data",
+        "",
+        f"{len(cohort):,} referrals of {cohort['child_id'].nunique():,} children in "
+        f"{cohort['family_id'].nunique():,} families, referred between "
+        f"{cohort['referral_date'].min().date()} and {cohort['referral_date'].max().date()}; "
+        f"{int(cohort['label'].sum()):,} ({cohort['label'].mean():.1%}) had the outcome. "
+        "Identifiers are keyed hashes; case notes were redacted before use.",
+        "",
+        "## Outcome",
+        "",
+        " ".join(str(definition.get("description", "")).split()),
+        "",
+        f"Prediction point: {definition['prediction_offset_days']} day(s) after the referral; "
+        f"outcome horizon {definition['horizon_months']} months; case-note text from the "
+        f"{definition['text_window_days']} days before the prediction point. Cases whose "
+        "outcome cannot yet be known are left out.",
+        "",
+        "## Designs",
+        "",
+        "Four designs, as in the 2020 study: random or time-ordered test sets, crossed with "
+        "structured data only or structured data and case-note topics. Siblings never "
+        "fall on both sides of a split; topic models and every fitted step see training "
+        "cases only. The time-ordered text design is the honest estimate of use on "
+        "future cases.",
+        "",
+        "## Results against the bar",
+        "",
+        f"The pre-specified bar is an average precision (AP) of {success_threshold:.2f} on "
+        "held-out test cases. A design meets the bar when the whole 95% bootstrap interval "
+        "is at or above it. AP depends on the base rate; the baseline ranks cases by "
+        "their number of previous referrals. The overfitting gap is the cross-validated "
+        "lower bound minus the test AP.",
+        "",
+        markdown_table(results_table(summary, curves)),
+        "",
+        "## Fairness (time-ordered split, structured data and text)",
+        "",
+        f"Error rates at the decision threshold compared with each attribute's reference "
+        f"group, against a band of {low:g} to {high:g}, judged with bootstrap intervals.",
+        "",
+    ]
+    if findings.empty:
+        parts.append("No group's rate lies clearly outside the band.")
+    else:
+        parts += ["Rates clearly outside the band:", "", markdown_table(findings)]
+    if not small.empty:
+        listed = ", ".join(
+            f"{a} {g} ({int(n)})" for a, g, n in small.itertuples(index=False, name=None)
+        )
+        parts += ["", f"Small groups, whose rates are uncertain: {listed}."]
+    parts += [
+        "",
+        "## Leakage checks",
+        "",
+        "Counts of what each check looks for; every count must be 0.",
+        "",
+        markdown_table(leaks),
+        "",
+        "## Limits",
+        "",
+        "- AP rises with the base rate: compare each model with the base rate and the "
+        "baseline, not only with the bar.",
+        "- The bootstrap holds the fitted models fixed: intervals show the uncertainty of "
+        "the test set, not of refitting.",
+        "- The random designs may learn from the future; only the time-ordered designs "
+        "estimate use on new cases.",
+        "- Fairness is assessed for recorded attributes only; small groups give wide "
+        "intervals, and a model that meets the bar is not thereby fair or safe to use.",
+        "- Feature effects and importances describe the model, not causes.",
+        "",
+    ]
+    if (leaks["count"] > 0).any():
+        logger.warning("%s: a leakage check found %d cases", outcome, int(leaks["count"].sum()))
+    return "\n".join(parts)
+
+
+def main(snakemake) -> None:
+    """Read one outcome's results and write its model card."""
+    params = snakemake.params
+    splits = {
+        path.split("/")[-1].removesuffix(".parquet"): read_parquet(path, "splits")
+        for path in snakemake.input.splits
+    }
+    card = model_card(
+        str(params.la),
+        str(params.outcome),
+        dict(params.definition),
+        float(params.success_threshold),
+        read_parquet(snakemake.input.cohort, "cohort"),
+        splits,
+        pd.read_parquet(snakemake.input.features, columns=["referral_id", "feature_time"]),
+        read_parquet(snakemake.input.summary, "summary"),
+        pd.concat(
+            [read_parquet(p, "fairness_groups") for p in snakemake.input.fairness],
+            ignore_index=True,
+        ),
+        pd.concat(
+            [read_parquet(p, "learning_curve") for p in snakemake.input.learning_curves],
+            ignore_index=True,
+        ),
+        [float(b) for b in params.disparity_band],
+    )
+    with open(snakemake.output.card, "w", encoding="utf-8") as handle:
+        handle.write(card)
+
+
+if __name__ == "__main__":
+    from common import run
+
+    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821
