@@ -452,3 +452,40 @@ def test_malformed_903_xml_names_file_and_element(tmp_path, xml, expected):
     with pytest.raises(InputError, match=re.escape(expected)) as error:
         csr.read_ssda903([path])
     assert str(path) in str(error.value)
+
+
+def test_synthetic_la_written_as_cin_census_reads_back(tmp_path):
+    import generate_synthetic_la as gen
+
+    names = ["children", "referrals", "assessments", "section47", "cp_plans"]
+    exports = {
+        n: pd.read_csv(ROOT / "resources" / "synthetic" / f"{n}.csv", dtype=str) for n in names
+    }
+    keep = set(exports["children"]["LAchildID"].head(150))
+    exports = {n: frame.loc[frame["LAchildID"].isin(keep)] for n, frame in exports.items()}
+    paths = gen.write_cin_census(exports, tmp_path)
+    assert [p.name for p in paths][:2] == ["cin_census_2014.xml", "cin_census_2015.xml"]
+    tables = csr.read_cin_census(paths)
+    columns = ["LAchildID", "CINreferralDate", "ReferralNFA", "CINclosureDate", "ReasonForClosure"]
+    order = ["LAchildID", "CINreferralDate"]
+    read = tables["referrals"].sort_values(order)[columns].reset_index(drop=True)
+    written = exports["referrals"].sort_values(order)[columns].reset_index(drop=True)
+    pd.testing.assert_frame_equal(read.fillna(""), written.astype("string").fillna(""))
+    for name in ["assessments", "section47", "cp_plans"]:
+        assert len(tables[name]) == len(exports[name]), name
+
+
+@pytest.mark.parametrize("case", ["bad_date", "missing_header", "csv_and_xml"])
+def test_failed_conversion_leaves_no_output(tmp_path, case):
+    cin = write(tmp_path / "cin.xml", cin_xml(2021, child_xml()))
+    ssda = write_903(tmp_path / "903_2021", HEADER_CSV, EPISODES_CSV)
+    if case == "bad_date":
+        cin = write(cin, cin_xml(2021, child_xml(referral="2020-02-30")))
+    elif case == "missing_header":
+        (ssda / "header.csv").unlink()
+    else:
+        write(ssda / "return.xml", "<EXPSSDA903/>")
+    out = tmp_path / "out"
+    with pytest.raises(InputError):
+        csr.convert([cin], [ssda], None, out)
+    assert not out.exists() or not any(out.iterdir())

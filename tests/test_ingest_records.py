@@ -137,16 +137,25 @@ def test_same_key_same_pseudonyms_other_key_other_pseudonyms(tmp_path):
 )
 def test_bad_input_names_file_column_and_line(tmp_path, table, text, message):
     paths = write_raw(tmp_path, {table: text})
-    with pytest.raises(InputError, match=message) as error:
-        ingest(paths)
-    assert str(paths[table]) in str(error.value)
+    assert_fails_cleanly(tmp_path, paths, message, paths[table])
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
     paths = write_raw(tmp_path)
     paths["cp_plans"].unlink()
-    with pytest.raises(InputError, match=r"cp_plans.*does not exist.*data.tables.cp_plans"):
-        ingest(paths)
+    message = r"cp_plans.*does not exist.*data.tables.cp_plans"
+    assert_fails_cleanly(tmp_path, paths, message, paths["cp_plans"])
+
+
+def assert_fails_cleanly(tmp_path: Path, paths: dict[str, Path], message: str, named: Path):
+    """Running the script stops with an ``InputError`` matching ``message`` that
+    names the file ``named``, and leaves no output behind."""
+    if "notes" not in paths:
+        paths = {**paths, "notes": write_notes(tmp_path)}
+    with pytest.raises(InputError, match=message) as error:
+        run_main(tmp_path, paths)
+    assert str(named) in str(error.value)
+    assert not (tmp_path / "results").exists()
 
 
 def test_unlinked_and_reversed_rows_are_dropped_with_a_warning(tmp_path, caplog):
@@ -355,9 +364,7 @@ def test_unreadable_files_name_file_and_fix(tmp_path, content, name, message):
     paths = write_raw(tmp_path)
     paths["children"] = tmp_path / name
     paths["children"].write_bytes(content)
-    with pytest.raises(InputError, match=message) as error:
-        ingest(paths)
-    assert str(paths["children"]) in str(error.value)
+    assert_fails_cleanly(tmp_path, paths, message, paths["children"])
 
 
 @pytest.mark.parametrize(
@@ -372,10 +379,7 @@ def test_unreadable_files_name_file_and_fix(tmp_path, content, name, message):
 def test_bad_notes_fail_without_partial_output(tmp_path, notes, message):
     paths = write_raw(tmp_path)
     paths["notes"] = write_notes(tmp_path, notes)
-    with pytest.raises(InputError, match=message) as error:
-        run_main(tmp_path, paths)
-    assert str(paths["notes"]) in str(error.value)
-    assert not (tmp_path / "results").exists()
+    assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
 
 
 def test_main_writes_tables_and_qa(tmp_path):
