@@ -1935,7 +1935,8 @@ def cin_parts_by_referral(
 
 def write_cin_census(exports: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     """Write the synthetic LA's referrals as CIN census XML returns, one per
-    collection year (1 April to 31 March), as ``cin_census_{year}.xml``.
+    collection year (1 April to 31 March, named by its March) from the first
+    referral's to the last's, as ``cin_census_{year}.xml``.
 
     ``exports`` holds the exported children, referrals, assessments, section47
     and cp_plans tables as strings. A year's return holds every referral open
@@ -1969,8 +1970,10 @@ def write_cin_census(exports: dict[str, pd.DataFrame], out_dir: Path) -> list[Pa
         + disabilities
         + "</ChildCharacteristics>"
     )
-    first_year = int(referrals["CINreferralDate"].min()[:4])
-    last_year = int(referrals["CINreferralDate"].max()[:4]) + 1
+    first_year, last_year = (
+        int(date[:4]) + (date[5:7] >= "04")
+        for date in (referrals["CINreferralDate"].min(), referrals["CINreferralDate"].max())
+    )
     paths = []
     for year in range(first_year, last_year + 1):
         ref = f"{year}-03-31"
