@@ -250,6 +250,8 @@ def test_xlsx_and_parquet_exports_are_read(tmp_path):
     paths["children"] = tmp_path / "children.xlsx"
     children.to_excel(paths["children"], index=False)
     referrals = pd.read_csv(paths["referrals"], dtype=str)
+    # Integer codes with a gap are stored as floats; they must read "6", not "6.0".
+    referrals["ReferralSource"] = pd.to_numeric(referrals["ReferralSource"], errors="coerce")
     dates = referrals["CINreferralDate"]
     referrals["CINreferralDate"] = pd.to_datetime(dates, format="ISO8601", errors="coerce").fillna(
         pd.to_datetime(dates, format="%d/%m/%Y", errors="coerce")
@@ -259,6 +261,7 @@ def test_xlsx_and_parquet_exports_are_read(tmp_path):
     tables = ingest(paths)
     assert len(tables["children"]) == 2 and len(tables["referrals"]) == 3
     assert str(tables["children"]["birth_month"].min().date()) == "2010-05-01"
+    assert sorted(tables["referrals"]["referral_source"].dropna()) == ["6", "6"]
     assert sorted(tables["referrals"]["referral_date"].dt.strftime("%Y-%m-%d")) == [
         "2016-01-10",
         "2016-03-01",
