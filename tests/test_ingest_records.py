@@ -409,3 +409,23 @@ def test_qa_section_of_the_report(tmp_path):
     assert 'unknown code (kept)</td><td class="text">referral_source</td>' in section
     assert "ZZ (1)" in section
     assert "C9" not in section and "then left" not in section
+
+
+def test_qa_shares_are_of_rows_read(tmp_path):
+    referrals = RAW["referrals"] + "C9,R9,2016-02-01,6,N1,0,,\n"
+    _, qa = ir.ingest(
+        write_raw(tmp_path, {"referrals": referrals}), MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE
+    )
+    rows = qa.loc[qa["table"] == "referrals"].set_index("measure")
+    assert rows.loc["rows_kept", "share"] == 0.75 and rows.loc["rows_rejected", "share"] == 0.25
+    missing = rows.loc["missing"].set_index("column")["share"]
+    assert missing["closure_date"] == 0.5 and missing["referral_id"] == 0
+
+
+def test_malformed_code_lists_are_a_clear_error(tmp_path):
+    path = tmp_path / "codes.yaml"
+    path.write_text("referrals:\n  referral_source:\n    - [1A, 1B]\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"codes.yaml: referrals.referral_source .*from, to"):
+        ir.load_code_lists(path)
+    with pytest.raises(InputError, match="does not exist; set data.code_lists"):
+        ir.load_code_lists(tmp_path / "none.yaml")
