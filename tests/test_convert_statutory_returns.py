@@ -305,6 +305,7 @@ def test_malformed_xml_names_line(tmp_path):
         ("missing_decom", "DECOM, line 2"),
         ("empty_file", "empty"),
         ("utf16", "UTF-16"),
+        ("bad_byte", "line 2: byte b'\\x81' is neither UTF-8 nor Windows-1252"),
         ("xml", "root element is <Message>; an SSDA903 XML return"),
         ("missing_child", "CHILD, line 2"),
         ("two_headers", "second Header"),
@@ -327,6 +328,8 @@ def test_malformed_903_raises(tmp_path, case, expected):
         write(target, "")
     elif case == "utf16":
         target.write_bytes(EPISODES_CSV.encode("utf-16"))
+    elif case == "bad_byte":
+        target.write_bytes(EPISODES_CSV.replace("903A", "903\x81").encode("latin-1"))
     elif case == "xml":
         target = write(tmp_path / "return.xml", "<Message/>")
         inputs = [target]
