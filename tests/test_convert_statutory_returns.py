@@ -305,6 +305,7 @@ def test_malformed_xml_names_line(tmp_path):
         ("missing_decom", "DECOM, line 2"),
         ("empty_file", "empty"),
         ("utf16", "UTF-16"),
+        ("bad_byte", "line 2: byte b'\\x81' is neither UTF-8 nor Windows-1252"),
         ("xml", "root element is <Message>; an SSDA903 XML return"),
         ("missing_child", "CHILD, line 2"),
         ("two_headers", "second Header"),
@@ -327,6 +328,8 @@ def test_malformed_903_raises(tmp_path, case, expected):
         write(target, "")
     elif case == "utf16":
         target.write_bytes(EPISODES_CSV.encode("utf-16"))
+    elif case == "bad_byte":
+        target.write_bytes(EPISODES_CSV.replace("903A", "903\x81").encode("latin-1"))
     elif case == "xml":
         target = write(tmp_path / "return.xml", "<Message/>")
         inputs = [target]
@@ -452,3 +455,40 @@ def test_malformed_903_xml_names_file_and_element(tmp_path, xml, expected):
     with pytest.raises(InputError, match=re.escape(expected)) as error:
         csr.read_ssda903([path])
     assert str(path) in str(error.value)
+
+
+def test_synthetic_la_written_as_cin_census_reads_back(tmp_path):
+    import generate_synthetic_la as gen
+
+    names = ["children", "referrals", "assessments", "section47", "cp_plans"]
+    exports = {
+        n: pd.read_csv(ROOT / "resources" / "synthetic" / f"{n}.csv", dtype=str) for n in names
+    }
+    keep = set(exports["children"]["LAchildID"].head(150))
+    exports = {n: frame.loc[frame["LAchildID"].isin(keep)] for n, frame in exports.items()}
+    paths = gen.write_cin_census(exports, tmp_path)
+    assert [p.name for p in paths] == [f"cin_census_{year}.xml" for year in range(2015, 2021)]
+    tables = csr.read_cin_census(paths)
+    columns = ["LAchildID", "CINreferralDate", "ReferralNFA", "CINclosureDate", "ReasonForClosure"]
+    order = ["LAchildID", "CINreferralDate"]
+    read = tables["referrals"].sort_values(order)[columns].reset_index(drop=True)
+    written = exports["referrals"].sort_values(order)[columns].reset_index(drop=True)
+    pd.testing.assert_frame_equal(read.fillna(""), written.astype("string").fillna(""))
+    for name in ["assessments", "section47", "cp_plans"]:
+        assert len(tables[name]) == len(exports[name]), name
+
+
+@pytest.mark.parametrize("case", ["bad_date", "missing_header", "csv_and_xml"])
+def test_failed_conversion_leaves_no_output(tmp_path, case):
+    cin = write(tmp_path / "cin.xml", cin_xml(2021, child_xml()))
+    ssda = write_903(tmp_path / "903_2021", HEADER_CSV, EPISODES_CSV)
+    if case == "bad_date":
+        cin = write(cin, cin_xml(2021, child_xml(referral="2020-02-30")))
+    elif case == "missing_header":
+        (ssda / "header.csv").unlink()
+    else:
+        write(ssda / "return.xml", "<EXPSSDA903/>")
+    out = tmp_path / "out"
+    with pytest.raises(InputError):
+        csr.convert([cin], [ssda], None, out)
+    assert not out.exists() or not any(out.iterdir())

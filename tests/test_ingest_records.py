@@ -137,16 +137,25 @@ def test_same_key_same_pseudonyms_other_key_other_pseudonyms(tmp_path):
 )
 def test_bad_input_names_file_column_and_line(tmp_path, table, text, message):
     paths = write_raw(tmp_path, {table: text})
-    with pytest.raises(InputError, match=message) as error:
-        ingest(paths)
-    assert str(paths[table]) in str(error.value)
+    assert_fails_cleanly(tmp_path, paths, message, paths[table])
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
     paths = write_raw(tmp_path)
     paths["cp_plans"].unlink()
-    with pytest.raises(InputError, match=r"cp_plans.*does not exist.*data.tables.cp_plans"):
-        ingest(paths)
+    message = r"cp_plans.*does not exist.*data.tables.cp_plans"
+    assert_fails_cleanly(tmp_path, paths, message, paths["cp_plans"])
+
+
+def assert_fails_cleanly(tmp_path: Path, paths: dict[str, Path], message: str, named: Path):
+    """Running the script stops with an ``InputError`` matching ``message`` that
+    names the file ``named``, and leaves no output behind."""
+    if "notes" not in paths:
+        paths = {**paths, "notes": write_notes(tmp_path)}
+    with pytest.raises(InputError, match=message) as error:
+        run_main(tmp_path, paths)
+    assert str(named) in str(error.value)
+    assert not (tmp_path / "results").exists()
 
 
 def test_unlinked_and_reversed_rows_are_dropped_with_a_warning(tmp_path, caplog):
@@ -241,6 +250,8 @@ def test_xlsx_and_parquet_exports_are_read(tmp_path):
     paths["children"] = tmp_path / "children.xlsx"
     children.to_excel(paths["children"], index=False)
     referrals = pd.read_csv(paths["referrals"], dtype=str)
+    # Integer codes with a gap are stored as floats; they must read "6", not "6.0".
+    referrals["ReferralSource"] = pd.to_numeric(referrals["ReferralSource"], errors="coerce")
     dates = referrals["CINreferralDate"]
     referrals["CINreferralDate"] = pd.to_datetime(dates, format="ISO8601", errors="coerce").fillna(
         pd.to_datetime(dates, format="%d/%m/%Y", errors="coerce")
@@ -250,6 +261,7 @@ def test_xlsx_and_parquet_exports_are_read(tmp_path):
     tables = ingest(paths)
     assert len(tables["children"]) == 2 and len(tables["referrals"]) == 3
     assert str(tables["children"]["birth_month"].min().date()) == "2010-05-01"
+    assert sorted(tables["referrals"]["referral_source"].dropna()) == ["6", "6"]
     assert sorted(tables["referrals"]["referral_date"].dt.strftime("%Y-%m-%d")) == [
         "2016-01-10",
         "2016-03-01",
@@ -355,9 +367,7 @@ def test_unreadable_files_name_file_and_fix(tmp_path, content, name, message):
     paths = write_raw(tmp_path)
     paths["children"] = tmp_path / name
     paths["children"].write_bytes(content)
-    with pytest.raises(InputError, match=message) as error:
-        ingest(paths)
-    assert str(paths["children"]) in str(error.value)
+    assert_fails_cleanly(tmp_path, paths, message, paths["children"])
 
 
 @pytest.mark.parametrize(
@@ -372,10 +382,7 @@ def test_unreadable_files_name_file_and_fix(tmp_path, content, name, message):
 def test_bad_notes_fail_without_partial_output(tmp_path, notes, message):
     paths = write_raw(tmp_path)
     paths["notes"] = write_notes(tmp_path, notes)
-    with pytest.raises(InputError, match=message) as error:
-        run_main(tmp_path, paths)
-    assert str(paths["notes"]) in str(error.value)
-    assert not (tmp_path / "results").exists()
+    assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
 
 
 def test_main_writes_tables_and_qa(tmp_path):
@@ -402,3 +409,23 @@ def test_qa_section_of_the_report(tmp_path):
     assert 'unknown code (kept)</td><td class="text">referral_source</td>' in section
     assert "ZZ (1)" in section
     assert "C9" not in section and "then left" not in section
+
+
+def test_qa_shares_are_of_rows_read(tmp_path):
+    referrals = RAW["referrals"] + "C9,R9,2016-02-01,6,N1,0,,\n"
+    _, qa = ir.ingest(
+        write_raw(tmp_path, {"referrals": referrals}), MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE
+    )
+    rows = qa.loc[qa["table"] == "referrals"].set_index("measure")
+    assert rows.loc["rows_kept", "share"] == 0.75 and rows.loc["rows_rejected", "share"] == 0.25
+    missing = rows.loc["missing"].set_index("column")["share"]
+    assert missing["closure_date"] == 0.5 and missing["referral_id"] == 0
+
+
+def test_malformed_code_lists_are_a_clear_error(tmp_path):
+    path = tmp_path / "codes.yaml"
+    path.write_text("referrals:\n  referral_source:\n    - [1A, 1B]\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"codes.yaml: referrals.referral_source .*from, to"):
+        ir.load_code_lists(path)
+    with pytest.raises(InputError, match="does not exist; set data.code_lists"):
+        ir.load_code_lists(tmp_path / "none.yaml")

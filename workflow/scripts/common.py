@@ -660,12 +660,16 @@ def first_bad_json_line(path: Path, encoding: str) -> tuple[int, str]:
 
 
 def as_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every column as strings (dates in ISO form, missing as ``NA``), as CSVs read."""
+    """Every column as strings (dates in ISO form, whole numbers without a decimal
+    point, missing as ``NA``), as CSVs are read."""
     out = {}
     for column in frame.columns:
         values = frame[column]
         if pd.api.types.is_datetime64_any_dtype(values):
             values = values.dt.strftime("%Y-%m-%dT%H:%M:%S")
+        elif pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+            # Whole numbers stored as floats (integer codes with gaps) read "6", not "6.0".
+            values = values.astype("Int64")
         out[str(column)] = values.astype("string")
     return pd.DataFrame(out, index=frame.index)
 

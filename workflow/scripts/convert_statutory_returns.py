@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from common import InputError
+from common import InputError, text_encoding
 
 logger = logging.getLogger(__name__)
 
@@ -508,13 +508,9 @@ def read_903_csv(path: Path) -> pd.DataFrame:
     """Read one SSDA903 CSV as stripped strings with upper-cased column names."""
     if path.stat().st_size == 0:
         raise InputError(f"SSDA903 file {path} is empty; re-export it or leave it out.")
-    head = path.read_bytes()[:4]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(f"SSDA903 file {path} is UTF-16 encoded; re-save it as UTF-8 CSV.")
+    encoding = text_encoding(path, "SSDA903")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
     except pd.errors.ParserError as error:
         raise InputError(
             f"SSDA903 file {path} is not a readable CSV ({error}); re-export it as CSV."

@@ -1913,6 +1913,153 @@ def write_exports(tables: dict[str, pd.DataFrame], out_dir: Path) -> None:
     logger.info("wrote %d files to %s", len(FILES) + 1, out_dir)
 
 
+def xml_elements(name: str, values: pd.Series) -> pd.Series:
+    """``<name>value</name>`` for each value; "" where the value is missing."""
+    return ("<" + name + ">" + values.astype("string") + "</" + name + ">").fillna("")
+
+
+def known_by(values: pd.Series, reference_date: str) -> pd.Series:
+    """ISO dates on or before ``reference_date``; later or missing dates as missing."""
+    return values.where(values.notna() & (values <= reference_date))
+
+
+def cin_parts_by_referral(
+    frame: pd.DataFrame, start: str, element: str, reference_date: str, body
+) -> pd.Series:
+    """The ``element`` blocks of one CIN child table (assessments, enquiries or
+    plans) started by ``reference_date``, joined per referral id."""
+    rows = frame.loc[frame[start].notna() & (frame[start] <= reference_date)]
+    xml = f"<{element}>" + body(rows) + f"</{element}>"
+    return xml.groupby(rows["CINdetailsID"], sort=False).agg("".join)
+
+
+def write_cin_census(exports: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
+    """Write the synthetic LA's referrals as CIN census XML returns, one per
+    collection year (1 April to 31 March, named by its March) from the first
+    referral's to the last's, as ``cin_census_{year}.xml``.
+
+    ``exports`` holds the exported children, referrals, assessments, section47
+    and cp_plans tables as strings. A year's return holds every referral open
+    at some time in it, with the closure, assessments, enquiries and plans
+    known by its 31 March; sex is ``GenderCurrent`` up to 2024 and ``Sex`` from
+    2025. Returns the paths written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    children = exports["children"]
+    referrals = exports["referrals"]
+    factors = exports["assessments"]["AssessmentFactors"].astype("string")
+    factors_xml = (
+        "<FactorsIdentifiedAtAssessment><AssessmentFactors>"
+        + factors.str.replace(";", "</AssessmentFactors><AssessmentFactors>")
+        + "</AssessmentFactors></FactorsIdentifiedAtAssessment>"
+    ).fillna("")
+    disabilities = (
+        "<Disabilities><Disability>"
+        + children["Disabilities"].astype("string").str.replace(";", "</Disability><Disability>")
+        + "</Disability></Disabilities>"
+    ).fillna("")
+    identifiers = (
+        xml_elements("LAchildID", children["LAchildID"])
+        + xml_elements("UPN", children["UPN"])
+        + xml_elements("PersonBirthDate", children["PersonBirthDate"])
+    )
+    characteristics = (
+        "<ChildCharacteristics>"
+        + xml_elements("Ethnicity", children["Ethnicity"])
+        + disabilities
+        + "</ChildCharacteristics>"
+    )
+    first_year, last_year = (
+        int(date[:4]) + (date[5:7] >= "04")
+        for date in (referrals["CINreferralDate"].min(), referrals["CINreferralDate"].max())
+    )
+    paths = []
+    for year in range(first_year, last_year + 1):
+        ref = f"{year}-03-31"
+        assessments = cin_parts_by_referral(
+            exports["assessments"].assign(_factors=factors_xml),
+            "AssessmentActualStartDate",
+            "Assessments",
+            ref,
+            lambda a, ref=ref: (
+                xml_elements("AssessmentActualStartDate", a["AssessmentActualStartDate"])
+                + xml_elements(
+                    "AssessmentAuthorisationDate", known_by(a["AssessmentAuthorisationDate"], ref)
+                )
+                + a["_factors"]
+            ),
+        )
+        enquiries = cin_parts_by_referral(
+            exports["section47"],
+            "S47ActualStartDate",
+            "Section47",
+            ref,
+            lambda e, ref=ref: (
+                xml_elements("S47ActualStartDate", e["S47ActualStartDate"])
+                + xml_elements("DateOfInitialCPC", known_by(e["DateOfInitialCPC"], ref))
+                + "<ICPCnotRequired>0</ICPCnotRequired>"
+            ),
+        )
+        plans = cin_parts_by_referral(
+            exports["cp_plans"],
+            "CPPstartDate",
+            "ChildProtectionPlans",
+            ref,
+            lambda c, ref=ref: (
+                xml_elements("CPPstartDate", c["CPPstartDate"])
+                + xml_elements("CPPendDate", known_by(c["CPPendDate"], ref))
+                + xml_elements("InitialCategoryOfAbuse", c["InitialCategoryOfAbuse"])
+            ),
+        )
+        closure = referrals["CINclosureDate"]
+        in_year = (referrals["CINreferralDate"] <= ref) & (
+            closure.isna() | (closure >= f"{year - 1}-04-01")
+        )
+        r = referrals.loc[in_year]
+        closed = known_by(r["CINclosureDate"], ref)
+        details = (
+            "<CINdetails>"
+            + xml_elements("CINreferralDate", r["CINreferralDate"])
+            + xml_elements("ReferralSource", r["ReferralSource"])
+            + xml_elements("PrimaryNeedCode", r["PrimaryNeedCode"])
+            + xml_elements("CINclosureDate", closed)
+            + xml_elements("ReasonForClosure", r["ReasonForClosure"].where(closed.notna()))
+            + r["CINdetailsID"].map(assessments).astype("string").fillna("")
+            + r["CINdetailsID"].map(enquiries).astype("string").fillna("")
+            + xml_elements("ReferralNFA", r["ReferralNFA"])
+            + r["CINdetailsID"].map(plans).astype("string").fillna("")
+            + "</CINdetails>"
+        )
+        by_child = details.groupby(r["LAchildID"], sort=False).agg("".join)
+        sex = (
+            xml_elements("GenderCurrent", children["Sex"].map({"M": "1", "F": "2"}).fillna("0"))
+            if year <= 2024
+            else xml_elements("Sex", children["Sex"])
+        )
+        in_return = children["LAchildID"].isin(by_child.index)
+        child_xml = (
+            "<Child><ChildIdentifiers>"
+            + identifiers
+            + sex
+            + "</ChildIdentifiers>"
+            + characteristics
+            + children["LAchildID"].map(by_child).astype("string").fillna("")
+            + "</Child>"
+        ).loc[in_return]
+        path = out_dir / f"cin_census_{year}.xml"
+        path.write_text(
+            '<?xml version="1.0" encoding="utf-8"?>\n<Message><Header><CollectionDetails>'
+            f"<Collection>CIN</Collection><Year>{year}</Year>"
+            f"<ReferenceDate>{ref}</ReferenceDate></CollectionDetails></Header>"
+            f"<Children>{''.join(child_xml)}</Children></Message>\n",
+            encoding="utf-8",
+        )
+        paths.append(path)
+        logger.info("%s: %d children", path, int(in_return.sum()))
+    return paths
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: generate one LA into a directory."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

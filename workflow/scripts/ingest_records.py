@@ -77,7 +77,8 @@ class QualityLog:
         value: str | None = None,
         total: int | None = None,
     ) -> None:
-        """Record ``count`` rows of ``table`` under ``measure`` (share of ``total``)."""
+        """Record ``count`` rows (or codes) of ``table`` under ``measure``; the share
+        is of ``total`` if given, else of the table's rows read."""
         share = count / total if total else np.nan
         self.rows.append(
             {
@@ -92,7 +93,14 @@ class QualityLog:
 
     def frame(self) -> pd.DataFrame:
         """The collected rows as a frame in the order they were recorded."""
-        return pd.DataFrame(self.rows, columns=QA_COLUMNS).astype(
+        frame = pd.DataFrame(self.rows, columns=QA_COLUMNS)
+        read = frame.loc[frame["measure"] == "rows_read"].set_index("table")["count"]
+        of_rows = frame["share"].isna() & (frame["measure"] != "rows_read")
+        of_rows &= ~frame["measure"].isin(["date_min", "date_max"])
+        frame.loc[of_rows, "share"] = frame.loc[of_rows, "count"] / frame.loc[of_rows, "table"].map(
+            read
+        ).replace(0, np.nan)
+        return frame.astype(
             {
                 "table": "string",
                 "measure": "string",
@@ -177,7 +185,7 @@ def drop_rows(
             reason,
             first_kept_line(frame, drop),
         )
-        qa.add(table, "rows_rejected", int(drop.sum()), value=reason, total=len(frame))
+        qa.add(table, "rows_rejected", int(drop.sum()), value=reason)
     return frame.loc[~drop.to_numpy()]
 
 
@@ -212,7 +220,7 @@ def drop_future(
     reference: pd.Timestamp,
     qa: QualityLog,
 ) -> pd.DataFrame:
-    """Leave out rows that start after the extract's last date: they cannot have
+    """Leave out rows that start after the day of the run: they cannot have
     happened yet, and they would stretch the period the labels are censored at.
     Later end dates are only reported (``report_future_dates``)."""
     start = YEAR_DATE.get(table)
@@ -248,7 +256,6 @@ def report_future_dates(
                 int(future.sum()),
                 column=column,
                 value=f"after {reference.date()} (future)",
-                total=len(frame),
             )
 
 
@@ -360,7 +367,7 @@ def profile_table(
         qa.add(table, "date_min", len(values), column=column, value=values.min().strftime(unit))
         qa.add(table, "date_max", len(values), column=column, value=values.max().strftime(unit))
     for column in frame.columns.drop("_line", errors="ignore"):
-        qa.add(table, "missing", int(frame[column].isna().sum()), column=column, total=len(frame))
+        qa.add(table, "missing", int(frame[column].isna().sum()), column=column)
 
 
 def prepare_table(raw: pd.DataFrame, table: str, path: Path, key: bytes) -> pd.DataFrame:
@@ -416,7 +423,6 @@ def report_births_after_referral(
             int(before_birth.sum()),
             column="referral_date",
             value="before the child's date of birth",
-            total=len(referrals),
         )
 
 
@@ -436,6 +442,7 @@ def check_notes(
     and logged. The text itself is neither kept nor logged.
     """
     notes = read_mapped_csv(path, columns, "notes")
+    logger.info("notes: read %d rows from %s", len(notes), path)
     qa.add("notes", "rows_read", len(notes))
     check_required(notes, NOTE_REQUIRED, path, "notes")
     check_unique(notes, "note_id", path)
@@ -457,7 +464,6 @@ def check_notes(
             int(unknown.sum()),
             column="child_id",
             value="child not in the children table",
-            total=len(notes),
         )
     future = notes["note_datetime"] > reference + pd.Timedelta(days=1)
     if future.any():
@@ -474,13 +480,12 @@ def check_notes(
             int(future.sum()),
             column="note_datetime",
             value=f"after {reference.date()} (future)",
-            total=len(notes),
         )
     types = notes["document_type"].astype("string").str.strip()
     for value, count in types.value_counts(sort=False).sort_index().items():
         qa.add("notes", "code", int(count), column="document_type", value=value, total=len(notes))
     profile_table(notes, "notes", ["note_datetime"], qa)
-    qa.add("notes", "rows_kept", len(notes), total=len(notes))
+    qa.add("notes", "rows_kept", len(notes))
 
 
 def ingest(
@@ -500,13 +505,11 @@ def ingest(
     """
     qa = QualityLog()
     tables = {}
-    read = {}
     for table in DATE_COLUMNS:
         path = paths[table]
         raw = read_mapped_csv(path, mappings[table], table)
         frame = prepare_table(raw, table, path, key)
         logger.info("%s: read %d rows from %s", table, len(raw), path)
-        read[table] = len(frame)
         qa.add(table, "rows_read", len(frame))
         check_codes(frame, table, path, code_lists, separator, qa)
         profile_table(frame, table, DATE_COLUMNS[table], qa)
@@ -565,7 +568,7 @@ def ingest(
             if c in frame.columns
         ]
         out[name] = frame.sort_values(sort_keys, kind="stable").reset_index(drop=True)
-        qa.add(name, "rows_kept", len(out[name]), total=read[name])
+        qa.add(name, "rows_kept", len(out[name]))
     if "notes" in paths:
         check_notes(paths["notes"], mappings["notes"], children["child_id"], key, reference, qa)
     return out, qa.frame()
