@@ -231,6 +231,7 @@ def run_main(tmp_path: Path, paths: dict[str, Path]) -> Path:
             mappings=MAPPINGS,
             notes_columns=NOTES_MAPPING,
             list_separator=";",
+            extract_date=None,
         ),
     )
     ir.main(snakemake)
@@ -429,3 +430,9 @@ def test_malformed_code_lists_are_a_clear_error(tmp_path):
         ir.load_code_lists(path)
     with pytest.raises(InputError, match="does not exist; set data.code_lists"):
         ir.load_code_lists(tmp_path / "none.yaml")
+
+
+def test_extract_date_is_configured_or_today():
+    assert ir.extract_date("2020-04-01") == pd.Timestamp("2020-04-01")
+    today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
+    assert ir.extract_date(None) in (today, today + pd.Timedelta(days=1))

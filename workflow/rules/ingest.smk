@@ -56,6 +56,7 @@ rule ingest_records:
         mappings=column_mappings(),
         notes_columns=config["data"]["tables"]["notes"]["columns"],
         list_separator=config["data"]["list_separator"],
+        extract_date=config["data"]["extract_date"],
         key_env=config["pseudonymisation"]["key_env"],
         key_file=config["pseudonymisation"]["key_file"],
         demo_key=demo_key(),

@@ -574,8 +574,11 @@ def ingest(
     return out, qa.frame()
 
 
-def run_date() -> pd.Timestamp:
-    """Today (UTC): no record can be dated later."""
+def extract_date(configured: str | None) -> pd.Timestamp:
+    """The day the extract was taken (configured, else today, UTC): no record
+    can be dated later."""
+    if configured:
+        return pd.Timestamp(configured)
     return pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
 
 
@@ -598,7 +601,7 @@ def main(snakemake) -> None:
         key,
         params.list_separator,
         load_code_lists(snakemake.input.code_lists),
-        run_date(),
+        extract_date(params.extract_date),
     )
     write_outputs(tables, qa, snakemake.output)
 
