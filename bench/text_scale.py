@@ -206,6 +206,13 @@ def step_tokenize(directory: Path, shards: int) -> dict:
     return {**timing, "tokens": tokens}
 
 
+def peak_resident_mb() -> float:
+    """This process's peak resident memory since it started (``VmHWM``; unlike
+    ``ru_maxrss``, not inherited from the parent across ``fork``)."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
 def run_step(args: list[str]) -> dict:
     """Run one step in a child process; its result with CPU, wall time and peak memory."""
     start = time.perf_counter()
@@ -214,16 +221,12 @@ def run_step(args: list[str]) -> dict:
         stdout=subprocess.PIPE,
         env={**os.environ, KEY_ENV: "text-scale-benchmark"},
     )
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"step {args} failed with status {status}")
+    output, _ = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"step {args} failed with status {process.returncode}")
     result = json.loads(output.decode().strip().splitlines()[-1])
-    return {
-        **result,
-        "process_wall_s": time.perf_counter() - start,
-        "peak_mb": usage.ru_maxrss / 1024,
-    }
+    peak = result.pop("vm_hwm_mb")
+    return {**result, "process_wall_s": time.perf_counter() - start, "peak_mb": peak}
 
 
 def main() -> None:
@@ -236,14 +239,13 @@ def main() -> None:
     parser.add_argument("--step", choices=["redact", "normalise", "tokenize"])
     parser.add_argument("--shard", type=int, default=0)
     args = parser.parse_args()
-    if args.step == "redact":
-        print(json.dumps(step_redact(args.directory, args.shards)))
-        return
-    if args.step == "normalise":
-        print(json.dumps(step_normalise(args.directory, args.shard)))
-        return
-    if args.step == "tokenize":
-        print(json.dumps(step_tokenize(args.directory, args.shards)))
+    steps = {
+        "redact": lambda: step_redact(args.directory, args.shards),
+        "normalise": lambda: step_normalise(args.directory, args.shard),
+        "tokenize": lambda: step_tokenize(args.directory, args.shards),
+    }
+    if args.step:
+        print(json.dumps({**steps[args.step](), "vm_hwm_mb": peak_resident_mb()}))
         return
 
     args.directory.mkdir(parents=True, exist_ok=True)
