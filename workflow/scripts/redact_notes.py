@@ -12,18 +12,18 @@ only stage that reads their raw text. Before anything is written it replaces:
   mention siblings, partners and neighbours. Names match whole words in any
   case, so "Sarah's" becomes "NAME's" while the name "Ann" leaves "announce"
   alone; misspellings by two swapped letters ("Kieth") match too, unless the
-  misspelling is an English word ("brain" for "Brian").
-
-- names from the LA's configured lists of schools, places, teams and staff,
-  by ``SCHOOL_NAME``, ``PLACE_NAME``, ``TEAM_NAME`` and ``STAFF_NAME``: each
+  misspelling is an English word ("brain" for "Brian");
+- names from the LA's configured lists of schools, places, teams and staff
+  (before the names of people), by ``SCHOOL_NAME``, ``PLACE_NAME``,
+  ``TEAM_NAME`` and ``STAFF_NAME``: each
   entry as a whole phrase in any case and spacing ("Oakfield  primary
   SCHOOL's"), and each word of a staff member's name on its own, like the
   names of people (placeholders hold an underscore so that normalisation
   drops them while keeping the ordinary words "school", "place" and "team");
 - optionally, any capitalised word in a list of first names shipped as data
-  (``resources/first_names/``), by ``NAME``, except those that are more often
-  ordinary words than names, judged by spaCy's word probabilities ("Will",
-  "May", "Hope" stay), and configured exceptions;
+  (``resources/first_names/``), by ``NAME``, except common words that are
+  more often ordinary words than names, judged by spaCy's word probabilities
+  ("Will", "May", "Hope" stay), and configured exceptions;
 - optionally, the people, places and buildings found by a trained spaCy
   pipeline's named-entity recogniser, by ``NAME`` and ``PLACE_NAME``.
 
