@@ -37,6 +37,7 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import spacy
 from spacy.attrs import ORTH
@@ -207,16 +208,17 @@ def main(snakemake) -> None:
         texts, build_nlp(), set(params.stop_words), params.min_token_length, params.phrases
     )
     seconds = time.perf_counter() - start
-    n_tokens = sum(map(len, tokens))
+    column = pa.array(tokens, type=pa.list_(pa.string()))
+    # Counted by Arrow: a Python set over every token took a twentieth of the stage.
+    flat = pc.list_flatten(column)
     logger.info(
         "normalised %d notes into %d tokens (%d distinct) in %.1f s",
         len(tokens),
-        n_tokens,
-        len({t for note in tokens for t in note}),
+        len(flat),
+        pc.count_distinct(flat).as_py(),
         seconds,
     )
-    table = ids.append_column("tokens", pa.array(tokens, type=pa.list_(pa.string())))
-    write_parquet(table, snakemake.output.tokens, "tokens")
+    write_parquet(ids.append_column("tokens", column), snakemake.output.tokens, "tokens")
 
 
 if __name__ == "__main__":

@@ -12,18 +12,18 @@ only stage that reads their raw text. Before anything is written it replaces:
   mention siblings, partners and neighbours. Names match whole words in any
   case, so "Sarah's" becomes "NAME's" while the name "Ann" leaves "announce"
   alone; misspellings by two swapped letters ("Kieth") match too, unless the
-  misspelling is an English word ("brain" for "Brian").
-
-- names from the LA's configured lists of schools, places, teams and staff,
-  by ``SCHOOL_NAME``, ``PLACE_NAME``, ``TEAM_NAME`` and ``STAFF_NAME``: each
+  misspelling is an English word ("brain" for "Brian");
+- names from the LA's configured lists of schools, places, teams and staff
+  (before the names of people), by ``SCHOOL_NAME``, ``PLACE_NAME``,
+  ``TEAM_NAME`` and ``STAFF_NAME``: each
   entry as a whole phrase in any case and spacing ("Oakfield  primary
   SCHOOL's"), and each word of a staff member's name on its own, like the
   names of people (placeholders hold an underscore so that normalisation
   drops them while keeping the ordinary words "school", "place" and "team");
 - optionally, any capitalised word in a list of first names shipped as data
-  (``resources/first_names/``), by ``NAME``, except those that are more often
-  ordinary words than names, judged by spaCy's word probabilities ("Will",
-  "May", "Hope" stay), and configured exceptions;
+  (``resources/first_names/``), by ``NAME``, except common words that are
+  more often ordinary words than names, judged by spaCy's word probabilities
+  ("Will", "May", "Hope" stay), and configured exceptions;
 - optionally, the people, places and buildings found by a trained spaCy
   pipeline's named-entity recogniser, by ``NAME`` and ``PLACE_NAME``.
 
@@ -88,6 +88,8 @@ ENTITY_PLACEHOLDERS = {
 # as often in lower case as capitalised: 3 keeps "Grace", "Mark", "Ella" and
 # "Hazel" as names (each under twice) and "Will", "May", "Hope" as words.
 ORDINARY_ODDS = 3.0
+# About one word in 160,000 of the web text behind the probabilities.
+ORDINARY_MIN_LOG_PROB = -12.0
 FIRST_NAME = re.compile(r"(?<!\w)[A-Z][a-z]+(?!\w)")
 MIN_NAME_LENGTH = 2
 # Shorter names have too few letters for a swap to stay recognisable.
@@ -280,19 +282,25 @@ def read_first_names(path: str | Path) -> set[str]:
 
 
 def ordinary_words(words: set[str]) -> set[str]:
-    """Those ``words`` written at least ``ORDINARY_ODDS`` times as often in
-    lower case as capitalised, by the word probabilities (log) in
+    """Those ``words`` that are common in lower case (log probability at
+    least ``ORDINARY_MIN_LOG_PROB``) and written at least ``ORDINARY_ODDS``
+    times as often in lower case as capitalised, by the word probabilities of
     spacy-lookups-data: more often ordinary words than names ("will", "may",
-    "hope", "faith"), even at the start of a sentence. Words it lacks are not
-    ordinary."""
+    "hope", "faith"), even at the start of a sentence. Rare names are not
+    judged, as their few lower-case uses (user names, other languages) say
+    little. Words it lacks are not ordinary."""
     probability = load_lookups("en", ["lexeme_prob"]).get_table("lexeme_prob")
     floor = -math.inf
     margin = math.log(ORDINARY_ODDS)
-    return {
-        word
-        for word in words
-        if probability.get(word, floor) - probability.get(word.capitalize(), floor) >= margin
-    }
+    ordinary = set()
+    for word in words:
+        lower = probability.get(word, floor)
+        if (
+            lower >= ORDINARY_MIN_LOG_PROB
+            and lower - probability.get(word.capitalize(), floor) >= margin
+        ):
+            ordinary.add(word)
+    return ordinary
 
 
 def first_name_pass(path: str | Path | None, exceptions: list[str]) -> set[str]:
