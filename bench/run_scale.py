@@ -36,6 +36,7 @@ WORKFLOW_FILES = (
     "envs",
     "resources/vulnerability_lexicon.yaml",
     "resources/code_lists.yaml",
+    "resources/first_names",
 )
 SIZES = {"small": 1500, "medium": 10000, "large": 50000}
 

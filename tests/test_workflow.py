@@ -28,6 +28,7 @@ WORKFLOW_FILES = (
     "envs",
     "resources/vulnerability_lexicon.yaml",
     "resources/code_lists.yaml",
+    "resources/first_names",
 )
 
 
