@@ -83,6 +83,7 @@ rule render_report:
         ),
         splits=expand(rules.make_splits.output.splits, outcome=OUTCOMES, timing=TIMINGS),
         deltas=run_deltas(),
+        refit_bootstraps=refit_bootstraps(),
         topic_words=expand(
             rules.fit_topics.output.words, outcome=OUTCOMES, timing=TIMINGS
         ),
