@@ -140,7 +140,8 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
     assert card.startswith("# Model card: escalation in la9")
     assert "A plan within 3 months." in card
     assert (
-        "| Time-ordered split, structured data and text | lightgbm | 0.700 | 0.660 to 0.800" in card
+        "| Time-ordered split, structured data and text | LightGBM (gradient boosting) | 0.700 | "
+        "0.660 to 0.800" in card
     )
     assert "meets the bar | probably:" in card
     assert "| sex | male | 12 | false discovery rate | 1.600 | female |" in card

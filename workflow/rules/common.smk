@@ -206,3 +206,15 @@ def cross_la_targets():
     if config["cross_la_results"]:
         return rules.summarise_las.output.summary
     return []
+
+
+def refit_bootstraps():
+    """The refit bootstrap of every outcome and design, if switched on."""
+    if config["evaluation"]["refit_bootstrap_resamples"] > 0:
+        return expand(
+            rules.refit_bootstrap.output.resamples,
+            outcome=OUTCOMES,
+            timing=TIMINGS,
+            features=FEATURE_SETS,
+        )
+    return []

@@ -94,3 +94,33 @@ rule explain_selected_model:
         seed=config["seed"],
     script:
         "../scripts/explain_selected_model.py"
+
+
+rule refit_bootstrap:
+    input:
+        cohort=rules.build_cohort.output.cohort,
+        splits=rules.make_splits.output.splits,
+        features=rules.build_features.output.structured,
+        topics=topic_input,
+        text_features=text_feature_input,
+        metrics=rules.evaluate_models.output.metrics,
+        cv_results=rules.train_models.output.cv_results,
+        helpers=HELPERS,
+    output:
+        resamples=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/refit_bootstrap.parquet",
+    log:
+        f"{LOGS}/refit_bootstrap/{{outcome}}_{{timing}}_{{features}}.log",
+    benchmark:
+        f"{BENCHMARKS}/refit_bootstrap/{{outcome}}_{{timing}}_{{features}}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: config["models"]["threads"]
+    resources:
+        mem_mb=4000,
+    params:
+        outcome="{outcome}",
+        design=design_name,
+        resamples=config["evaluation"]["refit_bootstrap_resamples"],
+        seed=config["seed"],
+    script:
+        "../scripts/refit_bootstrap.py"

@@ -87,6 +87,7 @@ rule render_report:
         ),
         audits=expand(rules.build_features.output.audit, outcome=OUTCOMES),
         deltas=run_deltas(),
+        refit_bootstraps=refit_bootstraps(),
         topic_words=expand(
             rules.fit_topics.output.words, outcome=OUTCOMES, timing=TIMINGS
         ),

@@ -334,6 +334,17 @@ SCHEMAS["accumulated_local_effects"] = pa.schema(
         ("n_rows", pa.int64()),
     ]
 )
+SCHEMAS["refit_bootstrap"] = pa.schema(
+    [
+        ("outcome", pa.string()),
+        ("design", pa.string()),
+        ("model", pa.string()),
+        ("resample", pa.int32()),
+        ("n_train", pa.int64()),
+        ("n_train_positive", pa.int64()),
+        ("test_average_precision", pa.float64()),
+    ]
+)
 SCHEMAS["run_deltas"] = pa.schema(
     [
         ("outcome", pa.string()),

@@ -34,6 +34,7 @@ are left out of its curve. The effects are descriptive; they do not show cause.
 
 import json
 import logging
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -279,6 +280,49 @@ def ale_table(
 # --- one outcome x design -----------------------------------------------------
 
 
+class TrainTest(NamedTuple):
+    """The outer split of one design, ready for refitting the selected model."""
+
+    families: pd.Series
+    labels: pd.Series
+    X_train: pd.DataFrame
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def outer_split(
+    cohort: pd.DataFrame,
+    splits: pd.DataFrame,
+    features: pd.DataFrame,
+    topics: pd.DataFrame | None,
+    design: str,
+) -> TrainTest:
+    """Return the training rows (families, labels and feature matrix indexed by
+    referral id, sorted as training sorts them) and the test rows, built exactly
+    as training builds them for the final refit."""
+    _, feature_set = parse_design(design)
+    if feature_set == "structured":
+        topics = None
+    labels = cohort.set_index("referral_id")["label"].astype(np.int8)
+    families = cohort.set_index("referral_id")["family_id"]
+    feature_table = prepare_features(features, cohort)
+    topic_table = prepare_topics(topics, feature_table) if topics is not None else None
+    train_ids = split_ids(splits, OUTER_FOLD, "train")
+    test_ids = split_ids(splits, OUTER_FOLD, "test")
+    X_train = pd.DataFrame(
+        design_matrix(feature_table, topic_table, OUTER_FOLD, train_ids),
+        index=train_ids,
+        columns=feature_names(feature_table, topic_table),
+    )
+    return TrainTest(
+        families.loc[train_ids],
+        labels.loc[train_ids],
+        X_train,
+        design_matrix(feature_table, topic_table, OUTER_FOLD, test_ids),
+        labels.loc[test_ids].to_numpy(),
+    )
+
+
 def explain_selected_model(
     cohort: pd.DataFrame,
     splits: pd.DataFrame,
@@ -297,30 +341,16 @@ def explain_selected_model(
     threads: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return the learning curve and the ALE table of the selected model."""
-    _, feature_set = parse_design(design)
-    if feature_set == "structured":
-        topics = None
     name, params = selected_model(metrics, cv_results)
-    labels = cohort.set_index("referral_id")["label"].astype(np.int8)
-    families = cohort.set_index("referral_id")["family_id"]
-    feature_table = prepare_features(features, cohort)
-    topic_table = prepare_topics(topics, feature_table) if topics is not None else None
-    train_ids = split_ids(splits, OUTER_FOLD, "train")
-    test_ids = split_ids(splits, OUTER_FOLD, "test")
-    X_train = pd.DataFrame(
-        design_matrix(feature_table, topic_table, OUTER_FOLD, train_ids),
-        index=train_ids,
-        columns=feature_names(feature_table, topic_table),
-    )
-    X_test = design_matrix(feature_table, topic_table, OUTER_FOLD, test_ids)
+    data = outer_split(cohort, splits, features, topics, design)
     curve, model = learning_curve(
         name,
         params,
-        families.loc[train_ids],
-        labels.loc[train_ids],
-        X_train,
-        X_test,
-        labels.loc[test_ids].to_numpy(),
+        data.families,
+        data.labels,
+        data.X_train,
+        data.X_test,
+        data.y_test,
         fractions,
         repeats,
         seed,
@@ -334,22 +364,29 @@ def explain_selected_model(
         answer,
         gain,
     )
-    chosen = ale_features(importance, name, X_train, n_features)
-    effects = ale_table(model, X_train, chosen, n_bins, seed)
+    chosen = ale_features(importance, name, data.X_train, n_features)
+    effects = ale_table(model, data.X_train, chosen, n_bins, seed)
     key = {"outcome": outcome, "design": design, "model": name}
     curve = curve.assign(**key)[SCHEMAS["learning_curve"].names]
     effects = effects.assign(**key)[SCHEMAS["accumulated_local_effects"].names]
     return curve, effects
 
 
-def main(snakemake) -> None:
-    """Read the training inputs and results; write the learning curve and ALE."""
+def read_design_inputs(snakemake) -> tuple:
+    """Read the cohort, splits, features (with text features) and topics of a
+    job with the inputs of rule train_models."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     splits = read_parquet(snakemake.input.splits, "splits")
     features = pd.read_parquet(snakemake.input.features)
     if snakemake.input.text_features:
         features = add_text_features(features, pd.read_parquet(snakemake.input.text_features))
     topics = pd.read_parquet(snakemake.input.topics) if snakemake.input.topics else None
+    return cohort, splits, features, topics
+
+
+def main(snakemake) -> None:
+    """Read the training inputs and results; write the learning curve and ALE."""
+    cohort, splits, features, topics = read_design_inputs(snakemake)
     params = snakemake.params
     curve, effects = explain_selected_model(
         cohort,

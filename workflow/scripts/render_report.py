@@ -24,6 +24,7 @@ import pandas as pd  # noqa: E402
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
 from common import read_parquet  # noqa: E402
+from evaluate_models import percentile_interval  # noqa: E402
 from explain_selected_model import more_data_answer  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -461,6 +462,35 @@ def group_calibration_section(groups: pd.DataFrame, label: str, name: str, figur
     )
 
 
+def refit_bootstrap_section(resamples: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """Each design's test-set interval beside the interval from refitting the
+    selected model on bootstrap resamples of the training families."""
+    rows = []
+    for (outcome, design), group in resamples.groupby(["outcome", "design"], sort=True):
+        valid = group["test_average_precision"].dropna().to_numpy()
+        low, high = percentile_interval(valid) if len(valid) else (float("nan"),) * 2
+        headline = summary.loc[(summary["outcome"] == outcome) & (summary["design"] == design)]
+        rows.append(
+            {
+                "outcome": outcome,
+                "design": DESIGN_LABELS.get(design, design),
+                "test AP": float(headline["average_precision"].iloc[0]),
+                "test-set interval": f"{headline['ap_ci_lower'].iloc[0]:.3f} to "
+                f"{headline['ap_ci_upper'].iloc[0]:.3f}",
+                "refit interval": f"{float(low):.3f} to {float(high):.3f}",
+                "refits": f"{len(valid)} of {len(group)}",
+            }
+        )
+    return (
+        "<h3>Uncertainty from refitting</h3>"
+        '<p class="note">The verdict\'s interval resamples the test cases with the model '
+        "held fixed. Here the selected model was also refitted on bootstrap resamples of "
+        "the training families (same hyperparameters) and scored on the same test cases: "
+        "the refit interval shows how much the result depends on which cases it was "
+        "trained on.</p>" + table_html(pd.DataFrame(rows))
+    )
+
+
 def deltas_section(deltas: pd.DataFrame, compared_with: str) -> str:
     """What changed in each design's headline numbers since the earlier run."""
     ap = deltas.loc[deltas["metric"] == "average_precision"]
@@ -711,6 +741,7 @@ def render(
     effects: pd.DataFrame,
     deltas: pd.DataFrame | None,
     compared_with: str | None,
+    refits: pd.DataFrame | None,
     figure_dir: Path,
     audits: dict[str, pd.DataFrame],
     diagnostics: dict[tuple[str, str], pd.DataFrame],
@@ -737,6 +768,8 @@ def render(
         "test AP: a large positive gap means the model did worse on new cases than in "
         "training.</p>"
     )
+    if refits is not None:
+        parts.append(refit_bootstrap_section(refits, summary))
     if deltas is not None:
         parts.append(deltas_section(deltas, compared_with))
 
@@ -948,6 +981,14 @@ def main(snakemake) -> None:
         ignore_index=True,
     )
     deltas = read_parquet(snakemake.input.deltas, "run_deltas") if snakemake.input.deltas else None
+    refits = (
+        pd.concat(
+            [read_parquet(p, "refit_bootstrap") for p in snakemake.input.refit_bootstraps],
+            ignore_index=True,
+        )
+        if snakemake.input.refit_bootstraps
+        else None
+    )
     document = render(
         snakemake.params.la,
         outcomes,
@@ -966,6 +1007,7 @@ def main(snakemake) -> None:
         effects,
         deltas,
         snakemake.params.compared_with,
+        refits,
         Path(snakemake.output.figures),
         {Path(p).parent.name: read_parquet(p, "leakage_audit") for p in snakemake.input.audits},
         {

@@ -27,7 +27,7 @@ import pandas as pd
 
 from common import read_parquet
 from explain_selected_model import more_data_answer
-from render_report import DESIGN_LABELS, HONEST_DESIGN
+from render_report import DESIGN_LABELS, HONEST_DESIGN, MODEL_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "design": DESIGN_LABELS.get(row.design, row.design),
-                "selected model": row.model,
+                "selected model": MODEL_LABELS.get(row.model, row.model),
                 "test AP": row.average_precision,
                 "95% interval": f"{row.ap_ci_lower:.3f} to {row.ap_ci_upper:.3f}",
                 "baseline AP": row.baseline_average_precision,

@@ -1,0 +1,75 @@
+"""Tests for workflow/scripts/refit_bootstrap.py."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from test_make_splits import toy_cohort, toy_features  # noqa: E402
+
+from explain_selected_model import outer_split  # noqa: E402
+from make_splits import make_splits  # noqa: E402
+from refit_bootstrap import family_resample, refit_bootstrap  # noqa: E402
+from render_report import refit_bootstrap_section  # noqa: E402
+
+PARAMS = {"C": 1.0, "penalty": "l2"}
+
+
+def test_resamples_draw_whole_families_with_replacement():
+    families = pd.Series(["a", "a", "b", "c", "c", "c"])
+    positions = family_resample(families, np.random.default_rng(3))
+    drawn = families.iloc[positions]
+    # every drawn family comes with all its rows, as often as it is drawn
+    for family, count in drawn.value_counts().items():
+        assert count % int((families == family).sum()) == 0
+    assert drawn.nunique() <= 3
+    again = family_resample(families, np.random.default_rng(3))
+    assert np.array_equal(positions, again)
+
+
+def test_refits_are_seeded_and_score_the_test_rows():
+    cohort = toy_cohort(n_families=80, seed=2)
+    features = toy_features(cohort, n_noise=2, seed=2)
+    splits = make_splits(cohort, "random", 0.4, 3, seed=1)
+    data = outer_split(cohort, splits, features, None, "random_structured")
+    args = (data.families, data.labels, data.X_train, data.X_test, data.y_test)
+    table = refit_bootstrap("logistic_regression", PARAMS, *args, resamples=3, seed=7)
+    assert table["resample"].tolist() == [0, 1, 2]
+    assert table["test_average_precision"].between(0, 1).all()
+    # the planted signal is found whichever families train the model
+    assert table["test_average_precision"].min() > data.y_test.mean()
+    again = refit_bootstrap("logistic_regression", PARAMS, *args, resamples=3, seed=7)
+    pd.testing.assert_frame_equal(table, again)
+    one_class = data.labels * 0
+    args = (data.families, one_class, data.X_train, data.X_test, data.y_test)
+    assert (
+        refit_bootstrap("logistic_regression", PARAMS, *args, 1, 7)["test_average_precision"]
+        .isna()
+        .all()
+    )
+
+
+def test_report_shows_both_intervals():
+    summary = pd.DataFrame(
+        {
+            "outcome": ["esc"],
+            "design": ["time_text"],
+            "average_precision": [0.4],
+            "ap_ci_lower": [0.3],
+            "ap_ci_upper": [0.5],
+        }
+    )
+    resamples = pd.DataFrame(
+        {
+            "outcome": "esc",
+            "design": "time_text",
+            "test_average_precision": np.r_[np.linspace(0.2, 0.6, 41), np.nan],
+        }
+    )
+    section = refit_bootstrap_section(resamples, summary)
+    assert "0.300 to 0.500" in section
+    assert "0.210 to 0.590" in section
+    assert "41 of 42" in section

@@ -1,0 +1,123 @@
+"""Optional refit bootstrap of one outcome x design's selected model.
+
+The verdict's interval comes from resampling the test rows with the fitted
+model held fixed: it shows how much the test AP would move on other test
+cases, not how much it would move had the model been trained on other cases.
+The 2020 study refitted its models on bootstrap resamples of the training set;
+this step does the same when ``evaluation.refit_bootstrap_resamples`` is above
+0 (off by default: it costs one model fit per resample).
+
+Each resample draws as many families as the training rows hold, with
+replacement, with ``np.random.default_rng([seed, resample])``, and takes all of
+each drawn family's rows as often as the family is drawn, so siblings stay
+together. The selected model, with the hyperparameters training chose (not
+retuned), is refitted on those rows and scores the unchanged test rows. A
+resample holding one class only cannot be fitted; its AP is missing. The
+interval is the 2.5th and 97.5th percentile of the valid resamples' test APs.
+"""
+
+import logging
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score
+
+from common import SCHEMAS, read_parquet, write_parquet
+from evaluate_models import percentile_interval
+from explain_selected_model import outer_split, read_design_inputs, selected_model
+from train_models import make_model
+
+logger = logging.getLogger(__name__)
+
+
+def family_resample(families: pd.Series, rng: np.random.Generator) -> np.ndarray:
+    """Return row positions of a bootstrap resample of whole families: as many
+    families as there are, drawn with replacement, each with all its rows."""
+    codes, distinct = pd.factorize(families.astype(str), sort=True)
+    members = [np.flatnonzero(codes == k) for k in range(len(distinct))]
+    drawn = rng.integers(0, len(distinct), size=len(distinct))
+    return np.concatenate([members[k] for k in drawn])
+
+
+def refit_bootstrap(
+    name: str,
+    params: dict,
+    families: pd.Series,
+    labels: pd.Series,
+    X_train: pd.DataFrame,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    resamples: int,
+    seed: int,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Return one row per resample: training rows and positives used and the
+    refitted model's test AP."""
+    matrix = X_train.to_numpy()
+    y_train = labels.to_numpy()
+    rows = []
+    for resample in range(int(resamples)):
+        positions = family_resample(families, np.random.default_rng([seed, resample]))
+        y_fit = y_train[positions]
+        test_ap = np.nan
+        if len(np.unique(y_fit)) == 2:
+            model = make_model(name, params, seed, threads)
+            model.fit(matrix[positions], y_fit)
+            test_ap = float(average_precision_score(y_test, model.predict_proba(X_test)[:, 1]))
+        rows.append(
+            {
+                "resample": resample,
+                "n_train": len(positions),
+                "n_train_positive": int(y_fit.sum()),
+                "test_average_precision": test_ap,
+            }
+        )
+    return pd.DataFrame(rows).astype(
+        {"resample": np.int32, "n_train": np.int64, "n_train_positive": np.int64}
+    )
+
+
+def main(snakemake) -> None:
+    """Refit the selected model on bootstrap resamples; write their test APs."""
+    cohort, splits, features, topics = read_design_inputs(snakemake)
+    params = snakemake.params
+    name, hyperparameters = selected_model(
+        read_parquet(snakemake.input.metrics, "metrics"),
+        read_parquet(snakemake.input.cv_results, "cv_results"),
+    )
+    data = outer_split(cohort, splits, features, topics, str(params.design))
+    table = refit_bootstrap(
+        name,
+        hyperparameters,
+        data.families,
+        data.labels,
+        data.X_train,
+        data.X_test,
+        data.y_test,
+        int(params.resamples),
+        int(params.seed),
+        int(snakemake.threads),
+    )
+    table = table.assign(outcome=str(params.outcome), design=str(params.design), model=name)
+    write_parquet(
+        table[SCHEMAS["refit_bootstrap"].names], snakemake.output.resamples, "refit_bootstrap"
+    )
+    valid = table["test_average_precision"].dropna()
+    if len(valid):
+        low, high = percentile_interval(valid.to_numpy())
+        logger.info(
+            "%s / %s / %s: refit bootstrap test AP 95%% interval %.3f to %.3f (%d of %d resamples)",
+            params.outcome,
+            params.design,
+            name,
+            low,
+            high,
+            len(valid),
+            len(table),
+        )
+
+
+if __name__ == "__main__":
+    from common import run
+
+    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821
