@@ -26,13 +26,14 @@ from make_splits import make_splits  # noqa: E402
 from train_models import train_models  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def explained():
+@pytest.fixture(scope="module", params=["weights", "undersample"])
+def explained(request):
     cohort = toy_cohort(n_families=120, seed=1)
     features = toy_features(cohort, n_noise=3, seed=1)
     splits = make_splits(cohort, "random", 0.4, 3, seed=SEED)
+    balance = {"class_balance": request.param, "undersample_ratio": 1.0}
     predictions, cv_results, importance = train_models(
-        cohort, splits, features, None, "random_structured", MODELS, SEED
+        cohort, splits, features, None, "random_structured", {**MODELS, **balance}, SEED
     )
     metrics = evaluate(predictions, cv_results, "escalation", "random_structured")
     curve, effects = explain_selected_model(
@@ -50,6 +51,7 @@ def explained():
         n_features=2,
         n_bins=5,
         seed=SEED,
+        balance=balance,
     )
     return cohort, splits, predictions, metrics, importance, curve, effects
 

@@ -130,6 +130,13 @@ def outcome_text_settings(wildcards):
     }
 
 
+def class_balance_settings():
+    """How training balances the classes, for the jobs that refit its models."""
+    return {
+        key: config["models"][key] for key in ("class_balance", "undersample_ratio")
+    }
+
+
 def design_name(wildcards):
     """The study design: split timing and feature set."""
     return f"{wildcards.timing}_{wildcards.features}"

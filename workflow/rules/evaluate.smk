@@ -91,6 +91,7 @@ rule explain_selected_model:
         learning_curve_repeats=config["evaluation"]["learning_curve_repeats"],
         ale_features=config["evaluation"]["ale_features"],
         ale_bins=config["evaluation"]["ale_bins"],
+        balance=class_balance_settings(),
         seed=config["seed"],
     script:
         "../scripts/explain_selected_model.py"
@@ -121,6 +122,7 @@ rule refit_bootstrap:
         outcome="{outcome}",
         design=design_name,
         resamples=config["evaluation"]["refit_bootstrap_resamples"],
+        balance=class_balance_settings(),
         seed=config["seed"],
     script:
         "../scripts/refit_bootstrap.py"

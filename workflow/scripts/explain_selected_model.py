@@ -47,7 +47,7 @@ from train_models import (
     add_text_features,
     design_matrix,
     feature_names,
-    make_model,
+    fit_model,
     parse_design,
     prepare_features,
     prepare_topics,
@@ -117,10 +117,13 @@ def learning_curve(
     repeats: int,
     seed: int,
     threads: int = 1,
+    balance: dict | None = None,
 ) -> tuple[pd.DataFrame, BaseEstimator]:
     """Refit model ``name`` with ``params`` on nested family subsets of the
     training rows (``X_train`` indexed by referral id, ``families`` and
-    ``labels`` likewise) and score each on the test rows and on its own rows.
+    ``labels`` likewise), balancing classes as training did (``balance``: the
+    models config's class_balance and undersample_ratio), and score each on the
+    test rows and on its own rows.
 
     Returns one row per fraction x repeat, and the model fitted on all rows."""
     fractions = sorted({float(f) for f in fractions} | {1.0})
@@ -143,9 +146,8 @@ def learning_curve(
                 "test_average_precision": np.nan,
             }
             if len(np.unique(y_fit)) == 2:
-                model = make_model(name, params, seed, threads)
                 X_fit = X_train.loc[ids].to_numpy()
-                model.fit(X_fit, y_fit)
+                model = fit_model(name, params, X_fit, y_fit, balance or {}, seed, threads)
                 row["train_average_precision"] = float(
                     average_precision_score(y_fit, model.predict_proba(X_fit)[:, 1])
                 )
@@ -339,6 +341,7 @@ def explain_selected_model(
     n_bins: int = ALE_BINS,
     seed: int = 0,
     threads: int = 1,
+    balance: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return the learning curve and the ALE table of the selected model."""
     name, params = selected_model(metrics, cv_results)
@@ -355,6 +358,7 @@ def explain_selected_model(
         repeats,
         seed,
         threads,
+        balance,
     )
     answer, gain = more_data_answer(curve)
     logger.info(
@@ -404,6 +408,7 @@ def main(snakemake) -> None:
         n_bins=int(params.ale_bins),
         seed=int(params.seed),
         threads=int(snakemake.threads),
+        balance=dict(params.balance),
     )
     write_parquet(curve, snakemake.output.learning_curve, "learning_curve")
     write_parquet(effects, snakemake.output.effects, "accumulated_local_effects")

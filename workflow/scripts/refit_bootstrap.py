@@ -25,7 +25,7 @@ from sklearn.metrics import average_precision_score
 from common import SCHEMAS, read_parquet, write_parquet
 from evaluate_models import percentile_interval
 from explain_selected_model import outer_split, read_design_inputs, selected_model
-from train_models import make_model
+from train_models import fit_model
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +50,10 @@ def refit_bootstrap(
     resamples: int,
     seed: int,
     threads: int = 1,
+    balance: dict | None = None,
 ) -> pd.DataFrame:
     """Return one row per resample: training rows and positives used and the
-    refitted model's test AP."""
+    refitted model's test AP (classes balanced as training did, ``balance``)."""
     matrix = X_train.to_numpy()
     y_train = labels.to_numpy()
     rows = []
@@ -61,8 +62,7 @@ def refit_bootstrap(
         y_fit = y_train[positions]
         test_ap = np.nan
         if len(np.unique(y_fit)) == 2:
-            model = make_model(name, params, seed, threads)
-            model.fit(matrix[positions], y_fit)
+            model = fit_model(name, params, matrix[positions], y_fit, balance or {}, seed, threads)
             test_ap = float(average_precision_score(y_test, model.predict_proba(X_test)[:, 1]))
         rows.append(
             {
@@ -97,6 +97,7 @@ def main(snakemake) -> None:
         int(params.resamples),
         int(params.seed),
         int(snakemake.threads),
+        dict(params.balance),
     )
     table = table.assign(outcome=str(params.outcome), design=str(params.design), model=name)
     write_parquet(
