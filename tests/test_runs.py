@@ -1,8 +1,10 @@
 """Sturdiness of runs on the tiny synthetic LA: a run killed mid-way restarts to
-the same results, and dry runs say why a change reruns what it reruns."""
+the same results, dry runs say why a change reruns what it reruns, and two LAs
+run at once without touching each other."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -11,7 +13,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import BIN, differing_results, snakemake, snakemake_environment, tiny_copy
+from conftest import (
+    BIN,
+    TINY_CONFIG,
+    differing_results,
+    snakemake,
+    snakemake_environment,
+    tiny_copy,
+)
 
 # Time between a job's announcement and the kill: long enough for its script to
 # be running (the interpreter alone takes longer to start), shorter than any
@@ -126,3 +135,42 @@ def test_dry_run_and_list_changes_say_why_a_report_edit_reruns_the_report(tiny_r
     assert all(path.startswith("results/tiny/report/") for path in changed_files), changed_files
     assert set(why) == {"render_report", "all"}
     assert "Code has changed since last execution" in why["render_report"]
+
+
+@pytest.mark.e2e
+def test_two_las_run_at_once_in_one_directory(tiny_run):
+    # While the tiny LA reruns its report, a second LA whose exports are a copy
+    # of the tiny LA's runs its ingestion in the same directory: Snakemake's
+    # per-file locks let both go, and neither changes the other's results.
+    shutil.copytree(
+        tiny_run / "resources" / "synthetic" / "generated" / "seed5_n1500",
+        tiny_run / "resources" / "synthetic" / "twin",
+        dirs_exist_ok=True,
+    )
+    twin = {**TINY_CONFIG, "la": "twin", "synthetic": None}
+    twin["data"] = {"directory": "resources/synthetic/twin"}
+    (tiny_run / "config" / "twin.yaml").write_text(yaml.safe_dump(twin))
+    report = tiny_run / "results" / "tiny" / "report" / "index.html"
+    before = report.read_bytes()
+    runs = [
+        ["--configfile", "config/tiny.yaml", "--forcerun", "render_report"],
+        ["--configfile", "config/twin.yaml", "--until", "ingest_records"],
+    ]
+    processes = [
+        subprocess.Popen(
+            [str(BIN / "snakemake"), "--cores", "1", *run],
+            cwd=tiny_run,
+            env=snakemake_environment(tiny_run),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for run in runs
+    ]
+    for process in processes:
+        output, _ = process.communicate()
+        assert process.returncode == 0, output[-3000:]
+    assert report.read_bytes() == before
+    for table in sorted((tiny_run / "results" / "tiny" / "ingest").glob("*.parquet")):
+        twin_table = tiny_run / "results" / "twin" / "ingest" / table.name
+        assert twin_table.read_bytes() == table.read_bytes(), table.name
