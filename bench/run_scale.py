@@ -158,16 +158,16 @@ def run_size(name: str, n_children: int, cores: int, out: Path) -> tuple[pd.Data
 
 
 def plot(rules: pd.DataFrame, path: Path) -> None:
-    """Per-rule wall time (summed over jobs) and peak memory, by size."""
+    """Per-rule CPU time (summed over jobs; unlike wall time, it does not count
+    waiting for a shared machine) and peak memory, by size."""
     figure, (time_axes, memory_axes) = plt.subplots(1, 2, figsize=(10, 5), sharey=True)
-    rules.pivot_table(index="rule", columns="size", values="seconds_total", sort=False).plot.barh(
-        ax=time_axes
-    )
-    time_axes.set_xlabel("wall time summed over the rule's jobs (s)")
-    rules.pivot_table(index="rule", columns="size", values="peak_mb", sort=False).plot.barh(
-        ax=memory_axes, legend=False
-    )
-    memory_axes.set_xlabel("peak resident memory of one job (MB)")
+    for axes, column, label in (
+        (time_axes, "cpu_seconds_total", "CPU time summed over the rule's jobs (s)"),
+        (memory_axes, "peak_mb", "peak resident memory of one job (MB)"),
+    ):
+        table = rules.pivot_table(index="rule", columns="size", values=column, sort=False)
+        table.plot.barh(ax=axes, legend=axes is time_axes)
+        axes.set_xlabel(label)
     time_axes.invert_yaxis()
     figure.tight_layout()
     figure.savefig(path, dpi=96, metadata={"Software": None})
