@@ -147,7 +147,7 @@ def run_size(name: str, n_children: int, cores: int, out: Path) -> tuple[pd.Data
         "jobs": len(analysis),
         "wall_seconds": round(wall, 1),
         "wall_seconds_without_generation": round(
-            wall - jobs.loc[jobs["job"] == "generate_synthetic_la", "seconds"].sum(), 1
+            wall - float(jobs.loc[jobs["job"] == "generate_synthetic_la", "seconds"].sum()), 1
         ),
         "cpu_seconds": round(float(analysis["cpu_seconds"].sum()), 1),
         "peak_job_mb": round(float(analysis["max_rss_mb"].max()), 1),
