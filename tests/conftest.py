@@ -3,14 +3,91 @@ tables are at hand."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+BIN = Path(sys.executable).parent
+# What a scratch copy needs to run the workflow on synthetic data.
+WORKFLOW_FILES = (
+    "Snakefile",
+    "workflow",
+    "config",
+    "envs",
+    "resources/vulnerability_lexicon.yaml",
+    "resources/code_lists.yaml",
+    "resources/first_names",
+)
+# The tiny synthetic LA of the end-to-end tests, as config/tiny.yaml.
+TINY_CONFIG = {
+    "la": "tiny",
+    "synthetic": {"seed": 5, "n_children": 1500},
+    "topics": {"num_topics": [4, 6], "passes": 4, "iterations": 50},
+    "models": {"search_iterations": 3},
+    "designs": {"time": {"inner_folds": 2}},
+}
+# Result files compared byte for byte between runs.
+COMPARED_SUFFIXES = (".parquet", ".csv", ".html", ".png")
+
+
+def scratch_copy(source_root: Path, work: Path) -> None:
+    """Copy what the workflow needs to run into ``work``."""
+    for item in WORKFLOW_FILES:
+        source, target = source_root / item, work / item
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(
+                source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy(source, target)
+
+
+def tiny_copy(work: Path) -> None:
+    """A scratch copy of the workflow in ``work`` with the tiny LA's config."""
+    scratch_copy(ROOT, work)
+    (work / "config" / "tiny.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+
+
+def snakemake_environment(cwd: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment for Snakemake: this venv first, HOME in the work folder."""
+    return {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd), **(extra or {})}
+
+
+def snakemake(
+    *args: str, cwd: Path = ROOT, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the Snakemake CLI of this environment."""
+    return subprocess.run(
+        [str(BIN / "snakemake"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=snakemake_environment(cwd, extra_env),
+    )
+
+
+def differing_results(first: Path, second: Path) -> tuple[int, list[str]]:
+    """Compare the result files under two results folders byte for byte.
+
+    Returns how many files were compared and the relative paths that differ
+    or are missing from ``second``.
+    """
+    compared, differing = 0, []
+    for path in sorted(first.rglob("*")):
+        if path.suffix in COMPARED_SUFFIXES:
+            twin = second / path.relative_to(first)
+            if not twin.exists() or path.read_bytes() != twin.read_bytes():
+                differing.append(str(path.relative_to(first)))
+            compared += 1
+    return compared, differing
 
 
 # The escalation outcome of the default config, as build_cohort receives it.
@@ -104,3 +181,13 @@ def tables() -> dict[str, pd.DataFrame]:
         "cp_plans": cp_plans,
         "care_episodes": care_episodes,
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """Run the whole workflow once on the tiny synthetic LA in a scratch copy."""
+    work = tmp_path_factory.mktemp("workflow")
+    tiny_copy(work)
+    result = snakemake("--cores", "2", "--configfile", "config/tiny.yaml", cwd=work)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return work

@@ -4,54 +4,19 @@ run on a tiny synthetic LA."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import BIN, ROOT, snakemake
 
 from common import SCHEMAS
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 CONFIGS = sorted((ROOT / "config").glob("*.yaml"))
 DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
-# What a scratch copy needs to run the workflow on synthetic data.
-WORKFLOW_FILES = (
-    "Snakefile",
-    "workflow",
-    "config",
-    "envs",
-    "resources/vulnerability_lexicon.yaml",
-    "resources/code_lists.yaml",
-    "resources/first_names",
-)
-
-
-def scratch_copy(source_root: Path, work: Path) -> None:
-    """Copy what the workflow needs to run into ``work``."""
-    for item in WORKFLOW_FILES:
-        source, target = source_root / item, work / item
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target)
-
-
-def snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    """Run the Snakemake CLI of this environment."""
-    return subprocess.run(
-        [str(BIN / "snakemake"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd)},
-    )
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
@@ -120,27 +85,6 @@ def test_every_rule_names_log_benchmark_environment_and_resources():
             directives = ["log:", "benchmark:", "conda:", "threads:", "mem_mb=", "output:"]
             for directive in directives:
                 assert directive in block, f"{rule_file.name}: rule {name} lacks {directive}"
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    """Run the whole workflow once on a tiny synthetic LA in a scratch copy."""
-    work = tmp_path_factory.mktemp("workflow")
-    scratch_copy(ROOT, work)
-    (work / "config" / "tiny.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "la": "tiny",
-                "synthetic": {"seed": 5, "n_children": 1500},
-                "topics": {"num_topics": [4, 6], "passes": 4, "iterations": 50},
-                "models": {"search_iterations": 3},
-                "designs": {"time": {"inner_folds": 2}},
-            }
-        )
-    )
-    result = snakemake("--cores", "2", "--configfile", "config/tiny.yaml", cwd=work)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    return work
 
 
 @pytest.mark.e2e
@@ -220,8 +164,10 @@ DOWNSTREAM_OF_TRAINING = {
     "train_models",
     "evaluate_models",
     "assess_fairness",
+    "explain_selected_model",
     "summarise_results",
     "render_report",
+    "write_model_card",
 }
 
 
@@ -245,20 +191,3 @@ def test_editing_the_report_script_reruns_only_the_report(tiny_run):
         assert planned_rules(tiny_run, "config/tiny.yaml") == {"render_report", "all"}
     finally:
         script.write_text(script.read_text()[:-1])
-
-
-@pytest.mark.e2e
-def test_results_are_byte_identical_with_one_core(tiny_run, tmp_path_factory):
-    work = tmp_path_factory.mktemp("one_core")
-    scratch_copy(tiny_run, work)
-    result = snakemake("--cores", "1", "--configfile", "config/tiny.yaml", cwd=work)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    first = tiny_run / "results" / "tiny"
-    second = work / "results" / "tiny"
-    compared = 0
-    for path in sorted(first.rglob("*")):
-        if path.suffix in (".parquet", ".csv", ".html", ".png"):
-            twin = second / path.relative_to(first)
-            assert path.read_bytes() == twin.read_bytes(), path.relative_to(first)
-            compared += 1
-    assert compared > 40
