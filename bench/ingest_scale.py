@@ -99,7 +99,7 @@ def run_ingest(work: Path) -> dict[str, int]:
         KEY,
         config["data"]["list_separator"],
         ir.load_code_lists(ROOT / config["data"]["code_lists"]),
-        ir.run_date(),
+        ir.extract_date(None),
     )
     out = work / "results"
     outputs = {name: out / f"{name}.parquet" for name in [*tables, "qa"]}
