@@ -10,8 +10,8 @@ Everything goes under ``resources/synthetic/generated/<la>/``, where the
 demo pseudonymisation key is accepted, and the config to ``<that folder>/config.yaml``:
 
     .venv/bin/python bench/statutory_la.py
-    .venv/bin/snakemake --cores 2 \
-        --configfile resources/synthetic/generated/statutory_demo/config.yaml
+
+then run the snakemake command it prints.
 """
 
 import argparse
