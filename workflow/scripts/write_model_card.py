@@ -27,7 +27,7 @@ import pandas as pd
 
 from common import read_parquet
 from explain_selected_model import more_data_answer
-from render_report import DESIGN_LABELS, HONEST_DESIGN, MODEL_LABELS
+from render_report import DESIGN_LABELS, HONEST_DESIGN, MODEL_LABELS, POINT_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,8 @@ def model_card(
         "",
         " ".join(str(definition.get("description", "")).split()),
         "",
-        f"Prediction point: {definition['prediction_offset_days']} day(s) after the referral; "
+        f"Prediction point: {definition['prediction_offset_days']} day(s) after the "
+        f"{POINT_LABELS[definition.get('prediction_point', 'referral')]}; "
         f"outcome horizon {definition['horizon_months']} months; case-note text from the "
         f"{definition['text_window_days']} days before the prediction point. Cases whose "
         "outcome cannot yet be known are left out.",
