@@ -29,7 +29,7 @@ import logging
 
 import pandas as pd
 
-from common import InputError, read_parquet, write_parquet
+from common import InputError, read_canonical_tables, write_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -287,17 +287,7 @@ def build_cohort(
 
 def main(snakemake) -> None:
     """Build the cohort of the rule's outcome."""
-    tables = {
-        name: read_parquet(snakemake.input[name], name)
-        for name in (
-            "children",
-            "referrals",
-            "assessments",
-            "section47",
-            "cp_plans",
-            "care_episodes",
-        )
-    }
+    tables = read_canonical_tables(snakemake.input)
     end = data_end(tables["referrals"], snakemake.params.data_end_date)
     cohort, counts = build_cohort(
         snakemake.wildcards.outcome,

@@ -29,7 +29,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sklearn.metrics import roc_auc_score
 
-from common import InputError, feature_schema, read_parquet, write_parquet
+from common import (
+    InputError,
+    feature_schema,
+    read_canonical_tables,
+    read_parquet,
+    write_parquet,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -380,17 +386,7 @@ def read_shards(paths: list[str]) -> pd.DataFrame:
 def main(snakemake) -> None:
     """Build structured and text features of the rule's outcome and audit them."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
-    tables = {
-        name: read_parquet(snakemake.input[name], name)
-        for name in (
-            "children",
-            "referrals",
-            "assessments",
-            "section47",
-            "cp_plans",
-            "care_episodes",
-        )
-    }
+    tables = read_canonical_tables(snakemake.input)
     outcome = snakemake.params.outcome
     structured = structured_features(cohort, tables)
     tokens = select_document_types(read_shards(snakemake.input.tokens), outcome["document_types"])

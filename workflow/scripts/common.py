@@ -493,6 +493,21 @@ def read_parquet(path: str | Path, schema: str) -> pd.DataFrame:
     return table.to_pandas()
 
 
+CANONICAL_TABLES = (
+    "children",
+    "referrals",
+    "assessments",
+    "section47",
+    "cp_plans",
+    "care_episodes",
+)
+
+
+def read_canonical_tables(inputs) -> dict[str, pd.DataFrame]:
+    """The canonical tables named in a rule's inputs, each checked against its schema."""
+    return {name: read_parquet(inputs[name], name) for name in CANONICAL_TABLES}
+
+
 def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
     """Replace each identifier by a keyed hash (HMAC-SHA256, first 16 hex digits).
 
