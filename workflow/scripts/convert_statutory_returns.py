@@ -261,20 +261,26 @@ def warn_unknown_elements(root: ET.Element, path: Path, warned: set[str]) -> Non
                 )
 
 
+def parse_xml(path: Path, what: str) -> ET.Element:
+    """Parse an XML return; raise ``InputError`` naming the file, line and column
+    if it is not well formed (``what`` names the kind of file in the advice)."""
+    try:
+        return ET.parse(path).getroot()
+    except ET.ParseError as error:
+        line, column = error.position
+        raise InputError(
+            f"{path}: not well-formed XML at line {line}, column {column} ({error.msg}); "
+            f"repair or re-export the {what}."
+        ) from None
+
+
 def parse_cin_root(path: Path) -> ET.Element:
     """Parse one CIN census file; raise ``InputError`` naming file and line."""
     if not path.is_file():
         raise InputError(f"CIN census file {path} does not exist; check the path given.")
     if path.stat().st_size == 0:
         raise InputError(f"CIN census file {path} is empty; re-export the return.")
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as error:
-        line, column = error.position
-        raise InputError(
-            f"{path}: not well-formed XML at line {line}, column {column} ({error.msg}); "
-            "repair or re-export the CIN census file."
-        ) from None
+    root = parse_xml(path, "CIN census file")
     if root.tag != "Message" or root.find("Children") is None:
         raise InputError(
             f"{path}: root element is <{root.tag}> with no <Children>; expected a CIN "
@@ -645,14 +651,7 @@ def read_903_xml(path: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
     is not well formed) or the child and element."""
     if path.stat().st_size == 0:
         raise InputError(f"SSDA903 file {path} is empty; re-export it or leave it out.")
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as error:
-        line, column = error.position
-        raise InputError(
-            f"{path}: not well-formed XML at line {line}, column {column} ({error.msg}); "
-            "repair or re-export the SSDA903 XML file."
-        ) from None
+    root = parse_xml(path, "SSDA903 XML file")
     if root.tag != "EXPSSDA903":
         raise InputError(
             f"{path}: root element is <{root.tag}>; an SSDA903 XML return has root "
