@@ -13,6 +13,7 @@ import html
 import io
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -723,34 +724,44 @@ def data_qa_section(qa: pd.DataFrame, top_codes: int = 12) -> str:
     return "\n".join(parts)
 
 
-def render(
-    la: str,
-    outcomes: dict,
-    success_threshold: float,
+@dataclass(frozen=True)
+class RunArtefacts:
+    """The run's artefacts that the report shows.
+
+    Dictionaries are keyed by outcome, by (outcome, timing) or by
+    (outcome, design), as each artefact is written; ``deltas`` and ``refits``
+    are None when the run made none.
+    """
+
+    summary: pd.DataFrame
+    all_models: pd.DataFrame
+    ingest_qa: pd.DataFrame
+    cohorts: dict[str, pd.DataFrame]
+    splits: dict[tuple[str, str], pd.DataFrame]
+    diagnostics: dict[tuple[str, str], pd.DataFrame]
+    audits: dict[str, pd.DataFrame]
+    predictions: dict[tuple[str, str], pd.DataFrame]
+    importance: dict[tuple[str, str], pd.DataFrame]
+    topics: dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]]
+    thresholds: pd.DataFrame
+    calibration: pd.DataFrame
+    fairness: pd.DataFrame
+    learning_curves: pd.DataFrame
+    effects: pd.DataFrame
+    deltas: pd.DataFrame | None
+    refits: pd.DataFrame | None
+
+
+def headline_section(
     summary: pd.DataFrame,
-    all_models: pd.DataFrame,
-    cohorts: dict[str, pd.DataFrame],
-    splits: dict[tuple[str, str], pd.DataFrame],
-    predictions: dict[tuple[str, str], pd.DataFrame],
-    topics: dict[tuple[str, str], tuple[pd.DataFrame, pd.DataFrame]],
-    thresholds: pd.DataFrame,
-    fairness: pd.DataFrame,
-    importance: dict[tuple[str, str], pd.DataFrame],
-    calibration: pd.DataFrame,
-    learning_curves: pd.DataFrame,
-    effects: pd.DataFrame,
+    success_threshold: float,
+    refits: pd.DataFrame | None,
     deltas: pd.DataFrame | None,
     compared_with: str | None,
-    refits: pd.DataFrame | None,
-    figure_dir: Path,
-    audits: dict[str, pd.DataFrame],
-    diagnostics: dict[tuple[str, str], pd.DataFrame],
-    ingest_qa: pd.DataFrame | None = None,
 ) -> str:
-    """The whole report as one HTML document."""
-    figure_dir.mkdir(parents=True, exist_ok=True)
+    """The verdict of every outcome and design against the bar, with the refit
+    intervals and the changes since an earlier run when there are any."""
     parts = [
-        f"<h1>Can machine learning predict escalation in {html.escape(la)}?</h1>",
         '<p class="note">Each outcome is predicted under four study designs. A design '
         f"<b>meets the bar</b> when the 95% bootstrap interval of its selected model's average "
         f"precision (AP) on held-out test cases lies at or above the pre-specified "
@@ -760,9 +771,8 @@ def render(
         "rate. The baseline ranks cases by their number of previous referrals.</p>",
         "<h2>Results against the bar</h2>",
     ]
-    headline = verdict_table(summary)
     classes = [VERDICT_CLASSES.get(v, "") for v in summary["verdict"]]
-    parts.append(table_html(headline, classes))
+    parts.append(table_html(verdict_table(summary), classes))
     parts.append(
         '<p class="note">The overfitting gap is the cross-validated lower bound minus the '
         "test AP: a large positive gap means the model did worse on new cases than in "
@@ -772,34 +782,37 @@ def render(
         parts.append(refit_bootstrap_section(refits, summary))
     if deltas is not None:
         parts.append(deltas_section(deltas, compared_with))
+    return "\n".join(parts)
 
-    parts.append("<h2>Outcomes</h2><ul>")
-    for name, outcome in outcomes.items():
-        parts.append(
-            f"<li><b>{html.escape(name)}</b>: {html.escape(outcome['description'])} "
-            f"Prediction point: {outcome['prediction_offset_days']} day(s) after the "
-            f"{POINT_LABELS[outcome['prediction_point']]}; text from the "
-            f"{outcome['text_window_days']} days before it.</li>"
-        )
-    parts.append("</ul>")
-    if ingest_qa is not None:
-        parts.append(data_qa_section(ingest_qa))
-    parts.append("<h2>Cohorts</h2>")
-    parts.append(
+
+def outcome_definitions(outcomes: dict) -> str:
+    """Each outcome in plain English, with its prediction point and text window."""
+    items = [
+        f"<li><b>{html.escape(name)}</b>: {html.escape(outcome['description'])} "
+        f"Prediction point: {outcome['prediction_offset_days']} day(s) after the "
+        f"{POINT_LABELS[outcome['prediction_point']]}; text from the "
+        f"{outcome['text_window_days']} days before it.</li>"
+        for name, outcome in outcomes.items()
+    ]
+    return "\n".join(["<h2>Outcomes</h2><ul>", *items, "</ul>"])
+
+
+def cohorts_and_splits_section(artefacts: RunArtefacts, figure_dir: Path) -> str:
+    """The cohorts, the held-out splits, and every fold of every split."""
+    parts = [
+        "<h2>Cohorts</h2>",
         '<p class="note">One row per referral of a child under 18. Referrals whose outcome '
         "cannot yet be known (the horizon passes the end of the data) are left out, as are "
-        "children already on a plan or in care at the prediction point.</p>"
-    )
-    parts.append(table_html(cohort_table(cohorts)))
-    parts.append("<h2>Designs and splits</h2>")
-    parts.append(
+        "children already on a plan or in care at the prediction point.</p>",
+        table_html(cohort_table(artefacts.cohorts)),
+        "<h2>Designs and splits</h2>",
         '<p class="note">Siblings never fall on both sides of a split ("families in both" '
         "must be 0). In the time-ordered design the test set is the latest referrals; "
         "training uses only earlier cases whose outcome was known before the test period "
-        "began and whose family has no test case (the rest are excluded).</p>"
-    )
-    parts.append(table_html(split_table(splits, cohorts)))
-    for (outcome, timing), folds in sorted(diagnostics.items()):
+        "began and whose family has no test case (the rest are excluded).</p>",
+        table_html(split_table(artefacts.splits, artefacts.cohorts)),
+    ]
+    for (outcome, timing), folds in sorted(artefacts.diagnostics.items()):
         title = f"{outcome}, {timing} split"
         uri = figure_data_uri(
             split_picture(folds, title), figure_dir / f"splits_{outcome}_{timing}.png"
@@ -812,123 +825,174 @@ def render(
             "</figcaption></figure>"
         )
         parts.append(table_html(fold_table(folds)))
-    parts.append("<h2>Leakage audit</h2>")
-    parts.append(
+    return "\n".join(parts)
+
+
+def leakage_section(audits: dict[str, pd.DataFrame]) -> str:
+    """The leakage audit of each outcome's features."""
+    parts = [
+        "<h2>Leakage audit</h2>",
         '<p class="note">Every run checks that each feature uses only records dated before '
         "its case's prediction point (the run stops otherwise), and flags any single feature "
         "that predicts the outcome implausibly well on its own: it may be recorded because of "
-        "the outcome. Shown: the checks, any flagged feature, and the strongest features.</p>"
-    )
+        "the outcome. Shown: the checks, any flagged feature, and the strongest features.</p>",
+    ]
     for outcome, audit in sorted(audits.items()):
         parts.append(f"<h3>{html.escape(outcome)}</h3>")
         parts.append(table_html(audit_table(audit)))
+    return "\n".join(parts)
 
-    for outcome in outcomes:
-        parts.append(f"<h2>{html.escape(outcome)}: every model on the test set</h2>")
-        rows = all_models.loc[all_models["outcome"] == outcome]
-        shown = pd.DataFrame(
-            {
-                "design": rows["design"].map(DESIGN_LABELS),
-                "model": rows["model"].map(MODEL_LABELS),
-                "selected": rows["selected"].astype(bool),
-                "test AP": rows["average_precision"],
-                "ROC AUC": rows["roc_auc"],
-                "precision": rows["precision"],
-                "recall": rows["recall"],
-                "CV AP mean": rows["cv_ap_mean"],
-                "CV AP sd": rows["cv_ap_sd"],
-            }
-        )
-        parts.append(table_html(shown))
-        figures = []
-        for design, label in DESIGN_LABELS.items():
-            uri = figure_data_uri(
-                pr_curve_figure(predictions[(outcome, design)], label),
-                figure_dir / f"pr_{outcome}_{design}.png",
-            )
-            figures.append(
-                f'<figure><img src="{uri}" width="440" alt="precision-recall curves">'
-                f"<figcaption>{html.escape(label)}</figcaption></figure>"
-            )
-        parts.append("".join(figures))
-        chosen = summary.loc[
-            (summary["outcome"] == outcome) & (summary["design"] == HONEST_DESIGN), "model"
-        ].iloc[0]
-        label = f"{MODEL_LABELS.get(chosen, chosen)}, {DESIGN_LABELS[HONEST_DESIGN].lower()}"
-        rows = rows_of(thresholds, outcome, HONEST_DESIGN, chosen)
-        parts.append(
-            f"<h3>Thresholds: {html.escape(label)}</h3>"
-            '<p class="note">What flagging cases at each score threshold, or the top k% of '
-            "scores, would mean on the test cases.</p>"
-        )
-        parts.append(table_html(threshold_table(rows)))
-        uri = figure_data_uri(
-            calibration_figure(
-                rows_of(calibration, outcome, HONEST_DESIGN),
-                DESIGN_LABELS[HONEST_DESIGN],
-            ),
-            figure_dir / f"calibration_{outcome}_{HONEST_DESIGN}.png",
-        )
-        parts.append(
-            f'<figure><img src="{uri}" width="440" alt="calibration curves">'
-            "<figcaption>Calibration on the test cases: a well-calibrated model's points lie "
-            "on the diagonal (balanced class weights push scores above observed rates)."
-            "</figcaption></figure>"
-        )
-        explained = importance[(outcome, HONEST_DESIGN)]
-        parts.append(
-            f"<h3>What drives the scores: {html.escape(label)}</h3>"
-            '<p class="note">How much the test AP falls when one feature is shuffled '
-            "(permutation importance, 5 repeats), and the feature's mean absolute "
-            "contribution to individual scores (log-odds).</p>"
-        )
-        parts.append(table_html(importance_table(explained.loc[explained["model"] == chosen])))
-        parts.append(
-            ale_section(
-                rows_of(effects, outcome, HONEST_DESIGN, chosen),
-                label,
-                f"{outcome}_{HONEST_DESIGN}",
-                figure_dir,
-            )
-        )
-        parts.append(
-            learning_curve_section(
-                outcome, learning_curves.loc[learning_curves["outcome"] == outcome], figure_dir
-            )
-        )
-        groups = rows_of(fairness, outcome, HONEST_DESIGN, chosen)
-        parts.append(
-            f"<h3>Fairness by group: {html.escape(label)}</h3>"
-            '<p class="note">Error rates at the decision threshold for each group, and whether '
-            "each differs from the reference group (the largest) beyond the 0.8 to 1.25 band, "
-            "judged with bootstrap intervals. Small groups are flagged: their rates are "
-            "uncertain. FPR: false positive rate; FNR: false negative rate; FDR: false "
-            "discovery rate; FOR: false omission rate; flagged: share of cases flagged.</p>"
-        )
-        parts.append(table_html(fairness_table(groups)))
-        parts.append(
-            group_calibration_section(groups, label, f"{outcome}_{HONEST_DESIGN}", figure_dir)
-        )
-        for timing in ("random", "time"):
-            coherence, words = topics[(outcome, timing)]
-            chosen = int(coherence.loc[coherence["chosen"], "num_topics"].iloc[0])
-            parts.append(
-                f"<h3>Topics in the notes ({timing} split, fitted on training cases only)</h3>"
-                f'<p class="note">{chosen} topics, chosen by coherence among '
-                f"{', '.join(str(k) for k in coherence['num_topics'])}.</p>"
-            )
-            parts.append(table_html(coherence))
-            parts.append(table_html(topic_word_table(words)))
 
-    parts.append(
-        "<h2>Limits</h2><ul>"
-        "<li>Average precision depends on the base rate: compare each model with the base "
-        "rate and the baseline, not only with the bar.</li>"
-        "<li>The time-ordered design is the honest estimate of how a model would do on "
-        "future cases; the random design may learn from the future.</li>"
-        "<li>A model that meets the bar is not thereby fair or safe to use: fairness by "
-        "group and calibration must be checked before any use in practice.</li></ul>"
+def models_section(outcome: str, artefacts: RunArtefacts, figure_dir: Path) -> str:
+    """Every model of every design on the test set, and their precision-recall curves."""
+    rows = artefacts.all_models.loc[artefacts.all_models["outcome"] == outcome]
+    shown = pd.DataFrame(
+        {
+            "design": rows["design"].map(DESIGN_LABELS),
+            "model": rows["model"].map(MODEL_LABELS),
+            "selected": rows["selected"].astype(bool),
+            "test AP": rows["average_precision"],
+            "ROC AUC": rows["roc_auc"],
+            "precision": rows["precision"],
+            "recall": rows["recall"],
+            "CV AP mean": rows["cv_ap_mean"],
+            "CV AP sd": rows["cv_ap_sd"],
+        }
     )
+    figures = []
+    for design, label in DESIGN_LABELS.items():
+        uri = figure_data_uri(
+            pr_curve_figure(artefacts.predictions[(outcome, design)], label),
+            figure_dir / f"pr_{outcome}_{design}.png",
+        )
+        figures.append(
+            f'<figure><img src="{uri}" width="440" alt="precision-recall curves">'
+            f"<figcaption>{html.escape(label)}</figcaption></figure>"
+        )
+    return "\n".join(
+        [
+            f"<h2>{html.escape(outcome)}: every model on the test set</h2>",
+            table_html(shown),
+            "".join(figures),
+        ]
+    )
+
+
+def selected_model_section(outcome: str, artefacts: RunArtefacts, figure_dir: Path) -> str:
+    """The honest design's selected model: thresholds, calibration, what drives
+    its scores, whether more data would help, and fairness by group."""
+    summary = artefacts.summary
+    chosen = summary.loc[
+        (summary["outcome"] == outcome) & (summary["design"] == HONEST_DESIGN), "model"
+    ].iloc[0]
+    label = f"{MODEL_LABELS.get(chosen, chosen)}, {DESIGN_LABELS[HONEST_DESIGN].lower()}"
+    name = f"{outcome}_{HONEST_DESIGN}"
+    parts = [
+        f"<h3>Thresholds: {html.escape(label)}</h3>"
+        '<p class="note">What flagging cases at each score threshold, or the top k% of '
+        "scores, would mean on the test cases.</p>",
+        table_html(threshold_table(rows_of(artefacts.thresholds, outcome, HONEST_DESIGN, chosen))),
+    ]
+    uri = figure_data_uri(
+        calibration_figure(
+            rows_of(artefacts.calibration, outcome, HONEST_DESIGN),
+            DESIGN_LABELS[HONEST_DESIGN],
+        ),
+        figure_dir / f"calibration_{name}.png",
+    )
+    parts.append(
+        f'<figure><img src="{uri}" width="440" alt="calibration curves">'
+        "<figcaption>Calibration on the test cases: a well-calibrated model's points lie "
+        "on the diagonal (balanced class weights push scores above observed rates)."
+        "</figcaption></figure>"
+    )
+    explained = artefacts.importance[(outcome, HONEST_DESIGN)]
+    parts.append(
+        f"<h3>What drives the scores: {html.escape(label)}</h3>"
+        '<p class="note">How much the test AP falls when one feature is shuffled '
+        "(permutation importance, 5 repeats), and the feature's mean absolute "
+        "contribution to individual scores (log-odds).</p>"
+    )
+    parts.append(table_html(importance_table(explained.loc[explained["model"] == chosen])))
+    parts.append(
+        ale_section(
+            rows_of(artefacts.effects, outcome, HONEST_DESIGN, chosen), label, name, figure_dir
+        )
+    )
+    curves = artefacts.learning_curves
+    parts.append(
+        learning_curve_section(outcome, curves.loc[curves["outcome"] == outcome], figure_dir)
+    )
+    groups = rows_of(artefacts.fairness, outcome, HONEST_DESIGN, chosen)
+    parts.append(
+        f"<h3>Fairness by group: {html.escape(label)}</h3>"
+        '<p class="note">Error rates at the decision threshold for each group, and whether '
+        "each differs from the reference group (the largest) beyond the 0.8 to 1.25 band, "
+        "judged with bootstrap intervals. Small groups are flagged: their rates are "
+        "uncertain. FPR: false positive rate; FNR: false negative rate; FDR: false "
+        "discovery rate; FOR: false omission rate; flagged: share of cases flagged.</p>"
+    )
+    parts.append(table_html(fairness_table(groups)))
+    parts.append(group_calibration_section(groups, label, name, figure_dir))
+    return "\n".join(parts)
+
+
+def topics_section(outcome: str, topics: dict[tuple[str, str], tuple]) -> str:
+    """The topics chosen for each split of the outcome, with their coherence and words."""
+    parts = []
+    for timing in ("random", "time"):
+        coherence, words = topics[(outcome, timing)]
+        chosen = int(coherence.loc[coherence["chosen"], "num_topics"].iloc[0])
+        parts.append(
+            f"<h3>Topics in the notes ({timing} split, fitted on training cases only)</h3>"
+            f'<p class="note">{chosen} topics, chosen by coherence among '
+            f"{', '.join(str(k) for k in coherence['num_topics'])}.</p>"
+        )
+        parts.append(table_html(coherence))
+        parts.append(table_html(topic_word_table(words)))
+    return "\n".join(parts)
+
+
+LIMITS = (
+    "<h2>Limits</h2><ul>"
+    "<li>Average precision depends on the base rate: compare each model with the base "
+    "rate and the baseline, not only with the bar.</li>"
+    "<li>The time-ordered design is the honest estimate of how a model would do on "
+    "future cases; the random design may learn from the future.</li>"
+    "<li>A model that meets the bar is not thereby fair or safe to use: fairness by "
+    "group and calibration must be checked before any use in practice.</li></ul>"
+)
+
+
+def render(
+    la: str,
+    outcomes: dict,
+    success_threshold: float,
+    compared_with: str | None,
+    artefacts: RunArtefacts,
+    figure_dir: Path,
+) -> str:
+    """The whole report as one HTML document."""
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    parts = [
+        f"<h1>Can machine learning predict escalation in {html.escape(la)}?</h1>",
+        headline_section(
+            artefacts.summary,
+            success_threshold,
+            artefacts.refits,
+            artefacts.deltas,
+            compared_with,
+        ),
+        outcome_definitions(outcomes),
+        data_qa_section(artefacts.ingest_qa),
+        cohorts_and_splits_section(artefacts, figure_dir),
+        leakage_section(artefacts.audits),
+    ]
+    for outcome in outcomes:
+        parts.append(models_section(outcome, artefacts, figure_dir))
+        parts.append(selected_model_section(outcome, artefacts, figure_dir))
+        parts.append(topics_section(outcome, artefacts.topics))
+    parts.append(LIMITS)
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -937,86 +1001,68 @@ def render(
     )
 
 
-def main(snakemake) -> None:
-    """Read the results and write the report."""
-    outcomes = snakemake.params.outcomes
-    cohorts = {Path(p).stem: read_parquet(p, "cohort") for p in snakemake.input.cohorts}
-    splits = {
-        (Path(p).parent.name, Path(p).stem): read_parquet(p, "splits")
-        for p in snakemake.input.splits
-    }
-    predictions = {
-        (Path(p).parents[1].name, Path(p).parent.name): read_parquet(p, "predictions")
-        for p in snakemake.input.predictions
-    }
+def concatenated(paths: list[str], schema: str) -> pd.DataFrame:
+    """The Parquet artefacts at ``paths``, all of ``schema``, as one table."""
+    return pd.concat([read_parquet(p, schema) for p in paths], ignore_index=True)
+
+
+def by_outcome_and_part(paths: list[str], schema: str) -> dict[tuple[str, str], pd.DataFrame]:
+    """Artefacts at ``results/.../{outcome}/{part}/name.parquet``, keyed by
+    (outcome, part), where the part is a design."""
+    return {(Path(p).parents[1].name, Path(p).parent.name): read_parquet(p, schema) for p in paths}
+
+
+def read_artefacts(inputs) -> RunArtefacts:
+    """The report's artefacts, from the rule's named inputs."""
     topics = {
         (Path(c).parents[1].name, Path(c).parent.name): (
             read_parquet(c, "topic_coherence"),
             read_parquet(w, "topic_words"),
         )
-        for c, w in zip(snakemake.input.topic_coherence, snakemake.input.topic_words, strict=True)
+        for c, w in zip(inputs.topic_coherence, inputs.topic_words, strict=True)
     }
-    thresholds = pd.concat(
-        [read_parquet(p, "thresholds") for p in snakemake.input.thresholds],
-        ignore_index=True,
+    return RunArtefacts(
+        summary=read_parquet(inputs.summary, "summary"),
+        all_models=read_parquet(inputs.all_models, "metrics"),
+        ingest_qa=read_parquet(inputs.ingest_qa, "ingest_qa"),
+        cohorts={Path(p).stem: read_parquet(p, "cohort") for p in inputs.cohorts},
+        splits={
+            (Path(p).parent.name, Path(p).stem): read_parquet(p, "splits") for p in inputs.splits
+        },
+        diagnostics={
+            (Path(p).parent.name, Path(p).stem.removesuffix("_diagnostics")): read_parquet(
+                p, "split_diagnostics"
+            )
+            for p in inputs.split_diagnostics
+        },
+        audits={Path(p).parent.name: read_parquet(p, "leakage_audit") for p in inputs.audits},
+        predictions=by_outcome_and_part(inputs.predictions, "predictions"),
+        importance=by_outcome_and_part(inputs.importance, "importance"),
+        topics=topics,
+        thresholds=concatenated(inputs.thresholds, "thresholds"),
+        calibration=concatenated(inputs.calibration, "calibration"),
+        fairness=concatenated(inputs.fairness, "fairness_groups"),
+        learning_curves=concatenated(inputs.learning_curves, "learning_curve"),
+        effects=concatenated(inputs.effects, "accumulated_local_effects"),
+        deltas=read_parquet(inputs.deltas, "run_deltas") if inputs.deltas else None,
+        refits=(
+            concatenated(inputs.refit_bootstraps, "refit_bootstrap")
+            if inputs.refit_bootstraps
+            else None
+        ),
     )
-    fairness = pd.concat(
-        [read_parquet(p, "fairness_groups") for p in snakemake.input.fairness],
-        ignore_index=True,
-    )
-    importance = {
-        (Path(p).parents[1].name, Path(p).parent.name): read_parquet(p, "importance")
-        for p in snakemake.input.importance
-    }
-    calibration = pd.concat(
-        [read_parquet(p, "calibration") for p in snakemake.input.calibration],
-        ignore_index=True,
-    )
-    learning_curves = pd.concat(
-        [read_parquet(p, "learning_curve") for p in snakemake.input.learning_curves],
-        ignore_index=True,
-    )
-    effects = pd.concat(
-        [read_parquet(p, "accumulated_local_effects") for p in snakemake.input.effects],
-        ignore_index=True,
-    )
-    deltas = read_parquet(snakemake.input.deltas, "run_deltas") if snakemake.input.deltas else None
-    refits = (
-        pd.concat(
-            [read_parquet(p, "refit_bootstrap") for p in snakemake.input.refit_bootstraps],
-            ignore_index=True,
-        )
-        if snakemake.input.refit_bootstraps
-        else None
-    )
+
+
+def main(snakemake) -> None:
+    """Read the results and write the report."""
+    outcomes = snakemake.params.outcomes
     document = render(
         snakemake.params.la,
         outcomes,
         snakemake.params.success_threshold,
-        read_parquet(snakemake.input.summary, "summary"),
-        read_parquet(snakemake.input.all_models, "metrics"),
-        cohorts,
-        splits,
-        predictions,
-        topics,
-        thresholds,
-        fairness,
-        importance,
-        calibration,
-        learning_curves,
-        effects,
-        deltas,
         snakemake.params.compared_with,
-        refits,
+        read_artefacts(snakemake.input),
         Path(snakemake.output.figures),
-        {Path(p).parent.name: read_parquet(p, "leakage_audit") for p in snakemake.input.audits},
-        {
-            (Path(p).parent.name, Path(p).stem.removesuffix("_diagnostics")): read_parquet(
-                p, "split_diagnostics"
-            )
-            for p in snakemake.input.split_diagnostics
-        },
-        ingest_qa=read_parquet(snakemake.input.ingest_qa, "ingest_qa"),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
     logger.info("wrote the report for %d outcome(s)", len(outcomes))
