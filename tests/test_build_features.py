@@ -193,3 +193,60 @@ def test_children_without_a_family_id_are_their_own_household(tables):
     household = bf.households(children)
     assert household["a"] != household["b"]
     assert household["c"] == "f2"
+
+
+def test_current_referral_steps_count_only_the_own_referral_before_the_point(tables):
+    features = bf.structured_features(cohort_of(tables), tables).set_index("referral_id")
+    # r2 (referred 2016-06-01, point 2016-06-15): assessment started 06-02 and
+    # section 47 on 06-05 are known; authorisation (08-01) and conference (06-20) are not.
+    assert features.loc["r2", "current_referral_assessment_started"] == 1
+    assert features.loc["r2", "days_since_current_referral_assessment_started"] == 13
+    assert features.loc["r2", "current_referral_section47"] == 1
+    assert features.loc["r2", "days_since_current_referral_section47"] == 10
+    assert features.loc["r2", "current_referral_assessment_authorised"] == 0
+    assert features.loc["r2", "current_referral_initial_conference"] == 0
+    assert pd.isna(features.loc["r2", "days_since_current_referral_initial_conference"])
+    # r1's NFA closure (2016-01-20) is before r2's point but is another referral's.
+    assert features.loc["r2", "current_referral_closure"] == 0
+    assert features.loc["r1", "current_referral_nfa_closure"] == 1
+    assert features.loc["r1", "days_since_current_referral_closure"] == 4
+    assert features.loc["r3"].filter(like="current_referral_").fillna(0).sum() == 0
+    # the closure is the latest record r1 uses, and feature_time records it
+    assert features.loc["r1", "feature_time"] == pd.Timestamp("2016-01-20")
+
+
+def test_a_step_on_the_prediction_point_is_not_yet_known(tables):
+    cohort = cohort_of(tables)
+    point = cohort.set_index("referral_id").loc["r2", "prediction_time"]
+    steps = pd.DataFrame(
+        {
+            "referral_id": ["r2", "r2", "r2"],
+            "step": ["section47", "initial_conference", "closure"],
+            "time": pd.Series(
+                [point - pd.Timedelta(days=1), point, point + pd.Timedelta(days=3)]
+            ).astype("datetime64[ms]"),
+        }
+    )
+    features, used = bf.current_referral_features(cohort, steps)
+    assert features.loc["r2", "current_referral_section47"] == 1
+    assert features.loc["r2", "days_since_current_referral_section47"] == 1
+    assert features.loc["r2", "current_referral_initial_conference"] == 0
+    assert features.loc["r2", "current_referral_closure"] == 0
+    assert used["r2"] == point - pd.Timedelta(days=1)
+    assert pd.isna(used["r1"])
+    assert bf.leakage_violations(cohort, used, "current referral") == []
+
+
+def test_referral_steps_date_each_step_and_leave_out_plans_and_care(tables):
+    steps = bf.referral_steps(tables)
+    assert set(steps["step"]) == set(bf.CURRENT_REFERRAL_STEPS)
+    nfa = steps.loc[steps["step"] == "nfa_closure"]
+    assert nfa["referral_id"].tolist() == ["r1"]
+    # r4 is still open: no closure step
+    assert "r4" not in set(steps.loc[steps["step"] == "closure", "referral_id"])
+
+
+def test_current_referral_features_can_be_switched_off(tables):
+    features = bf.structured_features(cohort_of(tables), tables, current_referral=False)
+    assert not [c for c in features.columns if "current_referral" in c]
+    assert "n_previous_section47" in features.columns

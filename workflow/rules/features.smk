@@ -26,6 +26,9 @@ rule build_features:
         mem_mb=4000,
     params:
         outcome=outcome_text_settings,
+        current_referral=lookup(
+            dpath="outcomes/{outcome}/current_referral_features", within=config
+        ),
         leakage_audit=config["leakage_audit"],
     script:
         "../scripts/build_features.py"

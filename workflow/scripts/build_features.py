@@ -8,6 +8,17 @@ included, the referral's own records left out); total and mean days on earlier p
 the current referral's source and primary need; age, sex and disability.
 Ethnicity is never a feature: it is kept for the fairness analysis.
 
+Current referral so far (the outcome's ``current_referral_features``, on by
+default): the steps of the row's own referral dated strictly before its
+prediction point, each as a flag and the days since it: an assessment started
+or authorised, a section 47 enquiry started, an initial child protection
+conference held, the referral closed, closed with no further action. At an
+escalation point two weeks after referral these steps are already on record,
+and a worker reading the case would know them. Plans and care episodes are not
+among them: they are what escalation outcomes predict, and cases already on a
+plan or in care are left out of those cohorts. A step dated on or after the
+point is not yet known and never counts.
+
 Text: the tokens of the child's case notes dated within the outcome's window
 before the prediction point, concatenated in time order; the vulnerability
 flags raised in that window and, as "previous text", in any earlier note.
@@ -40,6 +51,16 @@ from common import (
 logger = logging.getLogger(__name__)
 
 SEX_CODES = {"M": 1.0, "1": 1.0, "F": 0.0, "2": 0.0}
+# Steps of a referral that may be on record by its prediction point (plans and
+# care episodes are left out: they are what escalation outcomes predict).
+CURRENT_REFERRAL_STEPS = (
+    "assessment_started",
+    "assessment_authorised",
+    "section47",
+    "initial_conference",
+    "closure",
+    "nfa_closure",
+)
 
 
 def history_features(
@@ -144,8 +165,57 @@ def factor_features(
     return counts.astype("float64"), latest.reindex(cohort["referral_id"])
 
 
-def structured_features(cohort: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """All structured features of the cohort, with their ``feature_time``."""
+def referral_steps(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The dated steps of every referral (referral_id, step, time), one row per
+    record, for the steps in ``CURRENT_REFERRAL_STEPS``."""
+    referrals, assessments = tables["referrals"], tables["assessments"]
+    section47 = tables["section47"]
+    nfa = referrals["nfa"].fillna(False).astype(bool)
+    sources = {
+        "assessment_started": (assessments, "start_date"),
+        "assessment_authorised": (assessments, "authorisation_date"),
+        "section47": (section47, "start_date"),
+        "initial_conference": (section47, "icpc_date"),
+        "closure": (referrals, "closure_date"),
+        "nfa_closure": (referrals.loc[nfa], "closure_date"),
+    }
+    parts = [
+        pd.DataFrame({"referral_id": table["referral_id"], "step": step, "time": table[column]})
+        for step, (table, column) in sources.items()
+    ]
+    steps = pd.concat(parts, ignore_index=True)
+    return steps.loc[steps["time"].notna()]
+
+
+def current_referral_features(
+    cohort: pd.DataFrame, steps: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Per row, which steps of its own referral are on record strictly before
+    its prediction point (``current_referral_<step>``: 1 or 0) and the days
+    since the latest of each (``days_since_current_referral_<step>``, NaN if
+    none). ``steps`` is ``referral_steps``' table. Returns the features indexed
+    by referral_id and the latest step time used per row."""
+    pairs = cohort[["referral_id", "prediction_time"]].merge(steps, on="referral_id", how="inner")
+    pairs = pairs.loc[pairs["time"] < pairs["prediction_time"]]
+    index = pd.Index(cohort["referral_id"])
+    point = cohort.set_index("referral_id")["prediction_time"]
+    features, latest_times = {}, []
+    for step in CURRENT_REFERRAL_STEPS:
+        done = pairs.loc[pairs["step"] == step]
+        latest = done.groupby("referral_id")["time"].max().reindex(index)
+        features[f"current_referral_{step}"] = latest.notna().astype("float64")
+        features[f"days_since_current_referral_{step}"] = (point - latest).dt.days
+        latest_times.append(latest)
+    used = pd.concat(latest_times, axis=1).max(axis=1)
+    return pd.DataFrame(features, index=index).astype("float64"), used
+
+
+def structured_features(
+    cohort: pd.DataFrame, tables: dict[str, pd.DataFrame], current_referral: bool = True
+) -> pd.DataFrame:
+    """All structured features of the cohort, with their ``feature_time``;
+    with ``current_referral``, also the steps of each row's own referral known
+    before its point (``current_referral_features``)."""
     referrals = tables["referrals"]
     current = cohort[["referral_id"]].merge(
         referrals, on="referral_id", how="left", validate="one_to_one"
@@ -192,6 +262,11 @@ def structured_features(cohort: pd.DataFrame, tables: dict[str, pd.DataFrame]) -
     factor_block, factor_time = factor_features(cohort, tables["assessments"], factors)
     blocks.append(factor_block)
     times.append(factor_time)
+
+    if current_referral:
+        progress, progress_time = current_referral_features(cohort, referral_steps(tables))
+        blocks.append(progress)
+        times.append(progress_time)
 
     sources = sorted(referrals["referral_source"].dropna().unique())
     needs = sorted(referrals["primary_need"].dropna().unique())
@@ -388,7 +463,7 @@ def main(snakemake) -> None:
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     tables = read_canonical_tables(snakemake.input)
     outcome = snakemake.params.outcome
-    structured = structured_features(cohort, tables)
+    structured = structured_features(cohort, tables, snakemake.params.current_referral)
     tokens = select_document_types(read_shards(snakemake.input.tokens), outcome["document_types"])
     flags = read_shards(snakemake.input.flags)
     if outcome["document_types"] is not None:
