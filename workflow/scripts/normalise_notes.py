@@ -31,10 +31,11 @@ processed once, with the lemmatizer pipe's own lookup table, and cached; the
 rest, phrase matching included, is array operations over many notes at once,
 and the token lists are built as one Arrow column from arrays of word ids.
 Running the pipe over every note (``nlp.pipe``) would give the same lemmas at a
-third to a half of the speed, as it looks up every token in Python; matching
-phrases with a regular expression over each note's text took about a fifth of
-the stage with the four default stop phrases, and twice as long with eleven
-phrases (docs/benchmarks.md). Notes are
+third to a half of the speed, as it looks up every token in Python. Matching
+phrases with a regular expression over each note's text and building Python
+lists of tokens, as this stage did before, took a third of its time with the
+four default stop phrases and three fifths with eleven phrases
+(docs/benchmarks.md). Notes are
 tokenised a batch at a time, joined by a separator word, because spaCy's fixed
 cost per ``Doc`` is larger than the work on a short note.
 """
