@@ -2,9 +2,10 @@
 
 Synthetic notes are generated with the generator's own sentence templates for
 a made-up population (``--children`` children in families, names drawn by the
-generator), until they hold about ``--tokens`` spaCy tokens, and written as a
-notes export with its people export. Then, each step in its own process on one
-core, on the same notes:
+generator), until they hold at least ``--tokens`` spaCy tokens once redacted
+(the tokens per note are measured first on a sample of notes, redacted as the
+redaction step does), and written as a notes export with its people export.
+Then, each step in its own process on one core, on the same notes:
 
 1. redaction: the ``redact_notes`` script's ``main`` (read the export, redact,
    pseudonymise, write ``--shards`` shards), as the workflow runs it;
@@ -24,6 +25,7 @@ to ``bench/out/text_scale.csv``.
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -54,9 +56,11 @@ PEOPLE_COLUMNS = {
     "last_name": "ChildLastName",
     "carer_names": "CarerNames",
 }
-# Tokens per note of the synthetic notes (measured on the bundled LA: 85.3).
-TOKENS_PER_NOTE = 85
 CHUNK_NOTES = 100_000
+# Notes on which the redacted tokens per note are measured, and the margin
+# added to the notes generated so that sampling error cannot leave the run short.
+SAMPLE_NOTES = 20_000
+TOKEN_MARGIN = 1.01
 
 
 def population(rng: np.random.Generator, n_children: int) -> tuple[list[dict], pd.DataFrame]:
@@ -94,27 +98,50 @@ def population(rng: np.random.Generator, n_children: int) -> tuple[list[dict], p
     return fields, pd.DataFrame(people, columns=columns)
 
 
+def note_texts(rng: np.random.Generator, fields: list[dict], child: np.ndarray) -> list[str]:
+    """Texts of notes about the children at indices ``child`` of ``fields``."""
+    n = len(child)
+    return generator.note_texts(
+        rng,
+        rng.integers(len(generator.STAGE_NAMES), size=n),
+        rng.integers(10, size=n),
+        rng.random(n),
+        rng.integers(-1, len(generator.THEMES), size=n),
+        fields,
+        child,
+    )
+
+
+def redacted_tokens_per_note(texts: list[str], people: pd.DataFrame) -> float:
+    """Mean spaCy tokens of ``texts`` once redacted as the redaction step
+    redacts them (the people export's names and the patterns)."""
+    import spacy
+
+    import redact_notes
+
+    canonical = people.rename(columns={v: k for k, v in PEOPLE_COLUMNS.items()})
+    names = redact_notes.people_names(canonical, ";", redact_notes.english_words())
+    redacted = redact_notes.redact(pd.Series(texts), names).tolist()
+    nlp = spacy.blank("en")
+    return sum(len(doc) for doc in nlp.tokenizer.pipe(redacted)) / len(texts)
+
+
 def write_exports(directory: Path, n_tokens: int, n_children: int, seed: int) -> int:
-    """Write ``case_notes.csv`` (about ``n_tokens`` tokens) and ``people.csv``;
-    return the number of notes."""
+    """Write ``case_notes.csv`` (at least ``n_tokens`` tokens once redacted)
+    and ``people.csv``; return the number of notes."""
     rng = np.random.default_rng(seed)
     fields, people = population(rng, n_children)
     people.to_csv(directory / "people.csv", index=False)
-    n_notes = n_tokens // TOKENS_PER_NOTE
+    sample = note_texts(rng, fields, rng.integers(len(fields), size=SAMPLE_NOTES))
+    per_note = redacted_tokens_per_note(sample, people)
+    n_notes = math.ceil(n_tokens * TOKEN_MARGIN / per_note)
+    print(f"{per_note:.2f} tokens per redacted note: {n_notes:,} notes", flush=True)
     path = directory / "case_notes.csv"
     path.unlink(missing_ok=True)
     for start in range(0, n_notes, CHUNK_NOTES):
         n = min(CHUNK_NOTES, n_notes - start)
         child = rng.integers(len(fields), size=n)
-        texts = generator.note_texts(
-            rng,
-            rng.integers(len(generator.STAGE_NAMES), size=n),
-            rng.integers(10, size=n),
-            rng.random(n),
-            rng.integers(-1, len(generator.THEMES), size=n),
-            fields,
-            child,
-        )
+        texts = note_texts(rng, fields, child)
         chunk = pd.DataFrame(
             {
                 "NoteID": [f"N{start + k:09d}" for k in range(n)],
