@@ -16,8 +16,8 @@ CPU time (user + sys of the whole process, interpreter start-up and imports
 included) and wall time are set against the CPU and wall time of the
 reference's imputation, search and refit. CPU time is the fair measure on a
 shared machine; the load average is reported beside each row. Text: the wall
-time of our ``fit_topics`` job (its Snakemake benchmark record) against the
-reference's TF-IDF and LDA.
+and CPU time of our ``fit_topics`` job (its Snakemake benchmark record)
+against those of the reference's TF-IDF and LDA.
 
     nice -n 15 .venv/bin/python bench/reference_study.py --results results/synthetic
 """
@@ -103,17 +103,17 @@ def reference_design(results: Path, outcome: str, design: str) -> dict:
     test_ids = pd.Index(outer.loc[outer["role"] == "test", "referral_id"])
     ids = train_ids.append(test_ids)
 
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     matrix = features.loc[ids]
-    text_seconds = 0.0
+    text_seconds = text_cpu_seconds = 0.0
     if feature_set == "text":
         documents = pd.read_parquet(results / "features" / outcome / "text_documents.parquet")
         text = documents.set_index("referral_id")["tokens"].map(" ".join).loc[ids]
         topics = study_topics(text.loc[train_ids].tolist(), text.tolist())
         matrix = matrix.assign(**{f"lda_{k}": topics[:, k] for k in range(topics.shape[1])})
         text_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    started_cpu = time.process_time()
+        text_cpu_seconds = time.process_time() - started_cpu
+    started, started_cpu = time.perf_counter(), time.process_time()
     imputer = SimpleImputer(strategy="constant", fill_value=0, add_indicator=True)
     values = imputer.fit(matrix.loc[train_ids]).transform(matrix)
     train_x, test_x = values[: len(train_ids)], values[len(train_ids) :]
@@ -142,12 +142,15 @@ def reference_design(results: Path, outcome: str, design: str) -> dict:
         "reference_train_s": train_seconds,
         "reference_train_cpu_s": train_cpu_seconds,
         "reference_text_s": text_seconds,
+        "reference_text_cpu_s": text_cpu_seconds,
     }
 
 
-def job_seconds(path: Path) -> float:
-    """Wall time of a job from its Snakemake benchmark record."""
-    return float(pd.read_csv(path, sep="\t")["s"].iloc[-1])
+def job_seconds(path: Path) -> tuple[float, float]:
+    """Wall and CPU time of a job from its Snakemake benchmark record (the CPU
+    time is sampled once a second, so it may miss the job's last second)."""
+    record = pd.read_csv(path, sep="\t").iloc[-1]
+    return float(record["s"]), float(record["cpu_time"])
 
 
 def train_job_spec(results: Path, outcome: str, design: str, config: dict, out: Path) -> dict:
@@ -175,6 +178,14 @@ def train_job_spec(results: Path, outcome: str, design: str, config: dict, out: 
     }
 
 
+def job_environment(threads: int) -> dict[str, str]:
+    """This process's environment with the thread counts of numerical libraries
+    set to the job's threads, as Snakemake sets them for every job."""
+    variables = ("OMP", "GOTO", "OPENBLAS", "MKL", "NUMEXPR")
+    limits = {f"{name}_NUM_THREADS": str(threads) for name in variables}
+    return os.environ | limits | {"VECLIB_MAXIMUM_THREADS": str(threads)}
+
+
 def children_cpu_seconds() -> float:
     """User + sys CPU time of this process's finished children."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -182,14 +193,14 @@ def children_cpu_seconds() -> float:
 
 
 def our_seconds(results: Path, outcome: str, design: str, config: dict) -> dict[str, float]:
-    """CPU and wall time of our training job, rerun in a child process, and wall
-    time of our topic job (text designs) from its benchmark record."""
+    """CPU and wall time of our training job, rerun in a child process, and of
+    our topic job (text designs) from its benchmark record."""
     timing, feature_set = design.split("_")
     with tempfile.TemporaryDirectory() as out:
         spec = train_job_spec(results, outcome, design, config, Path(out))
         command = [sys.executable, "-c", TRAIN_JOB, json.dumps(spec)]
         started, started_cpu = time.perf_counter(), children_cpu_seconds()
-        subprocess.run(command, check=True)
+        subprocess.run(command, check=True, env=job_environment(spec["threads"]))
         wall, cpu = time.perf_counter() - started, children_cpu_seconds() - started_cpu
         run = results / "models" / outcome / design
         for name in OUR_OUTPUTS:
@@ -198,10 +209,16 @@ def our_seconds(results: Path, outcome: str, design: str, config: dict) -> dict[
                     f"{outcome} / {design}: the rerun's {name} differs from {run}; "
                     "rerun the workflow with the current code first."
                 )
-    text = 0.0
+    text = text_cpu = 0.0
     if feature_set == "text":
-        text = job_seconds(results / "benchmarks" / "fit_topics" / f"{outcome}_{timing}.tsv")
-    return {"our_train_s": wall, "our_train_cpu_s": cpu, "our_text_s": text}
+        record = results / "benchmarks" / "fit_topics" / f"{outcome}_{timing}.tsv"
+        text, text_cpu = job_seconds(record)
+    return {
+        "our_train_s": wall,
+        "our_train_cpu_s": cpu,
+        "our_text_s": text,
+        "our_text_cpu_s": text_cpu,
+    }
 
 
 def main() -> None:
@@ -216,11 +233,15 @@ def main() -> None:
     summary = summary.loc[summary["design"].isin(args.designs)]
     rows = []
     for row in summary.itertuples():
+        loads = [os.getloadavg()[0]]
         reference = reference_design(args.results, row.outcome, row.design)
-        load_before = os.getloadavg()[0]
+        loads.append(os.getloadavg()[0])
         ours = our_seconds(args.results, row.outcome, row.design, config)
+        loads.append(os.getloadavg()[0])
         our_total = ours["our_train_s"] + ours["our_text_s"]
+        our_total_cpu = ours["our_train_cpu_s"] + ours["our_text_cpu_s"]
         reference_total = reference["reference_train_s"] + reference["reference_text_s"]
+        reference_total_cpu = reference["reference_train_cpu_s"] + reference["reference_text_cpu_s"]
         rows.append(
             {
                 "outcome": row.outcome,
@@ -231,10 +252,12 @@ def main() -> None:
                 "reference_train_s": reference["reference_train_s"],
                 "reference_train_cpu_s": reference["reference_train_cpu_s"],
                 "reference_text_s": reference["reference_text_s"],
+                "reference_text_cpu_s": reference["reference_text_cpu_s"],
                 "train_speed_up": reference["reference_train_s"] / ours["our_train_s"],
                 "train_cpu_speed_up": reference["reference_train_cpu_s"] / ours["our_train_cpu_s"],
                 "total_speed_up": reference_total / our_total,
-                "load_average": (load_before + os.getloadavg()[0]) / 2,
+                "total_cpu_speed_up": reference_total_cpu / our_total_cpu,
+                "load_average": float(np.mean(loads)),
             }
         )
         print(json.dumps(rows[-1]), flush=True)
