@@ -22,7 +22,9 @@ from make_splits import make_splits  # noqa: E402
 from train_models import (  # noqa: E402
     BASELINE,
     PERMUTATION_MAX_FEATURES,
+    PERMUTATION_REPEATS,
     ColumnFilter,
+    average_precision,
     balanced_rows,
     explain_model,
     lower_bound,
@@ -30,6 +32,7 @@ from train_models import (  # noqa: E402
     make_model,
     mark_selected,
     params_json,
+    permutation_drops,
     sample_candidates,
     train_models,
 )
@@ -299,6 +302,43 @@ def test_importance_screen_and_contributions():
     assert frame.set_index("feature").loc["x03", "mean_abs_contribution"] == pytest.approx(
         np.abs(x03).mean()
     )
+
+
+@pytest.mark.parametrize("n_rows", [2, 7, 60, 501])
+def test_average_precision_is_sklearns_bit_for_bit(n_rows):
+    rng = np.random.default_rng(n_rows)
+    for trial in range(20):
+        y = (rng.random(n_rows) < 0.3).astype(np.int8)
+        y[trial % n_rows] = 1
+        # coarse scores give many ties, which share one threshold
+        scores = np.round(rng.random(n_rows), 1 + trial % 3)
+        assert average_precision(y, scores) == average_precision_score(y, scores)
+    with pytest.raises(ValueError, match="positive"):
+        average_precision(np.zeros(5), rng.random(5))
+
+
+def test_permutation_drops_equal_sklearns_permutation_importance():
+    from sklearn.inspection import permutation_importance
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(200, 6))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = (np.nan_to_num(X[:, 1]) + rng.normal(size=200) > 0.5).astype(int)
+    model = make_model("lightgbm", {"n_estimators": 20, "num_leaves": 7}, 0, 1).fit(X, y)
+    columns = np.array([1, 4], dtype=np.intp)
+    drop_mean, drop_sd = permutation_drops(model, X, y, columns, seed=11)
+    expected = permutation_importance(
+        model,
+        X,
+        y,
+        scoring="average_precision",
+        n_repeats=PERMUTATION_REPEATS,
+        random_state=11,
+    ).importances
+    assert drop_mean[columns].tolist() == expected[columns].mean(axis=1).tolist()
+    assert drop_sd[columns].tolist() == expected[columns].std(axis=1, ddof=1).tolist()
+    assert np.isnan(np.delete(drop_mean, columns)).all()
+    assert drop_mean[1] > 0.05
 
 
 def test_text_design_needs_topics(data):

@@ -34,7 +34,7 @@ explained on the test rows, one row per model x feature (structured features,
 then topic shares):
 
 - ``permutation_ap_drop_mean`` / ``_sd``: the drop in test AP when the feature's
-  column is shuffled (sklearn ``permutation_importance``, ``n_repeats=5``,
+  column is shuffled (the shuffles of sklearn ``permutation_importance``, ``n_repeats=5``,
   ``random_state=seed``); sd over the repeats with ddof=1. To bound the cost,
   only the 20 features with the largest ``mean_abs_contribution`` (ties: feature
   name) are permuted; the others get NaN. NaN too if the test rows hold one
@@ -73,11 +73,9 @@ import time
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.impute import SimpleImputer
-from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import average_precision_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
@@ -280,6 +278,11 @@ def fit_model(
     return model
 
 
+def positive_scores(model: BaseEstimator, X: np.ndarray) -> np.ndarray:
+    """Return a fitted classifier's P(label = 1) for the rows of ``X``."""
+    return model.predict_proba(X)[:, 1].astype(np.float64)
+
+
 def fit_and_score(
     name: str,
     params: dict,
@@ -292,7 +295,7 @@ def fit_and_score(
 ) -> np.ndarray:
     """Fit model ``name`` on the fit rows and return P(label = 1) for ``X_score``."""
     model = fit_model(name, params, X_fit, y_fit, balance, seed, threads)
-    return model.predict_proba(X_score)[:, 1].astype(np.float64)
+    return positive_scores(model, X_score)
 
 
 def baseline_scores(features: pd.DataFrame, ids: pd.Index) -> np.ndarray:
@@ -303,24 +306,24 @@ def baseline_scores(features: pd.DataFrame, ids: pd.Index) -> np.ndarray:
 # --- explanations -------------------------------------------------------------
 
 
-class ColumnSubset(ClassifierMixin, BaseEstimator):
-    """A fitted classifier seen through a subset of the columns of ``X``: its
-    input holds ``columns`` of ``X``, and the other columns keep the values of
-    ``X``, so that ``permutation_importance`` shuffles only those columns."""
-
-    def __init__(self, model=None, X=None, columns=None):
-        self.model = model
-        self.X = X
-        self.columns = columns
-
-    def fit(self, X, y=None):
-        self.classes_ = self.model.classes_
-        return self
-
-    def predict_proba(self, X_subset):
-        full = np.array(self.X, dtype=np.float64, copy=True)
-        full[:, self.columns] = X_subset
-        return self.model.predict_proba(full)
+def average_precision(y: np.ndarray, scores: np.ndarray) -> float:
+    """Return sklearn's ``average_precision_score(y, scores)`` for 0/1 labels
+    with at least one positive, bit for bit, by the same array operations
+    without its input checks, which on a few hundred rows cost several times
+    the computation and would dominate the thousands of scorings of a search
+    and its explanations."""
+    y = np.asarray(y)
+    scores = np.asarray(scores, dtype=np.float64)
+    if not (y == 1).any():
+        raise ValueError("average precision needs at least one positive label.")
+    order = np.argsort(-scores, kind="stable")
+    # the last row of each run of tied scores is a threshold
+    thresholds = np.append(np.flatnonzero(np.diff(scores[order])), len(scores) - 1)
+    true_positives = np.cumsum((y[order] == 1).astype(np.float64))[thresholds]
+    flagged = 1 + thresholds.astype(np.float64)
+    precision = np.append((true_positives / flagged)[::-1], 1.0)
+    recall = np.append((true_positives / true_positives[-1])[::-1], 0.0)
+    return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
 
 
 def permutation_drops(
@@ -328,24 +331,29 @@ def permutation_drops(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return, per column of ``X``, the mean and sd (ddof=1) over repeats of the
     drop in AP when the column is shuffled; NaN for columns not in ``columns``
-    and for all if ``y`` holds one class only."""
+    and for all if ``y`` holds one class only.
+
+    The shuffles are those of sklearn's ``permutation_importance(n_repeats=5,
+    random_state=seed)``: one seed drawn from ``RandomState(seed)`` starts a
+    fresh ``RandomState`` per column, whose repeats shuffle the already
+    shuffled column again, so the drops equal sklearn's."""
     drop_mean = np.full(X.shape[1], np.nan)
     drop_sd = np.full(X.shape[1], np.nan)
     if len(np.unique(y)) < 2 or len(columns) == 0:
         return drop_mean, drop_sd
-    view = ColumnSubset(model, X, columns).fit(X[:, columns], y)
-    result = permutation_importance(
-        view,
-        X[:, columns],
-        y,
-        scoring="average_precision",
-        n_repeats=PERMUTATION_REPEATS,
-        random_state=seed,
-        n_jobs=1,
-    )
-    drops = np.asarray(result.importances, dtype=np.float64)
-    drop_mean[columns] = drops.mean(axis=1)
-    drop_sd[columns] = drops.std(axis=1, ddof=1)
+    baseline = average_precision(y, positive_scores(model, X))
+    column_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
+    for column in columns:
+        shuffler = np.random.RandomState(column_seed)
+        permuted = np.array(X, dtype=np.float64, copy=True)
+        order = np.arange(len(X))
+        drops = np.empty(PERMUTATION_REPEATS)
+        for repeat in range(PERMUTATION_REPEATS):
+            shuffler.shuffle(order)
+            permuted[:, column] = permuted[order, column]
+            drops[repeat] = baseline - average_precision(y, positive_scores(model, permuted))
+        drop_mean[column] = drops.mean()
+        drop_sd[column] = drops.std(ddof=1)
     return drop_mean, drop_sd
 
 
@@ -579,7 +587,7 @@ def cross_validate(
                         number,
                         params_json(params),
                         fold,
-                        average_precision_score(y_validate, scores),
+                        average_precision(y_validate, scores),
                     )
                 )
         if BASELINE_FEATURE in features.columns:
@@ -590,7 +598,7 @@ def cross_validate(
                     0,
                     params_json({"feature": BASELINE_FEATURE}),
                     fold,
-                    average_precision_score(y_validate, scores),
+                    average_precision(y_validate, scores),
                 )
             )
     cv_results = pd.DataFrame(
@@ -644,7 +652,7 @@ def refit_and_predict(
     explanations = []
     for name, params in selected.items():
         model = fit_model(name, params, X_train, y_train, balance, seed, threads)
-        scores = model.predict_proba(X_test)[:, 1].astype(np.float64)
+        scores = positive_scores(model, X_test)
         started = time.perf_counter()
         explanations.append(explain_model(name, model, X_test, y_test, names, seed))
         logger.info(
