@@ -45,6 +45,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
 
+from text_scale import note_texts  # noqa: E402
+
 import generate_synthetic_la as generator  # noqa: E402
 import redact_notes as rn  # noqa: E402
 
@@ -180,15 +182,7 @@ def marked_notes(n_notes: int, seed: int) -> list[str]:
     people = pd.read_csv(data / "people.csv", dtype=str, keep_default_na=False)
     fields = marked_fields(children, people, rng)
     child = rng.integers(len(fields), size=n_notes)
-    texts = generator.note_texts(
-        rng,
-        rng.integers(len(generator.STAGE_NAMES), size=n_notes),
-        rng.integers(10, size=n_notes),
-        rng.random(n_notes),
-        rng.integers(-1, len(generator.THEMES), size=n_notes),
-        fields,
-        child,
-    )
+    texts = note_texts(rng, fields, child)
     kinds = list(LISTS)
     for i in np.flatnonzero(rng.random(n_notes) < 0.2):
         kind = kinds[int(rng.integers(len(kinds)))]
