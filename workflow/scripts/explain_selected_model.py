@@ -44,13 +44,13 @@ from sklearn.metrics import average_precision_score
 from common import SCHEMAS, read_parquet, write_parquet
 from train_models import (
     OUTER_FOLD,
-    add_text_features,
     design_matrix,
     feature_names,
     fit_model,
     parse_design,
     prepare_features,
     prepare_topics,
+    read_design_inputs,
     split_ids,
 )
 
@@ -374,18 +374,6 @@ def explain_selected_model(
     curve = curve.assign(**key)[SCHEMAS["learning_curve"].names]
     effects = effects.assign(**key)[SCHEMAS["accumulated_local_effects"].names]
     return curve, effects
-
-
-def read_design_inputs(snakemake) -> tuple:
-    """Read the cohort, splits, features (with text features) and topics of a
-    job with the inputs of rule train_models."""
-    cohort = read_parquet(snakemake.input.cohort, "cohort")
-    splits = read_parquet(snakemake.input.splits, "splits")
-    features = pd.read_parquet(snakemake.input.features)
-    if snakemake.input.text_features:
-        features = add_text_features(features, pd.read_parquet(snakemake.input.text_features))
-    topics = pd.read_parquet(snakemake.input.topics) if snakemake.input.topics else None
-    return cohort, splits, features, topics
 
 
 def main(snakemake) -> None:

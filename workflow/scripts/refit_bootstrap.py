@@ -24,8 +24,8 @@ from sklearn.metrics import average_precision_score
 
 from common import SCHEMAS, read_parquet, write_parquet
 from evaluate_models import percentile_interval
-from explain_selected_model import outer_split, read_design_inputs, selected_model
-from train_models import fit_model
+from explain_selected_model import outer_split, selected_model
+from train_models import fit_model, read_design_inputs
 
 logger = logging.getLogger(__name__)
 

@@ -738,14 +738,21 @@ def add_text_features(features: pd.DataFrame, text_features: pd.DataFrame) -> pd
     return joined.drop(columns="feature_time_text")
 
 
-def main(snakemake) -> None:
-    """Read the inputs, train, and write predictions, CV results and importance."""
+def read_design_inputs(snakemake) -> tuple:
+    """Read the cohort, splits, features (with text features) and topics of a
+    job with the inputs of rule train_models (explanations and refits read the same)."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     splits = read_parquet(snakemake.input.splits, "splits")
     features = pd.read_parquet(snakemake.input.features)
     if snakemake.input.text_features:
         features = add_text_features(features, pd.read_parquet(snakemake.input.text_features))
     topics = pd.read_parquet(snakemake.input.topics) if snakemake.input.topics else None
+    return cohort, splits, features, topics
+
+
+def main(snakemake) -> None:
+    """Read the inputs, train, and write predictions, CV results and importance."""
+    cohort, splits, features, topics = read_design_inputs(snakemake)
     predictions, cv_results, importance = train_models(
         cohort,
         splits,
