@@ -95,8 +95,25 @@ def test_words_unseen_in_training_give_missing_shares():
 def test_num_topics_chosen_by_highest_coherence():
     docs = documents()["tokens"].tolist()
     dictionary = ft.build_dictionary(docs, 1, 1.0)
-    chosen, grid = ft.choose_num_topics(docs, dictionary, SETTINGS, seed=1)
+    chosen, grid, model = ft.choose_num_topics(docs, dictionary, SETTINGS, seed=1)
     assert chosen == int(grid.sort_values("coherence").iloc[-1]["num_topics"])
+    assert model.num_topics == chosen
+
+
+def test_outer_shares_are_those_of_a_fresh_fit_on_the_outer_training_rows():
+    """The grid's chosen model is reused as the outer model: it must be the
+    model a fresh fit on the outer training rows would give."""
+    docs, folds = documents(), splits()
+    shares, _, _ = ft.fit_topics(docs, folds, SETTINGS, seed=1)
+    outer = shares.loc[shares["fold"] == -1]
+    train = folds.loc[(folds["fold"] == -1) & (folds["role"] == "train"), "referral_id"]
+    tokens = docs.set_index("referral_id")["tokens"]
+    fit_docs = tokens.loc[train].tolist()
+    dictionary = ft.build_dictionary(fit_docs, 1, 1.0)
+    num_topics = outer.filter(like="topic_").shape[1]
+    model = ft.fit_lda(fit_docs, dictionary, num_topics, SETTINGS, seed=1)
+    expected = ft.topic_shares(model, dictionary, tokens.loc[outer["referral_id"]].tolist())
+    np.testing.assert_array_equal(outer.filter(like="topic_").to_numpy(), expected)
 
 
 def test_bigrams_are_learned_on_fit_rows_and_applied_to_scored_rows():

@@ -89,18 +89,19 @@ def topic_shares(model: LdaModel, dictionary: Dictionary, documents: list[list[s
 
 def choose_num_topics(
     documents: list[list[str]], dictionary: Dictionary, settings: dict, seed: int
-) -> tuple[int, pd.DataFrame]:
+) -> tuple[int, pd.DataFrame, LdaModel]:
     """The grid value with the highest mean topic coherence (ties: fewer
-    topics), and the coherence of each candidate.
+    topics), the coherence of each candidate, and the chosen candidate's model
+    (the outer model, which need not be fitted again).
 
     All candidates' topics are scored in one ``CoherenceModel``, so the word
     co-occurrence statistics are counted once, not once per candidate, on at
     most ``coherence_documents`` of the training documents (in id order).
     """
     grid = sorted(settings["num_topics"])
-    topics, owner = [], []
+    topics, owner, models = [], [], {}
     for num_topics in grid:
-        model = fit_lda(documents, dictionary, num_topics, settings, seed)
+        model = models[num_topics] = fit_lda(documents, dictionary, num_topics, settings, seed)
         for topic in range(num_topics):
             topics.append([word for word, _ in model.show_topic(topic, topn=10)])
             owner.append(num_topics)
@@ -119,8 +120,12 @@ def choose_num_topics(
         logger.info(
             "%d topics: %s coherence %.4f", row.num_topics, settings["coherence"], row.coherence
         )
-    best = table.sort_values(["coherence", "num_topics"], ascending=[False, True]).iloc[0]
-    return int(best["num_topics"]), table
+    best = int(
+        table.sort_values(["coherence", "num_topics"], ascending=[False, True]).iloc[0][
+            "num_topics"
+        ]
+    )
+    return best, table, models[best]
 
 
 def fold_rows(splits: pd.DataFrame) -> dict[int, tuple[list[str], list[str]]]:
@@ -144,19 +149,18 @@ def fit_topics(
     outer_fit, _ = folds[OUTER_FOLD]
     outer_docs, _ = join_bigrams(tokens.loc[outer_fit].tolist(), [], settings)
     outer_dictionary = build_dictionary(outer_docs, settings["no_below"], settings["no_above"])
-    num_topics, grid = choose_num_topics(outer_docs, outer_dictionary, settings, seed)
+    num_topics, grid, outer_model = choose_num_topics(outer_docs, outer_dictionary, settings, seed)
 
     parts, words = [], None
     for fold, (fit_ids, score_ids) in folds.items():
         fit_docs, score_docs = join_bigrams(
             tokens.loc[fit_ids].tolist(), tokens.loc[score_ids].tolist(), settings
         )
-        dictionary = (
-            outer_dictionary
-            if fold == OUTER_FOLD
-            else build_dictionary(fit_docs, settings["no_below"], settings["no_above"])
-        )
-        model = fit_lda(fit_docs, dictionary, num_topics, settings, seed)
+        if fold == OUTER_FOLD:
+            dictionary, model = outer_dictionary, outer_model
+        else:
+            dictionary = build_dictionary(fit_docs, settings["no_below"], settings["no_above"])
+            model = fit_lda(fit_docs, dictionary, num_topics, settings, seed)
         shares = topic_shares(model, dictionary, score_docs)
         part = pd.DataFrame(shares, columns=[topic_column(k) for k in range(num_topics)])
         part.insert(0, "referral_id", score_ids)
