@@ -226,11 +226,16 @@ def main() -> None:
     parser.add_argument("--results", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--designs", nargs="+", choices=DESIGNS, default=DESIGNS)
+    parser.add_argument(
+        "--outcomes", nargs="+", default=None, help="the run's outcomes to compare (default: all)"
+    )
     parser.add_argument("--configfile", type=Path, default=ROOT / "config" / "config.yaml")
     args = parser.parse_args()
     config = yaml.safe_load(args.configfile.read_text())
     summary = pd.read_parquet(args.results / "summary.parquet")
     summary = summary.loc[summary["design"].isin(args.designs)]
+    if args.outcomes is not None:
+        summary = summary.loc[summary["outcome"].isin(args.outcomes)]
     rows = []
     for row in summary.itertuples():
         loads = [os.getloadavg()[0]]
