@@ -409,6 +409,20 @@ def test_non_lightgbm_models_fill_missing_with_a_constant_and_an_indicator(name)
     assert model.named_steps["model"].class_weight == "balanced"
 
 
+def test_l1_logistic_regression_stops_at_its_own_tolerance_unless_configured():
+    from sklearn.linear_model import LogisticRegression
+
+    from train_models import L1_TOLERANCE
+
+    def tolerance(params):
+        return make_model("logistic_regression", params, 0, 1).named_steps["model"].tol
+
+    assert tolerance({"C": 1.0, "penalty": "l1"}) == L1_TOLERANCE
+    assert LogisticRegression().tol != L1_TOLERANCE
+    assert tolerance({"C": 1.0, "penalty": "l2"}) == LogisticRegression().tol
+    assert tolerance({"C": 1.0, "penalty": "l1", "tol": 1e-6}) == 1e-6
+
+
 def test_tree_split_columns_map_indicators_to_their_feature():
     from train_models import tree_split_columns
 

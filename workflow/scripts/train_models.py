@@ -96,6 +96,15 @@ TOPIC_KEY_COLUMNS = ("fold", "referral_id")
 PERMUTATION_REPEATS = 5
 PERMUTATION_MAX_FEATURES = 20
 CONTRIBUTION_MAX_ROWS = 1000
+# liblinear's L1 solver stops when its gradient norm falls to tol x (minority
+# class share) of the initial one, so sklearn's default tol of 1e-4 asks for
+# 6e-6 at a 6% positive rate. With a weak penalty (C of 1 or 10) on the
+# collinear one-hot columns it crawls there: 15-63 s per fit on 30,000 rows,
+# most of train_models' CPU on a large LA. At 1e-3 (still 6e-5 at 6%) no CV
+# AP of the large LA moved by more than 7e-4 and no selection changed
+# (docs/benchmarks.md). The L2 solver needs a few Newton steps and keeps
+# sklearn's default.
+L1_TOLERANCE = 1e-3
 IMPORTANCE_COLUMNS = (
     "model",
     "feature",
@@ -220,6 +229,8 @@ def make_model(
             raise InputError(
                 f"models.logistic_regression.penalty: {penalty!r} is not supported; use l1 or l2."
             )
+        if penalty == "l1":
+            options.setdefault("tol", L1_TOLERANCE)
         classifier = LogisticRegression(
             l1_ratio=1.0 if penalty == "l1" else 0.0,
             solver="liblinear",
