@@ -409,7 +409,7 @@ def test_non_lightgbm_models_fill_missing_with_a_constant_and_an_indicator(name)
     assert model.named_steps["model"].class_weight == "balanced"
 
 
-def test_l1_logistic_regression_stops_at_its_own_tolerance_unless_configured():
+def test_l1_logistic_regression_stops_at_its_own_tolerance_unless_params_set_one():
     from sklearn.linear_model import LogisticRegression
 
     from train_models import L1_TOLERANCE
