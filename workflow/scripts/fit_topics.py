@@ -146,19 +146,21 @@ def fit_topics(
     top words."""
     tokens = documents.set_index("referral_id")["tokens"].map(list)
     folds = fold_rows(splits)
-    outer_fit, _ = folds[OUTER_FOLD]
-    outer_docs, _ = join_bigrams(tokens.loc[outer_fit].tolist(), [], settings)
+    outer_fit, outer_score = folds[OUTER_FOLD]
+    outer_docs, outer_score_docs = join_bigrams(
+        tokens.loc[outer_fit].tolist(), tokens.loc[outer_score].tolist(), settings
+    )
     outer_dictionary = build_dictionary(outer_docs, settings["no_below"], settings["no_above"])
     num_topics, grid, outer_model = choose_num_topics(outer_docs, outer_dictionary, settings, seed)
 
     parts, words = [], None
     for fold, (fit_ids, score_ids) in folds.items():
-        fit_docs, score_docs = join_bigrams(
-            tokens.loc[fit_ids].tolist(), tokens.loc[score_ids].tolist(), settings
-        )
         if fold == OUTER_FOLD:
-            dictionary, model = outer_dictionary, outer_model
+            dictionary, model, score_docs = outer_dictionary, outer_model, outer_score_docs
         else:
+            fit_docs, score_docs = join_bigrams(
+                tokens.loc[fit_ids].tolist(), tokens.loc[score_ids].tolist(), settings
+            )
             dictionary = build_dictionary(fit_docs, settings["no_below"], settings["no_above"])
             model = fit_lda(fit_docs, dictionary, num_topics, settings, seed)
         shares = topic_shares(model, dictionary, score_docs)
