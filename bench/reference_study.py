@@ -19,6 +19,13 @@ shared machine; the load average is reported beside each row. Text: the wall
 and CPU time of our ``fit_topics`` job (its Snakemake benchmark record)
 against those of the reference's TF-IDF and LDA.
 
+Test AP: our selected model's against the reference's, and their difference
+(ours minus the reference's) with a 95% interval from bootstrap resamples of
+the test rows on which both are scored together (the workflow's own resampling:
+stratified by class, ``evaluation.bootstrap_resamples`` of them, seeded by
+``seed``). Pairing removes the test set's luck, which both share, so an
+interval that holds 0 means the two cannot be told apart on this test set.
+
     nice -n 15 .venv/bin/python bench/reference_study.py --results results/synthetic
 """
 
@@ -45,6 +52,9 @@ from sklearn.model_selection import RandomizedSearchCV
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+from evaluate_models import bootstrap_average_precision, percentile_interval  # noqa: E402
 
 SEED = 20200901
 DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
@@ -138,12 +148,42 @@ def reference_design(results: Path, outcome: str, design: str) -> dict:
     train_cpu_seconds = time.process_time() - started_cpu
     scores = search.predict_proba(test_x)[:, 1]
     return {
+        "reference_scores": pd.Series(scores, index=test_ids),
         "reference_ap": average_precision_score(labels.loc[test_ids], scores),
         "reference_train_s": train_seconds,
         "reference_train_cpu_s": train_cpu_seconds,
         "reference_text_s": text_seconds,
         "reference_text_cpu_s": text_cpu_seconds,
     }
+
+
+def paired_ap_difference(
+    labels: np.ndarray,
+    ours: np.ndarray,
+    reference: np.ndarray,
+    n_resamples: int,
+    seed: int,
+) -> dict[str, float]:
+    """Our test AP minus the reference's, with the 2.5th and 97.5th percentiles
+    of that difference over bootstrap resamples of the test rows, both models
+    scored on each same resample."""
+    resampled = bootstrap_average_precision(
+        labels, np.column_stack([ours, reference]), n_resamples, seed
+    )
+    lower, upper = percentile_interval(resampled[0] - resampled[1])
+    return {
+        "ap_difference": average_precision_score(labels, ours)
+        - average_precision_score(labels, reference),
+        "ap_difference_lower": float(lower),
+        "ap_difference_upper": float(upper),
+    }
+
+
+def our_test_scores(results: Path, outcome: str, design: str, model: str) -> pd.DataFrame:
+    """The test labels and our selected model's scores, by referral id."""
+    predictions = pd.read_parquet(results / "models" / outcome / design / "predictions.parquet")
+    chosen = predictions.loc[predictions["model"] == model]
+    return chosen.set_index("referral_id")[["label", "score"]]
 
 
 def job_seconds(path: Path) -> tuple[float, float]:
@@ -241,6 +281,14 @@ def main() -> None:
         loads = [os.getloadavg()[0]]
         reference = reference_design(args.results, row.outcome, row.design)
         loads.append(os.getloadavg()[0])
+        test = our_test_scores(args.results, row.outcome, row.design, row.model)
+        difference = paired_ap_difference(
+            test["label"].to_numpy(),
+            test["score"].to_numpy(),
+            reference["reference_scores"].loc[test.index].to_numpy(),
+            int(config["evaluation"]["bootstrap_resamples"]),
+            int(config["seed"]),
+        )
         ours = our_seconds(args.results, row.outcome, row.design, config)
         loads.append(os.getloadavg()[0])
         our_total = ours["our_train_s"] + ours["our_text_s"]
@@ -253,6 +301,7 @@ def main() -> None:
                 "design": row.design,
                 "our_ap": row.average_precision,
                 "reference_ap": reference["reference_ap"],
+                **difference,
                 **ours,
                 "reference_train_s": reference["reference_train_s"],
                 "reference_train_cpu_s": reference["reference_train_cpu_s"],
