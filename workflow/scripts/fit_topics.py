@@ -120,11 +120,8 @@ def choose_num_topics(
         logger.info(
             "%d topics: %s coherence %.4f", row.num_topics, settings["coherence"], row.coherence
         )
-    best = int(
-        table.sort_values(["coherence", "num_topics"], ascending=[False, True]).iloc[0][
-            "num_topics"
-        ]
-    )
+    ranked = table.sort_values(["coherence", "num_topics"], ascending=[False, True])
+    best = int(ranked["num_topics"].iloc[0])
     return best, table, models[best]
 
 
