@@ -90,6 +90,14 @@ def differing_results(first: Path, second: Path) -> tuple[int, list[str]]:
     return compared, differing
 
 
+# The NFA re-referral outcome of the default config, as build_cohort receives it.
+NFA = {
+    "type": "nfa_rereferral",
+    "horizon_months": 12,
+    "prediction_offset_days": 1,
+    "text_window_days": 7,
+}
+
 # The escalation outcome of the default config, as build_cohort receives it.
 ESCALATION = {
     "type": "escalation",

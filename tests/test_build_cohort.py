@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import ESCALATION
+from conftest import ESCALATION, NFA
 
 import build_cohort as bc
 from common import InputError
-
-NFA = {
-    "type": "nfa_rereferral",
-    "horizon_months": 12,
-    "prediction_offset_days": 1,
-    "text_window_days": 7,
-}
 
 
 def labels(cohort: pd.DataFrame) -> dict[str, int]:

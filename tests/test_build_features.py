@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from conftest import ESCALATION, dates
+from conftest import ESCALATION, NFA, dates
 
 import build_cohort as bc
 import build_features as bf
@@ -20,10 +20,41 @@ def test_history_counts_exclude_the_current_referral_and_later_records(tables):
     assert features.loc["r1", "n_previous_referrals"] == 0
     assert features.loc["r2", "n_previous_referrals"] == 1
     assert features.loc["r2", "n_previous_nfa_closures"] == 1
-    # r2's section 47 (2016-06-05) is before its point (2016-06-15); its plan is not.
-    assert features.loc["r2", "n_previous_section47"] == 1
+    # r1's assessment is earlier history of r2; r2's own assessment (06-02) and
+    # section 47 (06-05) are before its point (06-15) but are not history.
+    assert features.loc["r2", "n_previous_assessments"] == 1
+    assert features.loc["r2", "n_previous_section47"] == 0
+    assert features.loc["r2", "n_previous_family_section47"] == 0
     assert features.loc["r2", "n_previous_cp_plans"] == 0
     assert features.loc["r1", "n_previous_section47"] == 0
+
+
+def test_the_own_referrals_records_are_history_of_the_childs_later_referrals(tables):
+    # a third referral of child a after r2's enquiry and plan ended
+    referrals = pd.concat(
+        [
+            tables["referrals"],
+            pd.DataFrame(
+                {
+                    "referral_id": ["r5"],
+                    "child_id": ["a"],
+                    "referral_date": dates("2017-02-01"),
+                    "referral_source": ["6"],
+                    "primary_need": ["N1"],
+                    "nfa": [False],
+                    "closure_date": dates(None),
+                    "closure_reason": [None],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    tables = tables | {"referrals": referrals}
+    features = bf.structured_features(cohort_of(tables), tables).set_index("referral_id")
+    assert features.loc["r5", "n_previous_section47"] == 1
+    assert features.loc["r5", "n_previous_cp_plans"] == 1
+    assert features.loc["r5", "n_previous_assessments"] == 2
+    assert features.loc["r5", "factor_16A"] == 1
 
 
 def test_assessment_factors_count_only_once_authorised(tables):
@@ -250,3 +281,38 @@ def test_current_referral_features_can_be_switched_off(tables):
     features = bf.structured_features(cohort_of(tables), tables, current_referral=False)
     assert not [c for c in features.columns if "current_referral" in c]
     assert "n_previous_section47" in features.columns
+
+
+def test_the_own_assessments_factors_count_only_with_current_referral_features(tables):
+    # r2's own assessment authorised on 2016-06-10, before its point (06-15)
+    assessments = tables["assessments"].assign(authorisation_date=dates("2016-01-15", "2016-06-10"))
+    tables = tables | {"assessments": assessments}
+    cohort = cohort_of(tables)
+    with_current = bf.structured_features(cohort, tables).set_index("referral_id")
+    without = bf.structured_features(cohort, tables, current_referral=False)
+    without = without.set_index("referral_id")
+    assert with_current.loc["r2", "factor_16A"] == 1
+    assert with_current.loc["r2", "feature_time"] == pd.Timestamp("2016-06-10")
+    assert without.loc["r2", "factor_16A"] == 0
+    assert without.loc["r2", "factor_3B"] == 1
+    # without the own referral's steps, its latest record is the referral itself
+    assert without.loc["r2", "feature_time"] == pd.Timestamp("2016-06-01")
+
+
+def test_an_nfa_outcome_never_sees_its_own_referrals_closure(tables):
+    # r1 closed with no further action on its referral day, seen by a next-day point
+    referrals = tables["referrals"].assign(
+        closure_date=dates("2016-01-10", "2017-01-01", "2016-09-01", None)
+    )
+    tables = tables | {"referrals": referrals}
+    cohort, _ = bc.build_cohort("nfa", NFA, tables, 18, pd.Timestamp("2020-01-01"))
+    assert cohort.set_index("referral_id").loc["r1", "label"] == 1
+    features = bf.structured_features(cohort, tables, outcome_type="nfa_rereferral")
+    assert not [c for c in features.columns if "closure" in c and "current_referral" in c]
+    assert "current_referral_assessment_started" in features.columns
+    escalation = bf.structured_features(cohort, tables, outcome_type="escalation")
+    assert escalation.set_index("referral_id").loc["r1", "current_referral_nfa_closure"] == 1
+    assert set(bf.known_referral_steps("nfa_rereferral")) == set(bf.CURRENT_REFERRAL_STEPS) - {
+        "closure",
+        "nfa_closure",
+    }

@@ -29,6 +29,7 @@ rule build_features:
         current_referral=lookup(
             dpath="outcomes/{outcome}/current_referral_features", within=config
         ),
+        outcome_type=lookup(dpath="outcomes/{outcome}/type", within=config),
         leakage_audit=config["leakage_audit"],
     script:
         "../scripts/build_features.py"

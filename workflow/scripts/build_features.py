@@ -3,21 +3,27 @@
 Structured history: counts of the child's earlier referrals, NFA closures,
 assessments, section 47 enquiries, child protection plans and care episodes,
 and days since the last of each; the same for the child's family (siblings
-included, the referral's own records left out); total and mean days on earlier plans and in care
-(counted up to the prediction point); assessment factors authorised before the point;
-the current referral's source and primary need; age, sex and disability.
-Ethnicity is never a feature: it is kept for the fairness analysis.
+included). The row's own referral is never its own history: its record, its
+closure and the assessments, enquiries and plans recorded under it are left
+out, as in the 2020 study ("excluding the current one"). Also: total and mean
+days on earlier plans and in care (counted up to the prediction point);
+assessment factors of earlier referrals' assessments authorised before the
+point; the current referral's source and primary need; age, sex and
+disability. Ethnicity is never a feature: it is kept for the fairness analysis.
 
 Current referral so far (the outcome's ``current_referral_features``, on by
 default): the steps of the row's own referral dated strictly before its
 prediction point, each as a flag and the days since it: an assessment started
 or authorised, a section 47 enquiry started, an initial child protection
-conference held, the referral closed, closed with no further action. At an
-escalation point two weeks after referral these steps are already on record,
-and a worker reading the case would know them. Plans and care episodes are not
-among them: they are what escalation outcomes predict, and cases already on a
-plan or in care are left out of those cohorts. A step dated on or after the
-point is not yet known and never counts.
+conference held, the referral closed, closed with no further action; and
+the factors of its own assessment once authorised. At an escalation point two
+weeks after referral these steps are already on record, and a worker reading
+the case would know them. Plans and care episodes are not among them: they are
+what escalation outcomes predict, and cases already on a plan or in care are
+left out of those cohorts. For an ``nfa_rereferral`` outcome the referral's
+closure steps are left out too: closing with no further action is half of its
+label, and a same-day closure would be on record by a next-day prediction
+point. A step dated on or after the point is not yet known and never counts.
 
 Text: the tokens of the child's case notes dated within the outcome's window
 before the prediction point, concatenated in time order; the vulnerability
@@ -147,16 +153,25 @@ def one_hot(values: pd.Series, prefix: str, categories: list[str]) -> pd.DataFra
 
 
 def factor_features(
-    cohort: pd.DataFrame, assessments: pd.DataFrame, factors: list[str]
+    cohort: pd.DataFrame,
+    assessments: pd.DataFrame,
+    factors: list[str],
+    own_referral: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Times each assessment factor was identified in assessments authorised
-    before the prediction point."""
+    """Times each assessment factor was identified in the child's assessments
+    authorised before the prediction point: those of earlier referrals, and
+    with ``own_referral`` also those of the row's own referral."""
     authorised = assessments.loc[assessments["authorisation_date"].notna()]
-    exploded = authorised[["child_id", "authorisation_date", "factors"]].explode("factors")
-    pairs = cohort[["referral_id", "child_id", "prediction_time"]].merge(
-        exploded, on="child_id", how="inner"
+    exploded = authorised[["referral_id", "child_id", "authorisation_date", "factors"]].explode(
+        "factors"
     )
-    pairs = pairs.loc[pairs["authorisation_date"] < pairs["prediction_time"]]
+    pairs = cohort[["referral_id", "child_id", "prediction_time"]].merge(
+        exploded.rename(columns={"referral_id": "source_referral_id"}), on="child_id", how="inner"
+    )
+    known = pairs["authorisation_date"] < pairs["prediction_time"]
+    if not own_referral:
+        known &= pairs["source_referral_id"] != pairs["referral_id"]
+    pairs = pairs.loc[known]
     counts = pd.crosstab(pairs["referral_id"], pairs["factors"]).reindex(
         index=cohort["referral_id"], columns=factors, fill_value=0
     )
@@ -187,20 +202,29 @@ def referral_steps(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return steps.loc[steps["time"].notna()]
 
 
+def known_referral_steps(outcome_type: str) -> tuple[str, ...]:
+    """The steps of a row's own referral that may be its features: all of
+    ``CURRENT_REFERRAL_STEPS``, but for an ``nfa_rereferral`` outcome not the
+    closures, since closing with no further action is half of its label."""
+    if outcome_type == "nfa_rereferral":
+        return tuple(s for s in CURRENT_REFERRAL_STEPS if s not in ("closure", "nfa_closure"))
+    return CURRENT_REFERRAL_STEPS
+
+
 def current_referral_features(
-    cohort: pd.DataFrame, steps: pd.DataFrame
+    cohort: pd.DataFrame, steps: pd.DataFrame, wanted: tuple[str, ...] = CURRENT_REFERRAL_STEPS
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Per row, which steps of its own referral are on record strictly before
-    its prediction point (``current_referral_<step>``: 1 or 0) and the days
-    since the latest of each (``days_since_current_referral_<step>``, NaN if
-    none). ``steps`` is ``referral_steps``' table. Returns the features indexed
-    by referral_id and the latest step time used per row."""
+    """Per row, which ``wanted`` steps of its own referral are on record
+    strictly before its prediction point (``current_referral_<step>``: 1 or 0)
+    and the days since the latest of each (``days_since_current_referral_<step>``,
+    NaN if none). ``steps`` is ``referral_steps``' table. Returns the features
+    indexed by referral_id and the latest step time used per row."""
     pairs = cohort[["referral_id", "prediction_time"]].merge(steps, on="referral_id", how="inner")
     pairs = pairs.loc[pairs["time"] < pairs["prediction_time"]]
     index = pd.Index(cohort["referral_id"])
     point = cohort.set_index("referral_id")["prediction_time"]
     features, latest_times = {}, []
-    for step in CURRENT_REFERRAL_STEPS:
+    for step in wanted:
         done = pairs.loc[pairs["step"] == step]
         latest = done.groupby("referral_id")["time"].max().reindex(index)
         features[f"current_referral_{step}"] = latest.notna().astype("float64")
@@ -211,11 +235,16 @@ def current_referral_features(
 
 
 def structured_features(
-    cohort: pd.DataFrame, tables: dict[str, pd.DataFrame], current_referral: bool = True
+    cohort: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    current_referral: bool = True,
+    outcome_type: str = "escalation",
 ) -> pd.DataFrame:
     """All structured features of the cohort, with their ``feature_time``;
     with ``current_referral``, also the steps of each row's own referral known
-    before its point (``current_referral_features``)."""
+    before its point (``current_referral_features``, those that
+    ``known_referral_steps`` allows for ``outcome_type``) and its assessment's
+    factors once authorised."""
     referrals = tables["referrals"]
     current = cohort[["referral_id"]].merge(
         referrals, on="referral_id", how="left", validate="one_to_one"
@@ -225,15 +254,19 @@ def structured_features(
     )
     index = pd.Index(cohort["referral_id"], name="referral_id")
 
-    others = referrals.rename(columns={"referral_id": "source_referral_id"})
-    earlier = others.rename(columns={"referral_date": "time"})
+    # Tables that record their referral: its own are left out of a row's history.
+    by_referral = {
+        name: tables[name].rename(columns={"referral_id": "source_referral_id"})
+        for name in ("referrals", "assessments", "section47", "cp_plans")
+    }
+    others = by_referral["referrals"]
     nfa_closures = others.loc[others["nfa"] & others["closure_date"].notna()]
     event_sources = {
-        "referrals": earlier,
+        "referrals": others.rename(columns={"referral_date": "time"}),
         "nfa_closures": nfa_closures.rename(columns={"closure_date": "time"}),
-        "assessments": tables["assessments"].rename(columns={"start_date": "time"}),
-        "section47": tables["section47"].rename(columns={"start_date": "time"}),
-        "cp_plans": tables["cp_plans"].rename(columns={"start_date": "time"}),
+        "assessments": by_referral["assessments"].rename(columns={"start_date": "time"}),
+        "section47": by_referral["section47"].rename(columns={"start_date": "time"}),
+        "cp_plans": by_referral["cp_plans"].rename(columns={"start_date": "time"}),
         "care_episodes": tables["care_episodes"].rename(columns={"start_date": "time"}),
     }
     blocks, times = [], []
@@ -259,12 +292,16 @@ def structured_features(
         times.append(latest)
 
     factors = sorted({f for codes in tables["assessments"]["factors"] for f in codes} - {"21"})
-    factor_block, factor_time = factor_features(cohort, tables["assessments"], factors)
+    factor_block, factor_time = factor_features(
+        cohort, tables["assessments"], factors, own_referral=current_referral
+    )
     blocks.append(factor_block)
     times.append(factor_time)
 
     if current_referral:
-        progress, progress_time = current_referral_features(cohort, referral_steps(tables))
+        progress, progress_time = current_referral_features(
+            cohort, referral_steps(tables), known_referral_steps(outcome_type)
+        )
         blocks.append(progress)
         times.append(progress_time)
 
@@ -463,7 +500,9 @@ def main(snakemake) -> None:
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     tables = read_canonical_tables(snakemake.input)
     outcome = snakemake.params.outcome
-    structured = structured_features(cohort, tables, snakemake.params.current_referral)
+    structured = structured_features(
+        cohort, tables, snakemake.params.current_referral, snakemake.params.outcome_type
+    )
     tokens = select_document_types(read_shards(snakemake.input.tokens), outcome["document_types"])
     flags = read_shards(snakemake.input.flags)
     if outcome["document_types"] is not None:
