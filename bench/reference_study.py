@@ -21,10 +21,11 @@ against those of the reference's TF-IDF and LDA.
 
 Test AP: our selected model's against the reference's, and their difference
 (ours minus the reference's) with a 95% interval from bootstrap resamples of
-the test rows on which both are scored together (the workflow's own resampling:
-stratified by class, ``evaluation.bootstrap_resamples`` of them, seeded by
-``seed``). Pairing removes the test set's luck, which both share, so an
-interval that holds 0 means the two cannot be told apart on this test set.
+the test families on which both are scored together (the workflow's own
+resampling: whole families, stratified by whether a family has a positive
+case, ``evaluation.bootstrap_resamples`` of them, seeded by ``seed``). Pairing
+removes the test set's luck, which both share, so an interval that holds 0
+means the two cannot be told apart on this test set.
 
     nice -n 15 .venv/bin/python bench/reference_study.py --results results/synthetic
 """
@@ -54,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
+from common import families_by_referral  # noqa: E402
 from evaluate_models import bootstrap_average_precision, percentile_interval  # noqa: E402
 
 SEED = 20200901
@@ -163,12 +165,14 @@ def paired_ap_difference(
     reference: np.ndarray,
     n_resamples: int,
     seed: int,
+    families: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Our test AP minus the reference's, with the 2.5th and 97.5th percentiles
-    of that difference over bootstrap resamples of the test rows, both models
-    scored on each same resample."""
+    of that difference over bootstrap resamples of the test rows (of whole
+    ``families`` if given, as the workflow's evaluation draws them), both
+    models scored on each same resample."""
     resampled = bootstrap_average_precision(
-        labels, np.column_stack([ours, reference]), n_resamples, seed
+        labels, np.column_stack([ours, reference]), n_resamples, seed, groups=families
     )
     lower, upper = percentile_interval(resampled[0] - resampled[1])
     return {
@@ -180,10 +184,12 @@ def paired_ap_difference(
 
 
 def our_test_scores(results: Path, outcome: str, design: str, model: str) -> pd.DataFrame:
-    """The test labels and our selected model's scores, by referral id."""
+    """The test labels, our selected model's scores and the family of each
+    test row, by referral id."""
     predictions = pd.read_parquet(results / "models" / outcome / design / "predictions.parquet")
-    chosen = predictions.loc[predictions["model"] == model]
-    return chosen.set_index("referral_id")[["label", "score"]]
+    chosen = predictions.loc[predictions["model"] == model].set_index("referral_id")
+    families = families_by_referral(pd.read_parquet(results / "cohort" / f"{outcome}.parquet"))
+    return chosen[["label", "score"]].assign(family=families.reindex(chosen.index))
 
 
 def job_seconds(path: Path) -> tuple[float, float]:
@@ -288,6 +294,7 @@ def main() -> None:
             reference["reference_scores"].loc[test.index].to_numpy(),
             int(config["evaluation"]["bootstrap_resamples"]),
             int(config["seed"]),
+            test["family"].to_numpy(),
         )
         ours = our_seconds(args.results, row.outcome, row.design, config)
         loads.append(os.getloadavg()[0])

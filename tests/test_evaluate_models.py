@@ -71,6 +71,23 @@ def predictions(scores: dict[str, list[float]] = SCORES, labels=LABELS) -> pd.Da
     )
 
 
+def cohort(labels=LABELS) -> pd.DataFrame:
+    """The cohort rows of the test predictions, siblings in pairs."""
+    point = pd.Timestamp("2020-01-01")
+    return pd.DataFrame(
+        {
+            "outcome": "escalation",
+            "referral_id": IDS,
+            "child_id": [f"c{i}" for i in range(len(IDS))],
+            "family_id": [f"f{i // 2}" for i in range(len(IDS))],
+            "referral_date": point,
+            "prediction_time": point,
+            "label_known_time": point,
+            "label": np.asarray(labels, dtype=np.int8),
+        }
+    )
+
+
 def cv_results(cv_ap: dict = CV_AP) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -171,6 +188,7 @@ def snakemake_job(tmp_path, name: str = "out", **params) -> types.SimpleNamespac
         input=types.SimpleNamespace(
             predictions=str(tmp_path / "predictions.parquet"),
             cv_results=str(tmp_path / "cv_results.parquet"),
+            cohort=str(tmp_path / "cohort.parquet"),
         ),
         params=types.SimpleNamespace(
             outcome="escalation",
@@ -197,6 +215,7 @@ def snakemake_job(tmp_path, name: str = "out", **params) -> types.SimpleNamespac
 def test_main_round_trip_is_byte_identical(tmp_path):
     write_parquet(predictions(), tmp_path / "predictions.parquet", "predictions")
     write_parquet(cv_results(), tmp_path / "cv_results.parquet", "cv_results")
+    write_parquet(cohort(), tmp_path / "cohort.parquet", "cohort")
     first, second = snakemake_job(tmp_path, "a"), snakemake_job(tmp_path, "b")
     main(first)
     main(second)
@@ -362,6 +381,50 @@ def test_bootstrap_counts_strata_chunks_and_seed():
     assert plain[:, :7].sum(axis=1).std() > 0
 
 
+def test_bootstrap_counts_draw_whole_families_stratified_by_a_positive_member():
+    # families: f0 = rows 0-2 (one positive), f1 = rows 3-4, f2 = row 5, f3 = rows 6-7 (positive)
+    labels = np.array([1, 0, 0, 0, 0, 0, 1, 1])
+    families = np.array(["f0", "f0", "f0", "f1", "f1", "f2", "f3", "f3"])
+    counts = np.concatenate(
+        list(bootstrap_counts(labels, 200, np.random.default_rng(3), True, groups=families))
+    )
+    for members in ([0, 1, 2], [3, 4], [6, 7]):
+        assert (counts[:, members] == counts[:, members[:1]]).all()
+    # two positive families and two negative ones are drawn in every resample
+    assert ((counts[:, 0] + counts[:, 6]) == 2).all()
+    assert ((counts[:, 3] + counts[:, 5]) == 2).all()
+    singletons = np.concatenate(
+        list(bootstrap_counts(labels, 50, np.random.default_rng(3), True, groups=np.arange(8)))
+    )
+    rows = np.concatenate(list(bootstrap_counts(labels, 50, np.random.default_rng(3), True)))
+    np.testing.assert_array_equal(singletons, rows)
+
+
+def test_a_family_bootstrap_counts_identical_siblings_once():
+    # 150 families of 4 identical siblings hold the information of 150 cases,
+    # not 600: the interval is about twice as wide (sqrt(4)) as a row bootstrap's.
+    rng = np.random.default_rng(0)
+    family_labels = (rng.random(150) < 0.15).astype(int)
+    family_scores = family_labels * 0.3 + rng.random(150)
+    families = np.repeat(np.arange(150), 4)
+    labels, scores = family_labels[families], family_scores[families]
+    by_row = bootstrap_average_precision(labels, scores, 300, seed=1)[0]
+    by_family = bootstrap_average_precision(labels, scores, 300, seed=1, groups=families)[0]
+    row_lower, row_upper = percentile_interval(by_row)
+    family_lower, family_upper = percentile_interval(by_family)
+    assert family_upper - family_lower > 1.6 * (row_upper - row_lower)
+
+
+def test_evaluate_all_resamples_families_and_names_a_missing_one():
+    frame, _ = large_predictions(400, seed=2)
+    ids = sorted(frame["referral_id"].unique())
+    families = pd.Series([f"f{i // 3}" for i in range(len(ids))], index=ids)
+    tables = evaluate_all(frame, cv_results(), "o", "d", bootstrap_resamples=50, families=families)
+    assert (tables["details"]["bootstrap_method"] == "stratified by family").all()
+    with pytest.raises(ValueError, match="not in the cohort"):
+        evaluate_all(frame, cv_results(), "o", "d", families=families.iloc[1:])
+
+
 def test_percentile_interval_handles_nan_and_infinity():
     lower, upper = percentile_interval(np.array([[1.0, np.nan, 3.0], [np.nan] * 3]))
     assert lower[0] == pytest.approx(1.05) and upper[0] == pytest.approx(2.95)
@@ -453,7 +516,7 @@ def test_plain_bootstrap_drops_resamples_without_positives():
         frame, cv_results(), "o", "d", bootstrap_resamples=200, seed=0, bootstrap_stratified=False
     )
     details = tables["details"]
-    assert (details["bootstrap_method"] == "plain").all()
+    assert (details["bootstrap_method"] == "plain by row").all()
     assert (details["bootstrap_valid"] < 200).all() and (details["bootstrap_valid"] > 0).all()
     assert details["ap_ci_lower"].notna().all()
 

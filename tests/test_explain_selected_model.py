@@ -21,6 +21,7 @@ from explain_selected_model import (  # noqa: E402
     family_order,
     more_data_answer,
     nested_subset,
+    outer_split,
 )
 from make_splits import make_splits  # noqa: E402
 from train_models import train_models  # noqa: E402
@@ -140,3 +141,15 @@ def test_more_data_answer_is_the_gain_per_doubling_of_training_rows():
     assert more_data_answer(flat)[0].startswith("probably not")
     only_full = rising.loc[rising["fraction"] == 1.0]
     assert more_data_answer(only_full)[0].startswith("cannot tell")
+
+
+def test_children_without_a_family_id_are_each_their_own_family():
+    cohort = toy_cohort(n_families=40, seed=2)
+    cohort["family_id"] = cohort["family_id"].where(cohort["family_id"] < "f0020", None)
+    features = toy_features(cohort, n_noise=1, seed=2)
+    splits = make_splits(cohort, "random", 0.4, 3, seed=SEED)
+    families = outer_split(cohort, splits, features, None, "random_structured").families
+    children = cohort.set_index("referral_id").loc[families.index, "child_id"]
+    alone = cohort.set_index("referral_id").loc[families.index, "family_id"].isna()
+    assert families[alone].nunique() == children[alone].nunique()
+    assert families[~alone].str.startswith("f").all()

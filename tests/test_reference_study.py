@@ -78,7 +78,12 @@ def test_our_test_scores_are_the_selected_models_by_referral(tmp_path):
             "score": [0.9, 0.2, 0.5, 0.5],
         }
     ).to_parquet(folder / "predictions.parquet")
+    (tmp_path / "cohort").mkdir()
+    pd.DataFrame(
+        {"referral_id": ["r2", "r1"], "child_id": ["c2", "c1"], "family_id": [None, "f1"]}
+    ).to_parquet(tmp_path / "cohort" / "escalation.parquet")
     scores = reference_study.our_test_scores(tmp_path, "escalation", "time_text", "lightgbm")
     assert scores.index.tolist() == ["r1", "r2"]
     assert scores["score"].tolist() == [0.9, 0.2]
     assert scores["label"].tolist() == [1, 0]
+    assert scores["family"].tolist() == ["f1", "child:c2"]

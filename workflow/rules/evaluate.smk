@@ -2,6 +2,7 @@ rule evaluate_models:
     input:
         predictions=rules.train_models.output.predictions,
         cv_results=rules.train_models.output.cv_results,
+        cohort=rules.build_cohort.output.cohort,
         helpers=HELPERS,
     output:
         metrics=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/metrics.parquet",

@@ -31,9 +31,10 @@ flagged (selection rate). A rate without a denominator (e.g. the false
 negative rate or AP of a group without positives, the false discovery rate
 when nobody is flagged) is missing, never 0.
 
-Uncertainty: ``bootstrap_resamples`` resamples of each group's rows, stratified
-by label (each resample keeps the group's counts of positives and negatives, so
-the base rate's interval is the Wilson 95% interval instead), drawn with
+Uncertainty: ``bootstrap_resamples`` resamples of each group's rows, drawn by
+family (siblings are not independent cases) and stratified (families with a
+positive row in the group and families without are drawn separately, as in
+``evaluate_models``; the base rate's interval is the Wilson 95% interval), drawn with
 ``np.random.default_rng([seed, attribute number, group number])`` so that a
 group's resamples do not depend on other groups or models; every model is
 scored on the same resamples. Intervals are the 2.5th and 97.5th percentiles,
@@ -68,7 +69,14 @@ import numpy as np
 import pandas as pd
 
 from build_cohort import age_in_years
-from common import FAIRNESS_METRICS, SCHEMAS, InputError, read_parquet, write_parquet
+from common import (
+    FAIRNESS_METRICS,
+    SCHEMAS,
+    InputError,
+    families_by_referral,
+    read_parquet,
+    write_parquet,
+)
 from evaluate_models import (
     BASELINES,
     bootstrap_counts,
@@ -489,6 +497,7 @@ def assess_fairness(
     labels, wide = score_matrix(fitted)
     selected = dict(zip(metrics["model"], metrics["selected"].astype(bool), strict=True))
     groups = attach_groups(wide.index, cohort, children)
+    families = families_by_referral(cohort).reindex(wide.index).to_numpy()
     sizes = {
         attribute: {
             g: int((groups[attribute] == g).sum())
@@ -510,7 +519,15 @@ def assess_fairness(
                 continue
             rng = np.random.default_rng([int(seed), a, g])
             counts = np.concatenate(
-                list(bootstrap_counts(labels[members], n_resamples, rng, stratified=True))
+                list(
+                    bootstrap_counts(
+                        labels[members],
+                        n_resamples,
+                        rng,
+                        stratified=True,
+                        groups=families[members],
+                    )
+                )
             )
             for m, model in enumerate(wide.columns):
                 scores = wide[model].to_numpy()[members]

@@ -503,6 +503,18 @@ CANONICAL_TABLES = (
 )
 
 
+def families_by_referral(cohort: pd.DataFrame) -> pd.Series:
+    """Return each cohort row's sibling group, indexed by referral_id: its
+    ``family_id``, else the child's own id (prefixed so it cannot collide with
+    a family id), else the referral's. Every split, resample and learning
+    curve keeps these groups whole."""
+    child = ("child:" + cohort["child_id"].astype("string")).fillna(
+        "referral:" + cohort["referral_id"].astype("string")
+    )
+    families = cohort["family_id"].astype("string").fillna(child).astype(str)
+    return pd.Series(families.to_numpy(), index=pd.Index(cohort["referral_id"], name="referral_id"))
+
+
 def read_canonical_tables(inputs) -> dict[str, pd.DataFrame]:
     """The canonical tables named in a rule's inputs, each checked against its schema."""
     return {name: read_parquet(inputs[name], name) for name in CANONICAL_TABLES}

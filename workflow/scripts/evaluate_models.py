@@ -34,13 +34,16 @@ Conventions:
 - Brier score and calibration need probabilities: they are missing (Brier) or
   left out (calibration) for baselines ("previous_referrals" scores counts) and
   for any model with a score outside [0, 1].
-- Bootstrap: ``bootstrap_resamples`` resamples of the test rows, drawn with
-  ``np.random.default_rng(seed)``, stratified by label by default (positives and
-  negatives are resampled separately, so every resample keeps the test set's
-  counts of each class and AP is always defined); the same resamples serve
-  every model (paired). The interval is the 2.5th and 97.5th percentile
-  (numpy's linear method) of the resampled APs. With plain resampling
-  (``bootstrap_stratified: false``) resamples without a positive are left out.
+- Bootstrap: ``bootstrap_resamples`` resamples of the test set's families
+  (siblings share risks and records, so they are not independent cases: a
+  family is drawn with all its test rows), drawn with
+  ``np.random.default_rng(seed)``, stratified by default (families with a
+  positive case and families without are resampled separately, so every
+  resample keeps the test set's count of each and AP is always defined); the
+  same resamples serve every model (paired). The interval is the 2.5th and
+  97.5th percentile (numpy's linear method) of the resampled APs. With plain
+  resampling (``bootstrap_stratified: false``) resamples without a positive
+  are left out.
   The bootstrap holds the fitted models fixed: it measures the uncertainty of
   the test-set estimate, not of refitting (the 2020 study refitted 500 times).
 - Verdict per model: "meets the bar" when the interval's lower bound is at
@@ -61,7 +64,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
 
-from common import SCHEMAS, InputError, read_parquet, write_parquet
+from common import SCHEMAS, InputError, families_by_referral, read_parquet, write_parquet
 from train_models import BASELINE, lower_bound
 
 logger = logging.getLogger(__name__)
@@ -329,32 +332,43 @@ def bootstrap_counts(
     rng: np.random.Generator,
     stratified: bool = True,
     max_cells: int = BOOTSTRAP_CHUNK_CELLS,
+    groups: np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield bootstrap resamples of the rows as multiplicities: integer arrays of
     shape (resamples in chunk, rows) whose row ``b`` counts how often each row is
     drawn in resample ``b``. Chunks together hold ``n_resamples`` resamples.
 
-    Stratified: positives and negatives are drawn separately, so each resample
-    keeps the class counts. The chunk size depends only on the number of rows,
-    so the draws are the same for the same inputs and generator state.
+    ``groups`` (one label per row, e.g. the family) makes it a cluster
+    bootstrap: groups are drawn with replacement and every row counts as often
+    as its group is drawn. Without it every row is its own group. Stratified:
+    groups holding a positive row and groups without are drawn separately, so
+    each resample keeps the count of each (with single-row groups: the class
+    counts). The chunk size depends only on the number of groups, so the draws
+    are the same for the same inputs and generator state.
     """
     labels = np.asarray(labels)
-    n_rows = len(labels)
-    if stratified:
-        strata = [np.flatnonzero(labels == 1), np.flatnonzero(labels != 1)]
+    if groups is None:
+        row_group = np.arange(len(labels))
     else:
-        strata = [np.arange(n_rows)]
+        row_group = np.unique(np.asarray(groups, dtype=str), return_inverse=True)[1]
+    n_groups = int(row_group.max()) + 1 if len(row_group) else 0
+    if stratified:
+        positive = np.zeros(n_groups, dtype=bool)
+        positive[row_group[labels == 1]] = True
+        strata = [np.flatnonzero(positive), np.flatnonzero(~positive)]
+    else:
+        strata = [np.arange(n_groups)]
     strata = [members for members in strata if len(members)]
-    chunk = max(1, int(max_cells) // max(n_rows, 1))
+    chunk = max(1, int(max_cells) // max(n_groups, 1))
     done = 0
     while done < n_resamples:
         size = min(chunk, n_resamples - done)
-        offsets = (np.arange(size, dtype=np.int64) * n_rows)[:, None]
-        counts = np.zeros(size * n_rows, dtype=np.int64)
+        offsets = (np.arange(size, dtype=np.int64) * n_groups)[:, None]
+        counts = np.zeros(size * n_groups, dtype=np.int64)
         for members in strata:
             draws = members[rng.integers(0, len(members), size=(size, len(members)))]
-            counts += np.bincount((offsets + draws).ravel(), minlength=size * n_rows)
-        yield counts.reshape(size, n_rows)
+            counts += np.bincount((offsets + draws).ravel(), minlength=size * n_groups)
+        yield counts.reshape(size, n_groups)[:, row_group]
         done += size
 
 
@@ -411,10 +425,12 @@ def bootstrap_average_precision(
     n_resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
     stratified: bool = True,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Return the AP of ``n_resamples`` bootstrap resamples of the rows for each
-    column of ``scores`` (shape (rows, models)), as an array (models, resamples).
-    Every model is scored on the same resamples."""
+    """Return the AP of ``n_resamples`` bootstrap resamples of the rows (of
+    whole ``groups`` if given: see ``bootstrap_counts``) for each column of
+    ``scores`` (shape (rows, models)), as an array (models, resamples). Every
+    model is scored on the same resamples."""
     if int(n_resamples) < 1:
         raise InputError(f"bootstrap_resamples: {n_resamples} must be at least 1.")
     scores = np.asarray(scores, dtype=float)
@@ -422,7 +438,7 @@ def bootstrap_average_precision(
         scores = scores[:, None]
     rng = np.random.default_rng(seed)
     chunks = []
-    for counts in bootstrap_counts(labels, int(n_resamples), rng, stratified):
+    for counts in bootstrap_counts(labels, int(n_resamples), rng, stratified, groups=groups):
         chunks.append(
             np.stack([resampled_average_precision(labels, column, counts) for column in scores.T])
         )
@@ -571,15 +587,30 @@ def evaluate_all(
     seed: int = 0,
     calibration_bins: int = CALIBRATION_BINS,
     bootstrap_stratified: bool = True,
+    families: pd.Series | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Return the ``metrics``, ``details``, ``thresholds`` and ``calibration``
-    tables of one outcome x design."""
+    tables of one outcome x design. ``families`` (indexed by referral_id, as
+    ``common.families_by_referral`` gives) makes the bootstrap resample whole
+    families; without it, rows."""
     metrics = evaluate(
         predictions, cv_results, outcome, design, success_threshold, decision_threshold
     )
     labels, wide = score_matrix(predictions)
+    groups = None
+    if families is not None:
+        unknown = wide.index.difference(families.index)
+        if len(unknown):
+            raise ValueError(
+                f"{outcome} / {design}: {len(unknown)} test rows (e.g. {unknown[0]}) "
+                "are not in the cohort; rerun build_cohort and train_models."
+            )
+        groups = families.loc[wide.index].to_numpy()
     resampled = bootstrap_average_precision(
-        labels, wide.to_numpy(), bootstrap_resamples, seed, bootstrap_stratified
+        labels, wide.to_numpy(), bootstrap_resamples, seed, bootstrap_stratified, groups
+    )
+    method = ("stratified" if bootstrap_stratified else "plain") + (
+        " by family" if families is not None else " by row"
     )
     lower, upper = percentile_interval(resampled)
     key = {"outcome": outcome, "design": design}
@@ -592,7 +623,7 @@ def evaluate_all(
         row |= {
             "bootstrap_resamples": int(bootstrap_resamples),
             "bootstrap_valid": int(np.isfinite(resampled[i]).sum()),
-            "bootstrap_method": "stratified" if bootstrap_stratified else "plain",
+            "bootstrap_method": method,
             "ap_ci_lower": float(lower[i]),
             "ap_ci_upper": float(upper[i]),
             "verdict": verdict(lower[i], upper[i], success_threshold),
@@ -636,6 +667,7 @@ def main(snakemake) -> None:
     """Read predictions and CV results, evaluate, and write the four tables."""
     predictions = read_parquet(snakemake.input.predictions, "predictions")
     cv_results = read_parquet(snakemake.input.cv_results, "cv_results")
+    families = families_by_referral(read_parquet(snakemake.input.cohort, "cohort"))
     params = snakemake.params
     tables = evaluate_all(
         predictions,
@@ -649,6 +681,7 @@ def main(snakemake) -> None:
         seed=int(params.seed),
         calibration_bins=int(params.calibration_bins),
         bootstrap_stratified=True,
+        families=families,
     )
     write_parquet(tables["metrics"], snakemake.output.metrics, "metrics")
     write_parquet(tables["details"], snakemake.output.details, DETAILS_SCHEMA)

@@ -41,7 +41,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.metrics import average_precision_score
 
-from common import SCHEMAS, read_parquet, write_parquet
+from common import SCHEMAS, families_by_referral, read_parquet, write_parquet
 from train_models import (
     OUTER_FOLD,
     design_matrix,
@@ -306,7 +306,7 @@ def outer_split(
     if feature_set == "structured":
         topics = None
     labels = cohort.set_index("referral_id")["label"].astype(np.int8)
-    families = cohort.set_index("referral_id")["family_id"]
+    families = families_by_referral(cohort)
     feature_table = prepare_features(features, cohort)
     topic_table = prepare_topics(topics, feature_table) if topics is not None else None
     train_ids = split_ids(splits, OUTER_FOLD, "train")

@@ -38,21 +38,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from common import InputError, read_parquet, write_parquet
+from common import InputError, families_by_referral, read_parquet, write_parquet
 
 logger = logging.getLogger(__name__)
 
 OUTER_FOLD = -1
 TIMINGS = ("random", "time")
-
-
-def family_groups(cohort: pd.DataFrame) -> pd.Series:
-    """Return the sibling group of each row: ``family_id``, else the child's own
-    id (prefixed so it cannot collide with a family id), else the referral's."""
-    child = ("child:" + cohort["child_id"].astype("string")).fillna(
-        "referral:" + cohort["referral_id"].astype("string")
-    )
-    return cohort["family_id"].astype("string").fillna(child).astype(str)
 
 
 def fold_fraction(test_fraction: float, max_folds: int = 20) -> tuple[int, int]:
@@ -105,7 +96,7 @@ def random_splits(
     """Outer and inner splits for the random design (see module docstring)."""
     data = cohort.sort_values("referral_id", kind="stable").reset_index(drop=True)
     labels = data["label"].to_numpy().astype(int)
-    groups = family_groups(data).to_numpy()
+    groups = families_by_referral(data).to_numpy()
     n_folds, n_test = fold_fraction(test_fraction)
     logger.info(
         "random design: test = %d of %d stratified group folds (target %.3f)",
@@ -188,7 +179,7 @@ def time_splits(cohort: pd.DataFrame, test_fraction: float, inner_folds: int) ->
     data = cohort.sort_values("referral_id", kind="stable").reset_index(drop=True)
     if data["prediction_time"].isna().any() or data["label_known_time"].isna().any():
         raise InputError("cohort: prediction or label time is missing for some rows.")
-    groups = family_groups(data)
+    groups = families_by_referral(data)
     times = data["prediction_time"]
     known = data["label_known_time"]
     labels = data["label"].to_numpy().astype(int)
@@ -279,9 +270,7 @@ def split_diagnostics(splits: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFram
     labelled = splits.merge(
         cohort[["referral_id", "label", "prediction_time"]], on="referral_id", validate="m:1"
     )
-    labelled["family"] = labelled["referral_id"].map(
-        pd.Series(family_groups(cohort).to_numpy(), index=cohort["referral_id"])
-    )
+    labelled["family"] = labelled["referral_id"].map(families_by_referral(cohort))
     rows = []
     for (fold, role), part in labelled.groupby(["fold", "role"], sort=True):
         others = labelled.loc[

@@ -484,8 +484,8 @@ def refit_bootstrap_section(resamples: pd.DataFrame, summary: pd.DataFrame) -> s
         )
     return (
         "<h3>Uncertainty from refitting</h3>"
-        '<p class="note">The verdict\'s interval resamples the test cases with the model '
-        "held fixed. Here the selected model was also refitted on bootstrap resamples of "
+        '<p class="note">The verdict\'s interval resamples the test families with the '
+        "model held fixed. Here the selected model was also refitted on bootstrap resamples of "
         "the training families (same hyperparameters) and scored on the same test cases: "
         "the refit interval shows how much the result depends on which cases it was "
         "trained on.</p>" + table_html(pd.DataFrame(rows))
@@ -764,7 +764,8 @@ def headline_section(
     parts = [
         '<p class="note">Each outcome is predicted under four study designs. A design '
         f"<b>meets the bar</b> when the 95% bootstrap interval of its selected model's average "
-        f"precision (AP) on held-out test cases lies at or above the pre-specified "
+        f"precision (AP) on held-out test cases (resampled by family: siblings are not "
+        f"independent cases) lies at or above the pre-specified "
         f"{success_threshold:.2f}; it <b>does not meet the bar</b> when the interval lies "
         "below it, and otherwise we <b>cannot tell</b>. AP is the mean "
         "precision over all recall levels; a model that ranks at random scores the base "

@@ -246,8 +246,9 @@ def model_card(
         "",
         "- AP rises with the base rate: compare each model with the base rate and the "
         "baseline, not only with the bar.",
-        "- The bootstrap holds the fitted models fixed: intervals show the uncertainty of "
-        "the test set, not of refitting.",
+        "- The bootstrap resamples whole families (siblings are not independent cases) and "
+        "holds the fitted models fixed: intervals show the uncertainty of the test set, "
+        "not of refitting.",
         "- The random designs may learn from the future; only the time-ordered designs "
         "estimate use on new cases.",
         "- Fairness is assessed for recorded attributes only; small groups give wide "
