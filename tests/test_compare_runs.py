@@ -28,7 +28,6 @@ def summary(rows: list[tuple[str, str, str, float, str]]) -> pd.DataFrame:
         cv_ap_sd=0.05,
         cv_ap_lower_bound=0.25,
         success_threshold=0.65,
-        meets_threshold=False,
         baseline_average_precision=0.2,
         ap_ci_lower=frame["average_precision"] - 0.05,
         ap_ci_upper=frame["average_precision"] + 0.05,

@@ -26,6 +26,14 @@ def test_deltas_section_shows_each_designs_change_and_status():
     assert "<td>0.300</td><td>0.660</td><td>0.360</td>" in section
     assert "dropped" in section and "new" in section
     assert "Logistic regression" in section
+    assert "The bar changed" not in section
+
+
+def test_deltas_section_says_when_the_bar_moved():
+    lower_bar = CURRENT.assign(success_threshold=0.5)
+    section = deltas_section(compare_summaries(EARLIER, lower_bar), "archive/old.parquet")
+    assert "The bar changed between the runs" in section
+    assert "<td>0.650</td><td>0.500</td>" in section
 
 
 def test_learning_curve_table_answers_per_design():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from common import SCHEMAS
 from render_report import verdict_table
 from summarise_results import summarise
 
@@ -46,3 +47,6 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
     table = verdict_table(summary)
     assert table["verdict"].tolist() == ["meets the bar", "meets the bar"]
     assert "selected" not in summary.columns
+    # the verdict is the answer: no point-estimate flag beside it to contradict it
+    assert "meets_threshold" not in summary.columns
+    assert set(summary.columns) == set(SCHEMAS["summary"].names)

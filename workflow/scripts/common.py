@@ -216,8 +216,10 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
+# The summary answers with the verdict, so it leaves out ``meets_threshold`` (the
+# point estimate alone against the bar), which could contradict it.
 SCHEMAS["summary"] = pa.schema(
-    [f for f in SCHEMAS["metrics"] if f.name != "selected"]
+    [f for f in SCHEMAS["metrics"] if f.name not in ("selected", "meets_threshold")]
     + [
         pa.field("baseline_average_precision", pa.float64()),
         pa.field("ap_ci_lower", pa.float64()),

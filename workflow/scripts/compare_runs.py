@@ -30,6 +30,7 @@ COMPARED_METRICS = (
     "baseline_average_precision",
     "base_rate",
     "n_test",
+    "success_threshold",
 )
 LABELS = ["model", "verdict"]
 

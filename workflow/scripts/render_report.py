@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
@@ -495,7 +496,17 @@ def refit_bootstrap_section(resamples: pd.DataFrame, summary: pd.DataFrame) -> s
 def deltas_section(deltas: pd.DataFrame, compared_with: str) -> str:
     """What changed in each design's headline numbers since the earlier run."""
     ap = deltas.loc[deltas["metric"] == "average_precision"]
-    lower = deltas.loc[deltas["metric"] == "ap_ci_lower"].set_index(["outcome", "design"])
+    by_design = deltas.set_index(["outcome", "design"])
+    keys = list(zip(ap["outcome"], ap["design"], strict=True))
+
+    def column(metric: str, which: str) -> np.ndarray:
+        return by_design.loc[by_design["metric"] == metric].loc[keys, which].to_numpy()
+
+    bar_earlier, bar = (
+        column("success_threshold", "earlier"),
+        column("success_threshold", "current"),
+    )
+    bar_moved = ~np.isclose(bar_earlier, bar) & ~np.isnan(bar_earlier) & ~np.isnan(bar)
     table = pd.DataFrame(
         {
             "outcome": ap["outcome"],
@@ -504,9 +515,9 @@ def deltas_section(deltas: pd.DataFrame, compared_with: str) -> str:
             "earlier test AP": ap["earlier"],
             "test AP": ap["current"],
             "change": ap["change"],
-            "change in interval's lower end": lower.loc[
-                list(zip(ap["outcome"], ap["design"], strict=True)), "change"
-            ].to_numpy(),
+            "change in interval's lower end": column("ap_ci_lower", "change"),
+            "earlier bar": bar_earlier,
+            "bar": bar,
             "earlier model": ap["earlier_model"].fillna("").replace(MODEL_LABELS),
             "model": ap["current_model"].fillna("").replace(MODEL_LABELS),
             "earlier verdict": ap["earlier_verdict"].fillna(""),
@@ -517,7 +528,15 @@ def deltas_section(deltas: pd.DataFrame, compared_with: str) -> str:
         "<h2>What changed since the earlier run</h2>"
         f'<p class="note">Compared with the summary in {html.escape(compared_with)} '
         "(<code>evaluation.compare_with</code>). Change is this run minus the earlier one; "
-        '"new" and "dropped" designs are in only one of the runs.</p>' + table_html(table)
+        '"new" and "dropped" designs are in only one of the runs.</p>'
+        + (
+            '<p class="note"><b>The bar changed between the runs</b> '
+            "(<code>evaluation.success_threshold</code>): a verdict that changed with the "
+            "same test AP changed because of the bar, not the model.</p>"
+            if bar_moved.any()
+            else ""
+        )
+        + table_html(table)
     )
 
 
