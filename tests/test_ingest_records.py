@@ -472,14 +472,14 @@ def test_header_only_notes_are_checked_without_error(tmp_path):
 @pytest.mark.parametrize("table", ["children", "referrals"])
 def test_header_only_required_table_is_a_clear_error(tmp_path, table):
     paths = write_raw(tmp_path, {table: header_only(table)})
-    message = rf"{table}: file .* has no usable rows \(only a header\).*Re-export the {table}"
+    message = rf"{table}: file .* holds only a header row.*re-export the {table} table"
     assert_fails_cleanly(tmp_path, paths, message, paths[table])
 
 
 def test_no_referral_left_after_checks_is_a_clear_error(tmp_path):
     referrals = header_only("referrals") + "C9,R9,2016-02-01,6,N1,0,,\n"
     paths = write_raw(tmp_path, {"referrals": referrals})
-    message = r"referrals: file .* has no usable rows after the checks above"
+    message = r"referrals: file .* has no row left after the checks above.*fix the rows"
     assert_fails_cleanly(tmp_path, paths, message, paths["referrals"])
 
 

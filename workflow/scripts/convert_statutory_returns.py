@@ -990,6 +990,12 @@ def convert(
     if not cin_paths:
         raise InputError("no CIN census file given; pass at least one CIN census XML file.")
     cin = read_cin_census(cin_paths)
+    if cin["children"].empty:
+        raise InputError(
+            f"CIN census file(s) {', '.join(map(str, cin_paths))} hold no <Child> under "
+            "<Children>, so there is no child or referral to study; give the CIN census "
+            "returns with their children (statutory.cin in your config)."
+        )
     if ssda903_paths:
         ssda903 = read_ssda903(ssda903_paths)
     else:

@@ -175,16 +175,24 @@ def check_unique(
         )
 
 
-def check_has_rows(frame: pd.DataFrame, path: Path, table: str, after: str) -> None:
-    """Raise ``InputError`` if ``table``, one of ``NEEDS_ROWS``, has no rows left
-    ``after`` a step: without them no referral can enter the study."""
-    if frame.empty:
-        raise InputError(
-            f"{table}: file {path} has no usable rows {after}, and the study cannot run "
-            f"without {table}. Re-export the {table} table with its rows (or, if rows were "
-            "left out, fix what the warnings above name), and check "
-            f"data.tables.{table}.path in your config."
+def check_has_rows(frame: pd.DataFrame, path: Path, table: str, read_only: bool) -> None:
+    """Raise ``InputError`` if ``table``, one of ``NEEDS_ROWS``, has no rows: as
+    read (``read_only``: the export holds only a header) or after the checks
+    that leave rows out. Without them no referral can enter the study."""
+    if not frame.empty:
+        return
+    if read_only:
+        problem = "holds only a header row"
+        fix = (
+            f"re-export the {table} table with its rows, or point data.tables.{table}.path "
+            "in your config at the right file"
         )
+    else:
+        problem = "has no row left after the checks above"
+        fix = "fix the rows the warnings above name (or the children table they refer to)"
+    raise InputError(
+        f"{table}: file {path} {problem}, and the study cannot run without {table}; {fix}."
+    )
 
 
 def drop_rows(
@@ -546,7 +554,7 @@ def ingest(
         path = paths[table]
         raw = read_mapped_csv(path, mappings[table], table)
         if table in NEEDS_ROWS:
-            check_has_rows(raw, path, table, "(only a header)")
+            check_has_rows(raw, path, table, read_only=True)
         frame = prepare_table(raw, table, path, mappings[table], key)
         logger.info("%s: read %d rows from %s", table, len(raw), path)
         qa.add(table, "rows_read", len(frame))
@@ -571,7 +579,7 @@ def ingest(
     referrals = check_date_order(
         referrals, "referral_date", "closure_date", paths["referrals"], "referrals", qa
     )
-    check_has_rows(referrals, paths["referrals"], "referrals", "after the checks above")
+    check_has_rows(referrals, paths["referrals"], "referrals", read_only=False)
 
     out = {"children": children, "referrals": referrals}
     for table in ("assessments", "section47", "cp_plans"):
