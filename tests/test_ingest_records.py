@@ -192,7 +192,7 @@ def test_missing_key_says_how_to_set_one(monkeypatch):
 def test_external_ssda903_episodes_are_read():
     path = EXTERNAL / "csc-validator-be-903" / "episodes.csv"
     frame = read_mapped_csv(path, MAPPINGS["care_episodes"], "care_episodes")
-    episodes = ir.prepare_table(frame, "care_episodes", path, KEY)
+    episodes = ir.prepare_table(frame, "care_episodes", path, MAPPINGS["care_episodes"], KEY)
     assert len(episodes) == 5050
     assert episodes["start_date"].notna().all()
     assert pd.api.types.is_datetime64_any_dtype(episodes["end_date"])
@@ -313,7 +313,7 @@ def test_notes_checked_and_profiled(tmp_path, caplog):
     notes = qa.loc[qa["table"] == "notes"].set_index("measure")
     assert notes.loc["rows_read", "count"] == 3
     assert notes.loc["warning", ["column", "count"]].tolist() == ["child_id", 1]
-    assert "children not in the children table (first at line 4)" in caplog.text
+    assert "children not in the children table (first at line 5)" in caplog.text
     assert notes.loc["date_min", "value"] == "2016-01-11"
     assert "Other child" not in qa.to_string() and "C9" not in caplog.text
 
@@ -374,9 +374,18 @@ def test_unreadable_files_name_file_and_fix(tmp_path, content, name, message):
 @pytest.mark.parametrize(
     ("notes", "message"),
     [
-        (NOTES_CSV.replace("Short note", ""), r"notes.text, line 3: value is missing"),
-        (NOTES_CSV.replace("02/03/2016", "2nd March"), r"line 3: cannot read date '2nd March'"),
-        (NOTES_CSV.replace("N2,", "N1,"), r"note_id, line 3: identifier appears more than once"),
+        (
+            NOTES_CSV.replace("Short note", ""),
+            r"'NoteText' \(notes.text\), line 4: value is missing",
+        ),
+        (
+            NOTES_CSV.replace("02/03/2016", "2nd March"),
+            r"'NoteDateTime' \(notes.note_datetime\), line 4: cannot read date '2nd March'",
+        ),
+        (
+            NOTES_CSV.replace("N2,", "N1,"),
+            r"'NoteID' \(notes.note_id\), line 4: identifier appears more than once",
+        ),
         (NOTES_CSV.replace("NoteText", "Body"), r"lacks column\(s\) \['NoteText'\]"),
     ],
 )
@@ -436,3 +445,153 @@ def test_extract_date_is_configured_or_today():
     assert ir.extract_date("2020-04-01") == pd.Timestamp("2020-04-01")
     today = pd.Timestamp.now(tz="UTC").tz_localize(None).normalize()
     assert ir.extract_date(None) in (today, today + pd.Timedelta(days=1))
+
+
+def header_only(table: str) -> str:
+    """The export of ``table`` with its header row and no data rows."""
+    return RAW[table].split("\n", 1)[0] + "\n"
+
+
+@pytest.mark.parametrize("table", ["assessments", "section47", "cp_plans", "care_episodes"])
+def test_header_only_optional_table_gives_an_empty_table(tmp_path, table):
+    paths = write_raw(tmp_path, {table: header_only(table)})
+    paths["notes"] = write_notes(tmp_path)
+    out = run_main(tmp_path, paths)
+    assert read_parquet(out / f"{table}.parquet", table).empty
+    assert len(read_parquet(out / "children.parquet", "children")) == 2
+
+
+def test_header_only_notes_are_checked_without_error(tmp_path):
+    paths = write_raw(tmp_path)
+    paths["notes"] = write_notes(tmp_path, NOTES_CSV.split("\n", 1)[0] + "\n")
+    qa = read_parquet(run_main(tmp_path, paths) / "qa.parquet", "ingest_qa")
+    notes = qa.loc[qa["table"] == "notes"].set_index("measure")["count"]
+    assert notes["rows_read"] == 0 and notes["rows_kept"] == 0
+
+
+@pytest.mark.parametrize("table", ["children", "referrals"])
+def test_header_only_required_table_is_a_clear_error(tmp_path, table):
+    paths = write_raw(tmp_path, {table: header_only(table)})
+    message = rf"{table}: file .* holds only a header row.*re-export the {table} table"
+    assert_fails_cleanly(tmp_path, paths, message, paths[table])
+
+
+def test_no_referral_left_after_checks_is_a_clear_error(tmp_path):
+    referrals = header_only("referrals") + "C9,R9,2016-02-01,6,N1,0,,\n"
+    paths = write_raw(tmp_path, {"referrals": referrals})
+    message = r"referrals: file .* has no row left after the checks above.*fix the rows"
+    assert_fails_cleanly(tmp_path, paths, message, paths["referrals"])
+
+
+# The second note's text spans 4 lines (one blank), then a blank line: the third
+# note starts on line 8.
+MULTILINE_NOTES = (
+    "NoteID,LAchildID,NoteDateTime,DocumentType,NoteText\n"
+    "N1,C1,2016-01-11,Case note,One line\n"
+    'N2,C1,2016-01-12,Case note,"First,\nsecond\n\nfourth after a blank line"\n'
+    '\n"N3",C2,2016-02-30,Case note,"Bad date,\non two lines"\n'
+)
+
+
+def test_bad_date_after_multiline_notes_names_the_physical_line(tmp_path):
+    paths = write_raw(tmp_path)
+    paths["notes"] = write_notes(tmp_path, MULTILINE_NOTES)
+    lines = paths["notes"].read_text(encoding="utf-8").split("\n")
+    assert lines[7].startswith('"N3"')
+    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 8: cannot read date"
+    assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
+
+
+def test_bad_row_after_multiline_cells_of_a_table_names_the_physical_line(tmp_path):
+    referrals = (
+        RAW["referrals"]
+        .replace(",RC8\n", ',"RC8\nclosed after\nreview"\n')
+        .replace("2016-06-01", "2016-13-01")
+    )
+    paths = write_raw(tmp_path, {"referrals": referrals})
+    message = r"column 'CINreferralDate' \(referrals.referral_date\), line 5: cannot read"
+    assert_fails_cleanly(tmp_path, paths, message, paths["referrals"])
+
+
+def test_warnings_after_multiline_cells_name_the_physical_line(tmp_path, caplog):
+    referrals = (
+        RAW["referrals"].replace(",RC8\n", ',"RC8\nclosed"\n')
+        + "C9,R9,2016-02-01,6,N1,0,,\n"
+        + "C2,R4,2016-05-01,6,N1,0,2016-04-01,RC7\n"
+    )
+    ir.ingest(
+        write_raw(tmp_path, {"referrals": referrals}), MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE
+    )
+    assert "child_id not in the children table (first at line 6)" in caplog.text
+    assert "closure_date before referral_date (first at line 7)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "location"),
+    [("children.xlsx", r"row 3"), ("children.parquet", r"data row 2")],
+)
+def test_binary_exports_name_the_row_as_their_format_numbers_it(tmp_path, name, location):
+    paths = write_raw(tmp_path)
+    children = pd.read_csv(paths["children"], dtype=str)
+    children.loc[1, "PersonBirthDate"] = "2012-02-30"
+    paths["children"] = tmp_path / name
+    if name.endswith(".xlsx"):
+        children.to_excel(paths["children"], index=False)
+    else:
+        children.to_parquet(paths["children"])
+    message = rf"column 'PersonBirthDate' \(children.date_of_birth\), {location}: cannot read"
+    assert_fails_cleanly(tmp_path, paths, message, paths["children"])
+
+
+def test_json_lines_name_the_physical_line_past_blank_lines(tmp_path):
+    paths = write_raw(tmp_path)
+    records = [
+        {
+            "NoteID": "N1",
+            "LAchildID": "C1",
+            "NoteDateTime": "2016-01-11",
+            "DocumentType": "",
+            "NoteText": "a",
+        },
+        {
+            "NoteID": "N2",
+            "LAchildID": "C2",
+            "NoteDateTime": "yesterday",
+            "DocumentType": "",
+            "NoteText": "b",
+        },
+    ]
+    text = json.dumps(records[0]) + "\n\n" + json.dumps(records[1]) + "\n"
+    paths["notes"] = write_notes(tmp_path, text, "notes.jsonl")
+    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 3: cannot read date"
+    assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
+
+
+@pytest.mark.parametrize(
+    ("table", "text", "message"),
+    [
+        (
+            "referrals",
+            RAW["referrals"].replace(",0,,", ",maybe,,"),
+            r"column 'ReferralNFA' \(referrals.nfa\), line 3: cannot read flag 'maybe'",
+        ),
+        (
+            "referrals",
+            RAW["referrals"].replace("C1,R2,2016-06-01", "C1,,2016-06-01"),
+            r"column 'CINdetailsID' \(referrals.referral_id\), line 3: value is missing",
+        ),
+        (
+            "children",
+            RAW["children"].replace("C2,F1", "C1,F1"),
+            r"column 'LAchildID' \(children.child_id\), line 3: identifier appears more",
+        ),
+        (
+            "cp_plans",
+            RAW["cp_plans"].replace("2016-07-01", "July"),
+            r"column 'CPPstartDate' \(cp_plans.start_date\), line 2: cannot read date 'July'",
+        ),
+    ],
+)
+def test_messages_name_the_file_column_then_the_canonical_one(tmp_path, table, text, message):
+    paths = write_raw(tmp_path, {table: text})
+    assert_fails_cleanly(tmp_path, paths, message, paths[table])

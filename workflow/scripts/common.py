@@ -7,6 +7,8 @@ contracts between stages live in one place (documented in docs/contracts.md).
 """
 
 import codecs
+import csv
+import functools
 import hashlib
 import hmac
 import json
@@ -799,12 +801,70 @@ def read_mapped_csv(path: str | Path, columns: dict[str, str], table: str) -> pd
     return out.replace("", pd.NA)
 
 
-def parse_dates(values: pd.Series, path: str | Path, column: str, required: bool) -> pd.Series:
+def column_label(columns: dict[str, str], table: str, column: str) -> str:
+    """How messages name canonical ``column`` of ``table``: as it is headed in
+    the user's file (``columns`` maps canonical -> file column names), then its
+    canonical name, e.g. "column 'CINreferralDate' (referrals.referral_date)"."""
+    return f"column {columns[column]!r} ({table}.{column})"
+
+
+@functools.cache
+def record_start_lines(path: Path, size: int, modified: int) -> tuple[int, ...]:
+    """The physical line (header = line 1) on which each data record of the CSV
+    or JSON-lines export ``path`` starts, skipping blank lines as pandas does.
+
+    A quoted CSV cell may span several lines, so record N does not start on
+    line N + 1. ``size`` and ``modified`` (the file's size and mtime in ns) only
+    key the cache, so that a file rewritten in place is read again.
+    """
+    encoding = text_encoding(path, path.stem)
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        with path.open(encoding=encoding) as handle:
+            return tuple(number for number, line in enumerate(handle, start=1) if line.strip())
+    starts = []
+    with path.open(encoding=encoding, newline="") as handle:
+        reader = csv.reader(handle)
+        previous_end = 0
+        for record in reader:
+            # pandas skips empty lines and lines holding only spaces or tabs.
+            blank = not record or (len(record) == 1 and record[0] and not record[0].strip(" \t"))
+            if not blank:
+                starts.append(previous_end + 1)
+            previous_end = reader.line_num
+    return tuple(starts[1:])
+
+
+def row_location(path: str | Path, position: int) -> str:
+    """Where data record ``position`` (0-based, in the order read) of the export
+    ``path`` is, as the user finds it there: "line L" of a CSV or JSON-lines
+    file, "row R" of an XLSX sheet as Excel numbers it (header = row 1), or
+    "data row N" of a Parquet file (first data row = 1).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return f"row {position + 2}"
+    if suffix in (".csv", ".txt", ".jsonl", ".ndjson") and path.is_file():
+        status = path.stat()
+        starts = record_start_lines(path, status.st_size, status.st_mtime_ns)
+        if position < len(starts):
+            return f"line {starts[position]}"
+    return f"data row {position + 1}"
+
+
+def first_row(path: str | Path, mask: pd.Series) -> str:
+    """Where in the export ``path`` the first row with ``mask`` True is (see
+    ``row_location``). ``mask``'s index holds each row's position in the
+    export as read, so rows may already have been left out."""
+    return row_location(path, int(mask.index[mask.to_numpy()][0]))
+
+
+def parse_dates(values: pd.Series, path: str | Path, label: str, required: bool) -> pd.Series:
     """Parse ISO (yyyy-mm-dd[Thh:mm:ss]) or UK (dd/mm/yyyy) dates.
 
-    Raises ``InputError`` naming the file, column and first bad row (counting
-    the header as line 1) if a value cannot be parsed, or if ``required`` and a
-    value is missing.
+    Raises ``InputError`` naming the file, the column (``label``, see
+    ``column_label``) and where the first bad row is (``first_row``) if a value
+    cannot be parsed, or if ``required`` and a value is missing.
     """
     text = values.astype("string").str.strip()
     iso = pd.to_datetime(text, format="ISO8601", errors="coerce")
@@ -812,15 +872,13 @@ def parse_dates(values: pd.Series, path: str | Path, column: str, required: bool
     parsed = iso.fillna(uk)
     bad = text.notna() & parsed.isna()
     if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
         raise InputError(
-            f"{path}: column {column!r}, line {row + 2}: cannot read date "
-            f"{text.iloc[row]!r}; use yyyy-mm-dd or dd/mm/yyyy."
+            f"{path}: {label}, {first_row(path, bad)}: cannot read date "
+            f"{text[bad].iloc[0]!r}; use yyyy-mm-dd or dd/mm/yyyy."
         )
     if required and text.isna().any():
-        row = int(text.isna().to_numpy().nonzero()[0][0])
         raise InputError(
-            f"{path}: column {column!r}, line {row + 2}: date is missing but required; "
-            "fill it in or remove the row from the export."
+            f"{path}: {label}, {first_row(path, text.isna())}: date is missing but "
+            "required; fill it in or remove the row from the export."
         )
     return parsed.astype("datetime64[ms]")

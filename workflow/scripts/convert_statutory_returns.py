@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from common import InputError, text_encoding
+from common import InputError, row_location, text_encoding
 
 logger = logging.getLogger(__name__)
 
@@ -543,8 +543,8 @@ def uk_dates(values: pd.Series, path: Path, column: str, children: pd.Series) ->
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise InputError(
-            f"{path}: column {column}, line {row + 2} (CHILD {children.iloc[row]}): cannot "
-            f"read date {text.iloc[row]!r}; SSDA903 dates must be dd/mm/yyyy."
+            f"{path}: column {column}, {row_location(path, row)} (CHILD {children.iloc[row]}): "
+            f"cannot read date {text.iloc[row]!r}; SSDA903 dates must be dd/mm/yyyy."
         )
     return parsed.dt.strftime("%d/%m/%Y").astype("string")
 
@@ -746,15 +746,15 @@ def read_ssda903(paths: list[Path]) -> dict[str, pd.DataFrame]:
             if missing_child.any():
                 row = int(missing_child.to_numpy().nonzero()[0][0])
                 raise InputError(
-                    f"{path}: column CHILD, line {row + 2}: child id is missing; fill it in "
-                    "or remove the row."
+                    f"{path}: column CHILD, {row_location(path, row)}: child id is missing; "
+                    "fill it in or remove the row."
                 )
             for column in dates:
                 frame[column] = uk_dates(frame[column], path, column, frame["CHILD"])
         if episode["DECOM"].isna().any():
             row = int(episode["DECOM"].isna().to_numpy().nonzero()[0][0])
             raise InputError(
-                f"{episode_path}: column DECOM, line {row + 2} (CHILD "
+                f"{episode_path}: column DECOM, {row_location(episode_path, row)} (CHILD "
                 f"{episode['CHILD'].iloc[row]}): episode start date is missing; fill it in."
             )
         sex = header["SEX"].str.upper()
@@ -914,7 +914,8 @@ def read_families(path: Path) -> pd.DataFrame:
     if blank.any():
         row = int(blank.to_numpy().nonzero()[0][0])
         raise InputError(
-            f"families file {path}: line {row + 2}: LAchildID or FamilyID is missing; fill it in."
+            f"families file {path}: {row_location(path, row)}: LAchildID or FamilyID is "
+            "missing; fill it in."
         )
     conflict = out.drop_duplicates().duplicated("LAchildID", keep=False)
     if conflict.any():
@@ -990,6 +991,12 @@ def convert(
     if not cin_paths:
         raise InputError("no CIN census file given; pass at least one CIN census XML file.")
     cin = read_cin_census(cin_paths)
+    if cin["children"].empty:
+        raise InputError(
+            f"CIN census file(s) {', '.join(map(str, cin_paths))} hold no <Child> under "
+            "<Children>, so there is no child or referral to study; give the CIN census "
+            "returns with their children (statutory.cin in your config)."
+        )
     if ssda903_paths:
         ssda903 = read_ssda903(ssda903_paths)
     else:

@@ -26,10 +26,14 @@ import yaml
 
 from common import (
     InputError,
+    column_label,
+    enforce_schema,
+    first_row,
     parse_dates,
     pseudonymise,
     read_mapped_csv,
     resolve_key,
+    row_location,
     write_parquet,
 )
 
@@ -55,6 +59,9 @@ YEAR_DATE = {
 # Columns holding several codes in one cell.
 LIST_COLUMNS = {"disabilities", "factors"}
 UNIQUE_IDS = {"children": "child_id", "referrals": "referral_id"}
+# Tables without which no cohort exists; the others may legitimately be empty
+# (e.g. no child looked after in a small extract).
+NEEDS_ROWS = ("children", "referrals")
 NOTE_REQUIRED = ("note_id", "child_id", "note_datetime", "text")
 TRUE_VALUES = {"1", "true", "yes", "y", "t"}
 FALSE_VALUES = {"0", "false", "no", "n", "f"}
@@ -112,58 +119,80 @@ class QualityLog:
         )
 
 
-def first_line(mask: pd.Series) -> int:
-    """The export line (header = line 1) of the first True in ``mask``, a mask
-    over the rows as read."""
-    return int(mask.to_numpy().nonzero()[0][0]) + 2
-
-
-def first_kept_line(frame: pd.DataFrame, mask: pd.Series) -> int:
-    """The export line of the first True in ``mask`` over ``frame``, a table some
-    of whose rows may already have been left out (lines are kept in ``_line``)."""
-    return int(frame["_line"].to_numpy()[mask.to_numpy()][0])
-
-
-def parse_flag(values: pd.Series, path: Path, column: str) -> pd.Series:
-    """Parse booleans written as 0/1, true/false or yes/no; missing is False."""
+def parse_flag(values: pd.Series, path: Path, label: str) -> pd.Series:
+    """Parse booleans written as 0/1, true/false or yes/no; missing is False.
+    ``label`` names the column in messages (``common.column_label``)."""
     text = values.astype("string").str.strip().str.lower()
     bad = text.notna() & ~text.isin(TRUE_VALUES | FALSE_VALUES)
     if bad.any():
-        row = first_line(bad) - 2
         raise InputError(
-            f"{path}: column {column!r}, line {row + 2}: cannot read flag "
-            f"{values.iloc[row]!r}; use 0/1 or true/false."
+            f"{path}: {label}, {first_row(path, bad)}: cannot read flag "
+            f"{values[bad].iloc[0]!r}; use 0/1 or true/false."
         )
     return text.isin(TRUE_VALUES).astype(bool)
 
 
 def split_codes(values: pd.Series, separator: str) -> pd.Series:
-    """Split cells holding several codes (e.g. "3A;4B") into sorted unique lists."""
-    return values.fillna("").map(
-        lambda cell: sorted({c.strip().upper() for c in cell.split(separator) if c.strip()})
-    )
+    """Split cells holding several codes (e.g. "3A;4B") into sorted unique lists.
+
+    The result holds Python lists even when ``values`` is empty (a header-only
+    export), so that it is written as a list column."""
+    lists = [
+        sorted({c.strip().upper() for c in cell.split(separator) if c.strip()})
+        for cell in values.fillna("")
+    ]
+    return pd.Series(lists, index=values.index, dtype=object)
 
 
-def check_required(frame: pd.DataFrame, columns: Iterable[str], path: Path, table: str) -> None:
-    """Raise ``InputError`` at the first missing value of a required column."""
-    for column in columns:
+def check_required(
+    frame: pd.DataFrame,
+    required: Iterable[str],
+    path: Path,
+    table: str,
+    columns: dict[str, str],
+) -> None:
+    """Raise ``InputError`` at the first missing value of a required column
+    (``columns`` maps canonical -> file column names, for the message)."""
+    for column in required:
         missing = frame[column].isna()
         if missing.any():
             raise InputError(
-                f"{path}: column mapped to {table}.{column}, line {first_line(missing)}: "
+                f"{path}: {column_label(columns, table, column)}, {first_row(path, missing)}: "
                 "value is missing but required; fill it in or remove the row from the export."
             )
 
 
-def check_unique(frame: pd.DataFrame, column: str, path: Path) -> None:
-    """Raise ``InputError`` naming the first duplicated identifier's line."""
+def check_unique(
+    frame: pd.DataFrame, column: str, path: Path, table: str, columns: dict[str, str]
+) -> None:
+    """Raise ``InputError`` naming the first duplicated identifier's row."""
     duplicated = frame[column].duplicated(keep="first")
     if duplicated.any():
         raise InputError(
-            f"{path}: column mapped to {column}, line {first_line(duplicated)}: identifier "
-            "appears more than once; each row must have its own identifier. Remove the "
-            "duplicate."
+            f"{path}: {column_label(columns, table, column)}, {first_row(path, duplicated)}: "
+            "identifier appears more than once; each row must have its own identifier. "
+            "Remove the duplicate."
         )
+
+
+def check_has_rows(frame: pd.DataFrame, path: Path, table: str, read_only: bool) -> None:
+    """Raise ``InputError`` if ``table``, one of ``NEEDS_ROWS``, has no rows: as
+    read (``read_only``: the export holds only a header) or after the checks
+    that leave rows out. Without them no referral can enter the study."""
+    if not frame.empty:
+        return
+    if read_only:
+        problem = "holds only a header row"
+        fix = (
+            f"re-export the {table} table with its rows, or point data.tables.{table}.path "
+            "in your config at the right file"
+        )
+    else:
+        problem = "has no row left after the checks above"
+        fix = "fix the rows the warnings above name (or the children table they refer to)"
+    raise InputError(
+        f"{table}: file {path} {problem}, and the study cannot run without {table}; {fix}."
+    )
 
 
 def drop_rows(
@@ -175,15 +204,15 @@ def drop_rows(
     qa: QualityLog,
 ) -> pd.DataFrame:
     """Leave out the rows where ``drop`` holds, warning with their count and first
-    line and recording them as rejected for ``reason``."""
+    row and recording them as rejected for ``reason``."""
     if drop.any():
         logger.warning(
-            "%s: %d %s row(s) %s (first at line %d); they are left out",
+            "%s: %d %s row(s) %s (first at %s); they are left out",
             path,
             int(drop.sum()),
             table,
             reason,
-            first_kept_line(frame, drop),
+            first_row(path, drop),
         )
         qa.add(table, "rows_rejected", int(drop.sum()), value=reason)
     return frame.loc[~drop.to_numpy()]
@@ -233,7 +262,12 @@ def drop_future(
 
 
 def report_future_dates(
-    frame: pd.DataFrame, table: str, path: Path, reference: pd.Timestamp, qa: QualityLog
+    frame: pd.DataFrame,
+    table: str,
+    path: Path,
+    columns: dict[str, str],
+    reference: pd.Timestamp,
+    qa: QualityLog,
 ) -> None:
     """Warn about and count dates after ``reference`` in columns that are not the
     row's start date (the row is kept)."""
@@ -243,12 +277,12 @@ def report_future_dates(
         future = frame[column] > reference
         if future.any():
             logger.warning(
-                "%s: %d %s value(s) after %s (first at line %d); check the export",
+                "%s: %s: %d value(s) after %s (first at %s); check the export",
                 path,
+                column_label(columns, table, column),
                 int(future.sum()),
-                column,
                 reference.date(),
-                first_line(future),
+                first_row(path, future),
             )
             qa.add(
                 table,
@@ -319,6 +353,7 @@ def check_codes(
     frame: pd.DataFrame,
     table: str,
     path: Path,
+    columns: dict[str, str],
     code_lists: dict[str, dict[str, list[dict]]],
     separator: str,
     qa: QualityLog,
@@ -340,15 +375,14 @@ def check_codes(
         if not unknown.any():
             continue
         bad = codes.loc[unknown]
-        line = int(bad["position"].iloc[0]) + 2
         logger.warning(
-            "%s: column %s: %d value(s) with codes not allowed in their collection year "
-            "(%s; first at line %d); kept, but check the export or the code lists",
+            "%s: %s: %d value(s) with codes not allowed in their collection year "
+            "(%s; first at %s); kept, but check the export or the code lists",
             path,
-            column,
+            column_label(columns, table, column),
             len(bad),
             ", ".join(sorted(bad["code"].unique())[:10]),
-            line,
+            row_location(path, int(frame.index[int(bad["position"].iloc[0])])),
         )
         for code, count in bad["code"].value_counts(sort=False).sort_index().items():
             qa.add(table, "unknown_code", int(count), column=column, value=code, total=len(codes))
@@ -366,25 +400,33 @@ def profile_table(
         unit = "%Y-%m" if column == "date_of_birth" else "%Y-%m-%d"
         qa.add(table, "date_min", len(values), column=column, value=values.min().strftime(unit))
         qa.add(table, "date_max", len(values), column=column, value=values.max().strftime(unit))
-    for column in frame.columns.drop("_line", errors="ignore"):
+    for column in frame.columns:
         qa.add(table, "missing", int(frame[column].isna().sum()), column=column)
 
 
-def prepare_table(raw: pd.DataFrame, table: str, path: Path, key: bytes) -> pd.DataFrame:
-    """Parse dates, flags and code lists, and pseudonymise identifiers of one table."""
+def prepare_table(
+    raw: pd.DataFrame, table: str, path: Path, columns: dict[str, str], key: bytes
+) -> pd.DataFrame:
+    """Parse dates, flags and code lists, and pseudonymise identifiers of one table.
+
+    ``columns`` maps canonical -> file column names (for messages). The index
+    of ``raw`` (each row's position in the export) is kept, so that later
+    messages can say where a row is.
+    """
     frame = raw.copy()
     id_columns = [c for c in ID_COLUMNS if c in frame.columns]
-    check_required(frame, id_columns, path, table)
+    check_required(frame, id_columns, path, table, columns)
     for column, required in DATE_COLUMNS[table].items():
-        frame[column] = parse_dates(frame[column], path, column, required)
+        label = column_label(columns, table, column)
+        frame[column] = parse_dates(frame[column], path, label, required)
     for column in id_columns:
         frame[column] = pseudonymise(frame[column], key)
     unique = UNIQUE_IDS.get(table)
     if unique:
-        check_unique(frame, unique, path)
+        check_unique(frame, unique, path, table, columns)
     if table == "referrals":
-        frame["nfa"] = parse_flag(frame["nfa"], path, "nfa")
-    return frame.assign(_line=np.arange(len(frame)) + 2)
+        frame["nfa"] = parse_flag(frame["nfa"], path, column_label(columns, table, "nfa"))
+    return frame
 
 
 def build_children(frame: pd.DataFrame, separator: str) -> pd.DataFrame:
@@ -411,11 +453,11 @@ def report_births_after_referral(
     before_birth = birth.notna() & (referrals["referral_date"] < birth)
     if before_birth.any():
         logger.warning(
-            "%s: %d referral(s) dated before the child's birth (first at line %d); kept "
+            "%s: %d referral(s) dated before the child's birth (first at %s); kept "
             "as pre-birth referrals, but check the dates",
             path,
             int(before_birth.sum()),
-            first_kept_line(referrals, before_birth),
+            first_row(path, before_birth),
         )
         qa.add(
             "referrals",
@@ -444,19 +486,22 @@ def check_notes(
     notes = read_mapped_csv(path, columns, "notes")
     logger.info("notes: read %d rows from %s", len(notes), path)
     qa.add("notes", "rows_read", len(notes))
-    check_required(notes, NOTE_REQUIRED, path, "notes")
-    check_unique(notes, "note_id", path)
+    check_required(notes, NOTE_REQUIRED, path, "notes", columns)
+    check_unique(notes, "note_id", path, "notes", columns)
     notes["note_datetime"] = parse_dates(
-        notes["note_datetime"], path, columns["note_datetime"], required=True
+        notes["note_datetime"],
+        path,
+        column_label(columns, "notes", "note_datetime"),
+        required=True,
     )
     unknown = ~pseudonymise(notes["child_id"], key).isin(set(children))
     if unknown.any():
         logger.warning(
-            "%s: %d note(s) are about children not in the children table (first at line "
-            "%d); they are kept but cannot be used for any referral",
+            "%s: %d note(s) are about children not in the children table (first at "
+            "%s); they are kept but cannot be used for any referral",
             path,
             int(unknown.sum()),
-            first_line(unknown),
+            first_row(path, unknown),
         )
         qa.add(
             "notes",
@@ -468,11 +513,11 @@ def check_notes(
     future = notes["note_datetime"] > reference + pd.Timedelta(days=1)
     if future.any():
         logger.warning(
-            "%s: %d note(s) dated after %s (first at line %d); check the export",
+            "%s: %d note(s) dated after %s (first at %s); check the export",
             path,
             int(future.sum()),
             reference.date(),
-            first_line(future),
+            first_row(path, future),
         )
         qa.add(
             "notes",
@@ -508,12 +553,14 @@ def ingest(
     for table in DATE_COLUMNS:
         path = paths[table]
         raw = read_mapped_csv(path, mappings[table], table)
-        frame = prepare_table(raw, table, path, key)
+        if table in NEEDS_ROWS:
+            check_has_rows(raw, path, table, read_only=True)
+        frame = prepare_table(raw, table, path, mappings[table], key)
         logger.info("%s: read %d rows from %s", table, len(raw), path)
         qa.add(table, "rows_read", len(frame))
-        check_codes(frame, table, path, code_lists, separator, qa)
+        check_codes(frame, table, path, mappings[table], code_lists, separator, qa)
         profile_table(frame, table, DATE_COLUMNS[table], qa)
-        report_future_dates(frame, table, path, reference, qa)
+        report_future_dates(frame, table, path, mappings[table], reference, qa)
         tables[table] = drop_future(frame, table, path, reference, qa)
 
     raw_children = tables["children"]
@@ -532,6 +579,7 @@ def ingest(
     referrals = check_date_order(
         referrals, "referral_date", "closure_date", paths["referrals"], "referrals", qa
     )
+    check_has_rows(referrals, paths["referrals"], "referrals", read_only=False)
 
     out = {"children": children, "referrals": referrals}
     for table in ("assessments", "section47", "cp_plans"):
@@ -561,7 +609,6 @@ def ingest(
         episodes, "start_date", "end_date", paths["care_episodes"], "care_episodes", qa
     )
     for name, frame in out.items():
-        frame = frame.drop(columns="_line", errors="ignore")
         sort_keys = [
             c
             for c in ("child_id", "referral_id", "start_date", "referral_date")
@@ -583,11 +630,15 @@ def extract_date(configured: str | None) -> pd.Timestamp:
 
 
 def write_outputs(tables: dict[str, pd.DataFrame], qa: pd.DataFrame, outputs) -> None:
-    """Write the canonical tables and the QA table (each file atomically)."""
-    for name, frame in tables.items():
-        write_parquet(frame, outputs[name], name)
-        logger.info("%s: wrote %d rows", name, len(frame))
-    write_parquet(qa, outputs["qa"], "ingest_qa")
+    """Write the canonical tables and the QA table (each file atomically), once
+    every one of them has been checked against its schema, so that a table
+    that cannot be written leaves no other behind."""
+    checked = {name: enforce_schema(frame, name) for name, frame in tables.items()}
+    checked_qa = enforce_schema(qa, "ingest_qa")
+    for name, table in checked.items():
+        write_parquet(table, outputs[name], name)
+        logger.info("%s: wrote %d rows", name, table.num_rows)
+    write_parquet(checked_qa, outputs["qa"], "ingest_qa")
 
 
 def main(snakemake) -> None:

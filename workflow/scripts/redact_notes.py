@@ -58,6 +58,8 @@ from spacy.lookups import load_lookups
 
 from common import (
     InputError,
+    column_label,
+    first_row,
     parse_dates,
     pseudonymise,
     read_mapped_csv,
@@ -504,15 +506,15 @@ def read_notes(path: Path, columns: dict[str, str]) -> pd.DataFrame:
     for column in REQUIRED:
         missing = notes[column].isna()
         if missing.any():
-            row = int(missing.to_numpy().nonzero()[0][0])
             raise InputError(
-                f"{path}: column {columns[column]!r} (notes.{column}), line {row + 2} "
-                "(counting the header as line 1 and each note as one line, however many "
-                "lines its text spans): value is missing but required; fill it in or "
-                "remove the note from the export."
+                f"{path}: {column_label(columns, 'notes', column)}, {first_row(path, missing)}: "
+                "value is missing but required; fill it in or remove the note from the export."
             )
     notes["note_datetime"] = parse_dates(
-        notes["note_datetime"], path, columns["note_datetime"], required=True
+        notes["note_datetime"],
+        path,
+        column_label(columns, "notes", "note_datetime"),
+        required=True,
     )
     return notes[NOTE_COLUMNS]
 
