@@ -202,21 +202,38 @@ def outcome_text_settings(wildcards):
     }
 
 
+def class_balance_settings():
+    """How training balances the classes, for the jobs that fit its models; the
+    undersampling ratio only when undersampling, as it changes nothing otherwise
+    (so changing it then must rerun nothing)."""
+    models = config["models"]
+    if models["class_balance"] == "undersample":
+        return {key: models[key] for key in ("class_balance", "undersample_ratio")}
+    return {"class_balance": models["class_balance"]}
+
+
 def model_search_settings():
-    """The models training searches and how: every setting under models except
-    threads, which changes speed but never results (so changing it must not
-    rerun training), and except the models set to null, which are left out."""
-    return {
+    """The models training searches and how: the models not set to null (null
+    leaves one out), search_iterations and the class balance; not threads,
+    which changes speed but never results (so changing it must not rerun
+    training)."""
+    searched = {
         key: value
         for key, value in config["models"].items()
-        if key != "threads" and value is not None
+        if key not in ("threads", "class_balance", "undersample_ratio")
+        and value is not None
     }
+    return {**searched, **class_balance_settings()}
 
 
-def class_balance_settings():
-    """How training balances the classes, for the jobs that refit its models."""
+def topic_settings():
+    """The topic models' settings; the bigram ones only when bigrams are
+    learned, as they change nothing otherwise."""
+    topics = config["topics"]
+    if topics["bigrams"]:
+        return topics
     return {
-        key: config["models"][key] for key in ("class_balance", "undersample_ratio")
+        key: value for key, value in topics.items() if not key.startswith("bigram_")
     }
 
 
