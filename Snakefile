@@ -1,7 +1,7 @@
 # Can machine learning predict the escalation of children's social care cases
 # in one local authority? See README.md.
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -9,9 +9,8 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
-
-
+# common.smk first checks the config against workflow/schemas/config.schema.yaml
+# and fills in its defaults.
 include: "workflow/rules/common.smk"
 
 

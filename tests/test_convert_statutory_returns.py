@@ -217,6 +217,14 @@ def test_families_file_and_default(tmp_path, caplog):
     assert "siblings" in caplog.text
 
 
+def test_missing_families_warning_names_the_config_key(caplog):
+    # The workflow's users set the families file in their config, not as a flag.
+    children = pd.DataFrame({"LAchildID": ["a"]}, dtype="string")
+    with caplog.at_level(logging.WARNING):
+        csr.assign_families(children, None)
+    assert "statutory.families" in caplog.text
+
+
 def test_written_exports_read_by_workflow(tmp_path):
     out = tmp_path / "exports"
     tables = csr.convert([CIN_SAMPLE], [SSDA903_DIR], None, out)

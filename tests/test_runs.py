@@ -119,6 +119,33 @@ def test_dry_run_says_a_hyperparameter_change_reruns_training(tiny_run):
 
 
 @pytest.mark.e2e
+def test_dry_run_reruns_nothing_for_settings_that_cannot_change_results(tiny_run):
+    # Threads change speed only; the undersampling ratio changes nothing while
+    # the models reweight the classes, nor the bigram settings while topics
+    # learn no bigrams.
+    config = yaml.safe_load((tiny_run / "config" / "tiny.yaml").read_text())
+    config["models"] = {**config["models"], "threads": 2, "undersample_ratio": 3.0}
+    config["topics"] = {**config["topics"], "bigram_threshold": 20.0}
+    (tiny_run / "config" / "why_speed.yaml").write_text(yaml.safe_dump(config))
+    planned = set(reasons(dry_run(tiny_run, "config/why_speed.yaml")))
+    # Other tests may leave a job to do (an edited script's time); compare with them.
+    assert planned == set(reasons(dry_run(tiny_run, "config/tiny.yaml")))
+    assert not {"fit_topics", "train_models", "explain_selected_model"} & planned
+
+
+@pytest.mark.e2e
+def test_dry_run_says_a_decision_tree_set_to_null_leaves_training(tiny_run):
+    config = yaml.safe_load((tiny_run / "config" / "tiny.yaml").read_text())
+    config["models"] = {**config["models"], "decision_tree": None}
+    (tiny_run / "config" / "no_tree.yaml").write_text(yaml.safe_dump(config))
+    why = reasons(dry_run(tiny_run, "config/no_tree.yaml"))
+    before, now = why["train_models"].split(" now: ")
+    assert "'decision_tree'" in before
+    assert "'decision_tree'" not in now
+    assert "'logistic_regression'" in now
+
+
+@pytest.mark.e2e
 def test_dry_run_and_list_changes_say_why_a_report_edit_reruns_the_report(tiny_run):
     script = tiny_run / "workflow" / "scripts" / "render_report.py"
     original, stat = script.read_text(), script.stat()

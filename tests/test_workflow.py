@@ -87,6 +87,14 @@ def test_every_rule_names_log_benchmark_environment_and_resources():
                 assert directive in block, f"{rule_file.name}: rule {name} lacks {directive}"
 
 
+def test_snakemake_report_embeds_no_parquet():
+    # Snakemake's report cannot tell Parquet's type and shows it as binary text.
+    for rule_file in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        embedded = re.findall(r'report\(\s*f?"([^"]*)"', rule_file.read_text())
+        assert embedded or rule_file.name != "report.smk"
+        assert not [path for path in embedded if path.endswith(".parquet")], rule_file.name
+
+
 @pytest.mark.e2e
 def test_end_to_end_outputs_follow_their_schemas(tiny_run):
     results = tiny_run / "results" / "tiny"

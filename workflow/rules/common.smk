@@ -1,7 +1,79 @@
 # Helpers shared by all rule files (paths, wildcard values and config lookups).
 
+import difflib
 import os
 from pathlib import Path
+
+import jsonschema
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+CONFIG_SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+
+
+def config_problem(error):
+    """Where the config breaks its schema and what to do, a line per problem."""
+    path = list(error.absolute_path)
+    where = ".".join(str(part) for part in path)
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        allowed = list(error.schema.get("properties", {}))
+        place = f"under '{where}'" if where else "at the top level"
+        advice = "Correct its spelling or remove it."
+        if path[:2] == ["data", "tables"] and path[-1] == "columns":
+            advice += (
+                f" The keys are the canonical column names of the {path[2]} table "
+                "(docs/contracts.md), each mapped to the name of that column in "
+                "your export."
+            )
+        lines = []
+        for key in error.instance:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(
+                f"config: unknown key {key!r} {place}{guess}; "
+                f"allowed: {', '.join(allowed)}. {advice}"
+            )
+        return "\n".join(lines)
+    expected = (
+        error.schema.get("description") if isinstance(error.schema, dict) else None
+    )
+    message = f"config: {where or 'top level'}: {error.message}" + (
+        f" (expected: {expected})" if expected else ""
+    )
+    if error.validator == "type" and isinstance(error.instance, str) and len(path) > 1:
+        message += (
+            ". If it was given with --config, which reads values nested in {...} "
+            "as text, set it in a config file instead."
+        )
+    return message
+
+
+def validate_config():
+    """Check the config against workflow/schemas/config.schema.yaml and fill in
+    its defaults. Snakemake's own message of a failed check prints the whole
+    schema object around the problem; a config that breaks the schema stops
+    here with one line per problem instead."""
+    try:
+        validate(config, CONFIG_SCHEMA)
+    except WorkflowError:
+        schema = yaml.safe_load(Path(CONFIG_SCHEMA).read_text())
+        errors = jsonschema.Draft202012Validator(schema).iter_errors(config)
+        # A column mapping is checked twice (as any table's and as its own),
+        # so the same problem can come up twice.
+        problems = dict.fromkeys(
+            config_problem(jsonschema.exceptions.best_match([error]))
+            for error in errors
+        )
+        raise WorkflowError(
+            "\n".join(problems)
+            + "\nEvery key is described in workflow/schemas/config.schema.yaml."
+        ) from None
+
+
+validate_config()
 
 LA = config["la"]
 RESULTS = f"results/{LA}"
@@ -131,9 +203,37 @@ def outcome_text_settings(wildcards):
 
 
 def class_balance_settings():
-    """How training balances the classes, for the jobs that refit its models."""
+    """How training balances the classes, for the jobs that fit its models; the
+    undersampling ratio only when undersampling, as it changes nothing otherwise
+    (so changing it then must rerun nothing)."""
+    models = config["models"]
+    if models["class_balance"] == "undersample":
+        return {key: models[key] for key in ("class_balance", "undersample_ratio")}
+    return {"class_balance": models["class_balance"]}
+
+
+def model_search_settings():
+    """The models training searches and how: the models not set to null (null
+    leaves one out), search_iterations and the class balance; not threads,
+    which changes speed but never results (so changing it must not rerun
+    training)."""
+    searched = {
+        key: value
+        for key, value in config["models"].items()
+        if key not in ("threads", "class_balance", "undersample_ratio")
+        and value is not None
+    }
+    return {**searched, **class_balance_settings()}
+
+
+def topic_settings():
+    """The topic models' settings; the bigram ones only when bigrams are
+    learned, as they change nothing otherwise."""
+    topics = config["topics"]
+    if topics["bigrams"]:
+        return topics
     return {
-        key: config["models"][key] for key in ("class_balance", "undersample_ratio")
+        key: value for key, value in topics.items() if not key.startswith("bigram_")
     }
 
 

@@ -17,7 +17,7 @@ rule fit_topics:
     resources:
         mem_mb=4000,
     params:
-        topics=config["topics"],
+        topics=topic_settings(),
         seed=config["seed"],
     script:
         "../scripts/fit_topics.py"

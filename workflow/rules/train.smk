@@ -21,7 +21,7 @@ rule train_models:
         mem_mb=4000,
     params:
         design=design_name,
-        models=config["models"],
+        models=model_search_settings(),
         seed=config["seed"],
     script:
         "../scripts/train_models.py"

@@ -932,7 +932,9 @@ def assign_families(children: pd.DataFrame, families: pd.DataFrame | None) -> pd
     if families is None:
         logger.warning(
             "no families file: each child is its own family, so siblings cannot be kept "
-            "together in data splits; give --families (LAchildID,FamilyID) if you can"
+            "together in data splits; if you can, set statutory.families in the LA's "
+            "config (--families when running this script on its own) to a CSV of "
+            "LAchildID,FamilyID"
         )
         out["FamilyID"] = out["LAchildID"]
         return out

@@ -1,0 +1,236 @@
+"""The config schema: every misspelt key is refused and named, column mappings
+take only canonical names, and the documented commands parse as written."""
+
+import copy
+import re
+import shlex
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from conftest import ROOT, snakemake
+from snakemake.utils import update_config
+
+SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+DEFAULTS = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+CONFIGS = sorted((ROOT / "config").glob("*.yaml"))
+# Canonical raw column names of each table (docs/contracts.md).
+CANONICAL_COLUMNS = {
+    "children": ["child_id", "family_id", "sex", "date_of_birth", "ethnicity", "disabilities"],
+    "referrals": [
+        "referral_id",
+        "child_id",
+        "referral_date",
+        "referral_source",
+        "primary_need",
+        "nfa",
+        "closure_date",
+        "closure_reason",
+    ],
+    "assessments": [
+        "assessment_id",
+        "referral_id",
+        "child_id",
+        "start_date",
+        "authorisation_date",
+        "factors",
+    ],
+    "section47": ["referral_id", "child_id", "start_date", "icpc_date"],
+    "cp_plans": ["referral_id", "child_id", "start_date", "end_date", "category"],
+    "care_episodes": ["child_id", "start_date", "end_date", "legal_status", "placement"],
+    "notes": ["note_id", "child_id", "note_datetime", "document_type", "text"],
+    "people": ["child_id", "first_name", "last_name", "carer_names"],
+}
+
+
+def merged(change: dict) -> dict:
+    """config/config.yaml with ``change`` merged in, as Snakemake merges a configfile."""
+    config = copy.deepcopy(DEFAULTS)
+    update_config(config, copy.deepcopy(change))
+    return config
+
+
+def schema_errors(config: dict) -> list[jsonschema.ValidationError]:
+    return list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(config))
+
+
+def nested(path: str, value) -> dict:
+    """``{"a": {"b": value}}`` for ``path`` "a.b"."""
+    for key in reversed(path.split(".")):
+        value = {key: value}
+    return value
+
+
+def object_schemas(schema, where: str = "schema"):
+    """Every object-typed subschema of ``schema`` with its location."""
+    if isinstance(schema, dict):
+        types = schema.get("type")
+        if "properties" in schema or types == "object" or "object" in (types or []):
+            yield where, schema
+        for key, value in schema.items():
+            yield from object_schemas(value, f"{where}.{key}")
+    elif isinstance(schema, list):
+        for position, value in enumerate(schema):
+            yield from object_schemas(value, f"{where}[{position}]")
+
+
+def test_every_object_of_the_schema_says_which_keys_it_takes():
+    # An object without additionalProperties silently ignores a misspelt key.
+    # (A table's own schema leaves that to the definition it refers to.)
+    open_objects = [
+        where
+        for where, schema in object_schemas(SCHEMA)
+        if "additionalProperties" not in schema and "$ref" not in schema
+    ]
+    assert not open_objects
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
+def test_every_bundled_config_is_valid(config):
+    assert not schema_errors(merged(yaml.safe_load(config.read_text())))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "sed",
+        "data.directroy",
+        "evaluation.sucess_threshold",
+        "models.treads",
+        "models.lightgbm.n_estimator",
+        "pseudonymisation.key_fiel",
+        "text.shard",
+        "topics.num_topic",
+        "tfidf.max_term",
+        "designs.tiem",
+        "designs.random.test_fration",
+        "fairness.min_group",
+        "fairness.reference.ethnicty",
+        "population.max_age",
+        "leakage_audit.max_auc",
+        "outcomes.escalation.horizon",
+        "synthetic.sed",
+        "data.tables.referrals.pth",
+        "data.tables.referrals.columns.referal_date",
+    ],
+)
+def test_a_misspelt_key_is_refused_where_it_is(path):
+    *parents, key = path.split(".")
+    change = nested(path, "x")
+    if parents == ["synthetic"]:
+        change["synthetic"].update(seed=1, n_children=100)
+    if parents == ["fairness", "reference"]:
+        change["fairness"]["reference"]["sex"] = "female"
+    errors = [jsonschema.exceptions.best_match([error]) for error in schema_errors(merged(change))]
+    assert [(list(error.absolute_path), error.validator) for error in errors] == [
+        (parents, "additionalProperties")
+    ] * len(errors)
+    assert errors and all(f"'{key}' was unexpected" in error.message for error in errors)
+
+
+@pytest.mark.parametrize("table", sorted(CANONICAL_COLUMNS))
+def test_a_column_mapping_takes_the_canonical_names_of_its_table_only(table):
+    properties = SCHEMA["properties"]["data"]["properties"]["tables"]["properties"]
+    assert (
+        list(properties[table]["properties"]["columns"]["properties"]) == CANONICAL_COLUMNS[table]
+    )
+    other = next(
+        column
+        for columns in CANONICAL_COLUMNS.values()
+        for column in columns
+        if column not in CANONICAL_COLUMNS[table]
+    )
+    assert schema_errors(merged(nested(f"data.tables.{table}.columns.{other}", "Column")))
+
+
+def test_null_leaves_the_decision_tree_out_and_other_models_stay():
+    assert not schema_errors(merged({"models": {"decision_tree": None}}))
+    assert schema_errors(merged({"models": {"lightgbm": None}}))
+
+
+def dry_run_failure(tmp_path: Path, change: dict) -> str:
+    """What a dry run with ``change`` as the LA's configfile prints; it must fail."""
+    configfile = tmp_path / "la.yaml"
+    configfile.write_text(yaml.safe_dump(change))
+    result = snakemake("-n", "--configfile", str(configfile))
+    assert result.returncode != 0
+    return result.stdout + result.stderr
+
+
+def test_the_run_stops_naming_a_misspelt_key_its_place_and_the_allowed_keys(tmp_path):
+    output = dry_run_failure(tmp_path, {"data": {"directroy": "/tmp/x"}, "sed": 1})
+    assert (
+        "config: unknown key 'directroy' under 'data' (did you mean 'directory'?); "
+        "allowed: directory, tables, list_separator, name_lists, extract_date, "
+        "data_end_date, code_lists. Correct its spelling or remove it." in output
+    )
+    assert "config: unknown key 'sed' at the top level (did you mean 'seed'?)" in output
+    # Snakemake's own message would dump the schema.
+    assert "Failed validating" not in output
+
+
+def test_the_run_stops_naming_a_misspelt_column_its_table_and_the_canonical_names(tmp_path):
+    change = nested("data.tables.referrals.columns.referal_date", "CINreferralDate")
+    output = dry_run_failure(tmp_path, change)
+    assert (
+        "config: unknown key 'referal_date' under 'data.tables.referrals.columns' "
+        "(did you mean 'referral_date'?); allowed: " + ", ".join(CANONICAL_COLUMNS["referrals"])
+    ) in output
+    assert "canonical column names of the referrals table" in output
+
+
+def test_the_run_stops_naming_a_bad_value_and_what_is_expected(tmp_path):
+    output = dry_run_failure(tmp_path, {"evaluation": {"success_threshold": 1.5}})
+    assert "config: evaluation.success_threshold: 1.5 is greater than the maximum of 1" in output
+    assert "the pre-specified average precision a model must reach" in output
+
+
+def test_a_number_given_nested_in_config_option_gets_advice():
+    # --config reads values nested in {...} as text, so a number there is a string.
+    result = snakemake("-n", "--config", 'models={"threads": 2}')
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "config: models.threads: '2' is not of type 'integer'" in output
+    assert "set it in a config file instead" in output
+
+
+SHELL_OPERATORS = ("&", "&&", "||", "|", ";")
+
+
+def documented_commands() -> list[tuple[str, list[str]]]:
+    """Every snakemake command in the code blocks of the README and docs/,
+    continuation lines joined."""
+    commands = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        blocks = re.findall(r"^```[a-z]*\n(.*?)^```", page.read_text(), re.M | re.S)
+        for line in "\n".join(blocks).replace("\\\n", " ").splitlines():
+            if "bin/snakemake " in line:
+                command = line[line.index("bin/snakemake ") :].split("#")[0]
+                words = shlex.split(command)
+                # A shell operator ends the command ("... &" runs it in the background).
+                ends = [p for p, word in enumerate(words) if word in SHELL_OPERATORS]
+                commands.append((page.name, words[: min(ends, default=len(words))]))
+    return commands
+
+
+def test_documented_commands_put_no_target_after_a_config_option():
+    # --config and --configfile take every following word up to the next option,
+    # so a target after them is read as a config value or file.
+    assert documented_commands()
+    for page, words in documented_commands():
+        for position, word in enumerate(words):
+            if word not in ("--config", "--configfile"):
+                continue
+            following = []
+            for value in words[position + 1 :]:
+                if value.startswith("-"):
+                    break
+                following.append(value)
+            if word == "--configfile":
+                assert len(following) == 1, (page, words)
+            else:
+                assert following and all(re.match(r"^\w+=", value) for value in following), (
+                    page,
+                    words,
+                )
