@@ -434,7 +434,7 @@ def choose_references(
     unknown = sorted(set(configured) - set(ATTRIBUTES))
     if unknown:
         raise InputError(
-            f"evaluation.fairness_reference: unknown attributes {unknown}; use {list(ATTRIBUTES)}."
+            f"fairness.reference: unknown attributes {unknown}; use {list(ATTRIBUTES)}."
         )
     references = {}
     for attribute, groups in sizes.items():
@@ -442,7 +442,7 @@ def choose_references(
             choice = str(configured[attribute])
             if choice not in groups:
                 raise InputError(
-                    f"evaluation.fairness_reference.{attribute}: group {choice!r} has no test "
+                    f"fairness.reference.{attribute}: group {choice!r} has no test "
                     f"rows; choose one of {list(groups)} or leave it unset (largest group)."
                 )
             references[attribute] = choice
@@ -617,7 +617,7 @@ def main(snakemake) -> None:
     reference = params.fairness_reference
     if reference is not None and not isinstance(reference, Mapping):
         raise InputError(
-            "evaluation.fairness_reference must be null (largest group) or a mapping "
+            "fairness.reference must be null (largest group) or a mapping "
             f"attribute -> group, e.g. {{ethnicity: White}}; got {reference!r}."
         )
     table = assess_fairness(
