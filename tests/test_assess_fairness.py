@@ -323,7 +323,7 @@ def test_configured_reference_and_errors(inputs):
     )
     ethnicity = out[out["attribute"] == "ethnicity"]
     assert (ethnicity["reference_group"] == "Asian").all()
-    with pytest.raises(InputError, match="fairness_reference.ethnicity"):
+    with pytest.raises(InputError, match="fairness.reference.ethnicity"):
         assess_fairness(**inputs, outcome="o", design="d", fairness_reference={"ethnicity": "X"})
     with pytest.raises(InputError, match="unknown attributes"):
         assess_fairness(**inputs, outcome="o", design="d", fairness_reference={"race": "White"})
