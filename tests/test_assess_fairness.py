@@ -437,3 +437,29 @@ def test_fairness_reference_must_be_a_mapping(tmp_path):
     )
     with pytest.raises(InputError, match="mapping"):
         main(snakemake)
+
+
+def test_group_intervals_resample_whole_families():
+    # identical siblings in threes (same record, label and scores) hold the
+    # information of a third as many cases: intervals widen by about sqrt(3)
+    inputs = make_inputs()
+    first = np.arange(N_ROWS) // 3 * 3
+    cohort = inputs["cohort"].assign(label=inputs["cohort"]["label"].to_numpy()[first])
+    children = pd.concat([cohort[["child_id"]].iloc[:1], inputs["children"]], ignore_index=True)
+    children = children.assign(
+        **{c: children[c].to_numpy()[first] for c in children.columns if c != "child_id"}
+    ).iloc[1:]
+    predictions = inputs["predictions"].copy()
+    for _, rows in predictions.groupby("model"):
+        predictions.loc[rows.index, "score"] = rows["score"].to_numpy()[first]
+        predictions.loc[rows.index, "label"] = cohort["label"].to_numpy()
+    alone = {**inputs, "cohort": cohort, "children": children, "predictions": predictions}
+    siblings = {**alone, "cohort": cohort.assign(family_id=[f"f{i}" for i in first])}
+    widths = []
+    for case in (alone, siblings):
+        out = assess_fairness(**case, outcome="o", design="d", bootstrap_resamples=200, seed=3)
+        ok = out["average_precision"].notna() & (out["n"] >= 60)
+        widths.append(
+            out.loc[ok, "average_precision_upper"] - out.loc[ok, "average_precision_lower"]
+        )
+    assert (widths[1] / widths[0]).median() > 1.3
