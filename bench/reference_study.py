@@ -216,7 +216,14 @@ def train_job_spec(results: Path, outcome: str, design: str, config: dict, out: 
             "text_features": str(features / "text_flags.parquet") if text else [],
         },
         "output": {name: str(out / f"{name}.parquet") for name in OUR_OUTPUTS},
-        "params": {"design": design, "models": config["models"], "seed": config["seed"]},
+        # As the rule passes them: a model set to null is left out.
+        "params": {
+            "design": design,
+            "models": {
+                name: value for name, value in config["models"].items() if value is not None
+            },
+            "seed": config["seed"],
+        },
         "threads": int(config["models"]["threads"]),
         "log": [str(out / "train_models.log")],
         "scripts": str(SCRIPTS),
