@@ -214,14 +214,11 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("cv_ap_sd", pa.float64()),
             ("cv_ap_lower_bound", pa.float64()),
             ("success_threshold", pa.float64()),
-            ("meets_threshold", pa.bool_()),
         ]
     ),
 }
-# The summary answers with the verdict, so it leaves out ``meets_threshold`` (the
-# point estimate alone against the bar), which could contradict it.
 SCHEMAS["summary"] = pa.schema(
-    [f for f in SCHEMAS["metrics"] if f.name not in ("selected", "meets_threshold")]
+    [f for f in SCHEMAS["metrics"] if f.name != "selected"]
     + [
         pa.field("baseline_average_precision", pa.float64()),
         pa.field("ap_ci_lower", pa.float64()),
