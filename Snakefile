@@ -32,10 +32,14 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
+# The report's inputs are listed too: Snakemake rebuilds a missing file only
+# when a job that needs it has to run, so without them an artefact lost to an
+# interrupted rerun would stay missing behind an up-to-date report.
 rule all:
     default_target: True
     input:
         rules.summarise_results.output.summary,
+        rules.render_report.input,
         rules.render_report.output.html,
         expand(rules.write_model_card.output.card, outcome=OUTCOMES),
         cross_la_targets(),

@@ -22,8 +22,8 @@ against those of the reference's TF-IDF and LDA.
 Test AP: our selected model's against the reference's, and their difference
 (ours minus the reference's) with a 95% interval from bootstrap resamples of
 the test families on which both are scored together (the workflow's own
-resampling: whole families, stratified by whether a family has a positive
-case, ``evaluation.bootstrap_resamples`` of them, seeded by ``seed``). Pairing
+resampling: whole families, not stratified by class,
+``evaluation.bootstrap_resamples`` of them, seeded by ``seed``). Pairing
 removes the test set's luck, which both share, so an interval that holds 0
 means the two cannot be told apart on this test set.
 

@@ -355,9 +355,11 @@ def test_band_judgement(ratio, lower, upper, expected):
 
 def test_zero_rate_uses_wilson_interval_and_conservative_ratio():
     labels = np.array([0] * 6)
-    point = group_metrics(labels, np.full(6, 0.1), np.zeros(6, dtype=bool))
+    point = group_metrics(labels, np.full(6, 0.1), np.zeros(6, dtype=bool), np.arange(6))
     resampled = {"flagged_share": np.zeros(10)}
-    reference = group_metrics(np.array([0] * 100), np.linspace(0, 1, 100), np.arange(100) < 20)
+    reference = group_metrics(
+        np.array([0] * 100), np.linspace(0, 1, 100), np.arange(100) < 20, np.arange(100)
+    )
     reference_resampled = {"flagged_share": np.full(10, 0.2)}
     out = metric_columns(
         "flagged_share", point, resampled, reference, reference_resampled, False, (0.8, 1.25)
@@ -393,7 +395,6 @@ def test_deterministic_and_byte_identical(tmp_path, inputs, table):
             "cv_ap_sd": 0.01,
             "cv_ap_lower_bound": 0.29,
             "success_threshold": 0.65,
-            "meets_threshold": False,
         }
     )
     write_parquet(metrics, tmp_path / "metrics.parquet", "metrics")
@@ -463,3 +464,36 @@ def test_group_intervals_resample_whole_families():
             out.loc[ok, "average_precision_upper"] - out.loc[ok, "average_precision_lower"]
         )
     assert (widths[1] / widths[0]).median() > 1.3
+
+
+@pytest.mark.parametrize(("positive_families", "expected"), [(1, UNSURE), (10, OUTSIDE)])
+def test_a_disparity_is_judged_only_over_enough_families(positive_families, expected):
+    # 40 more Black children (47 in all), 10 of them positive and all missed; the
+    # positives are siblings of one family or ten families. One family cannot
+    # show a disparity, however large: a bootstrap that keeps it in every
+    # resample made its interval far too narrow.
+    inputs = make_inputs()
+    group = np.arange(8, 48)
+    positives = group[:10]
+    children = inputs["children"].copy()
+    children.loc[children["child_id"].isin([f"c{i:04d}" for i in group]), "ethnicity"] = "BCRB"
+    labels = inputs["cohort"]["label"].to_numpy().copy()
+    labels[group] = 0
+    labels[positives] = 1
+    family = np.array([f"c{i:04d}" for i in range(N_ROWS)], dtype=object)
+    family[positives] = [f"f{i % positive_families}" for i in range(10)]
+    cohort = inputs["cohort"].assign(label=labels, family_id=family)
+    predictions = inputs["predictions"].assign(label=np.tile(labels, len(MODELS)))
+    missed = predictions["referral_id"].isin([f"r{i:04d}" for i in positives])
+    predictions.loc[missed, "score"] = 0.0
+    out = assess_fairness(
+        **{**inputs, "cohort": cohort, "children": children, "predictions": predictions},
+        outcome="o",
+        design="d",
+        bootstrap_resamples=200,
+        seed=3,
+    )
+    row = out.set_index(["model", "attribute", "group"]).loc[("lightgbm", "ethnicity", "Black")]
+    assert row["n"] == 47 and row["n_positive"] == 10 and not row["small_group"]
+    assert row["false_negative_rate"] == 1.0 and row["false_negative_rate_ratio"] > 2
+    assert row["false_negative_rate_disparity"] == expected

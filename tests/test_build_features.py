@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from conftest import ESCALATION, NFA, dates
 
 import build_cohort as bc
 import build_features as bf
+from common import InputError
 
 
 def cohort_of(tables) -> pd.DataFrame:
@@ -316,3 +318,11 @@ def test_an_nfa_outcome_never_sees_its_own_referrals_closure(tables):
         "closure",
         "nfa_closure",
     }
+
+
+def test_notes_that_match_no_cohort_child_stop_the_run():
+    cohort_children = pd.Series(["a1", "a2"])
+    bf.check_notes_linked_to_cohort(pd.Series(["a2", "zz"]), cohort_children)
+    bf.check_notes_linked_to_cohort(pd.Series([], dtype="str"), cohort_children)
+    with pytest.raises(InputError, match="different keys"):
+        bf.check_notes_linked_to_cohort(pd.Series(["b1", "b2"]), cohort_children)

@@ -118,12 +118,11 @@ def test_hand_computed_test_metrics(metrics):
     assert row["roc_auc"] == pytest.approx(5 / 6)
     assert row["precision"] == pytest.approx(2 / 3)
     assert row["recall"] == pytest.approx(1.0)
-    assert row["meets_threshold"]
+    assert "meets_threshold" not in metrics.columns
     other = metrics.set_index("model").loc["logistic_regression"]
     assert other["average_precision"] == pytest.approx(0.5)
     assert other["roc_auc"] == pytest.approx(0.5)
     assert other["precision"] == 0.0 and other["recall"] == 0.0
-    assert not other["meets_threshold"]
     baseline = metrics.set_index("model").loc["previous_referrals"]
     assert baseline["average_precision"] == pytest.approx(1.0)
     assert baseline["precision"] == 1.0 and baseline["recall"] == 1.0
@@ -162,11 +161,6 @@ def test_ties_count_against_the_model_and_threshold_is_inclusive():
     assert tied["precision"] == pytest.approx(0.5) and tied["recall"] == 1.0
     none_flagged = holdout_metrics(np.array([1, 0]), np.array([0.2, 0.1]), 0.5)
     assert none_flagged["precision"] == 0.0 and none_flagged["recall"] == 0.0
-
-
-def test_ap_equal_to_threshold_meets_it():
-    out = evaluate(predictions(), cv_results(), "o", "d", success_threshold=0.5)
-    assert out.set_index("model").loc["logistic_regression", "meets_threshold"]
 
 
 @pytest.mark.parametrize("value", [0, 1])
@@ -352,7 +346,7 @@ def test_resampled_average_precision_matches_sklearn_with_weights():
     rng = np.random.default_rng(1)
     labels = (rng.random(200) < 0.3).astype(int)
     scores = np.round(rng.random(200) + 0.3 * labels, 1)  # many ties
-    counts = np.concatenate(list(bootstrap_counts(labels, 20, rng, stratified=False)))
+    counts = np.concatenate(list(bootstrap_counts(len(labels), 20, rng)))
     counts[0, :50] = 0
     got = resampled_average_precision(labels, scores, counts)
     expected = [average_precision_score(labels, scores, sample_weight=c) for c in counts]
@@ -366,37 +360,36 @@ def test_resampled_average_precision_without_positives_is_nan():
     assert np.isnan(out[0])
 
 
-def test_bootstrap_counts_strata_chunks_and_seed():
+def test_bootstrap_counts_chunks_seed_and_varying_class_counts():
     labels = np.array([1] * 7 + [0] * 30)
-    chunks = list(bootstrap_counts(labels, 25, np.random.default_rng(5), True, max_cells=37 * 4))
+    chunks = list(bootstrap_counts(len(labels), 25, np.random.default_rng(5), max_cells=37 * 4))
     assert [len(c) for c in chunks] == [4] * 6 + [1]
     counts = np.concatenate(chunks)
-    assert (counts[:, :7].sum(axis=1) == 7).all() and (counts[:, 7:].sum(axis=1) == 30).all()
     again = np.concatenate(
-        list(bootstrap_counts(labels, 25, np.random.default_rng(5), True, max_cells=37 * 4))
+        list(bootstrap_counts(len(labels), 25, np.random.default_rng(5), max_cells=37 * 4))
     )
     np.testing.assert_array_equal(counts, again)
-    plain = np.concatenate(list(bootstrap_counts(labels, 25, np.random.default_rng(5), False)))
-    assert (plain.sum(axis=1) == 37).all()
-    assert plain[:, :7].sum(axis=1).std() > 0
+    assert (counts.sum(axis=1) == 37).all()
+    # plain resampling: the number of positives varies as between test sets
+    assert counts[:, :7].sum(axis=1).std() > 0
 
 
-def test_bootstrap_counts_draw_whole_families_stratified_by_a_positive_member():
+def test_bootstrap_counts_draw_whole_families_and_positive_families_vary():
     # families: f0 = rows 0-2 (one positive), f1 = rows 3-4, f2 = row 5, f3 = rows 6-7 (positive)
     labels = np.array([1, 0, 0, 0, 0, 0, 1, 1])
     families = np.array(["f0", "f0", "f0", "f1", "f1", "f2", "f3", "f3"])
     counts = np.concatenate(
-        list(bootstrap_counts(labels, 200, np.random.default_rng(3), True, groups=families))
+        list(bootstrap_counts(len(labels), 200, np.random.default_rng(3), groups=families))
     )
     for members in ([0, 1, 2], [3, 4], [6, 7]):
         assert (counts[:, members] == counts[:, members[:1]]).all()
-    # two positive families and two negative ones are drawn in every resample
-    assert ((counts[:, 0] + counts[:, 6]) == 2).all()
-    assert ((counts[:, 3] + counts[:, 5]) == 2).all()
+    # four families are drawn in every resample, positive ones 0 to 4 times
+    assert ((counts[:, 0] + counts[:, 3] + counts[:, 5] + counts[:, 6]) == 4).all()
+    assert set(counts[:, 0] + counts[:, 6]) == {0, 1, 2, 3, 4}
     singletons = np.concatenate(
-        list(bootstrap_counts(labels, 50, np.random.default_rng(3), True, groups=np.arange(8)))
+        list(bootstrap_counts(len(labels), 50, np.random.default_rng(3), groups=np.arange(8)))
     )
-    rows = np.concatenate(list(bootstrap_counts(labels, 50, np.random.default_rng(3), True)))
+    rows = np.concatenate(list(bootstrap_counts(len(labels), 50, np.random.default_rng(3))))
     np.testing.assert_array_equal(singletons, rows)
 
 
@@ -420,7 +413,7 @@ def test_evaluate_all_resamples_families_and_names_a_missing_one():
     ids = sorted(frame["referral_id"].unique())
     families = pd.Series([f"f{i // 3}" for i in range(len(ids))], index=ids)
     tables = evaluate_all(frame, cv_results(), "o", "d", bootstrap_resamples=50, families=families)
-    assert (tables["details"]["bootstrap_method"] == "stratified by family").all()
+    assert (tables["details"]["bootstrap_method"] == "by family").all()
     with pytest.raises(ValueError, match="not in the cohort"):
         evaluate_all(frame, cv_results(), "o", "d", families=families.iloc[1:])
 
@@ -512,11 +505,9 @@ def test_bootstrap_interval_is_seeded_and_paired():
 def test_plain_bootstrap_drops_resamples_without_positives():
     labels = [1, 0, 0, 0, 0]
     frame = predictions(labels=labels)
-    tables = evaluate_all(
-        frame, cv_results(), "o", "d", bootstrap_resamples=200, seed=0, bootstrap_stratified=False
-    )
+    tables = evaluate_all(frame, cv_results(), "o", "d", bootstrap_resamples=200, seed=0)
     details = tables["details"]
-    assert (details["bootstrap_method"] == "plain by row").all()
+    assert (details["bootstrap_method"] == "by row").all()
     assert (details["bootstrap_valid"] < 200).all() and (details["bootstrap_valid"] > 0).all()
     assert details["ap_ci_lower"].notna().all()
 

@@ -228,6 +228,7 @@ def run_main(tmp_path: Path, paths: dict[str, Path]) -> Path:
             key_env="NO_SUCH_KEY_VARIABLE",
             key_file=None,
             demo_key="demo",
+            key_fingerprint=None,
             mappings=MAPPINGS,
             notes_columns=NOTES_MAPPING,
             list_separator=";",

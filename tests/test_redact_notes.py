@@ -302,6 +302,7 @@ def fake_snakemake(
         "key_env": KEY_ENV,
         "key_file": None,
         "demo_key": None,
+        "key_fingerprint": None,
         "shards": shards,
         "name_list_kinds": [],
         "first_name_exceptions": [],

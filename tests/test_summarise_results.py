@@ -25,7 +25,6 @@ def metrics_row(outcome: str, design: str, model: str, selected: bool, ap: float
         "cv_ap_sd": 0.05,
         "cv_ap_lower_bound": 0.25,
         "success_threshold": 0.65,
-        "meets_threshold": ap >= 0.65,
     }
 
 
@@ -48,5 +47,4 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
     assert table["verdict"].tolist() == ["meets the bar", "meets the bar"]
     assert "selected" not in summary.columns
     # the verdict is the answer: no point-estimate flag beside it to contradict it
-    assert "meets_threshold" not in summary.columns
     assert set(summary.columns) == set(SCHEMAS["summary"].names)

@@ -163,9 +163,11 @@ def test_no_planted_identifier_reaches_results_or_logs(tiny_run):
         assert not leaked, f"{path}: {sorted(leaked)[:5]}"
 
 
-def planned_rules(work: Path, configfile: str) -> set[str]:
+def planned_rules(work: Path, configfile: str, extra_env: dict[str, str] | None = None) -> set[str]:
     """Rules a dry run would execute, from its job-stats table."""
-    result = snakemake("-n", "--cores", "2", "--configfile", configfile, cwd=work)
+    result = snakemake(
+        "-n", "--cores", "2", "--configfile", configfile, cwd=work, extra_env=extra_env
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     output = result.stdout + result.stderr
     if "Nothing to be done" in output:
@@ -214,3 +216,30 @@ def test_editing_the_report_script_reruns_only_the_report(tiny_run):
         assert planned_rules(tiny_run, "config/tiny.yaml") == {"render_report", "all"}
     finally:
         script.write_text(script.read_text()[:-1])
+
+
+@pytest.mark.e2e
+def test_a_lost_artefact_is_rebuilt_though_the_report_is_up_to_date(tiny_run):
+    lost = next((tiny_run / "results" / "tiny" / "evaluation").rglob("fairness.parquet"))
+    kept = lost.with_name("kept-aside")
+    lost.rename(kept)
+    try:
+        assert planned_rules(tiny_run, "config/tiny.yaml") == {
+            "assess_fairness",
+            "render_report",
+            "write_model_card",
+            "all",
+        }
+    finally:
+        kept.rename(lost)
+
+
+@pytest.mark.e2e
+def test_a_different_pseudonymisation_key_reruns_every_pseudonymising_rule(tiny_run):
+    # notes and records pseudonymised with different keys would no longer link
+    planned = planned_rules(
+        tiny_run,
+        "config/tiny.yaml",
+        extra_env={"LA_PSEUDONYMISATION_KEY": "another-key-typed-in-a-later-session"},
+    )
+    assert {"ingest_records", "redact_notes"} <= planned

@@ -2,6 +2,7 @@
 
 import difflib
 import os
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -10,6 +11,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 CONFIG_SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+sys.path.insert(0, os.path.join(workflow.basedir, "workflow/scripts"))
+from common import InputError, key_fingerprint, load_key
 
 
 def config_problem(error):
@@ -136,6 +139,36 @@ def demo_key():
     ):
         return config["pseudonymisation"]["demo_key"]
     return None
+
+
+def check_la_name():
+    """Refuse the bundled LA's name for an LA's own data, which would otherwise
+    land in results/synthetic, labelled as synthetic."""
+    if LA == "synthetic" and demo_key() is None:
+        raise WorkflowError(
+            "config: la is 'synthetic' (the default) but the data is not the bundled "
+            "synthetic LA's: set la: <a short name for your LA> in your LA's config "
+            "file (results go to results/<la>/)."
+        )
+
+
+check_la_name()
+
+
+def pseudonymisation_key_fingerprint():
+    """A fingerprint of the key the run will pseudonymise with (None if none is
+    set yet: the jobs then stop with advice). As a param of every rule that
+    pseudonymises, it reruns them all when the key changes, so that records and
+    notes never hold pseudonyms made with different keys."""
+    settings = config["pseudonymisation"]
+    try:
+        key = load_key(settings["key_env"], settings["key_file"])
+    except InputError:
+        fallback = demo_key()
+        if not fallback:
+            return None
+        key = fallback.encode("utf-8")
+    return key_fingerprint(key)
 
 
 def statutory_families():

@@ -60,6 +60,7 @@ rule ingest_records:
         key_env=config["pseudonymisation"]["key_env"],
         key_file=config["pseudonymisation"]["key_file"],
         demo_key=demo_key(),
+        key_fingerprint=pseudonymisation_key_fingerprint(),
     script:
         "../scripts/ingest_records.py"
 

@@ -23,6 +23,7 @@ rule redact_notes:
         key_env=config["pseudonymisation"]["key_env"],
         key_file=config["pseudonymisation"]["key_file"],
         demo_key=demo_key(),
+        key_fingerprint=pseudonymisation_key_fingerprint(),
         shards=len(SHARDS),
         name_list_kinds=list(name_lists()),
         first_name_exceptions=config["text"]["first_name_exceptions"],

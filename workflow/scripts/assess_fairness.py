@@ -19,7 +19,8 @@ and the children table:
   "missing". Ethnicity is never a model feature.
 
 Groups with no test rows are left out; groups smaller than ``min_group_size``
-are kept and marked ``small_group``.
+are kept and marked ``small_group``: their disparities are never judged (see
+below).
 
 Per model x attribute x group, at the decision threshold (a row is flagged when
 its score is at least the threshold): size, positives, rows flagged, base rate
@@ -32,9 +33,10 @@ negative rate or AP of a group without positives, the false discovery rate
 when nobody is flagged) is missing, never 0.
 
 Uncertainty: ``bootstrap_resamples`` resamples of each group's rows, drawn by
-family (siblings are not independent cases) and stratified (families with a
-positive row in the group and families without are drawn separately, as in
-``evaluate_models``; the base rate's interval is the Wilson 95% interval), drawn with
+family (siblings are not independent cases), plain as in ``evaluate_models``:
+not stratified, since holding a group's one or two families with a positive
+case fixed in every resample made its intervals far too narrow (the base
+rate's interval is the Wilson 95% interval), drawn with
 ``np.random.default_rng([seed, attribute number, group number])`` so that a
 group's resamples do not depend on other groups or models; every model is
 scored on the same resamples. Intervals are the 2.5th and 97.5th percentiles,
@@ -53,8 +55,13 @@ outside ``disparity_band`` (default 0.8 to 1.25); ``<metric>_disparity`` judges
 it with its interval: "within band" (interval inside the band), "outside band"
 (interval entirely outside), "cannot tell" (otherwise), "reference" (the
 reference group itself, ratio 1) or "undefined" (no ratio: 0 / 0 or a missing
-metric). A ratio x / 0 with x > 0 is infinite. Small groups mostly give
-"cannot tell": that is the honest answer, not a failure.
+metric). A ratio x / 0 with x > 0 is infinite. A bootstrap of a handful of
+families cannot show its own uncertainty, so a ratio is also "cannot tell"
+whenever the group is small, or when the rows its rate or the reference's is
+counted over (positives for AP and the false negative rate, negatives for the
+false positive rate, flagged rows for the false discovery rate, unflagged rows
+for the false omission rate, all rows for the share flagged) come from fewer
+than ``MIN_FAMILIES`` families. That is the honest answer, not a failure.
 
 Caveats for the report: AP rises with a group's base rate, so an AP ratio mixes
 ranking quality with prevalence (the 2020 study's "pinned" AP and its
@@ -126,6 +133,7 @@ ETHNICITY_PREFIXES = {"W": "White", "M": "Mixed", "A": "Asian", "B": "Black"}
 
 BOOTSTRAP_RESAMPLES = 200
 MIN_GROUP_SIZE = 30
+MIN_FAMILIES = 5
 DISPARITY_BAND = (0.8, 1.25)
 RATE_METRICS = FAIRNESS_METRICS
 WITHIN = "within band"
@@ -279,13 +287,31 @@ def resampled_group_metrics(
     return out
 
 
-def group_metrics(labels: np.ndarray, scores: np.ndarray, flagged: np.ndarray) -> dict:
-    """Return a group's size, positives, rows flagged, base rate with its Wilson
-    interval, mean score, calibration gap, AP and rates (floats; NaN when
-    undefined), and each rate's numerator and denominator
-    (``<rate>_numerator``, ``<rate>_denominator``)."""
+def denominator_rows(labels: np.ndarray, flagged: np.ndarray) -> dict[str, np.ndarray]:
+    """Return, per fairness metric, the mask of the rows it is counted over."""
     labels = np.asarray(labels).astype(bool)
     flagged = np.asarray(flagged).astype(bool)
+    return {
+        "average_precision": labels,
+        "false_positive_rate": ~labels,
+        "false_negative_rate": labels,
+        "false_discovery_rate": flagged,
+        "false_omission_rate": ~flagged,
+        "flagged_share": np.ones(len(labels), dtype=bool),
+    }
+
+
+def group_metrics(
+    labels: np.ndarray, scores: np.ndarray, flagged: np.ndarray, families: np.ndarray
+) -> dict:
+    """Return a group's size, positives, rows flagged, base rate with its Wilson
+    interval, mean score, calibration gap, AP and rates (floats; NaN when
+    undefined), each rate's numerator and denominator (``<rate>_numerator``,
+    ``<rate>_denominator``) and the number of families among the rows each
+    metric is counted over (``<metric>_families``)."""
+    labels = np.asarray(labels).astype(bool)
+    flagged = np.asarray(flagged).astype(bool)
+    families = np.asarray(families, dtype=str)
     n_rows = len(labels)
     point = resampled_group_metrics(labels, scores, flagged, np.ones((1, n_rows)))
     n_positive = int(labels.sum())
@@ -310,6 +336,8 @@ def group_metrics(labels: np.ndarray, scores: np.ndarray, flagged: np.ndarray) -
     for name, (numerator, denominator) in rate_counts(*(c.sum() for c in cells)).items():
         out[f"{name}_numerator"] = int(numerator)
         out[f"{name}_denominator"] = int(denominator)
+    for name, rows in denominator_rows(labels, flagged).items():
+        out[f"{name}_families"] = len(np.unique(families[rows]))
     return out
 
 
@@ -377,11 +405,12 @@ def metric_columns(
     reference_resampled: Mapping,
     is_reference: bool,
     band: Sequence[float],
+    judgeable: bool = True,
 ) -> dict:
     """Return a metric's value, interval, ratio to the reference with its
     interval, ``<metric>_outside_band`` and ``<metric>_disparity`` for one group.
     The reference group's own ratio is 1 (judged "reference") when its metric
-    is defined."""
+    is defined; a defined ratio that is not ``judgeable`` is "cannot tell"."""
     counts = (point.get(f"{metric}_numerator"), point.get(f"{metric}_denominator"))
     reference_counts = (
         reference_point.get(f"{metric}_numerator"),
@@ -413,7 +442,7 @@ def metric_columns(
     elif is_reference:
         judgement, outside = REFERENCE, False
     else:
-        judgement = band_judgement(ratio, *ratio_interval_, band)
+        judgement = band_judgement(ratio, *ratio_interval_, band) if judgeable else UNSURE
         outside = bool(ratio < band[0] or ratio > band[1])
     return out | {
         f"{metric}_ratio": ratio,
@@ -519,19 +548,13 @@ def assess_fairness(
                 continue
             rng = np.random.default_rng([int(seed), a, g])
             counts = np.concatenate(
-                list(
-                    bootstrap_counts(
-                        labels[members],
-                        n_resamples,
-                        rng,
-                        stratified=True,
-                        groups=families[members],
-                    )
-                )
+                list(bootstrap_counts(len(members), n_resamples, rng, groups=families[members]))
             )
             for m, model in enumerate(wide.columns):
                 scores = wide[model].to_numpy()[members]
-                point = group_metrics(labels[members], scores, flagged[members, m])
+                point = group_metrics(
+                    labels[members], scores, flagged[members, m], families[members]
+                )
                 resampled = resampled_group_metrics(
                     labels[members], scores, flagged[members, m], counts
                 )
@@ -561,6 +584,10 @@ def assess_fairness(
                 low, high = percentile_interval(resampled["mean_score"])
                 row |= {"mean_score_lower": float(low), "mean_score_upper": float(high)}
                 for metric in RATE_METRICS:
+                    judgeable = not row["small_group"] and (
+                        min(point[f"{metric}_families"], ref_point[f"{metric}_families"])
+                        >= MIN_FAMILIES
+                    )
                     row |= metric_columns(
                         metric,
                         point,
@@ -569,6 +596,7 @@ def assess_fairness(
                         ref_resampled,
                         group == reference,
                         band,
+                        judgeable,
                     )
                 rows.append(row)
     table = pd.DataFrame(rows)

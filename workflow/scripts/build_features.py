@@ -490,6 +490,20 @@ def leakage_audit(
     return pd.DataFrame(rows)
 
 
+def check_notes_linked_to_cohort(note_children: pd.Series, cohort_children: pd.Series) -> None:
+    """Raise ``InputError`` when notes exist but none belongs to a cohort child:
+    the text features would silently be empty."""
+    if len(note_children) and not note_children.isin(cohort_children).any():
+        raise InputError(
+            f"none of the {len(note_children)} redacted notes belongs to a child in the "
+            "cohort, so every text feature would be empty. The notes and the records were "
+            "most likely pseudonymised with different keys (set the same "
+            "pseudonymisation key and rerun: snakemake --forcerun ingest_records "
+            "redact_notes), or data.tables.notes.columns.child_id names a different "
+            "identifier from the children table's."
+        )
+
+
 def read_shards(paths: list[str]) -> pd.DataFrame:
     """Read the shards of a text table into one frame."""
     return pa.concat_tables([pq.read_table(p) for p in paths]).to_pandas()
@@ -503,7 +517,9 @@ def main(snakemake) -> None:
     structured = structured_features(
         cohort, tables, snakemake.params.current_referral, snakemake.params.outcome_type
     )
-    tokens = select_document_types(read_shards(snakemake.input.tokens), outcome["document_types"])
+    all_tokens = read_shards(snakemake.input.tokens)
+    check_notes_linked_to_cohort(all_tokens["child_id"], cohort["child_id"])
+    tokens = select_document_types(all_tokens, outcome["document_types"])
     flags = read_shards(snakemake.input.flags)
     if outcome["document_types"] is not None:
         flags = flags.loc[flags["note_id"].isin(tokens["note_id"])]

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -214,14 +215,11 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("cv_ap_sd", pa.float64()),
             ("cv_ap_lower_bound", pa.float64()),
             ("success_threshold", pa.float64()),
-            ("meets_threshold", pa.bool_()),
         ]
     ),
 }
-# The summary answers with the verdict, so it leaves out ``meets_threshold`` (the
-# point estimate alone against the bar), which could contradict it.
 SCHEMAS["summary"] = pa.schema(
-    [f for f in SCHEMAS["metrics"] if f.name not in ("selected", "meets_threshold")]
+    [f for f in SCHEMAS["metrics"] if f.name != "selected"]
     + [
         pa.field("baseline_average_precision", pa.float64()),
         pa.field("ap_ci_lower", pa.float64()),
@@ -586,6 +584,22 @@ def resolve_key(key_env: str, key_file: str | None, demo_key: str | None) -> byt
         return demo_key.encode("utf-8")
 
 
+def key_fingerprint(key: bytes) -> str:
+    """Return a short keyed hash that tells pseudonymisation keys apart without
+    revealing them: HMAC-SHA256 of a fixed message, first 16 hex digits."""
+    return hmac.new(key, b"pseudonymisation key fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+def check_key_fingerprint(key: bytes, planned: str | None) -> None:
+    """Raise ``InputError`` if ``key`` is not the key Snakemake planned the run
+    with (``planned``, from the rule's params; None when none was found then)."""
+    if planned is not None and key_fingerprint(key) != planned:
+        raise InputError(
+            "the pseudonymisation key changed between planning and running this job "
+            "(environment variable or key file edited meanwhile): start the run again."
+        )
+
+
 def batches(texts: Iterable[str], chars: int) -> Iterator[list[str]]:
     """Consecutive runs of ``texts`` of at least ``chars`` characters (the
     last may be shorter); every text is in exactly one run, in order."""
@@ -605,7 +619,10 @@ def run(main: Callable[[], None], log_path: str | None) -> None:
     """Run a script's ``main`` with logging to ``log_path`` and stderr.
 
     An ``InputError`` is reported as a plain message (no traceback) and the job
-    fails with exit code 1; Snakemake then removes the job's outputs.
+    fails with exit code 1; Snakemake then removes the job's outputs. Any other
+    error is a bug or an input the workflow does not handle: the log records its
+    type and where it happened, but not its message, which may quote raw data
+    (the log sits under results/); the full traceback goes to stderr only.
     """
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
@@ -622,6 +639,14 @@ def run(main: Callable[[], None], log_path: str | None) -> None:
     except InputError as error:
         logging.getLogger("input").error("%s", error)
         sys.exit(1)
+    except Exception as error:
+        logging.getLogger("unexpected").error(
+            "unexpected %s: a bug, or input this workflow does not handle. Its message "
+            "may quote raw data, so it is on the console only; it happened at:\n%s",
+            type(error).__name__,
+            "".join(traceback.format_tb(error.__traceback__)).rstrip(),
+        )
+        raise
 
 
 UNREADABLE_ENCODINGS = {

@@ -6,8 +6,9 @@ Outputs (one outcome x design each):
   test-set average precision (AP, the study's headline metric), ROC AUC,
   precision and recall at the decision threshold, the test size and base rate,
   the inner-CV AP of the model's selected candidate (mean, sd with ddof=1, and
-  the lower bound mean - 1.96 sd / sqrt(k)) and ``meets_threshold`` (the point
-  estimate of the test AP against the success threshold).
+  the lower bound mean - 1.96 sd / sqrt(k)) and the success threshold. Whether
+  a model meets it is the ``details`` verdict, judged on the interval: a point
+  estimate alone could contradict it.
 - ``details`` (``DETAILS_SCHEMA``): every column of ``metrics`` plus the richer
   set: positives, Brier score, share flagged, F0.1, accuracy, the plain-language
   metrics ("false alarms" per 100 flagged = (1 - precision) x 100, "children at
@@ -37,13 +38,14 @@ Conventions:
 - Bootstrap: ``bootstrap_resamples`` resamples of the test set's families
   (siblings share risks and records, so they are not independent cases: a
   family is drawn with all its test rows), drawn with
-  ``np.random.default_rng(seed)``, stratified by default (families with a
-  positive case and families without are resampled separately, so every
-  resample keeps the test set's count of each and AP is always defined); the
-  same resamples serve every model (paired). The interval is the 2.5th and
-  97.5th percentile (numpy's linear method) of the resampled APs. With plain
-  resampling (``bootstrap_stratified: false``) resamples without a positive
-  are left out.
+  ``np.random.default_rng(seed)``; the same resamples serve every model
+  (paired). The resamples are plain, not stratified by class: the number of
+  positive cases varies between them as it would between test sets, and
+  holding it fixed narrowed the intervals (their lower ends by 0.01 to 0.03 on
+  the bundled LA), flattering the verdicts. A resample without a positive case
+  (AP undefined) is left out; ``bootstrap_valid`` counts those kept. The
+  interval is the 2.5th and 97.5th percentile (numpy's linear method) of the
+  resampled APs.
   The bootstrap holds the fitted models fixed: it measures the uncertainty of
   the test-set estimate, not of refitting (the 2020 study refitted 500 times).
 - Verdict per model: "meets the bar" when the interval's lower bound is at
@@ -327,10 +329,9 @@ def calibration_table(
 
 
 def bootstrap_counts(
-    labels: np.ndarray,
+    n_rows: int,
     n_resamples: int,
     rng: np.random.Generator,
-    stratified: bool = True,
     max_cells: int = BOOTSTRAP_CHUNK_CELLS,
     groups: np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
@@ -340,34 +341,22 @@ def bootstrap_counts(
 
     ``groups`` (one label per row, e.g. the family) makes it a cluster
     bootstrap: groups are drawn with replacement and every row counts as often
-    as its group is drawn. Without it every row is its own group. Stratified:
-    groups holding a positive row and groups without are drawn separately, so
-    each resample keeps the count of each (with single-row groups: the class
-    counts). The chunk size depends only on the number of groups, so the draws
-    are the same for the same inputs and generator state.
+    as its group is drawn. Without it every row is its own group. The chunk
+    size depends only on the number of groups, so the draws are the same for
+    the same inputs and generator state.
     """
-    labels = np.asarray(labels)
     if groups is None:
-        row_group = np.arange(len(labels))
+        row_group = np.arange(n_rows)
     else:
         row_group = np.unique(np.asarray(groups, dtype=str), return_inverse=True)[1]
     n_groups = int(row_group.max()) + 1 if len(row_group) else 0
-    if stratified:
-        positive = np.zeros(n_groups, dtype=bool)
-        positive[row_group[labels == 1]] = True
-        strata = [np.flatnonzero(positive), np.flatnonzero(~positive)]
-    else:
-        strata = [np.arange(n_groups)]
-    strata = [members for members in strata if len(members)]
     chunk = max(1, int(max_cells) // max(n_groups, 1))
     done = 0
     while done < n_resamples:
         size = min(chunk, n_resamples - done)
         offsets = (np.arange(size, dtype=np.int64) * n_groups)[:, None]
-        counts = np.zeros(size * n_groups, dtype=np.int64)
-        for members in strata:
-            draws = members[rng.integers(0, len(members), size=(size, len(members)))]
-            counts += np.bincount((offsets + draws).ravel(), minlength=size * n_groups)
+        draws = rng.integers(0, n_groups, size=(size, n_groups))
+        counts = np.bincount((offsets + draws).ravel(), minlength=size * n_groups)
         yield counts.reshape(size, n_groups)[:, row_group]
         done += size
 
@@ -424,7 +413,6 @@ def bootstrap_average_precision(
     scores: np.ndarray,
     n_resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
-    stratified: bool = True,
     groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return the AP of ``n_resamples`` bootstrap resamples of the rows (of
@@ -438,7 +426,7 @@ def bootstrap_average_precision(
         scores = scores[:, None]
     rng = np.random.default_rng(seed)
     chunks = []
-    for counts in bootstrap_counts(labels, int(n_resamples), rng, stratified, groups=groups):
+    for counts in bootstrap_counts(len(labels), int(n_resamples), rng, groups=groups):
         chunks.append(
             np.stack([resampled_average_precision(labels, column, counts) for column in scores.T])
         )
@@ -543,7 +531,6 @@ def evaluate(
         )
         row |= summary.loc[model].to_dict()
         row["success_threshold"] = float(success_threshold)
-        row["meets_threshold"] = bool(row["average_precision"] >= success_threshold)
         rows.append(row)
         logger.info(
             "%s / %s / %s: test AP %.3f (base rate %.3f), ROC AUC %.3f, CV AP %.3f +- %.3f%s",
@@ -558,7 +545,7 @@ def evaluate(
             " (selected)" if row["selected"] else "",
         )
     metrics = pd.DataFrame(rows)
-    return metrics.astype({"n_test": np.int64, "selected": bool, "meets_threshold": bool})
+    return metrics.astype({"n_test": np.int64, "selected": bool})
 
 
 def score_matrix(predictions: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -586,7 +573,6 @@ def evaluate_all(
     bootstrap_resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
     calibration_bins: int = CALIBRATION_BINS,
-    bootstrap_stratified: bool = True,
     families: pd.Series | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Return the ``metrics``, ``details``, ``thresholds`` and ``calibration``
@@ -607,11 +593,9 @@ def evaluate_all(
             )
         groups = families.loc[wide.index].to_numpy()
     resampled = bootstrap_average_precision(
-        labels, wide.to_numpy(), bootstrap_resamples, seed, bootstrap_stratified, groups
+        labels, wide.to_numpy(), bootstrap_resamples, seed, groups
     )
-    method = ("stratified" if bootstrap_stratified else "plain") + (
-        " by family" if families is not None else " by row"
-    )
+    method = "by family" if families is not None else "by row"
     lower, upper = percentile_interval(resampled)
     key = {"outcome": outcome, "design": design}
     details, thresholds, calibration = [], [], []
@@ -680,7 +664,6 @@ def main(snakemake) -> None:
         bootstrap_resamples=int(params.bootstrap_resamples),
         seed=int(params.seed),
         calibration_bins=int(params.calibration_bins),
-        bootstrap_stratified=True,
         families=families,
     )
     write_parquet(tables["metrics"], snakemake.output.metrics, "metrics")

@@ -26,6 +26,7 @@ import yaml
 
 from common import (
     InputError,
+    check_key_fingerprint,
     column_label,
     enforce_schema,
     first_row,
@@ -645,6 +646,7 @@ def main(snakemake) -> None:
     """Run ingestion with the rule's inputs, params and outputs."""
     params = snakemake.params
     key = resolve_key(params.key_env, params.key_file, params.demo_key)
+    check_key_fingerprint(key, params.key_fingerprint)
     paths = {table: Path(snakemake.input[table]) for table in [*DATE_COLUMNS, "notes"]}
     tables, qa = ingest(
         paths,

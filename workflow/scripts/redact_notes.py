@@ -58,6 +58,7 @@ from spacy.lookups import load_lookups
 
 from common import (
     InputError,
+    check_key_fingerprint,
     column_label,
     first_row,
     parse_dates,
@@ -587,6 +588,7 @@ def main(snakemake) -> None:
     if len(paths) != params.shards:
         raise ValueError(f"{len(paths)} shard outputs for {params.shards} shards")
     key = resolve_key(params.key_env, params.key_file, params.demo_key)
+    check_key_fingerprint(key, params.key_fingerprint)
     people = read_mapped_csv(snakemake.input.people, params.people_columns, "people")
     first_names = first_name_pass(snakemake.input.first_names or None, params.first_name_exceptions)
     # The raw notes are not kept in a variable, so that their memory is freed

@@ -20,7 +20,7 @@ BASELINE = "previous_referrals"
 def summarise(metrics: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
     """One row per outcome x design with the selected model, its bootstrap
     interval and verdict, and the baseline's AP."""
-    selected = metrics.loc[metrics["selected"]].drop(columns=["selected", "meets_threshold"])
+    selected = metrics.loc[metrics["selected"]].drop(columns="selected")
     selected = selected.merge(
         details[["outcome", "design", "model", "ap_ci_lower", "ap_ci_upper", "verdict"]],
         on=["outcome", "design", "model"],

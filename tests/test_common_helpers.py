@@ -1,0 +1,43 @@
+"""Tests for common.run, the wrapper every script's main runs in, and the key fingerprint."""
+
+import pytest
+
+from common import InputError, check_key_fingerprint, key_fingerprint, run
+
+
+def test_bad_input_is_a_plain_message_in_the_log(tmp_path):
+    log = tmp_path / "job.log"
+
+    def main():
+        raise InputError("children.csv, line 3: column Sex is empty; fill it in.")
+
+    with pytest.raises(SystemExit) as stopped:
+        run(main, str(log))
+    assert stopped.value.code == 1
+    text = log.read_text()
+    assert "line 3: column Sex is empty" in text and "Traceback" not in text
+
+
+def test_an_unexpected_error_is_logged_without_its_message(tmp_path):
+    log = tmp_path / "job.log"
+
+    def main():
+        value = "Jayden Smith"  # as if read from a raw export
+        int(value)
+
+    with pytest.raises(ValueError, match="Jayden Smith"):
+        run(main, str(log))
+    text = log.read_text()
+    assert "unexpected ValueError" in text
+    assert "in main" in text and "int(value)" in text
+    assert "Jayden" not in text and "invalid literal" not in text
+
+
+def test_a_key_changed_after_planning_is_refused():
+    key = b"the-key-snakemake-planned-with"
+    check_key_fingerprint(key, key_fingerprint(key))
+    check_key_fingerprint(key, None)
+    assert key_fingerprint(key) != key_fingerprint(b"another-key-typed-later")
+    assert key.decode() not in key_fingerprint(key)
+    with pytest.raises(InputError, match="changed between planning and running"):
+        check_key_fingerprint(b"another-key-typed-later", key_fingerprint(key))
