@@ -182,6 +182,31 @@ def test_windows_1252_and_bom_are_read(tmp_path):
     assert read_mapped_csv(path, MAPPINGS["children"], "children")["ethnicity"][0] == "WBRI café"
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_export_without_header_row_keeps_its_first_record_out_of_the_message(tmp_path, suffix):
+    record = ["N1", "C1", "2016-01-11", "Visit to Jayden Smith", "Jayden Smith, 07700 900123"]
+    path = tmp_path / f"notes{suffix}"
+    frame = pd.DataFrame([record, ["N2", "C2", "2016-01-12", "Visit", "Short"]])
+    if suffix == ".csv":
+        frame.to_csv(path, index=False, header=False)
+    else:
+        frame.to_excel(path, index=False, header=False)
+    with pytest.raises(InputError) as error:
+        read_mapped_csv(path, NOTES_MAPPING, "notes")
+    message = str(error.value)
+    assert "none of the expected columns" in message and "5 field(s)" in message
+    assert "lack its header row" in message and "data.tables.notes.columns" in message
+    assert not [value for value in record if value in message]
+    assert "Jayden" not in message and "07700" not in message
+
+
+def test_export_with_a_header_row_lists_its_columns(tmp_path):
+    path = tmp_path / "children.csv"
+    path.write_text("LAchildID,FamilyID,Gender\nC1,F1,F\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"lacks column\(s\) \['Sex'.*found \['LAchildID'"):
+        read_mapped_csv(path, MAPPINGS["children"], "children")
+
+
 def test_missing_key_says_how_to_set_one(monkeypatch):
     monkeypatch.delenv("NO_SUCH_KEY_VARIABLE", raising=False)
     with pytest.raises(InputError, match="set the environment variable NO_SUCH_KEY_VARIABLE"):

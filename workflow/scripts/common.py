@@ -769,6 +769,31 @@ def read_raw_export(path: Path, table: str) -> pd.DataFrame:
         ) from None
 
 
+def missing_columns_message(path: Path, table: str, expected: list[str], headers: list[str]) -> str:
+    """What to tell the user when the export ``path``, whose header row was
+    read as ``headers``, lacks some of the mapped columns ``expected``.
+
+    The headers are listed only if one of them is an expected column, which
+    shows that they are a header row: in an export without one they are the
+    first record (names, phone numbers, a whole note), which must not reach a
+    log, so then only their number is given.
+    """
+    folded = {header.casefold() for header in headers}
+    missing = [name for name in expected if name.casefold() not in folded]
+    mapping = f"data.tables.{table}.columns"
+    if len(missing) < len(expected):
+        return (
+            f"{table}: file {path} lacks column(s) {missing} (found {headers}); "
+            f"fix the export or the mapping {mapping} in your config."
+        )
+    return (
+        f"{table}: file {path} has none of the expected columns {expected}; its first "
+        f"row holds {len(headers)} field(s), which are not listed as they may be data. "
+        "The file may lack its header row (re-export it with column headings), or the "
+        f"mapping {mapping} in your config may be wrong."
+    )
+
+
 def read_mapped_csv(path: str | Path, columns: dict[str, str], table: str) -> pd.DataFrame:
     """Read a raw export (CSV, XLSX, Parquet or JSON lines, by suffix: see
     ``read_raw_export``) and rename its columns to canonical names.
@@ -792,8 +817,7 @@ def read_mapped_csv(path: str | Path, columns: dict[str, str], table: str) -> pd
     missing = [raw for raw in columns.values() if raw.casefold() not in by_folded]
     if missing:
         raise InputError(
-            f"{table}: file {path} lacks column(s) {missing} (found {list(frame.columns)}); "
-            f"fix the export or the mapping data.tables.{table}.columns in your config."
+            missing_columns_message(path, table, list(columns.values()), list(frame.columns))
         )
     out = pd.DataFrame(
         {canonical: frame[by_folded[raw.casefold()]] for canonical, raw in columns.items()}
