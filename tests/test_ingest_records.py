@@ -1,6 +1,7 @@
 """Ingestion of structured exports: mapping, pseudonymisation and clear errors."""
 
 import json
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -205,6 +206,30 @@ def test_export_with_a_header_row_lists_its_columns(tmp_path):
     path.write_text("LAchildID,FamilyID,Gender\nC1,F1,F\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"lacks column\(s\) \['Sex'.*found \['LAchildID'"):
         read_mapped_csv(path, MAPPINGS["children"], "children")
+
+
+def test_utf8_file_with_one_windows_1252_byte_is_refused(tmp_path):
+    # Read as Windows-1252 throughout, "Zoë" would become "ZoÃ«" and escape redaction.
+    path = tmp_path / "notes.csv"
+    text = NOTES_CSV.replace("Short note", "Zoë\u2019s note")
+    path.write_bytes(text.encode("utf-8").replace(b"Caf\xc3\xa9", b"Caf\xe9"))
+    message = (
+        r"line 3: byte b'\\xe9' is not UTF-8, though the file holds UTF-8 text "
+        r"\(first at line 4\).*re-save the file as UTF-8"
+    )
+    with pytest.raises(InputError, match=message):
+        read_mapped_csv(path, NOTES_MAPPING, "notes")
+
+
+def test_chosen_encoding_is_logged(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "notes.csv"
+    path.write_bytes(NOTES_CSV.replace("Short note", "Zoë’s note").encode("cp1252"))
+    assert read_mapped_csv(path, NOTES_MAPPING, "notes")["text"][1] == "Zoë’s note"
+    assert "not UTF-8 (first at line 3); read as Windows-1252" in caplog.text
+    path.write_bytes(NOTES_CSV.encode("utf-8"))
+    read_mapped_csv(path, NOTES_MAPPING, "notes")
+    assert f"{path}: read as UTF-8" in caplog.text
 
 
 def test_missing_key_says_how_to_set_one(monkeypatch):

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import sys
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -638,7 +639,8 @@ def text_encoding(path: Path, table: str) -> str:
     Windows-1252.
 
     Raises ``InputError`` naming the file, the line and what to do for UTF-16
-    or UTF-32 files and for bytes that neither encoding can read.
+    or UTF-32 files, for UTF-8 files with bytes in another encoding, and for
+    bytes that neither encoding can read.
     """
     with path.open("rb") as handle:
         head = handle.read(1 << 16)
@@ -654,15 +656,48 @@ def text_encoding(path: Path, table: str) -> str:
             "holds NUL bytes, so it is in an unknown encoding (or not text); re-save it "
             "as UTF-8 CSV."
         )
-    for encoding in ("utf-8-sig", "cp1252"):
-        failure = undecodable_line(path, encoding)
-        if failure is None:
-            return encoding
+    failure = undecodable_line(path, "utf-8-sig")
+    if failure is None:
+        logger.info("%s: read as UTF-8", path)
+        return "utf-8-sig"
+    line, byte = failure
+    utf8_line = first_utf8_line(path)
+    if utf8_line is not None:
+        # Read as Windows-1252, the file's UTF-8 text would turn "Zoë" into
+        # "ZoÃ«", which name redaction no longer recognises.
+        raise InputError(
+            f"{table}: file {path}, line {line}: byte {byte!r} is not UTF-8, though the "
+            f"file holds UTF-8 text (first at line {utf8_line}), so it mixes encodings; "
+            f"correct the character on line {line} and re-save the file as UTF-8."
+        )
+    failure = undecodable_line(path, "cp1252")
+    if failure is None:
+        logger.info("%s: not UTF-8 (first at line %d); read as Windows-1252", path, line)
+        return "cp1252"
     line, byte = failure
     raise InputError(
         f"{table}: file {path}, line {line}: byte {byte!r} is neither UTF-8 nor "
         "Windows-1252, so the encoding is unknown; re-save the file as UTF-8."
     )
+
+
+# A character beyond ASCII that UTF-8 decoding produced, not a byte it escaped.
+DECODED_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")
+
+
+def first_utf8_line(path: Path) -> int | None:
+    """The first line of ``path`` holding a character beyond ASCII validly
+    encoded as UTF-8 (a BOM aside), or None; in 16 MB chunks, as
+    ``undecodable_line``."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
+    lines_before = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            text = decoder.decode(chunk)
+            if match := DECODED_NON_ASCII.search(text):
+                return lines_before + text.count("\n", 0, match.start()) + 1
+            lines_before += text.count("\n")
+    return None
 
 
 def undecodable_line(path: Path, encoding: str) -> tuple[int, bytes] | None:
