@@ -10,8 +10,9 @@ only stage that reads their raw text. Before anything is written it replaces:
 - every first name, last name and carer name in the LA's people export, by
   ``NAME``, in every note rather than only the child's own, because notes
   mention siblings, partners and neighbours. Names match whole words in any
-  case, so "Sarah's" becomes "NAME's" while the name "Ann" leaves "announce"
-  alone; misspellings by two swapped letters ("Kieth") match too, unless the
+  case, with or without accents ("Zoë" and "Zoe" match each other), so
+  "Sarah's" becomes "NAME's" while the name "Ann" leaves "announce" alone;
+  misspellings by two swapped letters ("Kieth") match too, unless the
   misspelling is an English word ("brain" for "Brian");
 - names from the LA's configured lists of schools, places, teams and staff
   (before the names of people), by ``SCHOOL_NAME``, ``PLACE_NAME``,
@@ -173,6 +174,29 @@ RULES: tuple[Rule, ...] = (
         re.compile(r"\d[a-z]{2}\b", re.IGNORECASE),
     ),
 )
+
+
+def accent_folds() -> dict[int, str]:
+    """Each accented Latin letter (Latin-1 to Latin Extended-B, and Latin
+    Extended Additional) and its base letter ("ë" -> "e"), plus the letters
+    with a stroke that Unicode does not decompose ("ø", "ł", "đ")."""
+    folds = {ord(a): b for a, b in zip("øØłŁđĐ", "oOlLdD", strict=True)}
+    for code in [*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)]:
+        decomposed = unicodedata.normalize("NFD", chr(code))
+        if len(decomposed) > 1 and all(unicodedata.combining(c) for c in decomposed[1:]):
+            folds[code] = decomposed[0]
+    return folds
+
+
+ACCENT_FOLDS = accent_folds()
+
+
+def fold_accents(text: str) -> str:
+    """``text`` with accented letters replaced by their base letters, one
+    character for one, so that positions in it fit ``text``."""
+    return text if text.isascii() else text.translate(ACCENT_FOLDS)
+
+
 PLACEHOLDERS: tuple[str, ...] = (
     *dict.fromkeys(rule.kind for rule in RULES),
     *LIST_PLACEHOLDERS.values(),
@@ -185,8 +209,8 @@ def name_variants(cell: str) -> set[str]:
 
     "Mary-Jane O'Connor" gives "mary-jane", "mary", "jane", "o'connor",
     "o’connor", "oconnor" and "connor", because notes use either apostrophe,
-    drop it, or use one half of a double-barrelled name; "Zoë" also gives
-    "zoe", because notes are often typed without accents.
+    drop it, or use one half of a double-barrelled name. Accents are ignored
+    when matching (``words_regex``), so "Zoë" gives only "zoë".
     """
     variants: set[str] = set()
     for word in NAME_WORD.findall(cell.lower()):
@@ -195,9 +219,6 @@ def name_variants(cell: str) -> set[str]:
         if re.search(r"['’]", word):
             variants.update({word.replace("'", "’"), word.replace("’", "'")})
             variants.add(re.sub(r"['’]", "", word))
-    variants |= {
-        unicodedata.normalize("NFKD", v).encode("ascii", "ignore").decode() for v in variants
-    }
     return {v for v in variants if len(v) >= MIN_NAME_LENGTH and v not in TITLES}
 
 
@@ -376,9 +397,9 @@ def trie_regex(words: list[str]) -> str:
 
 
 def words_regex(words: list[str]) -> re.Pattern[str] | None:
-    """A regex matching ``words`` (lowercase) as whole words in lowercased
-    text, or None if there are none."""
-    words = sorted({w.lower() for w in words if len(w) >= MIN_NAME_LENGTH})
+    """A regex matching ``words`` as whole words in text lowercased and
+    without accents (``fold_accents``), or None if there are none."""
+    words = sorted({fold_accents(w.lower()) for w in words if len(w) >= MIN_NAME_LENGTH})
     # Matched case-sensitively in the lowercased text, twice as fast as a
     # case-insensitive match; look-arounds rather than \b, so that a name
     # ending in "." still needs a non-letter after it.
@@ -386,9 +407,10 @@ def words_regex(words: list[str]) -> re.Pattern[str] | None:
 
 
 def substitute_lowercase(pattern: re.Pattern[str], placeholder: str, text: str) -> tuple[str, int]:
-    """``text`` with the matches of ``pattern`` in its lowercased form replaced
-    by ``placeholder``, keeping the case of the rest; and the number replaced."""
-    lower = text.lower()
+    """``text`` with the matches of ``pattern`` in its lowercased form without
+    accents replaced by ``placeholder``, keeping the rest as it was; and the
+    number replaced. "Zoë" matches "zoe", and "Zoe" matches "zoë"."""
+    lower = fold_accents(text.lower())
     if len(lower) != len(text):
         # A few characters ("İ") lengthen when lowercased, so positions in the
         # lowercased text would not fit the original: redact the lowercased
@@ -443,6 +465,9 @@ class Redactor:
     def redact_text(self, text: str, counts: Counter[str]) -> str:
         """``text`` redacted but for named entities; adds the replacements
         made to ``counts``."""
+        # "ë" may be typed as "e" and a combining diaeresis; composed, it folds
+        # to "e" as one character.
+        text = unicodedata.normalize("NFC", text)
         for rule in RULES:
             if rule.needs is None or rule.needs.search(text):
                 text, n = rule.pattern.subn(rule.kind, text)
