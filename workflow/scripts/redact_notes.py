@@ -11,7 +11,8 @@ only stage that reads their raw text. Before anything is written it replaces:
   ``NAME``, in every note rather than only the child's own, because notes
   mention siblings, partners and neighbours. Names match whole words in any
   case, with or without accents ("Zoë" and "Zoe" match each other), so
-  "Sarah's" becomes "NAME's" while the name "Ann" leaves "announce" alone;
+  "Sarah's" becomes "NAME's", "the Smiths" "the NAME" and "Nowak_2.docx"
+  "NAME_2.docx", while the name "Ann" leaves "announce" alone;
   misspellings by two swapped letters ("Kieth") match too, unless the
   misspelling is an English word ("brain" for "Brian");
 - names from the LA's configured lists of schools, places, teams and staff
@@ -397,13 +398,18 @@ def trie_regex(words: list[str]) -> str:
 
 
 def words_regex(words: list[str]) -> re.Pattern[str] | None:
-    """A regex matching ``words`` as whole words in text lowercased and
-    without accents (``fold_accents``), or None if there are none."""
+    """A regex matching ``words``, each perhaps followed by "s", as whole
+    words in text lowercased and without accents (``fold_accents``), or None
+    if there are none."""
     words = sorted({fold_accents(w.lower()) for w in words if len(w) >= MIN_NAME_LENGTH})
     # Matched case-sensitively in the lowercased text, twice as fast as a
     # case-insensitive match; look-arounds rather than \b, so that a name
-    # ending in "." still needs a non-letter after it.
-    return re.compile(rf"(?<!\w)(?:{trie_regex(words)})(?!\w)") if words else None
+    # ending in "." still needs a non-letter after it. A plural or possessive
+    # "s" ("Jaydens bag", "the Smiths") belongs to the name, and digits and
+    # "_" end it ("Nowak_referral.docx", "zoe2"), though \w holds them.
+    if not words:
+        return None
+    return re.compile(rf"(?<![^\W\d_])(?:{trie_regex(words)})s?(?![^\W\d_])")
 
 
 def substitute_lowercase(pattern: re.Pattern[str], placeholder: str, text: str) -> tuple[str, int]:
