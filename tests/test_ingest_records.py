@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import ingest_records as ir
-from common import InputError, read_mapped_csv, read_parquet, resolve_key
+from common import InputError, parse_dates, read_mapped_csv, read_parquet, resolve_key
 
 KEY = b"test-key"
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,6 +230,30 @@ def test_chosen_encoding_is_logged(tmp_path, caplog):
     path.write_bytes(NOTES_CSV.encode("utf-8"))
     read_mapped_csv(path, NOTES_MAPPING, "notes")
     assert f"{path}: read as UTF-8" in caplog.text
+
+
+def test_time_zones_are_dropped_keeping_the_time_as_written(tmp_path):
+    values = pd.Series(
+        [
+            "2017-07-21T15:45:17Z",
+            "2017-07-21T15:45:17+01:00",
+            "2017-07-21 15:45:17.250 -0500",
+            "2017-07-21T15:45 UTC",
+            "2017-07-21T15:45:17",
+            "2017-07-21",
+            "21/07/2017",
+        ]
+    )
+    parsed = parse_dates(values, tmp_path / "notes.csv", "note time", required=True)
+    assert parsed.dt.strftime("%Y-%m-%d %H:%M:%S.%f").str[:23].tolist() == [
+        "2017-07-21 15:45:17.000",
+        "2017-07-21 15:45:17.000",
+        "2017-07-21 15:45:17.250",
+        "2017-07-21 15:45:00.000",
+        "2017-07-21 15:45:17.000",
+        "2017-07-21 00:00:00.000",
+        "2017-07-21 00:00:00.000",
+    ]
 
 
 def test_missing_key_says_how_to_set_one(monkeypatch):

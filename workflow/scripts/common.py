@@ -918,15 +918,25 @@ def first_row(path: str | Path, mask: pd.Series) -> str:
     return row_location(path, int(mask.index[mask.to_numpy()][0]))
 
 
+# A time's zone: "Z", "UTC", "+01:00", "+0100" or "-05", after hh:mm[:ss[.fff]].
+TIME_ZONE_SUFFIX = r"(?i)(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)\s*(?:z|utc|[+-]\d\d(?::?\d\d)?)$"
+
+
 def parse_dates(values: pd.Series, path: str | Path, label: str, required: bool) -> pd.Series:
     """Parse ISO (yyyy-mm-dd[Thh:mm:ss]) or UK (dd/mm/yyyy) dates.
+
+    A time zone after an ISO time ("2017-07-21T15:45:17Z", "...+01:00") is
+    dropped, keeping the time as written (local wall-clock time): exports mix
+    zoned and plain times, and a case's chronology is read in local time.
 
     Raises ``InputError`` naming the file, the column (``label``, see
     ``column_label``) and where the first bad row is (``first_row``) if a value
     cannot be parsed, or if ``required`` and a value is missing.
     """
     text = values.astype("string").str.strip()
-    iso = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    iso = pd.to_datetime(
+        text.str.replace(TIME_ZONE_SUFFIX, r"\1", regex=True), format="ISO8601", errors="coerce"
+    )
     uk = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
     parsed = iso.fillna(uk)
     bad = text.notna() & parsed.isna()
