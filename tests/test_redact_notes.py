@@ -293,7 +293,8 @@ NOTES_CSV = (
     "NOTE-0001,CHILD-A1,2016-01-10T09:30:00,Contact,"
     '"Sarah Smith (DOB 03/04/2012) was seen at home,\n'
     'mum Lisa said ""she is fine"". Call 07700 900123."\n'
-    "NOTE-0002,CHILD-B2,11/01/2016,Assessment,\"Tom's carer, Lisa Brown (lisa.brown@example.com), "
+    "NOTE-0002,CHILD-B2,11/01/2016,Visit to Tom Brown,"
+    "\"Tom's carer, Lisa Brown (lisa.brown@example.com), "
     'lives at LS12 4AB; NHS 943 476 5919."\n'
     "NOTE-0003,CHILD-A1,2016-01-09,Contact,Sarah's brother Tom visited.\n"
     "NOTE-0004,CHILD-Z9,2016-02-01,Contact,Unknown child called from 0113 496 0000.\n"
@@ -399,6 +400,17 @@ def test_main_writes_redacted_pseudonymised_shards(tmp_path, monkeypatch, caplog
         assert identifier not in caplog.text, identifier
     assert "1 note(s) belong to children missing from the people export" in caplog.text
     assert "redacted 1 EMAIL, 0 UPN, 2 PHONE" in caplog.text
+    assert sorted(notes["document_type"]) == ["Contact", "Contact", "Contact", "Visit to NAME NAME"]
+    assert "2 identifier(s) redacted in the distinct document types" in caplog.text
+
+
+def test_document_types_are_redacted_once_each_and_missing_stay_missing():
+    redactor = rn.Redactor(["jayden", "smith"])
+    labels = pd.Series(["Visit to Jayden Smith", pd.NA, "Case note", "Visit to Jayden Smith"])
+    redacted, counts = rn.redact_labels(redactor, labels.astype("str"))
+    assert redacted.isna().tolist() == [False, True, False, False]
+    assert redacted.dropna().tolist() == ["Visit to NAME NAME", "Case note", "Visit to NAME NAME"]
+    assert counts["NAME"] == 2
 
 
 def test_main_writes_every_shard_even_empty_ones(tmp_path, monkeypatch):
@@ -516,8 +528,10 @@ def test_first_names_pass_keeps_ordinary_words_and_exceptions(census_first_names
 
 def test_first_names_go_only_when_capitalised(census_first_names):
     texts = pd.Series(["Will John's mum Grace see grace and john? May. Peter. JOHN, Smithson"])
-    out = rn.Redactor([], first_names=census_first_names)(texts)[0]
+    out, counts = rn.Redactor([], first_names=census_first_names)(texts)
     assert out.iloc[0] == "Will NAME's mum NAME see grace and john? May. Peter. JOHN, Smithson"
+    # Only the names replaced count, not every capitalised word.
+    assert counts["NAME"] == 2
     assert rn.first_name_pass(None, []) == set()
 
 

@@ -29,7 +29,9 @@ only stage that reads their raw text. Before anything is written it replaces:
 - optionally, the people, places and buildings found by a trained spaCy
   pipeline's named-entity recogniser, by ``NAME`` and ``PLACE_NAME``.
 
-Note and child identifiers become keyed hashes, the same as in the structured
+Document types are redacted in the same way, as some case-management systems
+fill them with a free-text subject ("Visit to Jayden Smith"). Note and child
+identifiers become keyed hashes, the same as in the structured
 tables, and notes are split into shards by child so that normalisation can run
 one job per shard. The log holds counts only, never text or identifiers.
 
@@ -464,9 +466,17 @@ class Redactor:
         """``text`` with capitalised first names replaced, and the number replaced."""
         if not self.first_names:
             return text, 0
-        return FIRST_NAME.subn(
-            lambda m: NAME if m.group().lower() in self.first_names else m.group(), text
-        )
+        replaced = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal replaced
+            if match.group().lower() not in self.first_names:
+                return match.group()
+            replaced += 1
+            return NAME
+
+        # Not the count of subn, which counts every capitalised word.
+        return FIRST_NAME.sub(replace, text), replaced
 
     def redact_text(self, text: str, counts: Counter[str]) -> str:
         """``text`` redacted but for named entities; adds the replacements
@@ -522,6 +532,17 @@ class Redactor:
         return pd.Series(out, index=texts.index), counts
 
 
+def redact_labels(redactor: Redactor, labels: pd.Series) -> tuple[pd.Series, Counter[str]]:
+    """``labels`` (document types, which some systems fill with a free-text
+    subject such as "Visit to Jayden Smith") redacted as note text is, each
+    distinct label once; missing labels stay missing. Also the number of
+    replacements by kind, counting each distinct label once."""
+    distinct = pd.Series(labels.dropna().unique(), dtype="str")
+    redacted, counts = redactor(distinct)
+    lookup = dict(zip(distinct, redacted, strict=True))
+    return labels.map(lookup).astype(labels.dtype), counts
+
+
 def redact(texts: pd.Series, names: list[str]) -> pd.Series:
     """``texts`` with identifiers and the given ``names`` replaced by placeholders."""
     return Redactor(names)(texts)[0]
@@ -562,7 +583,8 @@ def shard_of(child_ids: pd.Series, shards: int) -> pd.Series:
 def redact_notes(
     notes: pd.DataFrame, people: pd.DataFrame, separator: str, key: bytes, **redactor
 ) -> tuple[pd.DataFrame, Counter[str]]:
-    """Notes with redacted text and pseudonymised ids, and replacement counts.
+    """Notes with redacted text and document types and pseudonymised ids, and
+    replacement counts (in the document types, each distinct one counts once).
 
     ``redactor`` holds the optional arguments of ``Redactor`` (configured
     lists, first names, entity pipeline).
@@ -577,9 +599,18 @@ def redact_notes(
             unknown,
         )
     names = people_names(people, separator, english_words())
-    text, counts = Redactor(names, **redactor)(notes["text"])
+    redact_with = Redactor(names, **redactor)
+    text, counts = redact_with(notes["text"])
+    document_type, type_counts = redact_labels(redact_with, notes["document_type"])
+    if type_counts.total():
+        logger.warning(
+            "%d identifier(s) redacted in the distinct document types: some hold "
+            "free text; outcomes.*.document_types must name them as redacted.",
+            type_counts.total(),
+        )
     out = notes.assign(
         text=text,
+        document_type=document_type,
         note_id=pseudonymise(notes["note_id"], key),
         child_id=pseudonymise(notes["child_id"], key),
     )
