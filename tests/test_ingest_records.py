@@ -133,7 +133,7 @@ def test_same_key_same_pseudonyms_other_key_other_pseudonyms(tmp_path):
         (
             "referrals",
             RAW["referrals"].replace("2016-06-01", "31/02/2016"),
-            r"CINreferralDate|referral_date.*line 3.*31/02/2016",
+            r"'CINreferralDate' \(referrals.referral_date\), line 3: .*written '99/99/9999'",
         ),
         ("referrals", RAW["referrals"].replace("2016-06-01", "June 2016"), "line 3"),
         ("referrals", RAW["referrals"].replace(",0,,", ",maybe,,"), "cannot read flag 'maybe'"),
@@ -261,6 +261,16 @@ def test_time_zones_are_dropped_keeping_the_time_as_written(tmp_path):
         "2017-07-21 00:00:00.000",
         "2017-07-21 00:00:00.000",
     ]
+
+
+def test_unreadable_date_of_birth_is_shown_by_its_shape_only(tmp_path):
+    paths = write_raw(
+        tmp_path, {"children": RAW["children"].replace("2012-01-20", "20/01/2012 00:00")}
+    )
+    message = r"'PersonBirthDate' \(children.date_of_birth\), line 3: .*'99/99/9999 99:99'"
+    with pytest.raises(InputError, match=message) as error:
+        ingest(paths)
+    assert "20/01/2012" not in str(error.value)
 
 
 def test_missing_key_says_how_to_set_one(monkeypatch):
@@ -486,7 +496,8 @@ def test_unreadable_files_name_file_and_fix(tmp_path, content, name, message):
         ),
         (
             NOTES_CSV.replace("02/03/2016", "2nd March"),
-            r"'NoteDateTime' \(notes.note_datetime\), line 4: cannot read date '2nd March'",
+            r"'NoteDateTime' \(notes.note_datetime\), line 4: cannot read the date written "
+            r"'9AA AAAAA'",
         ),
         (
             NOTES_CSV.replace("N2,", "N1,"),
@@ -616,7 +627,7 @@ def test_bad_date_after_multiline_notes_names_the_physical_line(tmp_path):
     paths["notes"] = write_notes(tmp_path, MULTILINE_NOTES)
     lines = paths["notes"].read_text(encoding="utf-8").split("\n")
     assert lines[7].startswith('"N3"')
-    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 8: cannot read date"
+    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 8: cannot read the date written"
     assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
 
 
@@ -681,7 +692,7 @@ def test_json_lines_name_the_physical_line_past_blank_lines(tmp_path):
     ]
     text = json.dumps(records[0]) + "\n\n" + json.dumps(records[1]) + "\n"
     paths["notes"] = write_notes(tmp_path, text, "notes.jsonl")
-    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 3: cannot read date"
+    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 3: cannot read the date written"
     assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
 
 
@@ -706,7 +717,8 @@ def test_json_lines_name_the_physical_line_past_blank_lines(tmp_path):
         (
             "cp_plans",
             RAW["cp_plans"].replace("2016-07-01", "July"),
-            r"column 'CPPstartDate' \(cp_plans.start_date\), line 2: cannot read date 'July'",
+            r"column 'CPPstartDate' \(cp_plans.start_date\), line 2: cannot read the date "
+            r"written 'AAAA'",
         ),
     ],
 )

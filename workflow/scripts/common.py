@@ -918,6 +918,13 @@ def first_row(path: str | Path, mask: pd.Series) -> str:
     return row_location(path, int(mask.index[mask.to_numpy()][0]))
 
 
+def value_shape(value: str) -> str:
+    """How ``value`` is written, without what it says: each digit as 9 and each
+    letter as A ("30/01/2005" -> "99/99/9999"), for messages about values that
+    may identify someone, such as a date of birth."""
+    return "".join("9" if c.isdigit() else "A" if c.isalpha() else c for c in value)
+
+
 # A time's zone: "Z", "UTC", "+01:00", "+0100" or "-05", after hh:mm[:ss[.fff]].
 TIME_ZONE_SUFFIX = r"(?i)(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)\s*(?:z|utc|[+-]\d\d(?::?\d\d)?)$"
 
@@ -942,8 +949,9 @@ def parse_dates(values: pd.Series, path: str | Path, label: str, required: bool)
     bad = text.notna() & parsed.isna()
     if bad.any():
         raise InputError(
-            f"{path}: {label}, {first_row(path, bad)}: cannot read date "
-            f"{text[bad].iloc[0]!r}; use yyyy-mm-dd or dd/mm/yyyy."
+            f"{path}: {label}, {first_row(path, bad)}: cannot read the date written "
+            f"{value_shape(text[bad].iloc[0])!r} (9: a digit, A: a letter); use "
+            "yyyy-mm-dd or dd/mm/yyyy."
         )
     if required and text.isna().any():
         raise InputError(
