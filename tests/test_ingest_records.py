@@ -280,6 +280,31 @@ def test_missing_key_says_how_to_set_one(monkeypatch):
     assert resolve_key("NO_SUCH_KEY_VARIABLE", None, "demo") == b"demo"
 
 
+def test_key_is_stripped_alike_from_variable_and_file(monkeypatch, tmp_path):
+    secret = "0123456789abcdef0123"
+    key_file = tmp_path / "key"
+    key_file.write_text(f"{secret}\n", encoding="utf-8")
+    monkeypatch.setenv("TEST_INGEST_KEY", f" {secret}\n")
+    assert resolve_key("TEST_INGEST_KEY", None, None) == secret.encode()
+    monkeypatch.delenv("TEST_INGEST_KEY")
+    assert resolve_key("TEST_INGEST_KEY", str(key_file), None) == secret.encode()
+
+
+@pytest.mark.parametrize("where", ["variable", "file"])
+def test_short_key_is_refused_even_with_a_demo_key(monkeypatch, tmp_path, where):
+    key_file = tmp_path / "key"
+    key_file.write_text("short-secret\n", encoding="utf-8")
+    monkeypatch.delenv("TEST_INGEST_KEY", raising=False)
+    if where == "variable":
+        monkeypatch.setenv("TEST_INGEST_KEY", "short-secret")
+    message = (
+        r"key in the (environment variable TEST_INGEST_KEY|key file .*) has 12 char.*at least 16"
+    )
+    with pytest.raises(InputError, match=message) as error:
+        resolve_key("TEST_INGEST_KEY", str(key_file), "DEMO-KEY-for-synthetic-data-only")
+    assert "short-secret" not in str(error.value)
+
+
 def test_external_ssda903_episodes_are_read():
     path = EXTERNAL / "csc-validator-be-903" / "episodes.csv"
     frame = read_mapped_csv(path, MAPPINGS["care_episodes"], "care_episodes")

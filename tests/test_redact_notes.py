@@ -17,7 +17,7 @@ import redact_notes as rn
 from common import InputError, pseudonymise, read_parquet
 
 KEY_ENV = "TEST_REDACT_NOTES_KEY"
-KEY = "test-key"
+KEY = "test-key-of-16-characters"
 NOTES_COLUMNS = {
     "note_id": "NoteID",
     "child_id": "LAchildID",

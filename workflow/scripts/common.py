@@ -544,18 +544,38 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
     return out.map(mapping).astype("string")
 
 
+# A shorter secret could be guessed, and with it every pseudonym reversed by
+# hashing the LA's ids.
+MIN_KEY_LENGTH = 16
+
+
+def checked_key(key: str, source: str) -> bytes:
+    """``key`` as bytes if it has at least ``MIN_KEY_LENGTH`` characters;
+    else raise ``InputError`` naming its ``source`` (never the key)."""
+    if len(key) < MIN_KEY_LENGTH:
+        raise InputError(
+            f"the pseudonymisation key in {source} has {len(key)} character(s); use a "
+            f"random secret of at least {MIN_KEY_LENGTH} (e.g. `python -c 'import secrets; "
+            "print(secrets.token_hex(32))'`). A new key changes every pseudonym, so keep "
+            "it the same across runs from then on."
+        )
+    return key.encode("utf-8")
+
+
 def load_key(key_env: str, key_file: str | None) -> bytes:
     """Return the pseudonymisation key from environment variable ``key_env``,
-    else from ``key_file``; raise ``InputError`` saying how to set one."""
-    value = os.environ.get(key_env, "")
+    else from ``key_file``, either without surrounding whitespace (a trailing
+    newline must not change every pseudonym); raise ``InputError`` saying how
+    to set one, or if it is shorter than ``MIN_KEY_LENGTH``."""
+    value = os.environ.get(key_env, "").strip()
     if value:
-        return value.encode("utf-8")
+        return checked_key(value, f"the environment variable {key_env}")
     if key_file:
         path = Path(key_file).expanduser()
         if path.is_file():
             content = path.read_text(encoding="utf-8").strip()
             if content:
-                return content.encode("utf-8")
+                return checked_key(content, f"the key file {path}")
             raise InputError(
                 f"pseudonymisation key file {path} is empty: write a long random "
                 "secret into it (e.g. `python -c 'import secrets; "
@@ -573,18 +593,19 @@ def load_key(key_env: str, key_file: str | None) -> bytes:
 
 
 def resolve_key(key_env: str, key_file: str | None, demo_key: str | None) -> bytes:
-    """Return the pseudonymisation key, falling back to a labelled demo key."""
-    try:
+    """Return the pseudonymisation key, falling back to a labelled demo key
+    when none is set (a key set but empty or too short is an error)."""
+    key_set = os.environ.get(key_env, "").strip() or (
+        key_file and Path(key_file).expanduser().is_file()
+    )
+    if key_set or not demo_key:
         return load_key(key_env, key_file)
-    except InputError:
-        if not demo_key:
-            raise
-        logger.warning(
-            "using the DEMO pseudonymisation key from the config: acceptable for "
-            "synthetic data only; set %s or pseudonymisation.key_file for real data",
-            key_env,
-        )
-        return demo_key.encode("utf-8")
+    logger.warning(
+        "using the DEMO pseudonymisation key from the config: acceptable for "
+        "synthetic data only; set %s or pseudonymisation.key_file for real data",
+        key_env,
+    )
+    return demo_key.encode("utf-8")
 
 
 def batches(texts: Iterable[str], chars: int) -> Iterator[list[str]]:
