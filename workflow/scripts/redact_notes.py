@@ -142,16 +142,23 @@ RULES: tuple[Rule, ...] = (
     # Permanent UPNs are a letter and 12 digits; temporary ones end in a letter.
     Rule("UPN", re.compile(r"\b[a-z]\d{11}[a-z\d]\b", re.IGNORECASE), re.compile(r"\d{11}")),
     # 0, +44 or 0044 (then perhaps "(0)"), then 9 or 10 more digits, with
-    # single spaces, hyphens or a closing bracket between them.
+    # single spaces, hyphens, dots or a closing bracket between them
+    # ("+44-7700-900123", "07700.900.123").
     Rule(
         "PHONE",
         re.compile(
-            r"(?:\+(?<![\d+]\+)44[ ]?(?:\(0\)[ ]?)?|\((?<![\d+]\()0|0(?<![\d+]0)"
-            r"(?:044[ ]?(?:\(0\)[ ]?)?)?)(?:\d\)?[ -]?){8,9}\d(?!\d)"
+            r"(?:\+(?<![\d+]\+)44[ -]?(?:\(0\)[ -]?)?|\((?<![\d+]\()0|0(?<![\d+]0)"
+            r"(?:044[ -]?(?:\(0\)[ -]?)?)?)(?:\d\)?[ .-]?){8,9}\d(?!\d)"
         ),
     ),
-    # Ten digits, written "943 476 5919", "943-476-5919" or run together.
-    Rule("NHS_NUMBER", re.compile(r"[1-9](?<!\d\d)\d{2}[ -]?\d{3}[ -]?\d{4}(?!\d)")),
+    # Ten digits, written "943 476 5919", "943-476-5919", "943 4765 919" or
+    # run together.
+    Rule(
+        "NHS_NUMBER",
+        re.compile(
+            r"[1-9](?<!\d\d)\d{2}(?:[ -]?\d{3}[ -]?\d{4}|[ -]?\d{4}[ -]?\d{3})(?!\d)"
+        ),
+    ),
     # dd/mm/yyyy, d.m.yy, yyyy-mm-dd, "3rd (of) March (2015)", and a day, any
     # word and a year, which catches misspelt months ("3 Macrh 2015").
     Rule(
@@ -170,10 +177,10 @@ RULES: tuple[Rule, ...] = (
         re.compile(rf"\b{_MONTH}\.?,?\s+(?:\d{{1,2}}{_ORDINAL},?\s+)?{_YEAR}", re.IGNORECASE),
         re.compile(_YEAR),
     ),
-    # "LS12 4AB", "m1 1aa", "SW1A1AA".
+    # "LS12 4AB", "m1 1aa", "SW1A1AA", "B15  2TT", "B15-2TT".
     Rule(
         "POSTCODE",
-        re.compile(r"\b[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2}\b", re.IGNORECASE),
+        re.compile(r"\b[a-z]{1,2}\d[a-z\d]?(?:\s{1,3}|-)?\d[a-z]{2}\b", re.IGNORECASE),
         re.compile(r"\d[a-z]{2}\b", re.IGNORECASE),
     ),
 )
