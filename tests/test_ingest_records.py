@@ -208,6 +208,13 @@ def test_export_without_header_row_keeps_its_first_record_out_of_the_message(tmp
     assert "Jayden" not in message and "07700" not in message
 
 
+def test_export_separated_by_semicolons_says_so(tmp_path):
+    path = tmp_path / "children.csv"
+    path.write_text(RAW["children"].replace(",", ";"), encoding="utf-8")
+    with pytest.raises(InputError, match="columns separated by ';', not by commas"):
+        read_mapped_csv(path, MAPPINGS["children"], "children")
+
+
 def test_export_with_a_header_row_lists_its_columns(tmp_path):
     path = tmp_path / "children.csv"
     path.write_text("LAchildID,FamilyID,Gender\nC1,F1,F\n", encoding="utf-8")

@@ -842,6 +842,13 @@ def missing_columns_message(path: Path, table: str, expected: list[str], headers
             f"{table}: file {path} lacks column(s) {missing} (found {headers}); "
             f"fix the export or the mapping {mapping} in your config."
         )
+    separators = [c for c in ";\t|" if len(headers) == 1 and c in headers[0]]
+    fields = re.split("[;\t|]", headers[0]) if separators else []
+    if {field.strip().casefold() for field in fields} & {name.casefold() for name in expected}:
+        return (
+            f"{table}: file {path} has its columns separated by {separators[0]!r}, not by "
+            "commas; export it as comma-separated CSV."
+        )
     return (
         f"{table}: file {path} has none of the expected columns {expected}; its first "
         f"row holds {len(headers)} field(s), which are not listed as they may be data. "

@@ -155,9 +155,7 @@ RULES: tuple[Rule, ...] = (
     # run together.
     Rule(
         "NHS_NUMBER",
-        re.compile(
-            r"[1-9](?<!\d\d)\d{2}(?:[ -]?\d{3}[ -]?\d{4}|[ -]?\d{4}[ -]?\d{3})(?!\d)"
-        ),
+        re.compile(r"[1-9](?<!\d\d)\d{2}(?:[ -]?\d{3}[ -]?\d{4}|[ -]?\d{4}[ -]?\d{3})(?!\d)"),
     ),
     # dd/mm/yyyy, d.m.yy, yyyy-mm-dd, "3rd (of) March (2015)", and a day, any
     # word and a year, which catches misspelt months ("3 Macrh 2015").
