@@ -283,8 +283,11 @@ def malformed_cin(tmp_path: Path, case: str) -> list[Path]:
         ("empty", "empty"),
         ("wrong_root", "EXPSSDA903"),
         ("missing_child_id", "LAchildID"),
-        ("missing_referral_date", "of child C1 has no <CINreferralDate>"),
-        ("bad_referral_date", "CINreferralDate> of child C1"),
+        ("missing_referral_date", "of <Child> number 1 has no <CINreferralDate>"),
+        (
+            "bad_referral_date",
+            "<CINreferralDate> of <Child> number 1: cannot read the date written '99/99/9999'",
+        ),
         ("impossible_date", "CINclosureDate"),
         ("bad_flag", "ReferralNFA"),
         ("bad_sex", "<Sex>"),
@@ -296,6 +299,8 @@ def test_malformed_cin_raises(tmp_path, case, expected):
         csr.read_cin_census(paths)
     assert paths[0].name in str(error.value)
     assert expected in str(error.value)
+    # Messages say where by position, never by child id or the value itself.
+    assert "C1" not in str(error.value) and "01/05/2020" not in str(error.value)
 
 
 def test_malformed_xml_names_line(tmp_path):
@@ -309,7 +314,7 @@ def test_malformed_xml_names_line(tmp_path):
     [
         ("no_episodes", "no Episodes table"),
         ("no_header", "no Header table"),
-        ("bad_decom", "DECOM, line 2 (CHILD 903A)"),
+        ("bad_decom", "DECOM, line 2: cannot read the date written"),
         ("missing_decom", "DECOM, line 2"),
         ("empty_file", "empty"),
         ("utf16", "UTF-16"),
@@ -363,9 +368,14 @@ def test_families_errors(tmp_path):
     bad_columns = write(tmp_path / "fam.csv", "child,household\na,F1\n")
     with pytest.raises(InputError, match="fam.csv"):
         csr.read_families(bad_columns)
-    conflict = write(tmp_path / "fam2.csv", "LAchildID,FamilyID\na,F1\na,F2\n")
-    with pytest.raises(InputError, match=r"fam2\.csv.*child a"):
+    conflict = write(tmp_path / "fam2.csv", "LAchildID,FamilyID\nC7,F1\nC7,F1\nC7,F2\n")
+    with pytest.raises(InputError, match=r"fam2\.csv: line 2 and line 4 give one child") as error:
         csr.read_families(conflict)
+    assert "C7" not in str(error.value)
+    headerless = write(tmp_path / "fam3.csv", "C7,F1\nC8,F2\n")
+    with pytest.raises(InputError, match=r"header row of 2 field\(s\) lacks") as error:
+        csr.read_families(headerless)
+    assert "C7" not in str(error.value) and "F1" not in str(error.value)
 
 
 def test_exports_pass_workflow_ingestion(tmp_path):
@@ -449,12 +459,12 @@ def test_903_given_as_csv_and_xml_is_an_error_naming_both(tmp_path, layout):
         (
             "<EXPSSDA903><CHILD><HEADER><CHILDID>X1</CHILDID><DOB>2012-13-45</DOB></HEADER>"
             "</CHILD></EXPSSDA903>",
-            "element <DOB> of child X1: cannot read date '2012-13-45'",
+            "element <DOB> of <CHILD> number 1: cannot read the date written '9999-99-99'",
         ),
         (
             "<EXPSSDA903><CHILD><HEADER><CHILDID>X1</CHILDID></HEADER><EPISODE><LS>C2</LS>"
             "</EPISODE></CHILD></EXPSSDA903>",
-            "an <EPISODE> of child X1 has no <DECOM>",
+            "an <EPISODE> of <CHILD> number 1 has no <DECOM>",
         ),
     ],
 )

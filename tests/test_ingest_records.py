@@ -1,6 +1,7 @@
 """Ingestion of structured exports: mapping, pseudonymisation and clear errors."""
 
 import json
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -8,7 +9,14 @@ import pandas as pd
 import pytest
 
 import ingest_records as ir
-from common import InputError, read_mapped_csv, read_parquet, resolve_key
+from common import (
+    InputError,
+    parse_dates,
+    read_mapped_csv,
+    read_parquet,
+    resolve_key,
+    write_parquet,
+)
 
 KEY = b"test-key"
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +133,7 @@ def test_same_key_same_pseudonyms_other_key_other_pseudonyms(tmp_path):
         (
             "referrals",
             RAW["referrals"].replace("2016-06-01", "31/02/2016"),
-            r"CINreferralDate|referral_date.*line 3.*31/02/2016",
+            r"'CINreferralDate' \(referrals.referral_date\), line 3: .*written '99/99/9999'",
         ),
         ("referrals", RAW["referrals"].replace("2016-06-01", "June 2016"), "line 3"),
         ("referrals", RAW["referrals"].replace(",0,,", ",maybe,,"), "cannot read flag 'maybe'"),
@@ -182,11 +190,126 @@ def test_windows_1252_and_bom_are_read(tmp_path):
     assert read_mapped_csv(path, MAPPINGS["children"], "children")["ethnicity"][0] == "WBRI café"
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_export_without_header_row_keeps_its_first_record_out_of_the_message(tmp_path, suffix):
+    record = ["N1", "C1", "2016-01-11", "Visit to Jayden Smith", "Jayden Smith, 07700 900123"]
+    path = tmp_path / f"notes{suffix}"
+    frame = pd.DataFrame([record, ["N2", "C2", "2016-01-12", "Visit", "Short"]])
+    if suffix == ".csv":
+        frame.to_csv(path, index=False, header=False)
+    else:
+        frame.to_excel(path, index=False, header=False)
+    with pytest.raises(InputError) as error:
+        read_mapped_csv(path, NOTES_MAPPING, "notes")
+    message = str(error.value)
+    assert "none of the expected columns" in message and "5 field(s)" in message
+    assert "lack its header row" in message and "data.tables.notes.columns" in message
+    assert not [value for value in record if value in message]
+    assert "Jayden" not in message and "07700" not in message
+
+
+def test_export_separated_by_semicolons_says_so(tmp_path):
+    path = tmp_path / "children.csv"
+    path.write_text(RAW["children"].replace(",", ";"), encoding="utf-8")
+    with pytest.raises(InputError, match="columns separated by ';', not by commas"):
+        read_mapped_csv(path, MAPPINGS["children"], "children")
+
+
+def test_export_with_a_header_row_lists_its_columns(tmp_path):
+    path = tmp_path / "children.csv"
+    path.write_text("LAchildID,FamilyID,Gender\nC1,F1,F\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"lacks column\(s\) \['Sex'.*found \['LAchildID'"):
+        read_mapped_csv(path, MAPPINGS["children"], "children")
+
+
+def test_utf8_file_with_one_windows_1252_byte_is_refused(tmp_path):
+    # Read as Windows-1252 throughout, "Zoë" would become "ZoÃ«" and escape redaction.
+    path = tmp_path / "notes.csv"
+    text = NOTES_CSV.replace("Short note", "Zoë\u2019s note")
+    path.write_bytes(text.encode("utf-8").replace(b"Caf\xc3\xa9", b"Caf\xe9"))
+    message = (
+        r"line 3: byte b'\\xe9' is not UTF-8, though the file holds UTF-8 text "
+        r"\(first at line 4\).*re-save the file as UTF-8"
+    )
+    with pytest.raises(InputError, match=message):
+        read_mapped_csv(path, NOTES_MAPPING, "notes")
+
+
+def test_chosen_encoding_is_logged(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "notes.csv"
+    path.write_bytes(NOTES_CSV.replace("Short note", "Zoë’s note").encode("cp1252"))
+    assert read_mapped_csv(path, NOTES_MAPPING, "notes")["text"][1] == "Zoë’s note"
+    assert "not UTF-8 (first at line 3); read as Windows-1252" in caplog.text
+    path.write_bytes(NOTES_CSV.encode("utf-8"))
+    read_mapped_csv(path, NOTES_MAPPING, "notes")
+    assert f"{path}: read as UTF-8" in caplog.text
+
+
+def test_time_zones_are_dropped_keeping_the_time_as_written(tmp_path):
+    values = pd.Series(
+        [
+            "2017-07-21T15:45:17Z",
+            "2017-07-21T15:45:17+01:00",
+            "2017-07-21 15:45:17.250 -0500",
+            "2017-07-21T15:45 UTC",
+            "2017-07-21T15:45:17",
+            "2017-07-21",
+            "21/07/2017",
+        ]
+    )
+    parsed = parse_dates(values, tmp_path / "notes.csv", "note time", required=True)
+    assert parsed.dt.strftime("%Y-%m-%d %H:%M:%S.%f").str[:23].tolist() == [
+        "2017-07-21 15:45:17.000",
+        "2017-07-21 15:45:17.000",
+        "2017-07-21 15:45:17.250",
+        "2017-07-21 15:45:00.000",
+        "2017-07-21 15:45:17.000",
+        "2017-07-21 00:00:00.000",
+        "2017-07-21 00:00:00.000",
+    ]
+
+
+def test_unreadable_date_of_birth_is_shown_by_its_shape_only(tmp_path):
+    paths = write_raw(
+        tmp_path, {"children": RAW["children"].replace("2012-01-20", "20/01/2012 00:00")}
+    )
+    message = r"'PersonBirthDate' \(children.date_of_birth\), line 3: .*'99/99/9999 99:99'"
+    with pytest.raises(InputError, match=message) as error:
+        ingest(paths)
+    assert "20/01/2012" not in str(error.value)
+
+
 def test_missing_key_says_how_to_set_one(monkeypatch):
     monkeypatch.delenv("NO_SUCH_KEY_VARIABLE", raising=False)
     with pytest.raises(InputError, match="set the environment variable NO_SUCH_KEY_VARIABLE"):
         resolve_key("NO_SUCH_KEY_VARIABLE", None, None)
     assert resolve_key("NO_SUCH_KEY_VARIABLE", None, "demo") == b"demo"
+
+
+def test_key_is_stripped_alike_from_variable_and_file(monkeypatch, tmp_path):
+    secret = "0123456789abcdef0123"
+    key_file = tmp_path / "key"
+    key_file.write_text(f"{secret}\n", encoding="utf-8")
+    monkeypatch.setenv("TEST_INGEST_KEY", f" {secret}\n")
+    assert resolve_key("TEST_INGEST_KEY", None, None) == secret.encode()
+    monkeypatch.delenv("TEST_INGEST_KEY")
+    assert resolve_key("TEST_INGEST_KEY", str(key_file), None) == secret.encode()
+
+
+@pytest.mark.parametrize("where", ["variable", "file"])
+def test_short_key_is_refused_even_with_a_demo_key(monkeypatch, tmp_path, where):
+    key_file = tmp_path / "key"
+    key_file.write_text("short-secret\n", encoding="utf-8")
+    monkeypatch.delenv("TEST_INGEST_KEY", raising=False)
+    if where == "variable":
+        monkeypatch.setenv("TEST_INGEST_KEY", "short-secret")
+    message = (
+        r"key in the (environment variable TEST_INGEST_KEY|key file .*) has 12 char.*at least 16"
+    )
+    with pytest.raises(InputError, match=message) as error:
+        resolve_key("TEST_INGEST_KEY", str(key_file), "DEMO-KEY-for-synthetic-data-only")
+    assert "short-secret" not in str(error.value)
 
 
 def test_external_ssda903_episodes_are_read():
@@ -218,11 +341,36 @@ class NamedList(dict):
     __getattr__ = dict.__getitem__
 
 
-def run_main(tmp_path: Path, paths: dict[str, Path]) -> Path:
-    """Run the script's ``main`` as Snakemake would; return the output folder."""
+def write_note_shards(directory: Path, document_types: list[str | None]) -> list[Path]:
+    """Two note shards, as ``redact_notes`` writes them, holding notes with
+    ``document_types``; only that column matters to ingestion."""
+    shards = []
+    for k, types in enumerate([document_types[:1], document_types[1:]]):
+        notes = pd.DataFrame(
+            {
+                "note_id": [f"{k}{i:015x}" for i in range(len(types))],
+                "child_id": ["0" * 16] * len(types),
+                "note_datetime": pd.to_datetime(["2016-01-11"] * len(types)),
+                "document_type": pd.Series(types, dtype="str"),
+                "text": ["redacted"] * len(types),
+            }
+        )
+        shards.append(directory / f"shard_{k}.parquet")
+        write_parquet(notes, shards[-1], "notes")
+    return shards
+
+
+def run_main(
+    tmp_path: Path, paths: dict[str, Path], document_types: tuple = ("Case note", "Case note")
+) -> Path:
+    """Run the script's ``main`` as Snakemake would, with note shards holding
+    ``document_types``; return the output folder."""
     out = tmp_path / "results"
+    shards = write_note_shards(tmp_path, list(document_types))
     snakemake = SimpleNamespace(
-        input=NamedList(paths, code_lists=ROOT / "resources" / "code_lists.yaml"),
+        input=NamedList(
+            paths, note_shards=shards, code_lists=ROOT / "resources" / "code_lists.yaml"
+        ),
         output=NamedList({t: out / f"{t}.parquet" for t in [*ir.DATE_COLUMNS, "qa"]}),
         params=SimpleNamespace(
             key_env="NO_SUCH_KEY_VARIABLE",
@@ -381,7 +529,8 @@ def test_unreadable_files_name_file_and_fix(tmp_path, content, name, message):
         ),
         (
             NOTES_CSV.replace("02/03/2016", "2nd March"),
-            r"'NoteDateTime' \(notes.note_datetime\), line 4: cannot read date '2nd March'",
+            r"'NoteDateTime' \(notes.note_datetime\), line 4: cannot read the date written "
+            r"'9AA AAAAA'",
         ),
         (
             NOTES_CSV.replace("N2,", "N1,"),
@@ -394,6 +543,18 @@ def test_bad_notes_fail_without_partial_output(tmp_path, notes, message):
     paths = write_raw(tmp_path)
     paths["notes"] = write_notes(tmp_path, notes)
     assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
+
+
+def test_qa_profiles_the_redacted_document_types_only(tmp_path):
+    paths = write_raw(tmp_path)
+    paths["notes"] = write_notes(tmp_path, NOTES_CSV.replace("Case note", "Visit to Jayden Smith"))
+    out = run_main(tmp_path, paths, ("Visit to NAME NAME", None))
+    qa = read_parquet(out / "qa.parquet", "ingest_qa")
+    types = qa.loc[(qa["table"] == "notes") & (qa["measure"] == "code")]
+    assert types[["column", "value", "count", "share"]].values.tolist() == [
+        ["document_type", "Visit to NAME NAME", 1, 0.5]
+    ]
+    assert "Jayden" not in qa.to_string()
 
 
 def test_main_writes_tables_and_qa(tmp_path):
@@ -499,7 +660,7 @@ def test_bad_date_after_multiline_notes_names_the_physical_line(tmp_path):
     paths["notes"] = write_notes(tmp_path, MULTILINE_NOTES)
     lines = paths["notes"].read_text(encoding="utf-8").split("\n")
     assert lines[7].startswith('"N3"')
-    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 8: cannot read date"
+    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 8: cannot read the date written"
     assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
 
 
@@ -564,7 +725,7 @@ def test_json_lines_name_the_physical_line_past_blank_lines(tmp_path):
     ]
     text = json.dumps(records[0]) + "\n\n" + json.dumps(records[1]) + "\n"
     paths["notes"] = write_notes(tmp_path, text, "notes.jsonl")
-    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 3: cannot read date"
+    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 3: cannot read the date written"
     assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
 
 
@@ -589,7 +750,8 @@ def test_json_lines_name_the_physical_line_past_blank_lines(tmp_path):
         (
             "cp_plans",
             RAW["cp_plans"].replace("2016-07-01", "July"),
-            r"column 'CPPstartDate' \(cp_plans.start_date\), line 2: cannot read date 'July'",
+            r"column 'CPPstartDate' \(cp_plans.start_date\), line 2: cannot read the date "
+            r"written 'AAAA'",
         ),
     ],
 )

@@ -130,12 +130,27 @@ def data_directory():
     return config["data"]["directory"]
 
 
+def under_any(path, folders):
+    """Whether ``path`` is inside one of ``folders`` (both resolved)."""
+    resolved = Path(path).resolve()
+    return any(resolved.is_relative_to(Path(folder).resolve()) for folder in folders)
+
+
 def demo_key():
-    """The configured demo key, only for synthetic data under resources/synthetic."""
-    if (
-        Path(data_directory())
-        .resolve()
-        .is_relative_to(Path("resources/synthetic").resolve())
+    """The configured demo key, only when every input is demo data: the raw
+    exports under resources/synthetic, and any statutory returns, family
+    table and converted tables under resources/synthetic or tests/data (the
+    fake samples). The demo key is public, so real data never gets it."""
+    statutory = config["statutory"] or {}
+    statutory_paths = [
+        *statutory.get("cin", []),
+        *statutory.get("ssda903", []),
+        *statutory_families(),
+        *([STATUTORY_DIRECTORY] if statutory else []),
+    ]
+    if under_any(data_directory(), ["resources/synthetic"]) and all(
+        under_any(path, ["resources/synthetic", "tests/data"])
+        for path in statutory_paths
     ):
         return config["pseudonymisation"]["demo_key"]
     return None
@@ -169,6 +184,12 @@ def pseudonymisation_key_fingerprint():
             return None
         key = fallback.encode("utf-8")
     return key_fingerprint(key)
+
+
+def note_shards(wildcards):
+    """The redacted note shards, whose document types ingestion profiles (an
+    input function, as rule redact_notes is defined after rule ingest_records)."""
+    return rules.redact_notes.output.shards
 
 
 def statutory_families():

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 import zipfile
@@ -541,18 +542,38 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
     return out.map(mapping).astype("string")
 
 
+# A shorter secret could be guessed, and with it every pseudonym reversed by
+# hashing the LA's ids.
+MIN_KEY_LENGTH = 16
+
+
+def checked_key(key: str, source: str) -> bytes:
+    """``key`` as bytes if it has at least ``MIN_KEY_LENGTH`` characters;
+    else raise ``InputError`` naming its ``source`` (never the key)."""
+    if len(key) < MIN_KEY_LENGTH:
+        raise InputError(
+            f"the pseudonymisation key in {source} has {len(key)} character(s); use a "
+            f"random secret of at least {MIN_KEY_LENGTH} (e.g. `python -c 'import secrets; "
+            "print(secrets.token_hex(32))'`). A new key changes every pseudonym, so keep "
+            "it the same across runs from then on."
+        )
+    return key.encode("utf-8")
+
+
 def load_key(key_env: str, key_file: str | None) -> bytes:
     """Return the pseudonymisation key from environment variable ``key_env``,
-    else from ``key_file``; raise ``InputError`` saying how to set one."""
-    value = os.environ.get(key_env, "")
+    else from ``key_file``, either without surrounding whitespace (a trailing
+    newline must not change every pseudonym); raise ``InputError`` saying how
+    to set one, or if it is shorter than ``MIN_KEY_LENGTH``."""
+    value = os.environ.get(key_env, "").strip()
     if value:
-        return value.encode("utf-8")
+        return checked_key(value, f"the environment variable {key_env}")
     if key_file:
         path = Path(key_file).expanduser()
         if path.is_file():
             content = path.read_text(encoding="utf-8").strip()
             if content:
-                return content.encode("utf-8")
+                return checked_key(content, f"the key file {path}")
             raise InputError(
                 f"pseudonymisation key file {path} is empty: write a long random "
                 "secret into it (e.g. `python -c 'import secrets; "
@@ -570,18 +591,19 @@ def load_key(key_env: str, key_file: str | None) -> bytes:
 
 
 def resolve_key(key_env: str, key_file: str | None, demo_key: str | None) -> bytes:
-    """Return the pseudonymisation key, falling back to a labelled demo key."""
-    try:
+    """Return the pseudonymisation key, falling back to a labelled demo key
+    when none is set (a key set but empty or too short is an error)."""
+    key_set = os.environ.get(key_env, "").strip() or (
+        key_file and Path(key_file).expanduser().is_file()
+    )
+    if key_set or not demo_key:
         return load_key(key_env, key_file)
-    except InputError:
-        if not demo_key:
-            raise
-        logger.warning(
-            "using the DEMO pseudonymisation key from the config: acceptable for "
-            "synthetic data only; set %s or pseudonymisation.key_file for real data",
-            key_env,
-        )
-        return demo_key.encode("utf-8")
+    logger.warning(
+        "using the DEMO pseudonymisation key from the config: acceptable for "
+        "synthetic data only; set %s or pseudonymisation.key_file for real data",
+        key_env,
+    )
+    return demo_key.encode("utf-8")
 
 
 def key_fingerprint(key: bytes) -> str:
@@ -663,7 +685,8 @@ def text_encoding(path: Path, table: str) -> str:
     Windows-1252.
 
     Raises ``InputError`` naming the file, the line and what to do for UTF-16
-    or UTF-32 files and for bytes that neither encoding can read.
+    or UTF-32 files, for UTF-8 files with bytes in another encoding, and for
+    bytes that neither encoding can read.
     """
     with path.open("rb") as handle:
         head = handle.read(1 << 16)
@@ -679,15 +702,48 @@ def text_encoding(path: Path, table: str) -> str:
             "holds NUL bytes, so it is in an unknown encoding (or not text); re-save it "
             "as UTF-8 CSV."
         )
-    for encoding in ("utf-8-sig", "cp1252"):
-        failure = undecodable_line(path, encoding)
-        if failure is None:
-            return encoding
+    failure = undecodable_line(path, "utf-8-sig")
+    if failure is None:
+        logger.info("%s: read as UTF-8", path)
+        return "utf-8-sig"
+    line, byte = failure
+    utf8_line = first_utf8_line(path)
+    if utf8_line is not None:
+        # Read as Windows-1252, the file's UTF-8 text would turn "Zoë" into
+        # "ZoÃ«", which name redaction no longer recognises.
+        raise InputError(
+            f"{table}: file {path}, line {line}: byte {byte!r} is not UTF-8, though the "
+            f"file holds UTF-8 text (first at line {utf8_line}), so it mixes encodings; "
+            f"correct the character on line {line} and re-save the file as UTF-8."
+        )
+    failure = undecodable_line(path, "cp1252")
+    if failure is None:
+        logger.info("%s: not UTF-8 (first at line %d); read as Windows-1252", path, line)
+        return "cp1252"
     line, byte = failure
     raise InputError(
         f"{table}: file {path}, line {line}: byte {byte!r} is neither UTF-8 nor "
         "Windows-1252, so the encoding is unknown; re-save the file as UTF-8."
     )
+
+
+# A character beyond ASCII that UTF-8 decoding produced, not a byte it escaped.
+DECODED_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")
+
+
+def first_utf8_line(path: Path) -> int | None:
+    """The first line of ``path`` holding a character beyond ASCII validly
+    encoded as UTF-8 (a BOM aside), or None; in 16 MB chunks, as
+    ``undecodable_line``."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="surrogateescape")
+    lines_before = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            text = decoder.decode(chunk)
+            if match := DECODED_NON_ASCII.search(text):
+                return lines_before + text.count("\n", 0, match.start()) + 1
+            lines_before += text.count("\n")
+    return None
 
 
 def undecodable_line(path: Path, encoding: str) -> tuple[int, bytes] | None:
@@ -794,6 +850,38 @@ def read_raw_export(path: Path, table: str) -> pd.DataFrame:
         ) from None
 
 
+def missing_columns_message(path: Path, table: str, expected: list[str], headers: list[str]) -> str:
+    """What to tell the user when the export ``path``, whose header row was
+    read as ``headers``, lacks some of the mapped columns ``expected``.
+
+    The headers are listed only if one of them is an expected column, which
+    shows that they are a header row: in an export without one they are the
+    first record (names, phone numbers, a whole note), which must not reach a
+    log, so then only their number is given.
+    """
+    folded = {header.casefold() for header in headers}
+    missing = [name for name in expected if name.casefold() not in folded]
+    mapping = f"data.tables.{table}.columns"
+    if len(missing) < len(expected):
+        return (
+            f"{table}: file {path} lacks column(s) {missing} (found {headers}); "
+            f"fix the export or the mapping {mapping} in your config."
+        )
+    separators = [c for c in ";\t|" if len(headers) == 1 and c in headers[0]]
+    fields = re.split("[;\t|]", headers[0]) if separators else []
+    if {field.strip().casefold() for field in fields} & {name.casefold() for name in expected}:
+        return (
+            f"{table}: file {path} has its columns separated by {separators[0]!r}, not by "
+            "commas; export it as comma-separated CSV."
+        )
+    return (
+        f"{table}: file {path} has none of the expected columns {expected}; its first "
+        f"row holds {len(headers)} field(s), which are not listed as they may be data. "
+        "The file may lack its header row (re-export it with column headings), or the "
+        f"mapping {mapping} in your config may be wrong."
+    )
+
+
 def read_mapped_csv(path: str | Path, columns: dict[str, str], table: str) -> pd.DataFrame:
     """Read a raw export (CSV, XLSX, Parquet or JSON lines, by suffix: see
     ``read_raw_export``) and rename its columns to canonical names.
@@ -817,8 +905,7 @@ def read_mapped_csv(path: str | Path, columns: dict[str, str], table: str) -> pd
     missing = [raw for raw in columns.values() if raw.casefold() not in by_folded]
     if missing:
         raise InputError(
-            f"{table}: file {path} lacks column(s) {missing} (found {list(frame.columns)}); "
-            f"fix the export or the mapping data.tables.{table}.columns in your config."
+            missing_columns_message(path, table, list(columns.values()), list(frame.columns))
         )
     out = pd.DataFrame(
         {canonical: frame[by_folded[raw.casefold()]] for canonical, raw in columns.items()}
@@ -884,22 +971,40 @@ def first_row(path: str | Path, mask: pd.Series) -> str:
     return row_location(path, int(mask.index[mask.to_numpy()][0]))
 
 
+def value_shape(value: str) -> str:
+    """How ``value`` is written, without what it says: each digit as 9 and each
+    letter as A ("30/01/2005" -> "99/99/9999"), for messages about values that
+    may identify someone, such as a date of birth."""
+    return "".join("9" if c.isdigit() else "A" if c.isalpha() else c for c in value)
+
+
+# A time's zone: "Z", "UTC", "+01:00", "+0100" or "-05", after hh:mm[:ss[.fff]].
+TIME_ZONE_SUFFIX = r"(?i)(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)\s*(?:z|utc|[+-]\d\d(?::?\d\d)?)$"
+
+
 def parse_dates(values: pd.Series, path: str | Path, label: str, required: bool) -> pd.Series:
     """Parse ISO (yyyy-mm-dd[Thh:mm:ss]) or UK (dd/mm/yyyy) dates.
+
+    A time zone after an ISO time ("2017-07-21T15:45:17Z", "...+01:00") is
+    dropped, keeping the time as written (local wall-clock time): exports mix
+    zoned and plain times, and a case's chronology is read in local time.
 
     Raises ``InputError`` naming the file, the column (``label``, see
     ``column_label``) and where the first bad row is (``first_row``) if a value
     cannot be parsed, or if ``required`` and a value is missing.
     """
     text = values.astype("string").str.strip()
-    iso = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    iso = pd.to_datetime(
+        text.str.replace(TIME_ZONE_SUFFIX, r"\1", regex=True), format="ISO8601", errors="coerce"
+    )
     uk = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
     parsed = iso.fillna(uk)
     bad = text.notna() & parsed.isna()
     if bad.any():
         raise InputError(
-            f"{path}: {label}, {first_row(path, bad)}: cannot read date "
-            f"{text[bad].iloc[0]!r}; use yyyy-mm-dd or dd/mm/yyyy."
+            f"{path}: {label}, {first_row(path, bad)}: cannot read the date written "
+            f"{value_shape(text[bad].iloc[0])!r} (9: a digit, A: a letter); use "
+            "yyyy-mm-dd or dd/mm/yyyy."
         )
     if required and text.isna().any():
         raise InputError(

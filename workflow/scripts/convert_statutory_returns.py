@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from common import InputError, row_location, text_encoding
+from common import InputError, row_location, text_encoding, value_shape
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def element_text(parent: ET.Element | None, tag: str) -> str | None:
 def iso_date(value: str | None, path: Path, element: str, where: str) -> str | None:
     """Check a CIN census date (yyyy-mm-dd, a time part is dropped) and return it.
 
-    Raises ``InputError`` naming the file, element and child when unreadable.
+    Raises ``InputError`` naming the file, element and child (by position) when unreadable.
     """
     if value is None:
         return None
@@ -204,8 +204,9 @@ def iso_date(value: str | None, path: Path, element: str, where: str) -> str | N
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
         raise InputError(
-            f"{path}: element <{element}> of {where}: cannot read date {value!r}; "
-            "CIN census dates must be yyyy-mm-dd. Correct the return and re-export it."
+            f"{path}: element <{element}> of {where}: cannot read the date written "
+            f"{value_shape(value)!r} (9: a digit, A: a letter); CIN census dates must be "
+            "yyyy-mm-dd. Correct the return and re-export it."
         ) from None
 
 
@@ -311,7 +312,7 @@ def flatten_cin_child(child: ET.Element, path: Path, position: int) -> dict[str,
             f"{path}: <Child> number {position} has no <LAchildID> in <ChildIdentifiers>; "
             "every child needs its LA child id. Add it and re-export the return."
         )
-    where = f"child {child_id}"
+    where = f"<Child> number {position}"
     characteristics = child.find("ChildCharacteristics")
     disabilities = [
         d.text.strip().upper()
@@ -525,11 +526,11 @@ def read_903_csv(path: Path) -> pd.DataFrame:
     return frame.apply(lambda column: column.str.strip()).replace("", pd.NA)
 
 
-def uk_dates(values: pd.Series, path: Path, column: str, children: pd.Series) -> pd.Series:
+def uk_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
     """Check dd/mm/yyyy dates (yyyy-mm-dd accepted) and return them as dd/mm/yyyy.
 
-    Raises ``InputError`` naming the file, column, line and CHILD of the first
-    unreadable value.
+    Raises ``InputError`` naming the file, column and line of the first
+    unreadable value, and how it is written (``value_shape``).
     """
     text = values.astype("string")
     uk = pd.to_datetime(
@@ -543,8 +544,9 @@ def uk_dates(values: pd.Series, path: Path, column: str, children: pd.Series) ->
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise InputError(
-            f"{path}: column {column}, {row_location(path, row)} (CHILD {children.iloc[row]}): "
-            f"cannot read date {text.iloc[row]!r}; SSDA903 dates must be dd/mm/yyyy."
+            f"{path}: column {column}, {row_location(path, row)}: cannot read the date "
+            f"written {value_shape(text.iloc[row])!r} (9: a digit, A: a letter); SSDA903 "
+            "dates must be dd/mm/yyyy."
         )
     return parsed.dt.strftime("%d/%m/%Y").astype("string")
 
@@ -617,7 +619,7 @@ def check_one_form_per_return(groups: dict[Path, list[Path]]) -> None:
 def xml_903_date(value: str | None, path: Path, element: str, where: str) -> str | None:
     """An SSDA903 XML date (yyyy-mm-dd or dd/mm/yyyy) as dd/mm/yyyy.
 
-    Raises ``InputError`` naming the file, element and child when unreadable.
+    Raises ``InputError`` naming the file, element and child (by position) when unreadable.
     """
     if value is None:
         return None
@@ -628,8 +630,9 @@ def xml_903_date(value: str | None, path: Path, element: str, where: str) -> str
             except ValueError:
                 break
     raise InputError(
-        f"{path}: element <{element}> of {where}: cannot read date {value!r}; SSDA903 "
-        "dates must be yyyy-mm-dd or dd/mm/yyyy. Correct the return and re-export it."
+        f"{path}: element <{element}> of {where}: cannot read the date written "
+        f"{value_shape(value)!r} (9: a digit, A: a letter); SSDA903 dates must be "
+        "yyyy-mm-dd or dd/mm/yyyy. Correct the return and re-export it."
     )
 
 
@@ -648,7 +651,7 @@ def xml_903_fields(element: ET.Element, path: Path, where: str) -> dict[str, str
 def read_903_xml(path: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
     """Read one SSDA903 XML return into Header and Episodes tables shaped like
     the CSV ones. Raises ``InputError`` naming the file, the line (for XML that
-    is not well formed) or the child and element."""
+    is not well formed) or the child (by position) and element."""
     if path.stat().st_size == 0:
         raise InputError(f"SSDA903 file {path} is empty; re-export it or leave it out.")
     root = parse_xml(path, "SSDA903 XML file")
@@ -666,7 +669,7 @@ def read_903_xml(path: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
                 f"{path}: <CHILD> number {number} has no <HEADER><CHILDID>; every child "
                 "needs its id. Add it and re-export the return."
             )
-        where = f"child {child_id}"
+        where = f"<CHILD> number {number}"
         headers.append(xml_903_fields(header, path, where))
         for episode in child.findall("EPISODE"):
             row = xml_903_fields(episode, path, where)
@@ -750,12 +753,12 @@ def read_ssda903(paths: list[Path]) -> dict[str, pd.DataFrame]:
                     "fill it in or remove the row."
                 )
             for column in dates:
-                frame[column] = uk_dates(frame[column], path, column, frame["CHILD"])
+                frame[column] = uk_dates(frame[column], path, column)
         if episode["DECOM"].isna().any():
             row = int(episode["DECOM"].isna().to_numpy().nonzero()[0][0])
             raise InputError(
-                f"{episode_path}: column DECOM, {row_location(episode_path, row)} (CHILD "
-                f"{episode['CHILD'].iloc[row]}): episode start date is missing; fill it in."
+                f"{episode_path}: column DECOM, {row_location(episode_path, row)}: "
+                "episode start date is missing; fill it in."
             )
         sex = header["SEX"].str.upper()
         header["SEX"] = sex.map(SEX_CODES).fillna("U")
@@ -903,9 +906,11 @@ def read_families(path: Path) -> pd.DataFrame:
     child = next((by_folded[c] for c in ("lachildid", "child", "child_id") if c in by_folded), None)
     family = next((by_folded[c] for c in ("familyid", "family_id") if c in by_folded), None)
     if child is None or family is None:
+        # The names are not listed: a file without a header row would show data.
         raise InputError(
-            f"families file {path}: columns {list(frame.columns)} lack LAchildID and/or "
-            "FamilyID; give a CSV with columns LAchildID,FamilyID."
+            f"families file {path}: its header row of {len(frame.columns)} field(s) lacks "
+            "LAchildID (or CHILD) and/or FamilyID; give a CSV with columns "
+            "LAchildID,FamilyID and a header row."
         )
     out = pd.DataFrame(
         {"LAchildID": frame[child].str.strip(), "FamilyID": frame[family].str.strip()}
@@ -920,8 +925,11 @@ def read_families(path: Path) -> pd.DataFrame:
     conflict = out.drop_duplicates().duplicated("LAchildID", keep=False)
     if conflict.any():
         child_id = out.drop_duplicates().loc[conflict, "LAchildID"].iloc[0]
+        rows = out.loc[out["LAchildID"] == child_id, "FamilyID"]
+        other = int((rows != rows.iloc[0]).idxmax())
         raise InputError(
-            f"families file {path}: child {child_id} has more than one FamilyID; keep one."
+            f"families file {path}: {row_location(path, int(rows.index[0]))} and "
+            f"{row_location(path, other)} give one child different FamilyIDs; keep one."
         )
     return out.drop_duplicates().astype("string").reset_index(drop=True)
 

@@ -10,8 +10,10 @@ only stage that reads their raw text. Before anything is written it replaces:
 - every first name, last name and carer name in the LA's people export, by
   ``NAME``, in every note rather than only the child's own, because notes
   mention siblings, partners and neighbours. Names match whole words in any
-  case, so "Sarah's" becomes "NAME's" while the name "Ann" leaves "announce"
-  alone; misspellings by two swapped letters ("Kieth") match too, unless the
+  case, with or without accents ("Zoë" and "Zoe" match each other), so
+  "Sarah's" becomes "NAME's", "the Smiths" "the NAME" and "Nowak_2.docx"
+  "NAME_2.docx", while the name "Ann" leaves "announce" alone;
+  misspellings by two swapped letters ("Kieth") match too, unless the
   misspelling is an English word ("brain" for "Brian");
 - names from the LA's configured lists of schools, places, teams and staff
   (before the names of people), by ``SCHOOL_NAME``, ``PLACE_NAME``,
@@ -27,7 +29,9 @@ only stage that reads their raw text. Before anything is written it replaces:
 - optionally, the people, places and buildings found by a trained spaCy
   pipeline's named-entity recogniser, by ``NAME`` and ``PLACE_NAME``.
 
-Note and child identifiers become keyed hashes, the same as in the structured
+Document types are redacted in the same way, as some case-management systems
+fill them with a free-text subject ("Visit to Jayden Smith"). Note and child
+identifiers become keyed hashes, the same as in the structured
 tables, and notes are split into shards by child so that normalisation can run
 one job per shard. The log holds counts only, never text or identifiers.
 
@@ -139,16 +143,21 @@ RULES: tuple[Rule, ...] = (
     # Permanent UPNs are a letter and 12 digits; temporary ones end in a letter.
     Rule("UPN", re.compile(r"\b[a-z]\d{11}[a-z\d]\b", re.IGNORECASE), re.compile(r"\d{11}")),
     # 0, +44 or 0044 (then perhaps "(0)"), then 9 or 10 more digits, with
-    # single spaces, hyphens or a closing bracket between them.
+    # single spaces, hyphens, dots or a closing bracket between them
+    # ("+44-7700-900123", "07700.900.123").
     Rule(
         "PHONE",
         re.compile(
-            r"(?:\+(?<![\d+]\+)44[ ]?(?:\(0\)[ ]?)?|\((?<![\d+]\()0|0(?<![\d+]0)"
-            r"(?:044[ ]?(?:\(0\)[ ]?)?)?)(?:\d\)?[ -]?){8,9}\d(?!\d)"
+            r"(?:\+(?<![\d+]\+)44[ -]?(?:\(0\)[ -]?)?|\((?<![\d+]\()0|0(?<![\d+]0)"
+            r"(?:044[ -]?(?:\(0\)[ -]?)?)?)(?:\d\)?[ .-]?){8,9}\d(?!\d)"
         ),
     ),
-    # Ten digits, written "943 476 5919", "943-476-5919" or run together.
-    Rule("NHS_NUMBER", re.compile(r"[1-9](?<!\d\d)\d{2}[ -]?\d{3}[ -]?\d{4}(?!\d)")),
+    # Ten digits, written "943 476 5919", "943-476-5919", "943 4765 919" or
+    # run together.
+    Rule(
+        "NHS_NUMBER",
+        re.compile(r"[1-9](?<!\d\d)\d{2}(?:[ -]?\d{3}[ -]?\d{4}|[ -]?\d{4}[ -]?\d{3})(?!\d)"),
+    ),
     # dd/mm/yyyy, d.m.yy, yyyy-mm-dd, "3rd (of) March (2015)", and a day, any
     # word and a year, which catches misspelt months ("3 Macrh 2015").
     Rule(
@@ -167,13 +176,36 @@ RULES: tuple[Rule, ...] = (
         re.compile(rf"\b{_MONTH}\.?,?\s+(?:\d{{1,2}}{_ORDINAL},?\s+)?{_YEAR}", re.IGNORECASE),
         re.compile(_YEAR),
     ),
-    # "LS12 4AB", "m1 1aa", "SW1A1AA".
+    # "LS12 4AB", "m1 1aa", "SW1A1AA", "B15  2TT", "B15-2TT".
     Rule(
         "POSTCODE",
-        re.compile(r"\b[a-z]{1,2}\d[a-z\d]?\s?\d[a-z]{2}\b", re.IGNORECASE),
+        re.compile(r"\b[a-z]{1,2}\d[a-z\d]?(?:\s{1,3}|-)?\d[a-z]{2}\b", re.IGNORECASE),
         re.compile(r"\d[a-z]{2}\b", re.IGNORECASE),
     ),
 )
+
+
+def accent_folds() -> dict[int, str]:
+    """Each accented Latin letter (Latin-1 to Latin Extended-B, and Latin
+    Extended Additional) and its base letter ("ë" -> "e"), plus the letters
+    with a stroke that Unicode does not decompose ("ø", "ł", "đ")."""
+    folds = {ord(a): b for a, b in zip("øØłŁđĐ", "oOlLdD", strict=True)}
+    for code in [*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)]:
+        decomposed = unicodedata.normalize("NFD", chr(code))
+        if len(decomposed) > 1 and all(unicodedata.combining(c) for c in decomposed[1:]):
+            folds[code] = decomposed[0]
+    return folds
+
+
+ACCENT_FOLDS = accent_folds()
+
+
+def fold_accents(text: str) -> str:
+    """``text`` with accented letters replaced by their base letters, one
+    character for one, so that positions in it fit ``text``."""
+    return text if text.isascii() else text.translate(ACCENT_FOLDS)
+
+
 PLACEHOLDERS: tuple[str, ...] = (
     *dict.fromkeys(rule.kind for rule in RULES),
     *LIST_PLACEHOLDERS.values(),
@@ -186,8 +218,8 @@ def name_variants(cell: str) -> set[str]:
 
     "Mary-Jane O'Connor" gives "mary-jane", "mary", "jane", "o'connor",
     "o’connor", "oconnor" and "connor", because notes use either apostrophe,
-    drop it, or use one half of a double-barrelled name; "Zoë" also gives
-    "zoe", because notes are often typed without accents.
+    drop it, or use one half of a double-barrelled name. Accents are ignored
+    when matching (``words_regex``), so "Zoë" gives only "zoë".
     """
     variants: set[str] = set()
     for word in NAME_WORD.findall(cell.lower()):
@@ -196,9 +228,6 @@ def name_variants(cell: str) -> set[str]:
         if re.search(r"['’]", word):
             variants.update({word.replace("'", "’"), word.replace("’", "'")})
             variants.add(re.sub(r"['’]", "", word))
-    variants |= {
-        unicodedata.normalize("NFKD", v).encode("ascii", "ignore").decode() for v in variants
-    }
     return {v for v in variants if len(v) >= MIN_NAME_LENGTH and v not in TITLES}
 
 
@@ -377,19 +406,25 @@ def trie_regex(words: list[str]) -> str:
 
 
 def words_regex(words: list[str]) -> re.Pattern[str] | None:
-    """A regex matching ``words`` (lowercase) as whole words in lowercased
-    text, or None if there are none."""
-    words = sorted({w.lower() for w in words if len(w) >= MIN_NAME_LENGTH})
+    """A regex matching ``words``, each perhaps followed by "s", as whole
+    words in text lowercased and without accents (``fold_accents``), or None
+    if there are none."""
+    words = sorted({fold_accents(w.lower()) for w in words if len(w) >= MIN_NAME_LENGTH})
     # Matched case-sensitively in the lowercased text, twice as fast as a
     # case-insensitive match; look-arounds rather than \b, so that a name
-    # ending in "." still needs a non-letter after it.
-    return re.compile(rf"(?<!\w)(?:{trie_regex(words)})(?!\w)") if words else None
+    # ending in "." still needs a non-letter after it. A plural or possessive
+    # "s" ("Jaydens bag", "the Smiths") belongs to the name, and digits and
+    # "_" end it ("Nowak_referral.docx", "zoe2"), though \w holds them.
+    if not words:
+        return None
+    return re.compile(rf"(?<![^\W\d_])(?:{trie_regex(words)})s?(?![^\W\d_])")
 
 
 def substitute_lowercase(pattern: re.Pattern[str], placeholder: str, text: str) -> tuple[str, int]:
-    """``text`` with the matches of ``pattern`` in its lowercased form replaced
-    by ``placeholder``, keeping the case of the rest; and the number replaced."""
-    lower = text.lower()
+    """``text`` with the matches of ``pattern`` in its lowercased form without
+    accents replaced by ``placeholder``, keeping the rest as it was; and the
+    number replaced. "Zoë" matches "zoe", and "Zoe" matches "zoë"."""
+    lower = fold_accents(text.lower())
     if len(lower) != len(text):
         # A few characters ("İ") lengthen when lowercased, so positions in the
         # lowercased text would not fit the original: redact the lowercased
@@ -437,13 +472,24 @@ class Redactor:
         """``text`` with capitalised first names replaced, and the number replaced."""
         if not self.first_names:
             return text, 0
-        return FIRST_NAME.subn(
-            lambda m: NAME if m.group().lower() in self.first_names else m.group(), text
-        )
+        replaced = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal replaced
+            if match.group().lower() not in self.first_names:
+                return match.group()
+            replaced += 1
+            return NAME
+
+        # Not the count of subn, which counts every capitalised word.
+        return FIRST_NAME.sub(replace, text), replaced
 
     def redact_text(self, text: str, counts: Counter[str]) -> str:
         """``text`` redacted but for named entities; adds the replacements
         made to ``counts``."""
+        # "ë" may be typed as "e" and a combining diaeresis; composed, it folds
+        # to "e" as one character.
+        text = unicodedata.normalize("NFC", text)
         for rule in RULES:
             if rule.needs is None or rule.needs.search(text):
                 text, n = rule.pattern.subn(rule.kind, text)
@@ -492,6 +538,17 @@ class Redactor:
         return pd.Series(out, index=texts.index), counts
 
 
+def redact_labels(redactor: Redactor, labels: pd.Series) -> tuple[pd.Series, Counter[str]]:
+    """``labels`` (document types, which some systems fill with a free-text
+    subject such as "Visit to Jayden Smith") redacted as note text is, each
+    distinct label once; missing labels stay missing. Also the number of
+    replacements by kind, counting each distinct label once."""
+    distinct = pd.Series(labels.dropna().unique(), dtype="str")
+    redacted, counts = redactor(distinct)
+    lookup = dict(zip(distinct, redacted, strict=True))
+    return labels.map(lookup).astype(labels.dtype), counts
+
+
 def redact(texts: pd.Series, names: list[str]) -> pd.Series:
     """``texts`` with identifiers and the given ``names`` replaced by placeholders."""
     return Redactor(names)(texts)[0]
@@ -532,7 +589,8 @@ def shard_of(child_ids: pd.Series, shards: int) -> pd.Series:
 def redact_notes(
     notes: pd.DataFrame, people: pd.DataFrame, separator: str, key: bytes, **redactor
 ) -> tuple[pd.DataFrame, Counter[str]]:
-    """Notes with redacted text and pseudonymised ids, and replacement counts.
+    """Notes with redacted text and document types and pseudonymised ids, and
+    replacement counts (in the document types, each distinct one counts once).
 
     ``redactor`` holds the optional arguments of ``Redactor`` (configured
     lists, first names, entity pipeline).
@@ -547,9 +605,18 @@ def redact_notes(
             unknown,
         )
     names = people_names(people, separator, english_words())
-    text, counts = Redactor(names, **redactor)(notes["text"])
+    redact_with = Redactor(names, **redactor)
+    text, counts = redact_with(notes["text"])
+    document_type, type_counts = redact_labels(redact_with, notes["document_type"])
+    if type_counts.total():
+        logger.warning(
+            "%d identifier(s) redacted in the distinct document types: some hold "
+            "free text; outcomes.*.document_types must name them as redacted.",
+            type_counts.total(),
+        )
     out = notes.assign(
         text=text,
+        document_type=document_type,
         note_id=pseudonymise(notes["note_id"], key),
         child_id=pseudonymise(notes["child_id"], key),
     )

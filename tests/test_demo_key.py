@@ -1,0 +1,57 @@
+"""The public demo pseudonymisation key is offered only when every input is demo data."""
+
+import copy
+import types
+
+import pytest
+import yaml
+from conftest import ROOT
+
+EXAMPLE_STATUTORY = {
+    "cin": ["tests/data/external_samples/liia-tools/cin-2022.xml"],
+    "ssda903": ["tests/data/external_samples/csc-validator-be-903"],
+    "families": None,
+    "directory": "resources/synthetic/generated/example_statutory",
+}
+
+
+def demo_key(monkeypatch, overrides: dict) -> str | None:
+    """What ``demo_key()`` of workflow/rules/common.smk returns for the default
+    config with ``overrides`` (top-level keys replaced), run from the repository."""
+    monkeypatch.chdir(ROOT)
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config.update(copy.deepcopy(overrides))
+    # The default config sets every key these helpers read, so Snakemake's
+    # schema check (which needs a running workflow) is skipped.
+    workflow = types.SimpleNamespace(
+        basedir=str(ROOT), modifier=types.SimpleNamespace(skip_validation=True)
+    )
+    namespace = {"config": config, "workflow": workflow}
+    source = (ROOT / "workflow" / "rules" / "common.smk").read_text()
+    exec(compile(source, "common.smk", "exec"), namespace)
+    return namespace["demo_key"]()
+
+
+def test_demo_key_for_bundled_and_example_statutory_data(monkeypatch):
+    key = "DEMO-KEY-for-synthetic-data-only"
+    assert demo_key(monkeypatch, {}) == key
+    assert demo_key(monkeypatch, {"statutory": EXAMPLE_STATUTORY}) == key
+
+
+@pytest.mark.parametrize(
+    "statutory",
+    [
+        {**EXAMPLE_STATUTORY, "cin": [*EXAMPLE_STATUTORY["cin"], "/data/la/cin-2023.xml"]},
+        {**EXAMPLE_STATUTORY, "ssda903": ["/data/la/903"]},
+        {**EXAMPLE_STATUTORY, "families": "/data/la/families.csv"},
+        {**EXAMPLE_STATUTORY, "directory": "/data/la/converted"},
+        {**EXAMPLE_STATUTORY, "cin": ["resources/synthetic/../../../data/cin.xml"]},
+    ],
+)
+def test_no_demo_key_when_any_statutory_input_is_elsewhere(monkeypatch, statutory):
+    assert demo_key(monkeypatch, {"statutory": statutory}) is None
+
+
+def test_no_demo_key_for_data_elsewhere(monkeypatch, tmp_path):
+    data = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["data"]
+    assert demo_key(monkeypatch, {"data": {**data, "directory": str(tmp_path)}}) is None
