@@ -17,10 +17,12 @@ EXAMPLE_STATUTORY = {
 
 def demo_key(monkeypatch, overrides: dict) -> str | None:
     """What ``demo_key()`` of workflow/rules/common.smk returns for the default
-    config with ``overrides`` (top-level keys replaced), run from the repository."""
+    config with ``overrides`` (top-level keys replaced; ``la`` named as an LA's
+    own file would, since the bundled LA's name is refused for other data), run
+    from the repository."""
     monkeypatch.chdir(ROOT)
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config.update(copy.deepcopy(overrides))
+    config.update({"la": "demo_key_test", **copy.deepcopy(overrides)})
     # The default config sets every key these helpers read, so Snakemake's
     # schema check (which needs a running workflow) is skipped.
     workflow = types.SimpleNamespace(
@@ -55,3 +57,10 @@ def test_no_demo_key_when_any_statutory_input_is_elsewhere(monkeypatch, statutor
 def test_no_demo_key_for_data_elsewhere(monkeypatch, tmp_path):
     data = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["data"]
     assert demo_key(monkeypatch, {"data": {**data, "directory": str(tmp_path)}}) is None
+
+
+def test_the_bundled_las_name_is_refused_for_other_data(monkeypatch, tmp_path):
+    data = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["data"]
+    assert demo_key(monkeypatch, {"la": "synthetic"}) is not None
+    with pytest.raises(Exception, match="set la: <a short name for your LA>"):
+        demo_key(monkeypatch, {"la": "synthetic", "data": {**data, "directory": str(tmp_path)}})

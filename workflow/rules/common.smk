@@ -167,9 +167,6 @@ def check_la_name():
         )
 
 
-check_la_name()
-
-
 def pseudonymisation_key_fingerprint():
     """A fingerprint of the key the run will pseudonymise with (None if none is
     set yet: the jobs then stop with advice). As a param of every rule that
@@ -379,3 +376,7 @@ def refit_bootstraps():
             features=FEATURE_SETS,
         )
     return []
+
+
+# After every helper it uses is defined.
+check_la_name()
