@@ -2,18 +2,24 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from test_compare_runs import CURRENT, EARLIER
 
 from compare_runs import compare_summaries
 from render_report import (
+    Disclosure,
     audit_table,
     deltas_section,
+    fairness_table,
     fold_table,
     group_calibration_section,
     learning_curve_table,
     split_picture,
+    suppressed_groups,
     table_html,
 )
+
+DISCLOSURE = Disclosure(min_group_size=30, min_outcome_cases=5)
 
 
 def test_missing_numbers_show_as_a_dash():
@@ -52,24 +58,82 @@ def test_learning_curve_table_answers_per_design():
     assert table["would more data help?"].iloc[0].startswith("probably:")
 
 
-def test_group_calibration_section_lists_every_group(tmp_path):
-    groups = pd.DataFrame(
-        {
-            "attribute": ["sex", "sex"],
-            "group": ["female", "male"],
-            "n": [120, 15],
-            "small_group": [False, True],
-            "mean_score": [0.2, 0.3],
-            "base_rate": [0.1, 0.2],
-            "base_rate_lower": [0.05, 0.07],
-            "base_rate_upper": [0.17, 0.45],
-            "calibration_gap": [0.1, 0.1],
-        }
+def fairness_groups(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
+    """One model's fairness rows: (attribute, group, cases, positive cases)."""
+    groups = pd.DataFrame(rows, columns=["attribute", "group", "n", "n_positive"])
+    rate = groups["n_positive"] / groups["n"]
+    groups = groups.assign(
+        small_group=groups["n"] < 30,
+        base_rate=rate,
+        base_rate_lower=rate / 2,
+        base_rate_upper=rate * 1.5,
+        mean_score=0.3,
+        calibration_gap=0.3 - rate,
+        average_precision=0.4,
     )
-    section = group_calibration_section(groups, "model", "x", tmp_path)
+    for metric in (
+        "false_positive_rate",
+        "false_negative_rate",
+        "false_discovery_rate",
+        "false_omission_rate",
+        "flagged_share",
+    ):
+        groups[metric] = 0.25
+        groups[f"{metric}_disparity"] = "cannot tell"
+    return groups
+
+
+def test_groups_that_could_identify_a_child_are_suppressed():
+    groups = fairness_groups(
+        [
+            ("ethnicity", "White", 300, 30),
+            ("ethnicity", "Black", 40, 10),
+            ("ethnicity", "Asian", 24, 1),  # small and one positive: the reviewer's case
+            ("ethnicity", "Other", 60, 10),
+            ("sex", "female", 200, 20),
+            ("sex", "male", 210, 4),  # large, but fewer than 5 positives
+            ("age_band", "1-4", 100, 10),
+            ("age_band", "5-9", 100, 96),  # fewer than 5 without the outcome
+            ("age_band", "10-15", 120, 10),
+            ("disability", "disabled", 40, 6),
+            ("disability", "not disabled", 370, 40),
+        ]
+    )
+    hidden = suppressed_groups(groups, DISCLOSURE)
+    # Asian alone would be hidden in ethnicity: the next smallest (Black) is hidden
+    # too, so its figures cannot be recovered from the total. Sex has two groups.
+    assert groups.loc[hidden, "group"].tolist() == ["Black", "Asian", "female", "male"] + [
+        "1-4",
+        "5-9",
+    ]
+    table = fairness_table(groups, DISCLOSURE)
+    asian = table.loc[table["group"] == "Asian"].iloc[0]
+    assert asian["cases"] == "<30"
+    assert asian["base rate"] == asian["AP"] == asian["FNR"] == "suppressed"
+    assert asian["FNR vs reference"] == "cannot tell"
+    male = table.loc[table["group"] == "male"].iloc[0]
+    assert male["cases"] == "suppressed" and male["base rate"] == "suppressed"
+    white = table.loc[table["group"] == "White"].iloc[0]
+    assert white["cases"] == 300 and white["base rate"] == pytest.approx(0.1)
+    html = table_html(table)
+    assert "<td>300</td>" in html and "&lt;30" in html
+    assert "<td>24</td>" not in html and "0.042" not in html
+    assert suppressed_groups(groups, Disclosure(1, 1)).sum() == 0
+
+
+def test_group_calibration_section_hides_groups_that_could_identify_a_child(tmp_path):
+    groups = fairness_groups(
+        [("sex", "female", 120, 12), ("sex", "male", 15, 3), ("ethnicity", "White", 135, 15)]
+    )
+    section = group_calibration_section(groups, "model", "x", tmp_path, DISCLOSURE)
     assert (tmp_path / "group_calibration_x.png").stat().st_size > 1000
-    assert "0.070 to 0.450" in section
-    assert group_calibration_section(groups.iloc[:0], "model", "x", tmp_path) == ""
+    assert "0.056 to 0.167" in section  # White's interval is shown
+    assert "0.200" not in section and "&lt;30" in section  # male's rate is not
+    assert "could identify a child" in section
+    assert group_calibration_section(groups.iloc[:0], "model", "x", tmp_path, DISCLOSURE) == ""
+    only_small = groups.iloc[:2].assign(n=[20, 15])
+    section = group_calibration_section(only_small, "model", "y", tmp_path, DISCLOSURE)
+    assert "<figure>" not in section and not (tmp_path / "group_calibration_y.png").exists()
 
 
 def audit_frame() -> pd.DataFrame:

@@ -119,6 +119,8 @@ rule render_report:
         outcomes=config["outcomes"],
         success_threshold=config["evaluation"]["success_threshold"],
         compared_with=config["evaluation"]["compare_with"],
+        min_group_size=config["fairness"]["min_group_size"],
+        min_outcome_cases_shown=config["fairness"]["min_outcome_cases_shown"],
     script:
         "../scripts/render_report.py"
 
@@ -165,6 +167,8 @@ rule write_model_card:
         definition=outcome_settings,
         success_threshold=config["evaluation"]["success_threshold"],
         disparity_band=config["fairness"]["disparity_band"],
+        min_group_size=config["fairness"]["min_group_size"],
+        min_outcome_cases_shown=config["fairness"]["min_outcome_cases_shown"],
     script:
         "../scripts/write_model_card.py"
 

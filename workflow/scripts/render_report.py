@@ -224,21 +224,85 @@ def threshold_table(thresholds: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def fairness_table(groups: pd.DataFrame) -> pd.DataFrame:
-    """Error rates by group with their disparity verdicts, for one model."""
+@dataclass(frozen=True)
+class Disclosure:
+    """What the shared report may show of a group of children: groups under
+    ``min_group_size`` cases, or with fewer than ``min_outcome_cases`` cases
+    with (or without) the outcome, have their counts and rates suppressed."""
+
+    min_group_size: int
+    min_outcome_cases: int
+
+
+SUPPRESSED = "suppressed"
+
+
+def suppressed_groups(groups: pd.DataFrame, disclosure: Disclosure) -> pd.Series:
+    """Which groups (rows of one model's fairness table) the report must not
+    show counts or rates of: the small ones, those with few cases with or
+    without the outcome, and, where an attribute would have exactly one such
+    group, also its next smallest group, so that the hidden figures cannot be
+    worked out from the totals shown elsewhere."""
+    negatives = groups["n"] - groups["n_positive"]
+    hidden = (
+        (groups["n"] < disclosure.min_group_size)
+        | (groups["n_positive"] < disclosure.min_outcome_cases)
+        | (negatives < disclosure.min_outcome_cases)
+    )
+    for _, rows in groups.groupby("attribute", sort=False):
+        if hidden.loc[rows.index].sum() == 1 and len(rows) > 1:
+            shown = rows.loc[~hidden.loc[rows.index]]
+            hidden.loc[shown.sort_values(["n", "group"], kind="stable").index[0]] = True
+    return hidden.astype(bool)
+
+
+def shown_cases(groups: pd.DataFrame, hidden: pd.Series, disclosure: Disclosure) -> list:
+    """Each group's number of cases as the report may show it."""
+    return [
+        f"<{disclosure.min_group_size}"
+        if n < disclosure.min_group_size
+        else (SUPPRESSED if hide else int(n))
+        for n, hide in zip(groups["n"], hidden, strict=True)
+    ]
+
+
+def shown_values(values: pd.Series, hidden: pd.Series) -> list:
+    """``values`` with the suppressed groups' values replaced by a word."""
+    return [SUPPRESSED if hide else value for value, hide in zip(values, hidden, strict=True)]
+
+
+def suppression_note(disclosure: Disclosure) -> str:
+    """Why some groups' cells read "suppressed", in plain English."""
+    return (
+        "This report is meant to be shared, so it shows no count or rate of a group with "
+        f"fewer than {disclosure.min_group_size} cases (shown as "
+        f'"&lt;{disclosure.min_group_size}") or with fewer than '
+        f"{disclosure.min_outcome_cases} cases with, or without, the outcome: such figures "
+        "could identify a child. Where that hides one group of an attribute, the next "
+        "smallest is hidden too, so that the hidden figures cannot be worked out from the "
+        "totals. The full figures stay in the fairness files under results/ on this "
+        "machine (<code>fairness.min_group_size</code>, "
+        "<code>fairness.min_outcome_cases_shown</code>)."
+    )
+
+
+def fairness_table(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """Error rates by group with their disparity verdicts, for one model; the
+    counts and rates of groups that could identify a child are suppressed."""
+    hidden = suppressed_groups(groups, disclosure)
     table = pd.DataFrame(
         {
             "attribute": groups["attribute"],
             "group": groups["group"],
-            "cases": groups["n"].astype(int),
+            "cases": shown_cases(groups, hidden, disclosure),
             "small": groups["small_group"].astype(bool),
-            "base rate": groups["base_rate"],
-            "AP": groups["average_precision"],
+            "base rate": shown_values(groups["base_rate"], hidden),
+            "AP": shown_values(groups["average_precision"], hidden),
         }
     )
     for column, label in FAIRNESS_RATES.items():
-        table[label] = groups[column]
-        table[f"{label} vs reference"] = groups[f"{column}_disparity"].fillna("")
+        table[label] = shown_values(groups[column], hidden)
+        table[f"{label} vs reference"] = groups[f"{column}_disparity"].fillna("").to_numpy()
     return table
 
 
@@ -427,28 +491,46 @@ def group_calibration_figure(groups: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
-def group_calibration_section(groups: pd.DataFrame, label: str, name: str, figure_dir: Path) -> str:
-    """Calibration by group: does the model over- or under-state some groups' risk?"""
+def group_calibration_section(
+    groups: pd.DataFrame, label: str, name: str, figure_dir: Path, disclosure: Disclosure
+) -> str:
+    """Calibration by group: does the model over- or under-state some groups' risk?
+    Groups whose figures could identify a child are left out of the figure and
+    suppressed in the table."""
     if groups.empty:
         return ""
-    uri = figure_data_uri(
-        group_calibration_figure(groups, label), figure_dir / f"group_calibration_{name}.png"
-    )
+    hidden = suppressed_groups(groups, disclosure)
+    figure = ""
+    if not hidden.all():
+        uri = figure_data_uri(
+            group_calibration_figure(groups.loc[~hidden], label),
+            figure_dir / f"group_calibration_{name}.png",
+        )
+        figure = (
+            f'<figure><img src="{uri}" alt="calibration by group">'
+            "<figcaption>Mean predicted score against observed rate, per group whose "
+            "figures may be shown.</figcaption></figure>"
+        )
     table = pd.DataFrame(
         {
             "attribute": groups["attribute"],
             "group": groups["group"],
-            "cases": groups["n"].astype(int),
+            "cases": shown_cases(groups, hidden, disclosure),
             "small": groups["small_group"].astype(bool),
             "mean score": groups["mean_score"],
-            "observed rate": groups["base_rate"],
-            "95% interval": [
-                f"{low:.3f} to {high:.3f}"
-                for low, high in zip(
-                    groups["base_rate_lower"], groups["base_rate_upper"], strict=True
-                )
-            ],
-            "score minus observed": groups["calibration_gap"],
+            "observed rate": shown_values(groups["base_rate"], hidden),
+            "95% interval": shown_values(
+                pd.Series(
+                    [
+                        f"{low:.3f} to {high:.3f}"
+                        for low, high in zip(
+                            groups["base_rate_lower"], groups["base_rate_upper"], strict=True
+                        )
+                    ]
+                ),
+                hidden,
+            ),
+            "score minus observed": shown_values(groups["calibration_gap"], hidden),
         }
     )
     return (
@@ -457,10 +539,8 @@ def group_calibration_section(groups: pd.DataFrame, label: str, name: str, figur
         "that had the outcome (with a 95% interval). Points on the diagonal mean the model "
         "states that group's risk as it is; a group far above or below it has its risk "
         "overstated or understated relative to others (balanced class weights raise every "
-        "score, so compare groups with each other).</p>"
-        f'<figure><img src="{uri}" alt="calibration by group">'
-        "<figcaption>Mean predicted score against observed rate, per group.</figcaption>"
-        "</figure>" + table_html(table)
+        "score, so compare groups with each other). "
+        f"{suppression_note(disclosure)}</p>" + figure + table_html(table)
     )
 
 
@@ -898,9 +978,12 @@ def models_section(outcome: str, artefacts: RunArtefacts, figure_dir: Path) -> s
     )
 
 
-def selected_model_section(outcome: str, artefacts: RunArtefacts, figure_dir: Path) -> str:
+def selected_model_section(
+    outcome: str, artefacts: RunArtefacts, figure_dir: Path, disclosure: Disclosure
+) -> str:
     """The honest design's selected model: thresholds, calibration, what drives
-    its scores, whether more data would help, and fairness by group."""
+    its scores, whether more data would help, and fairness by group (with the
+    cells that could identify a child suppressed)."""
     summary = artefacts.summary
     chosen = summary.loc[
         (summary["outcome"] == outcome) & (summary["design"] == HONEST_DESIGN), "model"
@@ -950,10 +1033,11 @@ def selected_model_section(outcome: str, artefacts: RunArtefacts, figure_dir: Pa
         "each differs from the reference group (the largest) beyond the 0.8 to 1.25 band, "
         "judged with bootstrap intervals. Small groups are flagged: their rates are "
         "uncertain. FPR: false positive rate; FNR: false negative rate; FDR: false "
-        "discovery rate; FOR: false omission rate; flagged: share of cases flagged.</p>"
+        "discovery rate; FOR: false omission rate; flagged: share of cases flagged. "
+        f"{suppression_note(disclosure)}</p>"
     )
-    parts.append(table_html(fairness_table(groups)))
-    parts.append(group_calibration_section(groups, label, name, figure_dir))
+    parts.append(table_html(fairness_table(groups, disclosure)))
+    parts.append(group_calibration_section(groups, label, name, figure_dir, disclosure))
     return "\n".join(parts)
 
 
@@ -991,6 +1075,7 @@ def render(
     compared_with: str | None,
     artefacts: RunArtefacts,
     figure_dir: Path,
+    disclosure: Disclosure,
 ) -> str:
     """The whole report as one HTML document."""
     figure_dir.mkdir(parents=True, exist_ok=True)
@@ -1010,7 +1095,7 @@ def render(
     ]
     for outcome in outcomes:
         parts.append(models_section(outcome, artefacts, figure_dir))
-        parts.append(selected_model_section(outcome, artefacts, figure_dir))
+        parts.append(selected_model_section(outcome, artefacts, figure_dir, disclosure))
         parts.append(topics_section(outcome, artefacts.topics))
     parts.append(LIMITS)
     body = "\n".join(parts)
@@ -1083,6 +1168,9 @@ def main(snakemake) -> None:
         snakemake.params.compared_with,
         read_artefacts(snakemake.input),
         Path(snakemake.output.figures),
+        Disclosure(
+            int(snakemake.params.min_group_size), int(snakemake.params.min_outcome_cases_shown)
+        ),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
     logger.info("wrote the report for %d outcome(s)", len(outcomes))

@@ -27,7 +27,16 @@ import pandas as pd
 
 from common import read_parquet
 from explain_selected_model import more_data_answer
-from render_report import DESIGN_LABELS, HONEST_DESIGN, MODEL_LABELS, POINT_LABELS
+from render_report import (
+    DESIGN_LABELS,
+    HONEST_DESIGN,
+    MODEL_LABELS,
+    POINT_LABELS,
+    SUPPRESSED,
+    Disclosure,
+    shown_cases,
+    suppressed_groups,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,20 +141,25 @@ def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fairness_findings(groups: pd.DataFrame) -> pd.DataFrame:
+def fairness_findings(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Groups whose rate differs from the reference group's beyond the band
-    (judged with bootstrap intervals)."""
+    (judged with bootstrap intervals); the count and ratio of a group whose
+    figures could identify a child are suppressed."""
+    hidden = suppressed_groups(groups, disclosure)
+    cases = shown_cases(groups, hidden, disclosure)
     rows = []
-    for row in groups.itertuples(index=False):
+    for row, shown, hide in zip(groups.itertuples(index=False), cases, hidden, strict=True):
         for metric, label in DISPARITY_METRICS.items():
             if getattr(row, f"{metric}_disparity") == "outside band":
                 rows.append(
                     {
                         "attribute": row.attribute,
                         "group": row.group,
-                        "cases": int(row.n),
+                        "cases": shown,
                         "rate": label,
-                        "ratio to reference": getattr(row, f"{metric}_ratio"),
+                        "ratio to reference": SUPPRESSED
+                        if hide
+                        else getattr(row, f"{metric}_ratio"),
                         "reference": row.reference_group,
                     }
                 )
@@ -166,6 +180,7 @@ def model_card(
     fairness: pd.DataFrame,
     curves: pd.DataFrame,
     disparity_band: list[float],
+    disclosure: Disclosure,
 ) -> str:
     """The model card of one outcome as Markdown."""
     summary = summary.loc[summary["outcome"] == outcome]
@@ -177,8 +192,8 @@ def model_card(
         & (fairness["model"] == chosen)
     ]
     leaks = leakage_checks(cohort, splits, features)
-    findings = fairness_findings(groups)
-    small = groups.loc[groups["small_group"], ["attribute", "group", "n"]]
+    findings = fairness_findings(groups, disclosure)
+    small = groups.loc[groups["small_group"], ["attribute", "group"]]
     low, high = disparity_band
     parts = [
         f"# Model card: {outcome} in {la}",
@@ -230,10 +245,20 @@ def model_card(
     else:
         parts += ["Rates clearly outside the band:", "", markdown_table(findings)]
     if not small.empty:
-        listed = ", ".join(
-            f"{a} {g} ({int(n)})" for a, g, n in small.itertuples(index=False, name=None)
-        )
-        parts += ["", f"Small groups, whose rates are uncertain: {listed}."]
+        listed = ", ".join(f"{a} {g}" for a, g in small.itertuples(index=False, name=None))
+        parts += [
+            "",
+            f"Small groups (fewer than {disclosure.min_group_size} cases), whose rates are "
+            f"uncertain: {listed}.",
+        ]
+    parts += [
+        "",
+        "This card is meant to be shared, so it gives no count or ratio of a group with "
+        f"fewer than {disclosure.min_group_size} cases or with fewer than "
+        f"{disclosure.min_outcome_cases} cases with, or without, the outcome (nor of the "
+        "next smallest group, where only one group of an attribute is hidden): such figures "
+        "could identify a child. The full figures stay in the fairness files under results/.",
+    ]
     parts += [
         "",
         "## Leakage checks",
@@ -286,6 +311,7 @@ def main(snakemake) -> None:
             ignore_index=True,
         ),
         [float(b) for b in params.disparity_band],
+        Disclosure(int(params.min_group_size), int(params.min_outcome_cases_shown)),
     )
     with open(snakemake.output.card, "w", encoding="utf-8") as handle:
         handle.write(card)
