@@ -13,10 +13,13 @@ from render_report import (
     fairness_table,
     fold_table,
     group_calibration_section,
+    headline_section,
+    honest_answer,
     learning_curve_table,
     split_picture,
     suppressed_groups,
     table_html,
+    verdict_table,
 )
 
 DISCLOSURE = Disclosure(min_group_size=30, min_outcome_cases=5)
@@ -178,3 +181,59 @@ def test_fold_table_and_picture_cover_every_fold():
     figure = split_picture(diagnostics, "t")
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["outer", "inner 0"]
     assert len(figure.axes[0].patches) == 4
+
+
+def summary_of(verdicts: dict[str, str]) -> pd.DataFrame:
+    """A summary with one outcome's designs and their verdicts."""
+    designs = list(verdicts)
+    return pd.DataFrame(
+        {
+            "outcome": "escalation",
+            "design": designs,
+            "model": "lightgbm",
+            "average_precision": np.linspace(0.5, 0.8, len(designs)),
+            "ap_ci_lower": 0.4,
+            "ap_ci_upper": 0.9,
+            "baseline_average_precision": 0.12,
+            "base_rate": 0.1,
+            "roc_auc": 0.8,
+            "cv_ap_lower_bound": 0.5,
+            "n_test": 400,
+            "verdict": list(verdicts.values()),
+        }
+    )
+
+
+NO, YES, UNSURE = "does not meet the bar", "meets the bar", "cannot tell"
+
+
+def test_the_answer_comes_from_the_time_ordered_designs_only():
+    # random designs meeting the bar do not make the answer "yes"
+    random_yes = {"random_structured": YES, "random_text": YES}
+    answer = honest_answer(summary_of(random_yes | {"time_structured": NO, "time_text": NO}), 0.65)
+    assert answer.startswith("No, not on future cases.")
+    assert "with structured data only, 0.700 (95% interval 0.400 to 0.900): does not" in answer
+    assert "bar of 0.65" in answer and "base rate, 0.100" in answer
+    unsure = summary_of(random_yes | {"time_structured": NO, "time_text": UNSURE})
+    assert honest_answer(unsure, 0.65).startswith("Cannot tell yet.")
+    yes = summary_of({"random_text": NO, "time_structured": UNSURE, "time_text": YES})
+    assert honest_answer(yes, 0.65).startswith("Yes, on future cases.")
+    assert "No time-ordered design was run" in honest_answer(summary_of(random_yes), 0.65)
+
+
+def test_headline_marks_the_random_designs_optimistic():
+    summary = summary_of(
+        {"random_structured": YES, "random_text": YES, "time_structured": NO, "time_text": NO}
+    )
+    table = verdict_table(summary)
+    assert table["verdict"].tolist() == [f"{YES} (optimistic)"] * 2 + [NO] * 2
+    assert table["estimate"].tolist()[1:3] == [
+        "optimistic: may learn from the future",
+        "honest: future cases",
+    ]
+    section = headline_section(summary, 0.65, None, None, None)
+    assert "<h2>The answer</h2>" in section
+    assert "<li><b>escalation</b>: No, not on future cases." in section
+    # the optimistic rows are not coloured green
+    assert 'class="meets"' not in section and section.count('class="optimistic"') == 2
+    assert section.count('class="fails"') == 2

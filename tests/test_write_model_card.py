@@ -148,6 +148,8 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
         "0.660 to 0.800" in card
     )
     assert "meets the bar | probably:" in card
+    assert "**Answer:** Yes, on future cases." in card
+    assert "| does not meet the bar (optimistic) |" in card
     # male (12 cases) could identify a child: neither its count nor its ratio is shown
     assert "| sex | male | <30 | false discovery rate | suppressed | female |" in card
     assert "Small groups (fewer than 30 cases), whose rates are uncertain: sex male." in card

@@ -39,6 +39,7 @@ table { border-collapse: collapse; margin: .8em 0 1.4em; font-size: .92em; }
 th, td { border: 1px solid #d5dce4; padding: .3em .6em; text-align: right; }
 th { background: #eef2f6; } td.text, th.text { text-align: left; }
 .meets { background: #dff3e4; } .fails { background: #fbe3e1; }
+.optimistic { color: #4a5868; font-style: italic; } .answer li { margin: .3em 0; }
 .note { color: #4a5868; font-size: .92em; } .scroll { overflow-x: auto; }
 figure { display: inline-block; margin: .5em; } figcaption { font-size: .85em; color: #4a5868; }
 """
@@ -51,6 +52,11 @@ FAIRNESS_RATES = {
     "flagged_share": "flagged",
 }
 HONEST_DESIGN = "time_text"
+TIME_ORDERED_DESIGNS = {
+    "time_structured": "with structured data only",
+    "time_text": "with structured data and text",
+}
+OPTIMISTIC = "optimistic: may learn from the future"
 DESIGN_LABELS = {
     "random_structured": "Random split, structured data only",
     "random_text": "Random split, structured data and text",
@@ -103,12 +109,54 @@ def table_html(frame: pd.DataFrame, row_classes: list[str] | None = None) -> str
     return f'<div class="scroll"><table><tr>{header}</tr>{"".join(rows)}</table></div>'
 
 
+def is_time_ordered(designs: pd.Series) -> pd.Series:
+    """Whether each design holds out the latest cases (the honest estimate of
+    use on future cases) rather than a random share (optimistic)."""
+    return designs.isin(list(TIME_ORDERED_DESIGNS))
+
+
+def honest_answer(rows: pd.DataFrame, success_threshold: float) -> str:
+    """The plain answer for one outcome (its rows of the summary), from the
+    time-ordered designs only: yes when one of them meets the bar, no when
+    none can, and otherwise that we cannot tell."""
+    honest = rows.loc[is_time_ordered(rows["design"])]
+    if honest.empty:
+        return (
+            "No time-ordered design was run, so there is no honest estimate of how a model "
+            "would do on future cases; the random designs' results are optimistic."
+        )
+    verdicts = set(honest["verdict"])
+    if "meets the bar" in verdicts:
+        opening = "Yes, on future cases"
+    elif verdicts == {"does not meet the bar"}:
+        opening = "No, not on future cases"
+    else:
+        opening = "Cannot tell yet"
+    results = "; ".join(
+        f"{TIME_ORDERED_DESIGNS[row.design]}, {row.average_precision:.3f} "
+        f"(95% interval {row.ap_ci_lower:.3f} to {row.ap_ci_upper:.3f}): {row.verdict}"
+        for row in honest.itertuples(index=False)
+    )
+    # Both time-ordered designs test on the same cases: one baseline, one base rate.
+    first = honest.iloc[0]
+    return (
+        f"{opening}. Tested on the latest cases, held out as future cases would be "
+        f"(time-ordered designs), the selected models' average precision against the bar of "
+        f"{success_threshold:.2f} was: {results}. Ranking by previous referrals scored "
+        f"{first['baseline_average_precision']:.3f}; ranking at random scores the base "
+        f"rate, {first['base_rate']:.3f}."
+    )
+
+
 def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The headline table: one row per outcome and design."""
+    """The headline table: one row per outcome and design; the random designs'
+    rows are marked optimistic."""
+    time_ordered = is_time_ordered(summary["design"])
     return pd.DataFrame(
         {
             "outcome": summary["outcome"],
             "design": summary["design"].map(DESIGN_LABELS),
+            "estimate": np.where(time_ordered, "honest: future cases", OPTIMISTIC),
             "selected model": summary["model"].map(MODEL_LABELS),
             "test AP": summary["average_precision"],
             "95% interval": [
@@ -121,7 +169,9 @@ def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
             "CV AP lower bound": summary["cv_ap_lower_bound"],
             "overfitting gap": summary["cv_ap_lower_bound"] - summary["average_precision"],
             "test cases": summary["n_test"].astype(int),
-            "verdict": summary["verdict"],
+            "verdict": np.where(
+                time_ordered, summary["verdict"], summary["verdict"] + " (optimistic)"
+            ),
         }
     )
 
@@ -869,14 +919,32 @@ def headline_section(
         "below it, and otherwise we <b>cannot tell</b>. AP is the mean "
         "precision over all recall levels; a model that ranks at random scores the base "
         "rate. The baseline ranks cases by their number of previous referrals.</p>",
+        "<h2>The answer</h2>",
+        '<p class="note">From the time-ordered designs: they train on earlier cases and test '
+        "on the latest ones, so they estimate how a model would do on future cases. The "
+        "random designs may learn from the future, and their results are optimistic.</p>",
+        '<ul class="answer">',
+        *(
+            f"<li><b>{html.escape(outcome)}</b>: "
+            f"{html.escape(honest_answer(rows, success_threshold))}</li>"
+            for outcome, rows in summary.groupby("outcome", sort=False)
+        ),
+        "</ul>",
         "<h2>Results against the bar</h2>",
     ]
-    classes = [VERDICT_CLASSES.get(v, "") for v in summary["verdict"]]
+    classes = [
+        VERDICT_CLASSES.get(verdict, "") if time_ordered else "optimistic"
+        for verdict, time_ordered in zip(
+            summary["verdict"], is_time_ordered(summary["design"]), strict=True
+        )
+    ]
     parts.append(table_html(verdict_table(summary), classes))
     parts.append(
-        '<p class="note">The overfitting gap is the cross-validated lower bound minus the '
-        "test AP: a large positive gap means the model did worse on new cases than in "
-        "training.</p>"
+        '<p class="note">Rows of the random designs are in italics and not coloured: their '
+        "test cases are spread over the same years as the training cases, so the model may "
+        "learn from the future and the result is optimistic. The overfitting gap is the "
+        "cross-validated lower bound minus the test AP: a large positive gap means the model "
+        "did worse on new cases than in training.</p>"
     )
     if refits is not None:
         parts.append(refit_bootstrap_section(refits, summary))

@@ -34,6 +34,8 @@ from render_report import (
     POINT_LABELS,
     SUPPRESSED,
     Disclosure,
+    honest_answer,
+    is_time_ordered,
     shown_cases,
     suppressed_groups,
 )
@@ -121,9 +123,11 @@ def leakage_checks(
 
 
 def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
-    """One row per design: the selected model against the bar."""
+    """One row per design: the selected model against the bar (the random
+    designs' verdicts marked optimistic)."""
     rows = []
-    for row in summary.itertuples(index=False):
+    time_ordered = is_time_ordered(summary["design"])
+    for row, honest in zip(summary.itertuples(index=False), time_ordered, strict=True):
         answer, _ = more_data_answer(curves.loc[curves["design"] == row.design])
         rows.append(
             {
@@ -134,7 +138,7 @@ def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
                 "baseline AP": row.baseline_average_precision,
                 "base rate": row.base_rate,
                 "overfitting gap": row.cv_ap_lower_bound - row.average_precision,
-                "verdict": row.verdict,
+                "verdict": row.verdict if honest else f"{row.verdict} (optimistic)",
                 "more data would help?": answer,
             }
         )
@@ -230,7 +234,10 @@ def model_card(
         "held-out test cases. A design meets the bar when the whole 95% bootstrap interval "
         "is at or above it. AP depends on the base rate; the baseline ranks cases by "
         "their number of previous referrals. The overfitting gap is the cross-validated "
-        "lower bound minus the test AP.",
+        "lower bound minus the test AP. The random designs may learn from the future: their "
+        "verdicts are marked optimistic.",
+        "",
+        f"**Answer:** {honest_answer(summary, success_threshold)}",
         "",
         markdown_table(results_table(summary, curves)),
         "",
