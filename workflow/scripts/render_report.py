@@ -27,7 +27,7 @@ from sklearn.metrics import precision_recall_curve  # noqa: E402
 
 from common import read_parquet  # noqa: E402
 from evaluate_models import percentile_interval  # noqa: E402
-from explain_selected_model import more_data_answer  # noqa: E402
+from explain_selected_model import LEVELLED_OFF_GAIN, more_data_answer  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -434,7 +434,7 @@ def learning_curve_table(curves: pd.DataFrame) -> pd.DataFrame:
         curve = curves.loc[curves["design"] == design]
         if curve.empty:
             continue
-        answer, gain = more_data_answer(curve)
+        reading = more_data_answer(curve)
         means = curve.groupby("fraction")["test_average_precision"].mean()
         rows.append(
             {
@@ -443,8 +443,9 @@ def learning_curve_table(curves: pd.DataFrame) -> pd.DataFrame:
                 "training cases": int(curve["n_train"].max()),
                 "test AP, smallest share": float(means.iloc[0]),
                 "test AP, all": float(means.loc[1.0]),
-                "AP gain per doubling": gain,
-                "would more data help?": answer,
+                "AP gain per doubling": reading.gain,
+                "± (95% interval)": reading.noise,
+                "would more data help?": reading.answer,
             }
         )
     return pd.DataFrame(rows)
@@ -461,9 +462,15 @@ def learning_curve_section(outcome: str, curves: pd.DataFrame, figure_dir: Path)
         '<p class="note">Each design\'s selected model, with the hyperparameters training '
         "chose, refitted on growing shares of its training cases (whole families, drawn at "
         "random and repeated; the band spans the repeats) and scored on the same test cases. "
-        "A curve still rising at the right suggests more cases would help; a flat one that "
-        "they would not. The gain per doubling is the slope of test AP against the logarithm "
-        "of the training cases, over subsets of at least a quarter of them.</p>"
+        "The gain per doubling is the slope of test AP against the logarithm of the training "
+        "cases, over subsets of at least a quarter of them, with its 95% interval (&plusmn;), "
+        "which grows with the spread across repeats and the curve's wobble. Test AP was "
+        "<b>still rising</b> when the whole interval is above 0 (more cases would probably "
+        "help); it <b>levelled off</b> when the interval lies below a gain of "
+        f"{LEVELLED_OFF_GAIN:.2f} per doubling and is narrower than that on either side, so "
+        "that such a gain would have shown (they would probably not help much); otherwise "
+        "the curve is too noisy to tell. The subsets of one repeat are nested, so the points "
+        "are not independent and the interval is if anything too narrow.</p>"
         + table_html(learning_curve_table(curves))
         + f'<figure><img src="{uri}" width="560" alt="learning curves">'
         "<figcaption>Test average precision against the number of training cases."

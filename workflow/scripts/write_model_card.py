@@ -128,7 +128,7 @@ def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     rows = []
     time_ordered = is_time_ordered(summary["design"])
     for row, honest in zip(summary.itertuples(index=False), time_ordered, strict=True):
-        answer, _ = more_data_answer(curves.loc[curves["design"] == row.design])
+        answer = more_data_answer(curves.loc[curves["design"] == row.design]).answer
         rows.append(
             {
                 "design": DESIGN_LABELS.get(row.design, row.design),
