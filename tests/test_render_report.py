@@ -8,7 +8,9 @@ from test_compare_runs import CURRENT, EARLIER
 from compare_runs import compare_summaries
 from render_report import (
     Disclosure,
+    FairnessComparison,
     audit_table,
+    cohort_rules,
     deltas_section,
     fairness_table,
     fold_table,
@@ -237,3 +239,43 @@ def test_headline_marks_the_random_designs_optimistic():
     # the optimistic rows are not coloured green
     assert 'class="meets"' not in section and section.count('class="optimistic"') == 2
     assert section.count('class="fails"') == 2
+
+
+def test_cohort_rules_follow_each_outcomes_config():
+    nfa = {"type": "nfa_rereferral", "exclude_already_escalated": True}
+    assert cohort_rules(nfa, 18) == (
+        "Referrals of children under 18 at referral (or of unknown age); left out: those "
+        "whose outcome cannot yet be known (the horizon passes the end of the data)."
+    )
+    escalation = {"type": "escalation", "events": ["cp_plan", "care_episode"]}
+    rules = cohort_rules(escalation, 16)
+    assert "under 16" in rules
+    assert rules.endswith(
+        "those of children with a child protection plan or a period in care ongoing at the "
+        "prediction point."
+    )
+    kept = cohort_rules(escalation | {"exclude_already_escalated": False}, 18)
+    assert "ongoing" not in kept
+    # events without a duration are never ongoing; open cases and assessment points
+    custom = {
+        "type": "custom",
+        "rule": {"all_of": ["section47"], "any_of": ["care_episode"], "none_of": ["cp_plan"]},
+        "only_open_cases": True,
+        "prediction_point": "assessment_authorisation",
+    }
+    rules = cohort_rules(custom, 18)
+    assert "with a period in care ongoing" in rules and "plan" not in rules
+    assert "closed before the prediction point" in rules
+    assert "no authorised assessment" in rules
+
+
+def test_fairness_comparison_states_the_configured_reference_and_band():
+    default = FairnessComparison(None, (0.8, 1.25))
+    assert default.description() == (
+        "each attribute's reference group (its largest group) beyond the 0.8 to 1.25 band"
+    )
+    chosen = FairnessComparison({"ethnicity": "White", "age_band": "5-9"}, (0.75, 1.5))
+    assert chosen.description() == (
+        "each attribute's reference group (age band: 5-9; ethnicity: White; for any other "
+        "attribute, its largest group) beyond the 0.75 to 1.5 band"
+    )

@@ -127,6 +127,8 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
         "escalation",
         {
             "description": "A plan  within 3 months.",
+            "type": "escalation",
+            "events": ["section47", "cp_plan"],
             "prediction_offset_days": 14,
             "horizon_months": 3,
             "text_window_days": 21,
@@ -140,9 +142,12 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
         curves,
         [0.8, 1.25],
         DISCLOSURE,
+        16,
     )
     assert card.startswith("# Model card: escalation in la9")
     assert "A plan within 3 months." in card
+    assert "children under 16 at referral" in card
+    assert "with a child protection plan ongoing at the prediction point." in card
     assert (
         "| Time-ordered split, structured data and text | LightGBM (gradient boosting) | 0.700 | "
         "0.660 to 0.800" in card

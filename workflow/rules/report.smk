@@ -119,6 +119,9 @@ rule render_report:
         outcomes=config["outcomes"],
         success_threshold=config["evaluation"]["success_threshold"],
         compared_with=config["evaluation"]["compare_with"],
+        max_age_years=config["population"]["max_age_years"],
+        fairness_reference=config["fairness"]["reference"],
+        disparity_band=config["fairness"]["disparity_band"],
         min_group_size=config["fairness"]["min_group_size"],
         min_outcome_cases_shown=config["fairness"]["min_outcome_cases_shown"],
     script:
@@ -169,6 +172,7 @@ rule write_model_card:
         disparity_band=config["fairness"]["disparity_band"],
         min_group_size=config["fairness"]["min_group_size"],
         min_outcome_cases_shown=config["fairness"]["min_outcome_cases_shown"],
+        max_age_years=config["population"]["max_age_years"],
     script:
         "../scripts/write_model_card.py"
 

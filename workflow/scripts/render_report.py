@@ -275,6 +275,31 @@ def threshold_table(thresholds: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class FairnessComparison:
+    """How groups are compared: each attribute's reference group (config;
+    ``None`` or an attribute left out = its largest group) and the band of
+    ratios to it that count as no disparity."""
+
+    reference: dict | None
+    band: tuple[float, float]
+
+    def description(self) -> str:
+        """The comparison in plain English, as the fairness section states it."""
+        chosen = "; ".join(
+            f"{attribute.replace('_', ' ')}: {group}"
+            for attribute, group in sorted((self.reference or {}).items())
+        )
+        reference = (
+            f"each attribute's reference group ({chosen}; for any other attribute, its "
+            "largest group)"
+            if chosen
+            else "each attribute's reference group (its largest group)"
+        )
+        low, high = self.band
+        return f"{reference} beyond the {low:g} to {high:g} band"
+
+
+@dataclass(frozen=True)
 class Disclosure:
     """What the shared report may show of a group of children: groups under
     ``min_group_size`` cases, or with fewer than ``min_outcome_cases`` cases
@@ -960,6 +985,48 @@ def headline_section(
     return "\n".join(parts)
 
 
+ONGOING_EVENTS = {
+    "cp_plan": "a child protection plan",
+    "care_episode": "a period in care",
+}
+
+
+def ongoing_exclusions(outcome: dict) -> list[str]:
+    """The events with a duration (plans, care) that leave a referral out of
+    the outcome's cohort when one is ongoing at its prediction point, as
+    build_cohort applies them: escalation events, or a custom rule's all_of
+    and any_of events, unless exclude_already_escalated is off; none for
+    re-referral outcomes."""
+    if not outcome.get("exclude_already_escalated", True):
+        return []
+    if outcome["type"] == "escalation":
+        events = outcome.get("events", list(ONGOING_EVENTS))
+    elif outcome["type"] == "custom":
+        rule = outcome.get("rule") or {}
+        events = [*rule.get("all_of", []), *rule.get("any_of", [])]
+    else:
+        return []
+    return [label for event, label in ONGOING_EVENTS.items() if event in events]
+
+
+def cohort_rules(outcome: dict, max_age_years: float) -> str:
+    """Which referrals make the outcome's cohort, in plain English, from its config."""
+    left_out = ["those whose outcome cannot yet be known (the horizon passes the end of the data)"]
+    if outcome.get("prediction_point", "referral") == "assessment_authorisation":
+        left_out.append("those with no authorised assessment, which have no prediction point")
+    if outcome.get("only_open_cases", False):
+        left_out.append("those closed before the prediction point")
+    ongoing = ongoing_exclusions(outcome)
+    if ongoing:
+        left_out.append(
+            f"those of children with {' or '.join(ongoing)} ongoing at the prediction point"
+        )
+    return (
+        f"Referrals of children under {max_age_years:g} at referral (or of unknown age); "
+        f"left out: {'; '.join(left_out)}."
+    )
+
+
 def outcome_definitions(outcomes: dict) -> str:
     """Each outcome in plain English, with its prediction point and text window."""
     items = [
@@ -972,13 +1039,18 @@ def outcome_definitions(outcomes: dict) -> str:
     return "\n".join(["<h2>Outcomes</h2><ul>", *items, "</ul>"])
 
 
-def cohorts_and_splits_section(artefacts: RunArtefacts, figure_dir: Path) -> str:
-    """The cohorts, the held-out splits, and every fold of every split."""
+def cohorts_and_splits_section(
+    artefacts: RunArtefacts, outcomes: dict, max_age_years: float, figure_dir: Path
+) -> str:
+    """The cohorts (with the rules that made each, from its config), the
+    held-out splits, and every fold of every split."""
+    rules = "".join(
+        f"<li><b>{html.escape(name)}</b>: {html.escape(cohort_rules(outcome, max_age_years))}</li>"
+        for name, outcome in outcomes.items()
+    )
     parts = [
         "<h2>Cohorts</h2>",
-        '<p class="note">One row per referral of a child under 18. Referrals whose outcome '
-        "cannot yet be known (the horizon passes the end of the data) are left out, as are "
-        "children already on a plan or in care at the prediction point.</p>",
+        f'<p class="note">One row per referral.</p><ul class="note">{rules}</ul>',
         table_html(cohort_table(artefacts.cohorts)),
         "<h2>Designs and splits</h2>",
         '<p class="note">Siblings never fall on both sides of a split ("families in both" '
@@ -1054,7 +1126,11 @@ def models_section(outcome: str, artefacts: RunArtefacts, figure_dir: Path) -> s
 
 
 def selected_model_section(
-    outcome: str, artefacts: RunArtefacts, figure_dir: Path, disclosure: Disclosure
+    outcome: str,
+    artefacts: RunArtefacts,
+    figure_dir: Path,
+    comparison: FairnessComparison,
+    disclosure: Disclosure,
 ) -> str:
     """The honest design's selected model: thresholds, calibration, what drives
     its scores, whether more data would help, and fairness by group (with the
@@ -1105,7 +1181,7 @@ def selected_model_section(
     parts.append(
         f"<h3>Fairness by group: {html.escape(label)}</h3>"
         '<p class="note">Error rates at the decision threshold for each group, and whether '
-        "each differs from the reference group (the largest) beyond the 0.8 to 1.25 band, "
+        f"each differs from {html.escape(comparison.description())}, "
         "judged with bootstrap intervals. Small groups are flagged: their rates are "
         "uncertain. FPR: false positive rate; FNR: false negative rate; FDR: false "
         "discovery rate; FOR: false omission rate; flagged: share of cases flagged. "
@@ -1150,6 +1226,8 @@ def render(
     compared_with: str | None,
     artefacts: RunArtefacts,
     figure_dir: Path,
+    max_age_years: float,
+    comparison: FairnessComparison,
     disclosure: Disclosure,
 ) -> str:
     """The whole report as one HTML document."""
@@ -1165,12 +1243,12 @@ def render(
         ),
         outcome_definitions(outcomes),
         data_qa_section(artefacts.ingest_qa),
-        cohorts_and_splits_section(artefacts, figure_dir),
+        cohorts_and_splits_section(artefacts, outcomes, max_age_years, figure_dir),
         leakage_section(artefacts.audits),
     ]
     for outcome in outcomes:
         parts.append(models_section(outcome, artefacts, figure_dir))
-        parts.append(selected_model_section(outcome, artefacts, figure_dir, disclosure))
+        parts.append(selected_model_section(outcome, artefacts, figure_dir, comparison, disclosure))
         parts.append(topics_section(outcome, artefacts.topics))
     parts.append(LIMITS)
     body = "\n".join(parts)
@@ -1243,6 +1321,11 @@ def main(snakemake) -> None:
         snakemake.params.compared_with,
         read_artefacts(snakemake.input),
         Path(snakemake.output.figures),
+        float(snakemake.params.max_age_years),
+        FairnessComparison(
+            snakemake.params.fairness_reference,
+            tuple(float(b) for b in snakemake.params.disparity_band),
+        ),
         Disclosure(
             int(snakemake.params.min_group_size), int(snakemake.params.min_outcome_cases_shown)
         ),

@@ -34,6 +34,7 @@ from render_report import (
     POINT_LABELS,
     SUPPRESSED,
     Disclosure,
+    cohort_rules,
     honest_answer,
     is_time_ordered,
     shown_cases,
@@ -185,6 +186,7 @@ def model_card(
     curves: pd.DataFrame,
     disparity_band: list[float],
     disclosure: Disclosure,
+    max_age_years: float,
 ) -> str:
     """The model card of one outcome as Markdown."""
     summary = summary.loc[summary["outcome"] == outcome]
@@ -217,8 +219,8 @@ def model_card(
         f"Prediction point: {definition['prediction_offset_days']} day(s) after the "
         f"{POINT_LABELS[definition.get('prediction_point', 'referral')]}; "
         f"outcome horizon {definition['horizon_months']} months; case-note text from the "
-        f"{definition['text_window_days']} days before the prediction point. Cases whose "
-        "outcome cannot yet be known are left out.",
+        f"{definition['text_window_days']} days before the prediction point. "
+        f"{cohort_rules(definition, max_age_years)}",
         "",
         "## Designs",
         "",
@@ -319,6 +321,7 @@ def main(snakemake) -> None:
         ),
         [float(b) for b in params.disparity_band],
         Disclosure(int(params.min_group_size), int(params.min_outcome_cases_shown)),
+        float(params.max_age_years),
     )
     with open(snakemake.output.card, "w", encoding="utf-8") as handle:
         handle.write(card)
