@@ -12,6 +12,7 @@ from render_report import (
     audit_table,
     cohort_rules,
     deltas_section,
+    disparity_summary,
     fairness_table,
     fold_table,
     group_calibration_section,
@@ -279,3 +280,19 @@ def test_fairness_comparison_states_the_configured_reference_and_band():
         "each attribute's reference group (age band: 5-9; ethnicity: White; for any other "
         "attribute, its largest group) beyond the 0.75 to 1.5 band"
     )
+
+
+def test_disparity_summary_counts_the_comparisons_that_could_not_be_told():
+    groups = fairness_groups([("sex", "female", 200, 20), ("sex", "male", 210, 20)])
+    groups.loc[0, [c for c in groups.columns if c.endswith("_disparity")]] = "reference"
+    summary = disparity_summary(groups)
+    assert summary.startswith(
+        "Of 5 comparisons of a group's rate with its reference group's, 0 lie clearly "
+        "outside the band, 0 clearly inside it, 5 cannot be told"
+    )
+    assert "not evidence of fairness" in summary
+    groups.loc[1, "false_positive_rate_disparity"] = "outside band"
+    groups.loc[1, "flagged_share_disparity"] = "undefined"
+    summary = disparity_summary(groups)
+    assert "1 lie clearly outside the band, 0 clearly inside it, 3 cannot be told" in summary
+    assert "and 1 are undefined" in summary and "not evidence" not in summary

@@ -361,6 +361,34 @@ def suppression_note(disclosure: Disclosure) -> str:
     )
 
 
+def disparity_summary(groups: pd.DataFrame) -> str:
+    """How the comparisons of each group's rates (``FAIRNESS_RATES``) with its
+    reference group came out, counted, in one sentence: "no rate outside the
+    band" means little when most comparisons could not be told."""
+    judgements = pd.Series(
+        groups[[f"{metric}_disparity" for metric in FAIRNESS_RATES]].to_numpy().ravel()
+    )
+    judgements = judgements.loc[judgements.notna() & (judgements != "reference")]
+    counts = judgements.value_counts()
+    outside, within = int(counts.get("outside band", 0)), int(counts.get("within band", 0))
+    unsure, undefined = int(counts.get("cannot tell", 0)), int(counts.get("undefined", 0))
+    total = len(judgements)
+    if total == 0:
+        return "No group could be compared with a reference group."
+    sentence = (
+        f"Of {total} comparisons of a group's rate with its reference group's, {outside} "
+        f"lie clearly outside the band, {within} clearly inside it, {unsure} cannot be told "
+        f"(the interval spans the band's edge) and {undefined} are undefined (a rate with "
+        "no cases to count)."
+    )
+    if outside == 0 and unsure > 0:
+        sentence += (
+            " No rate lies clearly outside the band, but the comparisons that cannot be "
+            "told are not evidence of fairness."
+        )
+    return sentence
+
+
 def fairness_table(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Error rates by group with their disparity verdicts, for one model; the
     counts and rates of groups that could identify a child are suppressed."""
@@ -1187,6 +1215,7 @@ def selected_model_section(
         "discovery rate; FOR: false omission rate; flagged: share of cases flagged. "
         f"{suppression_note(disclosure)}</p>"
     )
+    parts.append(f'<p class="note">{html.escape(disparity_summary(groups))}</p>')
     parts.append(table_html(fairness_table(groups, disclosure)))
     parts.append(group_calibration_section(groups, label, name, figure_dir, disclosure))
     return "\n".join(parts)

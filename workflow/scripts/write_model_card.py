@@ -35,6 +35,7 @@ from render_report import (
     SUPPRESSED,
     Disclosure,
     cohort_rules,
+    disparity_summary,
     honest_answer,
     is_time_ordered,
     shown_cases,
@@ -249,10 +250,9 @@ def model_card(
         f"group, against a band of {low:g} to {high:g}, judged with bootstrap intervals.",
         "",
     ]
-    if findings.empty:
-        parts.append("No group's rate lies clearly outside the band.")
-    else:
-        parts += ["Rates clearly outside the band:", "", markdown_table(findings)]
+    parts.append(disparity_summary(groups))
+    if not findings.empty:
+        parts += ["", "Rates clearly outside the band:", "", markdown_table(findings)]
     if not small.empty:
         listed = ", ".join(f"{a} {g}" for a, g in small.itertuples(index=False, name=None))
         parts += [
