@@ -296,3 +296,7 @@ def test_disparity_summary_counts_the_comparisons_that_could_not_be_told():
     summary = disparity_summary(groups)
     assert "1 lie clearly outside the band, 0 clearly inside it, 3 cannot be told" in summary
     assert "and 1 are undefined" in summary and "not evidence" not in summary
+    # a judgement this sentence does not know is counted, not lost
+    groups.loc[1, "false_negative_rate_disparity"] = "too few positive families"
+    summary = disparity_summary(groups)
+    assert "2 cannot be told (the interval spans the band's edge), 1 'too few" in summary

@@ -5,7 +5,9 @@ selected model reach the pre-specified average precision? It shows the
 outcome definitions, the cohorts and splits, every model's test metrics beside
 a simple baseline, precision-recall curves and the topics found in the notes.
 Figures are embedded, so the one HTML file can be shared as it is; they are
-also written as PNG files for ``snakemake --report``.
+also written as PNG files for ``snakemake --report``. Being shared, it
+suppresses the counts and rates of groups of children small enough to identify
+one (``suppressed_groups``); the Parquet files keep every figure.
 """
 
 import base64
@@ -375,11 +377,15 @@ def disparity_summary(groups: pd.DataFrame) -> str:
     total = len(judgements)
     if total == 0:
         return "No group could be compared with a reference group."
+    known = {"outside band", "within band", "cannot tell", "undefined"}
+    others = "".join(
+        f", {int(count)} {label!r}" for label, count in counts.items() if label not in known
+    )
     sentence = (
         f"Of {total} comparisons of a group's rate with its reference group's, {outside} "
         f"lie clearly outside the band, {within} clearly inside it, {unsure} cannot be told "
-        f"(the interval spans the band's edge) and {undefined} are undefined (a rate with "
-        "no cases to count)."
+        f"(the interval spans the band's edge){others} and {undefined} are undefined (a "
+        "rate with no cases to count)."
     )
     if outside == 0 and unsure > 0:
         sentence += (

@@ -17,7 +17,9 @@ Leakage checks (each reported with its count, which must be 0):
   period began (``label_known_time`` later than the earliest test
   ``prediction_time``).
 
-The card holds aggregate numbers only (no identifiers).
+The card holds aggregate numbers only (no identifiers), and is meant to be
+shared: the counts and rates of groups that could identify a child are
+suppressed (``render_report.suppressed_groups``).
 """
 
 import logging
