@@ -287,16 +287,16 @@ def test_disparity_summary_counts_the_comparisons_that_could_not_be_told():
     groups.loc[0, [c for c in groups.columns if c.endswith("_disparity")]] = "reference"
     summary = disparity_summary(groups)
     assert summary.startswith(
-        "Of 5 comparisons of a group's rate with its reference group's, 0 lie clearly "
-        "outside the band, 0 clearly inside it, 5 cannot be told"
+        "Of 5 comparisons of a group's rate with its reference group's: clearly outside the "
+        "band 0, clearly inside it 0, cannot be told (the interval spans the band's edge) 5"
     )
     assert "not evidence of fairness" in summary
     groups.loc[1, "false_positive_rate_disparity"] = "outside band"
     groups.loc[1, "flagged_share_disparity"] = "undefined"
     summary = disparity_summary(groups)
-    assert "1 lie clearly outside the band, 0 clearly inside it, 3 cannot be told" in summary
-    assert "and 1 are undefined" in summary and "not evidence" not in summary
+    assert "outside the band 1, clearly inside it 0, cannot be told" in summary
+    assert "to count) 1." in summary and "not evidence" not in summary
     # a judgement this sentence does not know is counted, not lost
     groups.loc[1, "false_negative_rate_disparity"] = "too few positive families"
     summary = disparity_summary(groups)
-    assert "2 cannot be told (the interval spans the band's edge), 1 'too few" in summary
+    assert "band's edge) 2, too few positive families 1, undefined" in summary

@@ -379,13 +379,13 @@ def disparity_summary(groups: pd.DataFrame) -> str:
         return "No group could be compared with a reference group."
     known = {"outside band", "within band", "cannot tell", "undefined"}
     others = "".join(
-        f", {int(count)} {label!r}" for label, count in counts.items() if label not in known
+        f", {label} {int(count)}" for label, count in counts.items() if label not in known
     )
     sentence = (
-        f"Of {total} comparisons of a group's rate with its reference group's, {outside} "
-        f"lie clearly outside the band, {within} clearly inside it, {unsure} cannot be told "
-        f"(the interval spans the band's edge){others} and {undefined} are undefined (a "
-        "rate with no cases to count)."
+        f"Of {total} comparisons of a group's rate with its reference group's: clearly "
+        f"outside the band {outside}, clearly inside it {within}, cannot be told (the "
+        f"interval spans the band's edge) {unsure}{others}, undefined (a rate with no cases "
+        f"to count) {undefined}."
     )
     if outside == 0 and unsure > 0:
         sentence += (
