@@ -229,7 +229,7 @@ def test_headline_marks_the_random_designs_optimistic():
         {"random_structured": YES, "random_text": YES, "time_structured": NO, "time_text": NO}
     )
     table = verdict_table(summary)
-    assert table["verdict"].tolist() == [f"{YES} (optimistic)"] * 2 + [NO] * 2
+    assert table["verdict"].tolist() == [YES] * 2 + [NO] * 2
     assert table["estimate"].tolist()[1:3] == [
         "optimistic: may learn from the future",
         "honest: future cases",
