@@ -7,22 +7,24 @@ from test_compare_runs import CURRENT, EARLIER
 
 from compare_runs import compare_summaries
 from render_report import (
-    Disclosure,
     FairnessComparison,
     audit_table,
-    cohort_rules,
     deltas_section,
-    disparity_summary,
     fairness_table,
     fold_table,
     group_calibration_section,
     headline_section,
-    honest_answer,
     learning_curve_table,
     split_picture,
-    suppressed_groups,
     table_html,
     verdict_table,
+)
+from report_wording import (
+    Disclosure,
+    cohort_rules,
+    disparity_summary,
+    honest_answer,
+    suppressed_groups,
 )
 
 DISCLOSURE = Disclosure(min_group_size=30, min_outcome_cases=5)

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from render_report import Disclosure
+from report_wording import Disclosure
 from write_model_card import fairness_findings, leakage_checks, markdown_table, model_card
 
 DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]

@@ -92,6 +92,7 @@ rule render_report:
             rules.fit_topics.output.coherence, outcome=OUTCOMES, timing=TIMINGS
         ),
         ingest_qa=rules.ingest_records.output.qa,
+        wording=REPORT_WORDING,
         helpers=HELPERS,
     output:
         html=report(
@@ -148,6 +149,7 @@ rule write_model_card:
             timing=TIMINGS,
             features=FEATURE_SETS,
         ),
+        wording=REPORT_WORDING,
         helpers=HELPERS,
     output:
         card=report(

@@ -19,7 +19,7 @@ Leakage checks (each reported with its count, which must be 0):
 
 The card holds aggregate numbers only (no identifiers), and is meant to be
 shared: the counts and rates of groups that could identify a child are
-suppressed (``render_report.suppressed_groups``).
+suppressed (``report_wording.suppressed_groups``).
 """
 
 import logging
@@ -29,7 +29,7 @@ import pandas as pd
 
 from common import read_parquet
 from explain_selected_model import more_data_answer
-from render_report import (
+from report_wording import (
     DESIGN_LABELS,
     HONEST_DESIGN,
     MODEL_LABELS,
