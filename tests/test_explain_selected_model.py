@@ -125,22 +125,75 @@ def test_ale_recovers_the_slope_of_an_additive_model():
     assert accumulated_local_effects(LinearRisk(), np.ones((10, 2)), 1).empty
 
 
+def curve_of(test_ap: dict[float, list[float]], n_all: int = 400) -> pd.DataFrame:
+    """A learning curve: per fraction, the test APs of its repeats."""
+    rows = [
+        {"fraction": f, "n_train": round(f * n_all), "test_average_precision": ap}
+        for f, aps in test_ap.items()
+        for ap in aps
+    ]
+    return pd.DataFrame(rows)
+
+
 def test_more_data_answer_is_the_gain_per_doubling_of_training_rows():
-    rising = pd.DataFrame(
+    rising = curve_of({0.1: [0.9], 0.25: [0.2], 0.5: [0.25, 0.25], 1.0: [0.3]})
+    reading = more_data_answer(rising)
+    assert reading.answer.startswith("probably: test AP was still rising (+0.050")
+    # the smallest subset is left out; the rest rise by 0.05 per doubling, exactly
+    assert reading.gain == pytest.approx(0.05)
+    assert reading.noise == pytest.approx(0.0, abs=1e-9)
+    only_full = rising.loc[rising["fraction"] == 1.0]
+    assert more_data_answer(only_full).answer.startswith("cannot tell: too few")
+    two_points = rising.loc[rising["fraction"].isin([0.25, 1.0])]
+    assert more_data_answer(two_points).answer.startswith("cannot tell: too few")
+
+
+def test_a_steady_small_rise_with_tight_repeats_is_still_rising():
+    # The reviewer's curve: means 0.070, 0.076, 0.092 and 0.095 above the smallest
+    # share, the repeats within 0.01 of each other. A fixed 0.02 threshold called it
+    # levelled off.
+    steady = curve_of(
         {
-            "fraction": [0.1, 0.25, 0.5, 0.5, 1.0],
-            "n_train": [10, 25, 50, 50, 100],
-            "test_average_precision": [0.9, 0.2, 0.25, 0.25, 0.3],
+            0.1: [0.068, 0.068, 0.068],
+            0.25: [0.066, 0.070, 0.074],
+            0.5: [0.073, 0.076, 0.079],
+            0.75: [0.087, 0.092, 0.097],
+            1.0: [0.095],
         }
     )
-    answer, gain = more_data_answer(rising)
-    assert answer.startswith("probably:")
-    # the smallest subset is left out; the rest rise by 0.05 per doubling
-    assert gain == pytest.approx(0.05)
-    flat = rising.assign(test_average_precision=[0.1, 0.3, 0.29, 0.31, 0.305])
-    assert more_data_answer(flat)[0].startswith("probably not")
-    only_full = rising.loc[rising["fraction"] == 1.0]
-    assert more_data_answer(only_full)[0].startswith("cannot tell")
+    reading = more_data_answer(steady)
+    assert reading.answer.startswith("probably: test AP was still rising")
+    assert reading.gain - reading.noise > 0 and reading.gain < 0.02
+
+
+def test_the_same_rise_within_wide_repeats_cannot_be_told():
+    noisy = curve_of(
+        {
+            0.25: [0.02, 0.07, 0.12],
+            0.5: [0.026, 0.076, 0.126],
+            0.75: [0.042, 0.092, 0.142],
+            1.0: [0.095],
+        }
+    )
+    reading = more_data_answer(noisy)
+    assert reading.answer.startswith("cannot tell: the change is within its noise")
+    assert reading.noise > reading.gain > 0
+    assert f"{reading.gain:+.3f}" in reading.answer and f"{reading.noise:.3f}" in reading.answer
+
+
+def test_flat_curves_level_off_and_a_noisy_fall_is_not_levelling_off():
+    flat = curve_of({0.25: [0.300, 0.302], 0.5: [0.301, 0.299], 0.75: [0.300], 1.0: [0.301]})
+    assert more_data_answer(flat).answer.startswith("probably not much: test AP had levelled")
+    # the reviewer's random_text curve: a negative slope within wide noise
+    noisy_fall = curve_of(
+        {0.25: [0.07, 0.19, 0.157], 0.5: [0.091, 0.138, 0.125], 0.75: [0.08, 0.092, 0.08]}
+        | {1.0: [0.12]}
+    )
+    reading = more_data_answer(noisy_fall)
+    assert reading.gain < 0
+    assert reading.answer.startswith("cannot tell")
+    steady_fall = curve_of({0.25: [0.4, 0.4], 0.5: [0.3, 0.3], 0.75: [0.25], 1.0: [0.2]})
+    assert more_data_answer(steady_fall).answer.startswith("probably not: test AP fell")
 
 
 def test_children_without_a_family_id_are_each_their_own_family():

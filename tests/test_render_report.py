@@ -2,18 +2,32 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from test_compare_runs import CURRENT, EARLIER
 
 from compare_runs import compare_summaries
 from render_report import (
+    FairnessComparison,
     audit_table,
     deltas_section,
+    fairness_table,
     fold_table,
     group_calibration_section,
+    headline_section,
     learning_curve_table,
     split_picture,
     table_html,
+    verdict_table,
 )
+from report_wording import (
+    Disclosure,
+    cohort_rules,
+    disparity_summary,
+    honest_answer,
+    suppressed_groups,
+)
+
+DISCLOSURE = Disclosure(min_group_size=30, min_outcome_cases=5)
 
 
 def test_missing_numbers_show_as_a_dash():
@@ -52,24 +66,82 @@ def test_learning_curve_table_answers_per_design():
     assert table["would more data help?"].iloc[0].startswith("probably:")
 
 
-def test_group_calibration_section_lists_every_group(tmp_path):
-    groups = pd.DataFrame(
-        {
-            "attribute": ["sex", "sex"],
-            "group": ["female", "male"],
-            "n": [120, 15],
-            "small_group": [False, True],
-            "mean_score": [0.2, 0.3],
-            "base_rate": [0.1, 0.2],
-            "base_rate_lower": [0.05, 0.07],
-            "base_rate_upper": [0.17, 0.45],
-            "calibration_gap": [0.1, 0.1],
-        }
+def fairness_groups(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
+    """One model's fairness rows: (attribute, group, cases, positive cases)."""
+    groups = pd.DataFrame(rows, columns=["attribute", "group", "n", "n_positive"])
+    rate = groups["n_positive"] / groups["n"]
+    groups = groups.assign(
+        small_group=groups["n"] < 30,
+        base_rate=rate,
+        base_rate_lower=rate / 2,
+        base_rate_upper=rate * 1.5,
+        mean_score=0.3,
+        calibration_gap=0.3 - rate,
+        average_precision=0.4,
     )
-    section = group_calibration_section(groups, "model", "x", tmp_path)
+    for metric in (
+        "false_positive_rate",
+        "false_negative_rate",
+        "false_discovery_rate",
+        "false_omission_rate",
+        "flagged_share",
+    ):
+        groups[metric] = 0.25
+        groups[f"{metric}_disparity"] = "cannot tell"
+    return groups
+
+
+def test_groups_that_could_identify_a_child_are_suppressed():
+    groups = fairness_groups(
+        [
+            ("ethnicity", "White", 300, 30),
+            ("ethnicity", "Black", 40, 10),
+            ("ethnicity", "Asian", 24, 1),  # small and one positive: the reviewer's case
+            ("ethnicity", "Other", 60, 10),
+            ("sex", "female", 200, 20),
+            ("sex", "male", 210, 4),  # large, but fewer than 5 positives
+            ("age_band", "1-4", 100, 10),
+            ("age_band", "5-9", 100, 96),  # fewer than 5 without the outcome
+            ("age_band", "10-15", 120, 10),
+            ("disability", "disabled", 40, 6),
+            ("disability", "not disabled", 370, 40),
+        ]
+    )
+    hidden = suppressed_groups(groups, DISCLOSURE)
+    # Asian alone would be hidden in ethnicity: the next smallest (Black) is hidden
+    # too, so its figures cannot be recovered from the total. Sex has two groups.
+    assert groups.loc[hidden, "group"].tolist() == ["Black", "Asian", "female", "male"] + [
+        "1-4",
+        "5-9",
+    ]
+    table = fairness_table(groups, DISCLOSURE)
+    asian = table.loc[table["group"] == "Asian"].iloc[0]
+    assert asian["cases"] == "<30"
+    assert asian["base rate"] == asian["AP"] == asian["FNR"] == "suppressed"
+    assert asian["FNR vs reference"] == "cannot tell"
+    male = table.loc[table["group"] == "male"].iloc[0]
+    assert male["cases"] == "suppressed" and male["base rate"] == "suppressed"
+    white = table.loc[table["group"] == "White"].iloc[0]
+    assert white["cases"] == 300 and white["base rate"] == pytest.approx(0.1)
+    html = table_html(table)
+    assert "<td>300</td>" in html and "&lt;30" in html
+    assert "<td>24</td>" not in html and "0.042" not in html
+    assert suppressed_groups(groups, Disclosure(1, 1)).sum() == 0
+
+
+def test_group_calibration_section_hides_groups_that_could_identify_a_child(tmp_path):
+    groups = fairness_groups(
+        [("sex", "female", 120, 12), ("sex", "male", 15, 3), ("ethnicity", "White", 135, 15)]
+    )
+    section = group_calibration_section(groups, "model", "x", tmp_path, DISCLOSURE)
     assert (tmp_path / "group_calibration_x.png").stat().st_size > 1000
-    assert "0.070 to 0.450" in section
-    assert group_calibration_section(groups.iloc[:0], "model", "x", tmp_path) == ""
+    assert "0.056 to 0.167" in section  # White's interval is shown
+    assert "0.200" not in section and "&lt;30" in section  # male's rate is not
+    assert "could identify a child" in section
+    assert group_calibration_section(groups.iloc[:0], "model", "x", tmp_path, DISCLOSURE) == ""
+    only_small = groups.iloc[:2].assign(n=[20, 15])
+    section = group_calibration_section(only_small, "model", "y", tmp_path, DISCLOSURE)
+    assert "<figure>" not in section and not (tmp_path / "group_calibration_y.png").exists()
 
 
 def audit_frame() -> pd.DataFrame:
@@ -114,3 +186,119 @@ def test_fold_table_and_picture_cover_every_fold():
     figure = split_picture(diagnostics, "t")
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["outer", "inner 0"]
     assert len(figure.axes[0].patches) == 4
+
+
+def summary_of(verdicts: dict[str, str]) -> pd.DataFrame:
+    """A summary with one outcome's designs and their verdicts."""
+    designs = list(verdicts)
+    return pd.DataFrame(
+        {
+            "outcome": "escalation",
+            "design": designs,
+            "model": "lightgbm",
+            "average_precision": np.linspace(0.5, 0.8, len(designs)),
+            "ap_ci_lower": 0.4,
+            "ap_ci_upper": 0.9,
+            "baseline_average_precision": 0.12,
+            "base_rate": 0.1,
+            "roc_auc": 0.8,
+            "cv_ap_lower_bound": 0.5,
+            "n_test": 400,
+            "verdict": list(verdicts.values()),
+        }
+    )
+
+
+NO, YES, UNSURE = "does not meet the bar", "meets the bar", "cannot tell"
+
+
+def test_the_answer_comes_from_the_time_ordered_designs_only():
+    # random designs meeting the bar do not make the answer "yes"
+    random_yes = {"random_structured": YES, "random_text": YES}
+    answer = honest_answer(summary_of(random_yes | {"time_structured": NO, "time_text": NO}), 0.65)
+    assert answer.startswith("No, not on future cases.")
+    assert "with structured data only, 0.700 (95% interval 0.400 to 0.900): does not" in answer
+    assert "bar of 0.65" in answer and "base rate, 0.100" in answer
+    unsure = summary_of(random_yes | {"time_structured": NO, "time_text": UNSURE})
+    assert honest_answer(unsure, 0.65).startswith("Cannot tell yet.")
+    yes = summary_of({"random_text": NO, "time_structured": UNSURE, "time_text": YES})
+    assert honest_answer(yes, 0.65).startswith("Yes, on future cases.")
+    assert "No time-ordered design was run" in honest_answer(summary_of(random_yes), 0.65)
+
+
+def test_headline_marks_the_random_designs_optimistic():
+    summary = summary_of(
+        {"random_structured": YES, "random_text": YES, "time_structured": NO, "time_text": NO}
+    )
+    table = verdict_table(summary)
+    assert table["verdict"].tolist() == [YES] * 2 + [NO] * 2
+    assert table["estimate"].tolist()[1:3] == [
+        "optimistic: may learn from the future",
+        "honest: future cases",
+    ]
+    section = headline_section(summary, 0.65, None, None, None)
+    assert "<h2>The answer</h2>" in section
+    assert "<li><b>escalation</b>: No, not on future cases." in section
+    # the optimistic rows are not coloured green
+    assert 'class="meets"' not in section and section.count('class="optimistic"') == 2
+    assert section.count('class="fails"') == 2
+
+
+def test_cohort_rules_follow_each_outcomes_config():
+    nfa = {"type": "nfa_rereferral", "exclude_already_escalated": True}
+    assert cohort_rules(nfa, 18) == (
+        "Referrals of children under 18 at referral (or of unknown age); left out: those "
+        "whose outcome cannot yet be known (the horizon passes the end of the data)."
+    )
+    escalation = {"type": "escalation", "events": ["cp_plan", "care_episode"]}
+    rules = cohort_rules(escalation, 16)
+    assert "under 16" in rules
+    assert rules.endswith(
+        "those of children with a child protection plan or a period in care ongoing at the "
+        "prediction point."
+    )
+    kept = cohort_rules(escalation | {"exclude_already_escalated": False}, 18)
+    assert "ongoing" not in kept
+    # events without a duration are never ongoing; open cases and assessment points
+    custom = {
+        "type": "custom",
+        "rule": {"all_of": ["section47"], "any_of": ["care_episode"], "none_of": ["cp_plan"]},
+        "only_open_cases": True,
+        "prediction_point": "assessment_authorisation",
+    }
+    rules = cohort_rules(custom, 18)
+    assert "with a period in care ongoing" in rules and "plan" not in rules
+    assert "closed before the prediction point" in rules
+    assert "no authorised assessment" in rules
+
+
+def test_fairness_comparison_states_the_configured_reference_and_band():
+    default = FairnessComparison(None, (0.8, 1.25))
+    assert default.description() == (
+        "each attribute's reference group (its largest group) beyond the 0.8 to 1.25 band"
+    )
+    chosen = FairnessComparison({"ethnicity": "White", "age_band": "5-9"}, (0.75, 1.5))
+    assert chosen.description() == (
+        "each attribute's reference group (age band: 5-9; ethnicity: White; for any other "
+        "attribute, its largest group) beyond the 0.75 to 1.5 band"
+    )
+
+
+def test_disparity_summary_counts_the_comparisons_that_could_not_be_told():
+    groups = fairness_groups([("sex", "female", 200, 20), ("sex", "male", 210, 20)])
+    groups.loc[0, [c for c in groups.columns if c.endswith("_disparity")]] = "reference"
+    summary = disparity_summary(groups)
+    assert summary.startswith(
+        "Of 5 comparisons of a group's rate with its reference group's: clearly outside the "
+        "band 0, clearly inside it 0, cannot be told (the interval spans the band's edge) 5"
+    )
+    assert "not evidence of fairness" in summary
+    groups.loc[1, "false_positive_rate_disparity"] = "outside band"
+    groups.loc[1, "flagged_share_disparity"] = "undefined"
+    summary = disparity_summary(groups)
+    assert "outside the band 1, clearly inside it 0, cannot be told" in summary
+    assert "to count) 1." in summary and "not evidence" not in summary
+    # a judgement this sentence does not know is counted, not lost
+    groups.loc[1, "false_negative_rate_disparity"] = "too few positive families"
+    summary = disparity_summary(groups)
+    assert "band's edge) 2, too few positive families 1, undefined" in summary

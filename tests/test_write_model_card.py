@@ -3,9 +3,11 @@
 import pandas as pd
 import pytest
 
+from report_wording import Disclosure
 from write_model_card import fairness_findings, leakage_checks, markdown_table, model_card
 
 DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
+DISCLOSURE = Disclosure(min_group_size=30, min_outcome_cases=5)
 
 
 def ts(*values: str) -> pd.Series:
@@ -67,7 +69,7 @@ def test_leakage_checks_count_what_they_look_for(cohort):
     assert checks[("training labels known only after the test period began", "time")] == 1
 
 
-def fairness_row(group: str, n: int, fdr_disparity: str) -> dict:
+def fairness_row(group: str, n: int, fdr_disparity: str, n_positive: int = 10) -> dict:
     row = {
         "outcome": "escalation",
         "design": "time_text",
@@ -77,6 +79,7 @@ def fairness_row(group: str, n: int, fdr_disparity: str) -> dict:
         "reference_group": "female",
         "small_group": n < 30,
         "n": n,
+        "n_positive": n_positive,
     }
     for metric in (
         "false_positive_rate",
@@ -114,9 +117,9 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
     curves = pd.DataFrame(
         {
             "design": "time_text",
-            "fraction": [0.5, 1.0],
-            "n_train": [50, 100],
-            "test_average_precision": [0.6, 0.7],
+            "fraction": [0.25, 0.5, 1.0],
+            "n_train": [25, 50, 100],
+            "test_average_precision": [0.5, 0.6, 0.7],
         }
     )
     card = model_card(
@@ -124,6 +127,8 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
         "escalation",
         {
             "description": "A plan  within 3 months.",
+            "type": "escalation",
+            "events": ["section47", "cp_plan"],
             "prediction_offset_days": 14,
             "horizon_months": 3,
             "text_window_days": 21,
@@ -136,16 +141,25 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
         fairness,
         curves,
         [0.8, 1.25],
+        DISCLOSURE,
+        16,
     )
     assert card.startswith("# Model card: escalation in la9")
     assert "A plan within 3 months." in card
+    assert "children under 16 at referral" in card
+    assert "with a child protection plan ongoing at the prediction point." in card
     assert (
         "| Time-ordered split, structured data and text | LightGBM (gradient boosting) | 0.700 | "
         "0.660 to 0.800" in card
     )
-    assert "meets the bar | probably:" in card
-    assert "| sex | male | 12 | false discovery rate | 1.600 | female |" in card
-    assert "Small groups, whose rates are uncertain: sex male (12)." in card
+    assert "meets the bar | probably: test AP was still rising (+0.100" in card
+    assert "**Answer:** Yes, on future cases." in card
+    assert "| does not meet the bar (optimistic) |" in card
+    # male (12 cases) could identify a child: neither its count nor its ratio is shown
+    assert "| sex | male | <30 | false discovery rate | suppressed | female |" in card
+    assert "clearly outside the band 1, clearly inside it 8, cannot be told" in card
+    assert "Small groups (fewer than 30 cases), whose rates are uncertain: sex male." in card
+    assert "12" not in card.split("## Fairness")[1] and "1.600" not in card
     assert "## Leakage checks" in card
     assert "r1" not in card and "f1" not in card
 
@@ -154,7 +168,19 @@ def test_fairness_findings_lists_only_clear_disparities():
     groups = pd.DataFrame(
         [fairness_row("female", 200, "reference"), fairness_row("male", 50, "cannot tell")]
     )
-    assert fairness_findings(groups).empty
+    assert fairness_findings(groups, DISCLOSURE).empty
+    shown = fairness_findings(
+        pd.DataFrame(
+            [
+                fairness_row("female", 200, "reference"),
+                fairness_row("male", 50, "outside band"),
+                fairness_row("other", 40, "outside band"),
+            ]
+        ),
+        DISCLOSURE,
+    )
+    assert shown["cases"].tolist() == [50, 40]
+    assert shown["ratio to reference"].tolist() == [1.6, 1.6]
     assert markdown_table(pd.DataFrame({"a": [1.0, float("nan")]})).splitlines()[2:] == [
         "| 1.000 |",
         "| - |",

@@ -112,6 +112,8 @@ CONVERTED_TABLES = [
 # Edits to the shared helper module must rerun the scripts that import it;
 # Snakemake tracks only each rule's own script, so rules list it as an input.
 HELPERS = "workflow/scripts/common.py"
+# The labels, answers and disclosure rules the report and the model cards share.
+REPORT_WORDING = "workflow/scripts/report_wording.py"
 
 
 def synthetic_directory():

@@ -92,6 +92,7 @@ rule render_report:
             rules.fit_topics.output.coherence, outcome=OUTCOMES, timing=TIMINGS
         ),
         ingest_qa=rules.ingest_records.output.qa,
+        wording=REPORT_WORDING,
         helpers=HELPERS,
     output:
         html=report(
@@ -119,6 +120,11 @@ rule render_report:
         outcomes=config["outcomes"],
         success_threshold=config["evaluation"]["success_threshold"],
         compared_with=config["evaluation"]["compare_with"],
+        max_age_years=config["population"]["max_age_years"],
+        fairness_reference=config["fairness"]["reference"],
+        disparity_band=config["fairness"]["disparity_band"],
+        min_group_size=config["fairness"]["min_group_size"],
+        min_outcome_cases_shown=config["fairness"]["min_outcome_cases_shown"],
     script:
         "../scripts/render_report.py"
 
@@ -143,6 +149,7 @@ rule write_model_card:
             timing=TIMINGS,
             features=FEATURE_SETS,
         ),
+        wording=REPORT_WORDING,
         helpers=HELPERS,
     output:
         card=report(
@@ -165,6 +172,9 @@ rule write_model_card:
         definition=outcome_settings,
         success_threshold=config["evaluation"]["success_threshold"],
         disparity_band=config["fairness"]["disparity_band"],
+        min_group_size=config["fairness"]["min_group_size"],
+        min_outcome_cases_shown=config["fairness"]["min_outcome_cases_shown"],
+        max_age_years=config["population"]["max_age_years"],
     script:
         "../scripts/write_model_card.py"
 

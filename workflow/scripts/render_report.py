@@ -5,7 +5,9 @@ selected model reach the pre-specified average precision? It shows the
 outcome definitions, the cohorts and splits, every model's test metrics beside
 a simple baseline, precision-recall curves and the topics found in the notes.
 Figures are embedded, so the one HTML file can be shared as it is; they are
-also written as PNG files for ``snakemake --report``.
+also written as PNG files for ``snakemake --report``. Being shared, it
+suppresses the counts and rates of groups of children small enough to identify
+one (``suppressed_groups``); the Parquet files keep every figure.
 """
 
 import base64
@@ -27,7 +29,23 @@ from sklearn.metrics import precision_recall_curve  # noqa: E402
 
 from common import read_parquet  # noqa: E402
 from evaluate_models import percentile_interval  # noqa: E402
-from explain_selected_model import more_data_answer  # noqa: E402
+from explain_selected_model import LEVELLED_OFF_GAIN, more_data_answer  # noqa: E402
+from report_wording import (  # noqa: E402
+    DESIGN_LABELS,
+    FAIRNESS_RATES,
+    HONEST_DESIGN,
+    MODEL_LABELS,
+    OPTIMISTIC,
+    POINT_LABELS,
+    Disclosure,
+    cohort_rules,
+    disparity_summary,
+    honest_answer,
+    is_time_ordered,
+    shown_cases,
+    shown_values,
+    suppressed_groups,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,34 +57,11 @@ table { border-collapse: collapse; margin: .8em 0 1.4em; font-size: .92em; }
 th, td { border: 1px solid #d5dce4; padding: .3em .6em; text-align: right; }
 th { background: #eef2f6; } td.text, th.text { text-align: left; }
 .meets { background: #dff3e4; } .fails { background: #fbe3e1; }
+.optimistic { color: #4a5868; font-style: italic; } .answer li { margin: .3em 0; }
 .note { color: #4a5868; font-size: .92em; } .scroll { overflow-x: auto; }
 figure { display: inline-block; margin: .5em; } figcaption { font-size: .85em; color: #4a5868; }
 """
 VERDICT_CLASSES = {"meets the bar": "meets", "does not meet the bar": "fails"}
-FAIRNESS_RATES = {
-    "false_positive_rate": "FPR",
-    "false_negative_rate": "FNR",
-    "false_discovery_rate": "FDR",
-    "false_omission_rate": "FOR",
-    "flagged_share": "flagged",
-}
-HONEST_DESIGN = "time_text"
-DESIGN_LABELS = {
-    "random_structured": "Random split, structured data only",
-    "random_text": "Random split, structured data and text",
-    "time_structured": "Time-ordered split, structured data only",
-    "time_text": "Time-ordered split, structured data and text",
-}
-POINT_LABELS = {
-    "referral": "referral date",
-    "assessment_authorisation": "first authorisation of an assessment of the referral",
-}
-MODEL_LABELS = {
-    "lightgbm": "LightGBM (gradient boosting)",
-    "logistic_regression": "Logistic regression",
-    "decision_tree": "Decision tree",
-    "previous_referrals": "Baseline: number of previous referrals",
-}
 
 
 def rows_of(
@@ -104,11 +99,14 @@ def table_html(frame: pd.DataFrame, row_classes: list[str] | None = None) -> str
 
 
 def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """The headline table: one row per outcome and design."""
+    """The headline table: one row per outcome and design; the estimate column
+    marks the random designs optimistic."""
+    time_ordered = is_time_ordered(summary["design"])
     return pd.DataFrame(
         {
             "outcome": summary["outcome"],
             "design": summary["design"].map(DESIGN_LABELS),
+            "estimate": np.where(time_ordered, "honest: future cases", OPTIMISTIC),
             "selected model": summary["model"].map(MODEL_LABELS),
             "test AP": summary["average_precision"],
             "95% interval": [
@@ -224,21 +222,63 @@ def threshold_table(thresholds: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def fairness_table(groups: pd.DataFrame) -> pd.DataFrame:
-    """Error rates by group with their disparity verdicts, for one model."""
+@dataclass(frozen=True)
+class FairnessComparison:
+    """How groups are compared: each attribute's reference group (config;
+    ``None`` or an attribute left out = its largest group) and the band of
+    ratios to it that count as no disparity."""
+
+    reference: dict | None
+    band: tuple[float, float]
+
+    def description(self) -> str:
+        """The comparison in plain English, as the fairness section states it."""
+        chosen = "; ".join(
+            f"{attribute.replace('_', ' ')}: {group}"
+            for attribute, group in sorted((self.reference or {}).items())
+        )
+        reference = (
+            f"each attribute's reference group ({chosen}; for any other attribute, its "
+            "largest group)"
+            if chosen
+            else "each attribute's reference group (its largest group)"
+        )
+        low, high = self.band
+        return f"{reference} beyond the {low:g} to {high:g} band"
+
+
+def suppression_note(disclosure: Disclosure) -> str:
+    """Why some groups' cells read "suppressed", in plain English."""
+    return (
+        "This report is meant to be shared, so it shows no count or rate of a group with "
+        f"fewer than {disclosure.min_group_size} cases (shown as "
+        f'"&lt;{disclosure.min_group_size}") or with fewer than '
+        f"{disclosure.min_outcome_cases} cases with, or without, the outcome: such figures "
+        "could identify a child. Where that hides one group of an attribute, the next "
+        "smallest is hidden too, so that the hidden figures cannot be worked out from the "
+        "totals. The full figures stay in the fairness files under results/ on this "
+        "machine (<code>fairness.min_group_size</code>, "
+        "<code>fairness.min_outcome_cases_shown</code>)."
+    )
+
+
+def fairness_table(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """Error rates by group with their disparity verdicts, for one model; the
+    counts and rates of groups that could identify a child are suppressed."""
+    hidden = suppressed_groups(groups, disclosure)
     table = pd.DataFrame(
         {
             "attribute": groups["attribute"],
             "group": groups["group"],
-            "cases": groups["n"].astype(int),
+            "cases": shown_cases(groups, hidden, disclosure),
             "small": groups["small_group"].astype(bool),
-            "base rate": groups["base_rate"],
-            "AP": groups["average_precision"],
+            "base rate": shown_values(groups["base_rate"], hidden),
+            "AP": shown_values(groups["average_precision"], hidden),
         }
     )
     for column, label in FAIRNESS_RATES.items():
-        table[label] = groups[column]
-        table[f"{label} vs reference"] = groups[f"{column}_disparity"].fillna("")
+        table[label] = shown_values(groups[column], hidden)
+        table[f"{label} vs reference"] = groups[f"{column}_disparity"].fillna("").to_numpy()
     return table
 
 
@@ -320,7 +360,7 @@ def learning_curve_table(curves: pd.DataFrame) -> pd.DataFrame:
         curve = curves.loc[curves["design"] == design]
         if curve.empty:
             continue
-        answer, gain = more_data_answer(curve)
+        reading = more_data_answer(curve)
         means = curve.groupby("fraction")["test_average_precision"].mean()
         rows.append(
             {
@@ -329,8 +369,9 @@ def learning_curve_table(curves: pd.DataFrame) -> pd.DataFrame:
                 "training cases": int(curve["n_train"].max()),
                 "test AP, smallest share": float(means.iloc[0]),
                 "test AP, all": float(means.loc[1.0]),
-                "AP gain per doubling": gain,
-                "would more data help?": answer,
+                "AP gain per doubling": reading.gain,
+                "± (95% interval)": reading.noise,
+                "would more data help?": reading.answer,
             }
         )
     return pd.DataFrame(rows)
@@ -347,9 +388,15 @@ def learning_curve_section(outcome: str, curves: pd.DataFrame, figure_dir: Path)
         '<p class="note">Each design\'s selected model, with the hyperparameters training '
         "chose, refitted on growing shares of its training cases (whole families, drawn at "
         "random and repeated; the band spans the repeats) and scored on the same test cases. "
-        "A curve still rising at the right suggests more cases would help; a flat one that "
-        "they would not. The gain per doubling is the slope of test AP against the logarithm "
-        "of the training cases, over subsets of at least a quarter of them.</p>"
+        "The gain per doubling is the slope of test AP against the logarithm of the training "
+        "cases, over subsets of at least a quarter of them, with its 95% interval (&plusmn;), "
+        "which grows with the spread across repeats and the curve's wobble. Test AP was "
+        "<b>still rising</b> when the whole interval is above 0 (more cases would probably "
+        "help); it <b>levelled off</b> when the interval lies below a gain of "
+        f"{LEVELLED_OFF_GAIN:.2f} per doubling and is narrower than that on either side, so "
+        "that such a gain would have shown (they would probably not help much); otherwise "
+        "the curve is too noisy to tell. The subsets of one repeat are nested, so the points "
+        "are not independent and the interval is if anything too narrow.</p>"
         + table_html(learning_curve_table(curves))
         + f'<figure><img src="{uri}" width="560" alt="learning curves">'
         "<figcaption>Test average precision against the number of training cases."
@@ -427,28 +474,46 @@ def group_calibration_figure(groups: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
-def group_calibration_section(groups: pd.DataFrame, label: str, name: str, figure_dir: Path) -> str:
-    """Calibration by group: does the model over- or under-state some groups' risk?"""
+def group_calibration_section(
+    groups: pd.DataFrame, label: str, name: str, figure_dir: Path, disclosure: Disclosure
+) -> str:
+    """Calibration by group: does the model over- or under-state some groups' risk?
+    Groups whose figures could identify a child are left out of the figure and
+    suppressed in the table."""
     if groups.empty:
         return ""
-    uri = figure_data_uri(
-        group_calibration_figure(groups, label), figure_dir / f"group_calibration_{name}.png"
-    )
+    hidden = suppressed_groups(groups, disclosure)
+    figure = ""
+    if not hidden.all():
+        uri = figure_data_uri(
+            group_calibration_figure(groups.loc[~hidden], label),
+            figure_dir / f"group_calibration_{name}.png",
+        )
+        figure = (
+            f'<figure><img src="{uri}" alt="calibration by group">'
+            "<figcaption>Mean predicted score against observed rate, per group whose "
+            "figures may be shown.</figcaption></figure>"
+        )
     table = pd.DataFrame(
         {
             "attribute": groups["attribute"],
             "group": groups["group"],
-            "cases": groups["n"].astype(int),
+            "cases": shown_cases(groups, hidden, disclosure),
             "small": groups["small_group"].astype(bool),
             "mean score": groups["mean_score"],
-            "observed rate": groups["base_rate"],
-            "95% interval": [
-                f"{low:.3f} to {high:.3f}"
-                for low, high in zip(
-                    groups["base_rate_lower"], groups["base_rate_upper"], strict=True
-                )
-            ],
-            "score minus observed": groups["calibration_gap"],
+            "observed rate": shown_values(groups["base_rate"], hidden),
+            "95% interval": shown_values(
+                pd.Series(
+                    [
+                        f"{low:.3f} to {high:.3f}"
+                        for low, high in zip(
+                            groups["base_rate_lower"], groups["base_rate_upper"], strict=True
+                        )
+                    ]
+                ),
+                hidden,
+            ),
+            "score minus observed": shown_values(groups["calibration_gap"], hidden),
         }
     )
     return (
@@ -457,10 +522,8 @@ def group_calibration_section(groups: pd.DataFrame, label: str, name: str, figur
         "that had the outcome (with a 95% interval). Points on the diagonal mean the model "
         "states that group's risk as it is; a group far above or below it has its risk "
         "overstated or understated relative to others (balanced class weights raise every "
-        "score, so compare groups with each other).</p>"
-        f'<figure><img src="{uri}" alt="calibration by group">'
-        "<figcaption>Mean predicted score against observed rate, per group.</figcaption>"
-        "</figure>" + table_html(table)
+        "score, so compare groups with each other). "
+        f"{suppression_note(disclosure)}</p>" + figure + table_html(table)
     )
 
 
@@ -789,14 +852,32 @@ def headline_section(
         "below it, and otherwise we <b>cannot tell</b>. AP is the mean "
         "precision over all recall levels; a model that ranks at random scores the base "
         "rate. The baseline ranks cases by their number of previous referrals.</p>",
+        "<h2>The answer</h2>",
+        '<p class="note">From the time-ordered designs: they train on earlier cases and test '
+        "on the latest ones, so they estimate how a model would do on future cases. The "
+        "random designs may learn from the future, and their results are optimistic.</p>",
+        '<ul class="answer">',
+        *(
+            f"<li><b>{html.escape(outcome)}</b>: "
+            f"{html.escape(honest_answer(rows, success_threshold))}</li>"
+            for outcome, rows in summary.groupby("outcome", sort=False)
+        ),
+        "</ul>",
         "<h2>Results against the bar</h2>",
     ]
-    classes = [VERDICT_CLASSES.get(v, "") for v in summary["verdict"]]
+    classes = [
+        VERDICT_CLASSES.get(verdict, "") if time_ordered else "optimistic"
+        for verdict, time_ordered in zip(
+            summary["verdict"], is_time_ordered(summary["design"]), strict=True
+        )
+    ]
     parts.append(table_html(verdict_table(summary), classes))
     parts.append(
-        '<p class="note">The overfitting gap is the cross-validated lower bound minus the '
-        "test AP: a large positive gap means the model did worse on new cases than in "
-        "training.</p>"
+        '<p class="note">Rows of the random designs are in italics and not coloured: their '
+        "test cases are spread over the same years as the training cases, so the model may "
+        "learn from the future and the result is optimistic. The overfitting gap is the "
+        "cross-validated lower bound minus the test AP: a large positive gap means the model "
+        "did worse on new cases than in training.</p>"
     )
     if refits is not None:
         parts.append(refit_bootstrap_section(refits, summary))
@@ -817,13 +898,18 @@ def outcome_definitions(outcomes: dict) -> str:
     return "\n".join(["<h2>Outcomes</h2><ul>", *items, "</ul>"])
 
 
-def cohorts_and_splits_section(artefacts: RunArtefacts, figure_dir: Path) -> str:
-    """The cohorts, the held-out splits, and every fold of every split."""
+def cohorts_and_splits_section(
+    artefacts: RunArtefacts, outcomes: dict, max_age_years: float, figure_dir: Path
+) -> str:
+    """The cohorts (with the rules that made each, from its config), the
+    held-out splits, and every fold of every split."""
+    rules = "".join(
+        f"<li><b>{html.escape(name)}</b>: {html.escape(cohort_rules(outcome, max_age_years))}</li>"
+        for name, outcome in outcomes.items()
+    )
     parts = [
         "<h2>Cohorts</h2>",
-        '<p class="note">One row per referral of a child under 18. Referrals whose outcome '
-        "cannot yet be known (the horizon passes the end of the data) are left out, as are "
-        "children already on a plan or in care at the prediction point.</p>",
+        f'<p class="note">One row per referral.</p><ul class="note">{rules}</ul>',
         table_html(cohort_table(artefacts.cohorts)),
         "<h2>Designs and splits</h2>",
         '<p class="note">Siblings never fall on both sides of a split ("families in both" '
@@ -898,9 +984,16 @@ def models_section(outcome: str, artefacts: RunArtefacts, figure_dir: Path) -> s
     )
 
 
-def selected_model_section(outcome: str, artefacts: RunArtefacts, figure_dir: Path) -> str:
+def selected_model_section(
+    outcome: str,
+    artefacts: RunArtefacts,
+    figure_dir: Path,
+    comparison: FairnessComparison,
+    disclosure: Disclosure,
+) -> str:
     """The honest design's selected model: thresholds, calibration, what drives
-    its scores, whether more data would help, and fairness by group."""
+    its scores, whether more data would help, and fairness by group (with the
+    cells that could identify a child suppressed)."""
     summary = artefacts.summary
     chosen = summary.loc[
         (summary["outcome"] == outcome) & (summary["design"] == HONEST_DESIGN), "model"
@@ -947,13 +1040,15 @@ def selected_model_section(outcome: str, artefacts: RunArtefacts, figure_dir: Pa
     parts.append(
         f"<h3>Fairness by group: {html.escape(label)}</h3>"
         '<p class="note">Error rates at the decision threshold for each group, and whether '
-        "each differs from the reference group (the largest) beyond the 0.8 to 1.25 band, "
+        f"each differs from {html.escape(comparison.description())}, "
         "judged with bootstrap intervals. Small groups are flagged: their rates are "
         "uncertain. FPR: false positive rate; FNR: false negative rate; FDR: false "
-        "discovery rate; FOR: false omission rate; flagged: share of cases flagged.</p>"
+        "discovery rate; FOR: false omission rate; flagged: share of cases flagged. "
+        f"{suppression_note(disclosure)}</p>"
     )
-    parts.append(table_html(fairness_table(groups)))
-    parts.append(group_calibration_section(groups, label, name, figure_dir))
+    parts.append(f'<p class="note">{html.escape(disparity_summary(groups))}</p>')
+    parts.append(table_html(fairness_table(groups, disclosure)))
+    parts.append(group_calibration_section(groups, label, name, figure_dir, disclosure))
     return "\n".join(parts)
 
 
@@ -991,6 +1086,9 @@ def render(
     compared_with: str | None,
     artefacts: RunArtefacts,
     figure_dir: Path,
+    max_age_years: float,
+    comparison: FairnessComparison,
+    disclosure: Disclosure,
 ) -> str:
     """The whole report as one HTML document."""
     figure_dir.mkdir(parents=True, exist_ok=True)
@@ -1005,12 +1103,12 @@ def render(
         ),
         outcome_definitions(outcomes),
         data_qa_section(artefacts.ingest_qa),
-        cohorts_and_splits_section(artefacts, figure_dir),
+        cohorts_and_splits_section(artefacts, outcomes, max_age_years, figure_dir),
         leakage_section(artefacts.audits),
     ]
     for outcome in outcomes:
         parts.append(models_section(outcome, artefacts, figure_dir))
-        parts.append(selected_model_section(outcome, artefacts, figure_dir))
+        parts.append(selected_model_section(outcome, artefacts, figure_dir, comparison, disclosure))
         parts.append(topics_section(outcome, artefacts.topics))
     parts.append(LIMITS)
     body = "\n".join(parts)
@@ -1083,6 +1181,14 @@ def main(snakemake) -> None:
         snakemake.params.compared_with,
         read_artefacts(snakemake.input),
         Path(snakemake.output.figures),
+        float(snakemake.params.max_age_years),
+        FairnessComparison(
+            snakemake.params.fairness_reference,
+            tuple(float(b) for b in snakemake.params.disparity_band),
+        ),
+        Disclosure(
+            int(snakemake.params.min_group_size), int(snakemake.params.min_outcome_cases_shown)
+        ),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
     logger.info("wrote the report for %d outcome(s)", len(outcomes))

@@ -17,7 +17,9 @@ Leakage checks (each reported with its count, which must be 0):
   period began (``label_known_time`` later than the earliest test
   ``prediction_time``).
 
-The card holds aggregate numbers only (no identifiers).
+The card holds aggregate numbers only (no identifiers), and is meant to be
+shared: the counts and rates of groups that could identify a child are
+suppressed (``report_wording.suppressed_groups``).
 """
 
 import logging
@@ -27,7 +29,20 @@ import pandas as pd
 
 from common import read_parquet
 from explain_selected_model import more_data_answer
-from render_report import DESIGN_LABELS, HONEST_DESIGN, MODEL_LABELS, POINT_LABELS
+from report_wording import (
+    DESIGN_LABELS,
+    HONEST_DESIGN,
+    MODEL_LABELS,
+    POINT_LABELS,
+    SUPPRESSED,
+    Disclosure,
+    cohort_rules,
+    disparity_summary,
+    honest_answer,
+    is_time_ordered,
+    shown_cases,
+    suppressed_groups,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +127,12 @@ def leakage_checks(
 
 
 def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
-    """One row per design: the selected model against the bar."""
+    """One row per design: the selected model against the bar (the random
+    designs' verdicts marked optimistic)."""
     rows = []
-    for row in summary.itertuples(index=False):
-        answer, _ = more_data_answer(curves.loc[curves["design"] == row.design])
+    time_ordered = is_time_ordered(summary["design"])
+    for row, honest in zip(summary.itertuples(index=False), time_ordered, strict=True):
+        answer = more_data_answer(curves.loc[curves["design"] == row.design]).answer
         rows.append(
             {
                 "design": DESIGN_LABELS.get(row.design, row.design),
@@ -125,27 +142,32 @@ def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
                 "baseline AP": row.baseline_average_precision,
                 "base rate": row.base_rate,
                 "overfitting gap": row.cv_ap_lower_bound - row.average_precision,
-                "verdict": row.verdict,
+                "verdict": row.verdict if honest else f"{row.verdict} (optimistic)",
                 "more data would help?": answer,
             }
         )
     return pd.DataFrame(rows)
 
 
-def fairness_findings(groups: pd.DataFrame) -> pd.DataFrame:
+def fairness_findings(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Groups whose rate differs from the reference group's beyond the band
-    (judged with bootstrap intervals)."""
+    (judged with bootstrap intervals); the count and ratio of a group whose
+    figures could identify a child are suppressed."""
+    hidden = suppressed_groups(groups, disclosure)
+    cases = shown_cases(groups, hidden, disclosure)
     rows = []
-    for row in groups.itertuples(index=False):
+    for row, shown, hide in zip(groups.itertuples(index=False), cases, hidden, strict=True):
         for metric, label in DISPARITY_METRICS.items():
             if getattr(row, f"{metric}_disparity") == "outside band":
                 rows.append(
                     {
                         "attribute": row.attribute,
                         "group": row.group,
-                        "cases": int(row.n),
+                        "cases": shown,
                         "rate": label,
-                        "ratio to reference": getattr(row, f"{metric}_ratio"),
+                        "ratio to reference": SUPPRESSED
+                        if hide
+                        else getattr(row, f"{metric}_ratio"),
                         "reference": row.reference_group,
                     }
                 )
@@ -166,6 +188,8 @@ def model_card(
     fairness: pd.DataFrame,
     curves: pd.DataFrame,
     disparity_band: list[float],
+    disclosure: Disclosure,
+    max_age_years: float,
 ) -> str:
     """The model card of one outcome as Markdown."""
     summary = summary.loc[summary["outcome"] == outcome]
@@ -177,8 +201,8 @@ def model_card(
         & (fairness["model"] == chosen)
     ]
     leaks = leakage_checks(cohort, splits, features)
-    findings = fairness_findings(groups)
-    small = groups.loc[groups["small_group"], ["attribute", "group", "n"]]
+    findings = fairness_findings(groups, disclosure)
+    small = groups.loc[groups["small_group"], ["attribute", "group"]]
     low, high = disparity_band
     parts = [
         f"# Model card: {outcome} in {la}",
@@ -198,8 +222,8 @@ def model_card(
         f"Prediction point: {definition['prediction_offset_days']} day(s) after the "
         f"{POINT_LABELS[definition.get('prediction_point', 'referral')]}; "
         f"outcome horizon {definition['horizon_months']} months; case-note text from the "
-        f"{definition['text_window_days']} days before the prediction point. Cases whose "
-        "outcome cannot yet be known are left out.",
+        f"{definition['text_window_days']} days before the prediction point. "
+        f"{cohort_rules(definition, max_age_years)}",
         "",
         "## Designs",
         "",
@@ -215,7 +239,10 @@ def model_card(
         "held-out test cases. A design meets the bar when the whole 95% bootstrap interval "
         "is at or above it. AP depends on the base rate; the baseline ranks cases by "
         "their number of previous referrals. The overfitting gap is the cross-validated "
-        "lower bound minus the test AP.",
+        "lower bound minus the test AP. The random designs may learn from the future: their "
+        "verdicts are marked optimistic.",
+        "",
+        f"**Answer:** {honest_answer(summary, success_threshold)}",
         "",
         markdown_table(results_table(summary, curves)),
         "",
@@ -225,15 +252,24 @@ def model_card(
         f"group, against a band of {low:g} to {high:g}, judged with bootstrap intervals.",
         "",
     ]
-    if findings.empty:
-        parts.append("No group's rate lies clearly outside the band.")
-    else:
-        parts += ["Rates clearly outside the band:", "", markdown_table(findings)]
+    parts.append(disparity_summary(groups))
+    if not findings.empty:
+        parts += ["", "Rates clearly outside the band:", "", markdown_table(findings)]
     if not small.empty:
-        listed = ", ".join(
-            f"{a} {g} ({int(n)})" for a, g, n in small.itertuples(index=False, name=None)
-        )
-        parts += ["", f"Small groups, whose rates are uncertain: {listed}."]
+        listed = ", ".join(f"{a} {g}" for a, g in small.itertuples(index=False, name=None))
+        parts += [
+            "",
+            f"Small groups (fewer than {disclosure.min_group_size} cases), whose rates are "
+            f"uncertain: {listed}.",
+        ]
+    parts += [
+        "",
+        "This card is meant to be shared, so it gives no count or ratio of a group with "
+        f"fewer than {disclosure.min_group_size} cases or with fewer than "
+        f"{disclosure.min_outcome_cases} cases with, or without, the outcome (nor of the "
+        "next smallest group, where only one group of an attribute is hidden): such figures "
+        "could identify a child. The full figures stay in the fairness files under results/.",
+    ]
     parts += [
         "",
         "## Leakage checks",
@@ -286,6 +322,8 @@ def main(snakemake) -> None:
             ignore_index=True,
         ),
         [float(b) for b in params.disparity_band],
+        Disclosure(int(params.min_group_size), int(params.min_outcome_cases_shown)),
+        float(params.max_age_years),
     )
     with open(snakemake.output.card, "w", encoding="utf-8") as handle:
         handle.write(card)

@@ -1,0 +1,207 @@
+"""Labels, plain answers and disclosure rules shared by the HTML report
+(``render_report``) and the model cards (``write_model_card``).
+
+Both documents are meant to be shared beyond the LA's analysts, so both apply
+the same rule (``suppressed_groups``): a group of children smaller than
+``fairness.min_group_size``, or with fewer than
+``fairness.min_outcome_cases_shown`` cases with (or without) the outcome, has
+its counts and rates suppressed, and so has the next smallest group of its
+attribute where only one would be hidden (its figures could otherwise be worked
+out from the totals). The Parquet files keep every figure.
+
+The rules are listed as an input of both rules, so editing them reruns both.
+"""
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+FAIRNESS_RATES = {
+    "false_positive_rate": "FPR",
+    "false_negative_rate": "FNR",
+    "false_discovery_rate": "FDR",
+    "false_omission_rate": "FOR",
+    "flagged_share": "flagged",
+}
+HONEST_DESIGN = "time_text"
+TIME_ORDERED_DESIGNS = {
+    "time_structured": "with structured data only",
+    "time_text": "with structured data and text",
+}
+OPTIMISTIC = "optimistic: may learn from the future"
+DESIGN_LABELS = {
+    "random_structured": "Random split, structured data only",
+    "random_text": "Random split, structured data and text",
+    "time_structured": "Time-ordered split, structured data only",
+    "time_text": "Time-ordered split, structured data and text",
+}
+POINT_LABELS = {
+    "referral": "referral date",
+    "assessment_authorisation": "first authorisation of an assessment of the referral",
+}
+MODEL_LABELS = {
+    "lightgbm": "LightGBM (gradient boosting)",
+    "logistic_regression": "Logistic regression",
+    "decision_tree": "Decision tree",
+    "previous_referrals": "Baseline: number of previous referrals",
+}
+
+
+def is_time_ordered(designs: pd.Series) -> pd.Series:
+    """Whether each design holds out the latest cases (the honest estimate of
+    use on future cases) rather than a random share (optimistic)."""
+    return designs.isin(list(TIME_ORDERED_DESIGNS))
+
+
+def honest_answer(rows: pd.DataFrame, success_threshold: float) -> str:
+    """The plain answer for one outcome (its rows of the summary), from the
+    time-ordered designs only: yes when one of them meets the bar, no when
+    none can, and otherwise that we cannot tell."""
+    honest = rows.loc[is_time_ordered(rows["design"])]
+    if honest.empty:
+        return (
+            "No time-ordered design was run, so there is no honest estimate of how a model "
+            "would do on future cases; the random designs' results are optimistic."
+        )
+    verdicts = set(honest["verdict"])
+    if "meets the bar" in verdicts:
+        opening = "Yes, on future cases"
+    elif verdicts == {"does not meet the bar"}:
+        opening = "No, not on future cases"
+    else:
+        opening = "Cannot tell yet"
+    results = "; ".join(
+        f"{TIME_ORDERED_DESIGNS[row.design]}, {row.average_precision:.3f} "
+        f"(95% interval {row.ap_ci_lower:.3f} to {row.ap_ci_upper:.3f}): {row.verdict}"
+        for row in honest.itertuples(index=False)
+    )
+    # Both time-ordered designs test on the same cases: one baseline, one base rate.
+    first = honest.iloc[0]
+    return (
+        f"{opening}. Tested on the latest cases, held out as future cases would be "
+        f"(time-ordered designs), the selected models' average precision against the bar of "
+        f"{success_threshold:.2f} was: {results}. Ranking by previous referrals scored "
+        f"{first['baseline_average_precision']:.3f}; ranking at random scores the base "
+        f"rate, {first['base_rate']:.3f}."
+    )
+
+
+def disparity_summary(groups: pd.DataFrame) -> str:
+    """How the comparisons of each group's rates (``FAIRNESS_RATES``) with its
+    reference group came out, counted, in one sentence: "no rate outside the
+    band" means little when most comparisons could not be told."""
+    judgements = pd.Series(
+        groups[[f"{metric}_disparity" for metric in FAIRNESS_RATES]].to_numpy().ravel()
+    )
+    judgements = judgements.loc[judgements.notna() & (judgements != "reference")]
+    counts = judgements.value_counts()
+    outside, within = int(counts.get("outside band", 0)), int(counts.get("within band", 0))
+    unsure, undefined = int(counts.get("cannot tell", 0)), int(counts.get("undefined", 0))
+    total = len(judgements)
+    if total == 0:
+        return "No group could be compared with a reference group."
+    known = {"outside band", "within band", "cannot tell", "undefined"}
+    others = "".join(
+        f", {label} {int(count)}" for label, count in counts.items() if label not in known
+    )
+    sentence = (
+        f"Of {total} comparisons of a group's rate with its reference group's: clearly "
+        f"outside the band {outside}, clearly inside it {within}, cannot be told (the "
+        f"interval spans the band's edge) {unsure}{others}, undefined (a rate with no cases "
+        f"to count) {undefined}."
+    )
+    if outside == 0 and unsure > 0:
+        sentence += (
+            " No rate lies clearly outside the band, but the comparisons that cannot be "
+            "told are not evidence of fairness."
+        )
+    return sentence
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What the shared report may show of a group of children: groups under
+    ``min_group_size`` cases, or with fewer than ``min_outcome_cases`` cases
+    with (or without) the outcome, have their counts and rates suppressed."""
+
+    min_group_size: int
+    min_outcome_cases: int
+
+
+SUPPRESSED = "suppressed"
+
+
+def suppressed_groups(groups: pd.DataFrame, disclosure: Disclosure) -> pd.Series:
+    """Which groups (rows of one model's fairness table) the report must not
+    show counts or rates of: the small ones, those with few cases with or
+    without the outcome, and, where an attribute would have exactly one such
+    group, also its next smallest group, so that the hidden figures cannot be
+    worked out from the totals shown elsewhere."""
+    negatives = groups["n"] - groups["n_positive"]
+    hidden = (
+        (groups["n"] < disclosure.min_group_size)
+        | (groups["n_positive"] < disclosure.min_outcome_cases)
+        | (negatives < disclosure.min_outcome_cases)
+    )
+    for _, rows in groups.groupby("attribute", sort=False):
+        if hidden.loc[rows.index].sum() == 1 and len(rows) > 1:
+            shown = rows.loc[~hidden.loc[rows.index]]
+            hidden.loc[shown.sort_values(["n", "group"], kind="stable").index[0]] = True
+    return hidden.astype(bool)
+
+
+def shown_cases(groups: pd.DataFrame, hidden: pd.Series, disclosure: Disclosure) -> list:
+    """Each group's number of cases as the report may show it."""
+    return [
+        f"<{disclosure.min_group_size}"
+        if n < disclosure.min_group_size
+        else (SUPPRESSED if hide else int(n))
+        for n, hide in zip(groups["n"], hidden, strict=True)
+    ]
+
+
+def shown_values(values: pd.Series, hidden: pd.Series) -> list:
+    """``values`` with the suppressed groups' values replaced by a word."""
+    return [SUPPRESSED if hide else value for value, hide in zip(values, hidden, strict=True)]
+
+
+ONGOING_EVENTS = {
+    "cp_plan": "a child protection plan",
+    "care_episode": "a period in care",
+}
+
+
+def ongoing_exclusions(outcome: dict) -> list[str]:
+    """The events with a duration (plans, care) that leave a referral out of
+    the outcome's cohort when one is ongoing at its prediction point, as
+    build_cohort applies them: escalation events, or a custom rule's all_of
+    and any_of events, unless exclude_already_escalated is off; none for
+    re-referral outcomes."""
+    if not outcome.get("exclude_already_escalated", True):
+        return []
+    if outcome["type"] == "escalation":
+        events = outcome.get("events", list(ONGOING_EVENTS))
+    elif outcome["type"] == "custom":
+        rule = outcome.get("rule") or {}
+        events = [*rule.get("all_of", []), *rule.get("any_of", [])]
+    else:
+        return []
+    return [label for event, label in ONGOING_EVENTS.items() if event in events]
+
+
+def cohort_rules(outcome: dict, max_age_years: float) -> str:
+    """Which referrals make the outcome's cohort, in plain English, from its config."""
+    left_out = ["those whose outcome cannot yet be known (the horizon passes the end of the data)"]
+    if outcome.get("prediction_point", "referral") == "assessment_authorisation":
+        left_out.append("those with no authorised assessment, which have no prediction point")
+    if outcome.get("only_open_cases", False):
+        left_out.append("those closed before the prediction point")
+    ongoing = ongoing_exclusions(outcome)
+    if ongoing:
+        left_out.append(
+            f"those of children with {' or '.join(ongoing)} ongoing at the prediction point"
+        )
+    return (
+        f"Referrals of children under {max_age_years:g} at referral (or of unknown age); "
+        f"left out: {'; '.join(left_out)}."
+    )
