@@ -163,17 +163,25 @@ def test_no_planted_identifier_reaches_results_or_logs(tiny_run):
         assert not leaked, f"{path}: {sorted(leaked)[:5]}"
 
 
-def planned_rules(work: Path, configfile: str, extra_env: dict[str, str] | None = None) -> set[str]:
-    """Rules a dry run would execute, from its job-stats table."""
+def planned_jobs(
+    work: Path, configfile: str, extra_env: dict[str, str] | None = None
+) -> dict[str, int]:
+    """Jobs per rule a dry run would execute, from its job-stats table."""
     result = snakemake(
         "-n", "--cores", "2", "--configfile", configfile, cwd=work, extra_env=extra_env
     )
     assert result.returncode == 0, result.stdout + result.stderr
     output = result.stdout + result.stderr
     if "Nothing to be done" in output:
-        return set()
+        return {}
     stats = output.split("Job stats:")[1].split("total")[0]
-    return {line.split()[0] for line in stats.splitlines()[3:] if line.strip()}
+    rows = [line.split() for line in stats.splitlines()[3:] if line.strip()]
+    return {rule: int(count) for rule, count in rows}
+
+
+def planned_rules(work: Path, configfile: str, extra_env: dict[str, str] | None = None) -> set[str]:
+    """Rules a dry run would execute."""
+    return set(planned_jobs(work, configfile, extra_env))
 
 
 def changed_config(work: Path, name: str, change: dict) -> str:
@@ -206,6 +214,17 @@ def test_changing_a_hyperparameter_reruns_only_training_and_after(tiny_run):
 def test_changing_the_topic_grid_reruns_topics_and_after_not_ingestion(tiny_run):
     configfile = changed_config(tiny_run, "topics.yaml", {"topics": {"num_topics": [4, 5]}})
     assert planned_rules(tiny_run, configfile) == {"fit_topics", "all"} | DOWNSTREAM_OF_TRAINING
+
+
+@pytest.mark.e2e
+def test_a_text_setting_reruns_the_text_designs_only(tiny_run):
+    configfile = changed_config(tiny_run, "stop.yaml", {"text": {"min_token_length": 3}})
+    jobs = planned_jobs(tiny_run, configfile)
+    assert "build_structured_features" not in jobs
+    # one text-feature job per outcome; its two text designs (random and time)
+    # retrain, its two structured-only designs do not
+    assert jobs["build_text_features"] >= 1
+    assert jobs["train_models"] == 2 * jobs["build_text_features"]
 
 
 @pytest.mark.e2e

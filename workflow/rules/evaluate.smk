@@ -66,7 +66,7 @@ rule explain_selected_model:
     input:
         cohort=rules.build_cohort.output.cohort,
         splits=rules.make_splits.output.splits,
-        features=rules.build_features.output.structured,
+        features=rules.build_structured_features.output.structured,
         topics=topic_input,
         text_features=text_feature_input,
         metrics=rules.evaluate_models.output.metrics,
@@ -102,7 +102,7 @@ rule refit_bootstrap:
     input:
         cohort=rules.build_cohort.output.cohort,
         splits=rules.make_splits.output.splits,
-        features=rules.build_features.output.structured,
+        features=rules.build_structured_features.output.structured,
         topics=topic_input,
         text_features=text_feature_input,
         metrics=rules.evaluate_models.output.metrics,

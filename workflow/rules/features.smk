@@ -1,4 +1,8 @@
-rule build_features:
+# Structured and text features are separate jobs, so that a change to the text
+# stage never reruns the structured-only designs.
+
+
+rule build_structured_features:
     input:
         cohort=rules.build_cohort.output.cohort,
         children=rules.ingest_records.output.children,
@@ -7,18 +11,43 @@ rule build_features:
         section47=rules.ingest_records.output.section47,
         cp_plans=rules.ingest_records.output.cp_plans,
         care_episodes=rules.ingest_records.output.care_episodes,
+        helpers=HELPERS,
+    output:
+        structured=f"{RESULTS}/features/{{outcome}}/structured.parquet",
+        audit=f"{RESULTS}/features/{{outcome}}/leakage_audit_structured.parquet",
+    log:
+        f"{LOGS}/build_structured_features/{{outcome}}.log",
+    benchmark:
+        f"{BENCHMARKS}/build_structured_features/{{outcome}}.tsv"
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        current_referral=lookup(
+            dpath="outcomes/{outcome}/current_referral_features", within=config
+        ),
+        outcome_type=lookup(dpath="outcomes/{outcome}/type", within=config),
+        leakage_audit=config["leakage_audit"],
+    script:
+        "../scripts/build_structured_features.py"
+
+
+rule build_text_features:
+    input:
+        cohort=rules.build_cohort.output.cohort,
         tokens=expand(rules.normalise_notes.output.tokens, shard=SHARDS),
         flags=expand(rules.flag_vulnerabilities.output.flags, shard=SHARDS),
         helpers=HELPERS,
     output:
-        structured=f"{RESULTS}/features/{{outcome}}/structured.parquet",
         text_documents=f"{RESULTS}/features/{{outcome}}/text_documents.parquet",
         text_flags=f"{RESULTS}/features/{{outcome}}/text_flags.parquet",
-        audit=f"{RESULTS}/features/{{outcome}}/leakage_audit.parquet",
+        audit=f"{RESULTS}/features/{{outcome}}/leakage_audit_text.parquet",
     log:
-        f"{LOGS}/build_features/{{outcome}}.log",
+        f"{LOGS}/build_text_features/{{outcome}}.log",
     benchmark:
-        f"{BENCHMARKS}/build_features/{{outcome}}.tsv"
+        f"{BENCHMARKS}/build_text_features/{{outcome}}.tsv"
     conda:
         "../../envs/core.yaml"
     threads: 1
@@ -26,10 +55,6 @@ rule build_features:
         mem_mb=4000,
     params:
         outcome=outcome_text_settings,
-        current_referral=lookup(
-            dpath="outcomes/{outcome}/current_referral_features", within=config
-        ),
-        outcome_type=lookup(dpath="outcomes/{outcome}/type", within=config),
         leakage_audit=config["leakage_audit"],
     script:
-        "../scripts/build_features.py"
+        "../scripts/build_text_features.py"

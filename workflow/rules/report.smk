@@ -82,7 +82,13 @@ rule render_report:
         split_diagnostics=expand(
             rules.make_splits.output.diagnostics, outcome=OUTCOMES, timing=TIMINGS
         ),
-        audits=expand(rules.build_features.output.audit, outcome=OUTCOMES),
+        audits=expand(
+            [
+                rules.build_structured_features.output.audit,
+                rules.build_text_features.output.audit,
+            ],
+            outcome=OUTCOMES,
+        ),
         deltas=run_deltas(),
         refit_bootstraps=refit_bootstraps(),
         topic_words=expand(
@@ -136,7 +142,7 @@ rule write_model_card:
         splits=expand(
             rules.make_splits.output.splits, outcome="{outcome}", timing=TIMINGS
         ),
-        features=rules.build_features.output.structured,
+        features=rules.build_structured_features.output.structured,
         fairness=expand(
             rules.assess_fairness.output.groups,
             outcome="{outcome}",

@@ -1,6 +1,6 @@
 rule fit_topics:
     input:
-        text_documents=rules.build_features.output.text_documents,
+        text_documents=rules.build_text_features.output.text_documents,
         splits=rules.make_splits.output.splits,
         helpers=HELPERS,
     output:
@@ -25,7 +25,7 @@ rule fit_topics:
 
 rule fit_tfidf:
     input:
-        text_documents=rules.build_features.output.text_documents,
+        text_documents=rules.build_text_features.output.text_documents,
         splits=rules.make_splits.output.splits,
         shares=rules.fit_topics.output.shares,
         helpers=HELPERS,

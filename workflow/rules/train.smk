@@ -2,7 +2,7 @@ rule train_models:
     input:
         cohort=rules.build_cohort.output.cohort,
         splits=rules.make_splits.output.splits,
-        features=rules.build_features.output.structured,
+        features=rules.build_structured_features.output.structured,
         topics=topic_input,
         text_features=text_feature_input,
         helpers=HELPERS,

@@ -414,6 +414,13 @@ class InputError(Exception):
     """
 
 
+class SafetyCheckError(RuntimeError):
+    """A safety check of the workflow itself failed (a feature recorded at or
+    after its prediction point, siblings on both sides of a split): a bug to
+    report, not something the user's data can fix. The message quotes only
+    pseudonymised ids and dates, so it is logged in full."""
+
+
 def feature_schema(feature_columns: list[str]) -> pa.Schema:
     """Schema of a structured feature table: ids, knowledge time, float features."""
     fields = [("referral_id", ID), ("feature_time", DATE)]
@@ -641,7 +648,8 @@ def run(main: Callable[[], None], log_path: str | None) -> None:
     """Run a script's ``main`` with logging to ``log_path`` and stderr.
 
     An ``InputError`` is reported as a plain message (no traceback) and the job
-    fails with exit code 1; Snakemake then removes the job's outputs. Any other
+    fails with exit code 1; Snakemake then removes the job's outputs. A
+    ``SafetyCheckError`` is logged in full. Any other
     error is a bug or an input the workflow does not handle: the log records its
     type and where it happened, but not its message, which may quote raw data
     (the log sits under results/); the full traceback goes to stderr only.
@@ -661,6 +669,9 @@ def run(main: Callable[[], None], log_path: str | None) -> None:
     except InputError as error:
         logging.getLogger("input").error("%s", error)
         sys.exit(1)
+    except SafetyCheckError as error:
+        logging.getLogger("safety check").error("%s", error)
+        raise
     except Exception as error:
         logging.getLogger("unexpected").error(
             "unexpected %s: a bug, or input this workflow does not handle. Its message "

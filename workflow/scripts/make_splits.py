@@ -38,7 +38,13 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from common import InputError, families_by_referral, read_parquet, write_parquet
+from common import (
+    InputError,
+    SafetyCheckError,
+    families_by_referral,
+    read_parquet,
+    write_parquet,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -320,7 +326,7 @@ def main(snakemake) -> None:
             row.last_prediction_time.date(),
         )
     if diagnostics["shared_families"].any():
-        raise RuntimeError("siblings straddle a split:\n" + diagnostics.to_string())
+        raise SafetyCheckError("siblings straddle a split:\n" + diagnostics.to_string())
     write_parquet(splits, snakemake.output.splits, "splits")
     write_parquet(diagnostics, snakemake.output.diagnostics, "split_diagnostics")
 

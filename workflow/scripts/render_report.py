@@ -934,6 +934,15 @@ def cohorts_and_splits_section(
     return "\n".join(parts)
 
 
+def outcome_audits(paths: list[str]) -> dict[str, pd.DataFrame]:
+    """Each outcome's leakage audit: its structured and text features' audit
+    tables (in the order given), joined."""
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for path in paths:
+        parts.setdefault(Path(path).parent.name, []).append(read_parquet(path, "leakage_audit"))
+    return {outcome: pd.concat(tables, ignore_index=True) for outcome, tables in parts.items()}
+
+
 def leakage_section(audits: dict[str, pd.DataFrame]) -> str:
     """The leakage audit of each outcome's features."""
     parts = [
@@ -1153,7 +1162,7 @@ def read_artefacts(inputs) -> RunArtefacts:
             )
             for p in inputs.split_diagnostics
         },
-        audits={Path(p).parent.name: read_parquet(p, "leakage_audit") for p in inputs.audits},
+        audits=outcome_audits(inputs.audits),
         predictions=by_outcome_and_part(inputs.predictions, "predictions"),
         importance=by_outcome_and_part(inputs.importance, "importance"),
         topics=topics,

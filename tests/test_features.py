@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import build_structured_features as bsf
+import build_text_features as btf
 import pandas as pd
 import pytest
 from conftest import ESCALATION, NFA, dates
 
 import build_cohort as bc
-import build_features as bf
-from common import InputError
+from common import InputError, SafetyCheckError
 
 
 def cohort_of(tables) -> pd.DataFrame:
@@ -18,7 +19,7 @@ def cohort_of(tables) -> pd.DataFrame:
 
 def test_history_counts_exclude_the_current_referral_and_later_records(tables):
     cohort = cohort_of(tables)
-    features = bf.structured_features(cohort, tables).set_index("referral_id")
+    features = bsf.structured_features(cohort, tables).set_index("referral_id")
     assert features.loc["r1", "n_previous_referrals"] == 0
     assert features.loc["r2", "n_previous_referrals"] == 1
     assert features.loc["r2", "n_previous_nfa_closures"] == 1
@@ -52,7 +53,7 @@ def test_the_own_referrals_records_are_history_of_the_childs_later_referrals(tab
         ignore_index=True,
     )
     tables = tables | {"referrals": referrals}
-    features = bf.structured_features(cohort_of(tables), tables).set_index("referral_id")
+    features = bsf.structured_features(cohort_of(tables), tables).set_index("referral_id")
     assert features.loc["r5", "n_previous_section47"] == 1
     assert features.loc["r5", "n_previous_cp_plans"] == 1
     assert features.loc["r5", "n_previous_assessments"] == 2
@@ -60,7 +61,7 @@ def test_the_own_referrals_records_are_history_of_the_childs_later_referrals(tab
 
 
 def test_assessment_factors_count_only_once_authorised(tables):
-    features = bf.structured_features(cohort_of(tables), tables).set_index("referral_id")
+    features = bsf.structured_features(cohort_of(tables), tables).set_index("referral_id")
     assert features.loc["r2", "factor_3B"] == 1
     # r2's own assessment is authorised on 2016-08-01, after its point.
     assert features.loc["r2", "factor_16A"] == 0
@@ -70,14 +71,14 @@ def test_assessment_factors_count_only_once_authorised(tables):
 
 def test_feature_time_is_before_every_prediction_point(tables):
     cohort = cohort_of(tables)
-    features = bf.structured_features(cohort, tables)
+    features = bsf.structured_features(cohort, tables)
     times = features.set_index("referral_id")["feature_time"]
-    assert bf.leakage_violations(cohort, times, "structured") == []
+    assert bsf.leakage_violations(cohort, times, "structured") == []
     assert (times < cohort.set_index("referral_id")["prediction_time"]).all()
 
 
 def test_ethnicity_is_never_a_feature(tables):
-    features = bf.structured_features(cohort_of(tables), tables)
+    features = bsf.structured_features(cohort_of(tables), tables)
     assert not [c for c in features.columns if "ethnic" in c.lower()]
     assert {"age_years", "sex_male", "disability"} <= set(features.columns)
 
@@ -85,9 +86,9 @@ def test_ethnicity_is_never_a_feature(tables):
 def test_leakage_audit_catches_a_planted_leak(tables):
     cohort = cohort_of(tables)
     times = cohort.set_index("referral_id")["prediction_time"] - pd.Timedelta(days=1)
-    assert bf.leakage_violations(cohort, times, "structured features") == []
+    assert bsf.leakage_violations(cohort, times, "structured features") == []
     times.iloc[0] = times.iloc[0] + pd.Timedelta(days=1)
-    violations = bf.leakage_violations(cohort, times, "structured features")
+    violations = bsf.leakage_violations(cohort, times, "structured features")
     assert len(violations) == 1
     assert cohort["referral_id"].iloc[0] in violations[0]
 
@@ -105,7 +106,7 @@ def test_text_documents_use_only_notes_in_the_window_before_the_point(tables):
             "tokens": [["early"], ["late"], ["after"], ["other"]],
         }
     )
-    documents = bf.text_documents(cohort, tokens, window_days=21).set_index("referral_id")
+    documents = btf.text_documents(cohort, tokens, window_days=21).set_index("referral_id")
     assert documents.loc["r2", "tokens"] == ["early", "late"]
     assert documents.loc["r2", "n_notes"] == 2
     assert documents.loc["r3", "tokens"] == ["other"]
@@ -124,7 +125,7 @@ def test_vulnerability_flags_come_from_notes_in_the_window_only(tables):
             "flag_missing": pd.Series([0, 1, 1], dtype="int8"),
         }
     )
-    features = bf.flag_features(cohort, flags, window_days=21).set_index("referral_id")
+    features = btf.flag_features(cohort, flags, window_days=21).set_index("referral_id")
     assert features.loc["r2", "vulnerability_substance_abuse"] == 1
     # n2 is at r2's prediction point, so it is not yet known.
     assert features.loc["r2", "vulnerability_missing"] == 0
@@ -133,7 +134,7 @@ def test_vulnerability_flags_come_from_notes_in_the_window_only(tables):
     assert features.loc["r2", "vulnerability_flagged_note_share"] == 1.0
     assert features.loc["r3"].drop(["feature_time", "vulnerability_flagged_note_share"]).sum() == 0
     assert pd.isna(features.loc["r3", "vulnerability_flagged_note_share"])
-    assert bf.leakage_violations(cohort, features["feature_time"], "flags") == []
+    assert bsf.leakage_violations(cohort, features["feature_time"], "flags") == []
 
 
 def test_previous_text_flags_come_from_notes_before_the_window_only(tables):
@@ -147,15 +148,15 @@ def test_previous_text_flags_come_from_notes_before_the_window_only(tables):
             "flag_missing": pd.Series([0, 1, 1], dtype="int8"),
         }
     )
-    features = bf.text_flag_features(cohort, flags, window_days=21, previous_text=True)
+    features = btf.text_flag_features(cohort, flags, window_days=21, previous_text=True)
     features = features.set_index("referral_id")
     # r2 (point 2016-06-15): n1 is in its window, n3 before it, n2 not yet known.
     assert features.loc["r2", "vulnerability_substance_abuse"] == 1
     assert features.loc["r2", "previous_vulnerability_substance_abuse"] == 0
     assert features.loc["r2", "previous_vulnerability_missing"] == 1
     assert features.loc["r2", "feature_time"] == pd.Timestamp("2016-06-01T10:00")
-    assert bf.leakage_violations(cohort, features["feature_time"], "flags") == []
-    window_only = bf.text_flag_features(cohort, flags, window_days=21, previous_text=False)
+    assert bsf.leakage_violations(cohort, features["feature_time"], "flags") == []
+    window_only = btf.text_flag_features(cohort, flags, window_days=21, previous_text=False)
     assert not [c for c in window_only.columns if c.startswith("previous_")]
 
 
@@ -163,17 +164,17 @@ def test_document_type_filter_keeps_only_the_configured_types():
     notes = pd.DataFrame(
         {"note_id": ["n1", "n2", "n3"], "document_type": ["Case note", "Strategy", "Case note"]}
     )
-    assert bf.select_document_types(notes, ["Case note"])["note_id"].tolist() == ["n1", "n3"]
-    assert bf.select_document_types(notes, None)["note_id"].tolist() == ["n1", "n2", "n3"]
+    assert btf.select_document_types(notes, ["Case note"])["note_id"].tolist() == ["n1", "n3"]
+    assert btf.select_document_types(notes, None)["note_id"].tolist() == ["n1", "n2", "n3"]
 
 
 def test_leakage_audit_flags_a_planted_single_feature_leak(tables):
     cohort = cohort_of(tables)
-    structured = bf.structured_features(cohort, tables)
+    structured = bsf.structured_features(cohort, tables)
     labels = cohort.set_index("referral_id")["label"]
     # a planted leak: the label itself, recorded as if it were history
     structured["planted_outcome_record"] = structured["referral_id"].map(labels).astype(float)
-    audit = bf.leakage_audit(
+    audit = bsf.leakage_audit(
         cohort, {"structured": structured}, {"structured features": []}, 0.9
     ).set_index("subject")
     assert audit.loc["planted_outcome_record", "flagged"]
@@ -183,11 +184,54 @@ def test_leakage_audit_flags_a_planted_single_feature_leak(tables):
     assert audit.loc["age_years", "check"] == "single-feature ROC AUC"
 
 
+AUDIT_SETTINGS = {"max_single_feature_auc": 0.9, "stop_on_implausible_feature": False}
+
+
+def test_the_audit_stops_before_writing_when_a_note_postdates_the_point(tables):
+    cohort = cohort_of(tables)
+    points = cohort.set_index("referral_id")["prediction_time"]
+    flags = pd.DataFrame(
+        {"referral_id": points.index, "feature_time": points - pd.Timedelta(days=2)}
+    )
+    earlier = points - pd.Timedelta(days=1)
+    audit = bsf.audited(
+        cohort,
+        {
+            "text documents": earlier,
+            "vulnerability flags": flags.set_index("referral_id")["feature_time"],
+        },
+        {"text flags": flags},
+        AUDIT_SETTINGS,
+    ).set_index("subject")
+    assert audit.loc[["text documents", "vulnerability flags"], "value"].eq(0).all()
+    planted = earlier.copy()
+    planted.iloc[0] = points.iloc[0]  # a note recorded at the prediction point itself
+    with pytest.raises(SafetyCheckError, match="leakage audit failed"):
+        bsf.audited(cohort, {"text documents": planted}, {}, AUDIT_SETTINGS)
+
+
+def test_the_audit_stops_on_an_implausible_feature_when_asked(tables):
+    cohort = cohort_of(tables)
+    structured = bsf.structured_features(cohort, tables)
+    labels = cohort.set_index("referral_id")["label"]
+    structured["planted_outcome_record"] = structured["referral_id"].map(labels).astype(float)
+    times = {"structured features": structured.set_index("referral_id")["feature_time"]}
+    audit = bsf.audited(cohort, times, {"structured": structured}, AUDIT_SETTINGS)
+    assert audit.set_index("subject").loc["planted_outcome_record", "flagged"]
+    with pytest.raises(InputError, match="planted_outcome_record"):
+        bsf.audited(
+            cohort,
+            times,
+            {"structured": structured},
+            {**AUDIT_SETTINGS, "stop_on_implausible_feature": True},
+        )
+
+
 def test_single_feature_auc_is_direction_free_and_ranks_missing_lowest():
     labels = pd.Series([0, 0, 1, 1])
-    assert bf.single_feature_auc(pd.Series([4.0, 3.0, 2.0, 1.0]), labels) == 1.0
-    assert bf.single_feature_auc(pd.Series([float("nan"), float("nan"), 1.0, 1.0]), labels) == 1.0
-    assert bf.single_feature_auc(pd.Series([1.0, 1.0, 1.0, 1.0]), labels) == 0.5
+    assert bsf.single_feature_auc(pd.Series([4.0, 3.0, 2.0, 1.0]), labels) == 1.0
+    assert bsf.single_feature_auc(pd.Series([float("nan"), float("nan"), 1.0, 1.0]), labels) == 1.0
+    assert bsf.single_feature_auc(pd.Series([1.0, 1.0, 1.0, 1.0]), labels) == 0.5
 
 
 def test_spell_durations_count_only_days_before_the_point(tables):
@@ -199,7 +243,7 @@ def test_spell_durations_count_only_days_before_the_point(tables):
             "end_date": dates("2015-01-31", None, "2016-08-01"),
         }
     )
-    features, used = bf.duration_features(cohort.reset_index(), spells, "cp_plans")
+    features, used = bsf.duration_features(cohort.reset_index(), spells, "cp_plans")
     point = cohort.loc["r2", "prediction_time"]
     open_days = (point - pd.Timestamp("2016-05-01")).days
     # r2: a 30-day plan that ended, one still open at the point, one starting after it
@@ -211,7 +255,7 @@ def test_spell_durations_count_only_days_before_the_point(tables):
 
 
 def test_family_history_counts_siblings_records_known_before_the_point(tables):
-    features = bf.structured_features(cohort_of(tables), tables).set_index("referral_id")
+    features = bsf.structured_features(cohort_of(tables), tables).set_index("referral_id")
     # b's referral r3 (point 2016-03-15) follows sibling a's r1 (NFA, closed 2016-01-20)
     assert features.loc["r3", "n_previous_family_referrals"] == 1
     assert features.loc["r3", "n_previous_family_nfa_closures"] == 1
@@ -223,13 +267,13 @@ def test_family_history_counts_siblings_records_known_before_the_point(tables):
 
 def test_children_without_a_family_id_are_their_own_household(tables):
     children = tables["children"].assign(family_id=[None, None, "f2"])
-    household = bf.households(children)
+    household = bsf.households(children)
     assert household["a"] != household["b"]
     assert household["c"] == "f2"
 
 
 def test_current_referral_steps_count_only_the_own_referral_before_the_point(tables):
-    features = bf.structured_features(cohort_of(tables), tables).set_index("referral_id")
+    features = bsf.structured_features(cohort_of(tables), tables).set_index("referral_id")
     # r2 (referred 2016-06-01, point 2016-06-15): assessment started 06-02 and
     # section 47 on 06-05 are known; authorisation (08-01) and conference (06-20) are not.
     assert features.loc["r2", "current_referral_assessment_started"] == 1
@@ -260,19 +304,19 @@ def test_a_step_on_the_prediction_point_is_not_yet_known(tables):
             ).astype("datetime64[ms]"),
         }
     )
-    features, used = bf.current_referral_features(cohort, steps)
+    features, used = bsf.current_referral_features(cohort, steps)
     assert features.loc["r2", "current_referral_section47"] == 1
     assert features.loc["r2", "days_since_current_referral_section47"] == 1
     assert features.loc["r2", "current_referral_initial_conference"] == 0
     assert features.loc["r2", "current_referral_closure"] == 0
     assert used["r2"] == point - pd.Timedelta(days=1)
     assert pd.isna(used["r1"])
-    assert bf.leakage_violations(cohort, used, "current referral") == []
+    assert bsf.leakage_violations(cohort, used, "current referral") == []
 
 
 def test_referral_steps_date_each_step_and_leave_out_plans_and_care(tables):
-    steps = bf.referral_steps(tables)
-    assert set(steps["step"]) == set(bf.CURRENT_REFERRAL_STEPS)
+    steps = bsf.referral_steps(tables)
+    assert set(steps["step"]) == set(bsf.CURRENT_REFERRAL_STEPS)
     nfa = steps.loc[steps["step"] == "nfa_closure"]
     assert nfa["referral_id"].tolist() == ["r1"]
     # r4 is still open: no closure step
@@ -280,7 +324,7 @@ def test_referral_steps_date_each_step_and_leave_out_plans_and_care(tables):
 
 
 def test_current_referral_features_can_be_switched_off(tables):
-    features = bf.structured_features(cohort_of(tables), tables, current_referral=False)
+    features = bsf.structured_features(cohort_of(tables), tables, current_referral=False)
     assert not [c for c in features.columns if "current_referral" in c]
     assert "n_previous_section47" in features.columns
 
@@ -290,8 +334,8 @@ def test_the_own_assessments_factors_count_only_with_current_referral_features(t
     assessments = tables["assessments"].assign(authorisation_date=dates("2016-01-15", "2016-06-10"))
     tables = tables | {"assessments": assessments}
     cohort = cohort_of(tables)
-    with_current = bf.structured_features(cohort, tables).set_index("referral_id")
-    without = bf.structured_features(cohort, tables, current_referral=False)
+    with_current = bsf.structured_features(cohort, tables).set_index("referral_id")
+    without = bsf.structured_features(cohort, tables, current_referral=False)
     without = without.set_index("referral_id")
     assert with_current.loc["r2", "factor_16A"] == 1
     assert with_current.loc["r2", "feature_time"] == pd.Timestamp("2016-06-10")
@@ -309,12 +353,12 @@ def test_an_nfa_outcome_never_sees_its_own_referrals_closure(tables):
     tables = tables | {"referrals": referrals}
     cohort, _ = bc.build_cohort("nfa", NFA, tables, 18, pd.Timestamp("2020-01-01"))
     assert cohort.set_index("referral_id").loc["r1", "label"] == 1
-    features = bf.structured_features(cohort, tables, outcome_type="nfa_rereferral")
+    features = bsf.structured_features(cohort, tables, outcome_type="nfa_rereferral")
     assert not [c for c in features.columns if "closure" in c and "current_referral" in c]
     assert "current_referral_assessment_started" in features.columns
-    escalation = bf.structured_features(cohort, tables, outcome_type="escalation")
+    escalation = bsf.structured_features(cohort, tables, outcome_type="escalation")
     assert escalation.set_index("referral_id").loc["r1", "current_referral_nfa_closure"] == 1
-    assert set(bf.known_referral_steps("nfa_rereferral")) == set(bf.CURRENT_REFERRAL_STEPS) - {
+    assert set(bsf.known_referral_steps("nfa_rereferral")) == set(bsf.CURRENT_REFERRAL_STEPS) - {
         "closure",
         "nfa_closure",
     }
@@ -322,7 +366,7 @@ def test_an_nfa_outcome_never_sees_its_own_referrals_closure(tables):
 
 def test_notes_that_match_no_cohort_child_stop_the_run():
     cohort_children = pd.Series(["a1", "a2"])
-    bf.check_notes_linked_to_cohort(pd.Series(["a2", "zz"]), cohort_children)
-    bf.check_notes_linked_to_cohort(pd.Series([], dtype="str"), cohort_children)
+    btf.check_notes_linked_to_cohort(pd.Series(["a2", "zz"]), cohort_children)
+    btf.check_notes_linked_to_cohort(pd.Series([], dtype="str"), cohort_children)
     with pytest.raises(InputError, match="different keys"):
-        bf.check_notes_linked_to_cohort(pd.Series(["b1", "b2"]), cohort_children)
+        btf.check_notes_linked_to_cohort(pd.Series(["b1", "b2"]), cohort_children)

@@ -1,4 +1,5 @@
-"""Build one outcome's features, each known strictly before its prediction point.
+"""Build one outcome's structured features, each known strictly before its
+prediction point (its text features: ``build_text_features``).
 
 Structured history: counts of the child's earlier referrals, NFA closures,
 assessments, section 47 enquiries, child protection plans and care episodes,
@@ -25,29 +26,27 @@ closure steps are left out too: closing with no further action is half of its
 label, and a same-day closure would be on record by a next-day prediction
 point. A step dated on or after the point is not yet known and never counts.
 
-Text: the tokens of the child's case notes dated within the outcome's window
-before the prediction point, concatenated in time order; the vulnerability
-flags raised in that window and, as "previous text", in any earlier note.
-Notes may be limited to the outcome's configured document types.
-
 Every row records ``feature_time``, the latest timestamp of any source record
-it used. The leakage audit refuses to write features if any is at or after
-the row's prediction point, and flags any single feature whose ROC AUC on its
-own (in its better direction, missing values ranked lowest) reaches the
-configured ceiling: a sign that it records the outcome rather than predicts
-it. Its findings are written as a table for the report.
+it used. The leakage audit (``audited``, shared with the text features)
+refuses to write features if any is at or after the row's prediction point,
+and flags any single feature whose ROC AUC on its own (in its better
+direction, missing values ranked lowest) reaches the configured ceiling: a
+sign that it records the outcome rather than predicts it. Its findings are
+written as a table for the report.
+
+The structured and text features are separate jobs so that a change to the
+text stage (stop words, say) never reruns the structured-only designs.
 """
 
 import logging
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from sklearn.metrics import roc_auc_score
 
 from common import (
     InputError,
+    SafetyCheckError,
     feature_schema,
     read_canonical_tables,
     read_parquet,
@@ -334,88 +333,6 @@ def structured_features(
     return features.reset_index()
 
 
-def text_documents(cohort: pd.DataFrame, tokens: pd.DataFrame, window_days: int) -> pd.DataFrame:
-    """Concatenate each row's note tokens dated in [point - window, point)."""
-    pairs = cohort[["outcome", "referral_id", "child_id", "prediction_time"]].merge(
-        tokens[["child_id", "note_datetime", "note_id", "tokens"]], on="child_id", how="inner"
-    )
-    window_start = pairs["prediction_time"] - pd.Timedelta(days=window_days)
-    in_window = (pairs["note_datetime"] >= window_start) & (
-        pairs["note_datetime"] < pairs["prediction_time"]
-    )
-    pairs = pairs.loc[in_window].sort_values(
-        ["referral_id", "note_datetime", "note_id"], kind="stable"
-    )
-    grouped = pairs.groupby("referral_id", sort=False)
-    documents = pd.DataFrame(
-        {
-            "latest_note_time": grouped["note_datetime"].max(),
-            "n_notes": grouped.size().astype("int32"),
-            "tokens": grouped["tokens"].agg(lambda parts: [t for part in parts for t in part]),
-        }
-    )
-    out = cohort[["outcome", "referral_id"]].merge(
-        documents, left_on="referral_id", right_index=True, how="left"
-    )
-    out["n_notes"] = out["n_notes"].fillna(0).astype("int32")
-    out["tokens"] = out["tokens"].map(lambda t: t if isinstance(t, list) else [])
-    return out
-
-
-def select_document_types(notes: pd.DataFrame, document_types: list[str] | None) -> pd.DataFrame:
-    """Keep the notes of the given document types (all notes if None)."""
-    if document_types is None:
-        return notes
-    return notes.loc[notes["document_type"].isin(document_types)]
-
-
-def flag_features(
-    cohort: pd.DataFrame, flags: pd.DataFrame, window_days: int, previous: bool = False
-) -> pd.DataFrame:
-    """Per row and vulnerability category, whether any note raised the flag:
-    in the text window [point - window, point), or with ``previous`` in any
-    note before the window ("previous text", columns ``previous_vulnerability_*``);
-    and the number of those notes and the share that raised any flag (NaN
-    without notes). ``feature_time`` is the latest such note."""
-    categories = [c for c in flags.columns if c.startswith("flag_")]
-    pairs = cohort[["referral_id", "child_id", "prediction_time"]].merge(
-        flags[["child_id", "note_datetime", *categories]], on="child_id", how="inner"
-    )
-    window_start = pairs["prediction_time"] - pd.Timedelta(days=window_days)
-    if previous:
-        in_window = pairs["note_datetime"] < window_start
-    else:
-        in_window = (pairs["note_datetime"] >= window_start) & (
-            pairs["note_datetime"] < pairs["prediction_time"]
-        )
-    pairs = pairs.loc[in_window]
-    pairs = pairs.assign(any_flag=pairs[categories].max(axis=1).astype("float64"))
-    grouped = pairs.groupby("referral_id", sort=False)
-    features = grouped[categories].max().reindex(cohort["referral_id"], fill_value=0)
-    prefix = "previous_vulnerability_" if previous else "vulnerability_"
-    features.columns = [c.replace("flag_", prefix, 1) for c in categories]
-    features = features.astype("float64")
-    features[f"{prefix}note_count"] = grouped.size().reindex(features.index, fill_value=0)
-    features[f"{prefix}flagged_note_share"] = grouped["any_flag"].mean().reindex(features.index)
-    latest = grouped["note_datetime"].max().reindex(cohort["referral_id"])
-    features.insert(0, "feature_time", latest.astype("datetime64[ms]"))
-    return features.rename_axis("referral_id").reset_index()
-
-
-def text_flag_features(
-    cohort: pd.DataFrame, flags: pd.DataFrame, window_days: int, previous_text: bool
-) -> pd.DataFrame:
-    """Window flags, joined with the previous-text flags when ``previous_text``;
-    ``feature_time`` is the later of the two."""
-    current = flag_features(cohort, flags, window_days)
-    if not previous_text:
-        return current
-    earlier = flag_features(cohort, flags, window_days, previous=True)
-    joined = current.merge(earlier, on="referral_id", suffixes=("", "_previous"))
-    joined["feature_time"] = joined[["feature_time", "feature_time_previous"]].max(axis=1)
-    return joined.drop(columns="feature_time_previous")
-
-
 def leakage_violations(cohort: pd.DataFrame, feature_times: pd.Series, what: str) -> list[str]:
     """Describe rows whose features use a record at or after the prediction point."""
     point = cohort.set_index("referral_id")["prediction_time"]
@@ -490,62 +407,28 @@ def leakage_audit(
     return pd.DataFrame(rows)
 
 
-def check_notes_linked_to_cohort(note_children: pd.Series, cohort_children: pd.Series) -> None:
-    """Raise ``InputError`` when notes exist but none belongs to a cohort child:
-    the text features would silently be empty."""
-    if len(note_children) and not note_children.isin(cohort_children).any():
-        raise InputError(
-            f"none of the {len(note_children)} redacted notes belongs to a child in the "
-            "cohort, so every text feature would be empty. The notes and the records were "
-            "most likely pseudonymised with different keys (set the same "
-            "pseudonymisation key and rerun: snakemake --forcerun ingest_records "
-            "redact_notes), or data.tables.notes.columns.child_id names a different "
-            "identifier from the children table's."
-        )
+def audited(
+    cohort: pd.DataFrame,
+    feature_times: dict[str, pd.Series],
+    feature_tables: dict[str, pd.DataFrame],
+    settings: dict,
+) -> pd.DataFrame:
+    """Audit features and return the audit table.
 
-
-def read_shards(paths: list[str]) -> pd.DataFrame:
-    """Read the shards of a text table into one frame."""
-    return pa.concat_tables([pq.read_table(p) for p in paths]).to_pandas()
-
-
-def main(snakemake) -> None:
-    """Build structured and text features of the rule's outcome and audit them."""
-    cohort = read_parquet(snakemake.input.cohort, "cohort")
-    tables = read_canonical_tables(snakemake.input)
-    outcome = snakemake.params.outcome
-    structured = structured_features(
-        cohort, tables, snakemake.params.current_referral, snakemake.params.outcome_type
-    )
-    all_tokens = read_shards(snakemake.input.tokens)
-    check_notes_linked_to_cohort(all_tokens["child_id"], cohort["child_id"])
-    tokens = select_document_types(all_tokens, outcome["document_types"])
-    flags = read_shards(snakemake.input.flags)
-    if outcome["document_types"] is not None:
-        flags = flags.loc[flags["note_id"].isin(tokens["note_id"])]
-    window = outcome["text_window_days"]
-    documents = text_documents(cohort, tokens, window)
-    text_flags = text_flag_features(cohort, flags, window, outcome["previous_text"])
+    ``feature_times``: per feature table, each row's latest source-record time
+    (indexed by referral id); a time at or after the row's prediction point
+    raises ``SafetyCheckError``. ``feature_tables``: the tables whose columns
+    are each scored alone against the label; an implausibly predictive one is
+    warned about, or with ``stop_on_implausible_feature`` stops the run.
+    """
     time_violations = {
-        "structured features": leakage_violations(
-            cohort, structured.set_index("referral_id")["feature_time"], "structured features"
-        ),
-        "text documents": leakage_violations(
-            cohort, documents.set_index("referral_id")["latest_note_time"], "text features"
-        ),
-        "vulnerability flags": leakage_violations(
-            cohort, text_flags.set_index("referral_id")["feature_time"], "vulnerability flags"
-        ),
+        name: leakage_violations(cohort, times, name) for name, times in feature_times.items()
     }
     violations = [v for found in time_violations.values() for v in found]
     if violations:
-        raise RuntimeError("leakage audit failed:\n" + "\n".join(violations))
-    settings = snakemake.params.leakage_audit
+        raise SafetyCheckError("leakage audit failed:\n" + "\n".join(violations))
     audit = leakage_audit(
-        cohort,
-        {"structured": structured, "text flags": text_flags},
-        time_violations,
-        settings["max_single_feature_auc"],
+        cohort, feature_tables, time_violations, settings["max_single_feature_auc"]
     )
     implausible = audit.loc[audit["flagged"], "subject"].tolist()
     if implausible:
@@ -559,18 +442,26 @@ def main(snakemake) -> None:
                 message + " (or raise leakage_audit.max_single_feature_auc in your config)."
             )
         logger.warning(message)
+    return audit
+
+
+def main(snakemake) -> None:
+    """Build the structured features of the rule's outcome and audit them."""
+    cohort = read_parquet(snakemake.input.cohort, "cohort")
+    tables = read_canonical_tables(snakemake.input)
+    structured = structured_features(
+        cohort, tables, snakemake.params.current_referral, snakemake.params.outcome_type
+    )
+    audit = audited(
+        cohort,
+        {"structured features": structured.set_index("referral_id")["feature_time"]},
+        {"structured": structured},
+        snakemake.params.leakage_audit,
+    )
     columns = [c for c in structured.columns if c not in ("referral_id", "feature_time")]
     write_parquet(structured, snakemake.output.structured, feature_schema(columns))
-    write_parquet(documents, snakemake.output.text_documents, "text_documents")
-    flag_columns = [c for c in text_flags.columns if c not in ("referral_id", "feature_time")]
-    write_parquet(text_flags, snakemake.output.text_flags, feature_schema(flag_columns))
     write_parquet(audit, snakemake.output.audit, "leakage_audit")
-    logger.info(
-        "%d rows, %d structured features, %.1f%% with notes in the text window",
-        len(cohort),
-        len(columns),
-        100 * float(np.mean(documents["n_notes"] > 0)),
-    )
+    logger.info("%d rows, %d structured features", len(cohort), len(columns))
 
 
 if __name__ == "__main__":
