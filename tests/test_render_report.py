@@ -290,7 +290,8 @@ def test_disparity_summary_counts_the_comparisons_that_could_not_be_told():
     summary = disparity_summary(groups)
     assert summary.startswith(
         "Of 5 comparisons of a group's rate with its reference group's: clearly outside the "
-        "band 0, clearly inside it 0, cannot be told (the interval spans the band's edge) 5"
+        "band 0, clearly inside it 0, cannot be told (the interval spans the band's edge, "
+        "or too few children or families to judge) 5"
     )
     assert "not evidence of fairness" in summary
     groups.loc[1, "false_positive_rate_disparity"] = "outside band"
@@ -301,4 +302,4 @@ def test_disparity_summary_counts_the_comparisons_that_could_not_be_told():
     # a judgement this sentence does not know is counted, not lost
     groups.loc[1, "false_negative_rate_disparity"] = "too few positive families"
     summary = disparity_summary(groups)
-    assert "band's edge) 2, too few positive families 1, undefined" in summary
+    assert "families to judge) 2, too few positive families 1, undefined" in summary

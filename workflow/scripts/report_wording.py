@@ -107,7 +107,8 @@ def disparity_summary(groups: pd.DataFrame) -> str:
     sentence = (
         f"Of {total} comparisons of a group's rate with its reference group's: clearly "
         f"outside the band {outside}, clearly inside it {within}, cannot be told (the "
-        f"interval spans the band's edge) {unsure}{others}, undefined (a rate with no cases "
+        f"interval spans the band's edge, or too few children or families to judge) "
+        f"{unsure}{others}, undefined (a rate with no cases "
         f"to count) {undefined}."
     )
     if outside == 0 and unsure > 0:
