@@ -311,7 +311,9 @@ def topic_input(wildcards):
 def text_feature_input(wildcards):
     """Vulnerability flags for text designs; nothing for structured-only designs."""
     if wildcards.features == "text":
-        return rules.build_text_features.output.text_flags.format(outcome=wildcards.outcome)
+        return rules.build_text_features.output.text_flags.format(
+            outcome=wildcards.outcome
+        )
     return []
 
 
