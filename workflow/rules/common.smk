@@ -147,7 +147,7 @@ def demo_key():
     statutory_paths = [
         *statutory.get("cin", []),
         *statutory.get("ssda903", []),
-        *statutory_families(),
+        *([statutory["families"]] if statutory.get("families") else []),
         *([STATUTORY_DIRECTORY] if statutory else []),
     ]
     if under_any(data_directory(), ["resources/synthetic"]) and all(

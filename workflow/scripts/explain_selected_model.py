@@ -206,10 +206,11 @@ def more_data_answer(curve: pd.DataFrame) -> MoreDataAnswer:
     AP per doubling of the training rows (``gain_per_doubling``) over the fitted
     subsets of at least ``SLOPE_MIN_FRACTION`` of the training rows (smaller
     ones mostly show whether a model can be fitted at all), judged with its
-    noise: still rising when the whole 95% interval of the gain is above 0;
-    fell when it is below 0; levelled off when it is below
-    ``LEVELLED_OFF_GAIN`` and narrower than that on either side (so that a
-    worthwhile gain would have shown); and otherwise we cannot tell."""
+    noise: still rising when its whole 95% interval is above 0 (slowly, "a
+    little", when the interval also lies below ``LEVELLED_OFF_GAIN``); fell
+    when it is below 0; levelled off when it lies within ``LEVELLED_OFF_GAIN``
+    of 0 (so that a worthwhile gain would have shown); and otherwise we cannot
+    tell."""
     fitted = curve.loc[
         (curve["fraction"] >= SLOPE_MIN_FRACTION) & curve["test_average_precision"].notna()
     ]
@@ -219,11 +220,13 @@ def more_data_answer(curve: pd.DataFrame) -> MoreDataAnswer:
         fitted["n_train"].to_numpy(), fitted["test_average_precision"].to_numpy()
     )
     numbers = f"{gain:+.3f} test AP per doubling of the training cases, ± {noise:.3f}"
-    if gain - noise > 0:
+    if gain - noise > 0 and gain + noise < LEVELLED_OFF_GAIN:
+        answer = f"a little: test AP was still rising, slowly ({numbers})"
+    elif gain - noise > 0:
         answer = f"probably: test AP was still rising ({numbers})"
     elif gain + noise < 0:
         answer = f"probably not: test AP fell as training cases were added ({numbers})"
-    elif gain + noise < LEVELLED_OFF_GAIN and noise < LEVELLED_OFF_GAIN:
+    elif -LEVELLED_OFF_GAIN < gain - noise and gain + noise < LEVELLED_OFF_GAIN:
         answer = f"probably not much: test AP had levelled off ({numbers})"
     else:
         answer = f"cannot tell: the change is within its noise ({numbers})"
