@@ -38,6 +38,9 @@ def test_demo_key_for_bundled_and_example_statutory_data(monkeypatch):
     key = "DEMO-KEY-for-synthetic-data-only"
     assert demo_key(monkeypatch, {}) == key
     assert demo_key(monkeypatch, {"statutory": EXAMPLE_STATUTORY}) == key
+    # a families table is one path (it was once unpacked character by character)
+    with_families = {**EXAMPLE_STATUTORY, "families": "tests/data/families.csv"}
+    assert demo_key(monkeypatch, {"statutory": with_families}) == key
 
 
 @pytest.mark.parametrize(
