@@ -695,10 +695,17 @@ def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
-def data_qa_section(qa: pd.DataFrame, top_codes: int = 12) -> str:
+def shown_count(count: int, min_shown: int) -> str:
+    """A count as the shared report may show it: "<min_shown" for 1 to
+    ``min_shown - 1`` (a rare code could identify a child), else in full."""
+    return f"<{min_shown}" if 0 < count < min_shown else f"{count:,}"
+
+
+def data_qa_section(qa: pd.DataFrame, min_shown: int, top_codes: int = 12) -> str:
     """The "Data and QA" section: what ingestion read, kept and left out per table,
     and the problems, date ranges, missing values and codes it found (from the
-    ``ingest_qa`` table)."""
+    ``ingest_qa`` table). Counts of codes and of problem rows below
+    ``min_shown`` are suppressed."""
     parts = [
         "<h2>Data and QA</h2>",
         '<p class="note">What ingestion read from each export and what it kept. Rows are '
@@ -738,7 +745,7 @@ def data_qa_section(qa: pd.DataFrame, top_codes: int = 12) -> str:
                         "what": problems["measure"].map(problem_measures),
                         "column": problems["column"].fillna("").astype(str),
                         "detail": problems["value"].fillna("").astype(str),
-                        "rows": [int(v) for v in problems["count"]],
+                        "rows": [shown_count(int(v), min_shown) for v in problems["count"]],
                     }
                 )
             )
@@ -785,7 +792,8 @@ def data_qa_section(qa: pd.DataFrame, top_codes: int = 12) -> str:
     codes = qa.loc[qa["measure"] == "code"]
     parts.append(
         f'<h3>Codes</h3><p class="note">The {top_codes} most frequent codes of each coded '
-        "column, with their counts.</p>"
+        f"column, with their counts (under {min_shown} shown as &lt;{min_shown}: a rare code "
+        "could identify a child).</p>"
     )
     summary = [
         {
@@ -793,7 +801,7 @@ def data_qa_section(qa: pd.DataFrame, top_codes: int = 12) -> str:
             "column": str(column),
             "distinct codes": len(group),
             "most frequent": ", ".join(
-                f"{value} ({int(count):,})"
+                f"{value} ({shown_count(int(count), min_shown)})"
                 for value, count in group.sort_values("count", ascending=False, kind="stable")[
                     ["value", "count"]
                 ]
@@ -1112,7 +1120,7 @@ def render(
             compared_with,
         ),
         outcome_definitions(outcomes),
-        data_qa_section(artefacts.ingest_qa),
+        data_qa_section(artefacts.ingest_qa, disclosure.min_outcome_cases),
         cohorts_and_splits_section(artefacts, outcomes, max_age_years, figure_dir),
         leakage_section(artefacts.audits),
     ]
