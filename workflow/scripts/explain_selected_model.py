@@ -226,7 +226,7 @@ def more_data_answer(curve: pd.DataFrame) -> MoreDataAnswer:
         answer = f"probably: test AP was still rising ({numbers})"
     elif gain + noise < 0:
         answer = f"probably not: test AP fell as training cases were added ({numbers})"
-    elif -LEVELLED_OFF_GAIN < gain - noise and gain + noise < LEVELLED_OFF_GAIN:
+    elif gain - noise > -LEVELLED_OFF_GAIN and gain + noise < LEVELLED_OFF_GAIN:
         answer = f"probably not much: test AP had levelled off ({numbers})"
     else:
         answer = f"cannot tell: the change is within its noise ({numbers})"
