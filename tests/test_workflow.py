@@ -3,6 +3,7 @@ run on a tiny synthetic LA."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 from pathlib import Path
@@ -85,6 +86,31 @@ def test_every_rule_names_log_benchmark_environment_and_resources():
             directives = ["log:", "benchmark:", "conda:", "threads:", "mem_mb=", "output:"]
             for directive in directives:
                 assert directive in block, f"{rule_file.name}: rule {name} lacks {directive}"
+
+
+def sibling_imports(script: str) -> set[str]:
+    """The workflow's own modules (not common) a script imports directly."""
+    folder = ROOT / "workflow" / "scripts"
+    tree = ast.parse((folder / f"{script}.py").read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {n for n in names if n != "common" and (folder / f"{n}.py").is_file()}
+
+
+def test_rules_list_the_scripts_their_script_imports():
+    # Snakemake tracks only a rule's own script: editing a module it imports
+    # must rerun it too, so the rule lists imported_scripts(<its script>).
+    for rule_file in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"\n(?=rule )", rule_file.read_text()):
+            script = re.search(r'"\.\./scripts/(\w+)\.py"', block)
+            if not block.startswith("rule ") or not script:
+                continue
+            if sibling_imports(script.group(1)):
+                assert f'imported_scripts("{script.group(1)}")' in block, script.group(1)
 
 
 def test_snakemake_report_embeds_no_parquet():

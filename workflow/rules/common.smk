@@ -1,5 +1,6 @@
 # Helpers shared by all rule files (paths, wildcard values and config lookups).
 
+import ast
 import difflib
 import os
 import sys
@@ -112,8 +113,34 @@ CONVERTED_TABLES = [
 # Edits to the shared helper module must rerun the scripts that import it;
 # Snakemake tracks only each rule's own script, so rules list it as an input.
 HELPERS = "workflow/scripts/common.py"
+
+
+def imported_scripts(script):
+    """The workflow's own modules (other than HELPERS) that ``script`` imports,
+    directly or through another: rules list them as inputs for the same reason."""
+    folder = Path(workflow.basedir) / "workflow" / "scripts"
+    found, pending = set(), [script]
+    while pending:
+        tree = ast.parse((folder / f"{pending.pop()}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if (
+                    name != "common"
+                    and name not in found
+                    and (folder / f"{name}.py").is_file()
+                ):
+                    found.add(name)
+                    pending.append(name)
+    return sorted(f"workflow/scripts/{name}.py" for name in found)
+
+
 # The labels, answers and disclosure rules the report and the model cards share.
-REPORT_WORDING = "workflow/scripts/report_wording.py"
 
 
 def synthetic_directory():

@@ -4,6 +4,7 @@ rule evaluate_models:
         cv_results=rules.train_models.output.cv_results,
         cohort=rules.build_cohort.output.cohort,
         helpers=HELPERS,
+        imports=imported_scripts("evaluate_models"),
     output:
         metrics=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/metrics.parquet",
         details=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/details.parquet",
@@ -38,6 +39,7 @@ rule assess_fairness:
         cohort=rules.build_cohort.output.cohort,
         children=rules.ingest_records.output.children,
         helpers=HELPERS,
+        imports=imported_scripts("assess_fairness"),
     output:
         groups=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/fairness.parquet",
     log:
@@ -73,6 +75,7 @@ rule explain_selected_model:
         cv_results=rules.train_models.output.cv_results,
         importance=rules.train_models.output.importance,
         helpers=HELPERS,
+        imports=imported_scripts("explain_selected_model"),
     output:
         learning_curve=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/learning_curve.parquet",
         effects=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/accumulated_local_effects.parquet",
@@ -108,6 +111,7 @@ rule refit_bootstrap:
         metrics=rules.evaluate_models.output.metrics,
         cv_results=rules.train_models.output.cv_results,
         helpers=HELPERS,
+        imports=imported_scripts("refit_bootstrap"),
     output:
         resamples=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/refit_bootstrap.parquet",
     log:

@@ -40,6 +40,7 @@ rule build_text_features:
         tokens=expand(rules.normalise_notes.output.tokens, shard=SHARDS),
         flags=expand(rules.flag_vulnerabilities.output.flags, shard=SHARDS),
         helpers=HELPERS,
+        imports=imported_scripts("build_text_features"),
     output:
         text_documents=f"{RESULTS}/features/{{outcome}}/text_documents.parquet",
         text_flags=f"{RESULTS}/features/{{outcome}}/text_flags.parquet",

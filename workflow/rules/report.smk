@@ -98,8 +98,8 @@ rule render_report:
             rules.fit_topics.output.coherence, outcome=OUTCOMES, timing=TIMINGS
         ),
         ingest_qa=rules.ingest_records.output.qa,
-        wording=REPORT_WORDING,
         helpers=HELPERS,
+        imports=imported_scripts("render_report"),
     output:
         html=report(
             f"{RESULTS}/report/index.html",
@@ -155,8 +155,8 @@ rule write_model_card:
             timing=TIMINGS,
             features=FEATURE_SETS,
         ),
-        wording=REPORT_WORDING,
         helpers=HELPERS,
+        imports=imported_scripts("write_model_card"),
     output:
         card=report(
             f"{RESULTS}/model_cards/{{outcome}}.md",

@@ -36,6 +36,7 @@ rule normalise_notes:
     input:
         notes=f"{RESULTS}/text/notes/shard_{{shard}}.parquet",
         helpers=HELPERS,
+        imports=imported_scripts("normalise_notes"),
     output:
         tokens=f"{RESULTS}/text/tokens/shard_{{shard}}.parquet",
     log:

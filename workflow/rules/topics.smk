@@ -29,6 +29,7 @@ rule fit_tfidf:
         splits=rules.make_splits.output.splits,
         shares=rules.fit_topics.output.shares,
         helpers=HELPERS,
+        imports=imported_scripts("fit_tfidf"),
     output:
         features=f"{RESULTS}/topics/{{outcome}}/{{timing}}/shares_tfidf.parquet",
         terms=f"{RESULTS}/topics/{{outcome}}/{{timing}}/tfidf_terms.parquet",

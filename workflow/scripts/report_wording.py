@@ -9,7 +9,8 @@ its counts and rates suppressed, and so has the next smallest group of its
 attribute where only one would be hidden (its figures could otherwise be worked
 out from the totals). The Parquet files keep every figure.
 
-The rules are listed as an input of both rules, so editing them reruns both.
+Both rules list this module as an input (``imported_scripts`` in common.smk), so
+editing it reruns both.
 """
 
 from dataclasses import dataclass
