@@ -372,7 +372,8 @@ def fake_snakemake(
         ),
         params=types.SimpleNamespace(**{**defaults, **params}),
         output=types.SimpleNamespace(
-            shards=[str(tmp_path / "text" / "notes" / f"shard_{k}.parquet") for k in range(shards)]
+            shards=[str(tmp_path / "text" / "notes" / f"shard_{k}.parquet") for k in range(shards)],
+            qa=str(tmp_path / "text" / "qa.parquet"),
         ),
         log=[str(tmp_path / "redact_notes.log")],
     )
@@ -420,6 +421,12 @@ def test_main_writes_redacted_pseudonymised_shards(tmp_path, monkeypatch, caplog
     assert "redacted 1 EMAIL, 0 UPN, 2 PHONE" in caplog.text
     assert sorted(notes["document_type"]) == ["Contact", "Contact", "Contact", "Visit to NAME NAME"]
     assert "2 identifier(s) redacted in the distinct document types" in caplog.text
+    qa = read_parquet(snakemake.output.qa, "ingest_qa")
+    assert qa[["table", "measure", "column", "value", "count", "share"]].values.tolist() == [
+        ["notes", "code", "document_type", "Contact", 3, 0.75],
+        ["notes", "code", "document_type", "Visit to NAME NAME", 1, 0.25],
+    ]
+    assert b"Tom" not in Path(snakemake.output.qa).read_bytes()
 
 
 def test_document_types_are_redacted_once_each_and_missing_stay_missing():
@@ -429,6 +436,15 @@ def test_document_types_are_redacted_once_each_and_missing_stay_missing():
     assert redacted.isna().tolist() == [False, True, False, False]
     assert redacted.dropna().tolist() == ["Visit to NAME NAME", "Case note", "Visit to NAME NAME"]
     assert counts["NAME"] == 2
+
+
+def test_document_type_qa_counts_present_types_over_all_notes():
+    qa = rn.document_type_qa(pd.Series(["Contact ", None, "Contact", "Visit to NAME"], dtype="str"))
+    assert qa[["value", "count", "share"]].values.tolist() == [
+        ["Contact", 2, 0.5],
+        ["Visit to NAME", 1, 0.25],
+    ]
+    assert rn.document_type_qa(pd.Series([], dtype="str")).empty
 
 
 def test_main_writes_every_shard_even_empty_ones(tmp_path, monkeypatch):
@@ -448,7 +464,7 @@ def test_missing_key_without_demo_key_is_a_helpful_error(tmp_path, monkeypatch):
         InputError, match=rf"no pseudonymisation key: set the environment variable {KEY_ENV}"
     ):
         rn.main(snakemake)
-    assert not any(Path(p).exists() for p in snakemake.output.shards)
+    assert not any(Path(p).exists() for p in [*snakemake.output.shards, snakemake.output.qa])
 
 
 def test_demo_key_is_used_with_a_warning(tmp_path, monkeypatch, caplog):

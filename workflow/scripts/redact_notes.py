@@ -30,7 +30,9 @@ only stage that reads their raw text. Before anything is written it replaces:
   pipeline's named-entity recogniser, by ``NAME`` and ``PLACE_NAME``.
 
 Document types are redacted in the same way, as some case-management systems
-fill them with a free-text subject ("Visit to Jayden Smith"). Note and child
+fill them with a free-text subject ("Visit to Jayden Smith"); their
+frequencies, redacted, go into a small QA table (schema ``ingest_qa``) that
+the report shows with ingestion's. Note and child
 identifiers become keyed hashes, the same as in the structured
 tables, and notes are split into shards by child so that normalisation can run
 one job per shard. The log holds counts only, never text or identifiers.
@@ -549,6 +551,24 @@ def redact_labels(redactor: Redactor, labels: pd.Series) -> tuple[pd.Series, Cou
     return labels.map(lookup).astype(labels.dtype), counts
 
 
+def document_type_qa(document_types: pd.Series) -> pd.DataFrame:
+    """The QA rows (schema ``ingest_qa``) of the redacted ``document_types``:
+    each distinct one with its number of notes and their share of all notes,
+    sorted by value; missing ones are not listed but count in the share."""
+    types = document_types.astype("string").str.strip()
+    counts = types.value_counts(sort=False).sort_index()
+    return pd.DataFrame(
+        {
+            "table": "notes",
+            "measure": "code",
+            "column": "document_type",
+            "value": counts.index.astype("str"),
+            "count": counts.to_numpy(dtype="int64"),
+            "share": counts.to_numpy(dtype="float64") / max(len(types), 1),
+        }
+    )
+
+
 def redact(texts: pd.Series, names: list[str]) -> pd.Series:
     """``texts`` with identifiers and the given ``names`` replaced by placeholders."""
     return Redactor(names)(texts)[0]
@@ -677,6 +697,7 @@ def main(snakemake) -> None:
     for path, shard in zip(paths, split_shards(redacted, params.shards), strict=True):
         write_parquet(shard, path, "notes")
         logger.info("%s: wrote %d notes", path, len(shard))
+    write_parquet(document_type_qa(redacted["document_type"]), snakemake.output.qa, "ingest_qa")
 
 
 if __name__ == "__main__":
