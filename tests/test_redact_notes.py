@@ -76,6 +76,20 @@ def test_names_with_a_plural_s_or_glued_to_digits_or_underscores(note, redacted)
     assert redact_one(note, ["jayden", "smith", "murphy", "nowak"]) == redacted
 
 
+def test_plural_s_is_not_taken_where_name_and_s_make_an_ordinary_word():
+    note = "Seen 3 days ago; marks on his arm. She hopes Mark Day and Hope came to the Smiths."
+    assert redact_one(note, ["mark", "day", "hope", "smith"]) == (
+        "Seen 3 days ago; marks on his arm. She hopes NAME NAME and NAME came to the NAME."
+    )
+    # A possessive without an apostrophe goes, unless it makes an ordinary word:
+    # "Marks" stays, the price of keeping "marks".
+    assert redact_one("Jaydens and Marks bags", ["jayden", "mark"]) == "NAME and Marks bags"
+
+
+def test_longest_name_wins_over_a_prefix_that_may_take_a_plural_s():
+    assert redact_one("Mary-Jane, Marys bag", ["mary", "mary-jane"]) == "NAME, NAME bag"
+
+
 def test_longest_name_wins_over_its_prefix():
     assert redact_one("Mary-Jane and Mary", ["mary", "mary-jane"]) == "NAME and NAME"
     assert redact_one("Annabel", ["ann", "annabel"]) == "NAME"
