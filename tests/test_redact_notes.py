@@ -247,6 +247,19 @@ def test_ordinary_text_is_left_alone(text):
     assert redact_one(text, ["sarah"]) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Visit on 01.02.2015 10:30", "Visit on DATE 10:30"),
+        ("Met 03.04.2016 11.45.", "Met DATE 11.45."),
+        ("Met 3.4.16 09.15 and 01/02/2015 10 30", "Met DATE 09.15 and DATE 10 30"),
+        ("Call 07700.900.123 on 01.02.2015", "Call PHONE on DATE"),
+    ],
+)
+def test_dotted_dates_followed_by_a_time_are_dates_not_phone_numbers(text, expected):
+    assert redact_one(text) == expected
+
+
 def test_identifiers_inside_other_identifiers_go_as_a_whole():
     assert redact_one("mail sarah.smith@x.org", ["sarah", "smith"]) == "mail EMAIL"
     # "May" is a name here, yet the date goes whole rather than as "3 NAME 2015".
@@ -432,7 +445,7 @@ def test_main_writes_redacted_pseudonymised_shards(tmp_path, monkeypatch, caplog
         assert identifier.encode() not in raw_bytes, identifier
         assert identifier not in caplog.text, identifier
     assert "1 note(s) belong to children missing from the people export" in caplog.text
-    assert "redacted 1 EMAIL, 0 UPN, 2 PHONE" in caplog.text
+    assert "redacted 1 EMAIL, 0 UPN, 1 DATE, 2 PHONE" in caplog.text
     assert sorted(notes["document_type"]) == ["Contact", "Contact", "Contact", "Visit to NAME NAME"]
     assert "2 identifier(s) redacted in the distinct document types" in caplog.text
     qa = read_parquet(snakemake.output.qa, "ingest_qa")

@@ -140,31 +140,17 @@ _YEAR = r"(?:19|20)(?<!\d\d\d)\d{2}(?!\d)"
 # the next digit instead of trying every position.
 #
 # Rules run in this order, each on the output of the one before. E-mails go
-# first, as their local part often holds a name. Phone numbers go before NHS
-# numbers: a phone number starts with 0 or +44, which an NHS number never does,
-# but the digits after "+44 " can look like one. Names go last (see
+# first, as their local part often holds a name. Dates go before phone
+# numbers, which may be written with dots: "01.02.2015 10:30" is a date and a
+# time, not a phone number. Phone numbers go before NHS numbers: a phone
+# number starts with 0 or +44, which an NHS number never does, but the digits
+# after "+44 " can look like one. Names go last (see
 # ``Redactor``), so that a name such as "May" inside a date is redacted as part
 # of the whole date, and one inside an e-mail address as part of the address.
 RULES: tuple[Rule, ...] = (
     Rule("EMAIL", re.compile(r"[\w.%+-]++@[\w-]+(?:\.[\w-]+)+"), re.compile("@")),
     # Permanent UPNs are a letter and 12 digits; temporary ones end in a letter.
     Rule("UPN", re.compile(r"\b[a-z]\d{11}[a-z\d]\b", re.IGNORECASE), re.compile(r"\d{11}")),
-    # 0, +44 or 0044 (then perhaps "(0)"), then 9 or 10 more digits, with
-    # single spaces, hyphens, dots or a closing bracket between them
-    # ("+44-7700-900123", "07700.900.123").
-    Rule(
-        "PHONE",
-        re.compile(
-            r"(?:\+(?<![\d+]\+)44[ -]?(?:\(0\)[ -]?)?|\((?<![\d+]\()0|0(?<![\d+]0)"
-            r"(?:044[ -]?(?:\(0\)[ -]?)?)?)(?:\d\)?[ .-]?){8,9}\d(?!\d)"
-        ),
-    ),
-    # Ten digits, written "943 476 5919", "943-476-5919", "943 4765 919" or
-    # run together.
-    Rule(
-        "NHS_NUMBER",
-        re.compile(r"[1-9](?<!\d\d)\d{2}(?:[ -]?\d{3}[ -]?\d{4}|[ -]?\d{4}[ -]?\d{3})(?!\d)"),
-    ),
     # dd/mm/yyyy, d.m.yy, yyyy-mm-dd, "3rd (of) March (2015)", and a day, any
     # word and a year, which catches misspelt months ("3 Macrh 2015").
     Rule(
@@ -182,6 +168,22 @@ RULES: tuple[Rule, ...] = (
         "DATE",
         re.compile(rf"\b{_MONTH}\.?,?\s+(?:\d{{1,2}}{_ORDINAL},?\s+)?{_YEAR}", re.IGNORECASE),
         re.compile(_YEAR),
+    ),
+    # 0, +44 or 0044 (then perhaps "(0)"), then 9 or 10 more digits, with
+    # single spaces, hyphens, dots or a closing bracket between them
+    # ("+44-7700-900123", "07700.900.123").
+    Rule(
+        "PHONE",
+        re.compile(
+            r"(?:\+(?<![\d+]\+)44[ -]?(?:\(0\)[ -]?)?|\((?<![\d+]\()0|0(?<![\d+]0)"
+            r"(?:044[ -]?(?:\(0\)[ -]?)?)?)(?:\d\)?[ .-]?){8,9}\d(?!\d)"
+        ),
+    ),
+    # Ten digits, written "943 476 5919", "943-476-5919", "943 4765 919" or
+    # run together.
+    Rule(
+        "NHS_NUMBER",
+        re.compile(r"[1-9](?<!\d\d)\d{2}(?:[ -]?\d{3}[ -]?\d{4}|[ -]?\d{4}[ -]?\d{3})(?!\d)"),
     ),
     # "LS12 4AB", "m1 1aa", "SW1A1AA", "B15  2TT", "B15-2TT".
     Rule(
