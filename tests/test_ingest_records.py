@@ -9,14 +9,7 @@ import pandas as pd
 import pytest
 
 import ingest_records as ir
-from common import (
-    InputError,
-    parse_dates,
-    read_mapped_csv,
-    read_parquet,
-    resolve_key,
-    write_parquet,
-)
+from common import InputError, parse_dates, read_mapped_csv, read_parquet, resolve_key
 
 KEY = b"test-key"
 ROOT = Path(__file__).resolve().parents[1]
@@ -341,36 +334,11 @@ class NamedList(dict):
     __getattr__ = dict.__getitem__
 
 
-def write_note_shards(directory: Path, document_types: list[str | None]) -> list[Path]:
-    """Two note shards, as ``redact_notes`` writes them, holding notes with
-    ``document_types``; only that column matters to ingestion."""
-    shards = []
-    for k, types in enumerate([document_types[:1], document_types[1:]]):
-        notes = pd.DataFrame(
-            {
-                "note_id": [f"{k}{i:015x}" for i in range(len(types))],
-                "child_id": ["0" * 16] * len(types),
-                "note_datetime": pd.to_datetime(["2016-01-11"] * len(types)),
-                "document_type": pd.Series(types, dtype="str"),
-                "text": ["redacted"] * len(types),
-            }
-        )
-        shards.append(directory / f"shard_{k}.parquet")
-        write_parquet(notes, shards[-1], "notes")
-    return shards
-
-
-def run_main(
-    tmp_path: Path, paths: dict[str, Path], document_types: tuple = ("Case note", "Case note")
-) -> Path:
-    """Run the script's ``main`` as Snakemake would, with note shards holding
-    ``document_types``; return the output folder."""
+def run_main(tmp_path: Path, paths: dict[str, Path]) -> Path:
+    """Run the script's ``main`` as Snakemake would; return the output folder."""
     out = tmp_path / "results"
-    shards = write_note_shards(tmp_path, list(document_types))
     snakemake = SimpleNamespace(
-        input=NamedList(
-            paths, note_shards=shards, code_lists=ROOT / "resources" / "code_lists.yaml"
-        ),
+        input=NamedList(paths, code_lists=ROOT / "resources" / "code_lists.yaml"),
         output=NamedList({t: out / f"{t}.parquet" for t in [*ir.DATE_COLUMNS, "qa"]}),
         params=SimpleNamespace(
             key_env="NO_SUCH_KEY_VARIABLE",
@@ -545,15 +513,13 @@ def test_bad_notes_fail_without_partial_output(tmp_path, notes, message):
     assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
 
 
-def test_qa_profiles_the_redacted_document_types_only(tmp_path):
+def test_qa_leaves_out_the_raw_document_types(tmp_path):
+    # Free-text subjects may name someone; redact_notes profiles them redacted.
     paths = write_raw(tmp_path)
     paths["notes"] = write_notes(tmp_path, NOTES_CSV.replace("Case note", "Visit to Jayden Smith"))
-    out = run_main(tmp_path, paths, ("Visit to NAME NAME", None))
-    qa = read_parquet(out / "qa.parquet", "ingest_qa")
-    types = qa.loc[(qa["table"] == "notes") & (qa["measure"] == "code")]
-    assert types[["column", "value", "count", "share"]].values.tolist() == [
-        ["document_type", "Visit to NAME NAME", 1, 0.5]
-    ]
+    qa = read_parquet(run_main(tmp_path, paths) / "qa.parquet", "ingest_qa")
+    notes = qa.loc[qa["table"] == "notes"]
+    assert notes.loc[notes["column"] == "document_type", "measure"].tolist() == ["missing"]
     assert "Jayden" not in qa.to_string()
 
 

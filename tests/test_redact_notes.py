@@ -76,6 +76,20 @@ def test_names_with_a_plural_s_or_glued_to_digits_or_underscores(note, redacted)
     assert redact_one(note, ["jayden", "smith", "murphy", "nowak"]) == redacted
 
 
+def test_plural_s_is_not_taken_where_name_and_s_make_an_ordinary_word():
+    note = "Seen 3 days ago; marks on his arm. She hopes Mark Day and Hope came to the Smiths."
+    assert redact_one(note, ["mark", "day", "hope", "smith"]) == (
+        "Seen 3 days ago; marks on his arm. She hopes NAME NAME and NAME came to the NAME."
+    )
+    # A possessive without an apostrophe goes, unless it makes an ordinary word:
+    # "Marks" stays, the price of keeping "marks".
+    assert redact_one("Jaydens and Marks bags", ["jayden", "mark"]) == "NAME and Marks bags"
+
+
+def test_longest_name_wins_over_a_prefix_that_may_take_a_plural_s():
+    assert redact_one("Mary-Jane, Marys bag", ["mary", "mary-jane"]) == "NAME, NAME bag"
+
+
 def test_longest_name_wins_over_its_prefix():
     assert redact_one("Mary-Jane and Mary", ["mary", "mary-jane"]) == "NAME and NAME"
     assert redact_one("Annabel", ["ann", "annabel"]) == "NAME"
@@ -233,6 +247,19 @@ def test_ordinary_text_is_left_alone(text):
     assert redact_one(text, ["sarah"]) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Visit on 01.02.2015 10:30", "Visit on DATE 10:30"),
+        ("Met 03.04.2016 11.45.", "Met DATE 11.45."),
+        ("Met 3.4.16 09.15 and 01/02/2015 10 30", "Met DATE 09.15 and DATE 10 30"),
+        ("Call 07700.900.123 on 01.02.2015", "Call PHONE on DATE"),
+    ],
+)
+def test_dotted_dates_followed_by_a_time_are_dates_not_phone_numbers(text, expected):
+    assert redact_one(text) == expected
+
+
 def test_identifiers_inside_other_identifiers_go_as_a_whole():
     assert redact_one("mail sarah.smith@x.org", ["sarah", "smith"]) == "mail EMAIL"
     # "May" is a name here, yet the date goes whole rather than as "3 NAME 2015".
@@ -372,7 +399,8 @@ def fake_snakemake(
         ),
         params=types.SimpleNamespace(**{**defaults, **params}),
         output=types.SimpleNamespace(
-            shards=[str(tmp_path / "text" / "notes" / f"shard_{k}.parquet") for k in range(shards)]
+            shards=[str(tmp_path / "text" / "notes" / f"shard_{k}.parquet") for k in range(shards)],
+            qa=str(tmp_path / "text" / "qa.parquet"),
         ),
         log=[str(tmp_path / "redact_notes.log")],
     )
@@ -417,9 +445,15 @@ def test_main_writes_redacted_pseudonymised_shards(tmp_path, monkeypatch, caplog
         assert identifier.encode() not in raw_bytes, identifier
         assert identifier not in caplog.text, identifier
     assert "1 note(s) belong to children missing from the people export" in caplog.text
-    assert "redacted 1 EMAIL, 0 UPN, 2 PHONE" in caplog.text
+    assert "redacted 1 EMAIL, 0 UPN, 1 DATE, 2 PHONE" in caplog.text
     assert sorted(notes["document_type"]) == ["Contact", "Contact", "Contact", "Visit to NAME NAME"]
     assert "2 identifier(s) redacted in the distinct document types" in caplog.text
+    qa = read_parquet(snakemake.output.qa, "ingest_qa")
+    assert qa[["table", "measure", "column", "value", "count", "share"]].values.tolist() == [
+        ["notes", "code", "document_type", "Contact", 3, 0.75],
+        ["notes", "code", "document_type", "Visit to NAME NAME", 1, 0.25],
+    ]
+    assert b"Tom" not in Path(snakemake.output.qa).read_bytes()
 
 
 def test_document_types_are_redacted_once_each_and_missing_stay_missing():
@@ -429,6 +463,15 @@ def test_document_types_are_redacted_once_each_and_missing_stay_missing():
     assert redacted.isna().tolist() == [False, True, False, False]
     assert redacted.dropna().tolist() == ["Visit to NAME NAME", "Case note", "Visit to NAME NAME"]
     assert counts["NAME"] == 2
+
+
+def test_document_type_qa_counts_present_types_over_all_notes():
+    qa = rn.document_type_qa(pd.Series(["Contact ", None, "Contact", "Visit to NAME"], dtype="str"))
+    assert qa[["value", "count", "share"]].values.tolist() == [
+        ["Contact", 2, 0.5],
+        ["Visit to NAME", 1, 0.25],
+    ]
+    assert rn.document_type_qa(pd.Series([], dtype="str")).empty
 
 
 def test_main_writes_every_shard_even_empty_ones(tmp_path, monkeypatch):
@@ -448,7 +491,7 @@ def test_missing_key_without_demo_key_is_a_helpful_error(tmp_path, monkeypatch):
         InputError, match=rf"no pseudonymisation key: set the environment variable {KEY_ENV}"
     ):
         rn.main(snakemake)
-    assert not any(Path(p).exists() for p in snakemake.output.shards)
+    assert not any(Path(p).exists() for p in [*snakemake.output.shards, snakemake.output.qa])
 
 
 def test_demo_key_is_used_with_a_warning(tmp_path, monkeypatch, caplog):

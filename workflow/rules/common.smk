@@ -212,12 +212,6 @@ def pseudonymisation_key_fingerprint():
     return key_fingerprint(key)
 
 
-def note_shards(wildcards):
-    """The redacted note shards, whose document types ingestion profiles (an
-    input function, as rule redact_notes is defined after rule ingest_records)."""
-    return rules.redact_notes.output.shards
-
-
 def statutory_families():
     """The optional table of family ids that statutory returns lack."""
     families = config["statutory"]["families"] if config["statutory"] else None

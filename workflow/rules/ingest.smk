@@ -33,7 +33,6 @@ rule ingest_records:
     input:
         **raw_structured_tables(),
         notes=raw_table("notes"),
-        note_shards=note_shards,
         code_lists=config["data"]["code_lists"],
         helpers=HELPERS,
     output:

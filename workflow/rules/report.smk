@@ -98,6 +98,7 @@ rule render_report:
             rules.fit_topics.output.coherence, outcome=OUTCOMES, timing=TIMINGS
         ),
         ingest_qa=rules.ingest_records.output.qa,
+        text_qa=rules.redact_notes.output.qa,
         helpers=HELPERS,
         imports=imported_scripts("render_report"),
     output:

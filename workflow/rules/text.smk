@@ -7,6 +7,7 @@ rule redact_notes:
         helpers=HELPERS,
     output:
         shards=expand(f"{RESULTS}/text/notes/shard_{{shard}}.parquet", shard=SHARDS),
+        qa=f"{RESULTS}/text/qa.parquet",
     log:
         f"{LOGS}/redact_notes.log",
     benchmark:

@@ -8,8 +8,8 @@ replaces every identifier by a keyed hash, and writes one Parquet table each
 ages are all the analysis needs.
 
 The case-notes export is checked too (required fields, note times, children
-it refers to), though its text is redacted by ``redact_notes``, whose note
-shards give the (redacted) document types profiled here. Everything
+it refers to), though its text is redacted by ``redact_notes``, which also
+profiles the (redacted) document types. Everything
 found goes into the ingestion QA table: rows read, kept and rejected (and
 why) per table, code frequencies and codes not allowed in their collection
 year (``resources/code_lists.yaml``), date ranges, impossible dates and
@@ -23,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
 from common import (
@@ -478,7 +476,6 @@ def check_notes(
     children: pd.Series,
     key: bytes,
     reference: pd.Timestamp,
-    document_types: pd.Series,
     qa: QualityLog,
 ) -> None:
     """Check the case-notes export and record its QA rows.
@@ -486,9 +483,9 @@ def check_notes(
     Missing note ids, child ids, times or text and unreadable times raise
     ``InputError`` (as ``redact_notes`` would); notes of children missing from
     the children table and notes dated after ``reference`` are kept, counted
-    and logged. The text itself is neither kept nor logged, nor are the raw
-    document types, which may be free-text subjects naming someone: those
-    profiled, ``document_types``, come redacted from ``redact_notes``.
+    and logged. The text itself is neither kept nor logged, nor are the
+    document types, which may be free-text subjects naming someone:
+    ``redact_notes`` profiles them once redacted.
     """
     notes = read_mapped_csv(path, columns, "notes")
     logger.info("notes: read %d rows from %s", len(notes), path)
@@ -533,9 +530,6 @@ def check_notes(
             column="note_datetime",
             value=f"after {reference.date()} (future)",
         )
-    types = document_types.astype("string").str.strip()
-    for value, count in types.value_counts(sort=False).sort_index().items():
-        qa.add("notes", "code", int(count), column="document_type", value=value, total=len(types))
     profile_table(notes, "notes", ["note_datetime"], qa)
     qa.add("notes", "rows_kept", len(notes))
 
@@ -547,11 +541,9 @@ def ingest(
     separator: str,
     code_lists: dict[str, dict[str, list[dict]]],
     reference: pd.Timestamp,
-    document_types: pd.Series | None = None,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """Read, check, link and pseudonymise every structured table, and check the
-    notes export if ``paths`` has one, profiling the redacted
-    ``document_types`` of its notes (none if None).
+    notes export if ``paths`` has one.
 
     ``reference`` is the date of the run: rows starting later cannot have
     happened and are left out, other later dates are reported. Returns the canonical tables and
@@ -626,23 +618,8 @@ def ingest(
         out[name] = frame.sort_values(sort_keys, kind="stable").reset_index(drop=True)
         qa.add(name, "rows_kept", len(out[name]))
     if "notes" in paths:
-        check_notes(
-            paths["notes"],
-            mappings["notes"],
-            children["child_id"],
-            key,
-            reference,
-            pd.Series(dtype="str") if document_types is None else document_types,
-            qa,
-        )
+        check_notes(paths["notes"], mappings["notes"], children["child_id"], key, reference, qa)
     return out, qa.frame()
-
-
-def read_document_types(shards: Iterable[str | Path]) -> pd.Series:
-    """The redacted document type of every note in the note ``shards`` of
-    ``redact_notes``; only that column is read."""
-    tables = [pq.read_table(path, columns=["document_type"]) for path in shards]
-    return pa.concat_tables(tables).column(0).to_pandas().astype("str")
 
 
 def extract_date(configured: str | None) -> pd.Timestamp:
@@ -678,7 +655,6 @@ def main(snakemake) -> None:
         params.list_separator,
         load_code_lists(snakemake.input.code_lists),
         extract_date(params.extract_date),
-        read_document_types(snakemake.input.note_shards),
     )
     write_outputs(tables, qa, snakemake.output)
 

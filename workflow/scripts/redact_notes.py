@@ -12,7 +12,9 @@ only stage that reads their raw text. Before anything is written it replaces:
   mention siblings, partners and neighbours. Names match whole words in any
   case, with or without accents ("Zoë" and "Zoe" match each other), so
   "Sarah's" becomes "NAME's", "the Smiths" "the NAME" and "Nowak_2.docx"
-  "NAME_2.docx", while the name "Ann" leaves "announce" alone;
+  "NAME_2.docx", while the name "Ann" leaves "announce" alone, and the names
+  "Day" and "Mark" leave "days" and "marks" (a plural "s" is part of a name
+  unless name and "s" make an ordinary word);
   misspellings by two swapped letters ("Kieth") match too, unless the
   misspelling is an English word ("brain" for "Brian");
 - names from the LA's configured lists of schools, places, teams and staff
@@ -30,7 +32,9 @@ only stage that reads their raw text. Before anything is written it replaces:
   pipeline's named-entity recogniser, by ``NAME`` and ``PLACE_NAME``.
 
 Document types are redacted in the same way, as some case-management systems
-fill them with a free-text subject ("Visit to Jayden Smith"). Note and child
+fill them with a free-text subject ("Visit to Jayden Smith"); their
+frequencies, redacted, go into a small QA table (schema ``ingest_qa``) that
+the report shows with ingestion's. Note and child
 identifiers become keyed hashes, the same as in the structured
 tables, and notes are split into shards by child so that normalisation can run
 one job per shard. The log holds counts only, never text or identifiers.
@@ -45,6 +49,7 @@ children absent from it are counted in the log. Years alone ("in 2015") and
 times are kept: they identify nobody and matter for the chronology.
 """
 
+import functools
 import logging
 import math
 import re
@@ -58,7 +63,7 @@ import pandas as pd
 import pyarrow as pa
 import spacy
 from spacy.language import Language
-from spacy.lookups import load_lookups
+from spacy.lookups import Table, load_lookups
 
 from common import (
     InputError,
@@ -99,6 +104,8 @@ ORDINARY_ODDS = 3.0
 ORDINARY_MIN_LOG_PROB = -12.0
 FIRST_NAME = re.compile(r"(?<!\w)[A-Z][a-z]+(?!\w)")
 MIN_NAME_LENGTH = 2
+# Marks, in ``trie_regex``'s tree, the end of a word that may take a plural "s".
+PLURAL_END = "\0"
 # Shorter names have too few letters for a swap to stay recognisable.
 MIN_TYPO_LENGTH = 5
 # Titles in a carer's name are not names: "Mrs" would otherwise be redacted in
@@ -133,31 +140,17 @@ _YEAR = r"(?:19|20)(?<!\d\d\d)\d{2}(?!\d)"
 # the next digit instead of trying every position.
 #
 # Rules run in this order, each on the output of the one before. E-mails go
-# first, as their local part often holds a name. Phone numbers go before NHS
-# numbers: a phone number starts with 0 or +44, which an NHS number never does,
-# but the digits after "+44 " can look like one. Names go last (see
+# first, as their local part often holds a name. Dates go before phone
+# numbers, which may be written with dots: "01.02.2015 10:30" is a date and a
+# time, not a phone number. Phone numbers go before NHS numbers: a phone
+# number starts with 0 or +44, which an NHS number never does, but the digits
+# after "+44 " can look like one. Names go last (see
 # ``Redactor``), so that a name such as "May" inside a date is redacted as part
 # of the whole date, and one inside an e-mail address as part of the address.
 RULES: tuple[Rule, ...] = (
     Rule("EMAIL", re.compile(r"[\w.%+-]++@[\w-]+(?:\.[\w-]+)+"), re.compile("@")),
     # Permanent UPNs are a letter and 12 digits; temporary ones end in a letter.
     Rule("UPN", re.compile(r"\b[a-z]\d{11}[a-z\d]\b", re.IGNORECASE), re.compile(r"\d{11}")),
-    # 0, +44 or 0044 (then perhaps "(0)"), then 9 or 10 more digits, with
-    # single spaces, hyphens, dots or a closing bracket between them
-    # ("+44-7700-900123", "07700.900.123").
-    Rule(
-        "PHONE",
-        re.compile(
-            r"(?:\+(?<![\d+]\+)44[ -]?(?:\(0\)[ -]?)?|\((?<![\d+]\()0|0(?<![\d+]0)"
-            r"(?:044[ -]?(?:\(0\)[ -]?)?)?)(?:\d\)?[ .-]?){8,9}\d(?!\d)"
-        ),
-    ),
-    # Ten digits, written "943 476 5919", "943-476-5919", "943 4765 919" or
-    # run together.
-    Rule(
-        "NHS_NUMBER",
-        re.compile(r"[1-9](?<!\d\d)\d{2}(?:[ -]?\d{3}[ -]?\d{4}|[ -]?\d{4}[ -]?\d{3})(?!\d)"),
-    ),
     # dd/mm/yyyy, d.m.yy, yyyy-mm-dd, "3rd (of) March (2015)", and a day, any
     # word and a year, which catches misspelt months ("3 Macrh 2015").
     Rule(
@@ -175,6 +168,22 @@ RULES: tuple[Rule, ...] = (
         "DATE",
         re.compile(rf"\b{_MONTH}\.?,?\s+(?:\d{{1,2}}{_ORDINAL},?\s+)?{_YEAR}", re.IGNORECASE),
         re.compile(_YEAR),
+    ),
+    # 0, +44 or 0044 (then perhaps "(0)"), then 9 or 10 more digits, with
+    # single spaces, hyphens, dots or a closing bracket between them
+    # ("+44-7700-900123", "07700.900.123").
+    Rule(
+        "PHONE",
+        re.compile(
+            r"(?:\+(?<![\d+]\+)44[ -]?(?:\(0\)[ -]?)?|\((?<![\d+]\()0|0(?<![\d+]0)"
+            r"(?:044[ -]?(?:\(0\)[ -]?)?)?)(?:\d\)?[ .-]?){8,9}\d(?!\d)"
+        ),
+    ),
+    # Ten digits, written "943 476 5919", "943-476-5919", "943 4765 919" or
+    # run together.
+    Rule(
+        "NHS_NUMBER",
+        re.compile(r"[1-9](?<!\d\d)\d{2}(?:[ -]?\d{3}[ -]?\d{4}|[ -]?\d{4}[ -]?\d{3})(?!\d)"),
     ),
     # "LS12 4AB", "m1 1aa", "SW1A1AA", "B15  2TT", "B15-2TT".
     Rule(
@@ -313,6 +322,14 @@ def read_first_names(path: str | Path) -> set[str]:
     return {line.strip().lower() for line in lines if line.strip() and not line.startswith("#")}
 
 
+@functools.cache
+def word_probabilities() -> Table:
+    """The log probabilities of English words in web text (spacy-lookups-data,
+    offline), loaded once for the first-name pass and the plural names; about
+    300 MB, released by ``word_probabilities.cache_clear()`` once both are built."""
+    return load_lookups("en", ["lexeme_prob"]).get_table("lexeme_prob")
+
+
 def ordinary_words(words: set[str]) -> set[str]:
     """Those ``words`` that are common in lower case (log probability at
     least ``ORDINARY_MIN_LOG_PROB``) and written at least ``ORDINARY_ODDS``
@@ -321,7 +338,7 @@ def ordinary_words(words: set[str]) -> set[str]:
     "hope", "faith"), even at the start of a sentence. Rare names are not
     judged, as their few lower-case uses (user names, other languages) say
     little. Words it lacks are not ordinary."""
-    probability = load_lookups("en", ["lexeme_prob"]).get_table("lexeme_prob")
+    probability = word_probabilities()
     floor = -math.inf
     margin = math.log(ORDINARY_ODDS)
     ordinary = set()
@@ -372,8 +389,9 @@ def load_entity_pipeline(model: str | None) -> Language | None:
     return nlp
 
 
-def trie_regex(words: list[str]) -> str:
-    """A regex matching exactly ``words``, factored into a prefix tree.
+def trie_regex(words: list[str], plural: set[str] = frozenset()) -> str:
+    """A regex matching exactly ``words``, those in ``plural`` perhaps
+    followed by "s", factored into a prefix tree.
 
     Python's ``re`` tries the branches of a flat alternation one by one at
     every position, which takes minutes per thousand notes with an LA's tens of
@@ -385,16 +403,20 @@ def trie_regex(words: list[str]) -> str:
     trie: dict[str, dict] = {}
     for word in words:
         node = trie
-        for char in word:
+        for char in word + PLURAL_END if word in plural else word:
             node = node.setdefault(char, {})
         node[""] = {}
 
+    def piece(char: str) -> str:
+        if char == PLURAL_END:
+            return "s?"
+        return r"\s+" if char == " " else re.escape(char)
+
     def pattern(node: dict[str, dict]) -> str:
-        branches = [
-            (r"\s+" if char == " " else re.escape(char)) + pattern(child)
-            for char, child in node.items()
-            if char
-        ]
+        # The optional "s" is tried last, like the end of a shorter word, so
+        # that longer words still win ("mary-jane" over "mary").
+        ordered = sorted(node.items(), key=lambda item: item[0] == PLURAL_END)
+        branches = [piece(char) + pattern(child) for char, child in ordered if char]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
@@ -406,18 +428,23 @@ def trie_regex(words: list[str]) -> str:
 
 
 def words_regex(words: list[str]) -> re.Pattern[str] | None:
-    """A regex matching ``words``, each perhaps followed by "s", as whole
-    words in text lowercased and without accents (``fold_accents``), or None
-    if there are none."""
+    """A regex matching ``words`` as whole words in text lowercased and
+    without accents (``fold_accents``), or None if there are none.
+
+    A plural or possessive "s" ("Jaydens bag", "the Smiths") belongs to the
+    word, unless word and "s" make an ordinary word (``ordinary_words``): the
+    names Day, Mark and Hope leave "days", "marks" and "hopes" alone.
+    """
     words = sorted({fold_accents(w.lower()) for w in words if len(w) >= MIN_NAME_LENGTH})
-    # Matched case-sensitively in the lowercased text, twice as fast as a
-    # case-insensitive match; look-arounds rather than \b, so that a name
-    # ending in "." still needs a non-letter after it. A plural or possessive
-    # "s" ("Jaydens bag", "the Smiths") belongs to the name, and digits and
-    # "_" end it ("Nowak_referral.docx", "zoe2"), though \w holds them.
     if not words:
         return None
-    return re.compile(rf"(?<![^\W\d_])(?:{trie_regex(words)})s?(?![^\W\d_])")
+    ordinary = ordinary_words({word + "s" for word in words})
+    plural = {word for word in words if word + "s" not in ordinary}
+    # Matched case-sensitively in the lowercased text, twice as fast as a
+    # case-insensitive match; look-arounds rather than \b, so that a name
+    # ending in "." still needs a non-letter after it, while digits and "_"
+    # end it ("Nowak_referral.docx", "zoe2"), though \w holds them.
+    return re.compile(rf"(?<![^\W\d_])(?:{trie_regex(words, plural)})(?![^\W\d_])")
 
 
 def substitute_lowercase(pattern: re.Pattern[str], placeholder: str, text: str) -> tuple[str, int]:
@@ -549,6 +576,24 @@ def redact_labels(redactor: Redactor, labels: pd.Series) -> tuple[pd.Series, Cou
     return labels.map(lookup).astype(labels.dtype), counts
 
 
+def document_type_qa(document_types: pd.Series) -> pd.DataFrame:
+    """The QA rows (schema ``ingest_qa``) of the redacted ``document_types``:
+    each distinct one with its number of notes and their share of all notes,
+    sorted by value; missing ones are not listed but count in the share."""
+    types = document_types.astype("string").str.strip()
+    counts = types.value_counts(sort=False).sort_index()
+    return pd.DataFrame(
+        {
+            "table": "notes",
+            "measure": "code",
+            "column": "document_type",
+            "value": counts.index.astype("str"),
+            "count": counts.to_numpy(dtype="int64"),
+            "share": counts.to_numpy(dtype="float64") / max(len(types), 1),
+        }
+    )
+
+
 def redact(texts: pd.Series, names: list[str]) -> pd.Series:
     """``texts`` with identifiers and the given ``names`` replaced by placeholders."""
     return Redactor(names)(texts)[0]
@@ -606,6 +651,8 @@ def redact_notes(
         )
     names = people_names(people, separator, english_words())
     redact_with = Redactor(names, **redactor)
+    # The word probabilities are no longer needed, and are large.
+    word_probabilities.cache_clear()
     text, counts = redact_with(notes["text"])
     document_type, type_counts = redact_labels(redact_with, notes["document_type"])
     if type_counts.total():
@@ -677,6 +724,7 @@ def main(snakemake) -> None:
     for path, shard in zip(paths, split_shards(redacted, params.shards), strict=True):
         write_parquet(shard, path, "notes")
         logger.info("%s: wrote %d notes", path, len(shard))
+    write_parquet(document_type_qa(redacted["document_type"]), snakemake.output.qa, "ingest_qa")
 
 
 if __name__ == "__main__":

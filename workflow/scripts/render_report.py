@@ -1160,7 +1160,14 @@ def read_artefacts(inputs) -> RunArtefacts:
     return RunArtefacts(
         summary=read_parquet(inputs.summary, "summary"),
         all_models=read_parquet(inputs.all_models, "metrics"),
-        ingest_qa=read_parquet(inputs.ingest_qa, "ingest_qa"),
+        # Redaction profiles the notes' document types, redacted.
+        ingest_qa=pd.concat(
+            [
+                read_parquet(inputs.ingest_qa, "ingest_qa"),
+                read_parquet(inputs.text_qa, "ingest_qa"),
+            ],
+            ignore_index=True,
+        ),
         cohorts={Path(p).stem: read_parquet(p, "cohort") for p in inputs.cohorts},
         splits={
             (Path(p).parent.name, Path(p).stem): read_parquet(p, "splits") for p in inputs.splits
