@@ -81,9 +81,13 @@ def test_plural_s_is_not_taken_where_name_and_s_make_an_ordinary_word():
     assert redact_one(note, ["mark", "day", "hope", "smith"]) == (
         "Seen 3 days ago; marks on his arm. She hopes NAME NAME and NAME came to the NAME."
     )
-    # A possessive without an apostrophe goes, unless it makes an ordinary word:
-    # "Marks" stays, the price of keeping "marks".
-    assert redact_one("Jaydens and Marks bags", ["jayden", "mark"]) == "NAME and Marks bags"
+    # A possessive without an apostrophe goes; one that makes an ordinary word
+    # goes only when capitalised inside a sentence.
+    assert redact_one("Jaydens and Marks bags", ["jayden", "mark"]) == "NAME and NAME bags"
+    assert redact_one("Marks on arm, saw Marks bag; Days, Hopes", ["mark", "day", "hope"]) == (
+        "Marks on arm, saw NAME bag; NAME, NAME"
+    )
+    assert redact_one("New marks. Marks fade", ["mark"]) == "New marks. Marks fade"
 
 
 def test_longest_name_wins_over_a_prefix_that_may_take_a_plural_s():
@@ -594,6 +598,18 @@ def test_first_names_go_only_when_capitalised(census_first_names):
     # Only the names replaced count, not every capitalised word.
     assert counts["NAME"] == 2
     assert rn.first_name_pass(None, []) == set()
+
+
+def test_first_names_go_with_accents_plurals_and_possessives():
+    redactor = rn.Redactor([], first_names={"zoe", "jayden", "mark", "chloé"})
+    texts = pd.Series(
+        ["Zoë and Chloe saw Jaydens mum, Zoes bag and Chloés coat. Marks fade; saw Marks cat"]
+    )
+    out, counts = redactor(texts)
+    assert out.iloc[0] == (
+        "NAME and NAME saw NAME mum, NAME bag and NAME coat. Marks fade; saw NAME cat"
+    )
+    assert counts["NAME"] == 6
 
 
 def test_shipped_first_names_are_lowercase_unique_and_documented():

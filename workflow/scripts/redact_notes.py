@@ -14,7 +14,8 @@ only stage that reads their raw text. Before anything is written it replaces:
   "Sarah's" becomes "NAME's", "the Smiths" "the NAME" and "Nowak_2.docx"
   "NAME_2.docx", while the name "Ann" leaves "announce" alone, and the names
   "Day" and "Mark" leave "days" and "marks" (a plural "s" is part of a name
-  unless name and "s" make an ordinary word);
+  unless name and "s" make an ordinary word; even then a capitalised "Marks"
+  inside a sentence goes, "saw Marks bag", while "Marks on his arm." stays);
   misspellings by two swapped letters ("Kieth") match too, unless the
   misspelling is an English word ("brain" for "Brian");
 - names from the LA's configured lists of schools, places, teams and staff
@@ -25,7 +26,8 @@ only stage that reads their raw text. Before anything is written it replaces:
   names of people (placeholders hold an underscore so that normalisation
   drops them while keeping the ordinary words "school", "place" and "team");
 - optionally, any capitalised word in a list of first names shipped as data
-  (``resources/first_names/``), by ``NAME``, except common words that are
+  (``resources/first_names/``), by ``NAME``, with or without accents and with
+  a plural or possessive "s" as above, except common words that are
   more often ordinary words than names, judged by spaCy's word probabilities
   ("Will", "May", "Hope" stay), and configured exceptions;
 - optionally, the people, places and buildings found by a trained spaCy
@@ -427,24 +429,84 @@ def trie_regex(words: list[str], plural: set[str] = frozenset()) -> str:
     return pattern(trie)
 
 
+def plural_names(words: set[str]) -> set[str]:
+    """Those lowercased ``words`` that take a plural or possessive "s" as
+    names ("jaydens", "smiths"): all but those that make an ordinary word with
+    it (``ordinary_words``), so that the names Day, Mark and Hope leave "days",
+    "marks" and "hopes" alone."""
+    ordinary = ordinary_words({word + "s" for word in words})
+    return {word for word in words if word + "s" not in ordinary}
+
+
 def words_regex(words: list[str]) -> re.Pattern[str] | None:
     """A regex matching ``words`` as whole words in text lowercased and
     without accents (``fold_accents``), or None if there are none.
 
     A plural or possessive "s" ("Jaydens bag", "the Smiths") belongs to the
-    word, unless word and "s" make an ordinary word (``ordinary_words``): the
-    names Day, Mark and Hope leave "days", "marks" and "hopes" alone.
+    word where ``plural_names`` allows it.
     """
     words = sorted({fold_accents(w.lower()) for w in words if len(w) >= MIN_NAME_LENGTH})
     if not words:
         return None
-    ordinary = ordinary_words({word + "s" for word in words})
-    plural = {word for word in words if word + "s" not in ordinary}
     # Matched case-sensitively in the lowercased text, twice as fast as a
     # case-insensitive match; look-arounds rather than \b, so that a name
     # ending in "." still needs a non-letter after it, while digits and "_"
     # end it ("Nowak_referral.docx", "zoe2"), though \w holds them.
-    return re.compile(rf"(?<![^\W\d_])(?:{trie_regex(words, plural)})(?![^\W\d_])")
+    return re.compile(
+        rf"(?<![^\W\d_])(?:{trie_regex(words, plural_names(set(words)))})(?![^\W\d_])"
+    )
+
+
+def capitalised_plurals_regex(words: set[str]) -> re.Pattern[str] | None:
+    """A regex matching, in text without accents, the capitalised plural or
+    possessive of those lowercased name ``words`` whose plural is an ordinary
+    word ("Marks"), or None if there are none. Only matches inside a sentence
+    (``inside_sentence``) are names.
+
+    Mid-sentence, "Marks" is a name; at the start of a sentence it is as likely
+    the ordinary word ("Marks on his arm"), which stays.
+    """
+    words = {fold_accents(w) for w in words if len(w) >= MIN_NAME_LENGTH and w.isalpha()}
+    names = sorted(word.capitalize() + "s" for word in words - plural_names(words))
+    if not names:
+        return None
+    # The context is a group rather than a look-behind, which would stop
+    # ``re`` from skipping quickly to the names' first letters.
+    return re.compile(rf"(?:{trie_regex(names)})(?![^\W\d_])")
+
+
+def inside_sentence(text: str, position: int) -> bool:
+    """Whether ``position`` in ``text`` follows a lower-case letter, digit or
+    clause punctuation and one space: not the start of a sentence."""
+    return (
+        position >= 2
+        and text[position - 1].isspace()
+        and (
+            text[position - 2] in ",;:)"
+            or text[position - 2].isdigit()
+            or text[position - 2].islower()
+        )
+    )
+
+
+def replace_spans(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
+    """``text`` with each of the ordered, disjoint ``spans`` replaced by ``placeholder``."""
+    pieces, end = [], 0
+    for start, stop in spans:
+        pieces += [text[end:start], placeholder]
+        end = stop
+    pieces.append(text[end:])
+    return "".join(pieces)
+
+
+def substitute_matches(
+    pattern: re.Pattern[str], placeholder: str, text: str, searched: str
+) -> tuple[str, int]:
+    """``text`` with the spans where ``pattern`` matches in ``searched``, a
+    copy of ``text`` of the same length (lowercased, say), replaced by
+    ``placeholder``, keeping the rest as it was; and the number replaced."""
+    spans = [match.span() for match in pattern.finditer(searched)]
+    return replace_spans(text, spans, placeholder), len(spans)
 
 
 def substitute_lowercase(pattern: re.Pattern[str], placeholder: str, text: str) -> tuple[str, int]:
@@ -457,20 +519,16 @@ def substitute_lowercase(pattern: re.Pattern[str], placeholder: str, text: str) 
         # lowercased text would not fit the original: redact the lowercased
         # text instead, losing only this note's case.
         return pattern.subn(placeholder, lower)
-    pieces, end = [], 0
-    for match in pattern.finditer(lower):
-        pieces += [text[end : match.start()], placeholder]
-        end = match.end()
-    pieces.append(text[end:])
-    return "".join(pieces), len(pieces) // 2
+    return substitute_matches(pattern, placeholder, text, lower)
 
 
 class Redactor:
     """Replaces identifiers and names by placeholders; patterns compile once.
 
     ``lists`` maps a placeholder to its lowercased phrases (``listed_names``),
-    ``first_names`` holds the lowercased first names redacted when capitalised,
-    and ``entities`` is a spaCy pipeline whose named entities are redacted.
+    ``first_names`` holds the lowercased first names redacted when capitalised
+    (with a plural or possessive "s" where ``plural_names`` allows it), and
+    ``entities`` is a spaCy pipeline whose named entities are redacted.
     """
 
     def __init__(
@@ -486,7 +544,11 @@ class Redactor:
             if (pattern := words_regex(phrases)) is not None
         }
         self.names = words_regex(names)
-        self.first_names = first_names
+        self.first_names = {fold_accents(name) for name in first_names}
+        self.first_name_plurals = plural_names(self.first_names)
+        self.capitalised_plurals = capitalised_plurals_regex(
+            {name.lower() for name in names} | self.first_names
+        )
         self.entities = entities
 
     def redact_names(self, text: str) -> tuple[str, int]:
@@ -495,21 +557,37 @@ class Redactor:
             return text, 0
         return substitute_lowercase(self.names, NAME, text)
 
+    def is_first_name(self, word: str) -> bool:
+        """Whether the lowercased ``word``, without accents, is a first name or
+        a first name's plural or possessive."""
+        return word in self.first_names or (
+            word.endswith("s") and word[:-1] in self.first_name_plurals
+        )
+
     def redact_first_names(self, text: str) -> tuple[str, int]:
-        """``text`` with capitalised first names replaced, and the number replaced."""
+        """``text`` with capitalised first names replaced, accented or not
+        ("Zoë"), and the number replaced."""
         if not self.first_names:
             return text, 0
-        replaced = 0
+        spans = [
+            match.span()
+            for match in FIRST_NAME.finditer(fold_accents(text))
+            if self.is_first_name(match.group().lower())
+        ]
+        return replace_spans(text, spans, NAME), len(spans)
 
-        def replace(match: re.Match[str]) -> str:
-            nonlocal replaced
-            if match.group().lower() not in self.first_names:
-                return match.group()
-            replaced += 1
-            return NAME
-
-        # Not the count of subn, which counts every capitalised word.
-        return FIRST_NAME.sub(replace, text), replaced
+    def redact_capitalised_plurals(self, text: str) -> tuple[str, int]:
+        """``text`` with names' capitalised plurals that are also ordinary
+        words replaced inside sentences ("Marks bag"), and the number replaced."""
+        if self.capitalised_plurals is None:
+            return text, 0
+        searched = fold_accents(text)
+        spans = [
+            match.span()
+            for match in self.capitalised_plurals.finditer(searched)
+            if inside_sentence(searched, match.start())
+        ]
+        return replace_spans(text, spans, NAME), len(spans)
 
     def redact_text(self, text: str, counts: Counter[str]) -> str:
         """``text`` redacted but for named entities; adds the replacements
@@ -524,7 +602,11 @@ class Redactor:
         for placeholder, pattern in self.lists.items():
             text, n = substitute_lowercase(pattern, placeholder, text)
             counts[placeholder] += n
-        for redact_names in (self.redact_names, self.redact_first_names):
+        for redact_names in (
+            self.redact_names,
+            self.redact_first_names,
+            self.redact_capitalised_plurals,
+        ):
             text, n = redact_names(text)
             counts[NAME] += n
         return text
