@@ -187,7 +187,7 @@ def test_attach_groups_uses_referral_date_and_marks_unknown_children(inputs):
     assert groups.index.tolist() == ids
     assert groups.loc["r0000"].tolist() == ["missing"] * 4  # no child record
     child = inputs["children"].set_index("child_id").loc["c0010"]
-    age = (pd.Timestamp("2020-06-15") - child["birth_month"]).days / 365.25
+    age = (pd.Timestamp("2020-06-01") - child["birth_month"]).days / 365.25
     expected = age_band(pd.Series([age])).iloc[0]
     assert groups.loc["r0010", "age_band"] == expected
     with pytest.raises(ValueError, match="not in the cohort"):

@@ -1,8 +1,9 @@
 """Tests for common.run, the wrapper every script's main runs in, and the key fingerprint."""
 
+import pandas as pd
 import pytest
 
-from common import InputError, check_key_fingerprint, key_fingerprint, run
+from common import InputError, age_in_years, check_key_fingerprint, key_fingerprint, run
 
 
 def test_bad_input_is_a_plain_message_in_the_log(tmp_path):
@@ -41,3 +42,12 @@ def test_a_key_changed_after_planning_is_refused():
     assert key.decode() not in key_fingerprint(key)
     with pytest.raises(InputError, match="changed between planning and running"):
         check_key_fingerprint(b"another-key-typed-later", key_fingerprint(key))
+
+
+def test_ages_count_from_the_middle_of_the_birth_month():
+    birth_month = pd.Series(pd.to_datetime(["2002-05-01", "2002-05-01", None]))
+    on = pd.Series(pd.to_datetime(["2020-05-10", "2020-05-20", "2020-05-20"]))
+    age = age_in_years(birth_month, on)
+    # Born in May 2002: probably still 17 on 10 May 2020, probably 18 by the 20th.
+    assert 17.9 < age[0] < 18 < age[1] < 18.1
+    assert pd.isna(age[2])

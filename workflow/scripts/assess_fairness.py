@@ -7,8 +7,8 @@ rule chose (read from the metrics table), which the report leads with.
 Groups (attribute: groups, in report order), from the cohort (referral date)
 and the children table:
 
-- ``age_band``: age at referral in years, ``(referral_date - birth_month)`` in
-  days / 365.25 as in the cohort stage: "under 1" (also unborn children,
+- ``age_band``: age at referral in years from the middle of the birth month,
+  as in the cohort stage (``common.age_in_years``): "under 1" (also unborn children,
   referred before birth), "1-4", "5-9", "10-15", "16+", "missing".
 - ``sex``: "female" (F, 2, FEMALE), "male" (M, 1, MALE), "unknown" (any other
   code, e.g. U, which the ingest stage writes for a missing sex), "missing".
@@ -75,11 +75,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from build_cohort import age_in_years
 from common import (
     FAIRNESS_METRICS,
     SCHEMAS,
     InputError,
+    age_in_years,
     families_by_referral,
     read_parquet,
     write_parquet,

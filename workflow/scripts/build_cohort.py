@@ -29,7 +29,7 @@ import logging
 
 import pandas as pd
 
-from common import InputError, read_canonical_tables, write_parquet
+from common import InputError, age_in_years, read_canonical_tables, write_parquet
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +48,6 @@ PREDICTION_POINTS = ("referral", "assessment_authorisation")
 def add_months(dates: pd.Series, months: int) -> pd.Series:
     """Shift dates by whole calendar months (end-of-month safe)."""
     return (dates + pd.DateOffset(months=months)).astype("datetime64[ms]")
-
-
-def age_in_years(birth_month: pd.Series, on: pd.Series) -> pd.Series:
-    """Age in fractional years on the given dates."""
-    return (on - birth_month).dt.days / 365.25
 
 
 def data_end(referrals: pd.DataFrame, configured: str | None) -> pd.Timestamp:

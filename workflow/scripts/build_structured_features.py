@@ -47,6 +47,7 @@ from sklearn.metrics import roc_auc_score
 from common import (
     InputError,
     SafetyCheckError,
+    age_in_years,
     feature_schema,
     read_canonical_tables,
     read_parquet,
@@ -316,10 +317,10 @@ def structured_features(
     blocks.append(current_referral)
     times.append(pd.Series(current["referral_date"].to_numpy(), index=index))
 
-    age_days = (cohort["prediction_time"] - children["birth_month"]).dt.days
+    age = age_in_years(children["birth_month"], cohort["prediction_time"])
     person = pd.DataFrame(
         {
-            "age_years": (age_days / 365.25).to_numpy(),
+            "age_years": age.to_numpy(),
             "sex_male": children["sex"].map(SEX_CODES).to_numpy(dtype="float64"),
             "disability": children["disability"].astype("float64").to_numpy(),
         },

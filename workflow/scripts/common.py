@@ -513,6 +513,18 @@ CANONICAL_TABLES = (
 )
 
 
+# Exports hold the month of birth only; its middle is the unbiased guess of the day.
+DAYS_INTO_BIRTH_MONTH = 14
+
+
+def age_in_years(birth_month: pd.Series, on: pd.Series) -> pd.Series:
+    """Age in fractional years on the dates ``on``, of children born in
+    ``birth_month`` (its first day), counted from the middle of that month,
+    so that ages are not overstated by half a month on average."""
+    birthday = birth_month + pd.Timedelta(days=DAYS_INTO_BIRTH_MONTH)
+    return (on - birthday).dt.days / 365.25
+
+
 def families_by_referral(cohort: pd.DataFrame) -> pd.Series:
     """Return each cohort row's sibling group, indexed by referral_id: its
     ``family_id``, else the child's own id (prefixed so it cannot collide with
