@@ -6,8 +6,9 @@ features) then scikit-learn LDA with the number of topics (2, 4 or 6) chosen
 by log-likelihood, both fitted on training rows; structured features with
 constant fill and missing-value indicators; scikit-learn
 GradientBoostingClassifier in a 50-draw RandomizedSearchCV scored by average
-precision. It uses the same cohort, features, outer split and inner folds as
-the workflow run, so only the modelling differs.
+precision. It uses the same cohort, structured features, vulnerability flags
+(text designs; the study matched phrases for them too), outer split and inner
+folds as the workflow run, so only the topic model and the classifier differ.
 
 Training: our ``train_models`` job (which also explains the models) is rerun
 here, once per design, in its own Python process on the run's inputs, its
@@ -103,20 +104,35 @@ def inner_folds(splits: pd.DataFrame, train_ids: pd.Index) -> list[tuple[np.ndar
     return folds
 
 
+def shared_features(results: Path, outcome: str, feature_set: str, ids: pd.Index) -> pd.DataFrame:
+    """The features the reference shares with our models, for the cases
+    ``ids``: the structured ones and, with text, the vulnerability flags (the
+    study matched phrases for them too), so that only the topic model and
+    the classifier differ."""
+    folder = results / "features" / outcome
+    tables = ["structured"] + (["text_flags"] if feature_set == "text" else [])
+    frames = [
+        pd.read_parquet(folder / f"{table}.parquet")
+        .drop(columns="feature_time")
+        .set_index("referral_id")
+        .loc[ids]
+        for table in tables
+    ]
+    return pd.concat(frames, axis=1, verify_integrity=True)
+
+
 def reference_design(results: Path, outcome: str, design: str) -> dict:
     """Fit and score the study's approach for one outcome and design."""
     timing, feature_set = design.split("_")
     cohort = pd.read_parquet(results / "cohort" / f"{outcome}.parquet").set_index("referral_id")
     splits = pd.read_parquet(results / "splits" / outcome / f"{timing}.parquet")
-    features = pd.read_parquet(results / "features" / outcome / "structured.parquet")
-    features = features.drop(columns="feature_time").set_index("referral_id")
     outer = splits.loc[splits["fold"] == -1]
     train_ids = pd.Index(outer.loc[outer["role"] == "train", "referral_id"])
     test_ids = pd.Index(outer.loc[outer["role"] == "test", "referral_id"])
     ids = train_ids.append(test_ids)
 
     started, started_cpu = time.perf_counter(), time.process_time()
-    matrix = features.loc[ids]
+    matrix = shared_features(results, outcome, feature_set, ids)
     text_seconds = text_cpu_seconds = 0.0
     if feature_set == "text":
         documents = pd.read_parquet(results / "features" / outcome / "text_documents.parquet")

@@ -87,3 +87,21 @@ def test_our_test_scores_are_the_selected_models_by_referral(tmp_path):
     assert scores["score"].tolist() == [0.9, 0.2]
     assert scores["label"].tolist() == [1, 0]
     assert scores["family"].tolist() == ["f1", "child:c2"]
+
+
+def test_the_reference_shares_structured_features_and_text_flags(tmp_path):
+    folder = tmp_path / "features" / "escalation"
+    folder.mkdir(parents=True)
+    time = pd.Timestamp("2020-01-01")
+    pd.DataFrame(
+        {"referral_id": ["r1", "r2"], "n_previous_referrals": [0.0, 2.0], "feature_time": time}
+    ).to_parquet(folder / "structured.parquet")
+    pd.DataFrame(
+        {"referral_id": ["r2", "r1"], "flag_missing": [1.0, 0.0], "feature_time": time}
+    ).to_parquet(folder / "text_flags.parquet")
+    ids = pd.Index(["r2", "r1"])
+    text = reference_study.shared_features(tmp_path, "escalation", "text", ids)
+    assert text.index.tolist() == ["r2", "r1"]
+    assert text.to_dict("list") == {"n_previous_referrals": [2.0, 0.0], "flag_missing": [1.0, 0.0]}
+    structured = reference_study.shared_features(tmp_path, "escalation", "structured", ids)
+    assert structured.columns.tolist() == ["n_previous_referrals"]
