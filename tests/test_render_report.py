@@ -223,7 +223,21 @@ def test_the_answer_comes_from_the_time_ordered_designs_only():
     assert honest_answer(unsure, 0.65).startswith("Cannot tell yet.")
     yes = summary_of({"random_text": NO, "time_structured": UNSURE, "time_text": YES})
     assert honest_answer(yes, 0.65).startswith("Yes, on future cases.")
-    assert "No time-ordered design was run" in honest_answer(summary_of(random_yes), 0.65)
+    assert "time-ordered design with text was not run" in honest_answer(
+        summary_of(random_yes), 0.65
+    )
+
+
+def test_only_the_pre_specified_design_decides_the_answer():
+    # Two chances at "yes" would nearly double the risk of a false one.
+    structured_yes = summary_of({"time_structured": YES, "time_text": NO})
+    answer = honest_answer(structured_yes, 0.65)
+    assert answer.startswith("No, not on future cases.")
+    assert "with structured data only, 0.500 (95% interval 0.400 to 0.900): meets" in answer
+    assert "and text (the pre-specified design, which decides), 0.800" in answer
+    assert answer.index("structured data only") < answer.index("pre-specified")
+    structured_unsure = summary_of({"time_structured": UNSURE, "time_text": NO})
+    assert honest_answer(structured_unsure, 0.65).startswith("No, not on future cases.")
 
 
 def test_headline_marks_the_random_designs_optimistic():

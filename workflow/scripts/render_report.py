@@ -864,7 +864,10 @@ def headline_section(
         "<h2>The answer</h2>",
         '<p class="note">From the time-ordered designs: they train on earlier cases and test '
         "on the latest ones, so they estimate how a model would do on future cases. The "
-        "random designs may learn from the future, and their results are optimistic.</p>",
+        "random designs may learn from the future, and their results are optimistic. One "
+        "pre-specified design, time-ordered with text, decides the answer; the one with "
+        "structured data only is shown beside it, as a second chance at a yes would nearly "
+        "double the risk of a false one.</p>",
         '<ul class="answer">',
         *(
             f"<li><b>{html.escape(outcome)}</b>: "
