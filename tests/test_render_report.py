@@ -259,7 +259,8 @@ def test_cohort_rules_follow_each_outcomes_config():
     )
     kept = cohort_rules(escalation | {"exclude_already_escalated": False}, 18)
     assert "ongoing" not in kept
-    # events without a duration are never ongoing; open cases and assessment points
+    # events without a duration are never ongoing but count from the referral
+    # date; open cases and assessment points
     custom = {
         "type": "custom",
         "rule": {"all_of": ["section47"], "any_of": ["care_episode"], "none_of": ["cp_plan"]},
@@ -268,6 +269,11 @@ def test_cohort_rules_follow_each_outcomes_config():
     }
     rules = cohort_rules(custom, 18)
     assert "with a period in care ongoing" in rules and "plan" not in rules
+    assert (
+        "those of children with a section 47 enquiry from the referral date up to the "
+        "prediction point (already escalated)"
+    ) in rules
+    assert "from the referral date" not in cohort_rules(escalation, 18)
     assert "closed before the prediction point" in rules
     assert "no authorised assessment" in rules
 
