@@ -27,6 +27,19 @@ def test_nfa_label_needs_rereferral_within_horizon(tables):
     assert labels(cohort)["r1"] == 0
 
 
+def test_nfa_cases_rereferred_by_their_prediction_point_are_left_out(tables):
+    # r1 is closed NFA on 2016-01-20; two weeks after referral its point is
+    # 2016-01-24, so a re-referral by then is both its label and its history.
+    outcome = {**NFA, "prediction_offset_days": 14}
+    end = pd.Timestamp("2020-01-01")
+    for rereferral, kept in (("2016-01-22", False), ("2016-01-24", False), ("2016-01-25", True)):
+        tables["referrals"].loc[1, "referral_date"] = pd.Timestamp(rereferral)
+        cohort, counts = bc.build_cohort("nfa", outcome, tables, 18, end)
+        assert ("r1" in set(cohort["referral_id"])) == kept
+        assert counts["rereferred_by_prediction_point"] == int(not kept)
+    assert labels(cohort)["r1"] == 1
+
+
 def test_censoring_drops_rows_whose_horizon_passes_the_data_end(tables):
     cohort, counts = bc.build_cohort("nfa", NFA, tables, 18, pd.Timestamp("2017-03-01"))
     # Horizons end 2017-01-11 (r1), 2017-03-02 (r3) and 2017-06-02 (r2), NFA or not.

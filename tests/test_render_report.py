@@ -248,7 +248,9 @@ def test_cohort_rules_follow_each_outcomes_config():
     nfa = {"type": "nfa_rereferral", "exclude_already_escalated": True}
     assert cohort_rules(nfa, 18) == (
         "Referrals of children under 18 at referral (or of unknown age); left out: those "
-        "whose outcome cannot yet be known (the horizon passes the end of the data)."
+        "whose outcome cannot yet be known (the horizon passes the end of the data); those "
+        "closed with no further action and referred again by the prediction point (their "
+        "outcome is already known)."
     )
     escalation = {"type": "escalation", "events": ["cp_plan", "care_episode"]}
     rules = cohort_rules(escalation, 16)
@@ -274,6 +276,7 @@ def test_cohort_rules_follow_each_outcomes_config():
         "prediction point (already escalated)"
     ) in rules
     assert "from the referral date" not in cohort_rules(escalation, 18)
+    assert "referred again" not in rules
     assert "closed before the prediction point" in rules
     assert "no authorised assessment" in rules
 

@@ -20,7 +20,9 @@ Canonical events (per child): ``referral``, ``nfa_closure``, ``assessment``,
 Rows are dropped when the child is at or over the age limit at referral, when
 the referral has no prediction point, when ``only_open_cases`` is set and the
 referral was closed before its prediction point, when the label cannot be known
-because its horizon passes the end of the data (censoring), and, with
+because its horizon passes the end of the data (censoring), for
+``nfa_rereferral`` when the referral was closed with NFA and the child referred
+again on or before the prediction point (its outcome is known), and, with
 ``exclude_already_escalated``, when the case is already escalated at the
 prediction point: one of the outcome's events (escalation and custom rules) with
 a duration is ongoing at the point (already on a plan or in care), or one
@@ -46,6 +48,13 @@ EVENTS = (
     "care_episode",
 )
 PREDICTION_POINTS = ("referral", "assessment_authorisation")
+# Per outcome type, the column of its labels marking cases whose outcome is
+# already on record at the prediction point (left out and counted under it).
+KNOWN_AT_PREDICTION_POINT = {
+    "nfa_rereferral": "rereferred_by_prediction_point",
+    "escalation": "already_escalated",
+    "custom": "already_escalated",
+}
 
 
 def add_months(dates: pd.Series, months: int) -> pd.Series:
@@ -69,6 +78,9 @@ def nfa_rereferral_labels(
     Every row's label is known at the same distance from its prediction point,
     so censoring does not depend on the outcome (dropping only NFA rows near
     the end of the data would leave their certain negatives behind).
+    ``rereferred_by_prediction_point`` marks rows whose re-referral is already
+    on record at the prediction point (dated on or before it): their outcome is
+    known when the prediction is made.
     """
     frame = cohort[["referral_id", "child_id", "prediction_time"]].merge(
         referrals[["referral_id", "nfa", "closure_date"]], on="referral_id", how="left"
@@ -95,7 +107,10 @@ def nfa_rereferral_labels(
     rereferred = frame["next_referral_date"].notna() & (frame["next_referral_date"] <= horizon_end)
     frame["label"] = (closed_nfa & rereferred).astype("int8")
     frame["label_known_time"] = horizon_end
-    return frame[["referral_id", "label", "label_known_time"]]
+    frame["rereferred_by_prediction_point"] = (
+        closed_nfa & rereferred & (frame["next_referral_date"] <= frame["prediction_time"])
+    )
+    return frame[["referral_id", "label", "label_known_time", "rereferred_by_prediction_point"]]
 
 
 def event_starts(tables: dict[str, pd.DataFrame], events: list[str]) -> pd.DataFrame:
@@ -278,7 +293,6 @@ def build_cohort(
     exclude = outcome.get("exclude_already_escalated", True)
     if outcome["type"] == "nfa_rereferral":
         labels = nfa_rereferral_labels(cohort, referrals, outcome["horizon_months"])
-        labels["already_escalated"] = False
     elif outcome["type"] == "escalation":
         events = event_starts(tables, outcome["events"])
         labels = escalation_labels(cohort, events, outcome["horizon_months"], exclude)
@@ -290,8 +304,9 @@ def build_cohort(
             "use nfa_rereferral, escalation or custom."
         )
     cohort = cohort.merge(labels, on="referral_id", how="left", validate="one_to_one")
-    counts["already_escalated"] = int(cohort["already_escalated"].sum())
-    cohort = cohort.loc[~cohort["already_escalated"]]
+    known = cohort[KNOWN_AT_PREDICTION_POINT[outcome["type"]]]
+    counts[known.name] = int(known.sum())
+    cohort = cohort.loc[~known]
     censored = cohort["label_known_time"] > end
     counts["censored"] = int(censored.sum())
     cohort = cohort.loc[~censored]

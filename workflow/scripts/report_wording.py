@@ -216,6 +216,11 @@ def cohort_rules(outcome: dict, max_age_years: float) -> str:
         left_out.append("those with no authorised assessment, which have no prediction point")
     if outcome.get("only_open_cases", False):
         left_out.append("those closed before the prediction point")
+    if outcome["type"] == "nfa_rereferral":
+        left_out.append(
+            "those closed with no further action and referred again by the prediction "
+            "point (their outcome is already known)"
+        )
     ongoing = ongoing_exclusions(outcome)
     if ongoing:
         left_out.append(
