@@ -27,6 +27,19 @@ def test_nfa_label_needs_rereferral_within_horizon(tables):
     assert labels(cohort)["r1"] == 0
 
 
+def test_nfa_cases_rereferred_by_their_prediction_point_are_left_out(tables):
+    # r1 is closed NFA on 2016-01-20; two weeks after referral its point is
+    # 2016-01-24, so a re-referral by then is both its label and its history.
+    outcome = {**NFA, "prediction_offset_days": 14}
+    end = pd.Timestamp("2020-01-01")
+    for rereferral, kept in (("2016-01-22", False), ("2016-01-24", False), ("2016-01-25", True)):
+        tables["referrals"].loc[1, "referral_date"] = pd.Timestamp(rereferral)
+        cohort, counts = bc.build_cohort("nfa", outcome, tables, 18, end)
+        assert ("r1" in set(cohort["referral_id"])) == kept
+        assert counts["rereferred_by_prediction_point"] == int(not kept)
+    assert labels(cohort)["r1"] == 1
+
+
 def test_censoring_drops_rows_whose_horizon_passes_the_data_end(tables):
     cohort, counts = bc.build_cohort("nfa", NFA, tables, 18, pd.Timestamp("2017-03-01"))
     # Horizons end 2017-01-11 (r1), 2017-03-02 (r3) and 2017-06-02 (r2), NFA or not.
@@ -44,6 +57,44 @@ def test_escalation_excludes_children_already_on_a_plan(tables):
     tables["cp_plans"].loc[0, "start_date"] = pd.Timestamp("2016-06-10")
     cohort, counts = bc.build_cohort("esc", ESCALATION, tables, 18, pd.Timestamp("2020-01-01"))
     assert "r2" not in set(cohort["referral_id"])
+    assert counts["already_escalated"] == 1
+
+
+def test_events_without_a_duration_since_referral_count_as_already_escalated(tables):
+    # r2 (referred 2016-06-01, point 2016-06-15) had its section 47 enquiry on
+    # 2016-06-05: the plan of 2016-07-01 follows an escalation already under way.
+    outcome = {**ESCALATION, "events": ["section47", "cp_plan", "care_episode"]}
+    end = pd.Timestamp("2020-01-01")
+    cohort, counts = bc.build_cohort("esc", outcome, tables, 18, end)
+    assert "r2" not in set(cohort["referral_id"])
+    assert counts["already_escalated"] == 1
+    # An enquiry on the prediction point is already known; the day after, it is the label.
+    tables["section47"].loc[0, "start_date"] = pd.Timestamp("2016-06-15")
+    cohort, _ = bc.build_cohort("esc", outcome, tables, 18, end)
+    assert "r2" not in set(cohort["referral_id"])
+    tables["section47"].loc[0, "start_date"] = pd.Timestamp("2016-06-16")
+    assert labels(bc.build_cohort("esc", outcome, tables, 18, end)[0])["r2"] == 1
+    # An enquiry under an earlier referral (r1: 2016-01-10, point 2016-01-24) is
+    # history for r2, which keeps its label, and escalation already under way for r1.
+    tables["section47"].loc[0, "start_date"] = pd.Timestamp("2016-01-12")
+    cohort, counts = bc.build_cohort("esc", outcome, tables, 18, end)
+    assert labels(cohort) == {"r3": 0, "r2": 1}
+    assert counts["already_escalated"] == 1
+
+
+def test_a_conference_before_the_assessment_point_is_already_escalated(tables):
+    # As config/la3.yaml: r2's first assessment is authorised on 2016-08-01, after
+    # its initial conference (2016-06-20), so the conference is not to come.
+    conference = {
+        **ESCALATION,
+        "type": "custom",
+        "rule": {"all_of": ["initial_conference"]},
+        "prediction_point": "assessment_authorisation",
+        "prediction_offset_days": 1,
+    }
+    tables["cp_plans"] = tables["cp_plans"].iloc[0:0]
+    cohort, counts = bc.build_cohort("icpc", conference, tables, 18, pd.Timestamp("2020-01-01"))
+    assert labels(cohort) == {"r1": 0}
     assert counts["already_escalated"] == 1
 
 

@@ -314,6 +314,35 @@ def test_a_step_on_the_prediction_point_is_not_yet_known(tables):
     assert bsf.leakage_violations(cohort, used, "current referral") == []
 
 
+def test_the_primary_need_is_known_from_the_assessment_or_closure_only(tables):
+    # CIN records the primary need at assessment or closure. r1 (point 2016-01-24)
+    # was assessed on 01-15; r2 (point 06-15) is assessed on 08-01; r3 (point
+    # 03-15) has no assessment and closes on 03-05 here.
+    referrals = tables["referrals"].assign(
+        closure_date=dates("2016-01-20", "2017-01-01", "2016-03-05", None)
+    )
+    tables = tables | {"referrals": referrals}
+    features = bsf.structured_features(cohort_of(tables), tables).set_index("referral_id")
+    assert features.loc["r1", ["need_N1", "need_N4"]].tolist() == [1, 0]
+    assert features.loc["r2", ["need_N1", "need_N4"]].isna().all()
+    assert features.loc["r3", ["need_N1", "need_N4"]].tolist() == [0, 1]
+    assert features.loc["r3", "feature_time"] == pd.Timestamp("2016-03-05")
+    # the referral's source is known from the referral itself
+    assert features.loc["r2", ["source_2A", "source_6"]].tolist() == [1, 0]
+    # an NFA outcome never sees the closure, so r3's need stays unknown
+    outcome = {**NFA, "prediction_offset_days": 14}
+    cohort, _ = bc.build_cohort("nfa", outcome, tables, 18, pd.Timestamp("2020-01-01"))
+    nfa = bsf.structured_features(cohort, tables, outcome_type="nfa_rereferral")
+    nfa = nfa.set_index("referral_id")
+    assert nfa.loc["r1", "need_N1"] == 1
+    assert nfa.loc["r3", ["need_N1", "need_N4"]].isna().all()
+    assert bsf.leakage_violations(cohort, nfa["feature_time"], "structured") == []
+    # without the own referral's steps the point sees the referral only: no need
+    without = bsf.structured_features(cohort_of(tables), tables, current_referral=False)
+    assert not [c for c in without.columns if c.startswith("need_")]
+    assert "source_6" in without.columns
+
+
 def test_referral_steps_date_each_step_and_leave_out_plans_and_care(tables):
     steps = bsf.referral_steps(tables)
     assert set(steps["step"]) == set(bsf.CURRENT_REFERRAL_STEPS)

@@ -239,28 +239,38 @@ def test_chosen_encoding_is_logged(tmp_path, caplog):
     assert f"{path}: read as UTF-8" in caplog.text
 
 
-def test_time_zones_are_dropped_keeping_the_time_as_written(tmp_path):
+def test_zoned_times_are_read_in_uk_time_and_plain_times_as_written(tmp_path):
     values = pd.Series(
         [
             "2017-07-21T15:45:17Z",
             "2017-07-21T15:45:17+01:00",
             "2017-07-21 15:45:17.250 -0500",
             "2017-07-21T15:45 UTC",
+            "2020-06-15T23:30Z",
+            "2020-01-15T23:30Z",
+            "2020-01-15T10:00+01",
+            "2020-01-15T10:00:00-0130",
             "2017-07-21T15:45:17",
             "2017-07-21",
             "21/07/2017",
         ]
     )
     parsed = parse_dates(values, tmp_path / "notes.csv", "note time", required=True)
+    # British Summer Time in July and June, Greenwich Mean Time in January
     assert parsed.dt.strftime("%Y-%m-%d %H:%M:%S.%f").str[:23].tolist() == [
+        "2017-07-21 16:45:17.000",
         "2017-07-21 15:45:17.000",
-        "2017-07-21 15:45:17.000",
-        "2017-07-21 15:45:17.250",
-        "2017-07-21 15:45:00.000",
+        "2017-07-21 21:45:17.250",
+        "2017-07-21 16:45:00.000",
+        "2020-06-16 00:30:00.000",
+        "2020-01-15 23:30:00.000",
+        "2020-01-15 09:00:00.000",
+        "2020-01-15 11:30:00.000",
         "2017-07-21 15:45:17.000",
         "2017-07-21 00:00:00.000",
         "2017-07-21 00:00:00.000",
     ]
+    assert parsed.dtype == "datetime64[ms]"
 
 
 def test_unreadable_date_of_birth_is_shown_by_its_shape_only(tmp_path):

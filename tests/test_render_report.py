@@ -262,7 +262,9 @@ def test_cohort_rules_follow_each_outcomes_config():
     nfa = {"type": "nfa_rereferral", "exclude_already_escalated": True}
     assert cohort_rules(nfa, 18) == (
         "Referrals of children under 18 at referral (or of unknown age); left out: those "
-        "whose outcome cannot yet be known (the horizon passes the end of the data)."
+        "whose outcome cannot yet be known (the horizon passes the end of the data); those "
+        "closed with no further action and referred again by the prediction point (their "
+        "outcome is already known)."
     )
     escalation = {"type": "escalation", "events": ["cp_plan", "care_episode"]}
     rules = cohort_rules(escalation, 16)
@@ -273,7 +275,8 @@ def test_cohort_rules_follow_each_outcomes_config():
     )
     kept = cohort_rules(escalation | {"exclude_already_escalated": False}, 18)
     assert "ongoing" not in kept
-    # events without a duration are never ongoing; open cases and assessment points
+    # events without a duration are never ongoing but count from the referral
+    # date; open cases and assessment points
     custom = {
         "type": "custom",
         "rule": {"all_of": ["section47"], "any_of": ["care_episode"], "none_of": ["cp_plan"]},
@@ -282,6 +285,12 @@ def test_cohort_rules_follow_each_outcomes_config():
     }
     rules = cohort_rules(custom, 18)
     assert "with a period in care ongoing" in rules and "plan" not in rules
+    assert (
+        "those of children with a section 47 enquiry from the referral date up to the "
+        "prediction point (already escalated)"
+    ) in rules
+    assert "from the referral date" not in cohort_rules(escalation, 18)
+    assert "referred again" not in rules
     assert "closed before the prediction point" in rules
     assert "no authorised assessment" in rules
 

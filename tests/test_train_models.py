@@ -347,11 +347,16 @@ def test_text_design_needs_topics(data):
         train_models(cohort, splits, features, None, "time_text", MODELS, SEED)
 
 
-def test_features_known_after_prediction_time_are_rejected(data):
+def test_features_known_at_or_after_prediction_time_are_rejected(data):
     cohort, splits, features = data
     late = features.copy()
     late.loc[0, "feature_time"] = pd.Timestamp("2030-01-01")
-    with pytest.raises(ValueError, match="feature_time after"):
+    with pytest.raises(ValueError, match="feature_time at or after"):
+        train_models(cohort, splits, late, None, "random_structured", MODELS, SEED)
+    # a record timed on the prediction point is not known before it
+    point = cohort.set_index("referral_id").loc[features.loc[0, "referral_id"], "prediction_time"]
+    late.loc[0, "feature_time"] = point
+    with pytest.raises(ValueError, match="feature_time at or after"):
         train_models(cohort, splits, late, None, "random_structured", MODELS, SEED)
 
 

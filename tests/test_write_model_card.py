@@ -147,7 +147,8 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
     assert card.startswith("# Model card: escalation in la9")
     assert "A plan within 3 months." in card
     assert "children under 16 at referral" in card
-    assert "with a child protection plan ongoing at the prediction point." in card
+    assert "with a child protection plan ongoing at the prediction point; " in card
+    assert "with a section 47 enquiry from the referral date up to the prediction point" in card
     assert (
         "| Time-ordered split, structured data and text | LightGBM (gradient boosting) | 0.700 | "
         "0.660 to 0.800" in card

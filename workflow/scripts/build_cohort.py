@@ -20,9 +20,14 @@ Canonical events (per child): ``referral``, ``nfa_closure``, ``assessment``,
 Rows are dropped when the child is at or over the age limit at referral, when
 the referral has no prediction point, when ``only_open_cases`` is set and the
 referral was closed before its prediction point, when the label cannot be known
-because its horizon passes the end of the data (censoring), and, with
-``exclude_already_escalated``, when one of the outcome's events (escalation and
-custom rules) was ongoing at the prediction point (e.g. already on a plan).
+because its horizon passes the end of the data (censoring), for
+``nfa_rereferral`` when the referral was closed with NFA and the child referred
+again on or before the prediction point (its outcome is known), and, with
+``exclude_already_escalated``, when the case is already escalated at the
+prediction point: one of the outcome's events (escalation and custom rules) with
+a duration is ongoing at the point (already on a plan or in care), or one
+without a duration (a section 47 enquiry, a conference, ...) is dated from the
+referral date up to the point, the point included.
 """
 
 import logging
@@ -43,6 +48,13 @@ EVENTS = (
     "care_episode",
 )
 PREDICTION_POINTS = ("referral", "assessment_authorisation")
+# Per outcome type, the column of its labels marking cases whose outcome is
+# already on record at the prediction point (left out and counted under it).
+KNOWN_AT_PREDICTION_POINT = {
+    "nfa_rereferral": "rereferred_by_prediction_point",
+    "escalation": "already_escalated",
+    "custom": "already_escalated",
+}
 
 
 def add_months(dates: pd.Series, months: int) -> pd.Series:
@@ -66,6 +78,9 @@ def nfa_rereferral_labels(
     Every row's label is known at the same distance from its prediction point,
     so censoring does not depend on the outcome (dropping only NFA rows near
     the end of the data would leave their certain negatives behind).
+    ``rereferred_by_prediction_point`` marks rows whose re-referral is already
+    on record at the prediction point (dated on or before it): their outcome is
+    known when the prediction is made.
     """
     frame = cohort[["referral_id", "child_id", "prediction_time"]].merge(
         referrals[["referral_id", "nfa", "closure_date"]], on="referral_id", how="left"
@@ -92,12 +107,19 @@ def nfa_rereferral_labels(
     rereferred = frame["next_referral_date"].notna() & (frame["next_referral_date"] <= horizon_end)
     frame["label"] = (closed_nfa & rereferred).astype("int8")
     frame["label_known_time"] = horizon_end
-    return frame[["referral_id", "label", "label_known_time"]]
+    frame["rereferred_by_prediction_point"] = (
+        closed_nfa & rereferred & (frame["next_referral_date"] <= frame["prediction_time"])
+    )
+    return frame[["referral_id", "label", "label_known_time", "rereferred_by_prediction_point"]]
 
 
 def event_starts(tables: dict[str, pd.DataFrame], events: list[str]) -> pd.DataFrame:
-    """Start and end dates per child of the chosen canonical events (events
-    without a duration end when they start)."""
+    """Start and end dates per child of the chosen canonical events.
+
+    Events without a duration (all but plans and care episodes) end when they
+    start and have ``has_duration`` false. ``referral_id`` is the referral's own
+    id for ``referral`` events (so a case's own referral is not an event after
+    it) and missing for the others."""
     unknown = sorted(set(events) - set(EVENTS))
     if unknown:
         raise InputError(
@@ -124,6 +146,8 @@ def event_starts(tables: dict[str, pd.DataFrame], events: list[str]) -> pd.DataF
                 "child_id": table["child_id"],
                 "start": table[start],
                 "end": table[end] if end else table[start],
+                "has_duration": end is not None,
+                "referral_id": table["referral_id"] if event == "referral" else None,
             }
         )
         parts.append(part.loc[part["start"].notna()])
@@ -138,21 +162,38 @@ def escalation_labels(
 ) -> pd.DataFrame:
     """Label an event start in (prediction_time, prediction_time + horizon].
 
-    Returns referral_id, label, label_known_time and already_escalated (an event
-    started before the prediction point and had not ended by it).
+    Returns referral_id, label, label_known_time and already_escalated: an event
+    with a duration (plan, care episode) started on or before the prediction
+    point and had not ended by it, or an event without one (enquiry, conference,
+    ...) is dated from the referral date up to the prediction point, the point
+    included (it is on record when the prediction is made). The case's own
+    referral is not such an event.
     """
-    frame = cohort[["referral_id", "child_id", "prediction_time"]]
+    frame = cohort[["referral_id", "child_id", "referral_date", "prediction_time"]]
     horizon_end = add_months(frame["prediction_time"], horizon_months)
     frame = frame.assign(horizon_end=horizon_end)
-    pairs = frame.merge(events, on="child_id", how="inner")
+    pairs = frame.merge(events, on="child_id", how="inner", suffixes=("", "_event"))
     starts_in_window = (pairs["start"] > pairs["prediction_time"]) & (
         pairs["start"] <= pairs["horizon_end"]
     )
-    ongoing = (pairs["start"] <= pairs["prediction_time"]) & (
-        pairs["end"].isna() | (pairs["end"] > pairs["prediction_time"])
+    by_point = pairs["start"] <= pairs["prediction_time"]
+    ongoing = (
+        pairs["has_duration"]
+        & by_point
+        & (pairs["end"].isna() | (pairs["end"] > pairs["prediction_time"]))
+    )
+    since_referral = (
+        ~pairs["has_duration"]
+        & by_point
+        & (pairs["start"] >= pairs["referral_date"])
+        & (pairs["referral_id_event"] != pairs["referral_id"])
     )
     positive = set(pairs.loc[starts_in_window, "referral_id"])
-    escalated = set(pairs.loc[ongoing, "referral_id"]) if exclude_already_escalated else set()
+    escalated = (
+        set(pairs.loc[ongoing | since_referral, "referral_id"])
+        if exclude_already_escalated
+        else set()
+    )
     return pd.DataFrame(
         {
             "referral_id": frame["referral_id"],
@@ -252,7 +293,6 @@ def build_cohort(
     exclude = outcome.get("exclude_already_escalated", True)
     if outcome["type"] == "nfa_rereferral":
         labels = nfa_rereferral_labels(cohort, referrals, outcome["horizon_months"])
-        labels["already_escalated"] = False
     elif outcome["type"] == "escalation":
         events = event_starts(tables, outcome["events"])
         labels = escalation_labels(cohort, events, outcome["horizon_months"], exclude)
@@ -264,8 +304,9 @@ def build_cohort(
             "use nfa_rereferral, escalation or custom."
         )
     cohort = cohort.merge(labels, on="referral_id", how="left", validate="one_to_one")
-    counts["already_escalated"] = int(cohort["already_escalated"].sum())
-    cohort = cohort.loc[~cohort["already_escalated"]]
+    known = cohort[KNOWN_AT_PREDICTION_POINT[outcome["type"]]]
+    counts[known.name] = int(known.sum())
+    cohort = cohort.loc[~known]
     censored = cohort["label_known_time"] > end
     counts["censored"] = int(censored.sum())
     cohort = cohort.loc[~censored]

@@ -9,7 +9,7 @@ closure and the assessments, enquiries and plans recorded under it are left
 out, as in the 2020 study ("excluding the current one"). Also: total and mean
 days on earlier plans and in care (counted up to the prediction point);
 assessment factors of earlier referrals' assessments authorised before the
-point; the current referral's source and primary need; age, sex and
+point; the current referral's source (known from the referral); age, sex and
 disability. Ethnicity is never a feature: it is kept for the fairness analysis.
 
 Current referral so far (the outcome's ``current_referral_features``, on by
@@ -25,6 +25,14 @@ left out of those cohorts. For an ``nfa_rereferral`` outcome the referral's
 closure steps are left out too: closing with no further action is half of its
 label, and a same-day closure would be on record by a next-day prediction
 point. A step dated on or after the point is not yet known and never counts.
+The referral's primary need (``need_<code>``) is among these steps, not the
+referral's record: CIN records it at assessment or closure (N9, "not a child
+in need", often records the decision to take no further action), so it is
+known from the referral's first assessment authorisation, or its closure if
+earlier or without an assessment (never the closure for ``nfa_rereferral``),
+and that date is its feature time; before then it is missing (NaN: native in
+LightGBM, an indicator column for the other models). Without these features
+there is no primary need feature.
 
 Every row records ``feature_time``, the latest timestamp of any source record
 it used. The leakage audit (``audited``, shared with the text features)
@@ -234,6 +242,32 @@ def current_referral_features(
     return pd.DataFrame(features, index=index).astype("float64"), used
 
 
+def primary_need_features(
+    cohort: pd.DataFrame,
+    referrals: pd.DataFrame,
+    steps: pd.DataFrame,
+    wanted: tuple[str, ...],
+    needs: list[str],
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Indicator columns (``need_<code>``) of the primary need of each row's own
+    referral, once on record strictly before its prediction point; NaN before.
+
+    CIN records the primary need at assessment or closure (N9, "not a child in
+    need", is an outcome of either), so it is known from the referral's first
+    assessment authorisation, or its closure if earlier or if there is no
+    assessment, and the closure only when ``wanted`` (``known_referral_steps``)
+    allows closure steps. ``steps`` is ``referral_steps``' table. Returns the
+    features indexed by referral_id and the time the need became known (NaT if
+    it is not known by the point)."""
+    recording = steps.loc[steps["step"].isin({"assessment_authorised", "closure"} & set(wanted))]
+    point = cohort.set_index("referral_id")["prediction_time"]
+    known_time = recording.groupby("referral_id")["time"].min().reindex(point.index)
+    known_time = known_time.where(known_time < point)
+    need = point.index.to_series().map(referrals.set_index("referral_id")["primary_need"])
+    features = one_hot(need, "need", needs)
+    return features.where(known_time.notna(), np.nan), known_time
+
+
 def structured_features(
     cohort: pd.DataFrame,
     tables: dict[str, pd.DataFrame],
@@ -299,22 +333,17 @@ def structured_features(
     times.append(factor_time)
 
     if current_referral:
-        progress, progress_time = current_referral_features(
-            cohort, referral_steps(tables), known_referral_steps(outcome_type)
-        )
+        steps, wanted = referral_steps(tables), known_referral_steps(outcome_type)
+        progress, progress_time = current_referral_features(cohort, steps, wanted)
         blocks.append(progress)
         times.append(progress_time)
+        needs = sorted(referrals["primary_need"].dropna().unique())
+        need, need_time = primary_need_features(cohort, referrals, steps, wanted, needs)
+        blocks.append(need)
+        times.append(need_time)
 
     sources = sorted(referrals["referral_source"].dropna().unique())
-    needs = sorted(referrals["primary_need"].dropna().unique())
-    current_referral = pd.concat(
-        [
-            one_hot(current["referral_source"], "source", sources),
-            one_hot(current["primary_need"], "need", needs),
-        ],
-        axis=1,
-    ).set_index(index)
-    blocks.append(current_referral)
+    blocks.append(one_hot(current["referral_source"], "source", sources).set_index(index))
     times.append(pd.Series(current["referral_date"].to_numpy(), index=index))
 
     age = age_in_years(children["birth_month"], cohort["prediction_time"])

@@ -1002,24 +1002,43 @@ def value_shape(value: str) -> str:
 
 
 # A time's zone: "Z", "UTC", "+01:00", "+0100" or "-05", after hh:mm[:ss[.fff]].
-TIME_ZONE_SUFFIX = r"(?i)(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)\s*(?:z|utc|[+-]\d\d(?::?\d\d)?)$"
+TIME_ZONE_SUFFIX = r"(?i)(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)\s*(z|utc|[+-]\d\d(?::?\d\d)?)$"
+# The zone a case's chronology is read in: English LAs record UK time.
+LOCAL_TIME_ZONE = "Europe/London"
+
+
+def utc_offset(zone: str) -> str:
+    """A time zone as written after a time ("Z", "UTC", "+01", "+0100",
+    "+01:00") as an ISO 8601 offset ("+00:00", "+01:00")."""
+    if zone.upper() in ("Z", "UTC"):
+        return "+00:00"
+    digits = zone[1:].replace(":", "")
+    return f"{zone[0]}{digits[:2]}:{digits[2:] or '00'}"
 
 
 def parse_dates(values: pd.Series, path: str | Path, label: str, required: bool) -> pd.Series:
     """Parse ISO (yyyy-mm-dd[Thh:mm:ss]) or UK (dd/mm/yyyy) dates.
 
-    A time zone after an ISO time ("2017-07-21T15:45:17Z", "...+01:00") is
-    dropped, keeping the time as written (local wall-clock time): exports mix
-    zoned and plain times, and a case's chronology is read in local time.
+    A time with a zone after it ("2017-07-21T15:45:17Z", "...+01:00") is
+    converted to UK time (``LOCAL_TIME_ZONE``: "2020-06-15T23:30Z" is 00:30 on
+    16 June) and the zone dropped; a time without one is UK time as written.
+    Exports mix zoned and plain times, and a case's chronology is read in UK
+    time, so a note written just before midnight UTC in summer falls on the
+    right day.
 
     Raises ``InputError`` naming the file, the column (``label``, see
     ``column_label``) and where the first bad row is (``first_row``) if a value
     cannot be parsed, or if ``required`` and a value is missing.
     """
     text = values.astype("string").str.strip()
-    iso = pd.to_datetime(
-        text.str.replace(TIME_ZONE_SUFFIX, r"\1", regex=True), format="ISO8601", errors="coerce"
-    )
+    zone = text.str.extract(TIME_ZONE_SUFFIX)[1]
+    plain = text.str.replace(TIME_ZONE_SUFFIX, r"\1", regex=True)
+    iso = pd.to_datetime(plain, format="ISO8601", errors="coerce")
+    zoned = zone.notna()
+    if zoned.any():
+        with_offset = plain[zoned] + zone[zoned].map(utc_offset)
+        utc = pd.to_datetime(with_offset, format="ISO8601", utc=True, errors="coerce")
+        iso[zoned] = utc.dt.tz_convert(LOCAL_TIME_ZONE).dt.tz_localize(None)
     uk = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
     parsed = iso.fillna(uk)
     bad = text.notna() & parsed.isna()

@@ -177,24 +177,42 @@ ONGOING_EVENTS = {
     "cp_plan": "a child protection plan",
     "care_episode": "a period in care",
 }
+EVENTS_SINCE_REFERRAL = {
+    "referral": "another referral",
+    "nfa_closure": "a closure with no further action",
+    "assessment": "an assessment",
+    "section47": "a section 47 enquiry",
+    "initial_conference": "an initial child protection conference",
+}
 
 
-def ongoing_exclusions(outcome: dict) -> list[str]:
-    """The events with a duration (plans, care) that leave a referral out of
-    the outcome's cohort when one is ongoing at its prediction point, as
-    build_cohort applies them: escalation events, or a custom rule's all_of
-    and any_of events, unless exclude_already_escalated is off; none for
-    re-referral outcomes."""
+def already_escalated_events(outcome: dict) -> list[str]:
+    """The events that leave a referral out of the outcome's cohort as already
+    escalated at its prediction point, as build_cohort applies them:
+    escalation events, or a custom rule's all_of and any_of events, unless
+    exclude_already_escalated is off; none for re-referral outcomes."""
     if not outcome.get("exclude_already_escalated", True):
         return []
     if outcome["type"] == "escalation":
-        events = outcome.get("events", list(ONGOING_EVENTS))
-    elif outcome["type"] == "custom":
+        return outcome.get("events", list(ONGOING_EVENTS))
+    if outcome["type"] == "custom":
         rule = outcome.get("rule") or {}
-        events = [*rule.get("all_of", []), *rule.get("any_of", [])]
-    else:
-        return []
+        return [*rule.get("all_of", []), *rule.get("any_of", [])]
+    return []
+
+
+def ongoing_exclusions(outcome: dict) -> list[str]:
+    """The outcome's events with a duration (plans, care) that leave a referral
+    out when one is ongoing at its prediction point."""
+    events = already_escalated_events(outcome)
     return [label for event, label in ONGOING_EVENTS.items() if event in events]
+
+
+def since_referral_exclusions(outcome: dict) -> list[str]:
+    """The outcome's events without a duration that leave a referral out when
+    one is dated from its referral date up to its prediction point."""
+    events = already_escalated_events(outcome)
+    return [label for event, label in EVENTS_SINCE_REFERRAL.items() if event in events]
 
 
 def cohort_rules(outcome: dict, max_age_years: float) -> str:
@@ -204,10 +222,21 @@ def cohort_rules(outcome: dict, max_age_years: float) -> str:
         left_out.append("those with no authorised assessment, which have no prediction point")
     if outcome.get("only_open_cases", False):
         left_out.append("those closed before the prediction point")
+    if outcome["type"] == "nfa_rereferral":
+        left_out.append(
+            "those closed with no further action and referred again by the prediction "
+            "point (their outcome is already known)"
+        )
     ongoing = ongoing_exclusions(outcome)
     if ongoing:
         left_out.append(
             f"those of children with {' or '.join(ongoing)} ongoing at the prediction point"
+        )
+    since_referral = since_referral_exclusions(outcome)
+    if since_referral:
+        left_out.append(
+            f"those of children with {' or '.join(since_referral)} from the referral date "
+            "up to the prediction point (already escalated)"
         )
     return (
         f"Referrals of children under {max_age_years:g} at referral (or of unknown age); "

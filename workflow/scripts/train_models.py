@@ -477,7 +477,7 @@ def parse_design(design: str) -> tuple[str, str]:
 
 def prepare_features(features: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
     """Return the structured features as float64, indexed by referral id, after
-    checking ids are unique and no feature was known after its prediction time."""
+    checking ids are unique and no feature was known at or after its prediction time."""
     if features["referral_id"].duplicated().any():
         raise ValueError("structured features: referral_id is repeated.")
     columns = [c for c in features.columns if c not in NON_FEATURE_COLUMNS]
@@ -490,11 +490,12 @@ def prepare_features(features: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFra
         times = features[["referral_id", "feature_time"]].merge(
             cohort[["referral_id", "prediction_time"]], on="referral_id"
         )
-        late = times["feature_time"] > times["prediction_time"]
+        # A record timed on the point is not known before it, as the leakage audit holds.
+        late = times["feature_time"] >= times["prediction_time"]
         if late.any():
             first = times.loc[late, "referral_id"].sort_values().iloc[0]
             raise ValueError(
-                f"structured features: {int(late.sum())} rows have feature_time after "
+                f"structured features: {int(late.sum())} rows have feature_time at or after "
                 f"prediction_time (e.g. referral {first}); features would leak the future."
             )
     return features.set_index("referral_id")[columns].astype(np.float64)
