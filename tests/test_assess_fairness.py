@@ -47,7 +47,7 @@ RESAMPLES = 40
 
 
 def make_inputs(n: int = N_ROWS, seed: int = 0) -> dict[str, pd.DataFrame]:
-    """Predictions, metrics, cohort and children of ``n`` test referrals, one
+    """Predictions, selected model, cohort and children of ``n`` test referrals, one
     child each, with a tiny all-negative ethnic group ("BAFR", 8 rows, one of
     which, the first, has no child record)."""
     rng = np.random.default_rng(seed)
@@ -96,10 +96,12 @@ def make_inputs(n: int = N_ROWS, seed: int = 0) -> dict[str, pd.DataFrame]:
         ],
         ignore_index=True,
     )
-    metrics = pd.DataFrame(
-        {"model": list(MODELS), "selected": [False, True, False]},
-    )
-    return {"predictions": predictions, "metrics": metrics, "cohort": cohort, "children": children}
+    return {
+        "predictions": predictions,
+        "selected_model": "logistic_regression",
+        "cohort": cohort,
+        "children": children,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -379,32 +381,25 @@ def test_deterministic_and_byte_identical(tmp_path, inputs, table):
     write_parquet(inputs["predictions"], tmp_path / "predictions.parquet", "predictions")
     write_parquet(inputs["cohort"], tmp_path / "cohort.parquet", "cohort")
     write_parquet(inputs["children"], tmp_path / "children.parquet", "children")
-    metrics = pd.DataFrame(
+    # The study's rule selects logistic regression, never the (higher) baseline.
+    cv_results = pd.DataFrame(
         {
-            "outcome": "escalation",
-            "design": "time_text",
-            "model": list(MODELS),
-            "selected": [False, True, False],
-            "n_test": np.int64(N_ROWS),
-            "base_rate": 0.2,
-            "average_precision": 0.3,
-            "roc_auc": 0.6,
-            "precision": 0.2,
-            "recall": 0.5,
-            "cv_ap_mean": 0.3,
-            "cv_ap_sd": 0.01,
-            "cv_ap_lower_bound": 0.29,
-            "success_threshold": 0.65,
+            "model": [m for m in MODELS for _ in range(2)],
+            "candidate": np.int32(0),
+            "params": "{}",
+            "fold": np.int16([0, 1] * len(MODELS)),
+            "average_precision": [0.30, 0.31, 0.40, 0.41, 0.50, 0.51],
+            "selected": True,
         }
     )
-    write_parquet(metrics, tmp_path / "metrics.parquet", "metrics")
+    write_parquet(cv_results, tmp_path / "cv_results.parquet", "cv_results")
     outputs = []
     for name in ("a", "b"):
         snakemake = types.SimpleNamespace(
             input=types.SimpleNamespace(
                 **{
                     key: str(tmp_path / f"{key}.parquet")
-                    for key in ("predictions", "metrics", "cohort", "children")
+                    for key in ("predictions", "cv_results", "cohort", "children")
                 }
             ),
             params=types.SimpleNamespace(

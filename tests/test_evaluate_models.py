@@ -32,6 +32,7 @@ from evaluate_models import (  # noqa: E402
     percentile_interval,
     resampled_average_precision,
     rich_metrics,
+    selected_model_name,
     threshold_table,
     top_k_metrics,
     verdict,
@@ -145,6 +146,21 @@ def test_selected_is_best_cv_lower_bound_never_baseline_never_test(metrics):
         "logistic_regression": True,
         "previous_referrals": False,
     }
+
+
+def test_later_stages_learn_the_selection_from_cv_results_alone(metrics):
+    # fairness, explanation and refit bootstrap read the choice from training's
+    # CV results, so changing the success threshold reruns none of them
+    assert selected_model_name(cv_results()) == "logistic_regression"
+    for threshold in (0.1, 0.9):
+        again = evaluate(predictions(), cv_results(), "escalation", "time_text", threshold)
+        assert again.loc[again["selected"], "model"].tolist() == ["logistic_regression"]
+
+
+def test_models_need_both_cv_results_and_predictions():
+    frame = predictions()
+    with pytest.raises(ValueError, match=r"\['lightgbm'\] have CV results or test predictions"):
+        evaluate(frame[frame["model"] != "lightgbm"], cv_results(), "escalation", "time_text")
 
 
 def test_schema_and_columns(metrics):

@@ -42,7 +42,6 @@ def explained(request):
         splits,
         features,
         None,
-        metrics,
         cv_results,
         importance,
         "escalation",

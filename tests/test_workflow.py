@@ -242,6 +242,51 @@ def test_changing_the_topic_grid_reruns_topics_and_after_not_ingestion(tiny_run)
     assert planned_rules(tiny_run, configfile) == {"fit_topics", "all"} | DOWNSTREAM_OF_TRAINING
 
 
+def reversed_keys(value):
+    """``value`` with the keys of every mapping in it in reverse order."""
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+    return value
+
+
+def reordered_config(work: Path, name: str, lightgbm_change: dict) -> str:
+    """Write the tiny config with the keys of every mapping reversed, the
+    default outcomes and LightGBM search space spelt out (keys reversed too)
+    and ``lightgbm_change`` applied to that space; return its path."""
+    defaults = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config = yaml.safe_load((work / "config" / "tiny.yaml").read_text())
+    config["outcomes"] = defaults["outcomes"]
+    config["models"]["lightgbm"] = {**defaults["models"]["lightgbm"], **lightgbm_change}
+    text = yaml.safe_dump(reversed_keys(config), sort_keys=False)
+    assert text.index("topics:") < text.index("la:")  # the order did change
+    (work / "config" / name).write_text(text)
+    return f"config/{name}"
+
+
+@pytest.mark.e2e
+def test_reordering_config_keys_reruns_nothing_but_a_changed_value_does(tiny_run):
+    # Snakemake compares the repr of each param, and a mapping's follows its key
+    # order: common.smk sorts the config's keys.
+    reordered = reordered_config(tiny_run, "reordered.yaml", {})
+    assert planned_rules(tiny_run, reordered) == set()
+    changed = reordered_config(tiny_run, "reordered_leaves.yaml", {"num_leaves": [7, 15]})
+    assert planned_rules(tiny_run, changed) == DOWNSTREAM_OF_TRAINING | {"all"}
+
+
+@pytest.mark.e2e
+def test_a_success_threshold_reruns_only_what_uses_it(tiny_run):
+    # fairness and the explanations read the selected model from the CV
+    # results, not from the metrics that carry the threshold
+    configfile = changed_config(tiny_run, "bar.yaml", {"evaluation": {"success_threshold": 0.6}})
+    assert planned_rules(tiny_run, configfile) == {
+        "evaluate_models",
+        "summarise_results",
+        "render_report",
+        "write_model_card",
+        "all",
+    }
+
+
 @pytest.mark.e2e
 def test_a_text_setting_reruns_the_text_designs_only(tiny_run):
     configfile = changed_config(tiny_run, "stop.yaml", {"text": {"min_token_length": 3}})

@@ -2,6 +2,7 @@
 
 import ast
 import difflib
+import functools
 import os
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from snakemake.utils import validate
 
 CONFIG_SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow/scripts"))
-from common import InputError, key_fingerprint, load_key
+from common import InputError, key_fingerprint, resolve_key
 
 
 def config_problem(error):
@@ -78,6 +79,30 @@ def validate_config():
 
 
 validate_config()
+
+
+def with_sorted_keys(value):
+    """``value`` with the keys of every mapping in it (at any depth) sorted;
+    lists keep their order, which can mean something."""
+    if isinstance(value, dict):
+        return {key: with_sorted_keys(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [with_sorted_keys(item) for item in value]
+    return value
+
+
+def sort_config_keys():
+    """Sort the keys of every mapping in the config, in place. Snakemake reruns
+    a job when the repr of one of its params changes, and a mapping's repr
+    follows its key order, which comes from the order of the config files'
+    keys and of the schema's defaults. Sorted, a reordered config file reruns
+    nothing, and no script can depend on the order."""
+    ordered = with_sorted_keys(config)
+    config.clear()
+    config.update(ordered)
+
+
+sort_config_keys()
 
 LA = config["la"]
 RESULTS = f"results/{LA}"
@@ -196,19 +221,19 @@ def check_la_name():
         )
 
 
+# Once per run: resolving the demo key logs a warning.
+@functools.cache
 def pseudonymisation_key_fingerprint():
-    """A fingerprint of the key the run will pseudonymise with (None if none is
-    set yet: the jobs then stop with advice). As a param of every rule that
-    pseudonymises, it reruns them all when the key changes, so that records and
-    notes never hold pseudonyms made with different keys."""
+    """A fingerprint of the key the run will pseudonymise with, found as the
+    jobs find it (None if there is none yet: the jobs then stop with advice).
+    As a param of every rule that pseudonymises, it reruns them all when the
+    key changes, so that records and notes never hold pseudonyms made with
+    different keys."""
     settings = config["pseudonymisation"]
     try:
-        key = load_key(settings["key_env"], settings["key_file"])
+        key = resolve_key(settings["key_env"], settings["key_file"], demo_key())
     except InputError:
-        fallback = demo_key()
-        if not fallback:
-            return None
-        key = fallback.encode("utf-8")
+        return None
     return key_fingerprint(key)
 
 

@@ -35,7 +35,7 @@ rule evaluate_models:
 rule assess_fairness:
     input:
         predictions=rules.train_models.output.predictions,
-        metrics=rules.evaluate_models.output.metrics,
+        cv_results=rules.train_models.output.cv_results,
         cohort=rules.build_cohort.output.cohort,
         children=rules.ingest_records.output.children,
         helpers=HELPERS,
@@ -71,7 +71,6 @@ rule explain_selected_model:
         features=rules.build_structured_features.output.structured,
         topics=topic_input,
         text_features=text_feature_input,
-        metrics=rules.evaluate_models.output.metrics,
         cv_results=rules.train_models.output.cv_results,
         importance=rules.train_models.output.importance,
         helpers=HELPERS,
@@ -108,7 +107,6 @@ rule refit_bootstrap:
         features=rules.build_structured_features.output.structured,
         topics=topic_input,
         text_features=text_feature_input,
-        metrics=rules.evaluate_models.output.metrics,
         cv_results=rules.train_models.output.cv_results,
         helpers=HELPERS,
         imports=imported_scripts("refit_bootstrap"),

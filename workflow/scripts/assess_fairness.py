@@ -2,7 +2,8 @@
 
 Every fitted model is assessed (never the "previous_referrals" baseline, whose
 scores are counts, not probabilities); ``selected`` marks the model the study's
-rule chose (read from the metrics table), which the report leads with.
+rule chose (from the CV results, by ``evaluate_models.selected_model_name``),
+which the report leads with.
 
 Groups (attribute: groups, in report order), from the cohort (referral date)
 and the children table:
@@ -91,6 +92,7 @@ from evaluate_models import (
     percentile_interval,
     resampled_average_precision,
     score_matrix,
+    selected_model_name,
     wilson_interval,
 )
 
@@ -504,7 +506,7 @@ def check_parameters(
 
 def assess_fairness(
     predictions: pd.DataFrame,
-    metrics: pd.DataFrame,
+    selected_model: str,
     cohort: pd.DataFrame,
     children: pd.DataFrame,
     outcome: str,
@@ -517,14 +519,13 @@ def assess_fairness(
     disparity_band: Sequence[float] = DISPARITY_BAND,
 ) -> pd.DataFrame:
     """Return the group table (``GROUPS_SCHEMA``): one row per fitted model x
-    attribute x group."""
+    attribute x group, ``selected`` on the rows of ``selected_model``."""
     band = check_parameters(bootstrap_resamples, min_group_size, disparity_band)
     check_test_set(predictions, outcome, design)
     fitted = predictions[~predictions["model"].isin(BASELINES)]
     if fitted.empty:
         raise ValueError(f"{outcome} / {design}: the predictions hold no fitted model.")
     labels, wide = score_matrix(fitted)
-    selected = dict(zip(metrics["model"], metrics["selected"].astype(bool), strict=True))
     groups = attach_groups(wide.index, cohort, children)
     families = families_by_referral(cohort).reindex(wide.index).to_numpy()
     sizes = {
@@ -570,7 +571,7 @@ def assess_fairness(
                     "outcome": outcome,
                     "design": design,
                     "model": model,
-                    "selected": bool(selected.get(model, False)),
+                    "selected": model == selected_model,
                     "attribute": attribute,
                     "group": group,
                     "reference_group": reference,
@@ -640,7 +641,7 @@ def log_summary(table: pd.DataFrame, outcome: str, design: str) -> None:
 
 
 def main(snakemake) -> None:
-    """Read predictions, metrics, cohort and children; write the group table."""
+    """Read predictions, CV results, cohort and children; write the group table."""
     params = snakemake.params
     reference = params.fairness_reference
     if reference is not None and not isinstance(reference, Mapping):
@@ -650,7 +651,7 @@ def main(snakemake) -> None:
         )
     table = assess_fairness(
         read_parquet(snakemake.input.predictions, "predictions"),
-        read_parquet(snakemake.input.metrics, "metrics"),
+        selected_model_name(read_parquet(snakemake.input.cv_results, "cv_results")),
         read_parquet(snakemake.input.cohort, "cohort"),
         read_parquet(snakemake.input.children, "children"),
         outcome=str(params.outcome),

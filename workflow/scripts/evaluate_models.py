@@ -478,6 +478,13 @@ def select_model(summary: pd.DataFrame) -> str:
     return str(ranked["model"].iloc[0])
 
 
+def selected_model_name(cv_results: pd.DataFrame) -> str:
+    """Return the model the study's rule selects from training's CV results
+    alone: every stage that needs the choice reads it here, so that none
+    depends on the evaluation settings."""
+    return select_model(cv_summary(cv_results))
+
+
 def check_test_set(predictions: pd.DataFrame, outcome: str, design: str) -> None:
     """Check every model scored the same test rows, and both classes occur."""
     if predictions.empty:
@@ -519,10 +526,13 @@ def evaluate(
     """Return the metrics table (schema "metrics"), one row per model."""
     check_test_set(predictions, outcome, design)
     summary = cv_summary(cv_results)
-    missing = sorted(set(predictions["model"]) - set(summary.index))
+    missing = sorted(set(predictions["model"]) ^ set(summary.index))
     if missing:
-        raise ValueError(f"{outcome} / {design}: models {missing} have no selected CV rows.")
-    winner = select_model(summary.loc[sorted(set(predictions["model"]))])
+        raise ValueError(
+            f"{outcome} / {design}: models {missing} have CV results or test predictions, "
+            "not both; rerun train_models."
+        )
+    winner = selected_model_name(cv_results)
     rows = []
     for model, group in predictions.groupby("model", sort=True):
         row = {"outcome": outcome, "design": design, "model": model, "selected": model == winner}

@@ -1,8 +1,9 @@
 """Learning curve and accumulated local effects of one outcome x design's selected model.
 
-The selected model (``selected`` in the metrics table, chosen by the study's
-rule without looking at the test set) keeps the hyperparameters training chose
-(its ``selected`` candidate in the CV results); nothing is tuned here.
+The selected model (chosen from the CV results by the study's rule, as
+``evaluate_models.selected_model_name`` applies it, without looking at the test
+set) keeps the hyperparameters training chose (its ``selected`` candidate in
+the CV results); nothing is tuned here.
 
 Learning curve ("would more data help?"): the model is refitted on nested
 fractions of the outer training rows and scored by average precision (AP) on
@@ -43,6 +44,7 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import average_precision_score
 
 from common import SCHEMAS, families_by_referral, read_parquet, write_parquet
+from evaluate_models import selected_model_name
 from train_models import (
     OUTER_FOLD,
     design_matrix,
@@ -73,13 +75,10 @@ SLOPE_MIN_FRACTION = 0.25
 # --- inputs -------------------------------------------------------------------
 
 
-def selected_model(metrics: pd.DataFrame, cv_results: pd.DataFrame) -> tuple[str, dict]:
+def selected_model(cv_results: pd.DataFrame) -> tuple[str, dict]:
     """Return the selected model's name and the hyperparameters of its selected
     candidate."""
-    chosen = metrics.loc[metrics["selected"], "model"]
-    if len(chosen) != 1:
-        raise ValueError(f"metrics: expected one selected model, found {len(chosen)}.")
-    model = str(chosen.iloc[0])
+    model = selected_model_name(cv_results)
     rows = cv_results.loc[cv_results["selected"] & (cv_results["model"] == model), "params"]
     if rows.nunique() != 1:
         raise ValueError(f"cv_results: model {model} has no single selected candidate.")
@@ -368,7 +367,6 @@ def explain_selected_model(
     splits: pd.DataFrame,
     features: pd.DataFrame,
     topics: pd.DataFrame | None,
-    metrics: pd.DataFrame,
     cv_results: pd.DataFrame,
     importance: pd.DataFrame,
     outcome: str,
@@ -382,7 +380,7 @@ def explain_selected_model(
     balance: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return the learning curve and the ALE table of the selected model."""
-    name, params = selected_model(metrics, cv_results)
+    name, params = selected_model(cv_results)
     data = outer_split(cohort, splits, features, topics, design)
     curve, model = learning_curve(
         name,
@@ -418,7 +416,6 @@ def main(snakemake) -> None:
         splits,
         features,
         topics,
-        read_parquet(snakemake.input.metrics, "metrics"),
         read_parquet(snakemake.input.cv_results, "cv_results"),
         read_parquet(snakemake.input.importance, "importance"),
         outcome=str(params.outcome),

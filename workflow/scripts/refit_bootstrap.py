@@ -81,10 +81,7 @@ def main(snakemake) -> None:
     """Refit the selected model on bootstrap resamples; write their test APs."""
     cohort, splits, features, topics = read_design_inputs(snakemake)
     params = snakemake.params
-    name, hyperparameters = selected_model(
-        read_parquet(snakemake.input.metrics, "metrics"),
-        read_parquet(snakemake.input.cv_results, "cv_results"),
-    )
+    name, hyperparameters = selected_model(read_parquet(snakemake.input.cv_results, "cv_results"))
     data = outer_split(cohort, splits, features, topics, str(params.design))
     table = refit_bootstrap(
         name,
