@@ -149,6 +149,17 @@ def test_null_leaves_the_decision_tree_out_and_other_models_stay():
     assert schema_errors(merged({"models": {"lightgbm": None}}))
 
 
+def test_null_leaves_a_default_outcome_out(tmp_path):
+    configfile = tmp_path / "la.yaml"
+    configfile.write_text(yaml.safe_dump({"outcomes": {"nfa_rereferral": None}}))
+    result = snakemake("-n", "--configfile", str(configfile))
+    assert result.returncode == 0, result.stderr
+    assert "outcome=escalation" in result.stdout
+    assert "nfa_rereferral" not in result.stdout
+    output = dry_run_failure(tmp_path, {"outcomes": {"nfa_rereferral": None, "escalation": None}})
+    assert "config: outcomes: {} should be non-empty" in output
+
+
 def dry_run_failure(tmp_path: Path, change: dict) -> str:
     """What a dry run with ``change`` as the LA's configfile prints; it must fail."""
     configfile = tmp_path / "la.yaml"

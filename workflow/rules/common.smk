@@ -78,6 +78,17 @@ def validate_config():
         ) from None
 
 
+def drop_switched_off_outcomes():
+    """Leave out the outcomes the config sets to null. Snakemake merges an LA's
+    config file into config/config.yaml key by key, so without this an LA could
+    not leave out the default outcomes (one without NFA closures, say)."""
+    outcomes = config.get("outcomes")
+    if isinstance(outcomes, dict):
+        for name in [name for name, value in outcomes.items() if value is None]:
+            del outcomes[name]
+
+
+drop_switched_off_outcomes()
 validate_config()
 
 
