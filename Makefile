@@ -15,6 +15,8 @@ $(STAMP): requirements.lock
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check pip==26.3
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@# LightGBM's wheel loads the system's OpenMP runtime, which a minimal Debian lacks.
+	@$(VENV)/bin/python -c "import lightgbm" 2>/dev/null || { echo "LightGBM cannot load the OpenMP runtime: install the Debian package libgomp1 (sudo apt-get install libgomp1), then run make again." >&2; exit 1; }
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -32,6 +32,7 @@ from evaluate_models import (  # noqa: E402
     percentile_interval,
     resampled_average_precision,
     rich_metrics,
+    score_matrix,
     selected_model_name,
     threshold_table,
     top_k_metrics,
@@ -429,7 +430,18 @@ def test_evaluate_all_resamples_families_and_names_a_missing_one():
     ids = sorted(frame["referral_id"].unique())
     families = pd.Series([f"f{i // 3}" for i in range(len(ids))], index=ids)
     tables = evaluate_all(frame, cv_results(), "o", "d", bootstrap_resamples=50, families=families)
-    assert (tables["details"]["bootstrap_method"] == "by family").all()
+    details = tables["details"].set_index("model")
+    assert (details["bootstrap_method"] == "by family").all()
+    # The verdicts' intervals are the family bootstrap's, not the narrower row one's.
+    labels, wide = score_matrix(frame)
+    groups = families.loc[wide.index].to_numpy()
+    for name, group_by in (("family", groups), ("row", None)):
+        resampled = bootstrap_average_precision(labels, wide.to_numpy(), 50, 0, group_by)
+        lower, upper = percentile_interval(resampled)
+        same = np.allclose(details.loc[wide.columns, "ap_ci_lower"], lower) and np.allclose(
+            details.loc[wide.columns, "ap_ci_upper"], upper
+        )
+        assert same == (name == "family")
     with pytest.raises(ValueError, match="not in the cohort"):
         evaluate_all(frame, cv_results(), "o", "d", families=families.iloc[1:])
 
