@@ -83,6 +83,7 @@ def history_features(
     name: str,
     time_column: str = "time",
     key: str = "child_id",
+    exclude_same_day_referrals: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Count a child's (or with ``key="household"`` the family's) events known
     before each prediction point, and the days since the latest.
@@ -90,18 +91,25 @@ def history_features(
     ``events`` has ``key``, the ``time_column`` at which each event became
     known, and optionally ``source_referral_id``: events of the cohort row's
     own referral are then left out (its own record or closure would describe
-    the very decision being predicted). Returns the features indexed by
-    referral_id and the latest event time used per row.
+    the very decision being predicted). With ``exclude_same_day_referrals``,
+    events of any referral dated on the row's own referral date
+    (``source_referral_date``) are left out too: a sibling referred with the
+    row's child is the same incident, so its closure is the row's own closure
+    by proxy. Returns the features indexed by referral_id and the latest event
+    time used per row.
     """
     columns = [key, time_column]
-    if "source_referral_id" in events.columns:
-        columns.append("source_referral_id")
-    pairs = cohort[["referral_id", key, "prediction_time"]].merge(
+    for column in ("source_referral_id", "source_referral_date"):
+        if column in events.columns:
+            columns.append(column)
+    pairs = cohort[["referral_id", key, "referral_date", "prediction_time"]].merge(
         events[columns], on=key, how="inner"
     )
     known = pairs[time_column] < pairs["prediction_time"]
     if "source_referral_id" in pairs.columns:
         known &= pairs["source_referral_id"] != pairs["referral_id"]
+    if exclude_same_day_referrals:
+        known &= pairs["source_referral_date"] != pairs["referral_date"]
     pairs = pairs.loc[known]
     grouped = pairs.groupby("referral_id", sort=False)
     latest = grouped[time_column].max()
@@ -295,6 +303,7 @@ def structured_features(
     }
     others = by_referral["referrals"]
     nfa_closures = others.loc[others["nfa"] & others["closure_date"].notna()]
+    nfa_closures = nfa_closures.assign(source_referral_date=nfa_closures["referral_date"])
     event_sources = {
         "referrals": others.rename(columns={"referral_date": "time"}),
         "nfa_closures": nfa_closures.rename(columns={"closure_date": "time"}),
@@ -303,9 +312,14 @@ def structured_features(
         "cp_plans": by_referral["cp_plans"].rename(columns={"start_date": "time"}),
         "care_episodes": tables["care_episodes"].rename(columns={"start_date": "time"}),
     }
+    # For an NFA outcome a closure of a referral made on the row's own referral
+    # date is the same incident's closure: half of the label, as its own is.
+    same_day_excluded = {"nfa_closures": outcome_type == "nfa_rereferral"}
     blocks, times = [], []
     for name, events in event_sources.items():
-        features, latest = history_features(cohort, events, name)
+        features, latest = history_features(
+            cohort, events, name, exclude_same_day_referrals=same_day_excluded.get(name, False)
+        )
         blocks.append(features)
         times.append(latest)
 
@@ -315,7 +329,11 @@ def structured_features(
         events = event_sources[name]
         events = events.assign(household=events["child_id"].map(household))
         features, latest = history_features(
-            with_household, events, f"family_{name}", key="household"
+            with_household,
+            events,
+            f"family_{name}",
+            key="household",
+            exclude_same_day_referrals=same_day_excluded.get(name, False),
         )
         blocks.append(features)
         times.append(latest)
