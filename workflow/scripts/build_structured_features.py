@@ -6,11 +6,15 @@ assessments, section 47 enquiries, child protection plans and care episodes,
 and days since the last of each; the same for the child's family (siblings
 included). The row's own referral is never its own history: its record, its
 closure and the assessments, enquiries and plans recorded under it are left
-out, as in the 2020 study ("excluding the current one"). Also: total and mean
-days on earlier plans and in care (counted up to the prediction point);
-assessment factors of earlier referrals' assessments authorised before the
-point; the current referral's source (known from the referral); age, sex and
-disability. Ethnicity is never a feature: it is kept for the fairness analysis.
+out, as in the 2020 study ("excluding the current one"); for an
+``nfa_rereferral`` outcome so are the NFA closures of any referral made on the
+row's own referral date (a sibling referred with the child is the same
+incident, so its closure is the row's own by proxy; its referral still counts).
+Also: total and mean days on earlier plans and in care (counted up to the
+prediction point); assessment factors of earlier referrals' assessments
+authorised before the point; the current referral's source (known from the
+referral); age, sex and disability. Ethnicity is never a feature: it is kept
+for the fairness analysis.
 
 Current referral so far (the outcome's ``current_referral_features``, on by
 default): the steps of the row's own referral dated strictly before its
