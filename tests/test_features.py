@@ -473,3 +473,24 @@ def test_an_nfa_outcome_never_counts_a_siblings_closure_of_the_same_incident(tab
     assert nfa.loc["r3", "n_previous_nfa_closures"] == 1
     escalation = bsf.structured_features(cohort, tables, outcome_type="escalation")
     assert escalation.set_index("referral_id").loc["r1", "n_previous_family_nfa_closures"] == 1
+
+
+def test_an_nfa_outcome_sees_its_own_referrals_steps_only_up_to_its_anchor_day(tables):
+    # r1 (referred 2016-01-10, assessed 01-11 to 01-15, closed NFA 01-20) at a
+    # day-14 point (01-24): whether an assessment started after the referral
+    # day tells whether the case was closed at the front door.
+    outcome = {**NFA, "prediction_offset_days": 14}
+    cohort, _ = bc.build_cohort("nfa", outcome, tables, 18, pd.Timestamp("2020-01-01"))
+    nfa = bsf.structured_features(cohort, tables, True, "nfa_rereferral", 14)
+    nfa = nfa.set_index("referral_id")
+    assert nfa.loc["r1", "current_referral_assessment_started"] == 0
+    assert nfa.loc["r1", "current_referral_assessment_authorised"] == 0
+    assert nfa.loc["r1", "factor_3B"] == 0
+    assert pd.isna(nfa.loc["r1", "need_N1"])
+    assert nfa.loc["r1", "feature_time"] == pd.Timestamp("2016-01-10")
+    escalation = bsf.structured_features(cohort, tables, True, "escalation", 14)
+    escalation = escalation.set_index("referral_id")
+    assert escalation.loc["r1", "current_referral_assessment_started"] == 1
+    assert escalation.loc["r1", "days_since_current_referral_assessment_started"] == 13
+    assert escalation.loc["r1", "factor_3B"] == 1
+    assert escalation.loc["r1", "need_N1"] == 1

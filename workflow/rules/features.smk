@@ -29,6 +29,9 @@ rule build_structured_features:
             dpath="outcomes/{outcome}/current_referral_features", within=config
         ),
         outcome_type=lookup(dpath="outcomes/{outcome}/type", within=config),
+        prediction_offset_days=lookup(
+            dpath="outcomes/{outcome}/prediction_offset_days", within=config
+        ),
         leakage_audit=config["leakage_audit"],
     script:
         "../scripts/build_structured_features.py"

@@ -18,7 +18,9 @@ for the fairness analysis.
 
 Current referral so far (the outcome's ``current_referral_features``, on by
 default): the steps of the row's own referral dated strictly before its
-prediction point, each as a flag and the days since it: an assessment started
+prediction point (for an ``nfa_rereferral`` outcome, before the end of the day
+the point is counted from: ``own_referral_end``), each as a flag and the days
+since it: an assessment started
 or authorised, a section 47 enquiry started, an initial child protection
 conference held, the referral closed, closed with no further action; and
 the factors of its own assessment once authorised. At an escalation point two
@@ -177,10 +179,12 @@ def factor_features(
     assessments: pd.DataFrame,
     factors: list[str],
     own_referral: bool = False,
+    own_end: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Times each assessment factor was identified in the child's assessments
     authorised before the prediction point: those of earlier referrals, and
-    with ``own_referral`` also those of the row's own referral."""
+    with ``own_referral`` also those of the row's own referral, authorised
+    before its ``own_end`` (``own_referral_end``; the point when None)."""
     authorised = assessments.loc[assessments["authorisation_date"].notna()]
     exploded = authorised[["referral_id", "child_id", "authorisation_date", "factors"]].explode(
         "factors"
@@ -189,8 +193,11 @@ def factor_features(
         exploded.rename(columns={"referral_id": "source_referral_id"}), on="child_id", how="inner"
     )
     known = pairs["authorisation_date"] < pairs["prediction_time"]
+    own = pairs["source_referral_id"] == pairs["referral_id"]
     if not own_referral:
-        known &= pairs["source_referral_id"] != pairs["referral_id"]
+        known &= ~own
+    elif own_end is not None:
+        known &= ~own | (pairs["authorisation_date"] < pairs["referral_id"].map(own_end))
     pairs = pairs.loc[known]
     counts = pd.crosstab(pairs["referral_id"], pairs["factors"]).reindex(
         index=cohort["referral_id"], columns=factors, fill_value=0
@@ -231,16 +238,37 @@ def known_referral_steps(outcome_type: str) -> tuple[str, ...]:
     return CURRENT_REFERRAL_STEPS
 
 
+def own_referral_end(
+    cohort: pd.DataFrame, outcome_type: str, prediction_offset_days: int
+) -> pd.Series:
+    """Per row (indexed by referral_id), the time before which the records of
+    its own referral may make its features: its prediction point; for an
+    ``nfa_rereferral`` outcome the end of the day the point is counted from
+    (the referral date, or the assessment's authorisation), if earlier. After
+    that day a case is either closed, and nothing more is recorded, or goes on
+    to an assessment, notes, visits: what is recorded then tells the closure,
+    half of the label, as the closure itself would."""
+    point = cohort.set_index("referral_id")["prediction_time"]
+    if outcome_type != "nfa_rereferral":
+        return point
+    return point - pd.Timedelta(days=prediction_offset_days - 1)
+
+
 def current_referral_features(
-    cohort: pd.DataFrame, steps: pd.DataFrame, wanted: tuple[str, ...] = CURRENT_REFERRAL_STEPS
+    cohort: pd.DataFrame,
+    steps: pd.DataFrame,
+    wanted: tuple[str, ...] = CURRENT_REFERRAL_STEPS,
+    end: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Per row, which ``wanted`` steps of its own referral are on record
-    strictly before its prediction point (``current_referral_<step>``: 1 or 0)
-    and the days since the latest of each (``days_since_current_referral_<step>``,
-    NaN if none). ``steps`` is ``referral_steps``' table. Returns the features
-    indexed by referral_id and the latest step time used per row."""
+    strictly before its ``end`` (``own_referral_end``; the prediction point
+    when None) (``current_referral_<step>``: 1 or 0) and the days from the
+    latest of each to the point (``days_since_current_referral_<step>``, NaN if
+    none). ``steps`` is ``referral_steps``' table. Returns the features indexed
+    by referral_id and the latest step time used per row."""
     pairs = cohort[["referral_id", "prediction_time"]].merge(steps, on="referral_id", how="inner")
-    pairs = pairs.loc[pairs["time"] < pairs["prediction_time"]]
+    until = pairs["prediction_time"] if end is None else pairs["referral_id"].map(end)
+    pairs = pairs.loc[pairs["time"] < until]
     index = pd.Index(cohort["referral_id"])
     point = cohort.set_index("referral_id")["prediction_time"]
     features, latest_times = {}, []
@@ -260,9 +288,11 @@ def primary_need_features(
     steps: pd.DataFrame,
     wanted: tuple[str, ...],
     needs: list[str],
+    end: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Indicator columns (``need_<code>``) of the primary need of each row's own
-    referral, once on record strictly before its prediction point; NaN before.
+    referral, once on record strictly before its ``end`` (``own_referral_end``;
+    the prediction point when None); NaN before.
 
     CIN records the primary need at assessment or closure (N9, "not a child in
     need", is an outcome of either), so it is known from the referral's first
@@ -274,7 +304,7 @@ def primary_need_features(
     recording = steps.loc[steps["step"].isin({"assessment_authorised", "closure"} & set(wanted))]
     point = cohort.set_index("referral_id")["prediction_time"]
     known_time = recording.groupby("referral_id")["time"].min().reindex(point.index)
-    known_time = known_time.where(known_time < point)
+    known_time = known_time.where(known_time < (point if end is None else end))
     need = point.index.to_series().map(referrals.set_index("referral_id")["primary_need"])
     features = one_hot(need, "need", needs)
     return features.where(known_time.notna(), np.nan), known_time
@@ -285,12 +315,13 @@ def structured_features(
     tables: dict[str, pd.DataFrame],
     current_referral: bool = True,
     outcome_type: str = "escalation",
+    prediction_offset_days: int = 1,
 ) -> pd.DataFrame:
     """All structured features of the cohort, with their ``feature_time``;
     with ``current_referral``, also the steps of each row's own referral known
     before its point (``current_referral_features``, those that
-    ``known_referral_steps`` allows for ``outcome_type``) and its assessment's
-    factors once authorised."""
+    ``known_referral_steps`` allows for ``outcome_type``, up to
+    ``own_referral_end``) and its assessment's factors once authorised."""
     referrals = tables["referrals"]
     current = cohort[["referral_id"]].merge(
         referrals, on="referral_id", how="left", validate="one_to_one"
@@ -348,19 +379,20 @@ def structured_features(
         times.append(latest)
 
     factors = sorted({f for codes in tables["assessments"]["factors"] for f in codes} - {"21"})
+    own_end = own_referral_end(cohort, outcome_type, prediction_offset_days)
     factor_block, factor_time = factor_features(
-        cohort, tables["assessments"], factors, own_referral=current_referral
+        cohort, tables["assessments"], factors, current_referral, own_end
     )
     blocks.append(factor_block)
     times.append(factor_time)
 
     if current_referral:
         steps, wanted = referral_steps(tables), known_referral_steps(outcome_type)
-        progress, progress_time = current_referral_features(cohort, steps, wanted)
+        progress, progress_time = current_referral_features(cohort, steps, wanted, own_end)
         blocks.append(progress)
         times.append(progress_time)
         needs = sorted(referrals["primary_need"].dropna().unique())
-        need, need_time = primary_need_features(cohort, referrals, steps, wanted, needs)
+        need, need_time = primary_need_features(cohort, referrals, steps, wanted, needs, own_end)
         blocks.append(need)
         times.append(need_time)
 
@@ -502,7 +534,11 @@ def main(snakemake) -> None:
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     tables = read_canonical_tables(snakemake.input)
     structured = structured_features(
-        cohort, tables, snakemake.params.current_referral, snakemake.params.outcome_type
+        cohort,
+        tables,
+        snakemake.params.current_referral,
+        snakemake.params.outcome_type,
+        snakemake.params.prediction_offset_days,
     )
     audit = audited(
         cohort,

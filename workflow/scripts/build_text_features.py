@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from build_structured_features import audited
+from build_structured_features import audited, own_referral_end
 
 from common import InputError, feature_schema, read_parquet, write_parquet
 
@@ -45,15 +45,15 @@ def notes_end(
     prediction_offset_days: int,
 ) -> pd.Series:
     """Per row (indexed by referral_id), the time before which its notes may
-    make its text features: its prediction point; for an ``nfa_rereferral``
-    outcome no later than the end of the day the point is counted from, nor
-    than the start of the own referral's closure date (any closure)."""
-    point = cohort.set_index("referral_id")["prediction_time"]
+    make its text features: its ``own_referral_end`` (the prediction point;
+    for an ``nfa_rereferral`` outcome the end of the day the point is counted
+    from), and for that outcome no later than the start of the own referral's
+    closure date (any closure)."""
+    end = own_referral_end(cohort, outcome_type, prediction_offset_days)
     if outcome_type != "nfa_rereferral":
-        return point
-    anchor_day_end = point - pd.Timedelta(days=prediction_offset_days - 1)
-    closure = point.index.to_series().map(referrals.set_index("referral_id")["closure_date"])
-    return pd.concat([point, anchor_day_end, closure], axis=1).min(axis=1)
+        return end
+    closure = end.index.to_series().map(referrals.set_index("referral_id")["closure_date"])
+    return pd.concat([end, closure], axis=1).min(axis=1)
 
 
 def with_notes_end(cohort: pd.DataFrame, end: pd.Series | None) -> pd.DataFrame:
