@@ -399,3 +399,98 @@ def test_notes_that_match_no_cohort_child_stop_the_run():
     btf.check_notes_linked_to_cohort(pd.Series([], dtype="str"), cohort_children)
     with pytest.raises(InputError, match="different keys"):
         btf.check_notes_linked_to_cohort(pd.Series(["b1", "b2"]), cohort_children)
+
+
+def test_an_nfa_outcomes_text_never_holds_its_own_referrals_closure_note(tables):
+    # r1 (child a, referred 2016-01-10) is closed with no further action on
+    # 01-20 and seen at a day-14 point (01-24); its closure note is n3.
+    outcome = {**NFA, "prediction_offset_days": 14}
+    cohort, _ = bc.build_cohort("nfa", outcome, tables, 18, pd.Timestamp("2020-01-01"))
+    assert cohort.set_index("referral_id").loc["r1", "label"] == 1
+    times = dates("2016-01-10T09:00", "2016-01-13T10:00", "2016-01-20T15:00", "2016-01-22T10:00")
+    tokens = pd.DataFrame(
+        {
+            "note_id": ["n1", "n2", "n3", "n4"],
+            "child_id": ["a"] * 4,
+            "note_datetime": times,
+            "document_type": ["Case note"] * 4,
+            "tokens": [["contact"], ["visit"], ["further", "action"], ["after"]],
+        }
+    )
+    flags = pd.DataFrame(
+        {
+            "note_id": ["n1", "n2", "n3", "n4"],
+            "child_id": ["a"] * 4,
+            "note_datetime": times,
+            "flag_missing": pd.Series([0, 0, 1, 0], dtype="int8"),
+        }
+    )
+    end = btf.notes_end(cohort, tables["referrals"], "nfa_rereferral", 14)
+    # the end of the referral day, before the closure date
+    assert end["r1"] == pd.Timestamp("2016-01-11")
+    documents = btf.text_documents(cohort, tokens, 14, end).set_index("referral_id")
+    assert documents.loc["r1", "tokens"] == ["contact"]
+    # "previous text" (before a 2-day window) never holds the closure note either
+    text_flags = btf.text_flag_features(cohort, flags, 2, True, end).set_index("referral_id")
+    assert text_flags.loc["r1", "previous_vulnerability_missing"] == 0
+    assert text_flags.loc["r1", "previous_vulnerability_note_count"] == 1
+    # an escalation outcome keeps every note up to its point
+    kept = btf.notes_end(cohort, tables["referrals"], "escalation", 14)
+    assert kept.equals(cohort.set_index("referral_id")["prediction_time"])
+    escalation = btf.text_documents(cohort, tokens, 14, kept).set_index("referral_id")
+    assert escalation.loc["r1", "n_notes"] == 4
+
+
+def test_an_nfa_outcome_never_counts_a_siblings_closure_of_the_same_incident(tables):
+    # b is referred with sister a on 2016-01-10 (r5); both referrals are closed
+    # with no further action that day, before the next-day point.
+    sibling = pd.DataFrame(
+        {
+            "referral_id": ["r5"],
+            "child_id": ["b"],
+            "referral_date": dates("2016-01-10"),
+            "referral_source": ["6"],
+            "primary_need": ["N1"],
+            "nfa": [True],
+            "closure_date": dates("2016-01-10"),
+            "closure_reason": ["RC8"],
+        }
+    )
+    referrals = pd.concat([tables["referrals"], sibling], ignore_index=True)
+    referrals["closure_date"] = referrals["closure_date"].where(
+        referrals["referral_id"] != "r1", pd.Timestamp("2016-01-10")
+    )
+    tables = tables | {"referrals": referrals}
+    cohort, _ = bc.build_cohort("nfa", NFA, tables, 18, pd.Timestamp("2020-01-01"))
+    nfa = bsf.structured_features(cohort, tables, outcome_type="nfa_rereferral")
+    nfa = nfa.set_index("referral_id")
+    assert nfa.loc["r1", "n_previous_family_nfa_closures"] == 0
+    assert pd.isna(nfa.loc["r1", "days_since_last_family_nfa_closures"])
+    # the sibling's referral itself is known at the point and is no closure
+    assert nfa.loc["r1", "n_previous_family_referrals"] == 1
+    # closures of referrals made on other dates are history, as before
+    assert nfa.loc["r3", "n_previous_family_nfa_closures"] == 2
+    assert nfa.loc["r3", "n_previous_nfa_closures"] == 1
+    escalation = bsf.structured_features(cohort, tables, outcome_type="escalation")
+    assert escalation.set_index("referral_id").loc["r1", "n_previous_family_nfa_closures"] == 1
+
+
+def test_an_nfa_outcome_sees_its_own_referrals_steps_only_up_to_its_anchor_day(tables):
+    # r1 (referred 2016-01-10, assessed 01-11 to 01-15, closed NFA 01-20) at a
+    # day-14 point (01-24): whether an assessment started after the referral
+    # day tells whether the case was closed at the front door.
+    outcome = {**NFA, "prediction_offset_days": 14}
+    cohort, _ = bc.build_cohort("nfa", outcome, tables, 18, pd.Timestamp("2020-01-01"))
+    nfa = bsf.structured_features(cohort, tables, True, "nfa_rereferral", 14)
+    nfa = nfa.set_index("referral_id")
+    assert nfa.loc["r1", "current_referral_assessment_started"] == 0
+    assert nfa.loc["r1", "current_referral_assessment_authorised"] == 0
+    assert nfa.loc["r1", "factor_3B"] == 0
+    assert pd.isna(nfa.loc["r1", "need_N1"])
+    assert nfa.loc["r1", "feature_time"] == pd.Timestamp("2016-01-10")
+    escalation = bsf.structured_features(cohort, tables, True, "escalation", 14)
+    escalation = escalation.set_index("referral_id")
+    assert escalation.loc["r1", "current_referral_assessment_started"] == 1
+    assert escalation.loc["r1", "days_since_current_referral_assessment_started"] == 13
+    assert escalation.loc["r1", "factor_3B"] == 1
+    assert escalation.loc["r1", "need_N1"] == 1

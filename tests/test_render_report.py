@@ -25,6 +25,7 @@ from report_wording import (
     disparity_summary,
     honest_answer,
     suppressed_groups,
+    text_window_wording,
 )
 
 DISCLOSURE = Disclosure(min_group_size=30, min_outcome_cases=5)
@@ -293,6 +294,14 @@ def test_cohort_rules_follow_each_outcomes_config():
     assert "referred again" not in rules
     assert "closed before the prediction point" in rules
     assert "no authorised assessment" in rules
+
+
+def test_text_window_wording_says_an_nfa_outcome_never_reads_its_own_closure():
+    escalation = {"type": "escalation", "text_window_days": 21}
+    assert text_window_wording(escalation) == "text from the 21 days before it"
+    nfa = text_window_wording({"type": "nfa_rereferral", "text_window_days": 7})
+    assert nfa.startswith("text from the 7 days before it, but no later than the day")
+    assert "never from the referral's closure date on" in nfa
 
 
 def test_fairness_comparison_states_the_configured_reference_and_band():

@@ -29,6 +29,9 @@ rule build_structured_features:
             dpath="outcomes/{outcome}/current_referral_features", within=config
         ),
         outcome_type=lookup(dpath="outcomes/{outcome}/type", within=config),
+        prediction_offset_days=lookup(
+            dpath="outcomes/{outcome}/prediction_offset_days", within=config
+        ),
         leakage_audit=config["leakage_audit"],
     script:
         "../scripts/build_structured_features.py"
@@ -37,6 +40,7 @@ rule build_structured_features:
 rule build_text_features:
     input:
         cohort=rules.build_cohort.output.cohort,
+        referrals=rules.ingest_records.output.referrals,
         tokens=expand(rules.normalise_notes.output.tokens, shard=SHARDS),
         flags=expand(rules.flag_vulnerabilities.output.flags, shard=SHARDS),
         helpers=HELPERS,
@@ -56,6 +60,10 @@ rule build_text_features:
         mem_mb=4000,
     params:
         outcome=outcome_text_settings,
+        outcome_type=lookup(dpath="outcomes/{outcome}/type", within=config),
+        prediction_offset_days=lookup(
+            dpath="outcomes/{outcome}/prediction_offset_days", within=config
+        ),
         leakage_audit=config["leakage_audit"],
     script:
         "../scripts/build_text_features.py"

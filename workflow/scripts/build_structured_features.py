@@ -6,15 +6,21 @@ assessments, section 47 enquiries, child protection plans and care episodes,
 and days since the last of each; the same for the child's family (siblings
 included). The row's own referral is never its own history: its record, its
 closure and the assessments, enquiries and plans recorded under it are left
-out, as in the 2020 study ("excluding the current one"). Also: total and mean
-days on earlier plans and in care (counted up to the prediction point);
-assessment factors of earlier referrals' assessments authorised before the
-point; the current referral's source (known from the referral); age, sex and
-disability. Ethnicity is never a feature: it is kept for the fairness analysis.
+out, as in the 2020 study ("excluding the current one"); for an
+``nfa_rereferral`` outcome so are the NFA closures of any referral made on the
+row's own referral date (a sibling referred with the child is the same
+incident, so its closure is the row's own by proxy; its referral still counts).
+Also: total and mean days on earlier plans and in care (counted up to the
+prediction point); assessment factors of earlier referrals' assessments
+authorised before the point; the current referral's source (known from the
+referral); age, sex and disability. Ethnicity is never a feature: it is kept
+for the fairness analysis.
 
 Current referral so far (the outcome's ``current_referral_features``, on by
 default): the steps of the row's own referral dated strictly before its
-prediction point, each as a flag and the days since it: an assessment started
+prediction point (for an ``nfa_rereferral`` outcome, before the end of the day
+the point is counted from: ``own_referral_end``), each as a flag and the days
+since it: an assessment started
 or authorised, a section 47 enquiry started, an initial child protection
 conference held, the referral closed, closed with no further action; and
 the factors of its own assessment once authorised. At an escalation point two
@@ -83,6 +89,7 @@ def history_features(
     name: str,
     time_column: str = "time",
     key: str = "child_id",
+    exclude_same_day_referrals: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Count a child's (or with ``key="household"`` the family's) events known
     before each prediction point, and the days since the latest.
@@ -90,18 +97,25 @@ def history_features(
     ``events`` has ``key``, the ``time_column`` at which each event became
     known, and optionally ``source_referral_id``: events of the cohort row's
     own referral are then left out (its own record or closure would describe
-    the very decision being predicted). Returns the features indexed by
-    referral_id and the latest event time used per row.
+    the very decision being predicted). With ``exclude_same_day_referrals``,
+    events of any referral dated on the row's own referral date
+    (``source_referral_date``) are left out too: a sibling referred with the
+    row's child is the same incident, so its closure is the row's own closure
+    by proxy. Returns the features indexed by referral_id and the latest event
+    time used per row.
     """
     columns = [key, time_column]
-    if "source_referral_id" in events.columns:
-        columns.append("source_referral_id")
-    pairs = cohort[["referral_id", key, "prediction_time"]].merge(
+    for column in ("source_referral_id", "source_referral_date"):
+        if column in events.columns:
+            columns.append(column)
+    pairs = cohort[["referral_id", key, "referral_date", "prediction_time"]].merge(
         events[columns], on=key, how="inner"
     )
     known = pairs[time_column] < pairs["prediction_time"]
     if "source_referral_id" in pairs.columns:
         known &= pairs["source_referral_id"] != pairs["referral_id"]
+    if exclude_same_day_referrals:
+        known &= pairs["source_referral_date"] != pairs["referral_date"]
     pairs = pairs.loc[known]
     grouped = pairs.groupby("referral_id", sort=False)
     latest = grouped[time_column].max()
@@ -165,10 +179,12 @@ def factor_features(
     assessments: pd.DataFrame,
     factors: list[str],
     own_referral: bool = False,
+    own_end: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Times each assessment factor was identified in the child's assessments
     authorised before the prediction point: those of earlier referrals, and
-    with ``own_referral`` also those of the row's own referral."""
+    with ``own_referral`` also those of the row's own referral, authorised
+    before its ``own_end`` (``own_referral_end``; the point when None)."""
     authorised = assessments.loc[assessments["authorisation_date"].notna()]
     exploded = authorised[["referral_id", "child_id", "authorisation_date", "factors"]].explode(
         "factors"
@@ -177,8 +193,11 @@ def factor_features(
         exploded.rename(columns={"referral_id": "source_referral_id"}), on="child_id", how="inner"
     )
     known = pairs["authorisation_date"] < pairs["prediction_time"]
+    own = pairs["source_referral_id"] == pairs["referral_id"]
     if not own_referral:
-        known &= pairs["source_referral_id"] != pairs["referral_id"]
+        known &= ~own
+    elif own_end is not None:
+        known &= ~own | (pairs["authorisation_date"] < pairs["referral_id"].map(own_end))
     pairs = pairs.loc[known]
     counts = pd.crosstab(pairs["referral_id"], pairs["factors"]).reindex(
         index=cohort["referral_id"], columns=factors, fill_value=0
@@ -219,16 +238,37 @@ def known_referral_steps(outcome_type: str) -> tuple[str, ...]:
     return CURRENT_REFERRAL_STEPS
 
 
+def own_referral_end(
+    cohort: pd.DataFrame, outcome_type: str, prediction_offset_days: int
+) -> pd.Series:
+    """Per row (indexed by referral_id), the time before which the records of
+    its own referral may make its features: its prediction point; for an
+    ``nfa_rereferral`` outcome the end of the day the point is counted from
+    (the referral date, or the assessment's authorisation), if earlier. After
+    that day a case is either closed, and nothing more is recorded, or goes on
+    to an assessment, notes, visits: what is recorded then tells the closure,
+    half of the label, as the closure itself would."""
+    point = cohort.set_index("referral_id")["prediction_time"]
+    if outcome_type != "nfa_rereferral":
+        return point
+    return point - pd.Timedelta(days=prediction_offset_days - 1)
+
+
 def current_referral_features(
-    cohort: pd.DataFrame, steps: pd.DataFrame, wanted: tuple[str, ...] = CURRENT_REFERRAL_STEPS
+    cohort: pd.DataFrame,
+    steps: pd.DataFrame,
+    wanted: tuple[str, ...] = CURRENT_REFERRAL_STEPS,
+    end: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Per row, which ``wanted`` steps of its own referral are on record
-    strictly before its prediction point (``current_referral_<step>``: 1 or 0)
-    and the days since the latest of each (``days_since_current_referral_<step>``,
-    NaN if none). ``steps`` is ``referral_steps``' table. Returns the features
-    indexed by referral_id and the latest step time used per row."""
+    strictly before its ``end`` (``own_referral_end``; the prediction point
+    when None) (``current_referral_<step>``: 1 or 0) and the days from the
+    latest of each to the point (``days_since_current_referral_<step>``, NaN if
+    none). ``steps`` is ``referral_steps``' table. Returns the features indexed
+    by referral_id and the latest step time used per row."""
     pairs = cohort[["referral_id", "prediction_time"]].merge(steps, on="referral_id", how="inner")
-    pairs = pairs.loc[pairs["time"] < pairs["prediction_time"]]
+    until = pairs["prediction_time"] if end is None else pairs["referral_id"].map(end)
+    pairs = pairs.loc[pairs["time"] < until]
     index = pd.Index(cohort["referral_id"])
     point = cohort.set_index("referral_id")["prediction_time"]
     features, latest_times = {}, []
@@ -248,9 +288,11 @@ def primary_need_features(
     steps: pd.DataFrame,
     wanted: tuple[str, ...],
     needs: list[str],
+    end: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Indicator columns (``need_<code>``) of the primary need of each row's own
-    referral, once on record strictly before its prediction point; NaN before.
+    referral, once on record strictly before its ``end`` (``own_referral_end``;
+    the prediction point when None); NaN before.
 
     CIN records the primary need at assessment or closure (N9, "not a child in
     need", is an outcome of either), so it is known from the referral's first
@@ -262,7 +304,7 @@ def primary_need_features(
     recording = steps.loc[steps["step"].isin({"assessment_authorised", "closure"} & set(wanted))]
     point = cohort.set_index("referral_id")["prediction_time"]
     known_time = recording.groupby("referral_id")["time"].min().reindex(point.index)
-    known_time = known_time.where(known_time < point)
+    known_time = known_time.where(known_time < (point if end is None else end))
     need = point.index.to_series().map(referrals.set_index("referral_id")["primary_need"])
     features = one_hot(need, "need", needs)
     return features.where(known_time.notna(), np.nan), known_time
@@ -273,12 +315,13 @@ def structured_features(
     tables: dict[str, pd.DataFrame],
     current_referral: bool = True,
     outcome_type: str = "escalation",
+    prediction_offset_days: int = 1,
 ) -> pd.DataFrame:
     """All structured features of the cohort, with their ``feature_time``;
     with ``current_referral``, also the steps of each row's own referral known
     before its point (``current_referral_features``, those that
-    ``known_referral_steps`` allows for ``outcome_type``) and its assessment's
-    factors once authorised."""
+    ``known_referral_steps`` allows for ``outcome_type``, up to
+    ``own_referral_end``) and its assessment's factors once authorised."""
     referrals = tables["referrals"]
     current = cohort[["referral_id"]].merge(
         referrals, on="referral_id", how="left", validate="one_to_one"
@@ -295,6 +338,7 @@ def structured_features(
     }
     others = by_referral["referrals"]
     nfa_closures = others.loc[others["nfa"] & others["closure_date"].notna()]
+    nfa_closures = nfa_closures.assign(source_referral_date=nfa_closures["referral_date"])
     event_sources = {
         "referrals": others.rename(columns={"referral_date": "time"}),
         "nfa_closures": nfa_closures.rename(columns={"closure_date": "time"}),
@@ -303,9 +347,14 @@ def structured_features(
         "cp_plans": by_referral["cp_plans"].rename(columns={"start_date": "time"}),
         "care_episodes": tables["care_episodes"].rename(columns={"start_date": "time"}),
     }
+    # For an NFA outcome a closure of a referral made on the row's own referral
+    # date is the same incident's closure: half of the label, as its own is.
+    same_day_excluded = {"nfa_closures": outcome_type == "nfa_rereferral"}
     blocks, times = [], []
     for name, events in event_sources.items():
-        features, latest = history_features(cohort, events, name)
+        features, latest = history_features(
+            cohort, events, name, exclude_same_day_referrals=same_day_excluded.get(name, False)
+        )
         blocks.append(features)
         times.append(latest)
 
@@ -315,7 +364,11 @@ def structured_features(
         events = event_sources[name]
         events = events.assign(household=events["child_id"].map(household))
         features, latest = history_features(
-            with_household, events, f"family_{name}", key="household"
+            with_household,
+            events,
+            f"family_{name}",
+            key="household",
+            exclude_same_day_referrals=same_day_excluded.get(name, False),
         )
         blocks.append(features)
         times.append(latest)
@@ -326,19 +379,20 @@ def structured_features(
         times.append(latest)
 
     factors = sorted({f for codes in tables["assessments"]["factors"] for f in codes} - {"21"})
+    own_end = own_referral_end(cohort, outcome_type, prediction_offset_days)
     factor_block, factor_time = factor_features(
-        cohort, tables["assessments"], factors, own_referral=current_referral
+        cohort, tables["assessments"], factors, current_referral, own_end
     )
     blocks.append(factor_block)
     times.append(factor_time)
 
     if current_referral:
         steps, wanted = referral_steps(tables), known_referral_steps(outcome_type)
-        progress, progress_time = current_referral_features(cohort, steps, wanted)
+        progress, progress_time = current_referral_features(cohort, steps, wanted, own_end)
         blocks.append(progress)
         times.append(progress_time)
         needs = sorted(referrals["primary_need"].dropna().unique())
-        need, need_time = primary_need_features(cohort, referrals, steps, wanted, needs)
+        need, need_time = primary_need_features(cohort, referrals, steps, wanted, needs, own_end)
         blocks.append(need)
         times.append(need_time)
 
@@ -480,7 +534,11 @@ def main(snakemake) -> None:
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     tables = read_canonical_tables(snakemake.input)
     structured = structured_features(
-        cohort, tables, snakemake.params.current_referral, snakemake.params.outcome_type
+        cohort,
+        tables,
+        snakemake.params.current_referral,
+        snakemake.params.outcome_type,
+        snakemake.params.prediction_offset_days,
     )
     audit = audited(
         cohort,

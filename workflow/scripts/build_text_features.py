@@ -7,6 +7,16 @@ vulnerability flags raised in that window and, as "previous text", in any
 earlier note (``text_flags``). Notes may be limited to the outcome's
 configured document types.
 
+For an ``nfa_rereferral`` outcome the notes also end (``notes_end``) at the
+start of the case's own referral's closure date, and at the end of the day its
+prediction point is counted from (the referral date, or the assessment's
+authorisation), whichever is earliest. Closing with no further action is half
+of its label and the closure note says so; notes carry no referral id, so every
+note from the closure date on is left out. Cutting there alone would still tell
+closed cases apart from open ones by the notes missing after the closure, so
+no case's notes run past its anchor day: a case closed later reads the same
+as an open one. Escalation outcomes keep their notes up to the point.
+
 Each row records the time of the latest note it used, and the leakage audit
 of ``build_structured_features`` refuses to write features if any is at or
 after the row's prediction point and scores each flag alone against the
@@ -21,21 +31,54 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from build_structured_features import audited
+from build_structured_features import audited, own_referral_end
 
 from common import InputError, feature_schema, read_parquet, write_parquet
 
 logger = logging.getLogger(__name__)
 
 
-def text_documents(cohort: pd.DataFrame, tokens: pd.DataFrame, window_days: int) -> pd.DataFrame:
-    """Concatenate each row's note tokens dated in [point - window, point)."""
-    pairs = cohort[["outcome", "referral_id", "child_id", "prediction_time"]].merge(
+def notes_end(
+    cohort: pd.DataFrame,
+    referrals: pd.DataFrame,
+    outcome_type: str,
+    prediction_offset_days: int,
+) -> pd.Series:
+    """Per row (indexed by referral_id), the time before which its notes may
+    make its text features: its ``own_referral_end`` (the prediction point;
+    for an ``nfa_rereferral`` outcome the end of the day the point is counted
+    from), and for that outcome no later than the start of the own referral's
+    closure date (any closure)."""
+    end = own_referral_end(cohort, outcome_type, prediction_offset_days)
+    if outcome_type != "nfa_rereferral":
+        return end
+    closure = end.index.to_series().map(referrals.set_index("referral_id")["closure_date"])
+    return pd.concat([end, closure], axis=1).min(axis=1)
+
+
+def with_notes_end(cohort: pd.DataFrame, end: pd.Series | None) -> pd.DataFrame:
+    """The cohort's ids and points with ``notes_end``: ``end`` (from
+    ``notes_end``), or the prediction point when None."""
+    frame = cohort[["outcome", "referral_id", "child_id", "prediction_time"]]
+    return frame.assign(
+        notes_end=frame["prediction_time"] if end is None else frame["referral_id"].map(end)
+    )
+
+
+def text_documents(
+    cohort: pd.DataFrame,
+    tokens: pd.DataFrame,
+    window_days: int,
+    end: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Concatenate each row's note tokens dated in [point - window, end), where
+    ``end`` (from ``notes_end``) is the prediction point when None."""
+    pairs = with_notes_end(cohort, end).merge(
         tokens[["child_id", "note_datetime", "note_id", "tokens"]], on="child_id", how="inner"
     )
     window_start = pairs["prediction_time"] - pd.Timedelta(days=window_days)
     in_window = (pairs["note_datetime"] >= window_start) & (
-        pairs["note_datetime"] < pairs["prediction_time"]
+        pairs["note_datetime"] < pairs["notes_end"]
     )
     pairs = pairs.loc[in_window].sort_values(
         ["referral_id", "note_datetime", "note_id"], kind="stable"
@@ -64,24 +107,28 @@ def select_document_types(notes: pd.DataFrame, document_types: list[str] | None)
 
 
 def flag_features(
-    cohort: pd.DataFrame, flags: pd.DataFrame, window_days: int, previous: bool = False
+    cohort: pd.DataFrame,
+    flags: pd.DataFrame,
+    window_days: int,
+    previous: bool = False,
+    end: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Per row and vulnerability category, whether any note raised the flag:
-    in the text window [point - window, point), or with ``previous`` in any
-    note before the window ("previous text", columns ``previous_vulnerability_*``);
-    and the number of those notes and the share that raised any flag (NaN
-    without notes). ``feature_time`` is the latest such note."""
+    in the text window [point - window, end), or with ``previous`` in any
+    note before the window and before ``end`` ("previous text", columns
+    ``previous_vulnerability_*``); and the number of those notes and the share
+    that raised any flag (NaN without notes). ``end`` (from ``notes_end``) is
+    the prediction point when None. ``feature_time`` is the latest such note."""
     categories = [c for c in flags.columns if c.startswith("flag_")]
-    pairs = cohort[["referral_id", "child_id", "prediction_time"]].merge(
+    pairs = with_notes_end(cohort, end).merge(
         flags[["child_id", "note_datetime", *categories]], on="child_id", how="inner"
     )
     window_start = pairs["prediction_time"] - pd.Timedelta(days=window_days)
+    before_end = pairs["note_datetime"] < pairs["notes_end"]
     if previous:
-        in_window = pairs["note_datetime"] < window_start
+        in_window = (pairs["note_datetime"] < window_start) & before_end
     else:
-        in_window = (pairs["note_datetime"] >= window_start) & (
-            pairs["note_datetime"] < pairs["prediction_time"]
-        )
+        in_window = (pairs["note_datetime"] >= window_start) & before_end
     pairs = pairs.loc[in_window]
     pairs = pairs.assign(any_flag=pairs[categories].max(axis=1).astype("float64"))
     grouped = pairs.groupby("referral_id", sort=False)
@@ -97,14 +144,19 @@ def flag_features(
 
 
 def text_flag_features(
-    cohort: pd.DataFrame, flags: pd.DataFrame, window_days: int, previous_text: bool
+    cohort: pd.DataFrame,
+    flags: pd.DataFrame,
+    window_days: int,
+    previous_text: bool,
+    end: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Window flags, joined with the previous-text flags when ``previous_text``;
-    ``feature_time`` is the later of the two."""
-    current = flag_features(cohort, flags, window_days)
+    """Window flags, joined with the previous-text flags when ``previous_text``,
+    both from notes before ``end`` (``flag_features``); ``feature_time`` is the
+    later of the two."""
+    current = flag_features(cohort, flags, window_days, end=end)
     if not previous_text:
         return current
-    earlier = flag_features(cohort, flags, window_days, previous=True)
+    earlier = flag_features(cohort, flags, window_days, previous=True, end=end)
     joined = current.merge(earlier, on="referral_id", suffixes=("", "_previous"))
     joined["feature_time"] = joined[["feature_time", "feature_time_previous"]].max(axis=1)
     return joined.drop(columns="feature_time_previous")
@@ -139,9 +191,15 @@ def main(snakemake) -> None:
     flags = read_shards(snakemake.input.flags)
     if outcome["document_types"] is not None:
         flags = flags.loc[flags["note_id"].isin(tokens["note_id"])]
+    end = notes_end(
+        cohort,
+        read_parquet(snakemake.input.referrals, "referrals"),
+        snakemake.params.outcome_type,
+        snakemake.params.prediction_offset_days,
+    )
     window = outcome["text_window_days"]
-    documents = text_documents(cohort, tokens, window)
-    text_flags = text_flag_features(cohort, flags, window, outcome["previous_text"])
+    documents = text_documents(cohort, tokens, window, end)
+    text_flags = text_flag_features(cohort, flags, window, outcome["previous_text"], end)
     audit = audited(
         cohort,
         {

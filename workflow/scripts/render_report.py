@@ -45,6 +45,7 @@ from report_wording import (  # noqa: E402
     shown_cases,
     shown_values,
     suppressed_groups,
+    text_window_wording,
 )
 
 logger = logging.getLogger(__name__)
@@ -903,8 +904,7 @@ def outcome_definitions(outcomes: dict) -> str:
     items = [
         f"<li><b>{html.escape(name)}</b>: {html.escape(outcome['description'])} "
         f"Prediction point: {outcome['prediction_offset_days']} day(s) after the "
-        f"{POINT_LABELS[outcome['prediction_point']]}; text from the "
-        f"{outcome['text_window_days']} days before it.</li>"
+        f"{POINT_LABELS[outcome['prediction_point']]}; {text_window_wording(outcome)}.</li>"
         for name, outcome in outcomes.items()
     ]
     return "\n".join(["<h2>Outcomes</h2><ul>", *items, "</ul>"])

@@ -215,6 +215,18 @@ def since_referral_exclusions(outcome: dict) -> list[str]:
     return [label for event, label in EVENTS_SINCE_REFERRAL.items() if event in events]
 
 
+def text_window_wording(outcome: dict) -> str:
+    """Which notes make the outcome's text features, in plain English, from its
+    config (``build_text_features.notes_end``)."""
+    wording = f"text from the {outcome['text_window_days']} days before it"
+    if outcome["type"] == "nfa_rereferral":
+        wording += (
+            ", but no later than the day the point is counted from and never from the "
+            "referral's closure date on (its closure is half of the outcome)"
+        )
+    return wording
+
+
 def cohort_rules(outcome: dict, max_age_years: float) -> str:
     """Which referrals make the outcome's cohort, in plain English, from its config."""
     left_out = ["those whose outcome cannot yet be known (the horizon passes the end of the data)"]
