@@ -600,12 +600,12 @@ def test_header_only_optional_table_gives_an_empty_table(tmp_path, table):
     assert len(read_parquet(out / "children.parquet", "children")) == 2
 
 
-def test_header_only_notes_are_checked_without_error(tmp_path):
+def test_header_only_notes_are_a_clear_error_at_ingestion(tmp_path):
+    """Not ~25 jobs later, when the first topic model has nothing to fit."""
     paths = write_raw(tmp_path)
     paths["notes"] = write_notes(tmp_path, NOTES_CSV.split("\n", 1)[0] + "\n")
-    qa = read_parquet(run_main(tmp_path, paths) / "qa.parquet", "ingest_qa")
-    notes = qa.loc[qa["table"] == "notes"].set_index("measure")["count"]
-    assert notes["rows_read"] == 0 and notes["rows_kept"] == 0
+    message = r"notes: file .* holds only a header row, and the text designs need case notes"
+    assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
 
 
 @pytest.mark.parametrize("table", ["children", "referrals"])

@@ -64,6 +64,12 @@ UNIQUE_IDS = {"children": "child_id", "referrals": "referral_id"}
 # Tables without which no cohort exists; the others may legitimately be empty
 # (e.g. no child looked after in a small extract).
 NEEDS_ROWS = ("children", "referrals")
+# What an export without rows stops, for the message.
+NEEDED_FOR = {
+    "children": "the study cannot run without children",
+    "referrals": "the study cannot run without referrals",
+    "notes": "the text designs need case notes",
+}
 NOTE_REQUIRED = ("note_id", "child_id", "note_datetime", "text")
 TRUE_VALUES = {"1", "true", "yes", "y", "t"}
 FALSE_VALUES = {"0", "false", "no", "n", "f"}
@@ -178,9 +184,10 @@ def check_unique(
 
 
 def check_has_rows(frame: pd.DataFrame, path: Path, table: str, read_only: bool) -> None:
-    """Raise ``InputError`` if ``table``, one of ``NEEDS_ROWS``, has no rows: as
-    read (``read_only``: the export holds only a header) or after the checks
-    that leave rows out. Without them no referral can enter the study."""
+    """Raise ``InputError`` if ``table``, one of ``NEEDS_ROWS`` or the notes,
+    has no rows: as read (``read_only``: the export holds only a header) or
+    after the checks that leave rows out. Without them no referral can enter
+    the study, or no text design be fitted."""
     if not frame.empty:
         return
     if read_only:
@@ -192,9 +199,7 @@ def check_has_rows(frame: pd.DataFrame, path: Path, table: str, read_only: bool)
     else:
         problem = "has no row left after the checks above"
         fix = "fix the rows the warnings above name (or the children table they refer to)"
-    raise InputError(
-        f"{table}: file {path} {problem}, and the study cannot run without {table}; {fix}."
-    )
+    raise InputError(f"{table}: file {path} {problem}, and {NEEDED_FOR[table]}; {fix}.")
 
 
 def drop_rows(
@@ -490,6 +495,7 @@ def check_notes(
     notes = read_mapped_csv(path, columns, "notes")
     logger.info("notes: read %d rows from %s", len(notes), path)
     qa.add("notes", "rows_read", len(notes))
+    check_has_rows(notes, path, "notes", read_only=True)
     check_required(notes, NOTE_REQUIRED, path, "notes", columns)
     check_unique(notes, "note_id", path, "notes", columns)
     notes["note_datetime"] = parse_dates(
