@@ -253,6 +253,9 @@ def test_zoned_times_are_read_in_uk_time_and_plain_times_as_written(tmp_path):
             "2017-07-21T15:45:17",
             "2017-07-21",
             "21/07/2017",
+            "21/07/2017 15:45",
+            "21/07/2017 15:45:17",
+            "1/7/2017 09:05",
         ]
     )
     parsed = parse_dates(values, tmp_path / "notes.csv", "note time", required=True)
@@ -269,18 +272,40 @@ def test_zoned_times_are_read_in_uk_time_and_plain_times_as_written(tmp_path):
         "2017-07-21 15:45:17.000",
         "2017-07-21 00:00:00.000",
         "2017-07-21 00:00:00.000",
+        "2017-07-21 15:45:00.000",
+        "2017-07-21 15:45:17.000",
+        "2017-07-01 09:05:00.000",
     ]
     assert parsed.dtype == "datetime64[ms]"
 
 
 def test_unreadable_date_of_birth_is_shown_by_its_shape_only(tmp_path):
-    paths = write_raw(
-        tmp_path, {"children": RAW["children"].replace("2012-01-20", "20/01/2012 00:00")}
+    paths = write_raw(tmp_path, {"children": RAW["children"].replace("2012-01-20", "20.01.2012")})
+    message = (
+        r"'PersonBirthDate' \(children.date_of_birth\), line 3: cannot read the date written "
+        r"'99\.99\.9999'.*use yyyy-mm-dd, dd/mm/yyyy or dd/mm/yyyy hh:mm\[:ss\]"
     )
-    message = r"'PersonBirthDate' \(children.date_of_birth\), line 3: .*'99/99/9999 99:99'"
     with pytest.raises(InputError, match=message) as error:
         ingest(paths)
-    assert "20/01/2012" not in str(error.value)
+    assert "20.01.2012" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "shape"),
+    [
+        ("30/02/2017", "99/99/9999"),
+        ("30/02/2017 15:45", "99/99/9999 99:99"),
+        ("2017-02-30", "9999-99-99"),
+        ("21/07/2017 25:00", "99/99/9999 99:99"),
+    ],
+)
+def test_impossible_date_in_a_readable_form_is_not_a_valid_date(tmp_path, value, shape):
+    """Not "use dd/mm/yyyy", which it already is; shown by its shape only."""
+    with pytest.raises(InputError) as error:
+        parse_dates(pd.Series(["2017-01-01", value]), tmp_path / "n.csv", "note time", True)
+    message = str(error.value)
+    assert f"the date written '{shape}' (9: a digit, A: a letter) is not a valid date" in message
+    assert "use yyyy-mm-dd" not in message and value not in message
 
 
 def test_missing_key_says_how_to_set_one(monkeypatch):
@@ -637,7 +662,10 @@ def test_bad_date_after_multiline_notes_names_the_physical_line(tmp_path):
     paths["notes"] = write_notes(tmp_path, MULTILINE_NOTES)
     lines = paths["notes"].read_text(encoding="utf-8").split("\n")
     assert lines[7].startswith('"N3"')
-    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 8: cannot read the date written"
+    message = (
+        r"column 'NoteDateTime' \(notes.note_datetime\), line 8: the date written '9999-99-99' "
+        r".*is not a valid date"
+    )
     assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
 
 
@@ -648,7 +676,7 @@ def test_bad_row_after_multiline_cells_of_a_table_names_the_physical_line(tmp_pa
         .replace("2016-06-01", "2016-13-01")
     )
     paths = write_raw(tmp_path, {"referrals": referrals})
-    message = r"column 'CINreferralDate' \(referrals.referral_date\), line 5: cannot read"
+    message = r"column 'CINreferralDate' \(referrals.referral_date\), line 5: the date written"
     assert_fails_cleanly(tmp_path, paths, message, paths["referrals"])
 
 
@@ -678,7 +706,7 @@ def test_binary_exports_name_the_row_as_their_format_numbers_it(tmp_path, name, 
         children.to_excel(paths["children"], index=False)
     else:
         children.to_parquet(paths["children"])
-    message = rf"column 'PersonBirthDate' \(children.date_of_birth\), {location}: cannot read"
+    message = rf"column 'PersonBirthDate' \(children.date_of_birth\), {location}: the date written"
     assert_fails_cleanly(tmp_path, paths, message, paths["children"])
 
 
