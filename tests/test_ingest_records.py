@@ -527,8 +527,12 @@ def test_unreadable_files_name_file_and_fix(tmp_path, content, name, message):
     ("notes", "message"),
     [
         (
-            NOTES_CSV.replace("Short note", ""),
-            r"'NoteText' \(notes.text\), line 4: value is missing",
+            NOTES_CSV.replace("N2,C2", ",C2"),
+            r"'NoteID' \(notes.note_id\), line 4: value is missing",
+        ),
+        (
+            NOTES_CSV.replace("Short note", "").replace("N1,C1,", "N1,,"),
+            r"notes: file .* has no row left after the checks above, and the text designs",
         ),
         (
             NOTES_CSV.replace("02/03/2016", "2nd March"),
@@ -546,6 +550,23 @@ def test_bad_notes_fail_without_partial_output(tmp_path, notes, message):
     paths = write_raw(tmp_path)
     paths["notes"] = write_notes(tmp_path, notes)
     assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
+
+
+def test_notes_without_child_time_or_text_are_left_out_and_counted(tmp_path, caplog):
+    """Attachment-only notes are common: they must not stop the run."""
+    notes = NOTES_CSV + "N3,C1,2016-03-01,Attachment,\nN4,C2,,Case note,x\nN5,,2016-03-01,,y\n"
+    paths = write_raw(tmp_path)
+    paths["notes"] = write_notes(tmp_path, notes)
+    qa = read_parquet(run_main(tmp_path, paths) / "qa.parquet", "ingest_qa")
+    rows = qa.loc[qa["table"] == "notes"]
+    rejected = rows.loc[rows["measure"] == "rows_rejected"].set_index("value")["count"]
+    assert rejected.to_dict() == {
+        "have no child id": 1,
+        "have no note time": 1,
+        "have no text (e.g. an attachment only)": 1,
+    }
+    assert rows.loc[rows["measure"] == "rows_kept", "count"].tolist() == [2]
+    assert "1 notes row(s) have no text (e.g. an attachment only) (first at line 5)" in caplog.text
 
 
 def test_qa_leaves_out_the_raw_document_types(tmp_path):

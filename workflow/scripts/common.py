@@ -936,6 +936,26 @@ def read_mapped_csv(path: str | Path, columns: dict[str, str], table: str) -> pd
     return out.replace("", pd.NA)
 
 
+# Case notes that cannot be used, by the canonical column they lack, and why:
+# a note without a child cannot be linked, one without a time cannot be placed
+# before a prediction point, and one without text (attachment-only notes are
+# common) has nothing to read. Such notes are left out and counted, not fatal.
+UNUSABLE_NOTES = {
+    "child_id": "have no child id",
+    "note_datetime": "have no note time",
+    "text": "have no text (e.g. an attachment only)",
+}
+
+
+def unusable_notes(notes: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per reason in ``UNUSABLE_NOTES``, which notes lack that column's value
+    (missing or only spaces); a note may lack several."""
+    return {
+        reason: notes[column].astype("string").fillna("").str.strip().eq("").astype(bool)
+        for column, reason in UNUSABLE_NOTES.items()
+    }
+
+
 def column_label(columns: dict[str, str], table: str, column: str) -> str:
     """How messages name canonical ``column`` of ``table``: as it is headed in
     the user's file (``columns`` maps canonical -> file column names), then its

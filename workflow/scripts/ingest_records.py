@@ -36,6 +36,7 @@ from common import (
     read_mapped_csv,
     resolve_key,
     row_location,
+    unusable_notes,
     write_parquet,
 )
 
@@ -70,7 +71,6 @@ NEEDED_FOR = {
     "referrals": "the study cannot run without referrals",
     "notes": "the text designs need case notes",
 }
-NOTE_REQUIRED = ("note_id", "child_id", "note_datetime", "text")
 TRUE_VALUES = {"1", "true", "yes", "y", "t"}
 FALSE_VALUES = {"0", "false", "no", "n", "f"}
 NO_DISABILITY = {"NONE", "NO", "0", ""}
@@ -485,8 +485,10 @@ def check_notes(
 ) -> None:
     """Check the case-notes export and record its QA rows.
 
-    Missing note ids, child ids, times or text and unreadable times raise
-    ``InputError`` (as ``redact_notes`` would); notes of children missing from
+    Missing note ids and unreadable times raise ``InputError`` (as
+    ``redact_notes`` would); notes without a child id, time or text are left
+    out with a warning and counted (``common.UNUSABLE_NOTES``, as
+    ``redact_notes`` leaves them out); notes of children missing from
     the children table and notes dated after ``reference`` are kept, counted
     and logged. The text itself is neither kept nor logged, nor are the
     document types, which may be free-text subjects naming someone:
@@ -496,7 +498,10 @@ def check_notes(
     logger.info("notes: read %d rows from %s", len(notes), path)
     qa.add("notes", "rows_read", len(notes))
     check_has_rows(notes, path, "notes", read_only=True)
-    check_required(notes, NOTE_REQUIRED, path, "notes", columns)
+    check_required(notes, ["note_id"], path, "notes", columns)
+    for reason, lacking in unusable_notes(notes).items():
+        notes = drop_rows(notes, lacking.loc[notes.index], path, "notes", reason, qa)
+    check_has_rows(notes, path, "notes", read_only=False)
     check_unique(notes, "note_id", path, "notes", columns)
     notes["note_datetime"] = parse_dates(
         notes["note_datetime"],
