@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 import ingest_records as ir
-from common import InputError, parse_dates, read_mapped_csv, read_parquet, resolve_key
+from common import (
+    InputError,
+    parse_dates,
+    pseudonymise,
+    read_mapped_csv,
+    read_parquet,
+    resolve_key,
+)
 
 KEY = b"test-key"
 ROOT = Path(__file__).resolve().parents[1]
@@ -784,3 +791,30 @@ def test_json_lines_name_the_physical_line_past_blank_lines(tmp_path):
 def test_messages_name_the_file_column_then_the_canonical_one(tmp_path, table, text, message):
     paths = write_raw(tmp_path, {table: text})
     assert_fails_cleanly(tmp_path, paths, message, paths[table])
+
+
+def test_ids_with_stray_spaces_link_across_tables():
+    """Exports pad ids inconsistently ("C1 " in one table, "C1" in another)."""
+    pseudonyms = pseudonymise(pd.Series([" C1", "C1 ", "C1", "\tC1"]), KEY)
+    assert pseudonyms.nunique() == 1
+
+
+def test_ids_with_stray_spaces_link_children_and_referrals(tmp_path):
+    referrals = RAW["referrals"].replace("C1,R1,", " C1 ,R1,")
+    tables, _ = ir.ingest(
+        write_raw(tmp_path, {"referrals": referrals}), MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE
+    )
+    assert len(tables["referrals"]) == RAW["referrals"].count("\n") - 1
+
+
+def test_notes_dated_after_the_extract_are_kept_counted_and_logged(tmp_path, caplog):
+    paths = write_raw(tmp_path)
+    later = (RUN_DATE + pd.Timedelta(days=2)).strftime("%Y-%m-%d")
+    paths["notes"] = write_notes(tmp_path, NOTES_CSV.replace("02/03/2016", later))
+    mappings = {**MAPPINGS, "notes": NOTES_MAPPING}
+    _, qa = ir.ingest(paths, mappings, KEY, ";", CODE_LISTS, RUN_DATE)
+    notes = qa.loc[qa["table"] == "notes"].set_index("measure")
+    assert notes.loc["impossible_date", "count"] == 1
+    assert notes.loc["impossible_date", "value"] == "after 2026-11-23 (future)"
+    assert notes.loc["rows_kept", "count"] == 2
+    assert "1 note(s) dated after 2026-11-23 (first at line 4); check the export" in caplog.text
