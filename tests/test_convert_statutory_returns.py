@@ -74,6 +74,21 @@ def write_903(directory: Path, header: str, episodes: str) -> Path:
 
 
 HEADER_CSV = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n903A,1,15/01/2012,WBRI,U1,,\n"
+
+
+def test_families_in_windows_1252_are_read(tmp_path):
+    path = tmp_path / "families.csv"
+    path.write_bytes("LAchildID,FamilyID\nC1,Brontë\nC2,Brontë\n".encode("cp1252"))
+    families = csr.read_families(path)
+    assert families["FamilyID"].tolist() == ["Brontë", "Brontë"]
+
+
+def test_malformed_families_csv_is_a_clear_error(tmp_path):
+    path = write(tmp_path / "fam.csv", "LAchildID,FamilyID\nC1,F1\nC2,F2,extra,x\n")
+    with pytest.raises(InputError, match=r"families file .*fam\.csv is not a readable CSV"):
+        csr.read_families(path)
+
+
 EPISODES_CSV = (
     "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,"
     "PL_POST,URN\n903A,01/06/2020,S,C2,N1,U1,PR1,,X1,,,,\n"

@@ -494,3 +494,39 @@ def test_an_nfa_outcome_sees_its_own_referrals_steps_only_up_to_its_anchor_day(t
     assert escalation.loc["r1", "days_since_current_referral_assessment_started"] == 13
     assert escalation.loc["r1", "factor_3B"] == 1
     assert escalation.loc["r1", "need_N1"] == 1
+
+
+POINT = pd.Timestamp("2020-06-01 10:00")
+
+
+def boundary_cohort() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "referral_id": ["r1"],
+            "child_id": ["a"],
+            "referral_date": [POINT - pd.Timedelta(days=1)],
+            "prediction_time": [POINT],
+        }
+    )
+
+
+def test_history_leaves_out_an_event_dated_exactly_at_the_point():
+    """``<`` not ``<=``: a record made at the prediction point is not yet known."""
+    events = pd.DataFrame({"child_id": ["a", "a"], "time": [POINT - pd.Timedelta(days=3), POINT]})
+    features, latest = bsf.history_features(boundary_cohort(), events, "referrals")
+    assert features.loc["r1", "n_previous_referrals"] == 1
+    assert features.loc["r1", "days_since_last_referrals"] == 3
+    assert latest["r1"] == POINT - pd.Timedelta(days=3)
+
+
+def test_durations_leave_out_a_spell_starting_at_the_point_and_an_end_at_it():
+    """A spell starting at the point is not counted; one ending at it is
+    counted up to the point, and its end (not yet known) is not a date used."""
+    start = POINT - pd.Timedelta(days=10)
+    spells = pd.DataFrame(
+        {"child_id": ["a", "a"], "start_date": [start, POINT], "end_date": [POINT, pd.NaT]}
+    )
+    features, used = bsf.duration_features(boundary_cohort(), spells, "cp_plans")
+    assert features.loc["r1", "total_days_cp_plans"] == 10
+    assert features.loc["r1", "mean_days_cp_plans"] == 10
+    assert used["r1"] == start

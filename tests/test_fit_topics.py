@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import fit_topics as ft
+from common import InputError
 
 SETTINGS = {
     "num_topics": [2, 3],
@@ -20,6 +22,7 @@ SETTINGS = {
     "bigram_threshold": 0.1,
 }
 BIGRAMS = {**SETTINGS, "bigrams": True}
+JOB = "outcome 'esc', timing 'time'"
 CONCERN = ["bruise", "injury", "police", "drunk", "shout", "fear"]
 CALM = ["school", "happy", "play", "tidy", "engage", "support"]
 
@@ -57,7 +60,7 @@ def splits(n: int = 40) -> pd.DataFrame:
 
 
 def test_shares_cover_scored_rows_of_each_fold_and_sum_to_one():
-    shares, grid, words = ft.fit_topics(documents(), splits(), SETTINGS, seed=1)
+    shares, grid, words = ft.fit_topics(documents(), splits(), SETTINGS, seed=1, job=JOB)
     assert shares.loc[shares["fold"] == -1, "referral_id"].nunique() == 40
     assert shares.loc[shares["fold"] == 0, "referral_id"].nunique() == 30
     topic_columns = [c for c in shares.columns if c.startswith("topic_")]
@@ -67,8 +70,8 @@ def test_shares_cover_scored_rows_of_each_fold_and_sum_to_one():
 
 
 def test_topics_are_deterministic():
-    first = ft.fit_topics(documents(), splits(), SETTINGS, seed=1)[0]
-    second = ft.fit_topics(documents(), splits(), SETTINGS, seed=1)[0]
+    first = ft.fit_topics(documents(), splits(), SETTINGS, seed=1, job=JOB)[0]
+    second = ft.fit_topics(documents(), splits(), SETTINGS, seed=1, job=JOB)[0]
     pd.testing.assert_frame_equal(first, second)
 
 
@@ -78,8 +81,8 @@ def test_test_rows_text_does_not_change_the_model():
     changed["tokens"] = [
         ["zebra"] * 12 if i >= 30 else tokens for i, tokens in enumerate(docs["tokens"])
     ]
-    original = ft.fit_topics(docs, splits(), SETTINGS, seed=1)[0]
-    altered = ft.fit_topics(changed, splits(), SETTINGS, seed=1)[0]
+    original = ft.fit_topics(docs, splits(), SETTINGS, seed=1, job=JOB)[0]
+    altered = ft.fit_topics(changed, splits(), SETTINGS, seed=1, job=JOB)[0]
     train = original["referral_id"].isin([f"r{i:02d}" for i in range(30)])
     pd.testing.assert_frame_equal(original.loc[train], altered.loc[train])
 
@@ -87,9 +90,48 @@ def test_test_rows_text_does_not_change_the_model():
 def test_words_unseen_in_training_give_missing_shares():
     docs = documents()
     docs.at[35, "tokens"] = ["zebra", "giraffe"]
-    shares = ft.fit_topics(docs, splits(), SETTINGS, seed=1)[0]
+    shares = ft.fit_topics(docs, splits(), SETTINGS, seed=1, job=JOB)[0]
     row = shares.loc[(shares["fold"] == -1) & (shares["referral_id"] == "r35")]
     assert row.filter(like="topic_").isna().all(axis=None)
+
+
+def notes_from(docs: pd.DataFrame, first: int) -> pd.DataFrame:
+    """``docs`` as if the notes system began at referral ``first``: earlier
+    referrals have no notes in their windows."""
+    late = docs.copy()
+    late["tokens"] = [tokens if i >= first else [] for i, tokens in enumerate(docs["tokens"])]
+    late["n_notes"] = [1 if i >= first else 0 for i in range(len(docs))]
+    late["latest_note_time"] = [
+        pd.Timestamp("2019-06-01") + pd.Timedelta(days=i) if i >= first else pd.NaT
+        for i in range(len(docs))
+    ]
+    return late
+
+
+def test_an_inner_fold_without_notes_gets_missing_shares_and_a_warning(caplog):
+    """Notes adopted after the earliest referrals: inner fold 0 fits on
+    r00-r19, none with notes, so its rows get missing shares, not a crash."""
+    docs = notes_from(documents(), first=20)
+    with caplog.at_level("WARNING", logger="fit_topics"):
+        shares = ft.fit_topics(docs, splits(), SETTINGS, seed=1, job=JOB)[0]
+    inner = shares.loc[shares["fold"] == 0].filter(like="topic_")
+    assert len(inner) == 30 and inner.isna().all(axis=None)
+    outer = shares.loc[shares["fold"] == -1]
+    noted = outer["referral_id"] >= "r20"
+    assert outer.loc[noted].filter(like="topic_").notna().all(axis=None)
+    assert "outcome 'esc', timing 'time', inner fold 0" in caplog.text
+    assert "notes start about 2019-06-21" in caplog.text
+
+
+def test_outer_training_rows_without_notes_stop_with_what_to_do():
+    docs = notes_from(documents(), first=30)
+    with pytest.raises(InputError) as error:
+        ft.fit_topics(docs, splits(), SETTINGS, seed=1, job=JOB)
+    message = str(error.value)
+    assert "outcome 'esc', timing 'time'" in message
+    assert "none of them has a case note" in message
+    assert "start about 2019-07-01" in message
+    assert "Supply case notes" in message
 
 
 def test_num_topics_chosen_by_highest_coherence():
@@ -104,7 +146,7 @@ def test_outer_shares_are_those_of_a_fresh_fit_on_the_outer_training_rows():
     """The grid's chosen model is reused as the outer model: it must be the
     model a fresh fit on the outer training rows would give."""
     docs, folds = documents(), splits()
-    shares, _, _ = ft.fit_topics(docs, folds, SETTINGS, seed=1)
+    shares, _, _ = ft.fit_topics(docs, folds, SETTINGS, seed=1, job=JOB)
     outer = shares.loc[shares["fold"] == -1]
     train = folds.loc[(folds["fold"] == -1) & (folds["role"] == "train"), "referral_id"]
     tokens = docs.set_index("referral_id")["tokens"]
@@ -135,8 +177,8 @@ def test_test_rows_do_not_influence_learned_bigrams():
     # Seen with the test rows, the pair would be joined.
     everything, _ = ft.join_bigrams(changed["tokens"].map(list).tolist(), [], BIGRAMS)
     assert "police_bruise" in everything[35]
-    original, _, words = ft.fit_topics(docs, splits(), BIGRAMS, seed=1)
-    altered, _, altered_words = ft.fit_topics(changed, splits(), BIGRAMS, seed=1)
+    original, _, words = ft.fit_topics(docs, splits(), BIGRAMS, seed=1, job=JOB)
+    altered, _, altered_words = ft.fit_topics(changed, splits(), BIGRAMS, seed=1, job=JOB)
     train = original["referral_id"].isin([f"r{i:02d}" for i in range(30)])
     pd.testing.assert_frame_equal(original.loc[train], altered.loc[train])
     pd.testing.assert_frame_equal(words, altered_words)

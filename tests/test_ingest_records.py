@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 import ingest_records as ir
-from common import InputError, parse_dates, read_mapped_csv, read_parquet, resolve_key
+from common import (
+    InputError,
+    parse_dates,
+    pseudonymise,
+    read_mapped_csv,
+    read_parquet,
+    resolve_key,
+)
 
 KEY = b"test-key"
 ROOT = Path(__file__).resolve().parents[1]
@@ -253,6 +260,9 @@ def test_zoned_times_are_read_in_uk_time_and_plain_times_as_written(tmp_path):
             "2017-07-21T15:45:17",
             "2017-07-21",
             "21/07/2017",
+            "21/07/2017 15:45",
+            "21/07/2017 15:45:17",
+            "1/7/2017 09:05",
         ]
     )
     parsed = parse_dates(values, tmp_path / "notes.csv", "note time", required=True)
@@ -269,18 +279,40 @@ def test_zoned_times_are_read_in_uk_time_and_plain_times_as_written(tmp_path):
         "2017-07-21 15:45:17.000",
         "2017-07-21 00:00:00.000",
         "2017-07-21 00:00:00.000",
+        "2017-07-21 15:45:00.000",
+        "2017-07-21 15:45:17.000",
+        "2017-07-01 09:05:00.000",
     ]
     assert parsed.dtype == "datetime64[ms]"
 
 
 def test_unreadable_date_of_birth_is_shown_by_its_shape_only(tmp_path):
-    paths = write_raw(
-        tmp_path, {"children": RAW["children"].replace("2012-01-20", "20/01/2012 00:00")}
+    paths = write_raw(tmp_path, {"children": RAW["children"].replace("2012-01-20", "20.01.2012")})
+    message = (
+        r"'PersonBirthDate' \(children.date_of_birth\), line 3: cannot read the date written "
+        r"'99\.99\.9999'.*use yyyy-mm-dd, dd/mm/yyyy or dd/mm/yyyy hh:mm\[:ss\]"
     )
-    message = r"'PersonBirthDate' \(children.date_of_birth\), line 3: .*'99/99/9999 99:99'"
     with pytest.raises(InputError, match=message) as error:
         ingest(paths)
-    assert "20/01/2012" not in str(error.value)
+    assert "20.01.2012" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "shape"),
+    [
+        ("30/02/2017", "99/99/9999"),
+        ("30/02/2017 15:45", "99/99/9999 99:99"),
+        ("2017-02-30", "9999-99-99"),
+        ("21/07/2017 25:00", "99/99/9999 99:99"),
+    ],
+)
+def test_impossible_date_in_a_readable_form_is_not_a_valid_date(tmp_path, value, shape):
+    """Not "use dd/mm/yyyy", which it already is; shown by its shape only."""
+    with pytest.raises(InputError) as error:
+        parse_dates(pd.Series(["2017-01-01", value]), tmp_path / "n.csv", "note time", True)
+    message = str(error.value)
+    assert f"the date written '{shape}' (9: a digit, A: a letter) is not a valid date" in message
+    assert "use yyyy-mm-dd" not in message and value not in message
 
 
 def test_missing_key_says_how_to_set_one(monkeypatch):
@@ -502,8 +534,12 @@ def test_unreadable_files_name_file_and_fix(tmp_path, content, name, message):
     ("notes", "message"),
     [
         (
-            NOTES_CSV.replace("Short note", ""),
-            r"'NoteText' \(notes.text\), line 4: value is missing",
+            NOTES_CSV.replace("N2,C2", ",C2"),
+            r"'NoteID' \(notes.note_id\), line 4: value is missing",
+        ),
+        (
+            NOTES_CSV.replace("Short note", "").replace("N1,C1,", "N1,,"),
+            r"notes: file .* has no row left after the checks above, and the text designs",
         ),
         (
             NOTES_CSV.replace("02/03/2016", "2nd March"),
@@ -521,6 +557,23 @@ def test_bad_notes_fail_without_partial_output(tmp_path, notes, message):
     paths = write_raw(tmp_path)
     paths["notes"] = write_notes(tmp_path, notes)
     assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
+
+
+def test_notes_without_child_time_or_text_are_left_out_and_counted(tmp_path, caplog):
+    """Attachment-only notes are common: they must not stop the run."""
+    notes = NOTES_CSV + "N3,C1,2016-03-01,Attachment,\nN4,C2,,Case note,x\nN5,,2016-03-01,,y\n"
+    paths = write_raw(tmp_path)
+    paths["notes"] = write_notes(tmp_path, notes)
+    qa = read_parquet(run_main(tmp_path, paths) / "qa.parquet", "ingest_qa")
+    rows = qa.loc[qa["table"] == "notes"]
+    rejected = rows.loc[rows["measure"] == "rows_rejected"].set_index("value")["count"]
+    assert rejected.to_dict() == {
+        "have no child id": 1,
+        "have no note time": 1,
+        "have no text (e.g. an attachment only)": 1,
+    }
+    assert rows.loc[rows["measure"] == "rows_kept", "count"].tolist() == [2]
+    assert "1 notes row(s) have no text (e.g. an attachment only) (first at line 5)" in caplog.text
 
 
 def test_qa_leaves_out_the_raw_document_types(tmp_path):
@@ -600,12 +653,12 @@ def test_header_only_optional_table_gives_an_empty_table(tmp_path, table):
     assert len(read_parquet(out / "children.parquet", "children")) == 2
 
 
-def test_header_only_notes_are_checked_without_error(tmp_path):
+def test_header_only_notes_are_a_clear_error_at_ingestion(tmp_path):
+    """Not ~25 jobs later, when the first topic model has nothing to fit."""
     paths = write_raw(tmp_path)
     paths["notes"] = write_notes(tmp_path, NOTES_CSV.split("\n", 1)[0] + "\n")
-    qa = read_parquet(run_main(tmp_path, paths) / "qa.parquet", "ingest_qa")
-    notes = qa.loc[qa["table"] == "notes"].set_index("measure")["count"]
-    assert notes["rows_read"] == 0 and notes["rows_kept"] == 0
+    message = r"notes: file .* holds only a header row, and the text designs need case notes"
+    assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
 
 
 @pytest.mark.parametrize("table", ["children", "referrals"])
@@ -637,7 +690,10 @@ def test_bad_date_after_multiline_notes_names_the_physical_line(tmp_path):
     paths["notes"] = write_notes(tmp_path, MULTILINE_NOTES)
     lines = paths["notes"].read_text(encoding="utf-8").split("\n")
     assert lines[7].startswith('"N3"')
-    message = r"column 'NoteDateTime' \(notes.note_datetime\), line 8: cannot read the date written"
+    message = (
+        r"column 'NoteDateTime' \(notes.note_datetime\), line 8: the date written '9999-99-99' "
+        r".*is not a valid date"
+    )
     assert_fails_cleanly(tmp_path, paths, message, paths["notes"])
 
 
@@ -648,7 +704,7 @@ def test_bad_row_after_multiline_cells_of_a_table_names_the_physical_line(tmp_pa
         .replace("2016-06-01", "2016-13-01")
     )
     paths = write_raw(tmp_path, {"referrals": referrals})
-    message = r"column 'CINreferralDate' \(referrals.referral_date\), line 5: cannot read"
+    message = r"column 'CINreferralDate' \(referrals.referral_date\), line 5: the date written"
     assert_fails_cleanly(tmp_path, paths, message, paths["referrals"])
 
 
@@ -678,7 +734,7 @@ def test_binary_exports_name_the_row_as_their_format_numbers_it(tmp_path, name, 
         children.to_excel(paths["children"], index=False)
     else:
         children.to_parquet(paths["children"])
-    message = rf"column 'PersonBirthDate' \(children.date_of_birth\), {location}: cannot read"
+    message = rf"column 'PersonBirthDate' \(children.date_of_birth\), {location}: the date written"
     assert_fails_cleanly(tmp_path, paths, message, paths["children"])
 
 
@@ -735,3 +791,30 @@ def test_json_lines_name_the_physical_line_past_blank_lines(tmp_path):
 def test_messages_name_the_file_column_then_the_canonical_one(tmp_path, table, text, message):
     paths = write_raw(tmp_path, {table: text})
     assert_fails_cleanly(tmp_path, paths, message, paths[table])
+
+
+def test_ids_with_stray_spaces_link_across_tables():
+    """Exports pad ids inconsistently ("C1 " in one table, "C1" in another)."""
+    pseudonyms = pseudonymise(pd.Series([" C1", "C1 ", "C1", "\tC1"]), KEY)
+    assert pseudonyms.nunique() == 1
+
+
+def test_ids_with_stray_spaces_link_children_and_referrals(tmp_path):
+    referrals = RAW["referrals"].replace("C1,R1,", " C1 ,R1,")
+    tables, _ = ir.ingest(
+        write_raw(tmp_path, {"referrals": referrals}), MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE
+    )
+    assert len(tables["referrals"]) == RAW["referrals"].count("\n") - 1
+
+
+def test_notes_dated_after_the_extract_are_kept_counted_and_logged(tmp_path, caplog):
+    paths = write_raw(tmp_path)
+    later = (RUN_DATE + pd.Timedelta(days=2)).strftime("%Y-%m-%d")
+    paths["notes"] = write_notes(tmp_path, NOTES_CSV.replace("02/03/2016", later))
+    mappings = {**MAPPINGS, "notes": NOTES_MAPPING}
+    _, qa = ir.ingest(paths, mappings, KEY, ";", CODE_LISTS, RUN_DATE)
+    notes = qa.loc[qa["table"] == "notes"].set_index("measure")
+    assert notes.loc["impossible_date", "count"] == 1
+    assert notes.loc["impossible_date", "value"] == "after 2026-11-23 (future)"
+    assert notes.loc["rows_kept", "count"] == 2
+    assert "1 note(s) dated after 2026-11-23 (first at line 4); check the export" in caplog.text

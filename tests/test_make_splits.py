@@ -248,12 +248,16 @@ def test_bad_settings_raise_input_error(cohort):
         make_splits(cohort, "calendar", 0.4, 3, seed=7)
 
 
-def test_main_writes_schema(tmp_path, cohort):
+def split_job(tmp_path, cohort: pd.DataFrame, inner_folds: int = 3) -> types.SimpleNamespace:
+    """The ``snakemake`` object of a time-design split job for outcome "esc"."""
     cohort_path = tmp_path / "cohort.parquet"
     write_parquet(cohort, cohort_path, "cohort")
-    snakemake = types.SimpleNamespace(
+    return types.SimpleNamespace(
         input=types.SimpleNamespace(cohort=str(cohort_path)),
-        params=types.SimpleNamespace(timing="time", test_fraction=0.333, inner_folds=3, seed=7),
+        wildcards=types.SimpleNamespace(outcome="esc", timing="time"),
+        params=types.SimpleNamespace(
+            timing="time", test_fraction=0.333, inner_folds=inner_folds, seed=7
+        ),
         output=types.SimpleNamespace(
             splits=str(tmp_path / "splits.parquet"),
             diagnostics=str(tmp_path / "diagnostics.parquet"),
@@ -261,6 +265,17 @@ def test_main_writes_schema(tmp_path, cohort):
         log=[str(tmp_path / "log.txt")],
         threads=1,
     )
+
+
+def test_too_few_cases_names_the_outcome(tmp_path):
+    cohort = toy_cohort(n_families=40, base_rate=0.03, seed=4)
+    message = r"outcome 'esc', time design: inner fold \d .*designs.time.inner_folds"
+    with pytest.raises(InputError, match=message):
+        main(split_job(tmp_path, cohort, inner_folds=8))
+
+
+def test_main_writes_schema(tmp_path, cohort):
+    snakemake = split_job(tmp_path, cohort)
     main(snakemake)
     written = read_parquet(snakemake.output.splits, "splits")
     expected = make_splits(cohort, "time", 0.333, 3, seed=7)

@@ -936,6 +936,26 @@ def read_mapped_csv(path: str | Path, columns: dict[str, str], table: str) -> pd
     return out.replace("", pd.NA)
 
 
+# Case notes that cannot be used, by the canonical column they lack, and why:
+# a note without a child cannot be linked, one without a time cannot be placed
+# before a prediction point, and one without text (attachment-only notes are
+# common) has nothing to read. Such notes are left out and counted, not fatal.
+UNUSABLE_NOTES = {
+    "child_id": "have no child id",
+    "note_datetime": "have no note time",
+    "text": "have no text (e.g. an attachment only)",
+}
+
+
+def unusable_notes(notes: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per reason in ``UNUSABLE_NOTES``, which notes lack that column's value
+    (missing or only spaces); a note may lack several."""
+    return {
+        reason: notes[column].astype("string").fillna("").str.strip().eq("").astype(bool)
+        for column, reason in UNUSABLE_NOTES.items()
+    }
+
+
 def column_label(columns: dict[str, str], table: str, column: str) -> str:
     """How messages name canonical ``column`` of ``table``: as it is headed in
     the user's file (``columns`` maps canonical -> file column names), then its
@@ -1005,6 +1025,11 @@ def value_shape(value: str) -> str:
 TIME_ZONE_SUFFIX = r"(?i)(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?)\s*(z|utc|[+-]\d\d(?::?\d\d)?)$"
 # The zone a case's chronology is read in: English LAs record UK time.
 LOCAL_TIME_ZONE = "Europe/London"
+# UK dates, alone or with a time, the commonest date-time export in England.
+UK_DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
+# Values written in a readable date form, so that failing to parse them means
+# no such day ("30/02/2017") rather than an unknown form.
+DATE_FORM = r"(?:\d{4}-\d\d-\d\d|\d\d?/\d\d?/\d{4})(?:[T ]|$)"
 
 
 def utc_offset(zone: str) -> str:
@@ -1017,7 +1042,7 @@ def utc_offset(zone: str) -> str:
 
 
 def parse_dates(values: pd.Series, path: str | Path, label: str, required: bool) -> pd.Series:
-    """Parse ISO (yyyy-mm-dd[Thh:mm:ss]) or UK (dd/mm/yyyy) dates.
+    """Parse ISO (yyyy-mm-dd[Thh:mm:ss]) or UK (dd/mm/yyyy[ hh:mm[:ss]]) dates.
 
     A time with a zone after it ("2017-07-21T15:45:17Z", "...+01:00") is
     converted to UK time (``LOCAL_TIME_ZONE``: "2020-06-15T23:30Z" is 00:30 on
@@ -1028,7 +1053,8 @@ def parse_dates(values: pd.Series, path: str | Path, label: str, required: bool)
 
     Raises ``InputError`` naming the file, the column (``label``, see
     ``column_label``) and where the first bad row is (``first_row``) if a value
-    cannot be parsed, or if ``required`` and a value is missing.
+    cannot be parsed (an impossible day such as "30/02/2017" is called "not a
+    valid date"), or if ``required`` and a value is missing.
     """
     text = values.astype("string").str.strip()
     zone = text.str.extract(TIME_ZONE_SUFFIX)[1]
@@ -1039,15 +1065,20 @@ def parse_dates(values: pd.Series, path: str | Path, label: str, required: bool)
         with_offset = plain[zoned] + zone[zoned].map(utc_offset)
         utc = pd.to_datetime(with_offset, format="ISO8601", utc=True, errors="coerce")
         iso[zoned] = utc.dt.tz_convert(LOCAL_TIME_ZONE).dt.tz_localize(None)
-    uk = pd.to_datetime(text, format="%d/%m/%Y", errors="coerce")
-    parsed = iso.fillna(uk)
+    parsed = iso
+    for uk_format in UK_DATE_FORMATS:
+        parsed = parsed.fillna(pd.to_datetime(text, format=uk_format, errors="coerce"))
     bad = text.notna() & parsed.isna()
     if bad.any():
-        raise InputError(
-            f"{path}: {label}, {first_row(path, bad)}: cannot read the date written "
-            f"{value_shape(text[bad].iloc[0])!r} (9: a digit, A: a letter); use "
-            "yyyy-mm-dd or dd/mm/yyyy."
-        )
+        value = text[bad].iloc[0]
+        shape = f"{value_shape(value)!r} (9: a digit, A: a letter)"
+        if re.match(DATE_FORM, value):
+            problem = f"the date written {shape} is not a valid date (no such day or time)"
+            fix = "correct it in the source system and re-export"
+        else:
+            problem = f"cannot read the date written {shape}"
+            fix = "use yyyy-mm-dd, dd/mm/yyyy or dd/mm/yyyy hh:mm[:ss]"
+        raise InputError(f"{path}: {label}, {first_row(path, bad)}: {problem}; {fix}.")
     if required and text.isna().any():
         raise InputError(
             f"{path}: {label}, {first_row(path, text.isna())}: date is missing but "

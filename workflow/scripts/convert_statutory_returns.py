@@ -896,12 +896,20 @@ def link_records(
 def read_families(path: Path) -> pd.DataFrame:
     """Read the LA's child -> family CSV (columns LAchildID or CHILD, and FamilyID).
 
-    Raises ``InputError`` naming the file for missing columns, missing values
-    and children given two families.
+    Read as UTF-8 or Windows-1252 (``text_encoding``). Raises ``InputError``
+    naming the file for an unreadable CSV, missing columns, missing values and
+    children given two families.
     """
     if not path.is_file() or path.stat().st_size == 0:
         raise InputError(f"families file {path} is missing or empty; give a CSV of child ids.")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    encoding = text_encoding(path, "families")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+    except pd.errors.ParserError as error:
+        raise InputError(
+            f"families file {path} is not a readable CSV ({error}); save it as a CSV with "
+            "columns LAchildID,FamilyID."
+        ) from None
     by_folded = {c.strip().casefold(): c for c in frame.columns}
     child = next((by_folded[c] for c in ("lachildid", "child", "child_id") if c in by_folded), None)
     family = next((by_folded[c] for c in ("familyid", "family_id") if c in by_folded), None)

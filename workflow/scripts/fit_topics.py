@@ -11,6 +11,13 @@ Optionally (``bigrams``), pairs of words that occur together more often than
 chance ("front_door") are joined into one token first, by a gensim
 ``Phrases`` model learned, like the dictionary, on each model's fit rows only
 and then applied to the rows it scores.
+
+An LA whose notes system began years after its CIN records (or whose notes
+cover few children) may leave an inner fold's fit rows without a word to
+learn: that fold's scored rows get missing topic shares (which the models
+handle as missing values) and the log says so. If the outer training rows
+give no words, the text designs cannot be run: an ``InputError`` says when the
+notes start and what to do.
 """
 
 import logging
@@ -21,7 +28,7 @@ from gensim.corpora import Dictionary
 from gensim.models import CoherenceModel, LdaModel
 from gensim.models.phrases import Phrases
 
-from common import read_parquet, topic_column, topic_schema, write_parquet
+from common import InputError, read_parquet, topic_column, topic_schema, write_parquet
 
 logger = logging.getLogger(__name__)
 # gensim logs every pass and every thousand documents; keep the job log readable.
@@ -136,18 +143,52 @@ def fold_rows(splits: pd.DataFrame) -> dict[int, tuple[list[str], list[str]]]:
     return out
 
 
+def notes_start(documents: pd.DataFrame) -> str:
+    """When the notes in the outcome's text windows begin: the earliest date
+    among the referrals' latest notes."""
+    dates = documents.loc[documents["n_notes"] > 0, "latest_note_time"].dropna()
+    return f"about {dates.min():%Y-%m-%d}" if len(dates) else "nowhere (no notes at all)"
+
+
+def no_outer_words_error(
+    documents: pd.DataFrame, fit_ids: list[str], settings: dict, job: str
+) -> InputError:
+    """Why the outer training rows give no vocabulary, and what to do."""
+    noted = int((documents.set_index("referral_id").loc[fit_ids, "n_notes"] > 0).sum())
+    found = (
+        "none of them has a case note in its text window"
+        if noted == 0
+        else f"only {noted} of them have case notes in their text windows, and no word "
+        f"appears in at least topics.no_below = {settings['no_below']} of them"
+    )
+    return InputError(
+        f"{job}: the text designs fit topic models on the "
+        f"{len(fit_ids)} outer training referrals, but {found}; the notes in this outcome's "
+        f"windows start {notes_start(documents)}. Supply case notes that cover the earliest "
+        "referrals, or trim the referrals export to start when the notes do."
+    )
+
+
 def fit_topics(
-    documents: pd.DataFrame, splits: pd.DataFrame, settings: dict, seed: int
+    documents: pd.DataFrame, splits: pd.DataFrame, settings: dict, seed: int, job: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Topic shares for every fold, the coherence grid and the outer model's
-    top words."""
+    top words; ``job`` names the outcome and timing in messages.
+
+    An inner fold whose fit rows give an empty vocabulary gets missing shares
+    for the rows it scores (logged); empty outer training rows raise
+    ``InputError``, since no text design could then be fitted.
+    """
     tokens = documents.set_index("referral_id")["tokens"].map(list)
+    n_notes = documents.set_index("referral_id")["n_notes"]
     folds = fold_rows(splits)
     outer_fit, outer_score = folds[OUTER_FOLD]
     outer_docs, outer_score_docs = join_bigrams(
         tokens.loc[outer_fit].tolist(), tokens.loc[outer_score].tolist(), settings
     )
     outer_dictionary = build_dictionary(outer_docs, settings["no_below"], settings["no_above"])
+    if len(outer_dictionary) == 0:
+        raise no_outer_words_error(documents, outer_fit, settings, job)
     num_topics, grid, outer_model = choose_num_topics(outer_docs, outer_dictionary, settings, seed)
 
     parts, words = [], None
@@ -159,8 +200,28 @@ def fit_topics(
                 tokens.loc[fit_ids].tolist(), tokens.loc[score_ids].tolist(), settings
             )
             dictionary = build_dictionary(fit_docs, settings["no_below"], settings["no_above"])
-            model = fit_lda(fit_docs, dictionary, num_topics, settings, seed)
-        shares = topic_shares(model, dictionary, score_docs)
+            model = None
+            if len(dictionary) == 0:
+                logger.warning(
+                    "%s, inner fold %d: no word appears in the text of at least "
+                    "topics.no_below = %d of its %d fit referrals (%d have case notes; the "
+                    "notes start %s), so no topic model is fitted and its %d scored referrals get "
+                    "missing topic shares, which the models treat as missing values.",
+                    job,
+                    fold,
+                    settings["no_below"],
+                    len(fit_ids),
+                    int((n_notes.loc[fit_ids] > 0).sum()),
+                    notes_start(documents),
+                    len(score_ids),
+                )
+            else:
+                model = fit_lda(fit_docs, dictionary, num_topics, settings, seed)
+        shares = (
+            topic_shares(model, dictionary, score_docs)
+            if model is not None
+            else np.full((len(score_ids), num_topics), np.nan)
+        )
         part = pd.DataFrame(shares, columns=[topic_column(k) for k in range(num_topics)])
         part.insert(0, "referral_id", score_ids)
         part.insert(0, "fold", fold)
@@ -182,7 +243,11 @@ def main(snakemake) -> None:
     documents = read_parquet(snakemake.input.text_documents, "text_documents")
     splits = read_parquet(snakemake.input.splits, "splits")
     shares, grid, words = fit_topics(
-        documents, splits, snakemake.params.topics, snakemake.params.seed
+        documents,
+        splits,
+        snakemake.params.topics,
+        snakemake.params.seed,
+        f"outcome {snakemake.wildcards.outcome!r}, timing {snakemake.wildcards.timing!r}",
     )
     num_topics = shares.shape[1] - 2
     write_parquet(shares, snakemake.output.shares, topic_schema(num_topics))

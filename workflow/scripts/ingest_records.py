@@ -36,6 +36,7 @@ from common import (
     read_mapped_csv,
     resolve_key,
     row_location,
+    unusable_notes,
     write_parquet,
 )
 
@@ -64,7 +65,12 @@ UNIQUE_IDS = {"children": "child_id", "referrals": "referral_id"}
 # Tables without which no cohort exists; the others may legitimately be empty
 # (e.g. no child looked after in a small extract).
 NEEDS_ROWS = ("children", "referrals")
-NOTE_REQUIRED = ("note_id", "child_id", "note_datetime", "text")
+# What an export without rows stops, for the message.
+NEEDED_FOR = {
+    "children": "the study cannot run without children",
+    "referrals": "the study cannot run without referrals",
+    "notes": "the text designs need case notes",
+}
 TRUE_VALUES = {"1", "true", "yes", "y", "t"}
 FALSE_VALUES = {"0", "false", "no", "n", "f"}
 NO_DISABILITY = {"NONE", "NO", "0", ""}
@@ -178,9 +184,10 @@ def check_unique(
 
 
 def check_has_rows(frame: pd.DataFrame, path: Path, table: str, read_only: bool) -> None:
-    """Raise ``InputError`` if ``table``, one of ``NEEDS_ROWS``, has no rows: as
-    read (``read_only``: the export holds only a header) or after the checks
-    that leave rows out. Without them no referral can enter the study."""
+    """Raise ``InputError`` if ``table``, one of ``NEEDS_ROWS`` or the notes,
+    has no rows: as read (``read_only``: the export holds only a header) or
+    after the checks that leave rows out. Without them no referral can enter
+    the study, or no text design be fitted."""
     if not frame.empty:
         return
     if read_only:
@@ -192,9 +199,7 @@ def check_has_rows(frame: pd.DataFrame, path: Path, table: str, read_only: bool)
     else:
         problem = "has no row left after the checks above"
         fix = "fix the rows the warnings above name (or the children table they refer to)"
-    raise InputError(
-        f"{table}: file {path} {problem}, and the study cannot run without {table}; {fix}."
-    )
+    raise InputError(f"{table}: file {path} {problem}, and {NEEDED_FOR[table]}; {fix}.")
 
 
 def drop_rows(
@@ -480,8 +485,10 @@ def check_notes(
 ) -> None:
     """Check the case-notes export and record its QA rows.
 
-    Missing note ids, child ids, times or text and unreadable times raise
-    ``InputError`` (as ``redact_notes`` would); notes of children missing from
+    Missing note ids and unreadable times raise ``InputError`` (as
+    ``redact_notes`` would); notes without a child id, time or text are left
+    out with a warning and counted (``common.UNUSABLE_NOTES``, as
+    ``redact_notes`` leaves them out); notes of children missing from
     the children table and notes dated after ``reference`` are kept, counted
     and logged. The text itself is neither kept nor logged, nor are the
     document types, which may be free-text subjects naming someone:
@@ -490,7 +497,11 @@ def check_notes(
     notes = read_mapped_csv(path, columns, "notes")
     logger.info("notes: read %d rows from %s", len(notes), path)
     qa.add("notes", "rows_read", len(notes))
-    check_required(notes, NOTE_REQUIRED, path, "notes", columns)
+    check_has_rows(notes, path, "notes", read_only=True)
+    check_required(notes, ["note_id"], path, "notes", columns)
+    for reason, lacking in unusable_notes(notes).items():
+        notes = drop_rows(notes, lacking.loc[notes.index], path, "notes", reason, qa)
+    check_has_rows(notes, path, "notes", read_only=False)
     check_unique(notes, "note_id", path, "notes", columns)
     notes["note_datetime"] = parse_dates(
         notes["note_datetime"],

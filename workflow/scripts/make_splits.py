@@ -307,13 +307,17 @@ def main(snakemake) -> None:
     """Read the cohort, make the splits and write them."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     params = snakemake.params
-    splits = make_splits(
-        cohort,
-        timing=params.timing,
-        test_fraction=float(params.test_fraction),
-        inner_folds=int(params.inner_folds),
-        seed=int(params.seed),
-    )
+    try:
+        splits = make_splits(
+            cohort,
+            timing=params.timing,
+            test_fraction=float(params.test_fraction),
+            inner_folds=int(params.inner_folds),
+            seed=int(params.seed),
+        )
+    except InputError as error:
+        # Each outcome has its own cohort: say which one has too few cases.
+        raise InputError(f"outcome {snakemake.wildcards.outcome!r}, {error}") from None
     diagnostics = split_diagnostics(splits, cohort)
     for row in diagnostics.itertuples():
         logger.info(

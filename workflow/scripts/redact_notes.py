@@ -76,6 +76,7 @@ from common import (
     pseudonymise,
     read_mapped_csv,
     resolve_key,
+    unusable_notes,
     write_parquet,
 )
 
@@ -116,7 +117,6 @@ TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "rev", "sir"})
 NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 NOTE_COLUMNS = ["note_id", "child_id", "note_datetime", "document_type", "text"]
 CHUNK_ROWS = 50_000
-REQUIRED = ("child_id", "text")
 
 
 class Rule(NamedTuple):
@@ -682,19 +682,26 @@ def redact(texts: pd.Series, names: list[str]) -> pd.Series:
 
 
 def read_notes(path: Path, columns: dict[str, str]) -> pd.DataFrame:
-    """The raw notes export with canonical columns and parsed note times.
+    """The raw notes export with canonical columns and parsed note times,
+    without the notes that lack a child id, time or text
+    (``common.UNUSABLE_NOTES``: ingestion counts them in its QA table).
 
-    Raises ``InputError`` naming the file, column and row of the first missing
-    child id or text, or unreadable or missing note time.
+    Raises ``InputError`` naming the file, column and row of the first
+    unreadable note time.
     """
     notes = read_mapped_csv(path, columns, "notes")
-    for column in REQUIRED:
-        missing = notes[column].isna()
-        if missing.any():
-            raise InputError(
-                f"{path}: {column_label(columns, 'notes', column)}, {first_row(path, missing)}: "
-                "value is missing but required; fill it in or remove the note from the export."
+    usable = pd.Series(True, index=notes.index)
+    for reason, lacking in unusable_notes(notes).items():
+        if (lacking & usable).any():
+            logger.warning(
+                "%s: %d note(s) %s (first at %s); they are left out",
+                path,
+                int((lacking & usable).sum()),
+                reason,
+                first_row(path, lacking & usable),
             )
+        usable &= ~lacking
+    notes = notes.loc[usable]
     notes["note_datetime"] = parse_dates(
         notes["note_datetime"],
         path,
