@@ -511,17 +511,22 @@ def identify_903_table(columns: Iterable[str]) -> str | None:
     return best
 
 
+def read_csv_text(path: Path, kind: str, advice: str) -> pd.DataFrame:
+    """Read a CSV file of ``kind`` (UTF-8 or Windows-1252, ``text_encoding``)
+    as strings. Raises ``InputError`` naming the file, with ``advice``, if it
+    is not a readable CSV."""
+    encoding = text_encoding(path, kind)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+    except pd.errors.ParserError as error:
+        raise InputError(f"{kind} file {path} is not a readable CSV ({error}); {advice}.") from None
+
+
 def read_903_csv(path: Path) -> pd.DataFrame:
     """Read one SSDA903 CSV as stripped strings with upper-cased column names."""
     if path.stat().st_size == 0:
         raise InputError(f"SSDA903 file {path} is empty; re-export it or leave it out.")
-    encoding = text_encoding(path, "SSDA903")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-    except pd.errors.ParserError as error:
-        raise InputError(
-            f"SSDA903 file {path} is not a readable CSV ({error}); re-export it as CSV."
-        ) from None
+    frame = read_csv_text(path, "SSDA903", "re-export it as CSV")
     frame.columns = [c.replace("\ufeff", "").strip().upper() for c in frame.columns]
     return frame.apply(lambda column: column.str.strip()).replace("", pd.NA)
 
@@ -902,14 +907,7 @@ def read_families(path: Path) -> pd.DataFrame:
     """
     if not path.is_file() or path.stat().st_size == 0:
         raise InputError(f"families file {path} is missing or empty; give a CSV of child ids.")
-    encoding = text_encoding(path, "families")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
-    except pd.errors.ParserError as error:
-        raise InputError(
-            f"families file {path} is not a readable CSV ({error}); save it as a CSV with "
-            "columns LAchildID,FamilyID."
-        ) from None
+    frame = read_csv_text(path, "families", "save it as a CSV with columns LAchildID,FamilyID")
     by_folded = {c.strip().casefold(): c for c in frame.columns}
     child = next((by_folded[c] for c in ("lachildid", "child", "child_id") if c in by_folded), None)
     family = next((by_folded[c] for c in ("familyid", "family_id") if c in by_folded), None)
