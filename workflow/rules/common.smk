@@ -123,7 +123,9 @@ BENCHMARKS = f"{RESULTS}/benchmarks"
 CROSS_LA = "results/cross_la"
 OUTCOMES = sorted(config["outcomes"])
 TIMINGS = ["random", "time"]
-FEATURE_SETS = ["structured", "text"]
+# designs.text: false runs the structured designs only (no case notes needed).
+TEXT = config["designs"]["text"]
+FEATURE_SETS = ["structured", "text"] if TEXT else ["structured"]
 SHARDS = list(range(config["text"]["shards"]))
 STRUCTURED_TABLES = [
     "children",
@@ -350,6 +352,12 @@ def topic_settings():
 def design_name(wildcards):
     """The study design: split timing and feature set."""
     return f"{wildcards.timing}_{wildcards.features}"
+
+
+def if_text(files):
+    """``files`` when the designs with text run, else nothing: with
+    designs.text off no job reads the notes or makes the text chain's outputs."""
+    return files if TEXT else []
 
 
 def topic_input(wildcards):
