@@ -3,7 +3,8 @@
 The report answers the study's question for each outcome and design: does the
 selected model reach the pre-specified average precision? It shows the
 outcome definitions, the cohorts and splits, every model's test metrics beside
-a simple baseline, precision-recall curves and the topics found in the notes.
+a simple baseline, precision-recall curves and the topics found in the notes
+(none when the config switches the text designs off).
 Figures are embedded, so the one HTML file can be shared as it is; they are
 also written as PNG files for ``snakemake --report``. Being shared, it
 suppresses the counts and rates of groups of children small enough to identify
