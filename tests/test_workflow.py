@@ -381,12 +381,15 @@ def test_without_text_no_text_job_or_design_is_planned_and_no_notes_needed(tmp_p
     # two outcomes, each under the two structured designs
     assert jobs["train_models"] == 4 and jobs["render_report"] == 1
     assert not re.search(r"(random|time)_text|leakage_audit_text|case_notes|topics/", planned)
-    # the same LA with text on needs its notes
+    # the same LA with text on needs its notes, and is told of the setting
     on = yaml.safe_load((tmp_path / configfile).read_text())
     on["designs"]["text"] = True
     (tmp_path / "config" / "text_on.yaml").write_text(yaml.safe_dump(on))
     missing = snakemake("-n", "--cores", "2", "--configfile", "config/text_on.yaml", cwd=tmp_path)
-    assert missing.returncode != 0 and "case_notes.csv" in missing.stdout + missing.stderr
+    output = missing.stdout + missing.stderr
+    assert missing.returncode != 0
+    assert "the case-notes export resources/synthetic/case_notes.csv does not exist" in output
+    assert "without usable case notes, set designs.text: false" in output
 
 
 @pytest.fixture(scope="session")

@@ -360,6 +360,23 @@ def if_text(files):
     return files if TEXT else []
 
 
+def notes_export(wildcards):
+    """The case-notes export, when the designs with text run. A missing one
+    stops the run saying what to do, as an LA without usable notes can run the
+    structured designs alone (generated synthetic notes are made by a rule)."""
+    if not TEXT:
+        return []
+    path = raw_table("notes")
+    if not config["synthetic"] and not Path(path).exists():
+        raise WorkflowError(
+            f"data.tables.notes: the case-notes export {path} does not exist. Put the "
+            "LA's case notes there (or point data.tables.notes.path at them), or, "
+            "without usable case notes, set designs.text: false in the LA's config to "
+            "run the structured designs alone (docs/running.md)."
+        )
+    return path
+
+
 def topic_input(wildcards):
     """Topic shares (with TF-IDF weights if configured) for text designs;
     nothing for structured-only designs."""

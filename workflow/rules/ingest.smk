@@ -32,7 +32,7 @@ rule generate_synthetic_la:
 rule ingest_records:
     input:
         **raw_structured_tables(),
-        notes=if_text(raw_table("notes")),
+        notes=notes_export,
         code_lists=config["data"]["code_lists"],
         helpers=HELPERS,
     output:
