@@ -160,6 +160,22 @@ def test_null_leaves_a_default_outcome_out(tmp_path):
     assert "config: outcomes: {} should be non-empty" in output
 
 
+def test_the_text_designs_switch_is_a_boolean_on_by_default():
+    switch = SCHEMA["properties"]["designs"]["properties"]["text"]
+    assert switch["default"] is True and DEFAULTS["designs"]["text"] is True
+    assert not schema_errors(merged({"designs": {"text": False}}))
+    # a list of feature sets, a word or null is refused, naming the key
+    for value in (["structured"], "no", None, 0):
+        errors = schema_errors(merged({"designs": {"text": value}}))
+        assert [list(error.absolute_path) for error in errors] == [["designs", "text"]], value
+
+
+def test_a_wrong_text_designs_switch_stops_the_run_saying_what_it_does(tmp_path):
+    output = dry_run_failure(tmp_path, {"designs": {"text": "off"}})
+    assert "config: designs.text: 'off' is not of type 'boolean'" in output
+    assert "for an LA without usable case notes" in output
+
+
 def dry_run_failure(tmp_path: Path, change: dict) -> str:
     """What a dry run with ``change`` as the LA's configfile prints; it must fail."""
     configfile = tmp_path / "la.yaml"

@@ -15,20 +15,26 @@ from render_report import (
     group_calibration_section,
     headline_section,
     learning_curve_table,
+    outcome_definitions,
     split_picture,
     table_html,
     verdict_table,
 )
 from report_wording import (
     Disclosure,
+    answer_design,
     cohort_rules,
     disparity_summary,
     honest_answer,
+    study_designs,
     suppressed_groups,
     text_window_wording,
 )
 
 DISCLOSURE = Disclosure(min_group_size=30, min_outcome_cases=5)
+# common.smk's FEATURE_SETS by default and with designs.text: false.
+WITH_TEXT = ["structured", "text"]
+STRUCTURED_ONLY = ["structured"]
 
 
 def test_missing_numbers_show_as_a_dash():
@@ -216,29 +222,79 @@ NO, YES, UNSURE = "does not meet the bar", "meets the bar", "cannot tell"
 def test_the_answer_comes_from_the_time_ordered_designs_only():
     # random designs meeting the bar do not make the answer "yes"
     random_yes = {"random_structured": YES, "random_text": YES}
-    answer = honest_answer(summary_of(random_yes | {"time_structured": NO, "time_text": NO}), 0.65)
+    both_no = summary_of(random_yes | {"time_structured": NO, "time_text": NO})
+    answer = honest_answer(both_no, 0.65, "time_text")
     assert answer.startswith("No, not on future cases.")
     assert "with structured data only, 0.700 (95% interval 0.400 to 0.900): does not" in answer
     assert "bar of 0.65" in answer and "base rate, 0.100" in answer
     unsure = summary_of(random_yes | {"time_structured": NO, "time_text": UNSURE})
-    assert honest_answer(unsure, 0.65).startswith("Cannot tell yet.")
+    assert honest_answer(unsure, 0.65, "time_text").startswith("Cannot tell yet.")
     yes = summary_of({"random_text": NO, "time_structured": UNSURE, "time_text": YES})
-    assert honest_answer(yes, 0.65).startswith("Yes, on future cases.")
-    assert "time-ordered design with text was not run" in honest_answer(
-        summary_of(random_yes), 0.65
+    assert honest_answer(yes, 0.65, "time_text").startswith("Yes, on future cases.")
+    assert "time-ordered design with structured data and text was not run" in honest_answer(
+        summary_of(random_yes), 0.65, "time_text"
     )
 
 
 def test_only_the_pre_specified_design_decides_the_answer():
     # Two chances at "yes" would nearly double the risk of a false one.
     structured_yes = summary_of({"time_structured": YES, "time_text": NO})
-    answer = honest_answer(structured_yes, 0.65)
+    answer = honest_answer(structured_yes, 0.65, "time_text")
     assert answer.startswith("No, not on future cases.")
     assert "with structured data only, 0.500 (95% interval 0.400 to 0.900): meets" in answer
     assert "and text (the pre-specified design, which decides), 0.800" in answer
     assert answer.index("structured data only") < answer.index("pre-specified")
     structured_unsure = summary_of({"time_structured": UNSURE, "time_text": NO})
-    assert honest_answer(structured_unsure, 0.65).startswith("No, not on future cases.")
+    assert honest_answer(structured_unsure, 0.65, "time_text").startswith(
+        "No, not on future cases."
+    )
+
+
+def test_the_config_s_feature_sets_give_the_designs_and_the_one_that_answers():
+    assert study_designs(WITH_TEXT) == [
+        "random_structured",
+        "random_text",
+        "time_structured",
+        "time_text",
+    ]
+    assert answer_design(WITH_TEXT) == "time_text"
+    assert study_designs(STRUCTURED_ONLY) == ["random_structured", "time_structured"]
+    assert answer_design(STRUCTURED_ONLY) == "time_structured"
+
+
+def test_without_text_the_structured_design_answers_and_the_report_says_why():
+    summary = summary_of({"random_structured": YES, "time_structured": UNSURE})
+    answer = honest_answer(summary, 0.65, answer_design(STRUCTURED_ONLY))
+    assert answer.startswith("Cannot tell yet.")
+    assert "with structured data only (the pre-specified design, which decides), 0.800" in answer
+    section = headline_section(summary, STRUCTURED_ONLY, 0.65, None, None, None)
+    assert "predicted under two study designs, with structured data only." in section
+    assert "One pre-specified design, time-ordered with structured data only, decides" in section
+    assert (
+        "Case-note text was switched off in the config (designs.text: false), so the two "
+        "designs with text were not run (they did not fail) and the answer rests on "
+        "structured data only."
+    ) in section
+    assert "time-ordered with text" not in section and "four study designs" not in section
+    with_text = headline_section(
+        summary_of({"time_structured": NO, "time_text": NO}), WITH_TEXT, 0.65, None, None, None
+    )
+    assert "four study designs" in with_text and "switched off" not in with_text
+
+
+def test_outcome_definitions_give_the_text_window_only_when_text_is_on():
+    outcomes = {
+        "escalation": {
+            "description": "A plan.",
+            "prediction_offset_days": 14,
+            "prediction_point": "referral",
+            "type": "escalation",
+            "text_window_days": 21,
+        }
+    }
+    assert "; text from the 21 days before it.</li>" in outcome_definitions(outcomes, True)
+    without = outcome_definitions(outcomes, False)
+    assert "14 day(s) after the referral date.</li>" in without and "text" not in without
 
 
 def test_headline_marks_the_random_designs_optimistic():
@@ -251,7 +307,7 @@ def test_headline_marks_the_random_designs_optimistic():
         "optimistic: may learn from the future",
         "honest: future cases",
     ]
-    section = headline_section(summary, 0.65, None, None, None)
+    section = headline_section(summary, WITH_TEXT, 0.65, None, None, None)
     assert "<h2>The answer</h2>" in section
     assert "<li><b>escalation</b>: No, not on future cases." in section
     # the optimistic rows are not coloured green

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import BIN, ROOT, snakemake
+from conftest import BIN, ROOT, scratch_copy, snakemake
 
 from common import SCHEMAS
 
@@ -197,7 +198,11 @@ def planned_jobs(
         "-n", "--cores", "2", "--configfile", configfile, cwd=work, extra_env=extra_env
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    output = result.stdout + result.stderr
+    return job_counts(result.stdout + result.stderr)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Jobs per rule in a dry run's output, from its job-stats table."""
     if "Nothing to be done" in output:
         return {}
     stats = output.split("Job stats:")[1].split("total")[0]
@@ -333,3 +338,84 @@ def test_a_different_pseudonymisation_key_reruns_every_pseudonymising_rule(tiny_
         extra_env={"LA_PSEUDONYMISATION_KEY": "another-key-typed-in-a-later-session"},
     )
     assert {"ingest_records", "redact_notes"} <= planned
+
+
+# An LA without usable case notes: the bundled synthetic LA without its notes
+# and people (redaction names) exports, with the text designs switched off.
+NO_NOTES_CONFIG = {
+    "la": "no_notes",
+    "designs": {"text": False, "time": {"inner_folds": 2}},
+    "models": {"search_iterations": 3},
+}
+TEXT_RULES = {
+    "redact_notes",
+    "normalise_notes",
+    "flag_vulnerabilities",
+    "build_text_features",
+    "fit_topics",
+    "fit_tfidf",
+}
+
+
+def no_notes_copy(work: Path) -> str:
+    """A scratch copy of the workflow in ``work`` whose LA has no notes or
+    people exports, configured with designs.text off; returns the config path."""
+    scratch_copy(ROOT, work)
+    data = work / "resources" / "synthetic"
+    data.mkdir(parents=True)
+    for export in (ROOT / "resources" / "synthetic").glob("*.csv"):
+        if export.name not in ("case_notes.csv", "people.csv"):
+            shutil.copy(export, data / export.name)
+    (work / "config" / "no_notes.yaml").write_text(yaml.safe_dump(NO_NOTES_CONFIG))
+    return "config/no_notes.yaml"
+
+
+def test_without_text_no_text_job_or_design_is_planned_and_no_notes_needed(tmp_path):
+    configfile = no_notes_copy(tmp_path)
+    assert not (tmp_path / "resources" / "synthetic" / "case_notes.csv").exists()
+    result = snakemake("-n", "--cores", "2", "--configfile", configfile, cwd=tmp_path)
+    planned = result.stdout + result.stderr
+    assert result.returncode == 0, planned
+    jobs = job_counts(planned)
+    assert not TEXT_RULES & set(jobs), jobs
+    # two outcomes, each under the two structured designs
+    assert jobs["train_models"] == 4 and jobs["render_report"] == 1
+    assert not re.search(r"(random|time)_text|leakage_audit_text|case_notes|topics/", planned)
+    # the same LA with text on needs its notes, and is told of the setting
+    on = yaml.safe_load((tmp_path / configfile).read_text())
+    on["designs"]["text"] = True
+    (tmp_path / "config" / "text_on.yaml").write_text(yaml.safe_dump(on))
+    missing = snakemake("-n", "--cores", "2", "--configfile", "config/text_on.yaml", cwd=tmp_path)
+    output = missing.stdout + missing.stderr
+    assert missing.returncode != 0
+    assert "the case-notes export resources/synthetic/case_notes.csv does not exist" in output
+    assert "without usable case notes, set designs.text: false" in output
+
+
+@pytest.fixture(scope="session")
+def no_notes_run(tmp_path_factory) -> Path:
+    """Run the whole workflow once on the bundled LA without notes, text off."""
+    work = tmp_path_factory.mktemp("no_notes")
+    configfile = no_notes_copy(work)
+    result = snakemake("--cores", "2", "--configfile", configfile, cwd=work)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return work
+
+
+@pytest.mark.e2e
+def test_without_notes_the_structured_designs_run_and_one_answers(no_notes_run):
+    results = no_notes_run / "results" / "no_notes"
+    summary = pd.read_parquet(results / "summary.parquet")
+    assert sorted(set(summary["design"])) == ["random_structured", "time_structured"]
+    assert len(summary) == 4
+    assert not (results / "text").exists() and not (results / "topics").exists()
+    report = (results / "report" / "index.html").read_text(encoding="utf-8")
+    assert "switched off in the config (designs.text: false)" in report
+    assert report.count("structured data only (the pre-specified design, which decides)") == 2
+    assert "structured data and text" not in report and "Topics in the notes" not in report
+    card = (results / "model_cards" / "escalation.md").read_text(encoding="utf-8")
+    assert "## Fairness (time-ordered split, structured data only)" in card
+    rerun = snakemake(
+        "-n", "--cores", "2", "--configfile", "config/no_notes.yaml", cwd=no_notes_run
+    )
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr

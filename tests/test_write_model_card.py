@@ -133,6 +133,7 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
             "horizon_months": 3,
             "text_window_days": 21,
         },
+        ["structured", "text"],
         0.65,
         cohort,
         splits,
@@ -163,6 +164,70 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
     assert "12" not in card.split("## Fairness")[1] and "1.600" not in card
     assert "## Leakage checks" in card
     assert "r1" not in card and "f1" not in card
+
+
+def test_model_card_without_text_rests_on_the_structured_designs(cohort):
+    splits, features = clean_inputs(cohort)
+    summary = pd.DataFrame(
+        {
+            "outcome": "escalation",
+            "design": ["random_structured", "time_structured"],
+            "model": "lightgbm",
+            "average_precision": [0.5, 0.7],
+            "ap_ci_lower": [0.4, 0.66],
+            "ap_ci_upper": [0.6, 0.8],
+            "baseline_average_precision": 0.2,
+            "base_rate": 0.1,
+            "cv_ap_lower_bound": 0.35,
+            "verdict": ["does not meet the bar", "meets the bar"],
+        }
+    )
+    fairness = pd.DataFrame(
+        [
+            fairness_row("female", 200, "reference") | {"design": "time_structured"},
+            fairness_row("male", 50, "outside band") | {"design": "time_structured"},
+        ]
+    )
+    curves = pd.DataFrame(
+        {
+            "design": "time_structured",
+            "fraction": [0.25, 0.5, 1.0],
+            "n_train": [25, 50, 100],
+            "test_average_precision": [0.5, 0.6, 0.7],
+        }
+    )
+    definition = {
+        "description": "A plan.",
+        "type": "escalation",
+        "prediction_offset_days": 14,
+        "horizon_months": 3,
+        "text_window_days": 21,
+    }
+    card = model_card(
+        "la9",
+        "escalation",
+        definition,
+        ["structured"],
+        0.65,
+        cohort,
+        splits,
+        features,
+        summary,
+        fairness,
+        curves,
+        [0.8, 1.25],
+        DISCLOSURE,
+        18,
+    )
+    assert "**Answer:** Yes, on future cases." in card
+    assert "with structured data only (the pre-specified design, which decides), 0.700" in card
+    assert "switched off in the config (designs.text: false)" in card
+    assert "the two designs with text were not run" in card
+    assert "## Fairness (time-ordered split, structured data only)" in card
+    # the fairness of the design that answers
+    assert "| sex | male | 50 | false discovery rate | 1.600 | female |" in card
+    assert "no case notes were used" in card and "case-note text from" not in card
+    assert "Four designs" not in card and "structured data and text" not in card
 
 
 def test_fairness_findings_lists_only_clear_disparities():

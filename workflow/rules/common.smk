@@ -123,7 +123,9 @@ BENCHMARKS = f"{RESULTS}/benchmarks"
 CROSS_LA = "results/cross_la"
 OUTCOMES = sorted(config["outcomes"])
 TIMINGS = ["random", "time"]
-FEATURE_SETS = ["structured", "text"]
+# designs.text: false runs the structured designs only (no case notes needed).
+TEXT = config["designs"]["text"]
+FEATURE_SETS = ["structured", "text"] if TEXT else ["structured"]
 SHARDS = list(range(config["text"]["shards"]))
 STRUCTURED_TABLES = [
     "children",
@@ -350,6 +352,29 @@ def topic_settings():
 def design_name(wildcards):
     """The study design: split timing and feature set."""
     return f"{wildcards.timing}_{wildcards.features}"
+
+
+def if_text(files):
+    """``files`` when the designs with text run, else nothing: with
+    designs.text off no job reads the notes or makes the text chain's outputs."""
+    return files if TEXT else []
+
+
+def notes_export(wildcards):
+    """The case-notes export, when the designs with text run. A missing one
+    stops the run saying what to do, as an LA without usable notes can run the
+    structured designs alone (generated synthetic notes are made by a rule)."""
+    if not TEXT:
+        return []
+    path = raw_table("notes")
+    if not config["synthetic"] and not Path(path).exists():
+        raise WorkflowError(
+            f"data.tables.notes: the case-notes export {path} does not exist. Put the "
+            "LA's case notes there (or point data.tables.notes.path at them), or, "
+            "without usable case notes, set designs.text: false in the LA's config to "
+            "run the structured designs alone (docs/running.md)."
+        )
+    return path
 
 
 def topic_input(wildcards):

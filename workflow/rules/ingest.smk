@@ -32,7 +32,7 @@ rule generate_synthetic_la:
 rule ingest_records:
     input:
         **raw_structured_tables(),
-        notes=raw_table("notes"),
+        notes=notes_export,
         code_lists=config["data"]["code_lists"],
         helpers=HELPERS,
     output:
@@ -54,7 +54,7 @@ rule ingest_records:
         mem_mb=4000,
     params:
         mappings=column_mappings(),
-        notes_columns=config["data"]["tables"]["notes"]["columns"],
+        notes_columns=if_text(config["data"]["tables"]["notes"]["columns"]),
         list_separator=config["data"]["list_separator"],
         extract_date=config["data"]["extract_date"],
         key_env=config["pseudonymisation"]["key_env"],

@@ -85,20 +85,20 @@ rule render_report:
         audits=expand(
             [
                 rules.build_structured_features.output.audit,
-                rules.build_text_features.output.audit,
+                *if_text([rules.build_text_features.output.audit]),
             ],
             outcome=OUTCOMES,
         ),
         deltas=run_deltas(),
         refit_bootstraps=refit_bootstraps(),
-        topic_words=expand(
-            rules.fit_topics.output.words, outcome=OUTCOMES, timing=TIMINGS
+        topic_words=if_text(
+            expand(rules.fit_topics.output.words, outcome=OUTCOMES, timing=TIMINGS)
         ),
-        topic_coherence=expand(
-            rules.fit_topics.output.coherence, outcome=OUTCOMES, timing=TIMINGS
+        topic_coherence=if_text(
+            expand(rules.fit_topics.output.coherence, outcome=OUTCOMES, timing=TIMINGS)
         ),
         ingest_qa=rules.ingest_records.output.qa,
-        text_qa=rules.redact_notes.output.qa,
+        text_qa=if_text(rules.redact_notes.output.qa),
         helpers=HELPERS,
         imports=imported_scripts("render_report"),
     output:
@@ -125,6 +125,7 @@ rule render_report:
     params:
         la=LA,
         outcomes=config["outcomes"],
+        feature_sets=FEATURE_SETS,
         success_threshold=config["evaluation"]["success_threshold"],
         compared_with=config["evaluation"]["compare_with"],
         max_age_years=config["population"]["max_age_years"],
@@ -177,6 +178,7 @@ rule write_model_card:
         la=LA,
         outcome="{outcome}",
         definition=outcome_settings,
+        feature_sets=FEATURE_SETS,
         success_threshold=config["evaluation"]["success_threshold"],
         disparity_band=config["fairness"]["disparity_band"],
         min_group_size=config["fairness"]["min_group_size"],

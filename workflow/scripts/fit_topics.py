@@ -165,7 +165,8 @@ def no_outer_words_error(
         f"{job}: the text designs fit topic models on the "
         f"{len(fit_ids)} outer training referrals, but {found}; the notes in this outcome's "
         f"windows start {notes_start(documents)}. Supply case notes that cover the earliest "
-        "referrals, or trim the referrals export to start when the notes do."
+        "referrals, or trim the referrals export to start when the notes do, or set "
+        "designs.text: false to run the structured designs only."
     )
 
 

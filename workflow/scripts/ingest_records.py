@@ -7,9 +7,9 @@ replaces every identifier by a keyed hash, and writes one Parquet table each
 (schemas in ``common.SCHEMAS``). Dates of birth are coarsened to the month:
 ages are all the analysis needs.
 
-The case-notes export is checked too (required fields, note times, children
-it refers to), though its text is redacted by ``redact_notes``, which also
-profiles the (redacted) document types. Everything
+The case-notes export, when the text designs run, is checked too (required
+fields, note times, children it refers to), though its text is redacted by
+``redact_notes``, which also profiles the (redacted) document types. Everything
 found goes into the ingestion QA table: rows read, kept and rejected (and
 why) per table, code frequencies and codes not allowed in their collection
 year (``resources/code_lists.yaml``), date ranges, impossible dates and
@@ -69,7 +69,7 @@ NEEDS_ROWS = ("children", "referrals")
 NEEDED_FOR = {
     "children": "the study cannot run without children",
     "referrals": "the study cannot run without referrals",
-    "notes": "the text designs need case notes",
+    "notes": "the text designs need case notes (without usable notes, set designs.text: false)",
 }
 TRUE_VALUES = {"1", "true", "yes", "y", "t"}
 FALSE_VALUES = {"0", "false", "no", "n", "f"}
@@ -658,7 +658,9 @@ def main(snakemake) -> None:
     params = snakemake.params
     key = resolve_key(params.key_env, params.key_file, params.demo_key)
     check_key_fingerprint(key, params.key_fingerprint)
-    paths = {table: Path(snakemake.input[table]) for table in [*DATE_COLUMNS, "notes"]}
+    # No notes export when the text designs are off (designs.text: false).
+    read = [*DATE_COLUMNS, *(["notes"] if snakemake.input.notes else [])]
+    paths = {table: Path(snakemake.input[table]) for table in read}
     tables, qa = ingest(
         paths,
         {**params.mappings, "notes": params.notes_columns},

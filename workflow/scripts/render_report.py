@@ -3,7 +3,8 @@
 The report answers the study's question for each outcome and design: does the
 selected model reach the pre-specified average precision? It shows the
 outcome definitions, the cohorts and splits, every model's test metrics beside
-a simple baseline, precision-recall curves and the topics found in the notes.
+a simple baseline, precision-recall curves and the topics found in the notes
+(none when the config switches the text designs off).
 Figures are embedded, so the one HTML file can be shared as it is; they are
 also written as PNG files for ``snakemake --report``. Being shared, it
 suppresses the counts and rates of groups of children small enough to identify
@@ -33,17 +34,19 @@ from explain_selected_model import LEVELLED_OFF_GAIN, more_data_answer  # noqa: 
 from report_wording import (  # noqa: E402
     DESIGN_LABELS,
     FAIRNESS_RATES,
-    HONEST_DESIGN,
     MODEL_LABELS,
     OPTIMISTIC,
     POINT_LABELS,
+    TEXT_SWITCHED_OFF,
     Disclosure,
+    answer_design,
     cohort_rules,
     disparity_summary,
     honest_answer,
     is_time_ordered,
     shown_cases,
     shown_values,
+    study_designs,
     suppressed_groups,
     text_window_wording,
 )
@@ -846,15 +849,21 @@ class RunArtefacts:
 
 def headline_section(
     summary: pd.DataFrame,
+    feature_sets: list[str],
     success_threshold: float,
     refits: pd.DataFrame | None,
     deltas: pd.DataFrame | None,
     compared_with: str | None,
 ) -> str:
     """The verdict of every outcome and design against the bar, with the refit
-    intervals and the changes since an earlier run when there are any."""
+    intervals and the changes since an earlier run when there are any. The
+    answer comes from the design the config pre-specified (``answer_design``)."""
+    answer = answer_design(feature_sets)
+    text = "text" in feature_sets
     parts = [
-        '<p class="note">Each outcome is predicted under four study designs. A design '
+        f'<p class="note">Each outcome is predicted under '
+        f"{'four study designs' if text else 'two study designs, with structured data only'}. "
+        "A design "
         f"<b>meets the bar</b> when the 95% bootstrap interval of its selected model's average "
         f"precision (AP) on held-out test cases (resampled by family: siblings are not "
         f"independent cases) lies at or above the pre-specified "
@@ -865,14 +874,19 @@ def headline_section(
         "<h2>The answer</h2>",
         '<p class="note">From the time-ordered designs: they train on earlier cases and test '
         "on the latest ones, so they estimate how a model would do on future cases. The "
-        "random designs may learn from the future, and their results are optimistic. One "
-        "pre-specified design, time-ordered with text, decides the answer; the one with "
-        "structured data only is shown beside it, as a second chance at a yes would nearly "
-        "double the risk of a false one.</p>",
+        "random designs may learn from the future, and their results are optimistic. "
+        + (
+            "One pre-specified design, time-ordered with text, decides the answer; the one "
+            "with structured data only is shown beside it, as a second chance at a yes would "
+            "nearly double the risk of a false one.</p>"
+            if text
+            else "One pre-specified design, time-ordered with structured data only, decides "
+            f"the answer. <b>{TEXT_SWITCHED_OFF}</b></p>"
+        ),
         '<ul class="answer">',
         *(
             f"<li><b>{html.escape(outcome)}</b>: "
-            f"{html.escape(honest_answer(rows, success_threshold))}</li>"
+            f"{html.escape(honest_answer(rows, success_threshold, answer))}</li>"
             for outcome, rows in summary.groupby("outcome", sort=False)
         ),
         "</ul>",
@@ -899,12 +913,14 @@ def headline_section(
     return "\n".join(parts)
 
 
-def outcome_definitions(outcomes: dict) -> str:
-    """Each outcome in plain English, with its prediction point and text window."""
+def outcome_definitions(outcomes: dict, text: bool) -> str:
+    """Each outcome in plain English, with its prediction point and, if the
+    designs with text run, its text window."""
     items = [
         f"<li><b>{html.escape(name)}</b>: {html.escape(outcome['description'])} "
         f"Prediction point: {outcome['prediction_offset_days']} day(s) after the "
-        f"{POINT_LABELS[outcome['prediction_point']]}; {text_window_wording(outcome)}.</li>"
+        f"{POINT_LABELS[outcome['prediction_point']]}"
+        f"{f'; {text_window_wording(outcome)}' if text else ''}.</li>"
         for name, outcome in outcomes.items()
     ]
     return "\n".join(["<h2>Outcomes</h2><ul>", *items, "</ul>"])
@@ -970,8 +986,10 @@ def leakage_section(audits: dict[str, pd.DataFrame]) -> str:
     return "\n".join(parts)
 
 
-def models_section(outcome: str, artefacts: RunArtefacts, figure_dir: Path) -> str:
-    """Every model of every design on the test set, and their precision-recall curves."""
+def models_section(
+    outcome: str, designs: list[str], artefacts: RunArtefacts, figure_dir: Path
+) -> str:
+    """Every model of every design run on the test set, and their precision-recall curves."""
     rows = artefacts.all_models.loc[artefacts.all_models["outcome"] == outcome]
     shown = pd.DataFrame(
         {
@@ -987,7 +1005,8 @@ def models_section(outcome: str, artefacts: RunArtefacts, figure_dir: Path) -> s
         }
     )
     figures = []
-    for design, label in DESIGN_LABELS.items():
+    for design in designs:
+        label = DESIGN_LABELS[design]
         uri = figure_data_uri(
             pr_curve_figure(artefacts.predictions[(outcome, design)], label),
             figure_dir / f"pr_{outcome}_{design}.png",
@@ -1011,26 +1030,27 @@ def selected_model_section(
     figure_dir: Path,
     comparison: FairnessComparison,
     disclosure: Disclosure,
+    answer: str,
 ) -> str:
-    """The honest design's selected model: thresholds, calibration, what drives
-    its scores, whether more data would help, and fairness by group (with the
-    cells that could identify a child suppressed)."""
+    """The selected model of the design that answers (``answer``): thresholds,
+    calibration, what drives its scores, whether more data would help, and
+    fairness by group (with the cells that could identify a child suppressed)."""
     summary = artefacts.summary
     chosen = summary.loc[
-        (summary["outcome"] == outcome) & (summary["design"] == HONEST_DESIGN), "model"
+        (summary["outcome"] == outcome) & (summary["design"] == answer), "model"
     ].iloc[0]
-    label = f"{MODEL_LABELS.get(chosen, chosen)}, {DESIGN_LABELS[HONEST_DESIGN].lower()}"
-    name = f"{outcome}_{HONEST_DESIGN}"
+    label = f"{MODEL_LABELS.get(chosen, chosen)}, {DESIGN_LABELS[answer].lower()}"
+    name = f"{outcome}_{answer}"
     parts = [
         f"<h3>Thresholds: {html.escape(label)}</h3>"
         '<p class="note">What flagging cases at each score threshold, or the top k% of '
         "scores, would mean on the test cases.</p>",
-        table_html(threshold_table(rows_of(artefacts.thresholds, outcome, HONEST_DESIGN, chosen))),
+        table_html(threshold_table(rows_of(artefacts.thresholds, outcome, answer, chosen))),
     ]
     uri = figure_data_uri(
         calibration_figure(
-            rows_of(artefacts.calibration, outcome, HONEST_DESIGN),
-            DESIGN_LABELS[HONEST_DESIGN],
+            rows_of(artefacts.calibration, outcome, answer),
+            DESIGN_LABELS[answer],
         ),
         figure_dir / f"calibration_{name}.png",
     )
@@ -1040,7 +1060,7 @@ def selected_model_section(
         "on the diagonal (balanced class weights push scores above observed rates)."
         "</figcaption></figure>"
     )
-    explained = artefacts.importance[(outcome, HONEST_DESIGN)]
+    explained = artefacts.importance[(outcome, answer)]
     parts.append(
         f"<h3>What drives the scores: {html.escape(label)}</h3>"
         '<p class="note">How much the test AP falls when one feature is shuffled '
@@ -1049,15 +1069,13 @@ def selected_model_section(
     )
     parts.append(table_html(importance_table(explained.loc[explained["model"] == chosen])))
     parts.append(
-        ale_section(
-            rows_of(artefacts.effects, outcome, HONEST_DESIGN, chosen), label, name, figure_dir
-        )
+        ale_section(rows_of(artefacts.effects, outcome, answer, chosen), label, name, figure_dir)
     )
     curves = artefacts.learning_curves
     parts.append(
         learning_curve_section(outcome, curves.loc[curves["outcome"] == outcome], figure_dir)
     )
-    groups = rows_of(artefacts.fairness, outcome, HONEST_DESIGN, chosen)
+    groups = rows_of(artefacts.fairness, outcome, answer, chosen)
     parts.append(
         f"<h3>Fairness by group: {html.escape(label)}</h3>"
         '<p class="note">Error rates at the decision threshold for each group, and whether '
@@ -1103,6 +1121,7 @@ LIMITS = (
 def render(
     la: str,
     outcomes: dict,
+    feature_sets: list[str],
     success_threshold: float,
     compared_with: str | None,
     artefacts: RunArtefacts,
@@ -1111,26 +1130,39 @@ def render(
     comparison: FairnessComparison,
     disclosure: Disclosure,
 ) -> str:
-    """The whole report as one HTML document."""
+    """The whole report as one HTML document, of the designs of ``feature_sets``
+    (common.smk's FEATURE_SETS; no topics without text)."""
     figure_dir.mkdir(parents=True, exist_ok=True)
+    text = "text" in feature_sets
     parts = [
         f"<h1>Can machine learning predict escalation in {html.escape(la)}?</h1>",
         headline_section(
             artefacts.summary,
+            feature_sets,
             success_threshold,
             artefacts.refits,
             artefacts.deltas,
             compared_with,
         ),
-        outcome_definitions(outcomes),
+        outcome_definitions(outcomes, text),
         data_qa_section(artefacts.ingest_qa, disclosure.min_outcome_cases),
         cohorts_and_splits_section(artefacts, outcomes, max_age_years, figure_dir),
         leakage_section(artefacts.audits),
     ]
     for outcome in outcomes:
-        parts.append(models_section(outcome, artefacts, figure_dir))
-        parts.append(selected_model_section(outcome, artefacts, figure_dir, comparison, disclosure))
-        parts.append(topics_section(outcome, artefacts.topics))
+        parts.append(models_section(outcome, study_designs(feature_sets), artefacts, figure_dir))
+        parts.append(
+            selected_model_section(
+                outcome,
+                artefacts,
+                figure_dir,
+                comparison,
+                disclosure,
+                answer_design(feature_sets),
+            )
+        )
+        if text:
+            parts.append(topics_section(outcome, artefacts.topics))
     parts.append(LIMITS)
     body = "\n".join(parts)
     return (
@@ -1163,11 +1195,11 @@ def read_artefacts(inputs) -> RunArtefacts:
     return RunArtefacts(
         summary=read_parquet(inputs.summary, "summary"),
         all_models=read_parquet(inputs.all_models, "metrics"),
-        # Redaction profiles the notes' document types, redacted.
+        # Redaction profiles the notes' document types, redacted (if text is on).
         ingest_qa=pd.concat(
             [
                 read_parquet(inputs.ingest_qa, "ingest_qa"),
-                read_parquet(inputs.text_qa, "ingest_qa"),
+                *([read_parquet(inputs.text_qa, "ingest_qa")] if inputs.text_qa else []),
             ],
             ignore_index=True,
         ),
@@ -1205,6 +1237,7 @@ def main(snakemake) -> None:
     document = render(
         snakemake.params.la,
         outcomes,
+        list(snakemake.params.feature_sets),
         snakemake.params.success_threshold,
         snakemake.params.compared_with,
         read_artefacts(snakemake.input),

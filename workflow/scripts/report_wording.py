@@ -24,7 +24,6 @@ FAIRNESS_RATES = {
     "false_omission_rate": "FOR",
     "flagged_share": "flagged",
 }
-HONEST_DESIGN = "time_text"
 TIME_ORDERED_DESIGNS = {
     "time_structured": "with structured data only",
     "time_text": "with structured data and text",
@@ -48,25 +47,45 @@ MODEL_LABELS = {
 }
 
 
+TEXT_SWITCHED_OFF = (
+    "Case-note text was switched off in the config (designs.text: false), so the two designs "
+    "with text were not run (they did not fail) and the answer rests on structured data only."
+)
+
+
+def study_designs(feature_sets: list[str]) -> list[str]:
+    """The designs a run of these feature sets (common.smk's FEATURE_SETS) makes,
+    in the order of ``DESIGN_LABELS``."""
+    return [design for design in DESIGN_LABELS if design.split("_")[1] in feature_sets]
+
+
+def answer_design(feature_sets: list[str]) -> str:
+    """The pre-specified design whose verdict alone answers each outcome, fixed
+    by the config before the run: time-ordered with text, or time-ordered with
+    structured data only when the config runs no text design (designs.text:
+    false, for an LA without usable case notes)."""
+    return "time_text" if "text" in feature_sets else "time_structured"
+
+
 def is_time_ordered(designs: pd.Series) -> pd.Series:
     """Whether each design holds out the latest cases (the honest estimate of
     use on future cases) rather than a random share (optimistic)."""
     return designs.isin(list(TIME_ORDERED_DESIGNS))
 
 
-def honest_answer(rows: pd.DataFrame, success_threshold: float) -> str:
+def honest_answer(rows: pd.DataFrame, success_threshold: float, answer: str) -> str:
     """The plain answer for one outcome (its rows of the summary), from the
-    pre-specified design (``HONEST_DESIGN``, time-ordered with text) alone:
-    yes when it meets the bar, no when it cannot, otherwise that we cannot
-    tell. The other time-ordered design is reported beside it but does not
-    decide: two chances at "yes" would nearly double the risk of a false one."""
+    pre-specified design ``answer`` (``answer_design``) alone: yes when it
+    meets the bar, no when it cannot, otherwise that we cannot tell. The other
+    time-ordered design, if run, is reported beside it but does not decide:
+    two chances at "yes" would nearly double the risk of a false one."""
     honest = rows.loc[is_time_ordered(rows["design"])]
-    primary = honest.loc[honest["design"] == HONEST_DESIGN]
+    primary = honest.loc[honest["design"] == answer]
     if primary.empty:
         return (
-            "The time-ordered design with text was not run, so there is no pre-specified "
-            "honest estimate of how a model would do on future cases; the random designs' "
-            "results are optimistic."
+            f"The time-ordered design {TIME_ORDERED_DESIGNS[answer]} was not run, so there is "
+            "no pre-specified honest estimate of how a model would do on future cases; the "
+            "random designs' results are optimistic."
         )
     openings = {
         "meets the bar": "Yes, on future cases",
@@ -75,12 +94,10 @@ def honest_answer(rows: pd.DataFrame, success_threshold: float) -> str:
     opening = openings.get(primary["verdict"].iloc[0], "Cannot tell yet")
     results = "; ".join(
         f"{TIME_ORDERED_DESIGNS[row.design]}"
-        f"{' (the pre-specified design, which decides)' if row.design == HONEST_DESIGN else ''}"
+        f"{' (the pre-specified design, which decides)' if row.design == answer else ''}"
         f", {row.average_precision:.3f} "
         f"(95% interval {row.ap_ci_lower:.3f} to {row.ap_ci_upper:.3f}): {row.verdict}"
-        for row in honest.sort_values("design", key=lambda d: d == HONEST_DESIGN).itertuples(
-            index=False
-        )
+        for row in honest.sort_values("design", key=lambda d: d == answer).itertuples(index=False)
     )
     # Both time-ordered designs test on the same cases: one baseline, one base rate.
     first = primary.iloc[0]

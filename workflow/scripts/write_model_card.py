@@ -1,11 +1,12 @@
 """Write the model card of one (LA, outcome) in Markdown.
 
 The card is the short, shareable account of what was tested and what it
-showed: the data, the outcome's definition, the four designs, each design's
-selected model against the pre-specified bar (with the baseline, the base rate
-and the overfitting gap, i.e. the cross-validated lower bound minus the test
-AP), whether more data would help, fairness by group for the time-ordered text
-design, the leakage checks recomputed from the artefacts, and the limits.
+showed: the data, the outcome's definition, the four designs (two when the
+config switches text off), each design's selected model against the
+pre-specified bar (with the baseline, the base rate and the overfitting gap,
+i.e. the cross-validated lower bound minus the test AP), whether more data
+would help, fairness by group for the design that answers (``answer_design``),
+the leakage checks recomputed from the artefacts, and the limits.
 
 Leakage checks (each reported with its count, which must be 0):
 
@@ -31,11 +32,12 @@ from common import read_parquet
 from explain_selected_model import more_data_answer
 from report_wording import (
     DESIGN_LABELS,
-    HONEST_DESIGN,
     MODEL_LABELS,
     POINT_LABELS,
     SUPPRESSED,
+    TEXT_SWITCHED_OFF,
     Disclosure,
+    answer_design,
     cohort_rules,
     disparity_summary,
     honest_answer,
@@ -180,6 +182,7 @@ def model_card(
     la: str,
     outcome: str,
     definition: dict,
+    feature_sets: list[str],
     success_threshold: float,
     cohort: pd.DataFrame,
     splits: dict[str, pd.DataFrame],
@@ -191,13 +194,16 @@ def model_card(
     disclosure: Disclosure,
     max_age_years: float,
 ) -> str:
-    """The model card of one outcome as Markdown."""
+    """The model card of one outcome as Markdown, of the designs of
+    ``feature_sets`` (common.smk's FEATURE_SETS)."""
+    answer = answer_design(feature_sets)
+    text = "text" in feature_sets
     summary = summary.loc[summary["outcome"] == outcome]
-    honest = summary.loc[summary["design"] == HONEST_DESIGN]
+    honest = summary.loc[summary["design"] == answer]
     chosen = honest["model"].iloc[0] if len(honest) else None
     groups = fairness.loc[
         (fairness["outcome"] == outcome)
-        & (fairness["design"] == HONEST_DESIGN)
+        & (fairness["design"] == answer)
         & (fairness["model"] == chosen)
     ]
     leaks = leakage_checks(cohort, splits, features)
@@ -213,7 +219,8 @@ def model_card(
         f"{cohort['family_id'].nunique():,} families, referred between "
         f"{cohort['referral_date'].min().date()} and {cohort['referral_date'].max().date()}; "
         f"{int(cohort['label'].sum()):,} ({cohort['label'].mean():.1%}) had the outcome. "
-        "Identifiers are keyed hashes; case notes were redacted before use.",
+        "Identifiers are keyed hashes; "
+        + ("case notes were redacted before use." if text else "no case notes were used."),
         "",
         "## Outcome",
         "",
@@ -221,17 +228,29 @@ def model_card(
         "",
         f"Prediction point: {definition['prediction_offset_days']} day(s) after the "
         f"{POINT_LABELS[definition.get('prediction_point', 'referral')]}; "
-        f"outcome horizon {definition['horizon_months']} months; case-note text from the "
-        f"{definition['text_window_days']} days before the prediction point. "
-        f"{cohort_rules(definition, max_age_years)}",
+        f"outcome horizon {definition['horizon_months']} months"
+        + (
+            f"; case-note text from the {definition['text_window_days']} days before the "
+            "prediction point. "
+            if text
+            else ". "
+        )
+        + cohort_rules(definition, max_age_years),
         "",
         "## Designs",
         "",
-        "Four designs, as in the 2020 study: random or time-ordered test sets, crossed with "
-        "structured data only or structured data and case-note topics. Siblings never "
-        "fall on both sides of a split; topic models and every fitted step see training "
-        "cases only. The time-ordered text design is the honest estimate of use on "
-        "future cases.",
+        (
+            "Four designs, as in the 2020 study: random or time-ordered test sets, crossed with "
+            "structured data only or structured data and case-note topics. Siblings never "
+            "fall on both sides of a split; topic models and every fitted step see training "
+            "cases only. The time-ordered text design is the honest estimate of use on "
+            "future cases."
+            if text
+            else "Two designs, random or time-ordered test sets, with structured data only. "
+            "Siblings never fall on both sides of a split; every fitted step sees training "
+            "cases only. The time-ordered design is the honest estimate of use on future "
+            f"cases. {TEXT_SWITCHED_OFF}"
+        ),
         "",
         "## Results against the bar",
         "",
@@ -242,11 +261,11 @@ def model_card(
         "lower bound minus the test AP. The random designs may learn from the future: their "
         "verdicts are marked optimistic.",
         "",
-        f"**Answer:** {honest_answer(summary, success_threshold)}",
+        f"**Answer:** {honest_answer(summary, success_threshold, answer)}",
         "",
         markdown_table(results_table(summary, curves)),
         "",
-        "## Fairness (time-ordered split, structured data and text)",
+        f"## Fairness ({DESIGN_LABELS[answer].lower()})",
         "",
         f"Error rates at the decision threshold compared with each attribute's reference "
         f"group, against a band of {low:g} to {high:g}, judged with bootstrap intervals.",
@@ -308,6 +327,7 @@ def main(snakemake) -> None:
         str(params.la),
         str(params.outcome),
         dict(params.definition),
+        list(params.feature_sets),
         float(params.success_threshold),
         read_parquet(snakemake.input.cohort, "cohort"),
         splits,
