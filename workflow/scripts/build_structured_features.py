@@ -479,15 +479,13 @@ def extreme_group_precision(values: pd.Series, labels: pd.Series, min_cases: int
     positive = labels.to_numpy(dtype="float64")
     ordered = np.sort(filled)
     size = min(min_cases, len(ordered))
-    best = None
+    groups = []
     for direction, cut in (("highest", ordered[-size]), ("lowest", ordered[size - 1])):
         members = filled >= cut if direction == "highest" else filled <= cut
         cases = int(members.sum())
         positives = int(positive[members].sum())
-        group = ExtremeGroup(positives / cases, cases, positives, direction, float(cut))
-        if best is None or group.share > best.share:
-            best = group
-    return best
+        groups.append(ExtremeGroup(positives / cases, cases, positives, direction, float(cut)))
+    return max(groups, key=lambda group: group.share)
 
 
 def describe_extreme_group(group: ExtremeGroup, base_rate: float) -> str:
