@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import build_structured_features as bsf
 import build_text_features as btf
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ESCALATION, NFA, dates
@@ -175,16 +178,26 @@ def test_leakage_audit_flags_a_planted_single_feature_leak(tables):
     # a planted leak: the label itself, recorded as if it were history
     structured["planted_outcome_record"] = structured["referral_id"].map(labels).astype(float)
     audit = bsf.leakage_audit(
-        cohort, {"structured": structured}, {"structured features": []}, 0.9
-    ).set_index("subject")
-    assert audit.loc["planted_outcome_record", "flagged"]
-    assert audit.loc["planted_outcome_record", "value"] == 1.0
-    assert not audit.loc["structured features", "flagged"]
-    assert audit.loc["structured features", "value"] == 0.0
-    assert audit.loc["age_years", "check"] == "single-feature ROC AUC"
+        cohort, {"structured": structured}, {"structured features": []}, 0.9, 0.9, 20
+    )
+    auc = audit.loc[audit["check"] == bsf.AUC_CHECK].set_index("subject")
+    assert auc.loc["planted_outcome_record", "flagged"]
+    assert auc.loc["planted_outcome_record", "value"] == 1.0
+    times = audit.set_index("subject").loc["structured features"]
+    assert not times["flagged"]
+    assert times["value"] == 0.0
+    assert "age_years" in auc.index
+    # one row per feature and single-feature check
+    precision = audit.loc[audit["check"] == bsf.PRECISION_CHECK, "subject"]
+    assert precision.tolist() == auc.index.tolist()
 
 
-AUDIT_SETTINGS = {"max_single_feature_auc": 0.9, "stop_on_implausible_feature": False}
+AUDIT_SETTINGS = {
+    "max_single_feature_auc": 0.9,
+    "max_single_feature_precision": 0.9,
+    "min_cases_for_precision": 20,
+    "stop_on_implausible_feature": False,
+}
 
 
 def test_the_audit_stops_before_writing_when_a_note_postdates_the_point(tables):
@@ -217,7 +230,7 @@ def test_the_audit_stops_on_an_implausible_feature_when_asked(tables):
     structured["planted_outcome_record"] = structured["referral_id"].map(labels).astype(float)
     times = {"structured features": structured.set_index("referral_id")["feature_time"]}
     audit = bsf.audited(cohort, times, {"structured": structured}, AUDIT_SETTINGS)
-    assert audit.set_index("subject").loc["planted_outcome_record", "flagged"]
+    assert audit_rows(audit, bsf.AUC_CHECK).loc["planted_outcome_record", "flagged"]
     with pytest.raises(InputError, match="planted_outcome_record"):
         bsf.audited(
             cohort,
@@ -232,6 +245,115 @@ def test_single_feature_auc_is_direction_free_and_ranks_missing_lowest():
     assert bsf.single_feature_auc(pd.Series([4.0, 3.0, 2.0, 1.0]), labels) == 1.0
     assert bsf.single_feature_auc(pd.Series([float("nan"), float("nan"), 1.0, 1.0]), labels) == 1.0
     assert bsf.single_feature_auc(pd.Series([1.0, 1.0, 1.0, 1.0]), labels) == 0.5
+
+
+def rare_marker_cohort() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """1,000 cases, base rate 0.1; a marker set on 30 of the 100 positives
+    (3% of cases, all positive), and a strong but genuine feature: the label
+    plus noise, AUC about 0.76."""
+    labels = np.r_[np.ones(100), np.zeros(900)].astype("int8")
+    noise = np.random.default_rng(0).normal(size=1000)
+    cohort = pd.DataFrame({"referral_id": [f"r{i}" for i in range(1000)], "label": labels})
+    features = pd.DataFrame(
+        {
+            "referral_id": cohort["referral_id"],
+            "rare_marker": np.r_[np.ones(30), np.zeros(970)],
+            "genuine_score": labels + noise,
+        }
+    )
+    return cohort, features
+
+
+def audit_rows(audit: pd.DataFrame, check: str) -> pd.DataFrame:
+    return audit.loc[audit["check"] == check].set_index("subject")
+
+
+def test_a_rare_marker_escapes_the_auc_but_not_the_extreme_group_precision():
+    cohort, features = rare_marker_cohort()
+    audit = bsf.leakage_audit(cohort, {"structured": features}, {}, 0.9, 0.9, 20)
+    auc = audit_rows(audit, bsf.AUC_CHECK)
+    precision = audit_rows(audit, bsf.PRECISION_CHECK)
+    assert auc.loc["rare_marker", "value"] == pytest.approx(0.65)
+    assert not auc.loc["rare_marker", "flagged"]
+    assert precision.loc["rare_marker", "value"] == 1.0
+    assert precision.loc["rare_marker", "flagged"]
+    assert precision.loc["rare_marker", "detail"].startswith(
+        "30 of the 30 cases with its highest values (1 or more) have the outcome (base rate 0.100)"
+    )
+    # strong but genuine: well above the base rate at its top, far from certain
+    assert 0.7 < auc.loc["genuine_score", "value"] < 0.9
+    assert 0.1 < precision.loc["genuine_score", "value"] < 0.9
+    assert not precision.loc["genuine_score", "flagged"]
+    assert not precision.loc["genuine_score", "detail"].endswith("outcome")
+
+
+def test_an_extreme_group_needs_the_minimum_number_of_cases():
+    labels = pd.Series(np.r_[np.ones(100), np.zeros(900)])
+    marker = pd.Series(np.r_[np.ones(5), np.zeros(995)])  # 5 cases, all positive
+    group = bsf.extreme_group_precision(marker, labels, 20)
+    # fewer than 20 flagged cases: the high group is every case, at the base rate
+    assert (group.cases, group.share) == (1000, 0.1)
+    assert bsf.extreme_group_precision(marker, labels, 5).share == 1.0
+    assert bsf.extreme_group_precision(marker, labels, 2000).cases == 1000
+
+
+def test_an_extreme_group_keeps_ties_and_looks_both_ways():
+    # 15 cases at 3 (all positive), 10 tied at 2 (5 positive), 975 at 0
+    values = pd.Series(np.r_[np.full(15, 3.0), np.full(10, 2.0), np.zeros(975)])
+    labels = pd.Series(np.r_[np.ones(15), np.ones(5), np.zeros(980)])
+    group = bsf.extreme_group_precision(values, labels, 20)
+    assert (group.cases, group.positives, group.share) == (25, 20, 0.8)
+    assert (group.direction, group.cut) == ("highest", 2.0)
+    # the same feature reversed: its lowest values tell the outcome
+    low = bsf.extreme_group_precision(-values, labels, 20)
+    assert (low.cases, low.share, low.direction, low.cut) == (25, 0.8, "lowest", -2.0)
+
+
+def test_missing_values_rank_lowest_in_the_extreme_group():
+    labels = pd.Series(np.r_[np.ones(100), np.zeros(900)])
+    # a marker recorded as a missing value on 25 positives
+    values = pd.Series(np.r_[np.full(25, np.nan), np.arange(975.0) % 7])
+    group = bsf.extreme_group_precision(values, labels, 20)
+    assert (group.cases, group.share, group.direction) == (25, 1.0, "lowest")
+    assert np.isneginf(group.cut)
+    assert bsf.describe_extreme_group(group, 0.1).startswith("25 of the 25 cases with it missing")
+    # 10 missing: the group goes on to the lowest values, ties included
+    few = pd.Series(np.r_[np.full(10, np.nan), np.arange(990.0) % 7])
+    group = bsf.extreme_group_precision(few, labels, 20)
+    assert (group.direction, group.cut) == ("lowest", 0.0)
+    assert group.cases == 10 + len(range(0, 990, 7))
+
+
+def test_a_group_no_more_positive_than_the_cohort_is_never_flagged():
+    cohort = pd.DataFrame(
+        {"referral_id": [f"r{i}" for i in range(100)], "label": [1] * 95 + [0] * 5}
+    )
+    constant = pd.DataFrame({"referral_id": cohort["referral_id"], "constant": 1.0})
+    audit = bsf.leakage_audit(cohort, {"structured": constant}, {}, 0.9, 0.9, 20)
+    row = audit_rows(audit, bsf.PRECISION_CHECK).loc["constant"]
+    assert row["value"] == 0.95
+    assert not row["flagged"]
+
+
+def test_the_audit_warns_or_stops_on_a_rare_marker(caplog):
+    cohort, features = rare_marker_cohort()
+    with caplog.at_level(logging.WARNING):
+        audit = bsf.audited(cohort, {}, {"structured": features}, AUDIT_SETTINGS)
+    assert audit.loc[audit["flagged"], "subject"].tolist() == ["rare_marker"]
+    assert "rare_marker (1.000)" in caplog.text
+    assert "genuine_score" not in caplog.text
+    with pytest.raises(InputError, match=r"rare_marker \(1\.000\).*max_single_feature_precision"):
+        bsf.audited(
+            cohort,
+            {},
+            {"structured": features},
+            {**AUDIT_SETTINGS, "stop_on_implausible_feature": True},
+        )
+    relaxed = {**AUDIT_SETTINGS, "max_single_feature_precision": 1.0, "min_cases_for_precision": 31}
+    audit = bsf.audited(
+        cohort, {}, {"structured": features}, relaxed | {"stop_on_implausible_feature": True}
+    )
+    assert not audit["flagged"].any()
 
 
 def test_spell_durations_count_only_days_before_the_point(tables):

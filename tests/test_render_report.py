@@ -170,6 +170,33 @@ def test_audit_table_shows_checks_flags_and_strongest_features_once():
     assert shown["flagged"].tolist() == ["ok", "FLAGGED", "ok", "ok"]
 
 
+def test_audit_table_shows_each_single_feature_checks_flags_and_strongest():
+    # a rare marker: low in AUC, flagged by its extreme-group precision
+    precision = pd.DataFrame(
+        {
+            "check": ["single-feature extreme-group precision"] * 5,
+            "subject": ["f0", "f1", "f2", "leak", "marker"],
+            "value": [0.5, 0.3, 0.2, 0.4, 1.0],
+            "threshold": [0.9] * 5,
+            "flagged": [False, False, False, False, True],
+            "detail": ["10 of the 20 cases", "", "", "", "30 of the 30 cases: check"],
+        }
+    )
+    text_flags = audit_frame().iloc[[0]].assign(subject="text documents")
+    shown = audit_table(pd.concat([audit_frame(), precision, text_flags]), top=2)
+    assert shown["subject"].tolist() == [
+        "structured features",
+        "text documents",
+        "leak",
+        "f0",
+        "marker",
+        "f0",
+    ]
+    assert shown["check"].tolist()[2:4] == ["single-feature ROC AUC"] * 2
+    assert shown["check"].tolist()[4:] == ["single-feature extreme-group precision"] * 2
+    assert shown["flagged"].tolist() == ["ok", "ok", "FLAGGED", "ok", "FLAGGED", "ok"]
+
+
 def test_fold_table_and_picture_cover_every_fold():
     diagnostics = pd.DataFrame(
         {

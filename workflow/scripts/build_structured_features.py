@@ -44,15 +44,17 @@ Every row records ``feature_time``, the latest timestamp of any source record
 it used. The leakage audit (``audited``, shared with the text features)
 refuses to write features if any is at or after the row's prediction point,
 and flags any single feature whose ROC AUC on its own (in its better
-direction, missing values ranked lowest) reaches the configured ceiling: a
-sign that it records the outcome rather than predicts it. Its findings are
-written as a table for the report.
+direction, missing values ranked lowest) reaches the configured ceiling, or
+whose cases at one extreme nearly all have the outcome (a rare marker, which
+the AUC misses): a sign that it records the outcome rather than predicts it.
+Its findings are written as a table for the report.
 
 The structured and text features are separate jobs so that a change to the
 text stage (stop words, say) never reruns the structured-only designs.
 """
 
 import logging
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -81,6 +83,9 @@ CURRENT_REFERRAL_STEPS = (
     "closure",
     "nfa_closure",
 )
+# Names of the leakage audit's single-feature checks (its table's "check" column).
+AUC_CHECK = "single-feature ROC AUC"
+PRECISION_CHECK = "single-feature extreme-group precision"
 
 
 def history_features(
@@ -443,11 +448,67 @@ def single_feature_auc(values: pd.Series, labels: pd.Series) -> float:
     return max(auc, 1.0 - auc)
 
 
+class ExtremeGroup(NamedTuple):
+    """The cases at one extreme of a feature and how many have the outcome."""
+
+    share: float
+    cases: int
+    positives: int
+    direction: str
+    cut: float
+
+
+def extreme_group_precision(values: pd.Series, labels: pd.Series, min_cases: int) -> ExtremeGroup:
+    """The share of cases with the outcome (``labels`` 1) among the cases at
+    the feature's more telling extreme.
+
+    The group at the high extreme is every case whose value is at least the
+    ``min_cases``-th highest value: the smallest group of highest values, ties
+    included, that holds ``min_cases`` cases or more (for a 0/1 flag set on at
+    least ``min_cases`` cases, the cases with the flag set; on fewer, every
+    case). The low extreme is built the same way from the lowest values.
+    Missing values rank lowest, as in ``single_feature_auc``, so a marker
+    recorded as a missing value is seen too. Returns the extreme whose share is
+    higher (the high one on a tie), with its size, positives, direction
+    (``"highest"`` or ``"lowest"``) and cut (its least extreme value; ``-inf``
+    for missing). With fewer than ``min_cases`` cases in all, both groups are
+    every case and the share is the base rate.
+    """
+    filled = values.to_numpy(dtype="float64", na_value=np.nan)
+    filled = np.where(np.isnan(filled), -np.inf, filled)
+    positive = labels.to_numpy(dtype="float64")
+    ordered = np.sort(filled)
+    size = min(min_cases, len(ordered))
+    groups = []
+    for direction, cut in (("highest", ordered[-size]), ("lowest", ordered[size - 1])):
+        members = filled >= cut if direction == "highest" else filled <= cut
+        cases = int(members.sum())
+        positives = int(positive[members].sum())
+        groups.append(ExtremeGroup(positives / cases, cases, positives, direction, float(cut)))
+    return max(groups, key=lambda group: group.share)
+
+
+def describe_extreme_group(group: ExtremeGroup, base_rate: float) -> str:
+    """One sentence on an extreme group, for the audit table."""
+    if group.direction == "highest":
+        which = f"with its highest values ({group.cut:g} or more)"
+    elif np.isneginf(group.cut):
+        which = "with it missing"
+    else:
+        which = f"with its lowest values ({group.cut:g} or less, or missing)"
+    return (
+        f"{group.positives} of the {group.cases} cases {which} have the outcome "
+        f"(base rate {base_rate:.3f})"
+    )
+
+
 def leakage_audit(
     cohort: pd.DataFrame,
     feature_tables: dict[str, pd.DataFrame],
     time_violations: dict[str, list[str]],
     max_single_feature_auc: float,
+    max_single_feature_precision: float,
+    min_cases_for_precision: int,
 ) -> pd.DataFrame:
     """The audit's findings, one row per check and subject.
 
@@ -455,6 +516,14 @@ def leakage_audit(
     rows using a record at or after their point (must be 0).
     ``single-feature ROC AUC``: per feature column, its AUC alone against the
     label, flagged at or above ``max_single_feature_auc``.
+    ``single-feature extreme-group precision``: per feature column, the share
+    of cases with the outcome among its at least ``min_cases_for_precision``
+    cases at one extreme (``extreme_group_precision``), flagged at or above
+    ``max_single_feature_precision`` when above the base rate (a group no more
+    often positive than the whole cohort, such as every case of a constant
+    feature, is never a finding). The threshold is an absolute share, not a
+    multiple of the base rate: a genuine predictor seldom makes a group of
+    that size nearly all positive, a record made because of the outcome does.
     """
     rows = [
         {
@@ -468,6 +537,7 @@ def leakage_audit(
         for what, found in time_violations.items()
     ]
     labels = cohort.set_index("referral_id")["label"]
+    base_rate = float(labels.mean())
     for table in feature_tables.values():
         frame = table.set_index("referral_id").reindex(labels.index)
         for column in frame.columns.drop("feature_time", errors="ignore"):
@@ -475,7 +545,7 @@ def leakage_audit(
             flagged = auc >= max_single_feature_auc
             rows.append(
                 {
-                    "check": "single-feature ROC AUC",
+                    "check": AUC_CHECK,
                     "subject": str(column),
                     "value": auc,
                     "threshold": float(max_single_feature_auc),
@@ -488,7 +558,49 @@ def leakage_audit(
                     ),
                 }
             )
+            group = extreme_group_precision(frame[column], labels, min_cases_for_precision)
+            flagged = group.share >= max_single_feature_precision and group.share > base_rate
+            described = describe_extreme_group(group, base_rate)
+            rows.append(
+                {
+                    "check": PRECISION_CHECK,
+                    "subject": str(column),
+                    "value": group.share,
+                    "threshold": float(max_single_feature_precision),
+                    "flagged": flagged,
+                    "detail": (
+                        f"{described}: check that it is not recorded because of the outcome"
+                        if flagged
+                        else described
+                    ),
+                }
+            )
     return pd.DataFrame(rows)
+
+
+def implausible_feature_message(audit: pd.DataFrame, settings: dict) -> str:
+    """Name every flagged feature, its value and the config key that sets its
+    check's threshold; empty if none is flagged."""
+    checks = {
+        AUC_CHECK: ("max_single_feature_auc", "a single-feature ROC AUC"),
+        PRECISION_CHECK: (
+            "max_single_feature_precision",
+            "a share of cases with the outcome, among their cases at one extreme,",
+        ),
+    }
+    lines = []
+    for check, (key, measure) in checks.items():
+        found = audit.loc[audit["flagged"] & (audit["check"] == check)]
+        if len(found):
+            named = ", ".join(
+                f"{s} ({v:.3f})" for s, v in zip(found["subject"], found["value"], strict=True)
+            )
+            lines.append(
+                f"leakage audit: feature(s) {named} reach {measure} of {settings[key]} or "
+                "more on their own; check that they are not recorded because of the outcome "
+                f"(or raise leakage_audit.{key} in your config)"
+            )
+    return "\n".join(lines)
 
 
 def audited(
@@ -512,19 +624,17 @@ def audited(
     if violations:
         raise SafetyCheckError("leakage audit failed:\n" + "\n".join(violations))
     audit = leakage_audit(
-        cohort, feature_tables, time_violations, settings["max_single_feature_auc"]
+        cohort,
+        feature_tables,
+        time_violations,
+        settings["max_single_feature_auc"],
+        settings["max_single_feature_precision"],
+        settings["min_cases_for_precision"],
     )
-    implausible = audit.loc[audit["flagged"], "subject"].tolist()
-    if implausible:
-        message = (
-            f"leakage audit: feature(s) {implausible} reach a single-feature ROC AUC of "
-            f"{settings['max_single_feature_auc']} or more on their own; check that they are "
-            "not recorded because of the outcome"
-        )
+    message = implausible_feature_message(audit, settings)
+    if message:
         if settings["stop_on_implausible_feature"]:
-            raise InputError(
-                message + " (or raise leakage_audit.max_single_feature_auc in your config)."
-            )
+            raise InputError(message)
         logger.warning(message)
     return audit
 

@@ -616,14 +616,17 @@ def topic_word_table(words: pd.DataFrame, top: int = 10) -> pd.DataFrame:
 
 
 def audit_table(audit: pd.DataFrame, top: int = 5) -> pd.DataFrame:
-    """The leakage audit of one outcome: the time checks, every flagged feature,
-    and the features that predict the label best on their own."""
-    times = audit.loc[audit["check"] != "single-feature ROC AUC"]
-    single = audit.loc[audit["check"] == "single-feature ROC AUC"].sort_values(
-        ["value", "subject"], ascending=[False, True], kind="stable"
-    )
-    shown = pd.concat([times, single.loc[single["flagged"]], single.head(top)])
-    shown = shown.drop_duplicates(["check", "subject"])
+    """The leakage audit of one outcome: the time checks, then for each
+    single-feature check every flagged feature and the ``top`` features that
+    predict the label best on their own by it."""
+    feature_checks = ["single-feature ROC AUC", "single-feature extreme-group precision"]
+    parts = [audit.loc[~audit["check"].isin(feature_checks)]]
+    for check in feature_checks:
+        single = audit.loc[audit["check"] == check].sort_values(
+            ["value", "subject"], ascending=[False, True], kind="stable"
+        )
+        parts += [single.loc[single["flagged"]], single.head(top)]
+    shown = pd.concat(parts).drop_duplicates(["check", "subject"])
     return pd.DataFrame(
         {
             "check": shown["check"],
@@ -978,7 +981,12 @@ def leakage_section(audits: dict[str, pd.DataFrame]) -> str:
         '<p class="note">Every run checks that each feature uses only records dated before '
         "its case's prediction point (the run stops otherwise), and flags any single feature "
         "that predicts the outcome implausibly well on its own: it may be recorded because of "
-        "the outcome. Shown: the checks, any flagged feature, and the strongest features.</p>",
+        "the outcome. Two measures: its ROC AUC alone, and its extreme-group precision, the "
+        "share of cases with the outcome among its cases with the highest (or lowest) values, "
+        "ties included and at least <code>leakage_audit.min_cases_for_precision</code> of "
+        "them, which sees a rare marker set only on cases with the outcome that the AUC "
+        "misses. Shown: the checks, any flagged feature, and the strongest features by each "
+        "measure.</p>",
     ]
     for outcome, audit in sorted(audits.items()):
         parts.append(f"<h3>{html.escape(outcome)}</h3>")
