@@ -18,6 +18,7 @@ from render_report import (
     headline_section,
     learning_curve_table,
     merged_bins,
+    models_table,
     split_picture,
     split_table,
     table_html,
@@ -495,3 +496,26 @@ def test_data_qa_section_shows_no_small_count_and_only_months():
     assert "2020-01-04" not in section and "2015-04-02" not in section
     assert '<td class="text">2015-04</td>' in section
     assert '<td class="text">2020-01</td>' in section
+
+
+def test_models_table_hides_precision_and_recall_that_reveal_few_cases():
+    # 100 test cases, 20 with the outcome: the tree flags 5 and finds 4 of them
+    rows = pd.DataFrame(
+        {
+            "design": "time_text",
+            "model": ["lightgbm", "decision_tree"],
+            "selected": [True, False],
+            "n_test": 100,
+            "base_rate": 0.2,
+            "average_precision": [0.5, 0.3],
+            "roc_auc": [0.8, 0.6],
+            "precision": [0.5, 0.8],
+            "recall": [0.5, 0.2],
+            "cv_ap_mean": 0.4,
+            "cv_ap_sd": 0.05,
+        }
+    )
+    table = models_table(rows, DISCLOSURE)
+    assert table["precision"].tolist() == [0.5, "suppressed"]
+    assert table["recall"].tolist() == [0.5, "suppressed"]
+    assert table["test AP"].tolist() == [0.5, 0.3]

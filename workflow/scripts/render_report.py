@@ -225,6 +225,21 @@ def pr_curve_figure(predictions: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
+def flagging_hidden(
+    found: np.ndarray, flagged: np.ndarray, positives: np.ndarray, disclosure: Disclosure
+) -> pd.Series:
+    """Whether each flagging rule's precision and recall (and what derives from
+    them) must be suppressed: together they reveal its flagged cases with and
+    without the outcome, and the cases with the outcome it missed, so all go
+    when any of these numbers 1 to ``disclosure.min_count - 1``."""
+    return pd.Series(
+        [
+            rate_is_disclosive(f, n, disclosure) or rate_is_disclosive(f, p, disclosure)
+            for f, n, p in zip(found, flagged, positives, strict=True)
+        ]
+    )
+
+
 def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Precision, recall and F0.1 across score thresholds and top-k% rules (of
     one model); a rule's rates are suppressed when the flagged cases, those of
@@ -237,13 +252,7 @@ def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.Data
     positives = np.nanmax(
         np.divide(found, recall, out=np.full(len(found), np.nan), where=recall > 0), initial=0
     ).round()
-    # A rule's rates, together, reveal its flagged cases with and without the outcome.
-    hidden = pd.Series(
-        [
-            rate_is_disclosive(f, n, disclosure) or rate_is_disclosive(f, positives, disclosure)
-            for f, n in zip(found, flagged, strict=True)
-        ]
-    )
+    hidden = flagging_hidden(found, flagged, np.full(len(found), positives), disclosure)
     return pd.DataFrame(
         {
             "rule": [
@@ -1069,21 +1078,37 @@ def leakage_section(audits: dict[str, pd.DataFrame]) -> str:
     return "\n".join(parts)
 
 
-def models_section(outcome: str, artefacts: RunArtefacts, figure_dir: Path) -> str:
-    """Every model of every design on the test set, and their precision-recall curves."""
-    rows = artefacts.all_models.loc[artefacts.all_models["outcome"] == outcome]
-    shown = pd.DataFrame(
+def models_table(rows: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """Every model of every design of one outcome on the test set; precision and
+    recall at the decision threshold are suppressed when they reveal a count
+    below ``disclosure.min_count`` (``flagging_hidden``)."""
+    positives = (rows["base_rate"] * rows["n_test"]).round().to_numpy()
+    found = np.nan_to_num(rows["recall"].to_numpy() * positives).round()
+    flagged = np.divide(
+        found, rows["precision"].to_numpy(), out=np.zeros(len(rows)), where=found > 0
+    ).round()
+    hidden = flagging_hidden(found, flagged, positives, disclosure)
+    return pd.DataFrame(
         {
             "design": rows["design"].map(DESIGN_LABELS),
             "model": rows["model"].map(MODEL_LABELS),
             "selected": rows["selected"].astype(bool),
             "test AP": rows["average_precision"],
             "ROC AUC": rows["roc_auc"],
-            "precision": rows["precision"],
-            "recall": rows["recall"],
+            "precision": shown_values(rows["precision"], hidden),
+            "recall": shown_values(rows["recall"], hidden),
             "CV AP mean": rows["cv_ap_mean"],
             "CV AP sd": rows["cv_ap_sd"],
         }
+    )
+
+
+def models_section(
+    outcome: str, artefacts: RunArtefacts, figure_dir: Path, disclosure: Disclosure
+) -> str:
+    """Every model of every design on the test set, and their precision-recall curves."""
+    shown = models_table(
+        artefacts.all_models.loc[artefacts.all_models["outcome"] == outcome], disclosure
     )
     figures = []
     for design, label in DESIGN_LABELS.items():
@@ -1238,7 +1263,7 @@ def render(
         leakage_section(artefacts.audits),
     ]
     for outcome in outcomes:
-        parts.append(models_section(outcome, artefacts, figure_dir))
+        parts.append(models_section(outcome, artefacts, figure_dir, disclosure))
         parts.append(selected_model_section(outcome, artefacts, figure_dir, comparison, disclosure))
         parts.append(topics_section(outcome, artefacts.topics))
     parts.append(LIMITS)
