@@ -1,5 +1,6 @@
 """Tests for the report sections of workflow/scripts/render_report.py."""
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +20,7 @@ from render_report import (
     learning_curve_table,
     merged_bins,
     models_table,
+    pr_curve_figure,
     split_picture,
     split_table,
     table_html,
@@ -245,6 +247,10 @@ def test_fold_table_and_picture_cover_every_fold():
     figure = split_picture(diagnostics, "t")
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["outer", "inner 0"]
     assert len(figure.axes[0].patches) == 4
+    # bars span whole months: 2020-01-01 to 2020-12-31 ends at the end of December
+    test_bar = figure.axes[0].patches[0]
+    assert mdates.num2date(test_bar.get_x()).strftime("%Y-%m-%d") == "2020-01-01"
+    assert mdates.num2date(test_bar.get_x() + test_bar.get_width()).month == 12
 
 
 def summary_of(verdicts: dict[str, str]) -> pd.DataFrame:
@@ -519,3 +525,20 @@ def test_models_table_hides_precision_and_recall_that_reveal_few_cases():
     assert table["precision"].tolist() == [0.5, "suppressed"]
     assert table["recall"].tolist() == [0.5, "suppressed"]
     assert table["test AP"].tolist() == [0.5, 0.3]
+
+
+def test_precision_recall_curves_start_where_enough_cases_are_flagged():
+    # The first steps of a curve would show whether the few highest-scored
+    # cases had the outcome.
+    predictions = pd.DataFrame(
+        {
+            "model": "lightgbm",
+            "label": [1, 0, 1] + [0, 1] * 20,
+            "score": np.linspace(1, 0, 43),
+        }
+    )
+    figure = pr_curve_figure(predictions, "t", 10)
+    curve = figure.axes[0].lines[0]
+    assert curve.get_xdata().min() == pytest.approx(5 / 22)  # 5 of 22 found in the top 10
+    assert curve.get_ydata()[-1] == pytest.approx(0.5)
+    assert len(curve.get_xdata()) == 43 - 9

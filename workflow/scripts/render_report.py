@@ -208,12 +208,22 @@ def figure_data_uri(figure: plt.Figure, path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def pr_curve_figure(predictions: pd.DataFrame, title: str) -> plt.Figure:
-    """Precision-recall curves of every model on the test set."""
+def pr_curve_figure(predictions: pd.DataFrame, title: str, min_count: int) -> plt.Figure:
+    """Precision-recall curves of every model on the test set, from the
+    thresholds that flag at least ``min_count`` cases (the curve's first steps
+    would show the outcome of the few highest-scored cases)."""
     figure, axes = plt.subplots(figsize=(4.6, 3.6))
     for model, rows in predictions.groupby("model", sort=True):
-        precision, recall, _ = precision_recall_curve(rows["label"], rows["score"])
-        axes.plot(recall, precision, label=MODEL_LABELS.get(model, model), linewidth=1.4)
+        precision, recall, thresholds = precision_recall_curve(rows["label"], rows["score"])
+        flagged = len(rows) - np.searchsorted(np.sort(rows["score"]), thresholds, side="left")
+        # The last point (recall 0) has no threshold: it flags no case.
+        keep = np.append(flagged >= min_count, False)
+        axes.plot(
+            recall[keep],
+            precision[keep],
+            label=MODEL_LABELS.get(model, model),
+            linewidth=1.4,
+        )
     axes.axhline(predictions["label"].mean(), color="grey", linestyle=":", label="base rate")
     axes.set_xlabel("recall (share of escalating cases found)")
     axes.set_ylabel("precision")
@@ -737,13 +747,17 @@ ROLE_COLOURS = {
 
 
 def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
-    """The prediction-time range of each role in each fold, one line per fold."""
+    """The prediction-time range of each role in each fold, in whole months, one
+    line per fold."""
     figure, axes = plt.subplots(figsize=(6.4, 1.3 + 0.45 * diagnostics["fold"].nunique()))
     folds = sorted(diagnostics["fold"].unique())
     for position, fold in enumerate(folds):
         for row in diagnostics.loc[diagnostics["fold"] == fold].itertuples():
-            start = mdates.date2num(row.first_prediction_time)
-            width = mdates.date2num(row.last_prediction_time) - start
+            # Whole months, as the tables show: exact first and last dates single
+            # out one case.
+            start = mdates.date2num(row.first_prediction_time.to_period("M").start_time)
+            end = mdates.date2num(row.last_prediction_time.to_period("M").end_time)
+            width = end - start
             # excluded rows span the training period: a thin bar beneath it
             excluded = row.role == "excluded"
             axes.barh(
@@ -1113,12 +1127,13 @@ def models_section(
     figures = []
     for design, label in DESIGN_LABELS.items():
         uri = figure_data_uri(
-            pr_curve_figure(artefacts.predictions[(outcome, design)], label),
+            pr_curve_figure(artefacts.predictions[(outcome, design)], label, disclosure.min_count),
             figure_dir / f"pr_{outcome}_{design}.png",
         )
         figures.append(
             f'<figure><img src="{uri}" width="440" alt="precision-recall curves">'
-            f"<figcaption>{html.escape(label)}</figcaption></figure>"
+            f"<figcaption>{html.escape(label)} (thresholds flagging at least "
+            f"{disclosure.min_count} cases)</figcaption></figure>"
         )
     return "\n".join(
         [
