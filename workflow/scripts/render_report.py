@@ -788,13 +788,6 @@ def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
-def count_text(count: int, disclosure: Disclosure) -> str:
-    """A count in running text: "<min_count" when small, else with thousands
-    separators."""
-    shown = shown_count(count, disclosure)
-    return f"{shown:,}" if isinstance(shown, int) else shown
-
-
 def shown_pair(count: int, total: int, disclosure: Disclosure) -> tuple:
     """``count`` of ``total`` rows as the shared report may show them: the count
     hidden when small, and also when the rest (``total - count``) is, as it
@@ -802,6 +795,20 @@ def shown_pair(count: int, total: int, disclosure: Disclosure) -> tuple:
     if disclosure.is_small(total - count) and not disclosure.is_small(count):
         return SUPPRESSED
     return shown_count(count, disclosure)
+
+
+def shown_parts(counts: pd.Series, disclosure: Disclosure) -> list:
+    """Counts that add up to a total shown elsewhere (a column's codes, a
+    table's problems of one kind) as the shared report may show them: the small
+    ones as "<min_count", and where exactly one is small, the next smallest
+    suppressed too, so that it cannot be worked out from the total."""
+    values = [int(count) for count in counts]
+    shown = [shown_count(count, disclosure) for count in values]
+    small = [disclosure.is_small(count) for count in values]
+    others = [i for i, hide in enumerate(small) if not hide and values[i] > 0]
+    if sum(small) == 1 and others:
+        shown[min(others, key=values.__getitem__)] = SUPPRESSED
+    return shown
 
 
 def data_qa_section(qa: pd.DataFrame, disclosure: Disclosure, top_codes: int = 12) -> str:
@@ -842,6 +849,9 @@ def data_qa_section(qa: pd.DataFrame, disclosure: Disclosure, top_codes: int = 1
         "warning": "kept with a warning",
     }
     problems = qa.loc[qa["measure"].isin(list(problem_measures))]
+    problem_rows = pd.Series(index=problems.index, dtype=object)
+    for _, group in problems.groupby(["table", "measure"], sort=False):
+        problem_rows.loc[group.index] = shown_parts(group["count"], disclosure)
     parts.append("<h3>Problems found</h3>")
     if problems.empty:
         parts.append('<p class="note">None.</p>')
@@ -854,7 +864,7 @@ def data_qa_section(qa: pd.DataFrame, disclosure: Disclosure, top_codes: int = 1
                         "what": problems["measure"].map(problem_measures),
                         "column": problems["column"].fillna("").astype(str),
                         "detail": problems["value"].fillna("").astype(str),
-                        "rows": [shown_count(int(v), disclosure) for v in problems["count"]],
+                        "rows": problem_rows.tolist(),
                     }
                 )
             )
@@ -914,22 +924,21 @@ def data_qa_section(qa: pd.DataFrame, disclosure: Disclosure, top_codes: int = 1
         f'<h3>Codes</h3><p class="note">The {top_codes} most frequent codes of each coded '
         "column, with their counts.</p>"
     )
-    summary = [
-        {
-            "table": str(table),
-            "column": str(column),
-            "distinct codes": len(group),
-            "most frequent": ", ".join(
-                f"{value} ({count_text(int(count), disclosure)})"
-                for value, count in group.sort_values("count", ascending=False, kind="stable")[
-                    ["value", "count"]
-                ]
-                .head(top_codes)
-                .itertuples(index=False)
-            ),
-        }
-        for (table, column), group in codes.groupby(["table", "column"], sort=False)
-    ]
+    summary = []
+    for (table, column), group in codes.groupby(["table", "column"], sort=False):
+        group = group.sort_values("count", ascending=False, kind="stable")
+        counts = shown_parts(group["count"], disclosure)
+        summary.append(
+            {
+                "table": str(table),
+                "column": str(column),
+                "distinct codes": len(group),
+                "most frequent": ", ".join(
+                    f"{value} ({f'{count:,}' if isinstance(count, int) else count})"
+                    for value, count in list(zip(group["value"], counts, strict=True))[:top_codes]
+                ),
+            }
+        )
     parts.append(table_html(pd.DataFrame(summary)))
     return "\n".join(parts)
 
