@@ -485,6 +485,8 @@ def test_data_qa_section_shows_no_small_count_and_only_months():
             ("referrals", "rows_rejected", "child_id", "unknown child", 3, np.nan),
             ("referrals", "date_min", "referral_date", "2015-04-02", 496, np.nan),
             ("referrals", "date_max", "referral_date", "2020-01-04", 496, np.nan),
+            ("care", "date_min", "date_of_birth", "2003-07", 80, np.nan),
+            ("care", "date_max", "date_of_birth", "2019-11", 80, np.nan),
             ("referrals", "missing", "referral_date", None, 4, 0.008),
             ("referrals", "missing", "source", None, 40, 0.08),
             ("referrals", "code", "source", "police", 400, np.nan),

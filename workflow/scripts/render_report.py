@@ -882,8 +882,9 @@ def data_qa_section(qa: pd.DataFrame, disclosure: Disclosure, top_codes: int = 1
                 {
                     "table": ranges["table"].astype(str),
                     "column": ranges["column"].astype(str),
-                    "first": pd.to_datetime(ranges["date_min"]).map(month_of),
-                    "last": pd.to_datetime(ranges["date_max"]).map(month_of),
+                    # ISO dates (or months, as ingestion keeps dates of birth): to the month
+                    "first": ranges["date_min"].astype(str).str.slice(0, 7),
+                    "last": ranges["date_max"].astype(str).str.slice(0, 7),
                     "dates present": [
                         shown_pair(int(present[(t, c)]), kept[str(t)], disclosure)
                         for t, c in zip(ranges["table"], ranges["column"], strict=True)
