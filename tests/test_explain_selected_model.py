@@ -124,6 +124,21 @@ def test_ale_recovers_the_slope_of_an_additive_model():
     assert accumulated_local_effects(LinearRisk(), np.ones((10, 2)), 1).empty
 
 
+def test_ale_edges_never_show_one_cases_extreme_value():
+    # The shared report shows every edge: a child's exceptional count (the
+    # maximum, 40) or the minimum must not be one of them.
+    rng = np.random.default_rng(1)
+    values = np.append(rng.integers(0, 6, 300).astype(float), [40.0])
+    X = np.column_stack([values, np.zeros(len(values))])
+    effects = accumulated_local_effects(LinearRisk(), X, 0, n_bins=10)
+    assert 40.0 not in effects["value"].tolist()
+    assert effects["value"].iloc[0] == np.quantile(values, 0.05)
+    assert effects["value"].iloc[-1] == np.quantile(values, 0.95)
+    # every row still counts, those beyond the edges with the outermost intervals
+    assert effects["n_rows"].sum() == len(values)
+    assert np.diff(effects["effect"]) == pytest.approx(0.05 * np.diff(effects["value"]))
+
+
 def curve_of(test_ap: dict[float, list[float]], n_all: int = 400) -> pd.DataFrame:
     """A learning curve: per fraction, the test APs of its repeats."""
     rows = [

@@ -1,5 +1,6 @@
 """Tests for the report sections of workflow/scripts/render_report.py."""
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,15 +10,22 @@ from compare_runs import compare_summaries
 from render_report import (
     FairnessComparison,
     audit_table,
+    cohort_table,
+    data_qa_section,
     deltas_section,
     fairness_table,
     fold_table,
     group_calibration_section,
     headline_section,
     learning_curve_table,
+    merged_bins,
+    models_table,
     outcome_definitions,
+    pr_curve_figure,
     split_picture,
+    split_table,
     table_html,
+    threshold_table,
     verdict_table,
 )
 from report_wording import (
@@ -26,12 +34,13 @@ from report_wording import (
     cohort_rules,
     disparity_summary,
     honest_answer,
+    shown_disparities,
     study_designs,
     suppressed_groups,
     text_window_wording,
 )
 
-DISCLOSURE = Disclosure(min_group_size=30, min_outcome_cases=5)
+DISCLOSURE = Disclosure(min_count=10)
 # common.smk's FEATURE_SETS by default and with designs.text: false.
 WITH_TEXT = ["structured", "text"]
 STRUCTURED_ONLY = ["structured"]
@@ -74,10 +83,23 @@ def test_learning_curve_table_answers_per_design():
 
 
 def fairness_groups(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
-    """One model's fairness rows: (attribute, group, cases, positive cases)."""
+    """One model's fairness rows: (attribute, group, cases, positive cases),
+    with the rates of flagging half the cases, among them half of those with
+    the outcome."""
     groups = pd.DataFrame(rows, columns=["attribute", "group", "n", "n_positive"])
     rate = groups["n_positive"] / groups["n"]
+    flagged = groups["n"] // 2
+    found = groups["n_positive"] // 2
+    missed = groups["n_positive"] - found
+    rates = {
+        "false_positive_rate": (flagged - found) / (groups["n"] - groups["n_positive"]),
+        "false_negative_rate": missed / groups["n_positive"],
+        "false_discovery_rate": (flagged - found) / flagged,
+        "false_omission_rate": missed / (groups["n"] - flagged),
+        "flagged_share": flagged / groups["n"],
+    }
     groups = groups.assign(
+        n_flagged=flagged,
         small_group=groups["n"] < 30,
         base_rate=rate,
         base_rate_lower=rate / 2,
@@ -86,14 +108,8 @@ def fairness_groups(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
         calibration_gap=0.3 - rate,
         average_precision=0.4,
     )
-    for metric in (
-        "false_positive_rate",
-        "false_negative_rate",
-        "false_discovery_rate",
-        "false_omission_rate",
-        "flagged_share",
-    ):
-        groups[metric] = 0.25
+    for metric, values in rates.items():
+        groups[metric] = values
         groups[f"{metric}_disparity"] = "cannot tell"
     return groups
 
@@ -116,24 +132,62 @@ def test_groups_that_could_identify_a_child_are_suppressed():
     )
     hidden = suppressed_groups(groups, DISCLOSURE)
     # Asian alone would be hidden in ethnicity: the next smallest (Black) is hidden
-    # too, so its figures cannot be recovered from the total. Sex has two groups.
+    # too, so its figures cannot be recovered from the total. Sex and disability
+    # have two groups.
     assert groups.loc[hidden, "group"].tolist() == ["Black", "Asian", "female", "male"] + [
         "1-4",
         "5-9",
+        "disabled",
+        "not disabled",
     ]
     table = fairness_table(groups, DISCLOSURE)
     asian = table.loc[table["group"] == "Asian"].iloc[0]
-    assert asian["cases"] == "<30"
+    assert asian["cases"] == "suppressed"
     assert asian["base rate"] == asian["AP"] == asian["FNR"] == "suppressed"
-    assert asian["FNR vs reference"] == "cannot tell"
+    assert asian["FNR vs reference"] == "suppressed"
     male = table.loc[table["group"] == "male"].iloc[0]
     assert male["cases"] == "suppressed" and male["base rate"] == "suppressed"
     white = table.loc[table["group"] == "White"].iloc[0]
     assert white["cases"] == 300 and white["base rate"] == pytest.approx(0.1)
+    assert white["FNR vs reference"] == "cannot tell"
     html = table_html(table)
-    assert "<td>300</td>" in html and "&lt;30" in html
+    assert "<td>300</td>" in html
     assert "<td>24</td>" not in html and "0.042" not in html
-    assert suppressed_groups(groups, Disclosure(1, 1)).sum() == 0
+    assert suppressed_groups(groups, Disclosure(1)).sum() == 0
+
+
+def test_fairness_verdicts_do_not_reveal_counts_that_suppression_hides():
+    # The reviewer's case: "Mixed" (21 cases, none with the outcome) and
+    # "Refused" (4) were suppressed but their FNR verdict "undefined" showed
+    # that no case had the outcome; "Black" had none flagged (FDR undefined).
+    groups = fairness_groups(
+        [
+            ("ethnicity", "White", 300, 30),
+            ("ethnicity", "Black", 100, 20),
+            ("ethnicity", "Mixed", 21, 0),
+            ("ethnicity", "Refused", 4, 0),
+            ("sex", "female", 200, 40),
+            ("sex", "male", 212, 10),
+        ]
+    )
+    groups.loc[groups["n_positive"] == 0, "false_negative_rate_disparity"] = "undefined"
+    groups.loc[groups["group"] == "Black", "n_flagged"] = 0
+    groups.loc[groups["group"] == "Black", "false_discovery_rate_disparity"] = "undefined"
+    # male: 5 of its 10 with the outcome missed (FNR 0.5 reveals the 5)
+    table = fairness_table(groups, DISCLOSURE)
+    html = table_html(table)
+    assert "undefined" not in html
+    by_group = table.set_index("group")
+    assert by_group.loc["Mixed", "FNR vs reference"] == "suppressed"
+    assert by_group.loc["Refused", "cases"] == "<10"
+    assert by_group.loc["Black", "FDR"] == by_group.loc["Black", "FDR vs reference"]
+    assert by_group.loc["Black", "FDR"] == "suppressed"
+    assert by_group.loc["male", "FNR"] == "suppressed"
+    assert by_group.loc["male", "FNR vs reference"] == "suppressed"
+    assert by_group.loc["White", "FNR vs reference"] == "cannot tell"
+    # the verdicts counted in the sentence are the ones shown
+    summary = disparity_summary(shown_disparities(groups, DISCLOSURE))
+    assert "undefined (a rate with no cases to count) 0" in summary
 
 
 def test_group_calibration_section_hides_groups_that_could_identify_a_child(tmp_path):
@@ -143,7 +197,7 @@ def test_group_calibration_section_hides_groups_that_could_identify_a_child(tmp_
     section = group_calibration_section(groups, "model", "x", tmp_path, DISCLOSURE)
     assert (tmp_path / "group_calibration_x.png").stat().st_size > 1000
     assert "0.056 to 0.167" in section  # White's interval is shown
-    assert "0.200" not in section and "&lt;30" in section  # male's rate is not
+    assert "0.200" not in section and "<td>15</td>" not in section  # male's is not
     assert "could identify a child" in section
     assert group_calibration_section(groups.iloc[:0], "model", "x", tmp_path, DISCLOSURE) == ""
     only_small = groups.iloc[:2].assign(n=[20, 15])
@@ -202,9 +256,9 @@ def test_fold_table_and_picture_cover_every_fold():
         {
             "fold": pd.Series([-1, -1, 0, 0], dtype="int16"),
             "role": ["test", "train", "fit", "validate"],
-            "rows": [10, 20, 12, 8],
-            "positives": [1, 2, 1, 1],
-            "base_rate": [0.1, 0.1, 1 / 12, 0.125],
+            "rows": [10, 200, 71, 8],
+            "positives": [1, 20, 1, 1],
+            "base_rate": [0.1, 0.1, 1 / 71, 0.125],
             "first_prediction_time": pd.to_datetime(
                 ["2020-01-01", "2018-01-01", "2018-01-01", "2019-01-01"]
             ),
@@ -214,12 +268,22 @@ def test_fold_table_and_picture_cover_every_fold():
             "shared_families": [0, 0, 0, 0],
         }
     )
-    table = fold_table(diagnostics)
+    table = fold_table(diagnostics, DISCLOSURE)
     assert table["fold"].tolist() == ["outer", "outer", "inner 0", "inner 0"]
-    assert table["from"].iloc[0] == "2020-01-01"
+    # The reviewer's case: "71 rows, 1 positive, 2016-05-12 to 2016-10-15".
+    assert table["rows"].tolist() == [10, 200, 71, "<10"]
+    assert table["positives"].tolist() == ["<10", 20, "<10", "<10"]
+    assert table["base rate"].tolist() == ["suppressed", 0.1, "suppressed", "suppressed"]
+    assert table["from"].tolist() == ["2020-01", "2018-01", "2018-01", "2019-01"]
+    assert table["to"].iloc[0] == "2020-12"
+    assert "0.014" not in table_html(table)
     figure = split_picture(diagnostics, "t")
     assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == ["outer", "inner 0"]
     assert len(figure.axes[0].patches) == 4
+    # bars span whole months: 2020-01-01 to 2020-12-31 ends at the end of December
+    test_bar = figure.axes[0].patches[0]
+    assert mdates.num2date(test_bar.get_x()).strftime("%Y-%m-%d") == "2020-01-01"
+    assert mdates.num2date(test_bar.get_x() + test_bar.get_width()).month == 12
 
 
 def summary_of(verdicts: dict[str, str]) -> pd.DataFrame:
@@ -418,3 +482,152 @@ def test_disparity_summary_counts_the_comparisons_that_could_not_be_told():
     groups.loc[1, "false_negative_rate_disparity"] = "too few positive families"
     summary = disparity_summary(groups)
     assert "families to judge) 2, too few positive families 1, undefined" in summary
+
+
+def test_threshold_table_hides_rules_that_flag_or_find_few_cases():
+    # 60 test cases with the outcome. The reviewer's cases: "score >= 0.9 | 3
+    # flagged | precision 0.000" and "7 flagged, 0.857".
+    thresholds = pd.DataFrame(
+        {
+            "rule": ["threshold", "threshold", "threshold", "top_k_percent"],
+            "threshold": [0.5, 0.8, 0.9, np.nan],
+            "k_percent": [np.nan, np.nan, np.nan, 10.0],
+            "n_flagged": [100, 7, 3, 40],
+            "precision": [0.3, 6 / 7, 0.0, 0.2],
+            "recall": [0.5, 0.1, 0.0, 8 / 60],
+            "f0_1": [0.3, 0.8, 0.0, 0.2],
+            "false_alarms_per_100_flagged": [70.0, 100 / 7, 100.0, 80.0],
+            "missed_per_100_at_risk": [50.0, 90.0, 100.0, 100 * 52 / 60],
+        }
+    )
+    table = threshold_table(thresholds, DISCLOSURE)
+    assert table["flagged"].tolist() == [100, "<10", "<10", 40]
+    assert table.iloc[0]["precision"] == 0.3 and table.iloc[0]["F0.1"] == 0.3
+    for row in (1, 2):
+        assert set(table.iloc[row, 2:]) == {"suppressed"}
+    # 8 of the top 10% had the outcome: precision and recall would reveal the 8
+    assert set(table.iloc[3, 2:]) == {"suppressed"}
+    html = table_html(table)
+    assert "0.857" not in html and "<td>3</td>" not in html and "<td>7</td>" not in html
+
+
+def test_calibration_bins_of_few_cases_are_merged():
+    bins = pd.DataFrame(
+        {
+            "bin": range(6),
+            "n": [3, 4, 50, 0, 12, 2],
+            "n_positive": [0, 1, 10, 0, 6, 2],
+            "mean_score": [0.05, 0.15, 0.3, np.nan, 0.7, 0.95],
+        }
+    )
+    # 3 + 4 + 50 cases, then 12 with the last 2 (too few alone)
+    merged = merged_bins(bins, 10)
+    assert merged["n"].tolist() == [57, 14]
+    assert merged["observed_rate"].tolist() == pytest.approx([11 / 57, 8 / 14])
+    assert merged["mean_score"].tolist() == pytest.approx(
+        [(0.15 + 0.6 + 15) / 57, (8.4 + 1.9) / 14]
+    )
+    assert merged_bins(bins.assign(n=[3, 4, 1, 0, 0, 1]), 10).empty
+
+
+def test_cohort_and_split_tables_show_months_and_no_small_counts():
+    cohort = pd.DataFrame(
+        {
+            "referral_id": [f"r{i}" for i in range(30)],
+            "child_id": [f"c{i}" for i in range(30)],
+            "family_id": [f"f{i // 4}" for i in range(30)],
+            "label": [1] * 3 + [0] * 27,
+            "referral_date": pd.date_range("2016-05-12", periods=30, freq="7D"),
+        }
+    )
+    table = cohort_table({"escalation": cohort}, DISCLOSURE)
+    row = table.iloc[0]
+    assert (row["referrals"], row["children"], row["families"]) == (30, 30, "<10")
+    assert row["positives"] == "<10" and row["base rate"] == "suppressed"
+    assert (row["first referral"], row["last referral"]) == ("2016-05", "2016-12")
+    roles = ["train"] * 20 + ["test"] * 8 + ["excluded"] * 2
+    split = pd.DataFrame({"referral_id": cohort["referral_id"], "fold": -1, "role": roles})
+    table = split_table({("escalation", "time"): split}, {"escalation": cohort}, DISCLOSURE)
+    row = table.iloc[0]
+    assert (row["train rows"], row["test rows"], row["excluded rows"]) == (20, "<10", "<10")
+    assert row["train base rate"] == row["test base rate"] == "suppressed"
+    assert row["test from"] == "2016-09" and row["families in both"] == 0
+    assert "2016-05-12" not in table_html(table)
+
+
+def qa_rows(rows: list[tuple]) -> pd.DataFrame:
+    """Rows of the ingest_qa table: (table, measure, column, value, count, share)."""
+    return pd.DataFrame(rows, columns=["table", "measure", "column", "value", "count", "share"])
+
+
+def test_data_qa_section_shows_no_small_count_and_only_months():
+    qa = qa_rows(
+        [
+            ("referrals", "rows_read", None, None, 503, np.nan),
+            ("referrals", "rows_kept", None, None, 500, np.nan),
+            ("referrals", "rows_rejected", "child_id", "unknown child", 3, np.nan),
+            ("referrals", "date_min", "referral_date", "2015-04-02", 496, np.nan),
+            ("referrals", "date_max", "referral_date", "2020-01-04", 496, np.nan),
+            ("care", "date_min", "date_of_birth", "2003-07", 80, np.nan),
+            ("care", "date_max", "date_of_birth", "2019-11", 80, np.nan),
+            ("referrals", "missing", "referral_date", None, 4, 0.008),
+            ("referrals", "missing", "source", None, 40, 0.08),
+            ("referrals", "code", "source", "police", 400, np.nan),
+            ("referrals", "code", "source", "health", 53, np.nan),
+            ("referrals", "code", "source", "family", 10, np.nan),
+            ("referrals", "code", "source", "post", 60, np.nan),
+            ("referrals", "code", "source", "school", 7, np.nan),
+            ("care", "rows_read", None, None, 80, np.nan),
+            ("care", "rows_kept", None, None, 80, np.nan),
+        ]
+    )
+    section = data_qa_section(qa, DISCLOSURE)
+    # rows left out (3), the missing dates (4) and all that would reveal them
+    for revealing in ("<td>3</td>", "<td>4</td>", "<td>500</td>", "<td>496</td>", "0.008"):
+        assert revealing not in section
+    assert "<td>503</td>" in section and "<td>40</td>" in section and "0.080" in section
+    # school's 7 could be worked out from the column's total: family is hidden too
+    assert "police (400), post (60), health (53), family (suppressed), school (&lt;10)" in section
+    assert "2020-01-04" not in section and "2015-04-02" not in section
+    assert '<td class="text">2015-04</td>' in section
+    assert '<td class="text">2020-01</td>' in section
+
+
+def test_models_table_hides_precision_and_recall_that_reveal_few_cases():
+    # 100 test cases, 20 with the outcome: the tree flags 5 and finds 4 of them
+    rows = pd.DataFrame(
+        {
+            "design": "time_text",
+            "model": ["lightgbm", "decision_tree"],
+            "selected": [True, False],
+            "n_test": 100,
+            "base_rate": 0.2,
+            "average_precision": [0.5, 0.3],
+            "roc_auc": [0.8, 0.6],
+            "precision": [0.5, 0.8],
+            "recall": [0.5, 0.2],
+            "cv_ap_mean": 0.4,
+            "cv_ap_sd": 0.05,
+        }
+    )
+    table = models_table(rows, DISCLOSURE)
+    assert table["precision"].tolist() == [0.5, "suppressed"]
+    assert table["recall"].tolist() == [0.5, "suppressed"]
+    assert table["test AP"].tolist() == [0.5, 0.3]
+
+
+def test_precision_recall_curves_start_where_enough_cases_are_flagged():
+    # The first steps of a curve would show whether the few highest-scored
+    # cases had the outcome.
+    predictions = pd.DataFrame(
+        {
+            "model": "lightgbm",
+            "label": [1, 0, 1] + [0, 1] * 20,
+            "score": np.linspace(1, 0, 43),
+        }
+    )
+    figure = pr_curve_figure(predictions, "t", 10)
+    curve = figure.axes[0].lines[0]
+    assert curve.get_xdata().min() == pytest.approx(5 / 22)  # 5 of 22 found in the top 10
+    assert curve.get_ydata()[-1] == pytest.approx(0.5)
+    assert len(curve.get_xdata()) == 43 - 9

@@ -7,7 +7,7 @@ from report_wording import Disclosure
 from write_model_card import fairness_findings, leakage_checks, markdown_table, model_card
 
 DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
-DISCLOSURE = Disclosure(min_group_size=30, min_outcome_cases=5)
+DISCLOSURE = Disclosure(min_count=10)
 
 
 def ts(*values: str) -> pd.Series:
@@ -69,7 +69,9 @@ def test_leakage_checks_count_what_they_look_for(cohort):
     assert checks[("training labels known only after the test period began", "time")] == 1
 
 
-def fairness_row(group: str, n: int, fdr_disparity: str, n_positive: int = 10) -> dict:
+def fairness_row(group: str, n: int, fdr_disparity: str, n_positive: int = 20) -> dict:
+    """A group of ``n`` cases, half of them flagged and half of its
+    ``n_positive`` cases with the outcome missed."""
     row = {
         "outcome": "escalation",
         "design": "time_text",
@@ -77,9 +79,11 @@ def fairness_row(group: str, n: int, fdr_disparity: str, n_positive: int = 10) -
         "attribute": "sex",
         "group": group,
         "reference_group": "female",
+        "is_reference": group == "female",
         "small_group": n < 30,
         "n": n,
         "n_positive": n_positive,
+        "n_flagged": n // 2,
     }
     for metric in (
         "false_positive_rate",
@@ -88,6 +92,7 @@ def fairness_row(group: str, n: int, fdr_disparity: str, n_positive: int = 10) -
         "false_omission_rate",
         "flagged_share",
     ):
+        row[metric] = 0.5
         row[f"{metric}_ratio"] = 1.0
         row[f"{metric}_disparity"] = "within band"
     row["false_discovery_rate_ratio"] = 1.6
@@ -112,7 +117,12 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
         }
     )
     fairness = pd.DataFrame(
-        [fairness_row("female", 200, "reference"), fairness_row("male", 12, "outside band")]
+        [
+            fairness_row("female", 200, "reference"),
+            fairness_row("male", 12, "outside band", n_positive=10),
+            fairness_row("other", 60, "within band"),
+            fairness_row("unknown", 80, "outside band"),
+        ]
     )
     curves = pd.DataFrame(
         {
@@ -143,6 +153,7 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
         curves,
         [0.8, 1.25],
         DISCLOSURE,
+        30,
         16,
     )
     assert card.startswith("# Model card: escalation in la9")
@@ -157,11 +168,20 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
     assert "meets the bar | probably: test AP was still rising (+0.100" in card
     assert "**Answer:** Yes, on future cases." in card
     assert "| does not meet the bar (optimistic) |" in card
-    # male (12 cases) could identify a child: neither its count nor its ratio is shown
-    assert "| sex | male | <30 | false discovery rate | suppressed | female |" in card
+    # male (2 cases without the outcome) could identify a child, and so could
+    # "other", the next smallest: neither their findings nor their verdicts count
+    assert "| sex | unknown | 80 | false discovery rate | 1.600 | female |" in card
+    assert "| sex | male |" not in card
     assert "clearly outside the band 1, clearly inside it 8, cannot be told" in card
     assert "Small groups (fewer than 30 cases), whose rates are uncertain: sex male." in card
-    assert "12" not in card.split("## Fairness")[1] and "1.600" not in card
+    assert "12" not in card.split("## Fairness")[1]
+    # four referrals: no count below 10 and no exact date
+    assert (
+        "<10 referrals of <10 children in <10 families, referred between 2018-01 and "
+        "2019-06; <10 (a share not shown) had the outcome." in card
+    )
+    assert "2018-01-01" not in card and "2019-06-01" not in card
+    assert "`disclosure.min_count` (now 10)" in card
     assert "## Leakage checks" in card
     assert "r1" not in card and "f1" not in card
 
@@ -217,6 +237,7 @@ def test_model_card_without_text_rests_on_the_structured_designs(cohort):
         curves,
         [0.8, 1.25],
         DISCLOSURE,
+        30,
         18,
     )
     assert "**Answer:** Yes, on future cases." in card
@@ -251,3 +272,22 @@ def test_fairness_findings_lists_only_clear_disparities():
         "| 1.000 |",
         "| - |",
     ]
+
+
+def test_fairness_findings_hide_verdicts_that_reveal_small_counts():
+    # 3 of male's 13 flagged cases were false alarms (10 of its 20 with the
+    # outcome were flagged): its false discovery rate would reveal the 3.
+    groups = pd.DataFrame(
+        [
+            fairness_row("female", 200, "reference"),
+            fairness_row("male", 80, "outside band") | {"n_flagged": 13},
+            fairness_row("other", 90, "outside band"),
+        ]
+    )
+    shown = fairness_findings(groups, DISCLOSURE)
+    assert shown["group"].tolist() == ["other"]
+    # the reference group's rate revealing a small count hides the ratio to it
+    reference_small = groups.assign(n_flagged=[13, 45, 45])
+    shown = fairness_findings(reference_small, DISCLOSURE)
+    assert shown["group"].tolist() == ["male", "other"]
+    assert shown["ratio to reference"].tolist() == ["suppressed"] * 2

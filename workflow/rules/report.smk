@@ -131,8 +131,7 @@ rule render_report:
         max_age_years=config["population"]["max_age_years"],
         fairness_reference=config["fairness"]["reference"],
         disparity_band=config["fairness"]["disparity_band"],
-        min_group_size=config["fairness"]["min_group_size"],
-        min_outcome_cases_shown=config["fairness"]["min_outcome_cases_shown"],
+        disclosure_min_count=config["disclosure"]["min_count"],
     script:
         "../scripts/render_report.py"
 
@@ -182,7 +181,7 @@ rule write_model_card:
         success_threshold=config["evaluation"]["success_threshold"],
         disparity_band=config["fairness"]["disparity_band"],
         min_group_size=config["fairness"]["min_group_size"],
-        min_outcome_cases_shown=config["fairness"]["min_outcome_cases_shown"],
+        disclosure_min_count=config["disclosure"]["min_count"],
         max_age_years=config["population"]["max_age_years"],
     script:
         "../scripts/write_model_card.py"

@@ -22,7 +22,10 @@ Accumulated local effects (ALE, first order, as in the 2020 study) of the
 (permutation importance) that take at least two values in the training rows:
 on the training rows (a fixed sample of ``ALE_MAX_ROWS`` drawn with ``seed`` if
 there are more), the feature's values are cut at its quantiles into at most
-``ale_bins`` intervals; for the rows in each interval the change in predicted
+``ale_bins`` intervals, the outermost edges at its 5th and 95th percentiles
+(``ALE_OUTER_QUANTILE``) rather than its minimum and maximum, which are one
+case's value and are shown in the shared report; rows beyond them count with the
+outermost intervals. For the rows in each interval the change in predicted
 probability between the interval's upper and lower edge (other features as
 they are) is averaged, the averages are accumulated from the lowest edge, and
 the curve is centred so that its mean over the rows is 0. A value of 0.05 at
@@ -63,6 +66,9 @@ LEARNING_CURVE_FRACTIONS = (0.1, 0.25, 0.5, 0.75, 1.0)
 LEARNING_CURVE_REPEATS = 3
 ALE_FEATURES = 4
 ALE_BINS = 10
+# The outermost ALE edges: the shared report shows every edge, and a feature's
+# minimum or maximum is one case's value.
+ALE_OUTER_QUANTILE = 0.05
 ALE_MAX_ROWS = 2000
 # A curve whose gain in test AP per doubling of the training rows is, within its
 # noise, below this (and whose noise is smaller than this, so that such a gain
@@ -236,8 +242,13 @@ def more_data_answer(curve: pd.DataFrame) -> MoreDataAnswer:
 
 
 def ale_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
-    """Return the distinct quantiles of ``values`` at 0, 1/n_bins, ..., 1."""
-    return np.unique(np.quantile(values, np.linspace(0.0, 1.0, int(n_bins) + 1)))
+    """Return the distinct quantiles of ``values`` at 0, 1/n_bins, ..., 1, the
+    outermost moved in to ``ALE_OUTER_QUANTILE`` and 1 - ``ALE_OUTER_QUANTILE``
+    (so that no edge is the minimum or maximum, one case's value)."""
+    levels = np.clip(
+        np.linspace(0.0, 1.0, int(n_bins) + 1), ALE_OUTER_QUANTILE, 1.0 - ALE_OUTER_QUANTILE
+    )
+    return np.unique(np.quantile(values, levels))
 
 
 def accumulated_local_effects(
@@ -246,7 +257,8 @@ def accumulated_local_effects(
     """Return the centred first-order ALE of column ``column`` of ``X`` on the
     predicted probability: one row per edge with its value, effect and the rows
     in the interval ending there (0 for the lowest edge). Rows missing the
-    feature are left out; fewer than two distinct values give no rows."""
+    feature are left out, and rows beyond the outermost edges count with the
+    outermost intervals; fewer than two distinct edges give no rows."""
     present = X[~np.isnan(X[:, column])]
     values = present[:, column]
     edges = ale_edges(values, n_bins) if len(values) else np.array([])

@@ -8,7 +8,8 @@ a simple baseline, precision-recall curves and the topics found in the notes
 Figures are embedded, so the one HTML file can be shared as it is; they are
 also written as PNG files for ``snakemake --report``. Being shared, it
 suppresses the counts and rates of groups of children small enough to identify
-one (``suppressed_groups``); the Parquet files keep every figure.
+one, and every count below ``disclosure.min_count`` (``report_wording``);
+dates are given to the month. The Parquet files keep every figure.
 """
 
 import base64
@@ -37,14 +38,19 @@ from report_wording import (  # noqa: E402
     MODEL_LABELS,
     OPTIMISTIC,
     POINT_LABELS,
+    SUPPRESSED,
     TEXT_SWITCHED_OFF,
     Disclosure,
     answer_design,
     cohort_rules,
     disparity_summary,
+    hidden_rates,
     honest_answer,
     is_time_ordered,
+    rate_is_disclosive,
     shown_cases,
+    shown_count,
+    shown_disparities,
     shown_values,
     study_designs,
     suppressed_groups,
@@ -128,26 +134,43 @@ def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def cohort_table(cohorts: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Size, base rate and date range of each outcome's cohort."""
+def month_of(date: pd.Timestamp) -> str:
+    """A date as the shared report shows it: its year and month (an exact
+    first or last date can single out one case)."""
+    return date.strftime("%Y-%m")
+
+
+def shown_rate(numerator: int, denominator: int, disclosure: Disclosure) -> float | str:
+    """``numerator / denominator`` as the shared report may show it: suppressed
+    when either count, or their difference, is below ``disclosure.min_count``."""
+    if rate_is_disclosive(numerator, denominator, disclosure):
+        return SUPPRESSED
+    return numerator / denominator
+
+
+def cohort_table(cohorts: dict[str, pd.DataFrame], disclosure: Disclosure) -> pd.DataFrame:
+    """Size, base rate and months of each outcome's cohort."""
     rows = []
     for outcome, cohort in cohorts.items():
+        positives = int(cohort["label"].sum())
         rows.append(
             {
                 "outcome": outcome,
-                "referrals": len(cohort),
-                "children": int(cohort["child_id"].nunique()),
-                "families": int(cohort["family_id"].nunique()),
-                "positives": int(cohort["label"].sum()),
-                "base rate": float(cohort["label"].mean()),
-                "first referral": str(cohort["referral_date"].min().date()),
-                "last referral": str(cohort["referral_date"].max().date()),
+                "referrals": shown_count(len(cohort), disclosure),
+                "children": shown_count(cohort["child_id"].nunique(), disclosure),
+                "families": shown_count(cohort["family_id"].nunique(), disclosure),
+                "positives": shown_count(positives, disclosure),
+                "base rate": shown_rate(positives, len(cohort), disclosure),
+                "first referral": month_of(cohort["referral_date"].min()),
+                "last referral": month_of(cohort["referral_date"].max()),
             }
         )
     return pd.DataFrame(rows)
 
 
-def split_table(splits: dict[tuple[str, str], pd.DataFrame], cohorts: dict) -> pd.DataFrame:
+def split_table(
+    splits: dict[tuple[str, str], pd.DataFrame], cohorts: dict, disclosure: Disclosure
+) -> pd.DataFrame:
     """Outer split sizes, base rates and sibling overlap (which must be 0)."""
     rows = []
     for (outcome, timing), split in splits.items():
@@ -164,13 +187,15 @@ def split_table(splits: dict[tuple[str, str], pd.DataFrame], cohorts: dict) -> p
             {
                 "outcome": outcome,
                 "split": timing,
-                "train rows": len(train),
-                "test rows": len(test),
-                "excluded rows": int((outer["role"] == "excluded").sum()),
-                "train base rate": float(train["label"].mean()),
-                "test base rate": float(test["label"].mean()),
-                "test from": str(test["referral_date"].min().date()),
-                "families in both": len(families["train"] & families["test"]),
+                "train rows": shown_count(len(train), disclosure),
+                "test rows": shown_count(len(test), disclosure),
+                "excluded rows": shown_count((outer["role"] == "excluded").sum(), disclosure),
+                "train base rate": shown_rate(int(train["label"].sum()), len(train), disclosure),
+                "test base rate": shown_rate(int(test["label"].sum()), len(test), disclosure),
+                "test from": month_of(test["referral_date"].min()),
+                "families in both": shown_count(
+                    len(families["train"] & families["test"]), disclosure
+                ),
             }
         )
     return pd.DataFrame(rows)
@@ -186,12 +211,22 @@ def figure_data_uri(figure: plt.Figure, path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def pr_curve_figure(predictions: pd.DataFrame, title: str) -> plt.Figure:
-    """Precision-recall curves of every model on the test set."""
+def pr_curve_figure(predictions: pd.DataFrame, title: str, min_count: int) -> plt.Figure:
+    """Precision-recall curves of every model on the test set, from the
+    thresholds that flag at least ``min_count`` cases (the curve's first steps
+    would show the outcome of the few highest-scored cases)."""
     figure, axes = plt.subplots(figsize=(4.6, 3.6))
     for model, rows in predictions.groupby("model", sort=True):
-        precision, recall, _ = precision_recall_curve(rows["label"], rows["score"])
-        axes.plot(recall, precision, label=MODEL_LABELS.get(model, model), linewidth=1.4)
+        precision, recall, thresholds = precision_recall_curve(rows["label"], rows["score"])
+        flagged = len(rows) - np.searchsorted(np.sort(rows["score"]), thresholds, side="left")
+        # The last point (recall 0) has no threshold: it flags no case.
+        keep = np.append(flagged >= min_count, False)
+        axes.plot(
+            recall[keep],
+            precision[keep],
+            label=MODEL_LABELS.get(model, model),
+            linewidth=1.4,
+        )
     axes.axhline(predictions["label"].mean(), color="grey", linestyle=":", label="base rate")
     axes.set_xlabel("recall (share of escalating cases found)")
     axes.set_ylabel("precision")
@@ -203,8 +238,34 @@ def pr_curve_figure(predictions: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
-def threshold_table(thresholds: pd.DataFrame) -> pd.DataFrame:
-    """Precision, recall and F0.1 across score thresholds and top-k% rules."""
+def flagging_hidden(
+    found: np.ndarray, flagged: np.ndarray, positives: np.ndarray, disclosure: Disclosure
+) -> pd.Series:
+    """Whether each flagging rule's precision and recall (and what derives from
+    them) must be suppressed: together they reveal its flagged cases with and
+    without the outcome, and the cases with the outcome it missed, so all go
+    when any of these numbers 1 to ``disclosure.min_count - 1``."""
+    return pd.Series(
+        [
+            rate_is_disclosive(f, n, disclosure) or rate_is_disclosive(f, p, disclosure)
+            for f, n, p in zip(found, flagged, positives, strict=True)
+        ]
+    )
+
+
+def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """Precision, recall and F0.1 across score thresholds and top-k% rules (of
+    one model); a rule's rates are suppressed when the flagged cases, those of
+    them with or without the outcome, or the cases with the outcome it missed
+    number from 1 to ``disclosure.min_count - 1``."""
+    flagged = thresholds["n_flagged"].to_numpy()
+    found = np.nan_to_num(thresholds["precision"].to_numpy() * flagged).round()
+    recall = thresholds["recall"].to_numpy()
+    # Every rule counts the same test cases with the outcome.
+    positives = np.nanmax(
+        np.divide(found, recall, out=np.full(len(found), np.nan), where=recall > 0), initial=0
+    ).round()
+    hidden = flagging_hidden(found, flagged, np.full(len(found), positives), disclosure)
     return pd.DataFrame(
         {
             "rule": [
@@ -216,12 +277,16 @@ def threshold_table(thresholds: pd.DataFrame) -> pd.DataFrame:
                     strict=True,
                 )
             ],
-            "flagged": thresholds["n_flagged"].astype(int),
-            "precision": thresholds["precision"],
-            "recall": thresholds["recall"],
-            "F0.1": thresholds["f0_1"],
-            "false alarms per 100 flagged": thresholds["false_alarms_per_100_flagged"],
-            "at-risk children missed per 100": thresholds["missed_per_100_at_risk"],
+            "flagged": [shown_count(n, disclosure) for n in flagged],
+            "precision": shown_values(thresholds["precision"], hidden),
+            "recall": shown_values(thresholds["recall"], hidden),
+            "F0.1": shown_values(thresholds["f0_1"], hidden),
+            "false alarms per 100 flagged": shown_values(
+                thresholds["false_alarms_per_100_flagged"], hidden
+            ),
+            "at-risk children missed per 100": shown_values(
+                thresholds["missed_per_100_at_risk"], hidden
+            ),
         }
     )
 
@@ -251,25 +316,11 @@ class FairnessComparison:
         return f"{reference} beyond the {low:g} to {high:g} band"
 
 
-def suppression_note(disclosure: Disclosure) -> str:
-    """Why some groups' cells read "suppressed", in plain English."""
-    return (
-        "This report is meant to be shared, so it shows no count or rate of a group with "
-        f"fewer than {disclosure.min_group_size} cases (shown as "
-        f'"&lt;{disclosure.min_group_size}") or with fewer than '
-        f"{disclosure.min_outcome_cases} cases with, or without, the outcome: such figures "
-        "could identify a child. Where that hides one group of an attribute, the next "
-        "smallest is hidden too, so that the hidden figures cannot be worked out from the "
-        "totals. The full figures stay in the fairness files under results/ on this "
-        "machine (<code>fairness.min_group_size</code>, "
-        "<code>fairness.min_outcome_cases_shown</code>)."
-    )
-
-
 def fairness_table(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Error rates by group with their disparity verdicts, for one model; the
-    counts and rates of groups that could identify a child are suppressed."""
+    counts, rates and verdicts that could identify a child are suppressed."""
     hidden = suppressed_groups(groups, disclosure)
+    rates_hidden = hidden_rates(groups, disclosure)
     table = pd.DataFrame(
         {
             "attribute": groups["attribute"],
@@ -281,8 +332,10 @@ def fairness_table(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame
         }
     )
     for column, label in FAIRNESS_RATES.items():
-        table[label] = shown_values(groups[column], hidden)
-        table[f"{label} vs reference"] = groups[f"{column}_disparity"].fillna("").to_numpy()
+        table[label] = shown_values(groups[column], rates_hidden[column])
+        table[f"{label} vs reference"] = shown_values(
+            groups[f"{column}_disparity"].fillna(""), rates_hidden[column]
+        )
     return table
 
 
@@ -300,11 +353,40 @@ def importance_table(importance: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     )
 
 
-def calibration_figure(calibration: pd.DataFrame, title: str) -> plt.Figure:
-    """Observed rate against mean predicted score per bin, for each model."""
+def merged_bins(bins: pd.DataFrame, min_count: int) -> pd.DataFrame:
+    """One model's calibration bins, neighbours merged (in score order) until
+    each holds at least ``min_count`` cases, the remainder joining the last
+    merged bin: each one's cases, mean score and observed rate (none when all
+    the bins together hold fewer cases)."""
+    groups: list[list[int]] = []
+    current = [0, 0, 0.0]  # cases, cases with the outcome, sum of scores
+    for row in bins.loc[bins["n"] > 0].sort_values("bin").itertuples(index=False):
+        current = [
+            current[0] + row.n,
+            current[1] + row.n_positive,
+            current[2] + row.mean_score * row.n,
+        ]
+        if current[0] >= min_count:
+            groups.append(current)
+            current = [0, 0, 0.0]
+    if current[0] and groups:
+        groups[-1] = [a + b for a, b in zip(groups[-1], current, strict=True)]
+    merged = pd.DataFrame(groups, columns=["n", "n_positive", "score_sum"], dtype=float)
+    return pd.DataFrame(
+        {
+            "n": merged["n"].astype(int),
+            "mean_score": merged["score_sum"] / merged["n"],
+            "observed_rate": merged["n_positive"] / merged["n"],
+        }
+    )
+
+
+def calibration_figure(calibration: pd.DataFrame, title: str, min_count: int) -> plt.Figure:
+    """Observed rate against mean predicted score per bin, for each model; bins
+    of fewer than ``min_count`` cases are merged with their neighbours."""
     figure, axes = plt.subplots(figsize=(4.6, 3.6))
     for model, rows in calibration.groupby("model", sort=True):
-        rows = rows.loc[rows["n"] > 0]
+        rows = merged_bins(rows, min_count)
         axes.plot(
             rows["mean_score"],
             rows["observed_rate"],
@@ -437,7 +519,8 @@ def ale_section(effects: pd.DataFrame, label: str, name: str, figure_dir: Path) 
         '<p class="note">Accumulated local effects on the training cases: how far cases '
         "at each value of the feature score above (or below) the average case, other "
         "features as they are, in percentage points of predicted risk. Points mark quantiles "
-        "of the feature. The effects describe the model, not causes.</p>"
+        "of the feature, from its 5th to its 95th percentile (cases beyond them count with "
+        "the outermost interval). The effects describe the model, not causes.</p>"
         f'<figure><img src="{uri}" alt="accumulated local effects">'
         "<figcaption>Accumulated local effects of the most important features."
         "</figcaption></figure>"
@@ -527,8 +610,8 @@ def group_calibration_section(
         "that had the outcome (with a 95% interval). Points on the diagonal mean the model "
         "states that group's risk as it is; a group far above or below it has its risk "
         "overstated or understated relative to others (balanced class weights raise every "
-        "score, so compare groups with each other). "
-        f"{suppression_note(disclosure)}</p>" + figure + table_html(table)
+        "score, so compare groups with each other). Groups whose figures could identify "
+        'a child are suppressed (see "What this report hides").</p>' + figure + table_html(table)
     )
 
 
@@ -639,18 +722,23 @@ def audit_table(audit: pd.DataFrame, top: int = 5) -> pd.DataFrame:
     )
 
 
-def fold_table(diagnostics: pd.DataFrame) -> pd.DataFrame:
-    """Class balance, dates and sibling overlap of every fold of one split."""
+def fold_table(diagnostics: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """Class balance, months and sibling overlap of every fold of one split."""
     return pd.DataFrame(
         {
             "fold": diagnostics["fold"].map(lambda f: "outer" if f == -1 else f"inner {f}"),
             "role": diagnostics["role"],
-            "rows": diagnostics["rows"],
-            "positives": diagnostics["positives"],
-            "base rate": diagnostics["base_rate"],
-            "from": diagnostics["first_prediction_time"].dt.date.astype(str),
-            "to": diagnostics["last_prediction_time"].dt.date.astype(str),
-            "families on both sides": diagnostics["shared_families"],
+            "rows": [shown_count(n, disclosure) for n in diagnostics["rows"]],
+            "positives": [shown_count(n, disclosure) for n in diagnostics["positives"]],
+            "base rate": [
+                shown_rate(p, n, disclosure)
+                for p, n in zip(diagnostics["positives"], diagnostics["rows"], strict=True)
+            ],
+            "from": diagnostics["first_prediction_time"].map(month_of),
+            "to": diagnostics["last_prediction_time"].map(month_of),
+            "families on both sides": [
+                shown_count(n, disclosure) for n in diagnostics["shared_families"]
+            ],
         }
     )
 
@@ -665,13 +753,17 @@ ROLE_COLOURS = {
 
 
 def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
-    """The prediction-time range of each role in each fold, one line per fold."""
+    """The prediction-time range of each role in each fold, in whole months, one
+    line per fold."""
     figure, axes = plt.subplots(figsize=(6.4, 1.3 + 0.45 * diagnostics["fold"].nunique()))
     folds = sorted(diagnostics["fold"].unique())
     for position, fold in enumerate(folds):
         for row in diagnostics.loc[diagnostics["fold"] == fold].itertuples():
-            start = mdates.date2num(row.first_prediction_time)
-            width = mdates.date2num(row.last_prediction_time) - start
+            # Whole months, as the tables show: exact first and last dates single
+            # out one case.
+            start = mdates.date2num(row.first_prediction_time.to_period("M").start_time)
+            end = mdates.date2num(row.last_prediction_time.to_period("M").end_time)
+            width = end - start
             # excluded rows span the training period: a thin bar beneath it
             excluded = row.role == "excluded"
             axes.barh(
@@ -702,17 +794,34 @@ def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
-def shown_count(count: int, min_shown: int) -> str:
-    """A count as the shared report may show it: "<min_shown" for 1 to
-    ``min_shown - 1`` (a rare code could identify a child), else in full."""
-    return f"<{min_shown}" if 0 < count < min_shown else f"{count:,}"
+def shown_pair(count: int, total: int, disclosure: Disclosure) -> tuple:
+    """``count`` of ``total`` rows as the shared report may show them: the count
+    hidden when small, and also when the rest (``total - count``) is, as it
+    could be worked out from the total shown elsewhere."""
+    if disclosure.is_small(total - count) and not disclosure.is_small(count):
+        return SUPPRESSED
+    return shown_count(count, disclosure)
 
 
-def data_qa_section(qa: pd.DataFrame, min_shown: int, top_codes: int = 12) -> str:
+def shown_parts(counts: pd.Series, disclosure: Disclosure) -> list:
+    """Counts that add up to a total shown elsewhere (a column's codes, a
+    table's problems of one kind) as the shared report may show them: the small
+    ones as "<min_count", and where exactly one is small, the next smallest
+    suppressed too, so that it cannot be worked out from the total."""
+    values = [int(count) for count in counts]
+    shown = [shown_count(count, disclosure) for count in values]
+    small = [disclosure.is_small(count) for count in values]
+    others = [i for i, hide in enumerate(small) if not hide and values[i] > 0]
+    if sum(small) == 1 and others:
+        shown[min(others, key=values.__getitem__)] = SUPPRESSED
+    return shown
+
+
+def data_qa_section(qa: pd.DataFrame, disclosure: Disclosure, top_codes: int = 12) -> str:
     """The "Data and QA" section: what ingestion read, kept and left out per table,
-    and the problems, date ranges, missing values and codes it found (from the
-    ``ingest_qa`` table). Counts of codes and of problem rows below
-    ``min_shown`` are suppressed."""
+    and the problems, months of dates, missing values and codes it found (from
+    the ``ingest_qa`` table). Counts from 1 to ``disclosure.min_count - 1``, and
+    what would reveal them, are suppressed."""
     parts = [
         "<h2>Data and QA</h2>",
         '<p class="note">What ingestion read from each export and what it kept. Rows are '
@@ -724,14 +833,20 @@ def data_qa_section(qa: pd.DataFrame, min_shown: int, top_codes: int = 12) -> st
     counts = qa.pivot_table(
         index="table", columns="measure", values="count", aggfunc="sum", sort=False
     )
+    read = [int(v) for v in counts["rows_read"]]
+    kept = dict(zip(counts.index.astype(str), (int(v) for v in counts["rows_kept"]), strict=True))
     rows = pd.DataFrame(
         {
-            "table": counts.index.astype(str),
-            "rows read": [int(v) for v in counts["rows_read"]],
-            "rows kept": [int(v) for v in counts["rows_kept"]],
+            "table": list(kept),
+            "rows read": [shown_count(n, disclosure) for n in read],
+            "rows kept": [
+                shown_pair(k, n, disclosure) for k, n in zip(kept.values(), read, strict=True)
+            ],
+            "rows left out": [
+                shown_count(n - k, disclosure) for k, n in zip(kept.values(), read, strict=True)
+            ],
         }
     )
-    rows["rows left out"] = rows["rows read"] - rows["rows kept"]
     parts.append(table_html(rows))
     problem_measures = {
         "rows_rejected": "left out",
@@ -740,6 +855,9 @@ def data_qa_section(qa: pd.DataFrame, min_shown: int, top_codes: int = 12) -> st
         "warning": "kept with a warning",
     }
     problems = qa.loc[qa["measure"].isin(list(problem_measures))]
+    problem_rows = pd.Series(index=problems.index, dtype=object)
+    for _, group in problems.groupby(["table", "measure"], sort=False):
+        problem_rows.loc[group.index] = shown_parts(group["count"], disclosure)
     parts.append("<h3>Problems found</h3>")
     if problems.empty:
         parts.append('<p class="note">None.</p>')
@@ -752,7 +870,7 @@ def data_qa_section(qa: pd.DataFrame, min_shown: int, top_codes: int = 12) -> st
                         "what": problems["measure"].map(problem_measures),
                         "column": problems["column"].fillna("").astype(str),
                         "detail": problems["value"].fillna("").astype(str),
-                        "rows": [shown_count(int(v), min_shown) for v in problems["count"]],
+                        "rows": problem_rows.tolist(),
                     }
                 )
             )
@@ -763,16 +881,18 @@ def data_qa_section(qa: pd.DataFrame, min_shown: int, top_codes: int = 12) -> st
     ).reset_index()
     present = dates.loc[dates["measure"] == "date_min"].set_index(["table", "column"])["count"]
     parts.append("<h3>Date ranges</h3>")
+    parts.append('<p class="note">Months of the first and last dates of each column.</p>')
     parts.append(
         table_html(
             pd.DataFrame(
                 {
                     "table": ranges["table"].astype(str),
                     "column": ranges["column"].astype(str),
-                    "first": ranges["date_min"].astype(str),
-                    "last": ranges["date_max"].astype(str),
+                    # ISO dates (or months, as ingestion keeps dates of birth): to the month
+                    "first": ranges["date_min"].astype(str).str.slice(0, 7),
+                    "last": ranges["date_max"].astype(str).str.slice(0, 7),
                     "dates present": [
-                        int(present[(t, c)])
+                        shown_pair(int(present[(t, c)]), kept[str(t)], disclosure)
                         for t, c in zip(ranges["table"], ranges["column"], strict=True)
                     ],
                 }
@@ -790,8 +910,18 @@ def data_qa_section(qa: pd.DataFrame, min_shown: int, top_codes: int = 12) -> st
                     {
                         "table": missing["table"].astype(str),
                         "column": missing["column"].astype(str),
-                        "missing": [int(v) for v in missing["count"]],
-                        "share": [float(v) for v in missing["share"]],
+                        "missing": [
+                            shown_pair(int(v), kept[str(t)], disclosure)
+                            for t, v in zip(missing["table"], missing["count"], strict=True)
+                        ],
+                        "share": [
+                            SUPPRESSED
+                            if rate_is_disclosive(int(v), kept[str(t)], disclosure)
+                            else float(share)
+                            for t, v, share in zip(
+                                missing["table"], missing["count"], missing["share"], strict=True
+                            )
+                        ],
                     }
                 )
             )
@@ -799,25 +929,23 @@ def data_qa_section(qa: pd.DataFrame, min_shown: int, top_codes: int = 12) -> st
     codes = qa.loc[qa["measure"] == "code"]
     parts.append(
         f'<h3>Codes</h3><p class="note">The {top_codes} most frequent codes of each coded '
-        f"column, with their counts (under {min_shown} shown as &lt;{min_shown}: a rare code "
-        "could identify a child).</p>"
+        "column, with their counts.</p>"
     )
-    summary = [
-        {
-            "table": str(table),
-            "column": str(column),
-            "distinct codes": len(group),
-            "most frequent": ", ".join(
-                f"{value} ({shown_count(int(count), min_shown)})"
-                for value, count in group.sort_values("count", ascending=False, kind="stable")[
-                    ["value", "count"]
-                ]
-                .head(top_codes)
-                .itertuples(index=False)
-            ),
-        }
-        for (table, column), group in codes.groupby(["table", "column"], sort=False)
-    ]
+    summary = []
+    for (table, column), group in codes.groupby(["table", "column"], sort=False):
+        group = group.sort_values("count", ascending=False, kind="stable")
+        counts = shown_parts(group["count"], disclosure)
+        summary.append(
+            {
+                "table": str(table),
+                "column": str(column),
+                "distinct codes": len(group),
+                "most frequent": ", ".join(
+                    f"{value} ({f'{count:,}' if isinstance(count, int) else count})"
+                    for value, count in list(zip(group["value"], counts, strict=True))[:top_codes]
+                ),
+            }
+        )
     parts.append(table_html(pd.DataFrame(summary)))
     return "\n".join(parts)
 
@@ -930,7 +1058,11 @@ def outcome_definitions(outcomes: dict, text: bool) -> str:
 
 
 def cohorts_and_splits_section(
-    artefacts: RunArtefacts, outcomes: dict, max_age_years: float, figure_dir: Path
+    artefacts: RunArtefacts,
+    outcomes: dict,
+    max_age_years: float,
+    figure_dir: Path,
+    disclosure: Disclosure,
 ) -> str:
     """The cohorts (with the rules that made each, from its config), the
     held-out splits, and every fold of every split."""
@@ -941,13 +1073,13 @@ def cohorts_and_splits_section(
     parts = [
         "<h2>Cohorts</h2>",
         f'<p class="note">One row per referral.</p><ul class="note">{rules}</ul>',
-        table_html(cohort_table(artefacts.cohorts)),
+        table_html(cohort_table(artefacts.cohorts, disclosure)),
         "<h2>Designs and splits</h2>",
         '<p class="note">Siblings never fall on both sides of a split ("families in both" '
         "must be 0). In the time-ordered design the test set is the latest referrals; "
         "training uses only earlier cases whose outcome was known before the test period "
         "began and whose family has no test case (the rest are excluded).</p>",
-        table_html(split_table(artefacts.splits, artefacts.cohorts)),
+        table_html(split_table(artefacts.splits, artefacts.cohorts, disclosure)),
     ]
     for (outcome, timing), folds in sorted(artefacts.diagnostics.items()):
         title = f"{outcome}, {timing} split"
@@ -961,7 +1093,7 @@ def cohorts_and_splits_section(
             "holds the held-out test set; inner folds tune the models on training cases only."
             "</figcaption></figure>"
         )
-        parts.append(table_html(fold_table(folds)))
+        parts.append(table_html(fold_table(folds, disclosure)))
     return "\n".join(parts)
 
 
@@ -994,34 +1126,53 @@ def leakage_section(audits: dict[str, pd.DataFrame]) -> str:
     return "\n".join(parts)
 
 
-def models_section(
-    outcome: str, designs: list[str], artefacts: RunArtefacts, figure_dir: Path
-) -> str:
-    """Every model of every design run on the test set, and their precision-recall curves."""
-    rows = artefacts.all_models.loc[artefacts.all_models["outcome"] == outcome]
-    shown = pd.DataFrame(
+def models_table(rows: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """Every model of every design of one outcome on the test set; precision and
+    recall at the decision threshold are suppressed when they reveal a count
+    below ``disclosure.min_count`` (``flagging_hidden``)."""
+    positives = (rows["base_rate"] * rows["n_test"]).round().to_numpy()
+    found = np.nan_to_num(rows["recall"].to_numpy() * positives).round()
+    flagged = np.divide(
+        found, rows["precision"].to_numpy(), out=np.zeros(len(rows)), where=found > 0
+    ).round()
+    hidden = flagging_hidden(found, flagged, positives, disclosure)
+    return pd.DataFrame(
         {
             "design": rows["design"].map(DESIGN_LABELS),
             "model": rows["model"].map(MODEL_LABELS),
             "selected": rows["selected"].astype(bool),
             "test AP": rows["average_precision"],
             "ROC AUC": rows["roc_auc"],
-            "precision": rows["precision"],
-            "recall": rows["recall"],
+            "precision": shown_values(rows["precision"], hidden),
+            "recall": shown_values(rows["recall"], hidden),
             "CV AP mean": rows["cv_ap_mean"],
             "CV AP sd": rows["cv_ap_sd"],
         }
+    )
+
+
+def models_section(
+    outcome: str,
+    designs: list[str],
+    artefacts: RunArtefacts,
+    figure_dir: Path,
+    disclosure: Disclosure,
+) -> str:
+    """Every model of every design run on the test set, and their precision-recall curves."""
+    shown = models_table(
+        artefacts.all_models.loc[artefacts.all_models["outcome"] == outcome], disclosure
     )
     figures = []
     for design in designs:
         label = DESIGN_LABELS[design]
         uri = figure_data_uri(
-            pr_curve_figure(artefacts.predictions[(outcome, design)], label),
+            pr_curve_figure(artefacts.predictions[(outcome, design)], label, disclosure.min_count),
             figure_dir / f"pr_{outcome}_{design}.png",
         )
         figures.append(
             f'<figure><img src="{uri}" width="440" alt="precision-recall curves">'
-            f"<figcaption>{html.escape(label)}</figcaption></figure>"
+            f"<figcaption>{html.escape(label)} (thresholds flagging at least "
+            f"{disclosure.min_count} cases)</figcaption></figure>"
         )
     return "\n".join(
         [
@@ -1053,19 +1204,23 @@ def selected_model_section(
         f"<h3>Thresholds: {html.escape(label)}</h3>"
         '<p class="note">What flagging cases at each score threshold, or the top k% of '
         "scores, would mean on the test cases.</p>",
-        table_html(threshold_table(rows_of(artefacts.thresholds, outcome, answer, chosen))),
+        table_html(
+            threshold_table(rows_of(artefacts.thresholds, outcome, answer, chosen), disclosure)
+        ),
     ]
     uri = figure_data_uri(
         calibration_figure(
             rows_of(artefacts.calibration, outcome, answer),
             DESIGN_LABELS[answer],
+            disclosure.min_count,
         ),
         figure_dir / f"calibration_{name}.png",
     )
     parts.append(
         f'<figure><img src="{uri}" width="440" alt="calibration curves">'
         "<figcaption>Calibration on the test cases: a well-calibrated model's points lie "
-        "on the diagonal (balanced class weights push scores above observed rates)."
+        "on the diagonal (balanced class weights push scores above observed rates). Bins "
+        f"of fewer than {disclosure.min_count} cases are merged with their neighbours."
         "</figcaption></figure>"
     )
     explained = artefacts.importance[(outcome, answer)]
@@ -1090,10 +1245,14 @@ def selected_model_section(
         f"each differs from {html.escape(comparison.description())}, "
         "judged with bootstrap intervals. Small groups are flagged: their rates are "
         "uncertain. FPR: false positive rate; FNR: false negative rate; FDR: false "
-        "discovery rate; FOR: false omission rate; flagged: share of cases flagged. "
-        f"{suppression_note(disclosure)}</p>"
+        "discovery rate; FOR: false omission rate; flagged: share of cases flagged. Rates "
+        'and verdicts that could identify a child are suppressed (see "What this report '
+        'hides").</p>'
     )
-    parts.append(f'<p class="note">{html.escape(disparity_summary(groups))}</p>')
+    parts.append(
+        f'<p class="note">{html.escape(disparity_summary(shown_disparities(groups, disclosure)))}'
+        "</p>"
+    )
     parts.append(table_html(fairness_table(groups, disclosure)))
     parts.append(group_calibration_section(groups, label, name, figure_dir, disclosure))
     return "\n".join(parts)
@@ -1153,12 +1312,15 @@ def render(
             compared_with,
         ),
         outcome_definitions(outcomes, text),
-        data_qa_section(artefacts.ingest_qa, disclosure.min_outcome_cases),
-        cohorts_and_splits_section(artefacts, outcomes, max_age_years, figure_dir),
+        f'<h2>What this report hides</h2><p class="note">{disclosure.note()}</p>',
+        data_qa_section(artefacts.ingest_qa, disclosure),
+        cohorts_and_splits_section(artefacts, outcomes, max_age_years, figure_dir, disclosure),
         leakage_section(artefacts.audits),
     ]
     for outcome in outcomes:
-        parts.append(models_section(outcome, study_designs(feature_sets), artefacts, figure_dir))
+        parts.append(
+            models_section(outcome, study_designs(feature_sets), artefacts, figure_dir, disclosure)
+        )
         parts.append(
             selected_model_section(
                 outcome,
@@ -1255,9 +1417,7 @@ def main(snakemake) -> None:
             snakemake.params.fairness_reference,
             tuple(float(b) for b in snakemake.params.disparity_band),
         ),
-        Disclosure(
-            int(snakemake.params.min_group_size), int(snakemake.params.min_outcome_cases_shown)
-        ),
+        Disclosure(int(snakemake.params.disclosure_min_count)),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
     logger.info("wrote the report for %d outcome(s)", len(outcomes))

@@ -2,12 +2,14 @@
 (``render_report``) and the model cards (``write_model_card``).
 
 Both documents are meant to be shared beyond the LA's analysts, so both apply
-the same rule (``suppressed_groups``): a group of children smaller than
-``fairness.min_group_size``, or with fewer than
-``fairness.min_outcome_cases_shown`` cases with (or without) the outcome, has
-its counts and rates suppressed, and so has the next smallest group of its
-attribute where only one would be hidden (its figures could otherwise be worked
-out from the totals). The Parquet files keep every figure.
+one disclosure count, ``disclosure.min_count`` (``Disclosure``): no count from
+1 to ``min_count - 1`` is shown (``shown_count``), nor any rate or verdict whose
+numerator or denominator is such a count or is 0 (``rate_is_disclosive``). A
+group of children smaller than it, or with fewer cases with (or without) the
+outcome, has its counts and rates suppressed, and so has the next smallest
+group of its attribute where only one would be hidden (its figures could
+otherwise be worked out from the totals; ``suppressed_groups``). The Parquet
+files keep every figure.
 
 Both rules list this module as an input (``imported_scripts`` in common.smk), so
 editing it reruns both.
@@ -145,28 +147,65 @@ def disparity_summary(groups: pd.DataFrame) -> str:
 
 @dataclass(frozen=True)
 class Disclosure:
-    """What the shared report may show of a group of children: groups under
-    ``min_group_size`` cases, or with fewer than ``min_outcome_cases`` cases
-    with (or without) the outcome, have their counts and rates suppressed."""
+    """What the shared documents may show: no count from 1 to ``min_count - 1``,
+    and no rate counted from one, as such counts could identify a child."""
 
-    min_group_size: int
-    min_outcome_cases: int
+    min_count: int
+
+    def is_small(self, count: float) -> bool:
+        """Whether ``count`` may not be shown (1 to ``min_count - 1``)."""
+        return 0 < count < self.min_count
+
+    def note(self) -> str:
+        """What the shared documents hide and why, in plain English."""
+        return (
+            f"Being meant to be shared, the report and model cards show no count from 1 to "
+            f"{self.min_count - 1} (shown as &lt;{self.min_count}), no rate whose numerator "
+            f"or denominator is such a count or 0, and no count or rate of a group of "
+            f"children with fewer than {self.min_count} cases, or fewer than "
+            f"{self.min_count} with (or without) the outcome; where that hides one group "
+            "of an attribute, the next smallest is hidden too, so that the hidden figures "
+            "cannot be worked out from the totals. Such figures could identify a child. "
+            "Dates are given to the month, and feature effects stop at each feature's "
+            "5th and 95th percentiles, as exact extremes single out one case. The full "
+            "figures stay in the Parquet files under results/ on this machine; an analyst's "
+            f"private run may change the count with <code>disclosure.min_count</code> "
+            f"(now {self.min_count})."
+        )
 
 
 SUPPRESSED = "suppressed"
 
 
+def shown_count(count: int, disclosure: Disclosure) -> int | str:
+    """A count as the shared documents may show it: "<min_count" for 1 to
+    ``min_count - 1``, else in full."""
+    return f"<{disclosure.min_count}" if disclosure.is_small(count) else int(count)
+
+
+def rate_is_disclosive(numerator: float, denominator: float, disclosure: Disclosure) -> bool:
+    """Whether a rate counted as ``numerator`` of ``denominator`` cases (or its
+    complement, ``denominator - numerator`` of them) would reveal a count from 1
+    to ``min_count - 1``, or has fewer than ``min_count`` cases to count (an
+    undefined rate reveals a count of 0)."""
+    return (
+        denominator < disclosure.min_count
+        or disclosure.is_small(numerator)
+        or disclosure.is_small(denominator - numerator)
+    )
+
+
 def suppressed_groups(groups: pd.DataFrame, disclosure: Disclosure) -> pd.Series:
-    """Which groups (rows of one model's fairness table) the report must not
-    show counts or rates of: the small ones, those with few cases with or
-    without the outcome, and, where an attribute would have exactly one such
-    group, also its next smallest group, so that the hidden figures cannot be
-    worked out from the totals shown elsewhere."""
+    """Which groups (rows of one model's fairness table) the shared documents
+    must not show counts or rates of: those with fewer than ``min_count`` cases,
+    or with fewer cases with or without the outcome, and, where an attribute
+    would have exactly one such group, also its next smallest group, so that
+    the hidden figures cannot be worked out from the totals shown elsewhere."""
     negatives = groups["n"] - groups["n_positive"]
     hidden = (
-        (groups["n"] < disclosure.min_group_size)
-        | (groups["n_positive"] < disclosure.min_outcome_cases)
-        | (negatives < disclosure.min_outcome_cases)
+        (groups["n"] < disclosure.min_count)
+        | (groups["n_positive"] < disclosure.min_count)
+        | (negatives < disclosure.min_count)
     )
     for _, rows in groups.groupby("attribute", sort=False):
         if hidden.loc[rows.index].sum() == 1 and len(rows) > 1:
@@ -175,12 +214,43 @@ def suppressed_groups(groups: pd.DataFrame, disclosure: Disclosure) -> pd.Series
     return hidden.astype(bool)
 
 
+def error_counts(group) -> dict[str, tuple[float, float]]:
+    """Each fairness rate of one group (a row of the fairness table) as the
+    (numerator, denominator) it was counted from, recovered from the group's
+    cases, positives, flagged cases and false negative rate."""
+    negatives = group.n - group.n_positive
+    missed = 0.0 if group.n_positive == 0 else round(group.false_negative_rate * group.n_positive)
+    found = group.n_positive - missed
+    false_alarms = group.n_flagged - found
+    return {
+        "false_positive_rate": (false_alarms, negatives),
+        "false_negative_rate": (missed, group.n_positive),
+        "false_discovery_rate": (false_alarms, group.n_flagged),
+        "false_omission_rate": (missed, group.n - group.n_flagged),
+        "flagged_share": (group.n_flagged, group.n),
+    }
+
+
+def hidden_rates(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """Which of each group's fairness rates (columns named as in
+    ``FAIRNESS_RATES``) the shared documents must not show, with their
+    ratios and verdicts: all of a suppressed group's, and any counted from a
+    count below ``min_count`` (an "undefined" verdict reveals a count of 0)."""
+    hidden = suppressed_groups(groups, disclosure)
+    rows = [
+        {
+            metric: hide or rate_is_disclosive(numerator, denominator, disclosure)
+            for metric, (numerator, denominator) in error_counts(group).items()
+        }
+        for group, hide in zip(groups.itertuples(index=False), hidden, strict=True)
+    ]
+    return pd.DataFrame(rows, index=groups.index, columns=list(FAIRNESS_RATES), dtype=bool)
+
+
 def shown_cases(groups: pd.DataFrame, hidden: pd.Series, disclosure: Disclosure) -> list:
-    """Each group's number of cases as the report may show it."""
+    """Each group's number of cases as the shared documents may show it."""
     return [
-        f"<{disclosure.min_group_size}"
-        if n < disclosure.min_group_size
-        else (SUPPRESSED if hide else int(n))
+        f"<{disclosure.min_count}" if n < disclosure.min_count else (SUPPRESSED if hide else int(n))
         for n, hide in zip(groups["n"], hidden, strict=True)
     ]
 
@@ -188,6 +258,15 @@ def shown_cases(groups: pd.DataFrame, hidden: pd.Series, disclosure: Disclosure)
 def shown_values(values: pd.Series, hidden: pd.Series) -> list:
     """``values`` with the suppressed groups' values replaced by a word."""
     return [SUPPRESSED if hide else value for value, hide in zip(values, hidden, strict=True)]
+
+
+def shown_disparities(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """``groups`` with the disparity verdicts the shared documents may not show
+    (``hidden_rates``) blanked, for counting them (``disparity_summary``)."""
+    masked = groups.copy()
+    for metric, hide in hidden_rates(groups, disclosure).items():
+        masked[f"{metric}_disparity"] = masked[f"{metric}_disparity"].where(~hide)
+    return masked
 
 
 ONGOING_EVENTS = {

@@ -19,8 +19,9 @@ Leakage checks (each reported with its count, which must be 0):
   ``prediction_time``).
 
 The card holds aggregate numbers only (no identifiers), and is meant to be
-shared: the counts and rates of groups that could identify a child are
-suppressed (``report_wording.suppressed_groups``).
+shared: counts below ``disclosure.min_count``, the rates and ratios counted
+from them, and the counts and rates of groups that could identify a child are
+suppressed, and dates are given to the month (``report_wording``).
 """
 
 import logging
@@ -40,9 +41,13 @@ from report_wording import (
     answer_design,
     cohort_rules,
     disparity_summary,
+    hidden_rates,
     honest_answer,
     is_time_ordered,
+    rate_is_disclosive,
     shown_cases,
+    shown_count,
+    shown_disparities,
     suppressed_groups,
 )
 
@@ -153,13 +158,21 @@ def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
 
 def fairness_findings(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Groups whose rate differs from the reference group's beyond the band
-    (judged with bootstrap intervals); the count and ratio of a group whose
-    figures could identify a child are suppressed."""
-    hidden = suppressed_groups(groups, disclosure)
-    cases = shown_cases(groups, hidden, disclosure)
+    (judged with bootstrap intervals); findings that could identify a child
+    (``report_wording.hidden_rates``) are left out, and the ratio is suppressed
+    where the reference group's rate is hidden (it could be worked out)."""
+    cases = shown_cases(groups, suppressed_groups(groups, disclosure), disclosure)
+    hidden = hidden_rates(groups, disclosure)
+    reference_hidden = {
+        (attribute, metric): bool(hidden.loc[rows.index[rows["is_reference"]], metric].any())
+        for attribute, rows in groups.groupby("attribute", sort=False)
+        for metric in DISPARITY_METRICS
+    }
     rows = []
-    for row, shown, hide in zip(groups.itertuples(index=False), cases, hidden, strict=True):
+    for index, row, shown in zip(groups.index, groups.itertuples(index=False), cases, strict=True):
         for metric, label in DISPARITY_METRICS.items():
+            if hidden.loc[index, metric]:
+                continue
             if getattr(row, f"{metric}_disparity") == "outside band":
                 rows.append(
                     {
@@ -168,7 +181,7 @@ def fairness_findings(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFr
                         "cases": shown,
                         "rate": label,
                         "ratio to reference": SUPPRESSED
-                        if hide
+                        if reference_hidden[(row.attribute, metric)]
                         else getattr(row, f"{metric}_ratio"),
                         "reference": row.reference_group,
                     }
@@ -192,6 +205,7 @@ def model_card(
     curves: pd.DataFrame,
     disparity_band: list[float],
     disclosure: Disclosure,
+    min_group_size: int,
     max_age_years: float,
 ) -> str:
     """The model card of one outcome as Markdown, of the designs of
@@ -210,15 +224,23 @@ def model_card(
     findings = fairness_findings(groups, disclosure)
     small = groups.loc[groups["small_group"], ["attribute", "group"]]
     low, high = disparity_band
+    positives = int(cohort["label"].sum())
+    share = (
+        "a share not shown"
+        if rate_is_disclosive(positives, len(cohort), disclosure)
+        else f"{positives / len(cohort):.1%}"
+    )
     parts = [
         f"# Model card: {outcome} in {la}",
         "",
         "## Data",
         "",
-        f"{len(cohort):,} referrals of {cohort['child_id'].nunique():,} children in "
-        f"{cohort['family_id'].nunique():,} families, referred between "
-        f"{cohort['referral_date'].min().date()} and {cohort['referral_date'].max().date()}; "
-        f"{int(cohort['label'].sum()):,} ({cohort['label'].mean():.1%}) had the outcome. "
+        f"{cell(shown_count(len(cohort), disclosure))} referrals of "
+        f"{cell(shown_count(cohort['child_id'].nunique(), disclosure))} children in "
+        f"{cell(shown_count(cohort['family_id'].nunique(), disclosure))} families, referred "
+        f"between {cohort['referral_date'].min():%Y-%m} and "
+        f"{cohort['referral_date'].max():%Y-%m}; "
+        f"{cell(shown_count(positives, disclosure))} ({share}) had the outcome. "
         "Identifiers are keyed hashes; "
         + ("case notes were redacted before use." if text else "no case notes were used."),
         "",
@@ -271,23 +293,19 @@ def model_card(
         f"group, against a band of {low:g} to {high:g}, judged with bootstrap intervals.",
         "",
     ]
-    parts.append(disparity_summary(groups))
+    parts.append(disparity_summary(shown_disparities(groups, disclosure)))
     if not findings.empty:
         parts += ["", "Rates clearly outside the band:", "", markdown_table(findings)]
     if not small.empty:
         listed = ", ".join(f"{a} {g}" for a, g in small.itertuples(index=False, name=None))
         parts += [
             "",
-            f"Small groups (fewer than {disclosure.min_group_size} cases), whose rates are "
+            f"Small groups (fewer than {min_group_size} cases), whose rates are "
             f"uncertain: {listed}.",
         ]
     parts += [
         "",
-        "This card is meant to be shared, so it gives no count or ratio of a group with "
-        f"fewer than {disclosure.min_group_size} cases or with fewer than "
-        f"{disclosure.min_outcome_cases} cases with, or without, the outcome (nor of the "
-        "next smallest group, where only one group of an attribute is hidden): such figures "
-        "could identify a child. The full figures stay in the fairness files under results/.",
+        disclosure.note().replace("&lt;", "<").replace("<code>", "`").replace("</code>", "`"),
     ]
     parts += [
         "",
@@ -342,7 +360,8 @@ def main(snakemake) -> None:
             ignore_index=True,
         ),
         [float(b) for b in params.disparity_band],
-        Disclosure(int(params.min_group_size), int(params.min_outcome_cases_shown)),
+        Disclosure(int(params.disclosure_min_count)),
+        int(params.min_group_size),
         float(params.max_age_years),
     )
     with open(snakemake.output.card, "w", encoding="utf-8") as handle:
