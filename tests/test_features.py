@@ -530,3 +530,19 @@ def test_durations_leave_out_a_spell_starting_at_the_point_and_an_end_at_it():
     assert features.loc["r1", "total_days_cp_plans"] == 10
     assert features.loc["r1", "mean_days_cp_plans"] == 10
     assert used["r1"] == start
+
+
+def test_free_text_referral_sources_become_source_other_not_column_names(tables):
+    free_text = "Neighbour - Mrs J Kowalczyk, 14 Acacia Ave"
+    sources = tables["referrals"]["referral_source"].copy()
+    sources.iloc[[0, 1]] = [free_text, " 2a"]
+    listed = bsf.listed_sources(sources, {"1A", "2A", "6", "9"})
+    assert listed.iloc[:2].tolist() == ["other", "2A"]
+    assert listed.iloc[2:].tolist() == sources.iloc[2:].tolist()
+    referrals = tables["referrals"].assign(referral_source=listed)
+    tables = tables | {"referrals": referrals}
+    features = bsf.structured_features(cohort_of(tables), tables).set_index("referral_id")
+    sources_columns = [c for c in features.columns if c.startswith("source_")]
+    assert sources_columns == ["source_1A", "source_2A", "source_6", "source_other"]
+    assert features.loc["r1", sources_columns].tolist() == [0, 0, 0, 1]
+    assert features.loc["r2", sources_columns].tolist() == [0, 1, 0, 0]

@@ -14,7 +14,8 @@ Also: total and mean days on earlier plans and in care (counted up to the
 prediction point); assessment factors of earlier referrals' assessments
 authorised before the point; the current referral's source (known from the
 referral); age, sex and disability. Ethnicity is never a feature: it is kept
-for the fairness analysis.
+for the fairness analysis. A referral source is a code of the configured code
+list (``data.code_lists``) or ``source_other``: column names are printed.
 
 Current referral so far (the outcome's ``current_referral_features``, on by
 default): the steps of the row's own referral dated strictly before its
@@ -63,6 +64,8 @@ from common import (
     SafetyCheckError,
     age_in_years,
     feature_schema,
+    listed_codes,
+    load_code_lists,
     read_canonical_tables,
     read_parquet,
     write_parquet,
@@ -172,6 +175,16 @@ def one_hot(values: pd.Series, prefix: str, categories: list[str]) -> pd.DataFra
         {f"{prefix}_{c}": (values == c).astype("float64") for c in categories},
         index=values.index,
     )
+
+
+def listed_sources(sources: pd.Series, listed: set[str]) -> pd.Series:
+    """Referral ``sources`` as their code of the code list ``listed`` (trimmed
+    and upper-cased, as ingestion compares them), any other value as "other";
+    missing stays missing. Each becomes a ``source_`` column name, which
+    models, explanations and the report print: a free-text source ("Neighbour
+    - Mrs J Kowalczyk, 14 Acacia Ave") must not."""
+    codes = sources.astype("string").str.strip().str.upper()
+    return codes.where(codes.isin(listed) | codes.isna(), "other").astype(sources.dtype)
 
 
 def factor_features(
@@ -533,6 +546,11 @@ def main(snakemake) -> None:
     """Build the structured features of the rule's outcome and audit them."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     tables = read_canonical_tables(snakemake.input)
+    code_lists = load_code_lists(snakemake.input.code_lists)
+    tables["referrals"]["referral_source"] = listed_sources(
+        tables["referrals"]["referral_source"],
+        listed_codes(code_lists.get("referrals", {}).get("referral_source", [])),
+    )
     structured = structured_features(
         cohort,
         tables,

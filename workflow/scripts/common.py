@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 logger = logging.getLogger(__name__)
 
@@ -1019,6 +1020,32 @@ def value_shape(value: str) -> str:
     letter as A ("30/01/2005" -> "99/99/9999"), for messages about values that
     may identify someone, such as a date of birth."""
     return "".join("9" if c.isdigit() else "A" if c.isalpha() else c for c in value)
+
+
+def load_code_lists(path: str | Path) -> dict[str, dict[str, list[dict]]]:
+    """Read the code lists YAML (table -> column -> [{from, to, codes}])."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"code lists file {path} does not exist; set data.code_lists to a YAML file "
+            "such as resources/code_lists.yaml."
+        )
+    with path.open(encoding="utf-8") as handle:
+        lists = yaml.safe_load(handle) or {}
+    for table, columns in lists.items():
+        for column, periods in columns.items():
+            for period in periods:
+                if not isinstance(period, dict) or not {"from", "to", "codes"} <= set(period):
+                    raise InputError(
+                        f"code lists file {path}: {table}.{column} has an entry without "
+                        "from, to and codes; write each as {from: 2017, to: null, codes: [...]}."
+                    )
+    return lists
+
+
+def listed_codes(periods: list[dict]) -> set[str]:
+    """Every code of a column's code list, in any collection year, upper-cased."""
+    return {str(code).upper() for period in periods for code in period["codes"]}
 
 
 # A value of a coded column or a document type is written as it is to the QA

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from common import (
     InputError,
@@ -33,6 +32,8 @@ from common import (
     counts_shown,
     enforce_schema,
     first_row,
+    listed_codes,
+    load_code_lists,
     parse_dates,
     pseudonymise,
     read_mapped_csv,
@@ -308,32 +309,6 @@ def report_future_dates(
 def collection_year(dates: pd.Series) -> pd.Series:
     """The collection year (1 April to 31 March, named by its March) of each date."""
     return dates.dt.year + (dates.dt.month >= 4).astype("int64")
-
-
-def load_code_lists(path: str | Path) -> dict[str, dict[str, list[dict]]]:
-    """Read the code lists YAML (table -> column -> [{from, to, codes}])."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(
-            f"code lists file {path} does not exist; set data.code_lists to a YAML file "
-            "such as resources/code_lists.yaml."
-        )
-    with path.open(encoding="utf-8") as handle:
-        lists = yaml.safe_load(handle) or {}
-    for table, columns in lists.items():
-        for column, periods in columns.items():
-            for period in periods:
-                if not isinstance(period, dict) or not {"from", "to", "codes"} <= set(period):
-                    raise InputError(
-                        f"code lists file {path}: {table}.{column} has an entry without "
-                        "from, to and codes; write each as {from: 2017, to: null, codes: [...]}."
-                    )
-    return lists
-
-
-def listed_codes(periods: list[dict]) -> set[str]:
-    """Every code of a column's code list, in any collection year, upper-cased."""
-    return {str(code).upper() for period in periods for code in period["codes"]}
 
 
 def unknown_codes(periods: list[dict], codes: pd.Series, years: pd.Series) -> np.ndarray:
