@@ -36,7 +36,9 @@ only stage that reads their raw text. Before anything is written it replaces:
 Document types are redacted in the same way, as some case-management systems
 fill them with a free-text subject ("Visit to Jayden Smith"); their
 frequencies, redacted, go into a small QA table (schema ``ingest_qa``) that
-the report shows with ingestion's. Note and child
+the report shows with ingestion's; a type of fewer than
+``common.MIN_CHILDREN_SHOWN_VALUE`` children, which may hold a name redaction
+missed, is counted with the others, unnamed. Note and child
 identifiers become keyed hashes, the same as in the structured
 tables, and notes are split into shards by child so that normalisation can run
 one job per shard. The log holds counts only, never text or identifiers.
