@@ -285,8 +285,8 @@ def malformed_cin(tmp_path: Path, case: str) -> list[Path]:
         "missing_referral_date": cin_xml(2022, child_xml(referral="")),
         "bad_referral_date": cin_xml(2022, child_xml(referral="01/05/2020")),
         "impossible_date": cin_xml(2022, child_xml(closure="2020-02-30")),
-        "bad_flag": cin_xml(2022, child_xml(nfa="maybe")),
-        "bad_sex": cin_xml(2022, child_xml(sex="<Sex>X</Sex>")),
+        "bad_flag": cin_xml(2022, child_xml(nfa="Jayden Smith")),
+        "bad_sex": cin_xml(2022, child_xml(sex="<Sex>Jayden</Sex>")),
     }
     return [write(tmp_path / f"{case}.xml", texts[case])]
 
@@ -304,8 +304,11 @@ def malformed_cin(tmp_path: Path, case: str) -> list[Path]:
             "<CINreferralDate> of <Child> number 1: cannot read the date written '99/99/9999'",
         ),
         ("impossible_date", "CINclosureDate"),
-        ("bad_flag", "ReferralNFA"),
-        ("bad_sex", "<Sex>"),
+        (
+            "bad_flag",
+            "cannot read the value written 'AAAAAA AAAAA'",
+        ),
+        ("bad_sex", "<Sex> of <Child> number 1: unknown code written 'AAAAAA'"),
     ],
 )
 def test_malformed_cin_raises(tmp_path, case, expected):
@@ -316,6 +319,7 @@ def test_malformed_cin_raises(tmp_path, case, expected):
     assert expected in str(error.value)
     # Messages say where by position, never by child id or the value itself.
     assert "C1" not in str(error.value) and "01/05/2020" not in str(error.value)
+    assert "Jayden" not in str(error.value)
 
 
 def test_malformed_xml_names_line(tmp_path):

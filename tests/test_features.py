@@ -652,3 +652,47 @@ def test_durations_leave_out_a_spell_starting_at_the_point_and_an_end_at_it():
     assert features.loc["r1", "total_days_cp_plans"] == 10
     assert features.loc["r1", "mean_days_cp_plans"] == 10
     assert used["r1"] == start
+
+
+def test_free_text_codes_become_other_not_column_names(tables):
+    free_text = "Neighbour - Mrs J Kowalczyk, 14 Acacia Ave"
+    sources = tables["referrals"]["referral_source"].copy()
+    sources.iloc[[0, 1]] = [free_text, " 2a"]
+    assert bsf.listed_or_other(sources, {"1A", "2A", "6"}).tolist() == ["other", "2A", "6", "1A"]
+    needs = tables["referrals"]["primary_need"].copy()
+    needs.iloc[2] = "Kowalczyk family"
+    factors = tables["assessments"]["factors"].map(list)
+    factors.iloc[0] = [*factors.iloc[0], "MR KOWALCZYK"]
+    raw = tables | {
+        "referrals": tables["referrals"].assign(referral_source=sources, primary_need=needs),
+        "assessments": tables["assessments"].assign(factors=factors),
+    }
+    code_lists = {
+        "referrals": {
+            "referral_source": [{"from": None, "to": None, "codes": ["1A", "2A", "6", "9"]}],
+            "primary_need": [{"from": None, "to": None, "codes": ["N1", "N4"]}],
+        },
+        "assessments": {
+            "factors": [
+                {
+                    "from": None,
+                    "to": None,
+                    "codes": sorted(
+                        {f for codes in tables["assessments"]["factors"] for f in codes}
+                    ),
+                }
+            ]
+        },
+    }
+    coded = bsf.coded_tables(raw, code_lists)
+    features = bsf.structured_features(cohort_of(coded), coded).set_index("referral_id")
+    assert not [c for c in features.columns if "KOWALCZYK" in c.upper()]
+    sources_columns = [c for c in features.columns if c.startswith("source_")]
+    assert sources_columns == ["source_1A", "source_2A", "source_6", "source_other"]
+    assert features.loc["r1", sources_columns].tolist() == [0, 0, 0, 1]
+    assert features.loc["r2", sources_columns].tolist() == [0, 1, 0, 0]
+    assert "need_other" in features.columns
+    assert "factor_other" in features.columns
+    # Without the code lists the free text would name columns.
+    raw_features = bsf.structured_features(cohort_of(raw), raw)
+    assert [c for c in raw_features.columns if "KOWALCZYK" in c.upper()]

@@ -6,7 +6,7 @@ import fit_tfidf as tf
 import numpy as np
 import pandas as pd
 import pytest
-from test_fit_topics import documents, splits
+from test_fit_topics import documents, families, splits
 
 from common import read_parquet, tfidf_schema, write_parquet
 
@@ -20,7 +20,7 @@ def shares(n: int = 40) -> pd.DataFrame:
 
 
 def test_weights_cover_every_scored_row_with_the_fold_terms():
-    features, terms = tf.fit_tfidf(documents(), splits(), shares(), SETTINGS)
+    features, terms = tf.fit_tfidf(documents(), splits(), shares(), families(), SETTINGS, 1)
     assert features[["fold", "referral_id"]].equals(shares()[["fold", "referral_id"]])
     assert list(features.columns[-4:]) == ["tfidf_000", "tfidf_001", "tfidf_002", "tfidf_003"]
     assert set(terms["fold"]) == {-1, 0}
@@ -39,8 +39,8 @@ def test_test_rows_do_not_influence_the_weights_of_training_rows():
     ]
     leaky, _ = tf.fold_tfidf(changed["tokens"].map(list).tolist(), [["zebra"]], 4, 1)
     assert leaky.any()
-    original, terms = tf.fit_tfidf(docs, splits(), shares(), SETTINGS)
-    altered, altered_terms = tf.fit_tfidf(changed, splits(), shares(), SETTINGS)
+    original, terms = tf.fit_tfidf(docs, splits(), shares(), families(), SETTINGS, 1)
+    altered, altered_terms = tf.fit_tfidf(changed, splits(), shares(), families(), SETTINGS, 1)
     train = original["referral_id"].isin([f"r{i:02d}" for i in range(30)])
     pd.testing.assert_frame_equal(original.loc[train], altered.loc[train])
     pd.testing.assert_frame_equal(terms, altered_terms)
@@ -51,7 +51,7 @@ def test_test_rows_do_not_influence_the_weights_of_training_rows():
     changed_inner.loc[docs["referral_id"].isin(fold0), "tokens"] = pd.Series(
         [["zebra"] * 50] * len(fold0), index=docs.index[docs["referral_id"].isin(fold0)]
     )
-    inner, _ = tf.fit_tfidf(changed_inner, splits(), shares(), SETTINGS)
+    inner, _ = tf.fit_tfidf(changed_inner, splits(), shares(), families(), SETTINGS, 1)
     fit = splits().query("fold == 0 and role == 'fit'")["referral_id"]
     rows = (original["fold"] == 0) & original["referral_id"].isin(fit)
     pd.testing.assert_frame_equal(original.loc[rows], inner.loc[rows])
@@ -70,13 +70,29 @@ def test_main_writes_features_and_terms_with_their_schemas(tmp_path):
     shares().to_parquet(tmp_path / "shares.parquet")
     write_parquet(documents(), tmp_path / "documents.parquet", "text_documents")
     write_parquet(splits().astype({"fold": "int16"}), tmp_path / "splits.parquet", "splits")
+    family = families()
+    day = pd.Timestamp("2020-01-01")
+    cohort = pd.DataFrame(
+        {
+            "outcome": "esc",
+            "referral_id": family.index,
+            "child_id": family.index,
+            "family_id": family.to_numpy(),
+            "referral_date": day,
+            "prediction_time": day,
+            "label_known_time": day,
+            "label": 0,
+        }
+    )
+    write_parquet(cohort, tmp_path / "cohort.parquet", "cohort")
     snakemake = types.SimpleNamespace(
         input=types.SimpleNamespace(
             text_documents=str(tmp_path / "documents.parquet"),
             splits=str(tmp_path / "splits.parquet"),
             shares=str(tmp_path / "shares.parquet"),
+            cohort=str(tmp_path / "cohort.parquet"),
         ),
-        params=types.SimpleNamespace(tfidf=SETTINGS),
+        params=types.SimpleNamespace(tfidf=SETTINGS, min_families=1),
         output=types.SimpleNamespace(
             features=str(tmp_path / "features.parquet"), terms=str(tmp_path / "terms.parquet")
         ),
@@ -90,9 +106,37 @@ def test_main_writes_features_and_terms_with_their_schemas(tmp_path):
 @pytest.mark.parametrize("fold", [-1, 0])
 def test_every_term_of_a_fold_comes_from_its_fit_rows(fold):
     docs = documents()
-    _, terms = tf.fit_tfidf(docs, splits(), shares(), SETTINGS)
+    _, terms = tf.fit_tfidf(docs, splits(), shares(), families(), SETTINGS, 1)
     rows = splits()
     role = "train" if fold == -1 else "fit"
     fit = rows.loc[(rows["fold"] == fold) & (rows["role"] == role), "referral_id"]
     vocabulary = {t for tokens in docs.loc[docs["referral_id"].isin(fit), "tokens"] for t in tokens}
     assert set(terms.loc[terms["fold"] == fold, "term"]) <= vocabulary
+
+
+def test_a_term_of_one_family_is_left_out_however_many_its_documents():
+    docs, family = documents(), families()
+    family.iloc[:6] = "f-kowalczyk"
+    docs["tokens"] = [
+        [*tokens, "kowalczyk"] * 3 if i < 6 else list(tokens)
+        for i, tokens in enumerate(docs["tokens"])
+    ]
+    settings = {**SETTINGS, "max_terms": 20, "min_df": 5}
+    _, terms = tf.fit_tfidf(docs, splits(), shares(), family, settings, 3)
+    assert "kowalczyk" not in set(terms["term"]) and "bruise" in set(terms["term"])
+    _, by_documents = tf.fit_tfidf(docs, splits(), shares(), family, settings, 1)
+    assert "kowalczyk" in set(by_documents["term"])
+
+
+def test_dropping_rare_family_terms_leaves_the_other_weights_unchanged():
+    """Common terms are weighed as if the vocabulary alone were restricted."""
+    docs, family = documents(), families()
+    docs["tokens"] = [[*tokens, f"name{i // 2}"] for i, tokens in enumerate(docs["tokens"])]
+    settings = {**SETTINGS, "max_terms": 12}
+    features, terms = tf.fit_tfidf(docs, splits(), shares(), family, settings, 2)
+    assert not terms["term"].str.startswith("name").any()
+    weights, _ = tf.fold_tfidf(
+        documents()["tokens"].map(list).tolist()[:30], docs["tokens"].tolist(), 12, 1
+    )
+    outer = features.loc[features["fold"] == -1].filter(like="tfidf_").to_numpy()
+    np.testing.assert_allclose(outer, weights)

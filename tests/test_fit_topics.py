@@ -17,6 +17,7 @@ SETTINGS = {
     "iterations": 50,
     "no_below": 1,
     "no_above": 1.0,
+    "min_families": 1,
     "bigrams": False,
     "bigram_min_count": 2,
     "bigram_threshold": 0.1,
@@ -44,6 +45,14 @@ def documents(n: int = 40) -> pd.DataFrame:
     )
 
 
+def families(n: int = 40) -> pd.Series:
+    """Each referral's family: two referrals a family (siblings, or one child
+    referred twice)."""
+    return pd.Series(
+        [f"f{i // 2:02d}" for i in range(n)], index=[f"r{i:02d}" for i in range(n)], dtype="str"
+    )
+
+
 def splits(n: int = 40) -> pd.DataFrame:
     ids = [f"r{i:02d}" for i in range(n)]
     outer = pd.DataFrame(
@@ -60,7 +69,9 @@ def splits(n: int = 40) -> pd.DataFrame:
 
 
 def test_shares_cover_scored_rows_of_each_fold_and_sum_to_one():
-    shares, grid, words = ft.fit_topics(documents(), splits(), SETTINGS, seed=1, job=JOB)
+    shares, grid, words = ft.fit_topics(
+        documents(), splits(), families(), SETTINGS, seed=1, job=JOB
+    )
     assert shares.loc[shares["fold"] == -1, "referral_id"].nunique() == 40
     assert shares.loc[shares["fold"] == 0, "referral_id"].nunique() == 30
     topic_columns = [c for c in shares.columns if c.startswith("topic_")]
@@ -70,8 +81,8 @@ def test_shares_cover_scored_rows_of_each_fold_and_sum_to_one():
 
 
 def test_topics_are_deterministic():
-    first = ft.fit_topics(documents(), splits(), SETTINGS, seed=1, job=JOB)[0]
-    second = ft.fit_topics(documents(), splits(), SETTINGS, seed=1, job=JOB)[0]
+    first = ft.fit_topics(documents(), splits(), families(), SETTINGS, seed=1, job=JOB)[0]
+    second = ft.fit_topics(documents(), splits(), families(), SETTINGS, seed=1, job=JOB)[0]
     pd.testing.assert_frame_equal(first, second)
 
 
@@ -81,8 +92,8 @@ def test_test_rows_text_does_not_change_the_model():
     changed["tokens"] = [
         ["zebra"] * 12 if i >= 30 else tokens for i, tokens in enumerate(docs["tokens"])
     ]
-    original = ft.fit_topics(docs, splits(), SETTINGS, seed=1, job=JOB)[0]
-    altered = ft.fit_topics(changed, splits(), SETTINGS, seed=1, job=JOB)[0]
+    original = ft.fit_topics(docs, splits(), families(), SETTINGS, seed=1, job=JOB)[0]
+    altered = ft.fit_topics(changed, splits(), families(), SETTINGS, seed=1, job=JOB)[0]
     train = original["referral_id"].isin([f"r{i:02d}" for i in range(30)])
     pd.testing.assert_frame_equal(original.loc[train], altered.loc[train])
 
@@ -90,7 +101,7 @@ def test_test_rows_text_does_not_change_the_model():
 def test_words_unseen_in_training_give_missing_shares():
     docs = documents()
     docs.at[35, "tokens"] = ["zebra", "giraffe"]
-    shares = ft.fit_topics(docs, splits(), SETTINGS, seed=1, job=JOB)[0]
+    shares = ft.fit_topics(docs, splits(), families(), SETTINGS, seed=1, job=JOB)[0]
     row = shares.loc[(shares["fold"] == -1) & (shares["referral_id"] == "r35")]
     assert row.filter(like="topic_").isna().all(axis=None)
 
@@ -113,7 +124,7 @@ def test_an_inner_fold_without_notes_gets_missing_shares_and_a_warning(caplog):
     r00-r19, none with notes, so its rows get missing shares, not a crash."""
     docs = notes_from(documents(), first=20)
     with caplog.at_level("WARNING", logger="fit_topics"):
-        shares = ft.fit_topics(docs, splits(), SETTINGS, seed=1, job=JOB)[0]
+        shares = ft.fit_topics(docs, splits(), families(), SETTINGS, seed=1, job=JOB)[0]
     inner = shares.loc[shares["fold"] == 0].filter(like="topic_")
     assert len(inner) == 30 and inner.isna().all(axis=None)
     outer = shares.loc[shares["fold"] == -1]
@@ -126,7 +137,7 @@ def test_an_inner_fold_without_notes_gets_missing_shares_and_a_warning(caplog):
 def test_outer_training_rows_without_notes_stop_with_what_to_do():
     docs = notes_from(documents(), first=30)
     with pytest.raises(InputError) as error:
-        ft.fit_topics(docs, splits(), SETTINGS, seed=1, job=JOB)
+        ft.fit_topics(docs, splits(), families(), SETTINGS, seed=1, job=JOB)
     message = str(error.value)
     assert "outcome 'esc', timing 'time'" in message
     assert "none of them has a case note" in message
@@ -136,7 +147,7 @@ def test_outer_training_rows_without_notes_stop_with_what_to_do():
 
 def test_num_topics_chosen_by_highest_coherence():
     docs = documents()["tokens"].tolist()
-    dictionary = ft.build_dictionary(docs, 1, 1.0)
+    dictionary = ft.build_dictionary(docs, families().tolist(), SETTINGS)
     chosen, grid, model = ft.choose_num_topics(docs, dictionary, SETTINGS, seed=1)
     assert chosen == int(grid.sort_values("coherence").iloc[-1]["num_topics"])
     assert model.num_topics == chosen
@@ -146,12 +157,12 @@ def test_outer_shares_are_those_of_a_fresh_fit_on_the_outer_training_rows():
     """The grid's chosen model is reused as the outer model: it must be the
     model a fresh fit on the outer training rows would give."""
     docs, folds = documents(), splits()
-    shares, _, _ = ft.fit_topics(docs, folds, SETTINGS, seed=1, job=JOB)
+    shares, _, _ = ft.fit_topics(docs, folds, families(), SETTINGS, seed=1, job=JOB)
     outer = shares.loc[shares["fold"] == -1]
     train = folds.loc[(folds["fold"] == -1) & (folds["role"] == "train"), "referral_id"]
     tokens = docs.set_index("referral_id")["tokens"]
     fit_docs = tokens.loc[train].tolist()
-    dictionary = ft.build_dictionary(fit_docs, 1, 1.0)
+    dictionary = ft.build_dictionary(fit_docs, families().loc[train].tolist(), SETTINGS)
     num_topics = outer.filter(like="topic_").shape[1]
     model = ft.fit_lda(fit_docs, dictionary, num_topics, SETTINGS, seed=1)
     expected = ft.topic_shares(model, dictionary, tokens.loc[outer["referral_id"]].tolist())
@@ -177,9 +188,49 @@ def test_test_rows_do_not_influence_learned_bigrams():
     # Seen with the test rows, the pair would be joined.
     everything, _ = ft.join_bigrams(changed["tokens"].map(list).tolist(), [], BIGRAMS)
     assert "police_bruise" in everything[35]
-    original, _, words = ft.fit_topics(docs, splits(), BIGRAMS, seed=1, job=JOB)
-    altered, _, altered_words = ft.fit_topics(changed, splits(), BIGRAMS, seed=1, job=JOB)
+    original, _, words = ft.fit_topics(docs, splits(), families(), BIGRAMS, seed=1, job=JOB)
+    altered, _, altered_words = ft.fit_topics(
+        changed, splits(), families(), BIGRAMS, seed=1, job=JOB
+    )
     train = original["referral_id"].isin([f"r{i:02d}" for i in range(30)])
     pd.testing.assert_frame_equal(original.loc[train], altered.loc[train])
     pd.testing.assert_frame_equal(words, altered_words)
     assert not altered_words["word"].str.contains("police_bruise").any()
+
+
+def test_a_word_of_one_family_is_left_out_however_many_its_documents():
+    """A surname redaction missed, on the notes of one family's six training
+    referrals, passes no_below (documents) but must not become a topic word."""
+    docs, family = documents(), families()
+    family.iloc[:6] = "f-kowalczyk"
+    docs["tokens"] = [
+        [*tokens, "mr", "kowalczyk"] * 2 if i < 6 else list(tokens)
+        for i, tokens in enumerate(docs["tokens"])
+    ]
+    strict = {**SETTINGS, "no_below": 5, "min_families": 3}
+    _, _, words = ft.fit_topics(docs, splits(), family, strict, seed=1, job=JOB)
+    assert not words["word"].str.contains("kowalczyk").any() and not words.empty
+    # Counted by documents alone, as no_below counts, the name would be kept.
+    _, _, by_documents = ft.fit_topics(
+        docs, splits(), family, {**strict, "min_families": 1}, seed=1, job=JOB
+    )
+    assert by_documents["word"].str.contains("kowalczyk").any()
+
+
+def test_a_bigram_of_one_family_is_left_out():
+    fit = [["mr", "kowalczyk", "visit"]] * 6 + [["home", "visit"], ["school", "visit"]] * 6
+    family = ["f-kowalczyk"] * 6 + [f"f{i}" for i in range(12)]
+    joined, _ = ft.join_bigrams(fit, [], BIGRAMS)
+    assert joined[0][0] == "mr_kowalczyk"
+    settings = {**BIGRAMS, "no_below": 5, "min_families": 3}
+    kept = set(ft.build_dictionary(joined, family, settings).token2id)
+    assert kept == {"home_visit", "school_visit"}
+    by_documents = ft.build_dictionary(joined, family, {**settings, "min_families": 1})
+    assert "mr_kowalczyk" in by_documents.token2id
+
+
+def test_family_tokens_counts_distinct_families():
+    docs = [["a", "b"], ["a", "a"], ["a", "c"], []]
+    assert ft.family_tokens(docs, ["f1", "f1", "f2", "f3"], 2) == {"a"}
+    assert ft.family_tokens(docs, ["f1", "f2", "f3", "f4"], 1) == {"a", "b", "c"}
+    assert ft.family_tokens([], [], 1) == set()

@@ -10,6 +10,7 @@ import pytest
 
 import ingest_records as ir
 from common import (
+    MIN_CHILDREN_SHOWN_VALUE,
     InputError,
     parse_dates,
     pseudonymise,
@@ -136,7 +137,11 @@ def test_same_key_same_pseudonyms_other_key_other_pseudonyms(tmp_path):
             r"'CINreferralDate' \(referrals.referral_date\), line 3: .*written '99/99/9999'",
         ),
         ("referrals", RAW["referrals"].replace("2016-06-01", "June 2016"), "line 3"),
-        ("referrals", RAW["referrals"].replace(",0,,", ",maybe,,"), "cannot read flag 'maybe'"),
+        (
+            "referrals",
+            RAW["referrals"].replace(",0,,", ",Jayden Smith 12/03/2009,,"),
+            "cannot read the flag written 'AAAAAA AAAAA 99/99/9999'",
+        ),
         ("referrals", RAW["referrals"].replace("R2", "R1"), "line 3.*more than once"),
         ("children", RAW["children"].replace("C2,F1", "C1,F1"), "line 3.*more than once"),
         ("referrals", RAW["referrals"].replace("C1,R2,2016-06-01", "C1,R2,"), "line 3.*missing"),
@@ -484,11 +489,51 @@ def test_unknown_codes_are_kept_counted_and_warned(tmp_path, caplog):
     tables, qa = ir.ingest(paths, MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE)
     assert "ZZ" in set(tables["referrals"]["referral_source"])
     unknown = qa.loc[qa["measure"] == "unknown_code", ["column", "value", "count"]]
-    # H5 is allowed in 2017 but not from collection year 2025 on.
-    assert unknown.values.tolist() == [["referral_source", "ZZ", 1], ["placement", "H5", 1]]
-    assert "codes not allowed in their collection year (ZZ; first at line 2)" in caplog.text
+    # H5 is allowed in 2017 but not from collection year 2025 on, so it is a
+    # code and is named; ZZ of one child is listed by how it is written only.
+    assert unknown.values.tolist() == [
+        ["referral_source", "1 other value", 1],
+        ["placement", "H5", 1],
+    ]
+    assert "codes not allowed in their collection year (AA; first at line 2)" in caplog.text
+    assert "(H5; first at line 3)" in caplog.text
     codes = qa.loc[(qa["measure"] == "code") & (qa["column"] == "factors")]
     assert codes.set_index("value")["count"].to_dict() == {"3B": 1, "4B": 1}
+
+
+def test_free_text_in_a_coded_column_reaches_neither_qa_nor_log(tmp_path, caplog):
+    source = "Neighbour - Mrs J Kowalczyk, 14 Acacia Ave"
+    referrals = RAW["referrals"].replace(",6,N1,1,", f',"{source}",N1,1,')
+    paths = write_raw(tmp_path, {"referrals": referrals})
+    with caplog.at_level(logging.WARNING, logger="ingest_records"):
+        tables, qa = ir.ingest(paths, MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE)
+    assert source in set(tables["referrals"]["referral_source"])
+    # Codes are compared upper-cased: so would a leaked value be written.
+    assert "KOWALCZYK" not in qa.to_string().upper() and "KOWALCZYK" not in caplog.text.upper()
+    assert "(AAAAAAAAA - AAA A AAAAAAAAA, 99 AAAAAA AAA; first at line 2)" in caplog.text
+    sources = qa.loc[(qa["measure"] == "code") & (qa["column"] == "referral_source")]
+    assert sources[["value", "count"]].values.tolist() == [
+        ["2A", 1],
+        ["6", 1],
+        ["1 other value", 1],
+    ]
+
+
+def test_an_unlisted_value_of_many_children_is_named():
+    children = [f"C{k}" for k in range(MIN_CHILDREN_SHOWN_VALUE)]
+    frame = pd.DataFrame(
+        {"child_id": children + ["C0"], "sex": ["X"] * len(children) + ["Jayden"]},
+        index=range(len(children) + 1),
+    )
+    qa = ir.QualityLog()
+    ir.check_codes(
+        frame, "children", Path("children.csv"), MAPPINGS["children"], CODE_LISTS, ";", qa
+    )
+    unknown = pd.DataFrame(qa.rows).query("measure == 'unknown_code'")
+    assert unknown[["value", "count"]].values.tolist() == [
+        ["X", MIN_CHILDREN_SHOWN_VALUE],
+        ["1 other value", 1],
+    ]
 
 
 def test_impossible_dates_are_reported(tmp_path, caplog):
@@ -608,8 +653,9 @@ def test_qa_section_of_the_report(tmp_path):
     assert '<td class="text">referrals</td><td>4</td><td>3</td><td>1</td>' in section
     assert "refer to a child_id not in the children table" in section
     assert 'unknown code (kept)</td><td class="text">referral_source</td>' in section
-    # a code seen once could identify a child in a report meant to be shared
-    assert "ZZ (&lt;5)" in section and "ZZ (1)" not in section
+    # an unlisted value seen once could be free text naming someone, and a
+    # count under 5 could identify a child, in a report meant to be shared
+    assert "1 other value (&lt;5)" in section and "ZZ" not in section
     assert "C9" not in section and "then left" not in section
 
 
@@ -768,7 +814,7 @@ def test_json_lines_name_the_physical_line_past_blank_lines(tmp_path):
         (
             "referrals",
             RAW["referrals"].replace(",0,,", ",maybe,,"),
-            r"column 'ReferralNFA' \(referrals.nfa\), line 3: cannot read flag 'maybe'",
+            r"column 'ReferralNFA' \(referrals.nfa\), line 3: cannot read the flag written 'AAAAA'",
         ),
         (
             "referrals",

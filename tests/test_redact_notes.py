@@ -14,7 +14,7 @@ import pytest
 import spacy
 
 import redact_notes as rn
-from common import InputError, pseudonymise, read_parquet
+from common import MIN_CHILDREN_SHOWN_VALUE, InputError, pseudonymise, read_parquet
 
 KEY_ENV = "TEST_REDACT_NOTES_KEY"
 KEY = "test-key-of-16-characters"
@@ -453,9 +453,9 @@ def test_main_writes_redacted_pseudonymised_shards(tmp_path, monkeypatch, caplog
     assert sorted(notes["document_type"]) == ["Contact", "Contact", "Contact", "Visit to NAME NAME"]
     assert "2 identifier(s) redacted in the distinct document types" in caplog.text
     qa = read_parquet(snakemake.output.qa, "ingest_qa")
+    # Each type is of fewer than MIN_CHILDREN_SHOWN_VALUE children: none is named.
     assert qa[["table", "measure", "column", "value", "count", "share"]].values.tolist() == [
-        ["notes", "code", "document_type", "Contact", 3, 0.75],
-        ["notes", "code", "document_type", "Visit to NAME NAME", 1, 0.25],
+        ["notes", "code", "document_type", "2 other values", 4, 1.0],
     ]
     assert b"Tom" not in Path(snakemake.output.qa).read_bytes()
 
@@ -470,12 +470,33 @@ def test_document_types_are_redacted_once_each_and_missing_stay_missing():
 
 
 def test_document_type_qa_counts_present_types_over_all_notes():
-    qa = rn.document_type_qa(pd.Series(["Contact ", None, "Contact", "Visit to NAME"], dtype="str"))
+    document_types = pd.Series(
+        ["Contact "] * 6 + [None] + ["Contact"] * 6 + ["Visit to NAME"], dtype="str"
+    )
+    children = pd.Series([f"c{k}" for k in range(12)] + ["c0", "c11"], dtype="str")
+    qa = rn.document_type_qa(document_types, children)
     assert qa[["value", "count", "share"]].values.tolist() == [
-        ["Contact", 2, 0.5],
-        ["Visit to NAME", 1, 0.25],
+        ["Contact", 12, 12 / 14],
+        ["1 other value", 1, 1 / 14],
     ]
-    assert rn.document_type_qa(pd.Series([], dtype="str")).empty
+    assert rn.document_type_qa(pd.Series([], dtype="str"), pd.Series([], dtype="str")).empty
+
+
+def test_document_type_qa_names_no_type_of_fewer_children_than_the_minimum():
+    """A free-text subject redaction missed, on the many notes of one family,
+    must not reach the QA table (and so the shared report)."""
+    family = "Strategy meeting re Kowalczyk family"
+    common = [f"c{k}" for k in range(MIN_CHILDREN_SHOWN_VALUE)]
+    document_types = pd.Series(
+        ["Contact"] * len(common) + [family] * 40 + ["Phone call"], dtype="str"
+    )
+    children = pd.Series(common + [f"k{k % 4}" for k in range(40)] + ["c0"], dtype="str")
+    qa = rn.document_type_qa(document_types, children)
+    assert qa[["value", "count"]].values.tolist() == [
+        ["Contact", MIN_CHILDREN_SHOWN_VALUE],
+        ["2 other values", 41],
+    ]
+    assert "Kowalczyk" not in qa.to_string()
 
 
 def test_main_writes_every_shard_even_empty_ones(tmp_path, monkeypatch):

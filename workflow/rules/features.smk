@@ -11,6 +11,7 @@ rule build_structured_features:
         section47=rules.ingest_records.output.section47,
         cp_plans=rules.ingest_records.output.cp_plans,
         care_episodes=rules.ingest_records.output.care_episodes,
+        code_lists=config["data"]["code_lists"],
         helpers=HELPERS,
     output:
         structured=f"{RESULTS}/features/{{outcome}}/structured.parquet",

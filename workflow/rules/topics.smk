@@ -2,6 +2,7 @@ rule fit_topics:
     input:
         text_documents=rules.build_text_features.output.text_documents,
         splits=rules.make_splits.output.splits,
+        cohort=rules.build_cohort.output.cohort,
         helpers=HELPERS,
     output:
         shares=f"{RESULTS}/topics/{{outcome}}/{{timing}}/shares.parquet",
@@ -28,6 +29,7 @@ rule fit_tfidf:
         text_documents=rules.build_text_features.output.text_documents,
         splits=rules.make_splits.output.splits,
         shares=rules.fit_topics.output.shares,
+        cohort=rules.build_cohort.output.cohort,
         helpers=HELPERS,
         imports=imported_scripts("fit_tfidf"),
     output:
@@ -44,5 +46,6 @@ rule fit_tfidf:
         mem_mb=2000,
     params:
         tfidf=config["tfidf"],
+        min_families=config["topics"]["min_families"],
     script:
         "../scripts/fit_tfidf.py"

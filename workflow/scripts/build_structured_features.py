@@ -14,7 +14,9 @@ Also: total and mean days on earlier plans and in care (counted up to the
 prediction point); assessment factors of earlier referrals' assessments
 authorised before the point; the current referral's source (known from the
 referral); age, sex and disability. Ethnicity is never a feature: it is kept
-for the fairness analysis.
+for the fairness analysis. A referral source, primary need or assessment
+factor is a code of the configured code list (``data.code_lists``) or
+``other`` (``source_other``...): column names are printed.
 
 Current referral so far (the outcome's ``current_referral_features``, on by
 default): the steps of the row's own referral dated strictly before its
@@ -65,6 +67,8 @@ from common import (
     SafetyCheckError,
     age_in_years,
     feature_schema,
+    listed_codes,
+    load_code_lists,
     read_canonical_tables,
     read_parquet,
     write_parquet,
@@ -177,6 +181,44 @@ def one_hot(values: pd.Series, prefix: str, categories: list[str]) -> pd.DataFra
         {f"{prefix}_{c}": (values == c).astype("float64") for c in categories},
         index=values.index,
     )
+
+
+def listed_or_other(values: pd.Series, listed: set[str]) -> pd.Series:
+    """``values`` as their code of the code list ``listed`` (trimmed and
+    upper-cased, as ingestion compares them), any other value as "other";
+    missing stays missing."""
+    codes = values.astype("string").str.strip().str.upper()
+    return codes.where(codes.isin(listed) | codes.isna(), "other").astype(values.dtype)
+
+
+def coded_tables(
+    tables: dict[str, pd.DataFrame], code_lists: dict[str, dict[str, list[dict]]]
+) -> dict[str, pd.DataFrame]:
+    """``tables`` with the referrals' sources and primary needs and the
+    assessments' factors as codes of their code lists (``data.code_lists``),
+    any other value as "other". Each value becomes part of a column name
+    (``source_``, ``need_``, ``factor_``), which models, explanations and the
+    report print: a free-text value ("Neighbour - Mrs J Kowalczyk, 14 Acacia
+    Ave") must not."""
+
+    def listed(table: str, column: str) -> set[str]:
+        return listed_codes(code_lists.get(table, {}).get(column, []))
+
+    referrals = tables["referrals"].assign(
+        referral_source=listed_or_other(
+            tables["referrals"]["referral_source"], listed("referrals", "referral_source")
+        ),
+        primary_need=listed_or_other(
+            tables["referrals"]["primary_need"], listed("referrals", "primary_need")
+        ),
+    )
+    factors = listed("assessments", "factors")
+    assessments = tables["assessments"].assign(
+        factors=tables["assessments"]["factors"].map(
+            lambda codes: sorted({code if code in factors else "other" for code in codes})
+        )
+    )
+    return tables | {"referrals": referrals, "assessments": assessments}
 
 
 def factor_features(
@@ -642,7 +684,9 @@ def audited(
 def main(snakemake) -> None:
     """Build the structured features of the rule's outcome and audit them."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
-    tables = read_canonical_tables(snakemake.input)
+    tables = coded_tables(
+        read_canonical_tables(snakemake.input), load_code_lists(snakemake.input.code_lists)
+    )
     structured = structured_features(
         cohort,
         tables,

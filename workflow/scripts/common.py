@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 logger = logging.getLogger(__name__)
 
@@ -1019,6 +1020,70 @@ def value_shape(value: str) -> str:
     letter as A ("30/01/2005" -> "99/99/9999"), for messages about values that
     may identify someone, such as a date of birth."""
     return "".join("9" if c.isdigit() else "A" if c.isalpha() else c for c in value)
+
+
+def load_code_lists(path: str | Path) -> dict[str, dict[str, list[dict]]]:
+    """Read the code lists YAML (table -> column -> [{from, to, codes}])."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"code lists file {path} does not exist; set data.code_lists to a YAML file "
+            "such as resources/code_lists.yaml."
+        )
+    with path.open(encoding="utf-8") as handle:
+        lists = yaml.safe_load(handle) or {}
+    for table, columns in lists.items():
+        for column, periods in columns.items():
+            for period in periods:
+                if not isinstance(period, dict) or not {"from", "to", "codes"} <= set(period):
+                    raise InputError(
+                        f"code lists file {path}: {table}.{column} has an entry without "
+                        "from, to and codes; write each as {from: 2017, to: null, codes: [...]}."
+                    )
+    return lists
+
+
+def listed_codes(periods: list[dict]) -> set[str]:
+    """Every code of a column's code list, in any collection year, upper-cased."""
+    return {str(code).upper() for period in periods for code in period["codes"]}
+
+
+# A value of a coded column or a document type is written as it is to the QA
+# table (hence the shared report) and to logs only if its code list lists it
+# or at least this many children have it: a free-text value that redaction
+# missed ("Neighbour - Mrs J Kowalczyk, 14 Acacia Ave", "Strategy meeting re
+# Kowalczyk family") would otherwise be printed. Ten children outnumber almost
+# any family, so a value only one family's records share is never printed.
+MIN_CHILDREN_SHOWN_VALUE = 10
+
+
+def shown_values(values: pd.Series, child_ids: pd.Series, listed: Iterable[str]) -> set[str]:
+    """The distinct ``values`` that may be written as they are: those in
+    ``listed`` (a code list), and those of at least
+    ``MIN_CHILDREN_SHOWN_VALUE`` distinct children (``child_ids``, aligned
+    with ``values`` by position)."""
+    children = (
+        pd.DataFrame({"value": values.to_numpy(), "child": child_ids.to_numpy()})
+        .dropna(subset=["value"])
+        .groupby("value")["child"]
+        .nunique()
+    )
+    shown = children.index.isin(list(listed)) | (children >= MIN_CHILDREN_SHOWN_VALUE).to_numpy()
+    return {str(value) for value in children.index[shown]}
+
+
+def counts_shown(values: pd.Series, shown: set[str]) -> list[tuple[str, int]]:
+    """How often each of ``values`` in ``shown`` occurs, sorted by value, then
+    the others together as ("N other value(s)", their total count), if any:
+    what the QA table may record without printing an unlisted rare value."""
+    counts = values.dropna().value_counts(sort=False).sort_index()
+    named = counts.index.isin(list(shown))
+    out = [(str(value), int(count)) for value, count in counts[named].items()]
+    others = counts[~named]
+    if len(others):
+        plural = "s" if len(others) > 1 else ""
+        out.append((f"{len(others)} other value{plural}", int(others.sum())))
+    return out
 
 
 # A time's zone: "Z", "UTC", "+01:00", "+0100" or "-05", after hh:mm[:ss[.fff]].

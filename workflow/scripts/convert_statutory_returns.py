@@ -217,8 +217,9 @@ def cin_flag(value: str | None, path: Path, element: str, where: str) -> str | N
     flag = FLAGS.get(value.lower())
     if flag is None:
         raise InputError(
-            f"{path}: element <{element}> of {where}: cannot read {value!r} as a "
-            "yes/no value; use 0/1 or true/false."
+            f"{path}: element <{element}> of {where}: cannot read the value written "
+            f"{value_shape(value)!r} (9: a digit, A: a letter) as a yes/no value; use 0/1 "
+            "or true/false."
         )
     return flag
 
@@ -232,7 +233,8 @@ def cin_sex(identifiers: ET.Element, path: Path, where: str) -> str:
         code = codes.get(value.upper())
         if code is None:
             raise InputError(
-                f"{path}: element <{element}> of {where}: unknown code {value!r}; "
+                f"{path}: element <{element}> of {where}: unknown code written "
+                f"{value_shape(value)!r} (9: a digit, A: a letter); "
                 f"use one of {sorted(set(codes))}."
             )
         return code

@@ -8,7 +8,10 @@ frequencies ever see the rows they are evaluated on. Each keeps the
 ``max_terms`` most frequent terms of its fit rows (that occur in at least
 ``min_df`` of them) as columns ``tfidf_000``...: like topic numbers, a column
 means a different term in each fold, and ``terms.parquet`` says which. A fold
-with fewer terms has zeros in the remaining columns.
+with fewer terms has zeros in the remaining columns. As for the topic
+vocabulary, a term must also be used by the fit rows of at least
+``topics.min_families`` families: a surname redaction missed, repeated across
+one family's notes, must not become a term (``terms.parquet`` is reported).
 
 The output is the topic shares with the TF-IDF columns appended: training
 reads it in place of the shares when TF-IDF is switched on.
@@ -20,8 +23,8 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from common import read_parquet, tfidf_column, tfidf_schema, write_parquet
-from fit_topics import OUTER_FOLD, fold_rows
+from common import families_by_referral, read_parquet, tfidf_column, tfidf_schema, write_parquet
+from fit_topics import OUTER_FOLD, family_tokens, fold_rows
 
 logger = logging.getLogger(__name__)
 
@@ -49,17 +52,27 @@ def fold_tfidf(
 
 
 def fit_tfidf(
-    documents: pd.DataFrame, splits: pd.DataFrame, shares: pd.DataFrame, settings: dict
+    documents: pd.DataFrame,
+    splits: pd.DataFrame,
+    shares: pd.DataFrame,
+    families: pd.Series,
+    settings: dict,
+    min_families: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The topic ``shares`` with each fold's TF-IDF weights appended, and the
-    term of each TF-IDF column per fold."""
+    term of each TF-IDF column per fold. Only terms the fit rows of at least
+    ``min_families`` ``families`` (each referral's, by referral id) use are kept."""
     tokens = documents.set_index("referral_id")["tokens"].map(list)
     max_terms = settings["max_terms"]
     columns = [tfidf_column(k) for k in range(max_terms)]
     parts, terms = [], []
     for fold, (fit_ids, score_ids) in fold_rows(splits).items():
+        fit_docs = tokens.loc[fit_ids].tolist()
+        # Dropping the other words from the fit documents leaves the
+        # frequencies and document counts of the kept ones as they were.
+        common = family_tokens(fit_docs, families.loc[fit_ids].tolist(), min_families)
         weights, fold_terms = fold_tfidf(
-            tokens.loc[fit_ids].tolist(),
+            [[token for token in doc if token in common] for doc in fit_docs],
             tokens.loc[score_ids].tolist(),
             max_terms,
             settings["min_df"],
@@ -91,7 +104,10 @@ def main(snakemake) -> None:
     shares = pd.read_parquet(snakemake.input.shares)
     num_topics = shares.shape[1] - 2
     settings = snakemake.params.tfidf
-    features, terms = fit_tfidf(documents, splits, shares, settings)
+    families = families_by_referral(read_parquet(snakemake.input.cohort, "cohort"))
+    features, terms = fit_tfidf(
+        documents, splits, shares, families, settings, snakemake.params.min_families
+    )
     write_parquet(
         features, snakemake.output.features, tfidf_schema(num_topics, settings["max_terms"])
     )

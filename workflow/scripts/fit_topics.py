@@ -12,6 +12,12 @@ chance ("front_door") are joined into one token first, by a gensim
 ``Phrases`` model learned, like the dictionary, on each model's fit rows only
 and then applied to the rows it scores.
 
+A word (or joined bigram) enters a model's vocabulary only if the fit rows
+of at least ``min_families`` families use it, whatever ``no_below`` (which
+counts documents, one per referral) allows: one family can have a dozen
+referrals, and a surname redaction missed, repeated across its notes, would
+otherwise be a topic word printed in the report.
+
 An LA whose notes system began years after its CIN records (or whose notes
 cover few children) may leave an inner fold's fit rows without a word to
 learn: that fold's scored rows get missing topic shares (which the models
@@ -28,7 +34,14 @@ from gensim.corpora import Dictionary
 from gensim.models import CoherenceModel, LdaModel
 from gensim.models.phrases import Phrases
 
-from common import InputError, read_parquet, topic_column, topic_schema, write_parquet
+from common import (
+    InputError,
+    families_by_referral,
+    read_parquet,
+    topic_column,
+    topic_schema,
+    write_parquet,
+)
 
 logger = logging.getLogger(__name__)
 # gensim logs every pass and every thousand documents; keep the job log readable.
@@ -53,11 +66,26 @@ def join_bigrams(
     return [bigrams[doc] for doc in fit_docs], [bigrams[doc] for doc in score_docs]
 
 
-def build_dictionary(documents: list[list[str]], no_below: int, no_above: float) -> Dictionary:
-    """A vocabulary from the given (training) documents, without rare or
-    ubiquitous words."""
+def family_tokens(documents: list[list[str]], families: list[str], min_families: int) -> set[str]:
+    """The tokens of ``documents`` used by those of at least ``min_families``
+    distinct ``families`` (one per document)."""
+    pairs = pd.DataFrame({"family": families, "token": documents}).explode("token").dropna()
+    counts = pairs.drop_duplicates()["token"].value_counts()
+    return set(counts.index[counts >= min_families])
+
+
+def build_dictionary(documents: list[list[str]], families: list[str], settings: dict) -> Dictionary:
+    """A vocabulary from the given (training) documents of the given
+    ``families``, without rare or ubiquitous words (``no_below``,
+    ``no_above``) nor words of fewer than ``min_families`` families."""
     dictionary = Dictionary(documents)
-    dictionary.filter_extremes(no_below=no_below, no_above=no_above, keep_n=None)
+    dictionary.filter_extremes(
+        no_below=settings["no_below"], no_above=settings["no_above"], keep_n=None
+    )
+    common = family_tokens(documents, families, settings["min_families"])
+    dictionary.filter_tokens(
+        bad_ids=[i for token, i in dictionary.token2id.items() if token not in common]
+    )
     dictionary.compactify()
     return dictionary
 
@@ -159,7 +187,8 @@ def no_outer_words_error(
         "none of them has a case note in its text window"
         if noted == 0
         else f"only {noted} of them have case notes in their text windows, and no word "
-        f"appears in at least topics.no_below = {settings['no_below']} of them"
+        f"appears in at least topics.no_below = {settings['no_below']} of them and the "
+        f"notes of topics.min_families = {settings['min_families']} families"
     )
     return InputError(
         f"{job}: the text designs fit topic models on the "
@@ -171,10 +200,17 @@ def no_outer_words_error(
 
 
 def fit_topics(
-    documents: pd.DataFrame, splits: pd.DataFrame, settings: dict, seed: int, job: str
+    documents: pd.DataFrame,
+    splits: pd.DataFrame,
+    families: pd.Series,
+    settings: dict,
+    seed: int,
+    job: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Topic shares for every fold, the coherence grid and the outer model's
-    top words; ``job`` names the outcome and timing in messages.
+    top words; ``families`` gives each referral's family
+    (``common.families_by_referral``), ``job`` names the outcome and timing in
+    messages.
 
     An inner fold whose fit rows give an empty vocabulary gets missing shares
     for the rows it scores (logged); empty outer training rows raise
@@ -187,7 +223,7 @@ def fit_topics(
     outer_docs, outer_score_docs = join_bigrams(
         tokens.loc[outer_fit].tolist(), tokens.loc[outer_score].tolist(), settings
     )
-    outer_dictionary = build_dictionary(outer_docs, settings["no_below"], settings["no_above"])
+    outer_dictionary = build_dictionary(outer_docs, families.loc[outer_fit].tolist(), settings)
     if len(outer_dictionary) == 0:
         raise no_outer_words_error(documents, outer_fit, settings, job)
     num_topics, grid, outer_model = choose_num_topics(outer_docs, outer_dictionary, settings, seed)
@@ -200,18 +236,20 @@ def fit_topics(
             fit_docs, score_docs = join_bigrams(
                 tokens.loc[fit_ids].tolist(), tokens.loc[score_ids].tolist(), settings
             )
-            dictionary = build_dictionary(fit_docs, settings["no_below"], settings["no_above"])
+            dictionary = build_dictionary(fit_docs, families.loc[fit_ids].tolist(), settings)
             model = None
             if len(dictionary) == 0:
                 logger.warning(
                     "%s, inner fold %d: no word appears in the text of at least "
-                    "topics.no_below = %d of its %d fit referrals (%d have case notes; the "
+                    "topics.no_below = %d of its %d fit referrals and of topics.min_families "
+                    "= %d families (%d have case notes; the "
                     "notes start %s), so no topic model is fitted and its %d scored referrals get "
                     "missing topic shares, which the models treat as missing values.",
                     job,
                     fold,
                     settings["no_below"],
                     len(fit_ids),
+                    settings["min_families"],
                     int((n_notes.loc[fit_ids] > 0).sum()),
                     notes_start(documents),
                     len(score_ids),
@@ -246,6 +284,7 @@ def main(snakemake) -> None:
     shares, grid, words = fit_topics(
         documents,
         splits,
+        families_by_referral(read_parquet(snakemake.input.cohort, "cohort")),
         snakemake.params.topics,
         snakemake.params.seed,
         f"outcome {snakemake.wildcards.outcome!r}, timing {snakemake.wildcards.timing!r}",

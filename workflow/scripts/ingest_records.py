@@ -12,8 +12,9 @@ fields, note times, children it refers to), though its text is redacted by
 ``redact_notes``, which also profiles the (redacted) document types. Everything
 found goes into the ingestion QA table: rows read, kept and rejected (and
 why) per table, code frequencies and codes not allowed in their collection
-year (``resources/code_lists.yaml``), date ranges, impossible dates and
-missing values. Unknown codes and impossible but harmless dates are kept and
+year (``resources/code_lists.yaml``; values neither listed nor common are
+counted together, unnamed, as they may be free text), date ranges,
+impossible dates and missing values. Unknown codes and impossible but harmless dates are kept and
 reported; rows that cannot be used are left out and counted.
 """
 
@@ -23,20 +24,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from common import (
     InputError,
     check_key_fingerprint,
     column_label,
+    counts_shown,
     enforce_schema,
     first_row,
+    listed_codes,
+    load_code_lists,
     parse_dates,
     pseudonymise,
     read_mapped_csv,
     resolve_key,
     row_location,
+    shown_values,
     unusable_notes,
+    value_shape,
     write_parquet,
 )
 
@@ -134,8 +139,9 @@ def parse_flag(values: pd.Series, path: Path, label: str) -> pd.Series:
     bad = text.notna() & ~text.isin(TRUE_VALUES | FALSE_VALUES)
     if bad.any():
         raise InputError(
-            f"{path}: {label}, {first_row(path, bad)}: cannot read flag "
-            f"{values[bad].iloc[0]!r}; use 0/1 or true/false."
+            f"{path}: {label}, {first_row(path, bad)}: cannot read the flag "
+            f"written {value_shape(values[bad].iloc[0])!r} (9: a digit, A: a letter); use 0/1 "
+            "or true/false."
         )
     return text.isin(TRUE_VALUES).astype(bool)
 
@@ -305,27 +311,6 @@ def collection_year(dates: pd.Series) -> pd.Series:
     return dates.dt.year + (dates.dt.month >= 4).astype("int64")
 
 
-def load_code_lists(path: str | Path) -> dict[str, dict[str, list[dict]]]:
-    """Read the code lists YAML (table -> column -> [{from, to, codes}])."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(
-            f"code lists file {path} does not exist; set data.code_lists to a YAML file "
-            "such as resources/code_lists.yaml."
-        )
-    with path.open(encoding="utf-8") as handle:
-        lists = yaml.safe_load(handle) or {}
-    for table, columns in lists.items():
-        for column, periods in columns.items():
-            for period in periods:
-                if not isinstance(period, dict) or not {"from", "to", "codes"} <= set(period):
-                    raise InputError(
-                        f"code lists file {path}: {table}.{column} has an entry without "
-                        "from, to and codes; write each as {from: 2017, to: null, codes: [...]}."
-                    )
-    return lists
-
-
 def unknown_codes(periods: list[dict], codes: pd.Series, years: pd.Series) -> np.ndarray:
     """Whether each code is not allowed in its collection year.
 
@@ -336,13 +321,11 @@ def unknown_codes(periods: list[dict], codes: pd.Series, years: pd.Series) -> np
     highs = [np.inf if p["to"] is None else p["to"] for p in periods]
     clipped = years.to_numpy(dtype=float).clip(min(lows), max(highs))
     allowed = np.zeros(len(codes), dtype=bool)
-    every: set[str] = set()
     for period, low, high in zip(periods, lows, highs, strict=True):
         listed = {str(code).upper() for code in period["codes"]}
-        every |= listed
         in_period = (clipped >= low) & (clipped <= high)
         allowed |= in_period & codes.isin(listed).to_numpy()
-    allowed |= np.isnan(clipped) & codes.isin(every).to_numpy()
+    allowed |= np.isnan(clipped) & codes.isin(listed_codes(periods)).to_numpy()
     return ~allowed
 
 
@@ -366,7 +349,13 @@ def check_codes(
     qa: QualityLog,
 ) -> None:
     """Count each code of ``table``'s coded columns and flag codes not allowed in
-    their row's collection year: a warning and a QA row each, never a drop."""
+    their row's collection year: a warning and a QA row each, never a drop.
+
+    A value neither in the column's code list nor of at least
+    ``common.MIN_CHILDREN_SHOWN_VALUE`` children may be free text naming
+    someone: the QA rows count such values together ("2 other values") and the
+    warning gives how they are written (``common.value_shape``), not what they say.
+    """
     years = (
         collection_year(frame[YEAR_DATE[table]])
         if table in YEAR_DATE
@@ -376,23 +365,26 @@ def check_codes(
         if column not in frame.columns:
             continue
         codes = code_values(frame, column, separator)
-        for code, count in codes["code"].value_counts(sort=False).sort_index().items():
-            qa.add(table, "code", int(count), column=column, value=code, total=len(codes))
+        children = frame["child_id"].iloc[codes["position"]]
+        shown = shown_values(codes["code"], children, listed_codes(periods))
+        for code, count in counts_shown(codes["code"], shown):
+            qa.add(table, "code", count, column=column, value=code, total=len(codes))
         unknown = unknown_codes(periods, codes["code"], years.iloc[codes["position"]])
         if not unknown.any():
             continue
         bad = codes.loc[unknown]
+        written = sorted({code if code in shown else value_shape(code) for code in bad["code"]})
         logger.warning(
             "%s: %s: %d value(s) with codes not allowed in their collection year "
             "(%s; first at %s); kept, but check the export or the code lists",
             path,
             column_label(columns, table, column),
             len(bad),
-            ", ".join(sorted(bad["code"].unique())[:10]),
+            ", ".join(written[:10]),
             row_location(path, int(frame.index[int(bad["position"].iloc[0])])),
         )
-        for code, count in bad["code"].value_counts(sort=False).sort_index().items():
-            qa.add(table, "unknown_code", int(count), column=column, value=code, total=len(codes))
+        for code, count in counts_shown(bad["code"], shown):
+            qa.add(table, "unknown_code", count, column=column, value=code, total=len(codes))
 
 
 def profile_table(

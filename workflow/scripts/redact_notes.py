@@ -36,7 +36,9 @@ only stage that reads their raw text. Before anything is written it replaces:
 Document types are redacted in the same way, as some case-management systems
 fill them with a free-text subject ("Visit to Jayden Smith"); their
 frequencies, redacted, go into a small QA table (schema ``ingest_qa``) that
-the report shows with ingestion's. Note and child
+the report shows with ingestion's; a type of fewer than
+``common.MIN_CHILDREN_SHOWN_VALUE`` children, which may hold a name redaction
+missed, is counted with the others, unnamed. Note and child
 identifiers become keyed hashes, the same as in the structured
 tables, and notes are split into shards by child so that normalisation can run
 one job per shard. The log holds counts only, never text or identifiers.
@@ -71,11 +73,13 @@ from common import (
     InputError,
     check_key_fingerprint,
     column_label,
+    counts_shown,
     first_row,
     parse_dates,
     pseudonymise,
     read_mapped_csv,
     resolve_key,
+    shown_values,
     unusable_notes,
     write_parquet,
 )
@@ -658,20 +662,28 @@ def redact_labels(redactor: Redactor, labels: pd.Series) -> tuple[pd.Series, Cou
     return labels.map(lookup).astype(labels.dtype), counts
 
 
-def document_type_qa(document_types: pd.Series) -> pd.DataFrame:
+def document_type_qa(document_types: pd.Series, child_ids: pd.Series) -> pd.DataFrame:
     """The QA rows (schema ``ingest_qa``) of the redacted ``document_types``:
     each distinct one with its number of notes and their share of all notes,
-    sorted by value; missing ones are not listed but count in the share."""
+    sorted by value; missing ones are not listed but count in the share.
+
+    Only types of at least ``common.MIN_CHILDREN_SHOWN_VALUE`` children
+    (``child_ids``, aligned with ``document_types``) are named: a rarer one
+    may be a free-text subject naming someone redaction missed ("Strategy
+    meeting re Kowalczyk family"), so the rare ones are counted together.
+    """
     types = document_types.astype("string").str.strip()
-    counts = types.value_counts(sort=False).sort_index()
+    counts = pd.DataFrame(
+        counts_shown(types, shown_values(types, child_ids, listed=())), columns=["value", "count"]
+    ).astype({"value": "str", "count": "int64"})
     return pd.DataFrame(
         {
             "table": "notes",
             "measure": "code",
             "column": "document_type",
-            "value": counts.index.astype("str"),
-            "count": counts.to_numpy(dtype="int64"),
-            "share": counts.to_numpy(dtype="float64") / max(len(types), 1),
+            "value": counts["value"],
+            "count": counts["count"],
+            "share": counts["count"].astype("float64") / max(len(types), 1),
         }
     )
 
@@ -813,7 +825,11 @@ def main(snakemake) -> None:
     for path, shard in zip(paths, split_shards(redacted, params.shards), strict=True):
         write_parquet(shard, path, "notes")
         logger.info("%s: wrote %d notes", path, len(shard))
-    write_parquet(document_type_qa(redacted["document_type"]), snakemake.output.qa, "ingest_qa")
+    write_parquet(
+        document_type_qa(redacted["document_type"], redacted["child_id"]),
+        snakemake.output.qa,
+        "ingest_qa",
+    )
 
 
 if __name__ == "__main__":
