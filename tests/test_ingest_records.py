@@ -642,20 +642,25 @@ def test_main_writes_tables_and_qa(tmp_path):
 
 def test_qa_section_of_the_report(tmp_path):
     from render_report import data_qa_section
+    from report_wording import Disclosure
 
     referrals = RAW["referrals"] + "C9,R9,2016-02-01,ZZ,N1,0,,\n"
     paths = write_raw(tmp_path, {"referrals": referrals})
     paths["notes"] = write_notes(tmp_path)
     _, qa = ir.ingest(paths, {**MAPPINGS, "notes": NOTES_MAPPING}, KEY, ";", CODE_LISTS, RUN_DATE)
-    section = data_qa_section(qa, min_shown=5)
+    section = data_qa_section(qa, Disclosure(min_count=1))
     assert "<h2>Data and QA</h2>" in section
-    # referrals: 4 read, 3 kept, 1 left out; the unknown code is listed.
+    # referrals: 4 read, 3 kept, 1 left out; the unknown code is counted.
     assert '<td class="text">referrals</td><td>4</td><td>3</td><td>1</td>' in section
     assert "refer to a child_id not in the children table" in section
     assert 'unknown code (kept)</td><td class="text">referral_source</td>' in section
-    # an unlisted value seen once could be free text naming someone, and a
-    # count under 5 could identify a child, in a report meant to be shared
-    assert "1 other value (&lt;5)" in section and "ZZ" not in section
+    # an unlisted value seen once could be free text naming someone: it is
+    # counted, never named, in a report meant to be shared
+    assert "1 other value (1)" in section and "ZZ" not in section
+    # and counts under the disclosure count could identify a child
+    hidden = data_qa_section(qa, Disclosure(min_count=5))
+    assert '<td class="text">referrals</td><td class="text">&lt;5</td>' in hidden
+    assert "1 other value (&lt;5)" in hidden and "ZZ" not in hidden
     assert "C9" not in section and "then left" not in section
 
 
