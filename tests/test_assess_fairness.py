@@ -176,6 +176,14 @@ def test_ethnicity_groups():
     ]
 
 
+def test_unrecognised_ethnicity_is_logged_by_its_shape_only(caplog):
+    codes = pd.Series(["WBRI", "Mrs Kowalczyk 12"], dtype="str")
+    with caplog.at_level("WARNING"):
+        assert ethnicity_group(codes).tolist() == ["White", "unrecognised"]
+    assert "Aaa Aaaaaaaaa 99" not in caplog.text and "AAA AAAAAAAAA 99" in caplog.text
+    assert "KOWALCZYK" not in caplog.text.upper()
+
+
 def test_sex_and_disability_groups():
     sex = pd.Series(["F", "m", "U", "2", None, "X"], dtype="str")
     assert sex_group(sex).tolist() == ["female", "male", "unknown", "female", "missing", "unknown"]

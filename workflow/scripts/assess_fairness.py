@@ -83,6 +83,7 @@ from common import (
     age_in_years,
     families_by_referral,
     read_parquet,
+    value_shape,
     write_parquet,
 )
 from evaluate_models import (
@@ -183,10 +184,12 @@ def ethnicity_group(codes: pd.Series) -> pd.Series:
     by_prefix = text.str[:1].map(ETHNICITY_PREFIXES).where(four_letters)
     out = text.map(ETHNICITY_CODES).fillna(by_prefix).fillna("unrecognised")
     out = out.where(text.notna(), MISSING)
-    unrecognised = sorted(set(text[out == "unrecognised"].dropna()))
+    # An unrecognised value may be free text naming someone: the log gets its shape.
+    unrecognised = sorted({value_shape(v) for v in text[out == "unrecognised"].dropna()})
     if unrecognised:
         logger.warning(
-            "ethnicity codes %s are not census codes; they form the group 'unrecognised'",
+            "ethnicity values written as %s are not census codes; they form the group "
+            "'unrecognised'",
             unrecognised,
         )
     return out.astype("str")
