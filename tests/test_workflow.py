@@ -337,7 +337,20 @@ def test_a_different_pseudonymisation_key_reruns_every_pseudonymising_rule(tiny_
         "config/tiny.yaml",
         extra_env={"LA_PSEUDONYMISATION_KEY": "another-key-typed-in-a-later-session"},
     )
-    assert {"ingest_records", "redact_notes"} <= planned
+    assert {"ingest_records", "ingest_notes", "redact_notes"} <= planned
+
+
+@pytest.mark.e2e
+def test_switching_the_text_designs_off_reruns_no_structured_job(tiny_run):
+    # The notes are ingested by a rule of their own: the structured tables, and
+    # every structured design made from them, do not depend on designs.text.
+    configfile = changed_config(tiny_run, "text_off.yaml", {"designs": {"text": False}})
+    assert planned_rules(tiny_run, configfile) <= {
+        "summarise_results",
+        "render_report",
+        "write_model_card",
+        "all",
+    }
 
 
 # An LA without usable case notes: the bundled synthetic LA without its notes

@@ -98,6 +98,7 @@ rule render_report:
             expand(rules.fit_topics.output.coherence, outcome=OUTCOMES, timing=TIMINGS)
         ),
         ingest_qa=rules.ingest_records.output.qa,
+        notes_qa=if_text(rules.ingest_notes.output.qa),
         text_qa=if_text(rules.redact_notes.output.qa),
         helpers=HELPERS,
         imports=imported_scripts("render_report"),

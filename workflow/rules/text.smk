@@ -1,6 +1,6 @@
 rule redact_notes:
     input:
-        notes=raw_table("notes"),
+        notes=notes_export,
         people=raw_table("people"),
         name_lists=list(name_lists().values()),
         first_names=first_names_input(),

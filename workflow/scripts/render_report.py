@@ -1207,6 +1207,7 @@ def read_artefacts(inputs) -> RunArtefacts:
         ingest_qa=pd.concat(
             [
                 read_parquet(inputs.ingest_qa, "ingest_qa"),
+                *([read_parquet(inputs.notes_qa, "ingest_qa")] if inputs.notes_qa else []),
                 *([read_parquet(inputs.text_qa, "ingest_qa")] if inputs.text_qa else []),
             ],
             ignore_index=True,
