@@ -341,6 +341,18 @@ def test_a_different_pseudonymisation_key_reruns_every_pseudonymising_rule(tiny_
 
 
 @pytest.mark.e2e
+def test_changing_an_audit_threshold_reruns_the_audit_and_report_only(tiny_run):
+    # The single-feature checks are their own job, and training waits for them
+    # without being rerun by them (their output is an ancient input).
+    configfile = changed_config(
+        tiny_run, "audit.yaml", {"leakage_audit": {"min_cases_for_precision": 30}}
+    )
+    jobs = planned_jobs(tiny_run, configfile)
+    assert set(jobs) == {"audit_features", "render_report", "all"}
+    assert jobs["audit_features"] == 2  # one per outcome
+
+
+@pytest.mark.e2e
 def test_switching_the_text_designs_off_reruns_no_structured_job(tiny_run):
     # The notes are ingested by a rule of their own: the structured tables, and
     # every structured design made from them, do not depend on designs.text.

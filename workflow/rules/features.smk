@@ -32,7 +32,6 @@ rule build_structured_features:
         prediction_offset_days=lookup(
             dpath="outcomes/{outcome}/prediction_offset_days", within=config
         ),
-        leakage_audit=config["leakage_audit"],
     script:
         "../scripts/build_structured_features.py"
 
@@ -64,6 +63,32 @@ rule build_text_features:
         prediction_offset_days=lookup(
             dpath="outcomes/{outcome}/prediction_offset_days", within=config
         ),
-        leakage_audit=config["leakage_audit"],
     script:
         "../scripts/build_text_features.py"
+
+
+# The single-feature checks read the leakage_audit settings, so they are a job
+# of their own: a changed threshold reruns this audit and the report, not the
+# features (which check their own times) nor the models.
+rule audit_features:
+    input:
+        cohort=rules.build_cohort.output.cohort,
+        structured=rules.build_structured_features.output.structured,
+        text_flags=if_text(rules.build_text_features.output.text_flags),
+        helpers=HELPERS,
+        imports=imported_scripts("audit_features"),
+    output:
+        audit=f"{RESULTS}/features/{{outcome}}/leakage_audit_features.parquet",
+    log:
+        f"{LOGS}/audit_features/{{outcome}}.log",
+    benchmark:
+        f"{BENCHMARKS}/audit_features/{{outcome}}.tsv"
+    conda:
+        "../../envs/core.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        leakage_audit=config["leakage_audit"],
+    script:
+        "../scripts/audit_features.py"

@@ -86,6 +86,7 @@ rule render_report:
             [
                 rules.build_structured_features.output.audit,
                 *if_text([rules.build_text_features.output.audit]),
+                rules.audit_features.output.audit,
             ],
             outcome=OUTCOMES,
         ),

@@ -5,6 +5,11 @@ rule train_models:
         features=rules.build_structured_features.output.structured,
         topics=topic_input,
         text_features=text_feature_input,
+        # Not read: training waits for the audit, which stops the run on an
+        # implausible feature if so configured. Ancient, so that a rerun audit
+        # (a changed threshold) retrains nothing: the features are unchanged.
+        # A copy of the path: ancient() flags the very string it is given.
+        audit=ancient(str(rules.audit_features.output.audit)),
         helpers=HELPERS,
     output:
         predictions=f"{RESULTS}/models/{{outcome}}/{{timing}}_{{features}}/predictions.parquet",

@@ -41,13 +41,15 @@ LightGBM, an indicator column for the other models). Without these features
 there is no primary need feature.
 
 Every row records ``feature_time``, the latest timestamp of any source record
-it used. The leakage audit (``audited``, shared with the text features)
-refuses to write features if any is at or after the row's prediction point,
-and flags any single feature whose ROC AUC on its own (in its better
-direction, missing values ranked lowest) reaches the configured ceiling, or
-whose cases at one extreme nearly all have the outcome (a rare marker, which
-the AUC misses): a sign that it records the outcome rather than predicts it.
-Its findings are written as a table for the report.
+it used. The leakage audit's time check (``time_audit``, shared with the
+text features) refuses to write features if any is at or after the row's
+prediction point. Its single-feature checks (``single_feature_audit``, run by
+``audit_features``, a job of its own so that changing a threshold retrains
+nothing) flag any feature whose ROC AUC on its own (in its better direction,
+missing values ranked lowest) reaches the configured ceiling, or whose cases
+at one extreme nearly all have the outcome (a rare marker, which the AUC
+misses): a sign that it records the outcome rather than predicts it. Their
+findings are written as tables for the report.
 
 The structured and text features are separate jobs so that a change to the
 text stage (stop words, say) never reruns the structured-only designs.
@@ -86,6 +88,8 @@ CURRENT_REFERRAL_STEPS = (
 # Names of the leakage audit's single-feature checks (its table's "check" column).
 AUC_CHECK = "single-feature ROC AUC"
 PRECISION_CHECK = "single-feature extreme-group precision"
+# The columns of the audit table (schema ``leakage_audit``).
+AUDIT_COLUMNS = ["check", "subject", "value", "threshold", "flagged", "detail"]
 
 
 def history_features(
@@ -502,18 +506,44 @@ def describe_extreme_group(group: ExtremeGroup, base_rate: float) -> str:
     )
 
 
+def time_audit(cohort: pd.DataFrame, feature_times: dict[str, pd.Series]) -> pd.DataFrame:
+    """The audit's time check, one row per feature table: ``records before the
+    prediction point``, the number of rows using a record at or after their
+    point. ``feature_times``: per table, each row's latest source-record time
+    (indexed by referral id). Any such row raises ``SafetyCheckError``: the
+    features are never written. It has no settings, so it runs in the jobs
+    that build the features."""
+    time_violations = {
+        name: leakage_violations(cohort, times, name) for name, times in feature_times.items()
+    }
+    violations = [v for found in time_violations.values() for v in found]
+    if violations:
+        raise SafetyCheckError("leakage audit failed:\n" + "\n".join(violations))
+    return pd.DataFrame(
+        [
+            {
+                "check": "records before the prediction point",
+                "subject": what,
+                "value": 0.0,
+                "threshold": 0.0,
+                "flagged": False,
+                "detail": "every row uses only earlier records",
+            }
+            for what in time_violations
+        ],
+        columns=AUDIT_COLUMNS,
+    )
+
+
 def leakage_audit(
     cohort: pd.DataFrame,
     feature_tables: dict[str, pd.DataFrame],
-    time_violations: dict[str, list[str]],
     max_single_feature_auc: float,
     max_single_feature_precision: float,
     min_cases_for_precision: int,
 ) -> pd.DataFrame:
-    """The audit's findings, one row per check and subject.
+    """The audit's single-feature findings, one row per check and feature.
 
-    ``records before the prediction point``: per feature table, the number of
-    rows using a record at or after their point (must be 0).
     ``single-feature ROC AUC``: per feature column, its AUC alone against the
     label, flagged at or above ``max_single_feature_auc``.
     ``single-feature extreme-group precision``: per feature column, the share
@@ -525,17 +555,7 @@ def leakage_audit(
     multiple of the base rate: a genuine predictor seldom makes a group of
     that size nearly all positive, a record made because of the outcome does.
     """
-    rows = [
-        {
-            "check": "records before the prediction point",
-            "subject": what,
-            "value": float(len(found)),
-            "threshold": 0.0,
-            "flagged": bool(found),
-            "detail": found[0] if found else "every row uses only earlier records",
-        }
-        for what, found in time_violations.items()
-    ]
+    rows = []
     labels = cohort.set_index("referral_id")["label"]
     base_rate = float(labels.mean())
     for table in feature_tables.values():
@@ -575,7 +595,7 @@ def leakage_audit(
                     ),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
 def implausible_feature_message(audit: pd.DataFrame, settings: dict) -> str:
@@ -603,30 +623,16 @@ def implausible_feature_message(audit: pd.DataFrame, settings: dict) -> str:
     return "\n".join(lines)
 
 
-def audited(
-    cohort: pd.DataFrame,
-    feature_times: dict[str, pd.Series],
-    feature_tables: dict[str, pd.DataFrame],
-    settings: dict,
+def single_feature_audit(
+    cohort: pd.DataFrame, feature_tables: dict[str, pd.DataFrame], settings: dict
 ) -> pd.DataFrame:
-    """Audit features and return the audit table.
-
-    ``feature_times``: per feature table, each row's latest source-record time
-    (indexed by referral id); a time at or after the row's prediction point
-    raises ``SafetyCheckError``. ``feature_tables``: the tables whose columns
-    are each scored alone against the label; an implausibly predictive one is
-    warned about, or with ``stop_on_implausible_feature`` stops the run.
-    """
-    time_violations = {
-        name: leakage_violations(cohort, times, name) for name, times in feature_times.items()
-    }
-    violations = [v for found in time_violations.values() for v in found]
-    if violations:
-        raise SafetyCheckError("leakage audit failed:\n" + "\n".join(violations))
+    """The single-feature checks of ``feature_tables`` (``leakage_audit``)
+    with the ``leakage_audit`` config ``settings``: a feature flagged as
+    implausibly predictive is warned about, or with
+    ``stop_on_implausible_feature`` stops the run (``InputError``)."""
     audit = leakage_audit(
         cohort,
         feature_tables,
-        time_violations,
         settings["max_single_feature_auc"],
         settings["max_single_feature_precision"],
         settings["min_cases_for_precision"],
@@ -640,7 +646,7 @@ def audited(
 
 
 def main(snakemake) -> None:
-    """Build the structured features of the rule's outcome and audit them."""
+    """Build the structured features of the rule's outcome and check their times."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     tables = read_canonical_tables(snakemake.input)
     structured = structured_features(
@@ -650,11 +656,8 @@ def main(snakemake) -> None:
         snakemake.params.outcome_type,
         snakemake.params.prediction_offset_days,
     )
-    audit = audited(
-        cohort,
-        {"structured features": structured.set_index("referral_id")["feature_time"]},
-        {"structured": structured},
-        snakemake.params.leakage_audit,
+    audit = time_audit(
+        cohort, {"structured features": structured.set_index("referral_id")["feature_time"]}
     )
     columns = [c for c in structured.columns if c not in ("referral_id", "feature_time")]
     write_parquet(structured, snakemake.output.structured, feature_schema(columns))
