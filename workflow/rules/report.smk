@@ -3,6 +3,7 @@ rule summarise_results:
         metrics=all_evaluations("metrics"),
         details=all_evaluations("details"),
         helpers=HELPERS,
+        imports=imported_scripts("summarise_results"),
     output:
         summary=f"{RESULTS}/summary.parquet",
         # The report shows the CSV copy: Snakemake's report cannot display Parquet.
@@ -21,6 +22,8 @@ rule summarise_results:
     threads: 1
     resources:
         mem_mb=1000,
+    params:
+        feature_sets=FEATURE_SETS,
     script:
         "../scripts/summarise_results.py"
 
@@ -30,6 +33,7 @@ rule compare_runs:
         summary=rules.summarise_results.output.summary,
         earlier=earlier_summary(),
         helpers=HELPERS,
+        imports=imported_scripts("compare_runs"),
     output:
         deltas=f"{RESULTS}/deltas.parquet",
     log:
@@ -194,6 +198,7 @@ rule summarise_las:
     input:
         summaries=cross_la_summaries(),
         helpers=HELPERS,
+        imports=imported_scripts("summarise_las"),
     output:
         summary=f"{CROSS_LA}/summary.parquet",
         summary_csv=f"{CROSS_LA}/summary.csv",
