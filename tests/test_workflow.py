@@ -421,6 +421,33 @@ def test_without_text_no_text_job_or_design_is_planned_and_no_notes_needed(tmp_p
     assert missing.returncode != 0
     assert "the case-notes export resources/synthetic/case_notes.csv does not exist" in output
     assert "without usable case notes, set designs.text: false" in output
+    # with the notes there, the people export (names to redact) is asked for alike
+    shutil.copy(
+        ROOT / "resources" / "synthetic" / "case_notes.csv", tmp_path / "resources" / "synthetic"
+    )
+    missing = snakemake("-n", "--cores", "2", "--configfile", "config/text_on.yaml", cwd=tmp_path)
+    output = missing.stdout + missing.stderr
+    assert missing.returncode != 0
+    people = "resources/synthetic/people.csv does not exist"
+    assert f"the people export (names to redact from the notes) {people}" in output
+    assert "without usable case notes, set designs.text: false" in output
+    # a wrong data folder is named, not blamed on the notes
+    on["data"] = {"directory": "resources/elsewhere"}
+    (tmp_path / "config" / "wrong_folder.yaml").write_text(yaml.safe_dump(on))
+    wrong = snakemake(
+        "-n", "--cores", "2", "--configfile", "config/wrong_folder.yaml", cwd=tmp_path
+    )
+    output = wrong.stdout + wrong.stderr
+    assert wrong.returncode != 0
+    assert "nor does its folder resources/elsewhere: check data.directory" in output
+    assert "designs.text: false" not in output
+    # with text off, a text job asked for says that text is off
+    forced = snakemake(
+        "-n", "--cores", "2", "--configfile", configfile, "-R", "redact_notes", cwd=tmp_path
+    )
+    output = forced.stdout + forced.stderr
+    assert forced.returncode != 0
+    assert "designs.text is false: the designs with text are switched off" in output
 
 
 @pytest.fixture(scope="session")
