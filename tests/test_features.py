@@ -314,6 +314,21 @@ def test_missing_values_rank_lowest_in_the_extreme_group():
     group = bsf.extreme_group_precision(few, labels, 20)
     assert (group.direction, group.cut) == ("lowest", 0.0)
     assert group.cases == 10 + len(range(0, 990, 7))
+    assert "(0 or less, or missing)" in bsf.describe_extreme_group(group, 0.1)
+    # "or missing" only when some value is
+    complete = bsf.extreme_group_precision(pd.Series(np.arange(1000.0) % 7), labels, 20)
+    assert complete.missing == 0
+    lowest = bsf.ExtremeGroup(0.2, 20, 4, "lowest", 0.0, 0)
+    assert "(0 or less) have" in bsf.describe_extreme_group(lowest, 0.1)
+
+
+def test_a_feature_with_too_few_values_is_described_as_every_case():
+    labels = pd.Series(np.r_[np.ones(100), np.zeros(900)])
+    values = pd.Series(np.r_[np.ones(5), np.full(995, np.nan)])  # 5 values, 20 needed
+    group = bsf.extreme_group_precision(values, labels, 20)
+    described = bsf.describe_extreme_group(group, 0.1)
+    assert described.startswith("every case (too few values to judge): 100 of the 1000 have")
+    assert "-inf" not in described
 
 
 def test_a_group_no_more_positive_than_the_cohort_is_never_flagged():
@@ -332,14 +347,23 @@ def test_the_audit_warns_or_stops_on_a_rare_marker(caplog):
     with caplog.at_level(logging.WARNING):
         audit = bsf.single_feature_audit(cohort, {"structured": features}, AUDIT_SETTINGS)
     assert audit.loc[audit["flagged"], "subject"].tolist() == ["rare_marker"]
-    assert "rare_marker (1.000)" in caplog.text
+    # which extreme, its cut and size, and no advice to stop stopping
+    group = "rare_marker (1.000: 30 of the 30 cases with its highest values (1 or more) have"
+    assert group in caplog.text
     assert "genuine_score" not in caplog.text
-    with pytest.raises(InputError, match=r"rare_marker \(1\.000\).*max_single_feature_precision"):
+    assert "stop_on_implausible_feature" not in caplog.text
+    with pytest.raises(InputError) as stopped:
         bsf.single_feature_audit(
             cohort,
             {"structured": features},
             {**AUDIT_SETTINGS, "stop_on_implausible_feature": True},
         )
+    message = str(stopped.value)
+    assert group in message
+    # a share of 1 cannot be un-flagged by the threshold, which the schema caps at 1
+    assert "max_single_feature_precision" not in message
+    assert "raise leakage_audit.min_cases_for_precision above the group's size" in message
+    assert "set leakage_audit.stop_on_implausible_feature: false" in message
     relaxed = {**AUDIT_SETTINGS, "max_single_feature_precision": 1.0, "min_cases_for_precision": 31}
     audit = bsf.single_feature_audit(
         cohort, {"structured": features}, relaxed | {"stop_on_implausible_feature": True}

@@ -88,6 +88,8 @@ CURRENT_REFERRAL_STEPS = (
 # Names of the leakage audit's single-feature checks (its table's "check" column).
 AUC_CHECK = "single-feature ROC AUC"
 PRECISION_CHECK = "single-feature extreme-group precision"
+# What to do about a flagged feature, in the audit table and the messages.
+OUTCOME_RECORD_ADVICE = "check that it is not recorded because of the outcome"
 # The columns of the audit table (schema ``leakage_audit``).
 AUDIT_COLUMNS = ["check", "subject", "value", "threshold", "flagged", "detail"]
 
@@ -460,6 +462,8 @@ class ExtremeGroup(NamedTuple):
     positives: int
     direction: str
     cut: float
+    # Cases of the group whose value is missing (they rank lowest).
+    missing: int
 
 
 def extreme_group_precision(values: pd.Series, labels: pd.Series, min_cases: int) -> ExtremeGroup:
@@ -479,7 +483,8 @@ def extreme_group_precision(values: pd.Series, labels: pd.Series, min_cases: int
     every case and the share is the base rate.
     """
     filled = values.to_numpy(dtype="float64", na_value=np.nan)
-    filled = np.where(np.isnan(filled), -np.inf, filled)
+    absent = np.isnan(filled)
+    filled = np.where(absent, -np.inf, filled)
     positive = labels.to_numpy(dtype="float64")
     ordered = np.sort(filled)
     size = min(min_cases, len(ordered))
@@ -488,18 +493,28 @@ def extreme_group_precision(values: pd.Series, labels: pd.Series, min_cases: int
         members = filled >= cut if direction == "highest" else filled <= cut
         cases = int(members.sum())
         positives = int(positive[members].sum())
-        groups.append(ExtremeGroup(positives / cases, cases, positives, direction, float(cut)))
+        missing = int((members & absent).sum())
+        groups.append(
+            ExtremeGroup(positives / cases, cases, positives, direction, float(cut), missing)
+        )
     return max(groups, key=lambda group: group.share)
 
 
 def describe_extreme_group(group: ExtremeGroup, base_rate: float) -> str:
-    """One sentence on an extreme group, for the audit table."""
+    """One sentence on an extreme group, for the audit table and messages."""
+    if np.isneginf(group.cut) and group.direction == "highest":
+        # Fewer values than the group's minimum: the group is every case.
+        return (
+            f"every case (too few values to judge): {group.positives} of the {group.cases} "
+            f"have the outcome (base rate {base_rate:.3f})"
+        )
     if group.direction == "highest":
         which = f"with its highest values ({group.cut:g} or more)"
     elif np.isneginf(group.cut):
         which = "with it missing"
     else:
-        which = f"with its lowest values ({group.cut:g} or less, or missing)"
+        missing = ", or missing" if group.missing else ""
+        which = f"with its lowest values ({group.cut:g} or less{missing})"
     return (
         f"{group.positives} of the {group.cases} cases {which} have the outcome "
         f"(base rate {base_rate:.3f})"
@@ -571,8 +586,7 @@ def leakage_audit(
                     "threshold": float(max_single_feature_auc),
                     "flagged": flagged,
                     "detail": (
-                        "predicts the label implausibly well on its own: check that it "
-                        "is not recorded because of the outcome"
+                        f"predicts the label implausibly well on its own: {OUTCOME_RECORD_ADVICE}"
                         if flagged
                         else "plausible"
                     ),
@@ -588,38 +602,48 @@ def leakage_audit(
                     "value": group.share,
                     "threshold": float(max_single_feature_precision),
                     "flagged": flagged,
-                    "detail": (
-                        f"{described}: check that it is not recorded because of the outcome"
-                        if flagged
-                        else described
-                    ),
+                    "detail": (f"{described}: {OUTCOME_RECORD_ADVICE}" if flagged else described),
                 }
             )
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
 def implausible_feature_message(audit: pd.DataFrame, settings: dict) -> str:
-    """Name every flagged feature, its value and the config key that sets its
-    check's threshold; empty if none is flagged."""
-    checks = {
-        AUC_CHECK: ("max_single_feature_auc", "a single-feature ROC AUC"),
-        PRECISION_CHECK: (
-            "max_single_feature_precision",
-            "a share of cases with the outcome, among their cases at one extreme,",
-        ),
-    }
+    """Name every flagged feature, its value (and, for the extreme-group
+    precision, which extreme, its cut and size) and what to do once it is
+    checked; empty if none is flagged. The precision threshold cannot be
+    raised past a share of 1, so the way past a checked feature is a larger
+    group (``min_cases_for_precision``), or a warning instead of a stop."""
+    go_on = (
+        ", or set leakage_audit.stop_on_implausible_feature: false to go on with a warning"
+        if settings["stop_on_implausible_feature"]
+        else ""
+    )
     lines = []
-    for check, (key, measure) in checks.items():
-        found = audit.loc[audit["flagged"] & (audit["check"] == check)]
-        if len(found):
-            named = ", ".join(
-                f"{s} ({v:.3f})" for s, v in zip(found["subject"], found["value"], strict=True)
-            )
-            lines.append(
-                f"leakage audit: feature(s) {named} reach {measure} of {settings[key]} or "
-                "more on their own; check that they are not recorded because of the outcome "
-                f"(or raise leakage_audit.{key} in your config)"
-            )
+    found = audit.loc[audit["flagged"] & (audit["check"] == AUC_CHECK)]
+    if len(found):
+        named = ", ".join(
+            f"{s} ({v:.3f})" for s, v in zip(found["subject"], found["value"], strict=True)
+        )
+        lines.append(
+            f"leakage audit: feature(s) {named} reach a single-feature ROC AUC of "
+            f"{settings['max_single_feature_auc']} or more on their own; "
+            "check that they are not recorded because of the outcome. Once checked, raise "
+            f"leakage_audit.max_single_feature_auc above their AUC (if below 1){go_on}."
+        )
+    found = audit.loc[audit["flagged"] & (audit["check"] == PRECISION_CHECK)]
+    if len(found):
+        named = "; ".join(
+            f"{s} ({v:.3f}: {d.removesuffix(f': {OUTCOME_RECORD_ADVICE}')})"
+            for s, v, d in zip(found["subject"], found["value"], found["detail"], strict=True)
+        )
+        lines.append(
+            "leakage audit: feature(s) reach a share of cases with the outcome, among their "
+            f"cases at one extreme, of {settings['max_single_feature_precision']} or more on "
+            f"their own: {named}; check that they are not recorded because of the outcome. Once "
+            "checked, raise leakage_audit.min_cases_for_precision above the group's size (a "
+            f"larger group is less often nearly all positive by chance){go_on}."
+        )
     return "\n".join(lines)
 
 
