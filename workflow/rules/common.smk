@@ -422,6 +422,19 @@ def people_export(wildcards):
     return text_export("people", "the people export (names to redact from the notes)")
 
 
+def audit_before_training():
+    """The outcome's single-feature audit, as an input training does not read,
+    when the audit stops the run on an implausible feature: training then
+    waits for it, so no model is trained on a flagged feature (and a changed
+    threshold retrains). Otherwise nothing: the audit only warns, and a changed
+    threshold reruns the audit and the report alone. (Marked ancient instead,
+    the audit would hide from Snakemake 9.27 every other change downstream of
+    training when it reruns.)"""
+    if config["leakage_audit"]["stop_on_implausible_feature"]:
+        return rules.audit_features.output.audit
+    return []
+
+
 def topic_input(wildcards):
     """Topic shares (with TF-IDF weights if configured) for text designs;
     nothing for structured-only designs."""

@@ -5,11 +5,7 @@ rule train_models:
         features=rules.build_structured_features.output.structured,
         topics=topic_input,
         text_features=text_feature_input,
-        # Not read: training waits for the audit, which stops the run on an
-        # implausible feature if so configured. Ancient, so that a rerun audit
-        # (a changed threshold) retrains nothing: the features are unchanged.
-        # A copy of the path: ancient() flags the very string it is given.
-        audit=ancient(str(rules.audit_features.output.audit)),
+        audit=audit_before_training(),
         helpers=HELPERS,
     output:
         predictions=f"{RESULTS}/models/{{outcome}}/{{timing}}_{{features}}/predictions.parquet",
