@@ -349,7 +349,12 @@ def test_changing_an_audit_threshold_reruns_the_audit_and_report_only(tiny_run):
     )
     jobs = planned_jobs(tiny_run, configfile)
     assert set(jobs) == {"audit_features", "render_report", "all"}
-    assert jobs["audit_features"] == 2  # one per outcome
+    assert jobs["audit_features"] == 4  # one per outcome and feature set
+    # when the audit stops the run, training waits for it (it lists the audits)
+    stopping = changed_config(
+        tiny_run, "audit_stop.yaml", {"leakage_audit": {"stop_on_implausible_feature": True}}
+    )
+    assert "train_models" in planned_jobs(tiny_run, stopping)
 
 
 @pytest.mark.e2e
@@ -361,10 +366,9 @@ def test_switching_the_text_designs_off_reruns_no_structured_job(tiny_run):
     planned = result.stdout + result.stderr
     assert result.returncode == 0, planned
     jobs = job_counts(planned)
-    # the audit drops the text flags; the summary drops the text designs
-    assert {"audit_features", "summarise_results", "render_report"} <= set(jobs)
+    # the summary and report drop the text designs
+    assert {"summarise_results", "render_report"} <= set(jobs)
     assert set(jobs) <= {
-        "audit_features",
         "summarise_results",
         "render_report",
         "write_model_card",

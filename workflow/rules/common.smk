@@ -422,17 +422,35 @@ def people_export(wildcards):
     return text_export("people", "the people export (names to redact from the notes)")
 
 
-def audit_before_training():
-    """The outcome's single-feature audit, as an input training does not read,
-    when the audit stops the run on an implausible feature: training then
-    waits for it, so no model is trained on a flagged feature (and a changed
-    threshold retrains). Otherwise nothing: the audit only warns, and a changed
-    threshold reruns the audit and the report alone. (Marked ancient instead,
-    the audit would hide from Snakemake 9.27 every other change downstream of
-    training when it reruns.)"""
-    if config["leakage_audit"]["stop_on_implausible_feature"]:
-        return rules.audit_features.output.audit
-    return []
+def audited_features(wildcards):
+    """The features the single-feature audit of a feature set scores: the
+    structured features, or the vulnerability flags of the text designs."""
+    if wildcards.features == "text":
+        return rules.build_text_features.output.text_flags.format(
+            outcome=wildcards.outcome
+        )
+    return rules.build_structured_features.output.structured.format(
+        outcome=wildcards.outcome
+    )
+
+
+def audits_before_training(wildcards):
+    """The single-feature audits of a design's features, as inputs training
+    does not read, when the audit stops the run on an implausible feature:
+    training then waits for them, so no model is trained on a flagged feature
+    (and a changed threshold retrains). Otherwise nothing: the audit only
+    warns, and a changed threshold reruns the audits and the report alone.
+    (Marked ancient instead, a rerun audit would hide from Snakemake 9.27 every
+    other change downstream of training.)"""
+    if not config["leakage_audit"]["stop_on_implausible_feature"]:
+        return []
+    return expand(
+        rules.audit_features.output.audit,
+        outcome=wildcards.outcome,
+        features=(
+            ["structured", "text"] if wildcards.features == "text" else ["structured"]
+        ),
+    )
 
 
 def topic_input(wildcards):

@@ -69,20 +69,20 @@ rule build_text_features:
 
 # The single-feature checks read the leakage_audit settings, so they are a job
 # of their own: a changed threshold reruns this audit and the report, not the
-# features (which check their own times) nor the models.
+# features (which check their own times) nor the models. One job per feature
+# set, so that switching the text designs leaves the structured audit alone.
 rule audit_features:
     input:
         cohort=rules.build_cohort.output.cohort,
-        structured=rules.build_structured_features.output.structured,
-        text_flags=if_text(rules.build_text_features.output.text_flags),
+        features=audited_features,
         helpers=HELPERS,
         imports=imported_scripts("audit_features"),
     output:
-        audit=f"{RESULTS}/features/{{outcome}}/leakage_audit_features.parquet",
+        audit=f"{RESULTS}/features/{{outcome}}/single_feature_audit_{{features}}.parquet",
     log:
-        f"{LOGS}/audit_features/{{outcome}}.log",
+        f"{LOGS}/audit_features/{{outcome}}_{{features}}.log",
     benchmark:
-        f"{BENCHMARKS}/audit_features/{{outcome}}.tsv"
+        f"{BENCHMARKS}/audit_features/{{outcome}}_{{features}}.tsv"
     conda:
         "../../envs/core.yaml"
     threads: 1

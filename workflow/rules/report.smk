@@ -86,14 +86,20 @@ rule render_report:
         split_diagnostics=expand(
             rules.make_splits.output.diagnostics, outcome=OUTCOMES, timing=TIMINGS
         ),
-        audits=expand(
-            [
-                rules.build_structured_features.output.audit,
-                *if_text([rules.build_text_features.output.audit]),
+        audits=[
+            *expand(
+                [
+                    rules.build_structured_features.output.audit,
+                    *if_text([rules.build_text_features.output.audit]),
+                ],
+                outcome=OUTCOMES,
+            ),
+            *expand(
                 rules.audit_features.output.audit,
-            ],
-            outcome=OUTCOMES,
-        ),
+                outcome=OUTCOMES,
+                features=FEATURE_SETS,
+            ),
+        ],
         deltas=run_deltas(),
         refit_bootstraps=refit_bootstraps(),
         topic_words=if_text(
