@@ -8,6 +8,7 @@ import pytest
 
 from common import SCHEMAS, InputError, enforce_schema, read_parquet, write_parquet
 from compare_runs import compare_summaries, read_earlier_summary
+from render_report import deciding_design_note
 from summarise_las import la_name, stack_summaries
 from summarise_las import main as summarise_las_main
 
@@ -31,6 +32,7 @@ def summary(rows: list[tuple[str, str, str, float, str]]) -> pd.DataFrame:
         baseline_average_precision=0.2,
         ap_ci_lower=frame["average_precision"] - 0.05,
         ap_ci_upper=frame["average_precision"] + 0.05,
+        decides=frame["design"] == "time_text",
     )[SCHEMAS["summary"].names]
 
 
@@ -69,6 +71,36 @@ def test_changes_are_current_minus_earlier_with_status():
     assert deltas["metric"].iloc[0] == "average_precision"
 
 
+def test_the_deciding_design_is_compared_and_derived_for_an_older_summary(tmp_path):
+    # an earlier run with text, the current one with designs.text switched off
+    current = summary(
+        [
+            ("escalation", "time_structured", "lightgbm", 0.7, "meets the bar"),
+            ("escalation", "random_structured", "lightgbm", 0.7, "meets the bar"),
+        ]
+    ).assign(decides=lambda frame: frame["design"] == "time_structured")
+    path = tmp_path / "old.parquet"
+    # written before summaries recorded the deciding design
+    EARLIER.drop(columns="decides").to_parquet(path)
+    earlier = read_earlier_summary(str(path))
+    assert earlier.set_index("design")["decides"].to_dict() == {
+        "time_text": True,
+        "random_text": False,
+    }
+    deltas = compare_summaries(earlier, current)
+    enforce_schema(deltas, "run_deltas")
+    ap = deltas.loc[deltas["metric"] == "average_precision"].set_index("design")
+    assert ap.loc["time_text", "earlier_decides"] and pd.isna(
+        ap.loc["time_text", "current_decides"]
+    )
+    assert ap.loc["time_structured", "current_decides"]
+    note = deciding_design_note(deltas)
+    assert "escalation: the design that decides the answer changed" in note
+    assert "from time-ordered split, structured data and text in the earlier run" in note
+    assert "to time-ordered split, structured data only in this one" in note
+    assert deciding_design_note(compare_summaries(EARLIER, CURRENT)) == ""
+
+
 def test_earlier_summary_must_hold_the_compared_columns(tmp_path):
     path = tmp_path / "old.parquet"
     EARLIER.drop(columns="roc_auc").to_parquet(path)
@@ -80,8 +112,10 @@ def test_earlier_summary_must_hold_the_compared_columns(tmp_path):
 
 
 def test_cross_la_summary_has_one_row_per_la_outcome_design(tmp_path):
-    for la, frame in (("la2", CURRENT), ("la1", EARLIER)):
-        write_parquet(frame, tmp_path / la / "summary.parquet", "summary")
+    write_parquet(CURRENT, tmp_path / "la2" / "summary.parquet", "summary")
+    # la1 was run before summaries recorded the deciding design
+    (tmp_path / "la1").mkdir()
+    EARLIER.drop(columns="decides").to_parquet(tmp_path / "la1" / "summary.parquet")
     job = types.SimpleNamespace(
         input=types.SimpleNamespace(
             summaries=[
@@ -103,6 +137,7 @@ def test_cross_la_summary_has_one_row_per_la_outcome_design(tmp_path):
         ("la2", "escalation", "time_text"),
         ("la2", "nfa_rereferral", "time_text"),
     ]
+    assert table["decides"].tolist() == [False, True, True, True]
     assert (tmp_path / "cross" / "summary.csv").read_text().startswith("la,outcome,design,")
     assert la_name("results/la7/summary.parquet") == "la7"
     assert len(stack_summaries({"a": EARLIER, "b": EARLIER})) == 4

@@ -177,15 +177,10 @@ def test_leakage_audit_flags_a_planted_single_feature_leak(tables):
     labels = cohort.set_index("referral_id")["label"]
     # a planted leak: the label itself, recorded as if it were history
     structured["planted_outcome_record"] = structured["referral_id"].map(labels).astype(float)
-    audit = bsf.leakage_audit(
-        cohort, {"structured": structured}, {"structured features": []}, 0.9, 0.9, 20
-    )
+    audit = bsf.leakage_audit(cohort, {"structured": structured}, 0.9, 0.9, 20)
     auc = audit.loc[audit["check"] == bsf.AUC_CHECK].set_index("subject")
     assert auc.loc["planted_outcome_record", "flagged"]
     assert auc.loc["planted_outcome_record", "value"] == 1.0
-    times = audit.set_index("subject").loc["structured features"]
-    assert not times["flagged"]
-    assert times["value"] == 0.0
     assert "age_years" in auc.index
     # one row per feature and single-feature check
     precision = audit.loc[audit["check"] == bsf.PRECISION_CHECK, "subject"]
@@ -207,20 +202,19 @@ def test_the_audit_stops_before_writing_when_a_note_postdates_the_point(tables):
         {"referral_id": points.index, "feature_time": points - pd.Timedelta(days=2)}
     )
     earlier = points - pd.Timedelta(days=1)
-    audit = bsf.audited(
+    audit = bsf.time_audit(
         cohort,
         {
             "text documents": earlier,
             "vulnerability flags": flags.set_index("referral_id")["feature_time"],
         },
-        {"text flags": flags},
-        AUDIT_SETTINGS,
     ).set_index("subject")
     assert audit.loc[["text documents", "vulnerability flags"], "value"].eq(0).all()
+    assert not audit["flagged"].any()
     planted = earlier.copy()
     planted.iloc[0] = points.iloc[0]  # a note recorded at the prediction point itself
     with pytest.raises(SafetyCheckError, match="leakage audit failed"):
-        bsf.audited(cohort, {"text documents": planted}, {}, AUDIT_SETTINGS)
+        bsf.time_audit(cohort, {"text documents": planted})
 
 
 def test_the_audit_stops_on_an_implausible_feature_when_asked(tables):
@@ -228,13 +222,11 @@ def test_the_audit_stops_on_an_implausible_feature_when_asked(tables):
     structured = bsf.structured_features(cohort, tables)
     labels = cohort.set_index("referral_id")["label"]
     structured["planted_outcome_record"] = structured["referral_id"].map(labels).astype(float)
-    times = {"structured features": structured.set_index("referral_id")["feature_time"]}
-    audit = bsf.audited(cohort, times, {"structured": structured}, AUDIT_SETTINGS)
+    audit = bsf.single_feature_audit(cohort, {"structured": structured}, AUDIT_SETTINGS)
     assert audit_rows(audit, bsf.AUC_CHECK).loc["planted_outcome_record", "flagged"]
     with pytest.raises(InputError, match="planted_outcome_record"):
-        bsf.audited(
+        bsf.single_feature_audit(
             cohort,
-            times,
             {"structured": structured},
             {**AUDIT_SETTINGS, "stop_on_implausible_feature": True},
         )
@@ -270,7 +262,7 @@ def audit_rows(audit: pd.DataFrame, check: str) -> pd.DataFrame:
 
 def test_a_rare_marker_escapes_the_auc_but_not_the_extreme_group_precision():
     cohort, features = rare_marker_cohort()
-    audit = bsf.leakage_audit(cohort, {"structured": features}, {}, 0.9, 0.9, 20)
+    audit = bsf.leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20)
     auc = audit_rows(audit, bsf.AUC_CHECK)
     precision = audit_rows(audit, bsf.PRECISION_CHECK)
     assert auc.loc["rare_marker", "value"] == pytest.approx(0.65)
@@ -322,6 +314,21 @@ def test_missing_values_rank_lowest_in_the_extreme_group():
     group = bsf.extreme_group_precision(few, labels, 20)
     assert (group.direction, group.cut) == ("lowest", 0.0)
     assert group.cases == 10 + len(range(0, 990, 7))
+    assert "(0 or less, or missing)" in bsf.describe_extreme_group(group, 0.1)
+    # "or missing" only when some value is
+    complete = bsf.extreme_group_precision(pd.Series(np.arange(1000.0) % 7), labels, 20)
+    assert complete.missing == 0
+    lowest = bsf.ExtremeGroup(0.2, 20, 4, "lowest", 0.0, 0)
+    assert "(0 or less) have" in bsf.describe_extreme_group(lowest, 0.1)
+
+
+def test_a_feature_with_too_few_values_is_described_as_every_case():
+    labels = pd.Series(np.r_[np.ones(100), np.zeros(900)])
+    values = pd.Series(np.r_[np.ones(5), np.full(995, np.nan)])  # 5 values, 20 needed
+    group = bsf.extreme_group_precision(values, labels, 20)
+    described = bsf.describe_extreme_group(group, 0.1)
+    assert described.startswith("every case (too few values to judge): 100 of the 1000 have")
+    assert "-inf" not in described
 
 
 def test_a_group_no_more_positive_than_the_cohort_is_never_flagged():
@@ -329,7 +336,7 @@ def test_a_group_no_more_positive_than_the_cohort_is_never_flagged():
         {"referral_id": [f"r{i}" for i in range(100)], "label": [1] * 95 + [0] * 5}
     )
     constant = pd.DataFrame({"referral_id": cohort["referral_id"], "constant": 1.0})
-    audit = bsf.leakage_audit(cohort, {"structured": constant}, {}, 0.9, 0.9, 20)
+    audit = bsf.leakage_audit(cohort, {"structured": constant}, 0.9, 0.9, 20)
     row = audit_rows(audit, bsf.PRECISION_CHECK).loc["constant"]
     assert row["value"] == 0.95
     assert not row["flagged"]
@@ -338,20 +345,28 @@ def test_a_group_no_more_positive_than_the_cohort_is_never_flagged():
 def test_the_audit_warns_or_stops_on_a_rare_marker(caplog):
     cohort, features = rare_marker_cohort()
     with caplog.at_level(logging.WARNING):
-        audit = bsf.audited(cohort, {}, {"structured": features}, AUDIT_SETTINGS)
+        audit = bsf.single_feature_audit(cohort, {"structured": features}, AUDIT_SETTINGS)
     assert audit.loc[audit["flagged"], "subject"].tolist() == ["rare_marker"]
-    assert "rare_marker (1.000)" in caplog.text
+    # which extreme, its cut and size, and no advice to stop stopping
+    group = "rare_marker (1.000: 30 of the 30 cases with its highest values (1 or more) have"
+    assert group in caplog.text
     assert "genuine_score" not in caplog.text
-    with pytest.raises(InputError, match=r"rare_marker \(1\.000\).*max_single_feature_precision"):
-        bsf.audited(
+    assert "stop_on_implausible_feature" not in caplog.text
+    with pytest.raises(InputError) as stopped:
+        bsf.single_feature_audit(
             cohort,
-            {},
             {"structured": features},
             {**AUDIT_SETTINGS, "stop_on_implausible_feature": True},
         )
+    message = str(stopped.value)
+    assert group in message
+    # a share of 1 cannot be un-flagged by the threshold, which the schema caps at 1
+    assert "max_single_feature_precision" not in message
+    assert "raise leakage_audit.min_cases_for_precision above the group's size" in message
+    assert "set leakage_audit.stop_on_implausible_feature: false" in message
     relaxed = {**AUDIT_SETTINGS, "max_single_feature_precision": 1.0, "min_cases_for_precision": 31}
-    audit = bsf.audited(
-        cohort, {}, {"structured": features}, relaxed | {"stop_on_implausible_feature": True}
+    audit = bsf.single_feature_audit(
+        cohort, {"structured": features}, relaxed | {"stop_on_implausible_feature": True}
     )
     assert not audit["flagged"].any()
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+import ingest_notes
 import ingest_records as ir
 from common import (
     MIN_CHILDREN_SHOWN_VALUE,
@@ -161,14 +162,16 @@ def test_missing_file_is_a_clear_error(tmp_path):
 
 
 def assert_fails_cleanly(tmp_path: Path, paths: dict[str, Path], message: str, named: Path):
-    """Running the script stops with an ``InputError`` matching ``message`` that
-    names the file ``named``, and leaves no output behind."""
-    if "notes" not in paths:
-        paths = {**paths, "notes": write_notes(tmp_path)}
+    """Running the scripts stops with an ``InputError`` matching ``message`` that
+    names the file ``named``, and the failing script leaves no output behind
+    (the notes are checked after the structured tables are written)."""
     with pytest.raises(InputError, match=message) as error:
         run_main(tmp_path, paths)
     assert str(named) in str(error.value)
-    assert not (tmp_path / "results").exists()
+    if "notes" in paths and named == paths["notes"]:
+        assert not (tmp_path / "results" / "notes_qa.parquet").exists()
+    else:
+        assert not (tmp_path / "results").exists()
 
 
 def test_unlinked_and_reversed_rows_are_dropped_with_a_warning(tmp_path, caplog):
@@ -382,10 +385,12 @@ class NamedList(dict):
 
 
 def run_main(tmp_path: Path, paths: dict[str, Path]) -> Path:
-    """Run the script's ``main`` as Snakemake would; return the output folder."""
+    """Run the script's ``main`` as Snakemake would, then ``ingest_notes``'s if
+    ``paths`` has notes (writing notes_qa.parquet); return the output folder."""
     out = tmp_path / "results"
+    structured = {table: path for table, path in paths.items() if table != "notes"}
     snakemake = SimpleNamespace(
-        input=NamedList(paths, code_lists=ROOT / "resources" / "code_lists.yaml"),
+        input=NamedList(structured, code_lists=ROOT / "resources" / "code_lists.yaml"),
         output=NamedList({t: out / f"{t}.parquet" for t in [*ir.DATE_COLUMNS, "qa"]}),
         params=SimpleNamespace(
             key_env="NO_SUCH_KEY_VARIABLE",
@@ -393,13 +398,34 @@ def run_main(tmp_path: Path, paths: dict[str, Path]) -> Path:
             demo_key="demo",
             key_fingerprint=None,
             mappings=MAPPINGS,
-            notes_columns=NOTES_MAPPING,
             list_separator=";",
             extract_date=None,
         ),
     )
     ir.main(snakemake)
+    if "notes" in paths:
+        ingest_notes.main(
+            SimpleNamespace(
+                input=NamedList(notes=paths["notes"], children=out / "children.parquet"),
+                output=NamedList(qa=out / "notes_qa.parquet"),
+                params=SimpleNamespace(
+                    key_env="NO_SUCH_KEY_VARIABLE",
+                    key_file=None,
+                    demo_key="demo",
+                    key_fingerprint=None,
+                    notes_columns=NOTES_MAPPING,
+                    extract_date=None,
+                ),
+            )
+        )
     return out
+
+
+def notes_qa(tables: dict[str, pd.DataFrame], notes: Path) -> pd.DataFrame:
+    """The notes' QA rows, checked against the ingested ``tables``."""
+    return ingest_notes.notes_qa(
+        notes, NOTES_MAPPING, tables["children"]["child_id"], KEY, RUN_DATE
+    )
 
 
 def write_notes(directory: Path, text: str = NOTES_CSV, name: str = "notes.csv") -> Path:
@@ -471,9 +497,8 @@ def test_notes_jsonl_are_read(tmp_path):
 
 def test_notes_checked_and_profiled(tmp_path, caplog):
     paths = write_raw(tmp_path)
-    paths["notes"] = write_notes(tmp_path, NOTES_CSV + "N3,C9,2016-04-01,Visit,Other child\n")
-    mappings = {**MAPPINGS, "notes": NOTES_MAPPING}
-    _, qa = ir.ingest(paths, mappings, KEY, ";", CODE_LISTS, RUN_DATE)
+    notes_path = write_notes(tmp_path, NOTES_CSV + "N3,C9,2016-04-01,Visit,Other child\n")
+    qa = notes_qa(ingest(paths), notes_path)
     notes = qa.loc[qa["table"] == "notes"].set_index("measure")
     assert notes.loc["rows_read", "count"] == 3
     assert notes.loc["warning", ["column", "count"]].tolist() == ["child_id", 1]
@@ -609,7 +634,7 @@ def test_notes_without_child_time_or_text_are_left_out_and_counted(tmp_path, cap
     notes = NOTES_CSV + "N3,C1,2016-03-01,Attachment,\nN4,C2,,Case note,x\nN5,,2016-03-01,,y\n"
     paths = write_raw(tmp_path)
     paths["notes"] = write_notes(tmp_path, notes)
-    qa = read_parquet(run_main(tmp_path, paths) / "qa.parquet", "ingest_qa")
+    qa = read_parquet(run_main(tmp_path, paths) / "notes_qa.parquet", "ingest_qa")
     rows = qa.loc[qa["table"] == "notes"]
     rejected = rows.loc[rows["measure"] == "rows_rejected"].set_index("value")["count"]
     assert rejected.to_dict() == {
@@ -625,7 +650,7 @@ def test_qa_leaves_out_the_raw_document_types(tmp_path):
     # Free-text subjects may name someone; redact_notes profiles them redacted.
     paths = write_raw(tmp_path)
     paths["notes"] = write_notes(tmp_path, NOTES_CSV.replace("Case note", "Visit to Jayden Smith"))
-    qa = read_parquet(run_main(tmp_path, paths) / "qa.parquet", "ingest_qa")
+    qa = read_parquet(run_main(tmp_path, paths) / "notes_qa.parquet", "ingest_qa")
     notes = qa.loc[qa["table"] == "notes"]
     assert notes.loc[notes["column"] == "document_type", "measure"].tolist() == ["missing"]
     assert "Jayden" not in qa.to_string()
@@ -636,7 +661,9 @@ def test_main_writes_tables_and_qa(tmp_path):
     paths["notes"] = write_notes(tmp_path)
     out = run_main(tmp_path, paths)
     qa = read_parquet(out / "qa.parquet", "ingest_qa")
-    assert set(qa["table"]) == {*ir.DATE_COLUMNS, "notes"}
+    assert set(qa["table"]) == set(ir.DATE_COLUMNS)
+    notes = read_parquet(out / "notes_qa.parquet", "ingest_qa")
+    assert set(notes["table"]) == {"notes"}
     assert read_parquet(out / "referrals.parquet", "referrals")["child_id"].str.len().eq(16).all()
 
 
@@ -646,8 +673,7 @@ def test_qa_section_of_the_report(tmp_path):
 
     referrals = RAW["referrals"] + "C9,R9,2016-02-01,ZZ,N1,0,,\n"
     paths = write_raw(tmp_path, {"referrals": referrals})
-    paths["notes"] = write_notes(tmp_path)
-    _, qa = ir.ingest(paths, {**MAPPINGS, "notes": NOTES_MAPPING}, KEY, ";", CODE_LISTS, RUN_DATE)
+    _, qa = ir.ingest(paths, MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE)
     section = data_qa_section(qa, Disclosure(min_count=1))
     assert "<h2>Data and QA</h2>" in section
     # referrals: 4 read, 3 kept, 1 left out; the unknown code is counted.
@@ -698,7 +724,6 @@ def header_only(table: str) -> str:
 @pytest.mark.parametrize("table", ["assessments", "section47", "cp_plans", "care_episodes"])
 def test_header_only_optional_table_gives_an_empty_table(tmp_path, table):
     paths = write_raw(tmp_path, {table: header_only(table)})
-    paths["notes"] = write_notes(tmp_path)
     out = run_main(tmp_path, paths)
     assert read_parquet(out / f"{table}.parquet", table).empty
     assert len(read_parquet(out / "children.parquet", "children")) == 2
@@ -861,9 +886,8 @@ def test_ids_with_stray_spaces_link_children_and_referrals(tmp_path):
 def test_notes_dated_after_the_extract_are_kept_counted_and_logged(tmp_path, caplog):
     paths = write_raw(tmp_path)
     later = (RUN_DATE + pd.Timedelta(days=2)).strftime("%Y-%m-%d")
-    paths["notes"] = write_notes(tmp_path, NOTES_CSV.replace("02/03/2016", later))
-    mappings = {**MAPPINGS, "notes": NOTES_MAPPING}
-    _, qa = ir.ingest(paths, mappings, KEY, ";", CODE_LISTS, RUN_DATE)
+    notes_path = write_notes(tmp_path, NOTES_CSV.replace("02/03/2016", later))
+    qa = notes_qa(ingest(paths), notes_path)
     notes = qa.loc[qa["table"] == "notes"].set_index("measure")
     assert notes.loc["impossible_date", "count"] == 1
     assert notes.loc["impossible_date", "value"] == "after 2026-11-23 (future)"

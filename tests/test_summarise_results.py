@@ -40,8 +40,14 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
     details = metrics[["outcome", "design", "model"]].assign(
         ap_ci_lower=0.66, ap_ci_upper=0.74, verdict="meets the bar"
     )
-    summary = summarise(metrics, details)
+    summary = summarise(metrics, details, "time_text")
     assert summary["model"].tolist() == ["lightgbm", "lightgbm"]
+    # the summary records which design answers the outcome
+    assert summary.set_index("design")["decides"].to_dict() == {
+        "random_text": False,
+        "time_text": True,
+    }
+    assert not summarise(metrics, details, "time_structured")["decides"].any()
     assert summary["baseline_average_precision"].tolist() == [0.2, 0.2]
     table = verdict_table(summary)
     assert table["verdict"].tolist() == ["meets the bar", "meets the bar"]

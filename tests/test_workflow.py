@@ -337,7 +337,46 @@ def test_a_different_pseudonymisation_key_reruns_every_pseudonymising_rule(tiny_
         "config/tiny.yaml",
         extra_env={"LA_PSEUDONYMISATION_KEY": "another-key-typed-in-a-later-session"},
     )
-    assert {"ingest_records", "redact_notes"} <= planned
+    assert {"ingest_records", "ingest_notes", "redact_notes"} <= planned
+
+
+@pytest.mark.e2e
+def test_changing_an_audit_threshold_reruns_the_audit_and_report_only(tiny_run):
+    # The single-feature checks are their own job; training waits for them only
+    # when they stop the run (leakage_audit.stop_on_implausible_feature).
+    configfile = changed_config(
+        tiny_run, "audit.yaml", {"leakage_audit": {"min_cases_for_precision": 30}}
+    )
+    jobs = planned_jobs(tiny_run, configfile)
+    assert set(jobs) == {"audit_features", "render_report", "all"}
+    assert jobs["audit_features"] == 4  # one per outcome and feature set
+    # when the audit stops the run, training waits for it (it lists the audits)
+    stopping = changed_config(
+        tiny_run, "audit_stop.yaml", {"leakage_audit": {"stop_on_implausible_feature": True}}
+    )
+    assert "train_models" in planned_jobs(tiny_run, stopping)
+
+
+@pytest.mark.e2e
+def test_switching_the_text_designs_off_reruns_no_structured_job(tiny_run):
+    # The notes are ingested by a rule of their own: the structured tables, and
+    # every structured design made from them, do not depend on designs.text.
+    configfile = changed_config(tiny_run, "text_off.yaml", {"designs": {"text": False}})
+    result = snakemake("-n", "--cores", "2", "--configfile", configfile, cwd=tiny_run)
+    planned = result.stdout + result.stderr
+    assert result.returncode == 0, planned
+    jobs = job_counts(planned)
+    # the summary and report drop the text designs
+    assert {"summarise_results", "render_report"} <= set(jobs)
+    assert set(jobs) <= {
+        "summarise_results",
+        "render_report",
+        "write_model_card",
+        "all",
+    }
+    # the text-on run's text results are still there, and no job reads them
+    assert (tiny_run / "results" / "tiny" / "text").is_dir()
+    assert not re.search(r"(random|time)_text|text_flags|leakage_audit_text|text/|topics/", planned)
 
 
 # An LA without usable case notes: the bundled synthetic LA without its notes
@@ -390,6 +429,33 @@ def test_without_text_no_text_job_or_design_is_planned_and_no_notes_needed(tmp_p
     assert missing.returncode != 0
     assert "the case-notes export resources/synthetic/case_notes.csv does not exist" in output
     assert "without usable case notes, set designs.text: false" in output
+    # with the notes there, the people export (names to redact) is asked for alike
+    shutil.copy(
+        ROOT / "resources" / "synthetic" / "case_notes.csv", tmp_path / "resources" / "synthetic"
+    )
+    missing = snakemake("-n", "--cores", "2", "--configfile", "config/text_on.yaml", cwd=tmp_path)
+    output = missing.stdout + missing.stderr
+    assert missing.returncode != 0
+    people = "resources/synthetic/people.csv does not exist"
+    assert f"the people export (names to redact from the notes) {people}" in output
+    assert "without usable case notes, set designs.text: false" in output
+    # a wrong data folder is named, not blamed on the notes
+    on["data"] = {"directory": "resources/elsewhere"}
+    (tmp_path / "config" / "wrong_folder.yaml").write_text(yaml.safe_dump(on))
+    wrong = snakemake(
+        "-n", "--cores", "2", "--configfile", "config/wrong_folder.yaml", cwd=tmp_path
+    )
+    output = wrong.stdout + wrong.stderr
+    assert wrong.returncode != 0
+    assert "nor does its folder resources/elsewhere: check data.directory" in output
+    assert "designs.text: false" not in output
+    # with text off, a text job asked for says that text is off
+    forced = snakemake(
+        "-n", "--cores", "2", "--configfile", configfile, "-R", "redact_notes", cwd=tmp_path
+    )
+    output = forced.stdout + forced.stderr
+    assert forced.returncode != 0
+    assert "designs.text is false: the designs with text are switched off" in output
 
 
 @pytest.fixture(scope="session")

@@ -360,21 +360,97 @@ def if_text(files):
     return files if TEXT else []
 
 
-def notes_export(wildcards):
-    """The case-notes export, when the designs with text run. A missing one
-    stops the run saying what to do, as an LA without usable notes can run the
-    structured designs alone (generated synthetic notes are made by a rule)."""
-    if not TEXT:
-        return []
-    path = raw_table("notes")
-    if not config["synthetic"] and not Path(path).exists():
-        raise WorkflowError(
-            f"data.tables.notes: the case-notes export {path} does not exist. Put the "
-            "LA's case notes there (or point data.tables.notes.path at them), or, "
-            "without usable case notes, set designs.text: false in the LA's config to "
-            "run the structured designs alone (docs/running.md)."
+def missing_export_problem(table, what):
+    """Why the text designs' export ``table`` (``what`` it is) is missing and
+    what to do: a wrong folder when the structured exports are missing too
+    (switching text off would not help), else the notes' own absence, for
+    which an LA without usable notes can run the structured designs alone."""
+    path = raw_table(table)
+    folder = Path(path).parent
+    # Converted statutory tables are made by a rule, so they may not exist yet.
+    structured = [
+        raw_table(name)
+        for name in STRUCTURED_TABLES
+        if not (config["statutory"] and name in CONVERTED_TABLES)
+    ]
+    if not folder.is_dir():
+        return (
+            f"data.tables.{table}: {what} {path} does not exist, nor does its folder "
+            f"{folder}: check data.directory (and data.tables.{table}.path) in the LA's "
+            "config."
         )
+    lost = [name for name in structured if not Path(name).exists()]
+    if lost:
+        return (
+            f"data.tables.{table}: {what} {path} does not exist, nor do {len(lost)} of "
+            f"the structured exports (e.g. {lost[0]}): check data.directory and the "
+            "data.tables paths in the LA's config."
+        )
+    return (
+        f"data.tables.{table}: {what} {path} does not exist. Put it there (or point "
+        f"data.tables.{table}.path at it), or, without usable case notes, set "
+        "designs.text: false in the LA's config to run the structured designs alone "
+        "(docs/running.md)."
+    )
+
+
+def text_export(table, what):
+    """The path of an export only the designs with text read. Missing, it stops
+    the run saying what to do (``missing_export_problem``; generated synthetic
+    exports are made by a rule). With designs.text off, a text job asked for
+    (``-R redact_notes``, say) stops saying so instead of lacking its input."""
+    if not TEXT:
+        raise WorkflowError(
+            "designs.text is false: the designs with text are switched off, so no text "
+            f"job runs and {what} is not read; set designs.text: true in the LA's config "
+            "to run them."
+        )
+    path = raw_table(table)
+    if not config["synthetic"] and not Path(path).exists():
+        raise WorkflowError(missing_export_problem(table, what))
     return path
+
+
+def notes_export(wildcards):
+    """The case-notes export (``text_export``)."""
+    return text_export("notes", "the case-notes export")
+
+
+def people_export(wildcards):
+    """The people export, whose names redaction removes from the notes
+    (``text_export``)."""
+    return text_export("people", "the people export (names to redact from the notes)")
+
+
+def audited_features(wildcards):
+    """The features the single-feature audit of a feature set scores: the
+    structured features, or the vulnerability flags of the text designs."""
+    if wildcards.features == "text":
+        return rules.build_text_features.output.text_flags.format(
+            outcome=wildcards.outcome
+        )
+    return rules.build_structured_features.output.structured.format(
+        outcome=wildcards.outcome
+    )
+
+
+def audits_before_training(wildcards):
+    """The single-feature audits of a design's features, as inputs training
+    does not read, when the audit stops the run on an implausible feature:
+    training then waits for them, so no model is trained on a flagged feature
+    (and a changed threshold retrains). Otherwise nothing: the audit only
+    warns, and a changed threshold reruns the audits and the report alone.
+    (Marked ancient instead, a rerun audit would hide from Snakemake 9.27 every
+    other change downstream of training.)"""
+    if not config["leakage_audit"]["stop_on_implausible_feature"]:
+        return []
+    return expand(
+        rules.audit_features.output.audit,
+        outcome=wildcards.outcome,
+        features=(
+            ["structured", "text"] if wildcards.features == "text" else ["structured"]
+        ),
+    )
 
 
 def topic_input(wildcards):

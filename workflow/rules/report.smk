@@ -3,6 +3,7 @@ rule summarise_results:
         metrics=all_evaluations("metrics"),
         details=all_evaluations("details"),
         helpers=HELPERS,
+        imports=imported_scripts("summarise_results"),
     output:
         summary=f"{RESULTS}/summary.parquet",
         # The report shows the CSV copy: Snakemake's report cannot display Parquet.
@@ -21,6 +22,8 @@ rule summarise_results:
     threads: 1
     resources:
         mem_mb=1000,
+    params:
+        feature_sets=FEATURE_SETS,
     script:
         "../scripts/summarise_results.py"
 
@@ -30,6 +33,7 @@ rule compare_runs:
         summary=rules.summarise_results.output.summary,
         earlier=earlier_summary(),
         helpers=HELPERS,
+        imports=imported_scripts("compare_runs"),
     output:
         deltas=f"{RESULTS}/deltas.parquet",
     log:
@@ -82,13 +86,20 @@ rule render_report:
         split_diagnostics=expand(
             rules.make_splits.output.diagnostics, outcome=OUTCOMES, timing=TIMINGS
         ),
-        audits=expand(
-            [
-                rules.build_structured_features.output.audit,
-                *if_text([rules.build_text_features.output.audit]),
-            ],
-            outcome=OUTCOMES,
-        ),
+        audits=[
+            *expand(
+                [
+                    rules.build_structured_features.output.audit,
+                    *if_text([rules.build_text_features.output.audit]),
+                ],
+                outcome=OUTCOMES,
+            ),
+            *expand(
+                rules.audit_features.output.audit,
+                outcome=OUTCOMES,
+                features=FEATURE_SETS,
+            ),
+        ],
         deltas=run_deltas(),
         refit_bootstraps=refit_bootstraps(),
         topic_words=if_text(
@@ -98,6 +109,7 @@ rule render_report:
             expand(rules.fit_topics.output.coherence, outcome=OUTCOMES, timing=TIMINGS)
         ),
         ingest_qa=rules.ingest_records.output.qa,
+        notes_qa=if_text(rules.ingest_notes.output.qa),
         text_qa=if_text(rules.redact_notes.output.qa),
         helpers=HELPERS,
         imports=imported_scripts("render_report"),
@@ -191,6 +203,7 @@ rule summarise_las:
     input:
         summaries=cross_la_summaries(),
         helpers=HELPERS,
+        imports=imported_scripts("summarise_las"),
     output:
         summary=f"{CROSS_LA}/summary.parquet",
         summary_csv=f"{CROSS_LA}/summary.csv",

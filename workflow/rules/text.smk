@@ -1,7 +1,7 @@
 rule redact_notes:
     input:
-        notes=raw_table("notes"),
-        people=raw_table("people"),
+        notes=notes_export,
+        people=people_export,
         name_lists=list(name_lists().values()),
         first_names=first_names_input(),
         helpers=HELPERS,

@@ -5,6 +5,7 @@ rule train_models:
         features=rules.build_structured_features.output.structured,
         topics=topic_input,
         text_features=text_feature_input,
+        audits=audits_before_training,
         helpers=HELPERS,
     output:
         predictions=f"{RESULTS}/models/{{outcome}}/{{timing}}_{{features}}/predictions.parquet",

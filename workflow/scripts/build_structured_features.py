@@ -43,13 +43,15 @@ LightGBM, an indicator column for the other models). Without these features
 there is no primary need feature.
 
 Every row records ``feature_time``, the latest timestamp of any source record
-it used. The leakage audit (``audited``, shared with the text features)
-refuses to write features if any is at or after the row's prediction point,
-and flags any single feature whose ROC AUC on its own (in its better
-direction, missing values ranked lowest) reaches the configured ceiling, or
-whose cases at one extreme nearly all have the outcome (a rare marker, which
-the AUC misses): a sign that it records the outcome rather than predicts it.
-Its findings are written as a table for the report.
+it used. The leakage audit's time check (``time_audit``, shared with the
+text features) refuses to write features if any is at or after the row's
+prediction point. Its single-feature checks (``single_feature_audit``, run by
+``audit_features``, a job of its own so that changing a threshold retrains
+nothing) flag any feature whose ROC AUC on its own (in its better direction,
+missing values ranked lowest) reaches the configured ceiling, or whose cases
+at one extreme nearly all have the outcome (a rare marker, which the AUC
+misses): a sign that it records the outcome rather than predicts it. Their
+findings are written as tables for the report.
 
 The structured and text features are separate jobs so that a change to the
 text stage (stop words, say) never reruns the structured-only designs.
@@ -90,6 +92,10 @@ CURRENT_REFERRAL_STEPS = (
 # Names of the leakage audit's single-feature checks (its table's "check" column).
 AUC_CHECK = "single-feature ROC AUC"
 PRECISION_CHECK = "single-feature extreme-group precision"
+# What to do about a flagged feature, in the audit table and the messages.
+OUTCOME_RECORD_ADVICE = "check that it is not recorded because of the outcome"
+# The columns of the audit table (schema ``leakage_audit``).
+AUDIT_COLUMNS = ["check", "subject", "value", "threshold", "flagged", "detail"]
 
 
 def history_features(
@@ -498,6 +504,8 @@ class ExtremeGroup(NamedTuple):
     positives: int
     direction: str
     cut: float
+    # Cases of the group whose value is missing (they rank lowest).
+    missing: int
 
 
 def extreme_group_precision(values: pd.Series, labels: pd.Series, min_cases: int) -> ExtremeGroup:
@@ -517,7 +525,8 @@ def extreme_group_precision(values: pd.Series, labels: pd.Series, min_cases: int
     every case and the share is the base rate.
     """
     filled = values.to_numpy(dtype="float64", na_value=np.nan)
-    filled = np.where(np.isnan(filled), -np.inf, filled)
+    absent = np.isnan(filled)
+    filled = np.where(absent, -np.inf, filled)
     positive = labels.to_numpy(dtype="float64")
     ordered = np.sort(filled)
     size = min(min_cases, len(ordered))
@@ -526,36 +535,72 @@ def extreme_group_precision(values: pd.Series, labels: pd.Series, min_cases: int
         members = filled >= cut if direction == "highest" else filled <= cut
         cases = int(members.sum())
         positives = int(positive[members].sum())
-        groups.append(ExtremeGroup(positives / cases, cases, positives, direction, float(cut)))
+        missing = int((members & absent).sum())
+        groups.append(
+            ExtremeGroup(positives / cases, cases, positives, direction, float(cut), missing)
+        )
     return max(groups, key=lambda group: group.share)
 
 
 def describe_extreme_group(group: ExtremeGroup, base_rate: float) -> str:
-    """One sentence on an extreme group, for the audit table."""
+    """One sentence on an extreme group, for the audit table and messages."""
+    if np.isneginf(group.cut) and group.direction == "highest":
+        # Fewer values than the group's minimum: the group is every case.
+        return (
+            f"every case (too few values to judge): {group.positives} of the {group.cases} "
+            f"have the outcome (base rate {base_rate:.3f})"
+        )
     if group.direction == "highest":
         which = f"with its highest values ({group.cut:g} or more)"
     elif np.isneginf(group.cut):
         which = "with it missing"
     else:
-        which = f"with its lowest values ({group.cut:g} or less, or missing)"
+        missing = ", or missing" if group.missing else ""
+        which = f"with its lowest values ({group.cut:g} or less{missing})"
     return (
         f"{group.positives} of the {group.cases} cases {which} have the outcome "
         f"(base rate {base_rate:.3f})"
     )
 
 
+def time_audit(cohort: pd.DataFrame, feature_times: dict[str, pd.Series]) -> pd.DataFrame:
+    """The audit's time check, one row per feature table: ``records before the
+    prediction point``, the number of rows using a record at or after their
+    point. ``feature_times``: per table, each row's latest source-record time
+    (indexed by referral id). Any such row raises ``SafetyCheckError``: the
+    features are never written. It has no settings, so it runs in the jobs
+    that build the features."""
+    time_violations = {
+        name: leakage_violations(cohort, times, name) for name, times in feature_times.items()
+    }
+    violations = [v for found in time_violations.values() for v in found]
+    if violations:
+        raise SafetyCheckError("leakage audit failed:\n" + "\n".join(violations))
+    return pd.DataFrame(
+        [
+            {
+                "check": "records before the prediction point",
+                "subject": what,
+                "value": 0.0,
+                "threshold": 0.0,
+                "flagged": False,
+                "detail": "every row uses only earlier records",
+            }
+            for what in time_violations
+        ],
+        columns=AUDIT_COLUMNS,
+    )
+
+
 def leakage_audit(
     cohort: pd.DataFrame,
     feature_tables: dict[str, pd.DataFrame],
-    time_violations: dict[str, list[str]],
     max_single_feature_auc: float,
     max_single_feature_precision: float,
     min_cases_for_precision: int,
 ) -> pd.DataFrame:
-    """The audit's findings, one row per check and subject.
+    """The audit's single-feature findings, one row per check and feature.
 
-    ``records before the prediction point``: per feature table, the number of
-    rows using a record at or after their point (must be 0).
     ``single-feature ROC AUC``: per feature column, its AUC alone against the
     label, flagged at or above ``max_single_feature_auc``.
     ``single-feature extreme-group precision``: per feature column, the share
@@ -567,17 +612,7 @@ def leakage_audit(
     multiple of the base rate: a genuine predictor seldom makes a group of
     that size nearly all positive, a record made because of the outcome does.
     """
-    rows = [
-        {
-            "check": "records before the prediction point",
-            "subject": what,
-            "value": float(len(found)),
-            "threshold": 0.0,
-            "flagged": bool(found),
-            "detail": found[0] if found else "every row uses only earlier records",
-        }
-        for what, found in time_violations.items()
-    ]
+    rows = []
     labels = cohort.set_index("referral_id")["label"]
     base_rate = float(labels.mean())
     for table in feature_tables.values():
@@ -593,8 +628,7 @@ def leakage_audit(
                     "threshold": float(max_single_feature_auc),
                     "flagged": flagged,
                     "detail": (
-                        "predicts the label implausibly well on its own: check that it "
-                        "is not recorded because of the outcome"
+                        f"predicts the label implausibly well on its own: {OUTCOME_RECORD_ADVICE}"
                         if flagged
                         else "plausible"
                     ),
@@ -610,65 +644,61 @@ def leakage_audit(
                     "value": group.share,
                     "threshold": float(max_single_feature_precision),
                     "flagged": flagged,
-                    "detail": (
-                        f"{described}: check that it is not recorded because of the outcome"
-                        if flagged
-                        else described
-                    ),
+                    "detail": (f"{described}: {OUTCOME_RECORD_ADVICE}" if flagged else described),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
 def implausible_feature_message(audit: pd.DataFrame, settings: dict) -> str:
-    """Name every flagged feature, its value and the config key that sets its
-    check's threshold; empty if none is flagged."""
-    checks = {
-        AUC_CHECK: ("max_single_feature_auc", "a single-feature ROC AUC"),
-        PRECISION_CHECK: (
-            "max_single_feature_precision",
-            "a share of cases with the outcome, among their cases at one extreme,",
-        ),
-    }
+    """Name every flagged feature, its value (and, for the extreme-group
+    precision, which extreme, its cut and size) and what to do once it is
+    checked; empty if none is flagged. The precision threshold cannot be
+    raised past a share of 1, so the way past a checked feature is a larger
+    group (``min_cases_for_precision``), or a warning instead of a stop."""
+    go_on = (
+        ", or set leakage_audit.stop_on_implausible_feature: false to go on with a warning"
+        if settings["stop_on_implausible_feature"]
+        else ""
+    )
     lines = []
-    for check, (key, measure) in checks.items():
-        found = audit.loc[audit["flagged"] & (audit["check"] == check)]
-        if len(found):
-            named = ", ".join(
-                f"{s} ({v:.3f})" for s, v in zip(found["subject"], found["value"], strict=True)
-            )
-            lines.append(
-                f"leakage audit: feature(s) {named} reach {measure} of {settings[key]} or "
-                "more on their own; check that they are not recorded because of the outcome "
-                f"(or raise leakage_audit.{key} in your config)"
-            )
+    found = audit.loc[audit["flagged"] & (audit["check"] == AUC_CHECK)]
+    if len(found):
+        named = ", ".join(
+            f"{s} ({v:.3f})" for s, v in zip(found["subject"], found["value"], strict=True)
+        )
+        lines.append(
+            f"leakage audit: feature(s) {named} reach a single-feature ROC AUC of "
+            f"{settings['max_single_feature_auc']} or more on their own; "
+            "check that they are not recorded because of the outcome. Once checked, raise "
+            f"leakage_audit.max_single_feature_auc above their AUC (if below 1){go_on}."
+        )
+    found = audit.loc[audit["flagged"] & (audit["check"] == PRECISION_CHECK)]
+    if len(found):
+        named = "; ".join(
+            f"{s} ({v:.3f}: {d.removesuffix(f': {OUTCOME_RECORD_ADVICE}')})"
+            for s, v, d in zip(found["subject"], found["value"], found["detail"], strict=True)
+        )
+        lines.append(
+            "leakage audit: feature(s) reach a share of cases with the outcome, among their "
+            f"cases at one extreme, of {settings['max_single_feature_precision']} or more on "
+            f"their own: {named}; check that they are not recorded because of the outcome. Once "
+            "checked, raise leakage_audit.min_cases_for_precision above the group's size (a "
+            f"larger group is less often nearly all positive by chance){go_on}."
+        )
     return "\n".join(lines)
 
 
-def audited(
-    cohort: pd.DataFrame,
-    feature_times: dict[str, pd.Series],
-    feature_tables: dict[str, pd.DataFrame],
-    settings: dict,
+def single_feature_audit(
+    cohort: pd.DataFrame, feature_tables: dict[str, pd.DataFrame], settings: dict
 ) -> pd.DataFrame:
-    """Audit features and return the audit table.
-
-    ``feature_times``: per feature table, each row's latest source-record time
-    (indexed by referral id); a time at or after the row's prediction point
-    raises ``SafetyCheckError``. ``feature_tables``: the tables whose columns
-    are each scored alone against the label; an implausibly predictive one is
-    warned about, or with ``stop_on_implausible_feature`` stops the run.
-    """
-    time_violations = {
-        name: leakage_violations(cohort, times, name) for name, times in feature_times.items()
-    }
-    violations = [v for found in time_violations.values() for v in found]
-    if violations:
-        raise SafetyCheckError("leakage audit failed:\n" + "\n".join(violations))
+    """The single-feature checks of ``feature_tables`` (``leakage_audit``)
+    with the ``leakage_audit`` config ``settings``: a feature flagged as
+    implausibly predictive is warned about, or with
+    ``stop_on_implausible_feature`` stops the run (``InputError``)."""
     audit = leakage_audit(
         cohort,
         feature_tables,
-        time_violations,
         settings["max_single_feature_auc"],
         settings["max_single_feature_precision"],
         settings["min_cases_for_precision"],
@@ -682,7 +712,7 @@ def audited(
 
 
 def main(snakemake) -> None:
-    """Build the structured features of the rule's outcome and audit them."""
+    """Build the structured features of the rule's outcome and check their times."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     tables = coded_tables(
         read_canonical_tables(snakemake.input), load_code_lists(snakemake.input.code_lists)
@@ -694,11 +724,8 @@ def main(snakemake) -> None:
         snakemake.params.outcome_type,
         snakemake.params.prediction_offset_days,
     )
-    audit = audited(
-        cohort,
-        {"structured features": structured.set_index("referral_id")["feature_time"]},
-        {"structured": structured},
-        snakemake.params.leakage_audit,
+    audit = time_audit(
+        cohort, {"structured features": structured.set_index("referral_id")["feature_time"]}
     )
     columns = [c for c in structured.columns if c not in ("referral_id", "feature_time")]
     write_parquet(structured, snakemake.output.structured, feature_schema(columns))

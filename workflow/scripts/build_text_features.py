@@ -17,12 +17,13 @@ closed cases apart from open ones by the notes missing after the closure, so
 no case's notes run past its anchor day: a case closed later reads the same
 as an open one. Escalation outcomes keep their notes up to the point.
 
-Each row records the time of the latest note it used, and the leakage audit
-of ``build_structured_features`` refuses to write features if any is at or
-after the row's prediction point and scores each flag alone against the
-label. The run also stops if no note belongs to a child of the cohort: that
-means the notes and records were pseudonymised with different keys or linked
-by the wrong column, and the text features would silently be empty.
+Each row records the time of the latest note it used, and the leakage audit's
+time check (``build_structured_features.time_audit``) refuses to write
+features if any is at or after the row's prediction point; ``audit_features``
+scores each flag alone against the label. The run also stops if no note
+belongs to a child of the cohort: that means the notes and records were
+pseudonymised with different keys or linked by the wrong column, and the
+text features would silently be empty.
 """
 
 import logging
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from build_structured_features import audited, own_referral_end
+from build_structured_features import own_referral_end, time_audit
 
 from common import InputError, feature_schema, read_parquet, write_parquet
 
@@ -182,7 +183,7 @@ def read_shards(paths: list[str]) -> pd.DataFrame:
 
 
 def main(snakemake) -> None:
-    """Build the text features of the rule's outcome and audit them."""
+    """Build the text features of the rule's outcome and check their times."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     outcome = snakemake.params.outcome
     all_tokens = read_shards(snakemake.input.tokens)
@@ -200,14 +201,12 @@ def main(snakemake) -> None:
     window = outcome["text_window_days"]
     documents = text_documents(cohort, tokens, window, end)
     text_flags = text_flag_features(cohort, flags, window, outcome["previous_text"], end)
-    audit = audited(
+    audit = time_audit(
         cohort,
         {
             "text documents": documents.set_index("referral_id")["latest_note_time"],
             "vulnerability flags": text_flags.set_index("referral_id")["feature_time"],
         },
-        {"text flags": text_flags},
-        snakemake.params.leakage_audit,
     )
     write_parquet(documents, snakemake.output.text_documents, "text_documents")
     flag_columns = [c for c in text_flags.columns if c not in ("referral_id", "feature_time")]

@@ -227,6 +227,8 @@ SCHEMAS["summary"] = pa.schema(
         pa.field("ap_ci_lower", pa.float64()),
         pa.field("ap_ci_upper", pa.float64()),
         pa.field("verdict", pa.string()),
+        # Whether the design's verdict is the outcome's answer (report_wording.answer_design).
+        pa.field("decides", pa.bool_()),
     ]
 )
 
@@ -362,6 +364,8 @@ SCHEMAS["run_deltas"] = pa.schema(
         ("current_model", pa.string()),
         ("earlier_verdict", pa.string()),
         ("current_verdict", pa.string()),
+        ("earlier_decides", pa.bool_()),
+        ("current_decides", pa.bool_()),
     ]
 )
 SCHEMAS["fairness_groups"] = pa.schema(

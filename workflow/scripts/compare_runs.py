@@ -4,9 +4,12 @@ The earlier run is named explicitly in the config (``evaluation.compare_with``:
 the path of a copy of an earlier ``summary.parquet``), so the comparison is
 deterministic: the same two summaries always give the same table. One row per
 outcome x design x metric (``COMPARED_METRICS``) with the earlier and current
-values and their change (current - earlier), and each run's selected model and
-verdict. A design in only one run keeps its row with the other run's value,
-model and verdict missing, and ``status`` "new" or "dropped" (else "both").
+values and their change (current - earlier), and each run's selected model,
+verdict and whether the design decides its outcome's answer (an earlier summary
+written before summaries recorded it gets it from the designs it holds,
+``report_wording.answer_design``). A design in only one run keeps its row
+with the other run's value, model and verdict missing, and ``status`` "new"
+or "dropped" (else "both").
 """
 
 import logging
@@ -17,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common import InputError, read_parquet, write_parquet
+from report_wording import answer_design
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +36,15 @@ COMPARED_METRICS = (
     "n_test",
     "success_threshold",
 )
-LABELS = ["model", "verdict"]
+LABELS = ["model", "verdict", "decides"]
+
+
+def deciding_rows(designs: pd.Series) -> pd.Series:
+    """Whether each design decides its outcome's answer, as the run that made
+    ``designs`` chose it: with a text design among them, the time-ordered one
+    with text, else the time-ordered structured one (``answer_design``)."""
+    feature_sets = sorted({design.split("_", 1)[1] for design in designs})
+    return designs == answer_design(feature_sets)
 
 
 def read_earlier_summary(path: str) -> pd.DataFrame:
@@ -46,13 +58,16 @@ def read_earlier_summary(path: str) -> pd.DataFrame:
             "a copy of an earlier run's summary.parquet."
         ) from error
     needed = KEY + LABELS + list(COMPARED_METRICS)
-    missing = [c for c in needed if c not in table.column_names]
+    # Summaries written before "decides" was recorded lack it: it is derived.
+    missing = [c for c in needed if c not in table.column_names and c != "decides"]
     if missing:
         raise InputError(
             f"evaluation.compare_with: {path} lacks column(s) {missing}; it must be a "
             "summary.parquet written by this workflow."
         )
-    frame = table.select(needed).to_pandas()
+    frame = table.select([c for c in needed if c in table.column_names]).to_pandas()
+    if "decides" not in frame.columns:
+        frame["decides"] = deciding_rows(frame["design"])
     if frame.duplicated(KEY).any():
         raise InputError(
             f"evaluation.compare_with: {path} repeats an outcome x design; it must be a "
@@ -88,6 +103,8 @@ def compare_summaries(earlier: pd.DataFrame, current: pd.DataFrame) -> pd.DataFr
                     "current_model": merged["model_current"],
                     "earlier_verdict": merged["verdict_earlier"],
                     "current_verdict": merged["verdict_current"],
+                    "earlier_decides": merged["decides_earlier"].astype("boolean"),
+                    "current_decides": merged["decides_current"].astype("boolean"),
                 }
             )
         )

@@ -7,10 +7,12 @@ replaces every identifier by a keyed hash, and writes one Parquet table each
 (schemas in ``common.SCHEMAS``). Dates of birth are coarsened to the month:
 ages are all the analysis needs.
 
-The case-notes export, when the text designs run, is checked too (required
-fields, note times, children it refers to), though its text is redacted by
-``redact_notes``, which also profiles the (redacted) document types. Everything
-found goes into the ingestion QA table: rows read, kept and rejected (and
+The case-notes export, when the text designs run, is checked by
+``ingest_notes`` with this module's ``check_notes`` (required fields, note
+times, children it refers to), in a job of its own so that switching the text
+designs reruns no structured table; its text is redacted by ``redact_notes``,
+which also profiles the (redacted) document types. Everything found goes into
+the ingestion QA table: rows read, kept and rejected (and
 why) per table, code frequencies and codes not allowed in their collection
 year (``resources/code_lists.yaml``; values neither listed nor common are
 counted together, unnamed, as they may be free text), date ranges,
@@ -545,8 +547,7 @@ def ingest(
     code_lists: dict[str, dict[str, list[dict]]],
     reference: pd.Timestamp,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Read, check, link and pseudonymise every structured table, and check the
-    notes export if ``paths`` has one.
+    """Read, check, link and pseudonymise every structured table.
 
     ``reference`` is the date of the run: rows starting later cannot have
     happened and are left out, other later dates are reported. Returns the canonical tables and
@@ -620,8 +621,6 @@ def ingest(
         ]
         out[name] = frame.sort_values(sort_keys, kind="stable").reset_index(drop=True)
         qa.add(name, "rows_kept", len(out[name]))
-    if "notes" in paths:
-        check_notes(paths["notes"], mappings["notes"], children["child_id"], key, reference, qa)
     return out, qa.frame()
 
 
@@ -650,12 +649,10 @@ def main(snakemake) -> None:
     params = snakemake.params
     key = resolve_key(params.key_env, params.key_file, params.demo_key)
     check_key_fingerprint(key, params.key_fingerprint)
-    # No notes export when the text designs are off (designs.text: false).
-    read = [*DATE_COLUMNS, *(["notes"] if snakemake.input.notes else [])]
-    paths = {table: Path(snakemake.input[table]) for table in read}
+    paths = {table: Path(snakemake.input[table]) for table in DATE_COLUMNS}
     tables, qa = ingest(
         paths,
-        {**params.mappings, "notes": params.notes_columns},
+        params.mappings,
         key,
         params.list_separator,
         load_code_lists(snakemake.input.code_lists),

@@ -687,8 +687,32 @@ def deltas_section(deltas: pd.DataFrame, compared_with: str) -> str:
             if bar_moved.any()
             else ""
         )
+        + deciding_design_note(deltas)
         + table_html(table)
     )
+
+
+def deciding_design_note(deltas: pd.DataFrame) -> str:
+    """A warning for each outcome whose answer comes from another design than
+    in the earlier run (e.g. designs.text switched), else nothing: its verdict
+    answers another question, not the earlier one a second time."""
+    notes = []
+    for outcome, rows in deltas.groupby("outcome", sort=True):
+        earlier = rows.loc[rows["earlier_decides"].fillna(False).astype(bool), "design"]
+        current = rows.loc[rows["current_decides"].fillna(False).astype(bool), "design"]
+        # An outcome in only one of the runs has nothing to compare.
+        if len(earlier) and len(current) and set(earlier) != set(current):
+            was, now = (
+                DESIGN_LABELS.get(found.iloc[0], found.iloc[0]).lower()
+                for found in (earlier, current)
+            )
+            notes.append(
+                f'<p class="note"><b>{html.escape(str(outcome))}: the design that decides the '
+                f"answer changed</b>, from {html.escape(was)} in the earlier run to "
+                f"{html.escape(now)} in this one (<code>designs.text</code> was switched). The two "
+                "answers test different models and are not two tries at the same question.</p>"
+            )
+    return "".join(notes)
 
 
 def topic_word_table(words: pd.DataFrame, top: int = 10) -> pd.DataFrame:
@@ -1369,6 +1393,7 @@ def read_artefacts(inputs) -> RunArtefacts:
         ingest_qa=pd.concat(
             [
                 read_parquet(inputs.ingest_qa, "ingest_qa"),
+                *([read_parquet(inputs.notes_qa, "ingest_qa")] if inputs.notes_qa else []),
                 *([read_parquet(inputs.text_qa, "ingest_qa")] if inputs.text_qa else []),
             ],
             ignore_index=True,

@@ -4,15 +4,20 @@ Each LA is run on its own with its own config; its ``results/{la}/summary.parque
 holds one row per outcome x design. This step stacks the summaries listed in
 ``cross_la_results`` (results folders, one per LA; the LA is the folder's name)
 into one row per LA x outcome x design, ordered by outcome, design and LA, so
-that the answer to "does it work?" can be read across LAs at a glance.
+that the answer to "does it work?" can be read across LAs at a glance. Its
+``decides`` column says which design answers each LA's outcome (an LA run
+without text is answered by its structured design); a summary written before
+summaries recorded it gets it from the designs it holds.
 """
 
 import logging
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from common import SCHEMAS, InputError, read_parquet, write_parquet
+from compare_runs import deciding_rows
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +25,15 @@ logger = logging.getLogger(__name__)
 def la_name(summary_path: str) -> str:
     """The LA of a summary: the name of its results folder."""
     return Path(summary_path).parent.name
+
+
+def read_summary(path: str) -> pd.DataFrame:
+    """An LA's summary, with ``decides`` derived from its designs if it was
+    written before summaries recorded it."""
+    if "decides" in pq.read_schema(path).names:
+        return read_parquet(path, "summary")
+    summary = pq.read_table(path).to_pandas()
+    return summary.assign(decides=deciding_rows(summary["design"]))
 
 
 def stack_summaries(summaries: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -38,7 +52,7 @@ def main(snakemake) -> None:
             raise InputError(
                 f"cross_la_results: two results folders are named {la!r}; list each LA once."
             )
-        summaries[la] = read_parquet(path, "summary")
+        summaries[la] = read_summary(path)
     table = stack_summaries(summaries)
     write_parquet(table, snakemake.output.summary, "cross_la_summary")
     table.to_csv(

@@ -3,7 +3,10 @@
 The summary has one row per outcome x design: the model chosen by the study's
 rule (highest lower bound of cross-validated average precision), its test
 metrics and verdict against the pre-specified bar, beside the average
-precision of the simple baseline (ranking by number of previous referrals).
+precision of the simple baseline (ranking by number of previous referrals),
+and whether the design is the one whose verdict answers the outcome
+(``decides``: ``report_wording.answer_design`` of the designs run), so that a
+summary says which design decided even read apart from its run's config.
 """
 
 import logging
@@ -11,15 +14,17 @@ import logging
 import pandas as pd
 
 from common import read_parquet, write_parquet
+from report_wording import answer_design
 
 logger = logging.getLogger(__name__)
 
 BASELINE = "previous_referrals"
 
 
-def summarise(metrics: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
+def summarise(metrics: pd.DataFrame, details: pd.DataFrame, deciding_design: str) -> pd.DataFrame:
     """One row per outcome x design with the selected model, its bootstrap
-    interval and verdict, and the baseline's AP."""
+    interval and verdict, the baseline's AP, and whether it is the
+    ``deciding_design``."""
     selected = metrics.loc[metrics["selected"]].drop(columns="selected")
     selected = selected.merge(
         details[["outcome", "design", "model", "ap_ci_lower", "ap_ci_upper", "verdict"]],
@@ -34,6 +39,7 @@ def summarise(metrics: pd.DataFrame, details: pd.DataFrame) -> pd.DataFrame:
         how="left",
         validate="one_to_one",
     )
+    summary["decides"] = summary["design"] == deciding_design
     return summary.sort_values(["outcome", "design"], kind="stable").reset_index(drop=True)
 
 
@@ -47,7 +53,7 @@ def main(snakemake) -> None:
         [read_parquet(path, "details") for path in snakemake.input.details],
         ignore_index=True,
     )
-    summary = summarise(metrics, details)
+    summary = summarise(metrics, details, answer_design(snakemake.params.feature_sets))
     write_parquet(summary, snakemake.output.summary, "summary")
     summary.to_csv(
         snakemake.output.summary_csv, index=False, lineterminator="\n", float_format="%.4f"
