@@ -341,14 +341,15 @@ def test_a_different_pseudonymisation_key_reruns_every_pseudonymising_rule(tiny_
 
 
 @pytest.mark.e2e
-def test_changing_an_audit_threshold_reruns_the_audit_and_report_only(tiny_run):
+def test_changing_an_audit_threshold_reruns_the_audit_report_and_cards_only(tiny_run):
     # The single-feature checks are their own job; training waits for them only
-    # when they stop the run (leakage_audit.stop_on_implausible_feature).
+    # when they stop the run (leakage_audit.stop_on_implausible_feature). The
+    # report and the model cards name the flagged features.
     configfile = changed_config(
         tiny_run, "audit.yaml", {"leakage_audit": {"min_cases_for_precision": 30}}
     )
     jobs = planned_jobs(tiny_run, configfile)
-    assert set(jobs) == {"audit_features", "render_report", "all"}
+    assert set(jobs) == {"audit_features", "render_report", "write_model_card", "all"}
     assert jobs["audit_features"] == 4  # one per outcome and feature set
     # when the audit stops the run, training waits for it (it lists the audits)
     stopping = changed_config(

@@ -4,10 +4,27 @@ import pandas as pd
 import pytest
 
 from report_wording import Disclosure
-from write_model_card import fairness_findings, leakage_checks, markdown_table, model_card
+from write_model_card import (
+    fairness_findings,
+    flagged_features,
+    leakage_checks,
+    markdown_table,
+    model_card,
+)
 
 DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
 DISCLOSURE = Disclosure(min_count=10)
+# audit_features' rows of one outcome: nothing flagged.
+AUDIT = pd.DataFrame(
+    {
+        "check": ["single-feature ROC AUC", "single-feature extreme-group precision"],
+        "subject": ["n_previous_referrals"] * 2,
+        "value": [0.61, 0.3],
+        "threshold": [0.9, 0.9],
+        "flagged": [False, False],
+        "detail": ["plausible"] * 2,
+    }
+)
 
 
 def ts(*values: str) -> pd.Series:
@@ -148,6 +165,7 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
         cohort,
         splits,
         features,
+        AUDIT,
         summary,
         fairness,
         curves,
@@ -183,6 +201,7 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
     assert "2018-01-01" not in card and "2019-06-01" not in card
     assert "`disclosure.min_count` (now 10)" in card
     assert "## Leakage checks" in card
+    assert "No feature predicts the outcome implausibly well on its own" in card
     assert "r1" not in card and "f1" not in card
 
 
@@ -232,6 +251,7 @@ def test_model_card_without_text_rests_on_the_structured_designs(cohort):
         cohort,
         splits,
         features,
+        AUDIT,
         summary,
         fairness,
         curves,
@@ -291,3 +311,15 @@ def test_fairness_findings_hide_verdicts_that_reveal_small_counts():
     shown = fairness_findings(reference_small, DISCLOSURE)
     assert shown["group"].tolist() == ["male", "other"]
     assert shown["ratio to reference"].tolist() == ["suppressed"] * 2
+
+
+def test_flagged_features_are_named_on_the_card():
+    audit = AUDIT.assign(
+        subject=["closure_marker", "closure_marker"], value=[0.74, 1.0], flagged=[False, True]
+    )
+    sentence = flagged_features(pd.concat([AUDIT, audit], ignore_index=True))
+    assert sentence.startswith("**1 feature(s) predict the outcome implausibly well")
+    assert "`closure_marker` (single-feature extreme-group precision 1.000, threshold 0.9)" in (
+        sentence
+    )
+    assert "n_previous_referrals" not in sentence

@@ -156,6 +156,11 @@ rule write_model_card:
             rules.make_splits.output.splits, outcome="{outcome}", timing=TIMINGS
         ),
         features=rules.build_structured_features.output.structured,
+        audits=expand(
+            rules.audit_features.output.audit,
+            outcome="{outcome}",
+            features=FEATURE_SETS,
+        ),
         fairness=expand(
             rules.assess_fairness.output.groups,
             outcome="{outcome}",

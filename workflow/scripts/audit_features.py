@@ -7,7 +7,7 @@ A flagged feature is warned about or, with
 ``leakage_audit.stop_on_implausible_feature``, stops the run before any
 model is trained on it (training then waits for this job). The checks are a
 job of their own, apart from the features, so that changing a threshold
-reruns this audit and the report, never the features or the models; one per
+reruns this audit, the report and the model cards, never the features or the models; one per
 feature set, so that switching the text designs leaves the structured audit
 alone.
 """

@@ -18,6 +18,11 @@ Leakage checks (each reported with its count, which must be 0):
   period began (``label_known_time`` later than the earliest test
   ``prediction_time``).
 
+Beside them, the features the leakage audit's single-feature checks flag as
+predicting the outcome implausibly well on their own (``audit_features``),
+which the report lists too: with ``stop_on_implausible_feature`` off (the
+default) such a run goes on, and the shareable card must say so.
+
 The card holds aggregate numbers only (no identifiers), and is meant to be
 shared: counts below ``disclosure.min_count``, the rates and ratios counted
 from them, and the counts and rates of groups that could identify a child are
@@ -133,6 +138,27 @@ def leakage_checks(
     return pd.DataFrame(rows)
 
 
+def flagged_features(audit: pd.DataFrame) -> str:
+    """The card's sentence on the single-feature checks of the leakage audit
+    (``audit_features``' rows): every feature flagged as predicting the
+    outcome implausibly well on its own, or that none was."""
+    flagged = audit.loc[audit["flagged"]].sort_values(["subject", "check"])
+    if flagged.empty:
+        return (
+            "No feature predicts the outcome implausibly well on its own (the single-feature "
+            "ROC AUC and extreme-group precision checks of `leakage_audit`)."
+        )
+    listed = "; ".join(
+        f"`{row.subject}` ({row.check} {row.value:.3f}, threshold {row.threshold:g})"
+        for row in flagged.itertuples(index=False)
+    )
+    return (
+        f"**{flagged['subject'].nunique()} feature(s) predict the outcome implausibly well on "
+        "their own: check that none is recorded because of the outcome before trusting any "
+        f"result.** {listed}."
+    )
+
+
 def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     """One row per design: the selected model against the bar (the random
     designs' verdicts marked optimistic)."""
@@ -200,6 +226,7 @@ def model_card(
     cohort: pd.DataFrame,
     splits: dict[str, pd.DataFrame],
     features: pd.DataFrame,
+    audit: pd.DataFrame,
     summary: pd.DataFrame,
     fairness: pd.DataFrame,
     curves: pd.DataFrame,
@@ -315,6 +342,8 @@ def model_card(
         "",
         markdown_table(leaks),
         "",
+        flagged_features(audit),
+        "",
         "## Limits",
         "",
         "- AP rises with the base rate: compare each model with the base rate and the "
@@ -350,6 +379,9 @@ def main(snakemake) -> None:
         read_parquet(snakemake.input.cohort, "cohort"),
         splits,
         pd.read_parquet(snakemake.input.features, columns=["referral_id", "feature_time"]),
+        pd.concat(
+            [read_parquet(p, "leakage_audit") for p in snakemake.input.audits], ignore_index=True
+        ),
         read_parquet(snakemake.input.summary, "summary"),
         pd.concat(
             [read_parquet(p, "fairness_groups") for p in snakemake.input.fairness],
