@@ -181,7 +181,7 @@ def test_two_las_run_at_once_in_one_directory(tiny_run):
     before = report.read_bytes()
     runs = [
         ["--configfile", "config/tiny.yaml", "--forcerun", "render_report"],
-        ["--configfile", "config/twin.yaml", "--until", "ingest_records"],
+        ["--configfile", "config/twin.yaml", "--until", "ingest_notes"],
     ]
     processes = [
         subprocess.Popen(
