@@ -1061,7 +1061,7 @@ def listed_codes(periods: list[dict]) -> set[str]:
 MIN_CHILDREN_SHOWN_VALUE = 10
 
 
-def shown_values(values: pd.Series, child_ids: pd.Series, listed: Iterable[str]) -> set[str]:
+def nameable_values(values: pd.Series, child_ids: pd.Series, listed: Iterable[str]) -> set[str]:
     """The distinct ``values`` that may be written as they are: those in
     ``listed`` (a code list), and those of at least
     ``MIN_CHILDREN_SHOWN_VALUE`` distinct children (``child_ids``, aligned

@@ -36,12 +36,12 @@ from common import (
     first_row,
     listed_codes,
     load_code_lists,
+    nameable_values,
     parse_dates,
     pseudonymise,
     read_mapped_csv,
     resolve_key,
     row_location,
-    shown_values,
     unusable_notes,
     value_shape,
     write_parquet,
@@ -368,7 +368,7 @@ def check_codes(
             continue
         codes = code_values(frame, column, separator)
         children = frame["child_id"].iloc[codes["position"]]
-        shown = shown_values(codes["code"], children, listed_codes(periods))
+        shown = nameable_values(codes["code"], children, listed_codes(periods))
         for code, count in counts_shown(codes["code"], shown):
             qa.add(table, "code", count, column=column, value=code, total=len(codes))
         unknown = unknown_codes(periods, codes["code"], years.iloc[codes["position"]])

@@ -75,11 +75,11 @@ from common import (
     column_label,
     counts_shown,
     first_row,
+    nameable_values,
     parse_dates,
     pseudonymise,
     read_mapped_csv,
     resolve_key,
-    shown_values,
     unusable_notes,
     write_parquet,
 )
@@ -674,7 +674,8 @@ def document_type_qa(document_types: pd.Series, child_ids: pd.Series) -> pd.Data
     """
     types = document_types.astype("string").str.strip()
     counts = pd.DataFrame(
-        counts_shown(types, shown_values(types, child_ids, listed=())), columns=["value", "count"]
+        counts_shown(types, nameable_values(types, child_ids, listed=())),
+        columns=["value", "count"],
     ).astype({"value": "str", "count": "int64"})
     return pd.DataFrame(
         {
