@@ -176,6 +176,26 @@ def test_a_wrong_text_designs_switch_stops_the_run_saying_what_it_does(tmp_path)
     assert "for an LA without usable case notes" in output
 
 
+def test_an_outcome_needs_a_text_window_only_when_the_text_designs_run(tmp_path):
+    outcome = {
+        "description": "A plan within 3 months of referral.",
+        "type": "escalation",
+        "events": ["cp_plan"],
+        "horizon_months": 3,
+        "prediction_offset_days": 1,
+    }
+    configfile = tmp_path / "la.yaml"
+    configfile.write_text(
+        yaml.safe_dump({"outcomes": {"plan_soon": outcome}, "designs": {"text": False}})
+    )
+    result = snakemake("-n", "--configfile", str(configfile))
+    assert result.returncode == 0, result.stderr
+    assert "outcome=plan_soon" in result.stdout
+    output = dry_run_failure(tmp_path, {"outcomes": {"plan_soon": outcome}})
+    assert "config: outcomes.plan_soon.text_window_days is missing" in output
+    assert "or set designs.text: false" in output
+
+
 def dry_run_failure(tmp_path: Path, change: dict) -> str:
     """What a dry run with ``change`` as the LA's configfile prints; it must fail."""
     configfile = tmp_path / "la.yaml"

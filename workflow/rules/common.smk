@@ -127,6 +127,24 @@ TIMINGS = ["random", "time"]
 TEXT = config["designs"]["text"]
 FEATURE_SETS = ["structured", "text"] if TEXT else ["structured"]
 SHARDS = list(range(config["text"]["shards"]))
+
+
+def check_text_windows():
+    """Refuse an outcome without ``text_window_days`` when the designs with
+    text run; without them (designs.text: false) an outcome needs none."""
+    lacking = [
+        name for name in OUTCOMES if "text_window_days" not in config["outcomes"][name]
+    ]
+    if TEXT and lacking:
+        raise WorkflowError(
+            f"config: outcomes.{lacking[0]}.text_window_days is missing: the designs with "
+            "text need it (the days of notes before the prediction point that make the "
+            "text features). Set it, or set designs.text: false to run the structured "
+            "designs alone."
+        )
+
+
+check_text_windows()
 STRUCTURED_TABLES = [
     "children",
     "referrals",
