@@ -27,6 +27,7 @@ notes start and what to do.
 """
 
 import logging
+from collections import Counter, defaultdict
 
 import numpy as np
 import pandas as pd
@@ -69,9 +70,11 @@ def join_bigrams(
 def family_tokens(documents: list[list[str]], families: list[str], min_families: int) -> set[str]:
     """The tokens of ``documents`` used by those of at least ``min_families``
     distinct ``families`` (one per document)."""
-    pairs = pd.DataFrame({"family": families, "token": documents}).explode("token").dropna()
-    counts = pairs.drop_duplicates()["token"].value_counts()
-    return set(counts.index[counts >= min_families])
+    family_vocabularies = defaultdict(set)
+    for family, document in zip(families, documents, strict=True):
+        family_vocabularies[family].update(document)
+    users = Counter(token for vocabulary in family_vocabularies.values() for token in vocabulary)
+    return {token for token, count in users.items() if count >= min_families}
 
 
 def build_dictionary(documents: list[list[str]], families: list[str], settings: dict) -> Dictionary:
