@@ -272,6 +272,11 @@ def test_a_rare_marker_escapes_the_auc_but_not_the_extreme_group_precision():
     assert precision.loc["rare_marker", "detail"].startswith(
         "30 of the 30 cases with its highest values (1 or more) have the outcome (base rate 0.100)"
     )
+    assert (precision.loc["rare_marker", "cases"], precision.loc["rare_marker", "positives"]) == (
+        30,
+        30,
+    )
+    assert auc["cases"].isna().all()
     # strong but genuine: well above the base rate at its top, far from certain
     assert 0.7 < auc.loc["genuine_score", "value"] < 0.9
     assert 0.1 < precision.loc["genuine_score", "value"] < 0.9

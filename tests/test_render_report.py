@@ -214,12 +214,14 @@ def audit_frame() -> pd.DataFrame:
             "threshold": [0.0] + [0.9] * 8,
             "flagged": [False, True] + [False] * 7,
             "detail": ["ok", "implausible", *["plausible"] * 7],
+            "cases": pd.array([None] * 9, dtype="Int64"),
+            "positives": pd.array([None] * 9, dtype="Int64"),
         }
     )
 
 
 def test_audit_table_shows_checks_flags_and_strongest_features_once():
-    shown = audit_table(audit_frame(), top=3)
+    shown = audit_table(audit_frame(), DISCLOSURE, top=3)
     assert shown["subject"].tolist() == ["structured features", "leak", "f0", "f1"]
     assert shown["flagged"].tolist() == ["ok", "FLAGGED", "ok", "ok"]
 
@@ -234,10 +236,12 @@ def test_audit_table_shows_each_single_feature_checks_flags_and_strongest():
             "threshold": [0.9] * 5,
             "flagged": [False, False, False, False, True],
             "detail": ["10 of the 20 cases", "", "", "", "30 of the 30 cases: check"],
+            "cases": pd.array([20, 20, 20, 20, 30], dtype="Int64"),
+            "positives": pd.array([10, 6, 4, 8, 30], dtype="Int64"),
         }
     )
     text_flags = audit_frame().iloc[[0]].assign(subject="text documents")
-    shown = audit_table(pd.concat([audit_frame(), precision, text_flags]), top=2)
+    shown = audit_table(pd.concat([audit_frame(), precision, text_flags]), DISCLOSURE, top=2)
     assert shown["subject"].tolist() == [
         "structured features",
         "text documents",
@@ -249,6 +253,29 @@ def test_audit_table_shows_each_single_feature_checks_flags_and_strongest():
     assert shown["check"].tolist()[2:4] == ["single-feature ROC AUC"] * 2
     assert shown["check"].tolist()[4:] == ["single-feature extreme-group precision"] * 2
     assert shown["flagged"].tolist() == ["ok", "ok", "FLAGGED", "ok", "FLAGGED", "ok"]
+    assert shown["value"].tolist()[4:] == [1.0, 0.5]
+
+
+def test_audit_table_hides_an_extreme_group_share_counted_from_few_children():
+    # 4 of 20 with the outcome; 19 of 20 (1 without); 10 of 20 is shown
+    precision = pd.DataFrame(
+        {
+            "check": ["single-feature extreme-group precision"] * 3,
+            "subject": ["few_with", "few_without", "enough"],
+            "value": [0.2, 0.95, 0.5],
+            "threshold": [0.9] * 3,
+            "flagged": [False, True, False],
+            "detail": ["4 of the 20 cases", "19 of the 20 cases: check", "10 of the 20 cases"],
+            "cases": pd.array([20, 20, 20], dtype="Int64"),
+            "positives": pd.array([4, 19, 10], dtype="Int64"),
+        }
+    )
+    shown = audit_table(precision, DISCLOSURE).set_index("subject")
+    assert shown.loc["few_with", "value"] == shown.loc["few_without", "value"] == "suppressed"
+    assert shown.loc["few_without", "flagged"] == "FLAGGED"
+    assert not shown.loc[["few_with", "few_without"], "finding"].str.contains("of the").any()
+    assert shown.loc["enough", "value"] == 0.5
+    assert shown.loc["enough", "finding"] == "10 of the 20 cases"
 
 
 def test_fold_table_and_picture_cover_every_fold():

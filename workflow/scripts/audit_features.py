@@ -1,7 +1,7 @@
 """The leakage audit's single-feature checks of one outcome's feature set.
 
 Scores every structured feature, or every vulnerability flag of the text
-designs, alone against the label (``build_structured_features.leakage_audit``:
+designs, alone against the label (``build_structured_features.single_feature_audit``:
 ROC AUC and extreme-group precision) and writes the findings for the report.
 A flagged feature is warned about or, with
 ``leakage_audit.stop_on_implausible_feature``, stops the run before any

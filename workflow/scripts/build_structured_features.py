@@ -94,8 +94,19 @@ AUC_CHECK = "single-feature ROC AUC"
 PRECISION_CHECK = "single-feature extreme-group precision"
 # What to do about a flagged feature, in the audit table and the messages.
 OUTCOME_RECORD_ADVICE = "check that it is not recorded because of the outcome"
-# The columns of the audit table (schema ``leakage_audit``).
-AUDIT_COLUMNS = ["check", "subject", "value", "threshold", "flagged", "detail"]
+# The columns of the audit table (schema ``leakage_audit``); ``cases`` and
+# ``positives`` are the extreme group's counts (missing for the other checks),
+# so that shared documents can hide a share counted from few children.
+AUDIT_COLUMNS = [
+    "check",
+    "subject",
+    "value",
+    "threshold",
+    "flagged",
+    "detail",
+    "cases",
+    "positives",
+]
 
 
 def history_features(
@@ -589,7 +600,7 @@ def time_audit(cohort: pd.DataFrame, feature_times: dict[str, pd.Series]) -> pd.
             for what in time_violations
         ],
         columns=AUDIT_COLUMNS,
-    )
+    ).astype({"cases": "Int64", "positives": "Int64"})
 
 
 def leakage_audit(
@@ -645,9 +656,13 @@ def leakage_audit(
                     "threshold": float(max_single_feature_precision),
                     "flagged": flagged,
                     "detail": (f"{described}: {OUTCOME_RECORD_ADVICE}" if flagged else described),
+                    "cases": group.cases,
+                    "positives": group.positives,
                 }
             )
-    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+    return pd.DataFrame(rows, columns=AUDIT_COLUMNS).astype(
+        {"cases": "Int64", "positives": "Int64"}
+    )
 
 
 def implausible_feature_message(audit: pd.DataFrame, settings: dict) -> str:

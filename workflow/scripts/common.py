@@ -137,6 +137,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("threshold", pa.float64()),
             ("flagged", pa.bool_()),
             ("detail", pa.string()),
+            ("cases", pa.int64()),
+            ("positives", pa.int64()),
         ]
     ),
     "topic_coherence": pa.schema(

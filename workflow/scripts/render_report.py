@@ -27,6 +27,7 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from build_structured_features import AUC_CHECK, PRECISION_CHECK  # noqa: E402
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
 from common import read_parquet  # noqa: E402
@@ -722,11 +723,13 @@ def topic_word_table(words: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     return pd.DataFrame({"topic": grouped.index.astype(int), "top words": grouped.to_numpy()})
 
 
-def audit_table(audit: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd.DataFrame:
     """The leakage audit of one outcome: the time checks, then for each
     single-feature check every flagged feature and the ``top`` features that
-    predict the label best on their own by it."""
-    feature_checks = ["single-feature ROC AUC", "single-feature extreme-group precision"]
+    predict the label best on their own by it. An extreme group's share and
+    counts are hidden when they would reveal a count below
+    ``disclosure.min_count`` (a flag still shows: the analyst must see it)."""
+    feature_checks = [AUC_CHECK, PRECISION_CHECK]
     parts = [audit.loc[~audit["check"].isin(feature_checks)]]
     for check in feature_checks:
         single = audit.loc[audit["check"] == check].sort_values(
@@ -734,14 +737,29 @@ def audit_table(audit: pd.DataFrame, top: int = 5) -> pd.DataFrame:
         )
         parts += [single.loc[single["flagged"]], single.head(top)]
     shown = pd.concat(parts).drop_duplicates(["check", "subject"])
+    hidden = [
+        check == PRECISION_CHECK and rate_is_disclosive(positives, cases, disclosure)
+        for check, positives, cases in zip(
+            shown["check"], shown["positives"], shown["cases"], strict=True
+        )
+    ]
     return pd.DataFrame(
         {
             "check": shown["check"],
             "subject": shown["subject"],
-            "value": shown["value"],
+            "value": [
+                SUPPRESSED if hide else value
+                for hide, value in zip(hidden, shown["value"], strict=True)
+            ],
             "limit": shown["threshold"],
             "flagged": shown["flagged"].map({True: "FLAGGED", False: "ok"}),
-            "finding": shown["detail"],
+            "finding": [
+                f"figures hidden: the group has fewer than {disclosure.min_count} cases "
+                "with (or without) the outcome"
+                if hide
+                else detail
+                for hide, detail in zip(hidden, shown["detail"], strict=True)
+            ],
         }
     )
 
@@ -1130,7 +1148,7 @@ def outcome_audits(paths: list[str]) -> dict[str, pd.DataFrame]:
     return {outcome: pd.concat(tables, ignore_index=True) for outcome, tables in parts.items()}
 
 
-def leakage_section(audits: dict[str, pd.DataFrame]) -> str:
+def leakage_section(audits: dict[str, pd.DataFrame], disclosure: Disclosure) -> str:
     """The leakage audit of each outcome's features."""
     parts = [
         "<h2>Leakage audit</h2>",
@@ -1146,7 +1164,7 @@ def leakage_section(audits: dict[str, pd.DataFrame]) -> str:
     ]
     for outcome, audit in sorted(audits.items()):
         parts.append(f"<h3>{html.escape(outcome)}</h3>")
-        parts.append(table_html(audit_table(audit)))
+        parts.append(table_html(audit_table(audit, disclosure)))
     return "\n".join(parts)
 
 
@@ -1339,7 +1357,7 @@ def render(
         f'<h2>What this report hides</h2><p class="note">{disclosure.note()}</p>',
         data_qa_section(artefacts.ingest_qa, disclosure),
         cohorts_and_splits_section(artefacts, outcomes, max_age_years, figure_dir, disclosure),
-        leakage_section(artefacts.audits),
+        leakage_section(artefacts.audits, disclosure),
     ]
     for outcome in outcomes:
         parts.append(
