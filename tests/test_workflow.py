@@ -486,3 +486,27 @@ def test_without_notes_the_structured_designs_run_and_one_answers(no_notes_run):
         "-n", "--cores", "2", "--configfile", "config/no_notes.yaml", cwd=no_notes_run
     )
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+
+def declared_memory() -> dict[str, int]:
+    """Each rule's ``mem_mb``, read from the rule files."""
+    memory = {}
+    for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", path.read_text(encoding="utf-8"), flags=re.M)[1:]:
+            name = block.split(":", 1)[0]
+            found = re.search(r"mem_mb=(\d+)", block.split("\nrule ", 1)[0])
+            memory[name] = int(found.group(1)) if found else None
+    return memory
+
+
+def test_slurm_profile_sizes_every_rule_with_its_own_memory():
+    profile = yaml.safe_load(
+        (ROOT / "workflow" / "profiles" / "slurm" / "config.yaml").read_text(encoding="utf-8")
+    )
+    sized = profile["set-resources"]
+    memory = declared_memory()
+    assert len(memory) > 20
+    assert sorted(sized) == sorted(memory)
+    for rule, resources in sized.items():
+        assert resources["mem_mb"] == memory[rule], rule
+        assert resources["runtime"] > 0, rule
