@@ -23,6 +23,8 @@ AUDIT = pd.DataFrame(
         "threshold": [0.9, 0.9],
         "flagged": [False, False],
         "detail": ["plausible"] * 2,
+        "cases": pd.array([None, 20], dtype="Int64"),
+        "positives": pd.array([None, 6], dtype="Int64"),
     }
 )
 
@@ -315,11 +317,29 @@ def test_fairness_findings_hide_verdicts_that_reveal_small_counts():
 
 def test_flagged_features_are_named_on_the_card():
     audit = AUDIT.assign(
-        subject=["closure_marker", "closure_marker"], value=[0.74, 1.0], flagged=[False, True]
+        subject=["closure_marker", "closure_marker"],
+        value=[0.74, 1.0],
+        flagged=[False, True],
+        positives=pd.array([None, 20], dtype="Int64"),
     )
-    sentence = flagged_features(pd.concat([AUDIT, audit], ignore_index=True))
+    sentence = flagged_features(pd.concat([AUDIT, audit], ignore_index=True), DISCLOSURE)
     assert sentence.startswith("**1 feature(s) predict the outcome implausibly well")
     assert "`closure_marker` (single-feature extreme-group precision 1.000, threshold 0.9)" in (
         sentence
     )
     assert "n_previous_referrals" not in sentence
+
+
+def test_flagged_features_hide_an_extreme_group_share_counted_from_few_children():
+    # 19 of the 20 cases with its highest values have the outcome: 0.950
+    # would reveal the one without it; the flag is still named.
+    audit = AUDIT.assign(
+        subject="closure_marker",
+        value=[0.74, 0.95],
+        flagged=[False, True],
+        positives=pd.array([None, 19], dtype="Int64"),
+    )
+    sentence = flagged_features(audit, DISCLOSURE)
+    named = "`closure_marker` (single-feature extreme-group precision suppressed, threshold 0.9)"
+    assert named in sentence
+    assert "0.950" not in sentence

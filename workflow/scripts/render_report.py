@@ -43,6 +43,7 @@ from report_wording import (  # noqa: E402
     TEXT_SWITCHED_OFF,
     Disclosure,
     answer_design,
+    audit_share_hidden,
     cohort_rules,
     disparity_summary,
     hidden_rates,
@@ -737,12 +738,7 @@ def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd
         )
         parts += [single.loc[single["flagged"]], single.head(top)]
     shown = pd.concat(parts).drop_duplicates(["check", "subject"])
-    hidden = [
-        check == PRECISION_CHECK and rate_is_disclosive(positives, cases, disclosure)
-        for check, positives, cases in zip(
-            shown["check"], shown["positives"], shown["cases"], strict=True
-        )
-    ]
+    hidden = audit_share_hidden(shown, disclosure)
     return pd.DataFrame(
         {
             "check": shown["check"],

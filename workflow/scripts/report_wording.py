@@ -195,6 +195,17 @@ def rate_is_disclosive(numerator: float, denominator: float, disclosure: Disclos
     )
 
 
+def audit_share_hidden(audit: pd.DataFrame, disclosure: Disclosure) -> list[bool]:
+    """Whether each row of a leakage audit must hide its value and finding: an
+    extreme group's share of cases with the outcome (the rows that record the
+    group's ``cases`` and ``positives``) that would reveal a count below
+    ``min_count``. A flag itself still shows: the analyst must see it."""
+    return [
+        not pd.isna(cases) and rate_is_disclosive(positives, cases, disclosure)
+        for positives, cases in zip(audit["positives"], audit["cases"], strict=True)
+    ]
+
+
 def suppressed_groups(groups: pd.DataFrame, disclosure: Disclosure) -> pd.Series:
     """Which groups (rows of one model's fairness table) the shared documents
     must not show counts or rates of: those with fewer than ``min_count`` cases,

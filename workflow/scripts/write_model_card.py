@@ -44,6 +44,7 @@ from report_wording import (
     TEXT_SWITCHED_OFF,
     Disclosure,
     answer_design,
+    audit_share_hidden,
     cohort_rules,
     disparity_summary,
     hidden_rates,
@@ -138,10 +139,12 @@ def leakage_checks(
     return pd.DataFrame(rows)
 
 
-def flagged_features(audit: pd.DataFrame) -> str:
+def flagged_features(audit: pd.DataFrame, disclosure: Disclosure) -> str:
     """The card's sentence on the single-feature checks of the leakage audit
     (``audit_features``' rows): every feature flagged as predicting the
-    outcome implausibly well on its own, or that none was."""
+    outcome implausibly well on its own, or that none was. An extreme group's
+    share that would reveal a count below ``disclosure.min_count`` is
+    suppressed (``audit_share_hidden``); the flag is still named."""
     flagged = audit.loc[audit["flagged"]].sort_values(["subject", "check"])
     if flagged.empty:
         return (
@@ -149,8 +152,11 @@ def flagged_features(audit: pd.DataFrame) -> str:
             "ROC AUC and extreme-group precision checks of `leakage_audit`)."
         )
     listed = "; ".join(
-        f"`{row.subject}` ({row.check} {row.value:.3f}, threshold {row.threshold:g})"
-        for row in flagged.itertuples(index=False)
+        f"`{row.subject}` ({row.check} {SUPPRESSED if hide else f'{row.value:.3f}'}, "
+        f"threshold {row.threshold:g})"
+        for row, hide in zip(
+            flagged.itertuples(index=False), audit_share_hidden(flagged, disclosure), strict=True
+        )
     )
     return (
         f"**{flagged['subject'].nunique()} feature(s) predict the outcome implausibly well on "
@@ -342,7 +348,7 @@ def model_card(
         "",
         markdown_table(leaks),
         "",
-        flagged_features(audit),
+        flagged_features(audit, disclosure),
         "",
         "## Limits",
         "",
