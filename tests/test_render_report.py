@@ -543,18 +543,37 @@ def test_calibration_bins_of_few_cases_are_merged():
         {
             "bin": range(6),
             "n": [3, 4, 50, 0, 12, 2],
-            "n_positive": [0, 1, 10, 0, 6, 2],
+            "n_positive": [0, 1, 10, 0, 6, 12],
             "mean_score": [0.05, 0.15, 0.3, np.nan, 0.7, 0.95],
         }
     )
-    # 3 + 4 + 50 cases, then 12 with the last 2 (too few alone)
-    merged = merged_bins(bins, 10)
-    assert merged["n"].tolist() == [57, 14]
-    assert merged["observed_rate"].tolist() == pytest.approx([11 / 57, 8 / 14])
+    # 3 + 4 + 50 cases, then 12 with the last 24 (too few alone)
+    merged = merged_bins(bins.assign(n=[3, 4, 50, 0, 12, 24]), DISCLOSURE)
+    assert merged["n"].tolist() == [57, 36]
+    assert merged["observed_rate"].tolist() == pytest.approx([11 / 57, 18 / 36])
     assert merged["mean_score"].tolist() == pytest.approx(
-        [(0.15 + 0.6 + 15) / 57, (8.4 + 1.9) / 14]
+        [(0.15 + 0.6 + 15) / 57, (8.4 + 22.8) / 36]
     )
-    assert merged_bins(bins.assign(n=[3, 4, 1, 0, 0, 1]), 10).empty
+    assert merged_bins(bins.assign(n=[3, 4, 1, 0, 0, 1]), DISCLOSURE).empty
+
+
+def test_calibration_bins_whose_rate_reveals_few_cases_are_merged():
+    # The bundled LA's selected model (random split, structured data): every
+    # bin above 0.1 held 11 to 49 cases but 1 to 9 with the outcome, and the
+    # figure showed their rates (1 of 28, 1 of 23, ...), whose counts the
+    # threshold table's flagged cases at 0.2 and 0.3 give away.
+    n = [372, 49, 28, 23, 27, 17, 15, 11, 14, 11]
+    positives = [17, 7, 1, 1, 4, 9, 2, 2, 4, 2]
+    bins = pd.DataFrame(
+        {"bin": range(10), "n": n, "n_positive": positives, "mean_score": np.arange(10) / 10}
+    )
+    merged = merged_bins(bins, DISCLOSURE)
+    # 7 + 1 + 1 + 4 of 127; 9 + 2 of 32; the last three (8 of 36) join them
+    assert merged["n"].tolist() == [372, 127, 68]
+    assert merged["observed_rate"].tolist() == pytest.approx([17 / 372, 13 / 127, 19 / 68])
+    # a remainder that would leave the last bin revealing a count merges further
+    few_last = bins.assign(n=[372, 40, 5, 0, 0, 0, 0, 0, 0, 0], n_positive=[17, 0, 3] + [0] * 7)
+    assert merged_bins(few_last, DISCLOSURE)["n"].tolist() == [417]
 
 
 def test_cohort_and_split_tables_show_months_and_no_small_counts():

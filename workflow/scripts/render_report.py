@@ -355,12 +355,14 @@ def importance_table(importance: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     )
 
 
-def merged_bins(bins: pd.DataFrame, min_count: int) -> pd.DataFrame:
+def merged_bins(bins: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """One model's calibration bins, neighbours merged (in score order) until
-    each holds at least ``min_count`` cases, the remainder joining the last
-    merged bin: each one's cases, mean score and observed rate (none when all
-    the bins together hold fewer cases)."""
-    groups: list[list[int]] = []
+    each one's observed rate may be shown: at least ``disclosure.min_count``
+    cases, and none or at least that many with (and without) the outcome
+    (``rate_is_disclosive``); a remainder joins the bins before it. Each one's
+    cases, mean score and observed rate (none when all the bins together are
+    too few)."""
+    groups: list[list[float]] = []
     current = [0, 0, 0.0]  # cases, cases with the outcome, sum of scores
     for row in bins.loc[bins["n"] > 0].sort_values("bin").itertuples(index=False):
         current = [
@@ -368,11 +370,17 @@ def merged_bins(bins: pd.DataFrame, min_count: int) -> pd.DataFrame:
             current[1] + row.n_positive,
             current[2] + row.mean_score * row.n,
         ]
-        if current[0] >= min_count:
+        if not rate_is_disclosive(current[1], current[0], disclosure):
             groups.append(current)
             current = [0, 0, 0.0]
     if current[0] and groups:
         groups[-1] = [a + b for a, b in zip(groups[-1], current, strict=True)]
+    # A remainder can make the last bin's rate reveal a small count again.
+    while len(groups) > 1 and rate_is_disclosive(groups[-1][1], groups[-1][0], disclosure):
+        last = groups.pop()
+        groups[-1] = [a + b for a, b in zip(groups[-1], last, strict=True)]
+    if groups and rate_is_disclosive(groups[0][1], groups[0][0], disclosure):
+        groups = []
     merged = pd.DataFrame(groups, columns=["n", "n_positive", "score_sum"], dtype=float)
     return pd.DataFrame(
         {
@@ -383,12 +391,13 @@ def merged_bins(bins: pd.DataFrame, min_count: int) -> pd.DataFrame:
     )
 
 
-def calibration_figure(calibration: pd.DataFrame, title: str, min_count: int) -> plt.Figure:
+def calibration_figure(calibration: pd.DataFrame, title: str, disclosure: Disclosure) -> plt.Figure:
     """Observed rate against mean predicted score per bin, for each model; bins
-    of fewer than ``min_count`` cases are merged with their neighbours."""
+    whose rate would reveal a count below ``disclosure.min_count`` are merged
+    with their neighbours (``merged_bins``)."""
     figure, axes = plt.subplots(figsize=(4.6, 3.6))
     for model, rows in calibration.groupby("model", sort=True):
-        rows = merged_bins(rows, min_count)
+        rows = merged_bins(rows, disclosure)
         axes.plot(
             rows["mean_score"],
             rows["observed_rate"],
@@ -1250,7 +1259,7 @@ def selected_model_section(
         calibration_figure(
             rows_of(artefacts.calibration, outcome, answer),
             DESIGN_LABELS[answer],
-            disclosure.min_count,
+            disclosure,
         ),
         figure_dir / f"calibration_{name}.png",
     )
@@ -1258,7 +1267,9 @@ def selected_model_section(
         f'<figure><img src="{uri}" width="440" alt="calibration curves">'
         "<figcaption>Calibration on the test cases: a well-calibrated model's points lie "
         "on the diagonal (balanced class weights push scores above observed rates). Bins "
-        f"of fewer than {disclosure.min_count} cases are merged with their neighbours."
+        f"with fewer than {disclosure.min_count} cases, or with from 1 to "
+        f"{disclosure.min_count - 1} with (or without) the outcome, are merged with their "
+        "neighbours."
         "</figcaption></figure>"
     )
     explained = artefacts.importance[(outcome, answer)]
