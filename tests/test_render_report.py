@@ -662,9 +662,11 @@ def test_models_table_hides_precision_and_recall_that_reveal_few_cases():
     assert table["test AP"].tolist() == [0.5, 0.3]
 
 
-def test_precision_recall_curves_start_where_enough_cases_are_flagged():
+def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
     # The first steps of a curve would show whether the few highest-scored
-    # cases had the outcome.
+    # cases had the outcome, its last ones the few cases with the outcome
+    # scored lowest. 22 of 43 cases have the outcome; the top k cases hold
+    # 2 + (k - 3) // 2 of them.
     predictions = pd.DataFrame(
         {
             "model": "lightgbm",
@@ -672,8 +674,12 @@ def test_precision_recall_curves_start_where_enough_cases_are_flagged():
             "score": np.linspace(1, 0, 43),
         }
     )
-    figure = pr_curve_figure(predictions, "t", 10)
+    figure = pr_curve_figure(predictions, "t", DISCLOSURE)
     curve = figure.axes[0].lines[0]
-    assert curve.get_xdata().min() == pytest.approx(5 / 22)  # 5 of 22 found in the top 10
-    assert curve.get_ydata()[-1] == pytest.approx(0.5)
-    assert len(curve.get_xdata()) == 43 - 9
+    # Flagging 20 to 24 cases finds 10 to 12 and misses 10 to 12, with 10 to 12
+    # false alarms; flagging all finds all 22. Flagging 10 (4 found) would have
+    # shown on the old curve, as on the bundled LA's (2 of the top 10).
+    assert sorted(curve.get_xdata() * 22) == pytest.approx([10, 11, 11, 12, 12, 22])
+    assert sorted(curve.get_ydata()) == pytest.approx(
+        sorted([10 / 20, 11 / 21, 11 / 22, 12 / 23, 12 / 24, 22 / 43])
+    )

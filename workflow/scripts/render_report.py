@@ -213,16 +213,21 @@ def figure_data_uri(figure: plt.Figure, path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def pr_curve_figure(predictions: pd.DataFrame, title: str, min_count: int) -> plt.Figure:
-    """Precision-recall curves of every model on the test set, from the
-    thresholds that flag at least ``min_count`` cases (the curve's first steps
-    would show the outcome of the few highest-scored cases)."""
+def pr_curve_figure(predictions: pd.DataFrame, title: str, disclosure: Disclosure) -> plt.Figure:
+    """Precision-recall curves of every model on the test set, through the
+    thresholds whose precision and recall the threshold table could show
+    (``flagging_hidden``): the curve's first steps would show the outcome of the
+    few highest-scored cases, its last ones the few cases with the outcome
+    scored lowest."""
     figure, axes = plt.subplots(figsize=(4.6, 3.6))
     for model, rows in predictions.groupby("model", sort=True):
         precision, recall, thresholds = precision_recall_curve(rows["label"], rows["score"])
         flagged = len(rows) - np.searchsorted(np.sort(rows["score"]), thresholds, side="left")
+        positives = int(rows["label"].sum())
+        found = np.round(recall[:-1] * positives)
+        hidden = flagging_hidden(found, flagged, np.full(len(found), positives), disclosure)
         # The last point (recall 0) has no threshold: it flags no case.
-        keep = np.append(flagged >= min_count, False)
+        keep = np.append(~hidden.to_numpy(), False)
         axes.plot(
             recall[keep],
             precision[keep],
@@ -1213,13 +1218,15 @@ def models_section(
     for design in designs:
         label = DESIGN_LABELS[design]
         uri = figure_data_uri(
-            pr_curve_figure(artefacts.predictions[(outcome, design)], label, disclosure.min_count),
+            pr_curve_figure(artefacts.predictions[(outcome, design)], label, disclosure),
             figure_dir / f"pr_{outcome}_{design}.png",
         )
         figures.append(
             f'<figure><img src="{uri}" width="440" alt="precision-recall curves">'
             f"<figcaption>{html.escape(label)} (thresholds flagging at least "
-            f"{disclosure.min_count} cases)</figcaption></figure>"
+            f"{disclosure.min_count} cases, of which none or at least {disclosure.min_count} "
+            "with and without the outcome, and missing none or at least "
+            f"{disclosure.min_count} with it)</figcaption></figure>"
         )
     return "\n".join(
         [
