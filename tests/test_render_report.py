@@ -194,8 +194,11 @@ def test_group_calibration_section_hides_groups_that_could_identify_a_child(tmp_
     groups = fairness_groups(
         [("sex", "female", 120, 12), ("sex", "male", 15, 3), ("ethnicity", "White", 135, 15)]
     )
+    # male's mean score, the mean of its few children's scores, is left out too
+    groups.loc[groups["group"] == "male", "mean_score"] = 0.512
     section = group_calibration_section(groups, "model", "x", tmp_path, DISCLOSURE)
     assert (tmp_path / "group_calibration_x.png").stat().st_size > 1000
+    assert "0.512" not in section and "<td>0.300</td>" in section
     assert "0.056 to 0.167" in section  # White's interval is shown
     assert "0.200" not in section and "<td>15</td>" not in section  # male's is not
     assert "could identify a child" in section

@@ -604,7 +604,7 @@ def group_calibration_section(
             "group": groups["group"],
             "cases": shown_cases(groups, hidden, disclosure),
             "small": groups["small_group"].astype(bool),
-            "mean score": groups["mean_score"],
+            "mean score": shown_values(groups["mean_score"], hidden),
             "observed rate": shown_values(groups["base_rate"], hidden),
             "95% interval": shown_values(
                 pd.Series(
