@@ -14,6 +14,7 @@ from render_report import (
     data_qa_section,
     deltas_section,
     fairness_table,
+    flagging_hidden,
     fold_table,
     group_calibration_section,
     headline_section,
@@ -522,7 +523,9 @@ def test_threshold_table_hides_rules_that_flag_or_find_few_cases():
             "rule": ["threshold", "threshold", "threshold", "top_k_percent"],
             "threshold": [0.5, 0.8, 0.9, np.nan],
             "k_percent": [np.nan, np.nan, np.nan, 10.0],
+            "is_decision_threshold": [True, False, False, False],
             "n_flagged": [100, 7, 3, 40],
+            "flagged_share": [0.25, 7 / 400, 3 / 400, 0.1],
             "precision": [0.3, 6 / 7, 0.0, 0.2],
             "recall": [0.5, 0.1, 0.0, 8 / 60],
             "f0_1": [0.3, 0.8, 0.0, 0.2],
@@ -539,6 +542,55 @@ def test_threshold_table_hides_rules_that_flag_or_find_few_cases():
     assert set(table.iloc[3, 2:]) == {"suppressed"}
     html = table_html(table)
     assert "0.857" not in html and "<td>3</td>" not in html and "<td>7</td>" not in html
+
+
+def test_threshold_table_hides_rules_that_differ_from_a_shown_one_by_few_cases():
+    # The bundled LA's random-structured LightGBM (567 test cases, 49 with the
+    # outcome): each rule alone was safe to show from 0.1 to 0.6 and the top
+    # 10% and 25%, but flagging at 0.2 (146 flagged, 25 found) and at 0.3
+    # (118, 24) told that 1 of the 28 cases scored in between had the outcome.
+    rules = [
+        ("score_threshold", 0.1, np.nan, 195, 32),
+        ("score_threshold", 0.2, np.nan, 146, 25),
+        ("score_threshold", 0.3, np.nan, 118, 24),
+        ("score_threshold", 0.4, np.nan, 95, 23),
+        ("score_threshold", 0.5, np.nan, 68, 19),
+        ("score_threshold", 0.6, np.nan, 51, 10),
+        ("score_threshold", 0.7, np.nan, 36, 8),
+        ("top_k_percent", 0.57, 10.0, 57, 14),
+        ("top_k_percent", 0.22, 25.0, 142, 24),
+    ]
+    rule, threshold, k_percent, flagged, found = (np.array(c) for c in zip(*rules, strict=True))
+    precision, recall = found / flagged, found / 49
+    thresholds = pd.DataFrame(
+        {
+            "rule": rule,
+            "threshold": threshold.astype(float),
+            "k_percent": k_percent.astype(float),
+            "is_decision_threshold": threshold == 0.5,
+            "n_flagged": flagged.astype(int),
+            "flagged_share": flagged / 567,
+            "precision": precision,
+            "recall": recall,
+            "f0_1": precision,
+            "false_alarms_per_100_flagged": 100 * (1 - precision),
+            "missed_per_100_at_risk": 100 * (1 - recall),
+        }
+    )
+    table = threshold_table(thresholds, DISCLOSURE).set_index("rule")
+    # The decision threshold is kept; 0.1 is 127 cases and 13 found from it.
+    shown = table.index[table["precision"] != "suppressed"].tolist()
+    assert shown == ["score >= 0.1", "score >= 0.5"]
+    assert table.loc["score >= 0.5", "precision"] == pytest.approx(19 / 68)
+    assert table["flagged"].tolist() == flagged.tolist()
+
+
+def test_flagging_hides_rules_that_leave_few_cases_unflagged():
+    # 100 test cases, 20 with the outcome: flagging 95 finds all 20 and leaves
+    # 5 unflagged, all without it; flagging all of them leaves none.
+    found, flagged = np.array([20, 10, 20]), np.array([95, 60, 100])
+    hidden = flagging_hidden(found, flagged, np.full(3, 20), np.full(3, 100), DISCLOSURE)
+    assert hidden.tolist() == [True, False, False]
 
 
 def test_calibration_bins_of_few_cases_are_merged():
@@ -679,10 +731,12 @@ def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
     )
     figure = pr_curve_figure(predictions, "t", DISCLOSURE)
     curve = figure.axes[0].lines[0]
-    # Flagging 20 to 24 cases finds 10 to 12 and misses 10 to 12, with 10 to 12
-    # false alarms; flagging all finds all 22. Flagging 10 (4 found) would have
-    # shown on the old curve, as on the bundled LA's (2 of the top 10).
-    assert sorted(curve.get_xdata() * 22) == pytest.approx([10, 11, 11, 12, 12, 22])
+    # Flagging 20 to 23 cases finds 10 to 12 with 10 or 11 false alarms, and
+    # leaves 10 to 12 with the outcome and 10 or 11 without unflagged (flagging
+    # 24 would leave 9 without it); flagging all finds all 22. Flagging 10 (4
+    # found) would have shown on the old curve, as on the bundled LA's (2 of
+    # the top 10).
+    assert sorted(curve.get_xdata() * 22) == pytest.approx([10, 11, 11, 12, 22])
     assert sorted(curve.get_ydata()) == pytest.approx(
-        sorted([10 / 20, 11 / 21, 11 / 22, 12 / 23, 12 / 24, 22 / 43])
+        sorted([10 / 20, 11 / 21, 11 / 22, 12 / 23, 22 / 43])
     )

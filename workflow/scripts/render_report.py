@@ -225,7 +225,13 @@ def pr_curve_figure(predictions: pd.DataFrame, title: str, disclosure: Disclosur
         flagged = len(rows) - np.searchsorted(np.sort(rows["score"]), thresholds, side="left")
         positives = int(rows["label"].sum())
         found = np.round(recall[:-1] * positives)
-        hidden = flagging_hidden(found, flagged, np.full(len(found), positives), disclosure)
+        hidden = flagging_hidden(
+            found,
+            flagged,
+            np.full(len(found), positives),
+            np.full(len(found), len(rows)),
+            disclosure,
+        )
         # The last point (recall 0) has no threshold: it flags no case.
         keep = np.append(~hidden.to_numpy(), False)
         axes.plot(
@@ -246,33 +252,84 @@ def pr_curve_figure(predictions: pd.DataFrame, title: str, disclosure: Disclosur
 
 
 def flagging_hidden(
-    found: np.ndarray, flagged: np.ndarray, positives: np.ndarray, disclosure: Disclosure
+    found: np.ndarray,
+    flagged: np.ndarray,
+    positives: np.ndarray,
+    cases: np.ndarray,
+    disclosure: Disclosure,
 ) -> pd.Series:
     """Whether each flagging rule's precision and recall (and what derives from
-    them) must be suppressed: together they reveal its flagged cases with and
-    without the outcome, and the cases with the outcome it missed, so all go
-    when any of these numbers 1 to ``disclosure.min_count - 1``."""
+    them) must be suppressed: with the test cases and those with the outcome
+    (shown elsewhere) they reveal its flagged and unflagged cases, each with
+    and without the outcome, so all go when any of these numbers 1 to
+    ``disclosure.min_count - 1``."""
     return pd.Series(
         [
-            rate_is_disclosive(f, n, disclosure) or rate_is_disclosive(f, p, disclosure)
-            for f, n, p in zip(found, flagged, positives, strict=True)
+            rate_is_disclosive(f, n, disclosure)
+            or rate_is_disclosive(f, p, disclosure)
+            # flagging every case leaves no unflagged one to reveal
+            or (total > n and rate_is_disclosive(p - f, total - n, disclosure))
+            for f, n, p, total in zip(found, flagged, positives, cases, strict=True)
         ]
     )
 
 
+def differenced_hidden(
+    found: np.ndarray,
+    flagged: np.ndarray,
+    hidden: pd.Series,
+    first: np.ndarray,
+    disclosure: Disclosure,
+) -> np.ndarray:
+    """``hidden`` (one model's flagging rules), with more rules hidden so that no
+    two shown ones differ by a count from 1 to ``disclosure.min_count - 1``:
+    the rules flag nested sets of cases (the highest scored), so subtracting
+    two rules' flagged cases and those found gives the cases scored between
+    them and how many had the outcome. The ``first`` rules (the decision
+    threshold, which the models table shows) are kept first, then the others
+    from the fewest flagged."""
+    shown: list[int] = []
+    for i in sorted(range(len(found)), key=lambda i: (not first[i], flagged[i])):
+        if hidden.iloc[i]:
+            continue
+        if all(
+            flagged[j] == flagged[i]
+            or not rate_is_disclosive(
+                abs(found[i] - found[j]), abs(flagged[i] - flagged[j]), disclosure
+            )
+            for j in shown
+        ):
+            shown.append(i)
+    return ~np.isin(np.arange(len(found)), shown)
+
+
 def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Precision, recall and F0.1 across score thresholds and top-k% rules (of
-    one model); a rule's rates are suppressed when the flagged cases, those of
-    them with or without the outcome, or the cases with the outcome it missed
-    number from 1 to ``disclosure.min_count - 1``."""
+    one model); a rule's rates are suppressed when its flagged or unflagged
+    cases, those of them with or without the outcome (``flagging_hidden``), or
+    the cases scored between it and another rule shown, or those of them with
+    or without the outcome (``differenced_hidden``), number from 1 to
+    ``disclosure.min_count - 1``."""
     flagged = thresholds["n_flagged"].to_numpy()
     found = np.nan_to_num(thresholds["precision"].to_numpy() * flagged).round()
     recall = thresholds["recall"].to_numpy()
-    # Every rule counts the same test cases with the outcome.
+    # Every rule counts the same test cases, and the same ones with the outcome.
     positives = np.nanmax(
         np.divide(found, recall, out=np.full(len(found), np.nan), where=recall > 0), initial=0
     ).round()
-    hidden = flagging_hidden(found, flagged, np.full(len(found), positives), disclosure)
+    share = thresholds["flagged_share"].to_numpy()
+    cases = np.nanmax(
+        np.divide(flagged, share, out=np.full(len(found), np.nan), where=share > 0), initial=0
+    ).round()
+    hidden = differenced_hidden(
+        found,
+        flagged,
+        flagging_hidden(
+            found, flagged, np.full(len(found), positives), np.full(len(found), cases), disclosure
+        ),
+        thresholds["is_decision_threshold"].to_numpy(dtype=bool),
+        disclosure,
+    )
     return pd.DataFrame(
         {
             "rule": [
@@ -1187,7 +1244,7 @@ def models_table(rows: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     flagged = np.divide(
         found, rows["precision"].to_numpy(), out=np.zeros(len(rows)), where=found > 0
     ).round()
-    hidden = flagging_hidden(found, flagged, positives, disclosure)
+    hidden = flagging_hidden(found, flagged, positives, rows["n_test"].to_numpy(), disclosure)
     return pd.DataFrame(
         {
             "design": rows["design"].map(DESIGN_LABELS),
