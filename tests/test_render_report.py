@@ -345,29 +345,29 @@ def test_the_answer_comes_from_the_time_ordered_designs_only():
     # random designs meeting the bar do not make the answer "yes"
     random_yes = {"random_structured": YES, "random_text": YES}
     both_no = summary_of(random_yes | {"time_structured": NO, "time_text": NO})
-    answer = honest_answer(both_no, 0.65, "time_text")
+    answer = honest_answer(both_no, 0.65, "time_text", DISCLOSURE)
     assert answer.startswith("No, not on future cases.")
     assert "with structured data only, 0.700 (95% interval 0.400 to 0.900): does not" in answer
     assert "bar of 0.65" in answer and "base rate, 0.100" in answer
     unsure = summary_of(random_yes | {"time_structured": NO, "time_text": UNSURE})
-    assert honest_answer(unsure, 0.65, "time_text").startswith("Cannot tell yet.")
+    assert honest_answer(unsure, 0.65, "time_text", DISCLOSURE).startswith("Cannot tell yet.")
     yes = summary_of({"random_text": NO, "time_structured": UNSURE, "time_text": YES})
-    assert honest_answer(yes, 0.65, "time_text").startswith("Yes, on future cases.")
+    assert honest_answer(yes, 0.65, "time_text", DISCLOSURE).startswith("Yes, on future cases.")
     assert "time-ordered design with structured data and text was not run" in honest_answer(
-        summary_of(random_yes), 0.65, "time_text"
+        summary_of(random_yes), 0.65, "time_text", DISCLOSURE
     )
 
 
 def test_only_the_pre_specified_design_decides_the_answer():
     # Two chances at "yes" would nearly double the risk of a false one.
     structured_yes = summary_of({"time_structured": YES, "time_text": NO})
-    answer = honest_answer(structured_yes, 0.65, "time_text")
+    answer = honest_answer(structured_yes, 0.65, "time_text", DISCLOSURE)
     assert answer.startswith("No, not on future cases.")
     assert "with structured data only, 0.500 (95% interval 0.400 to 0.900): meets" in answer
     assert "and text (the pre-specified design, which decides), 0.800" in answer
     assert answer.index("structured data only") < answer.index("pre-specified")
     structured_unsure = summary_of({"time_structured": UNSURE, "time_text": NO})
-    assert honest_answer(structured_unsure, 0.65, "time_text").startswith(
+    assert honest_answer(structured_unsure, 0.65, "time_text", DISCLOSURE).startswith(
         "No, not on future cases."
     )
 
@@ -386,10 +386,10 @@ def test_the_config_s_feature_sets_give_the_designs_and_the_one_that_answers():
 
 def test_without_text_the_structured_design_answers_and_the_report_says_why():
     summary = summary_of({"random_structured": YES, "time_structured": UNSURE})
-    answer = honest_answer(summary, 0.65, answer_design(STRUCTURED_ONLY))
+    answer = honest_answer(summary, 0.65, answer_design(STRUCTURED_ONLY), DISCLOSURE)
     assert answer.startswith("Cannot tell yet.")
     assert "with structured data only (the pre-specified design, which decides), 0.800" in answer
-    section = headline_section(summary, STRUCTURED_ONLY, 0.65, None, None, None)
+    section = headline_section(summary, STRUCTURED_ONLY, 0.65, None, None, None, DISCLOSURE)
     assert "predicted under two study designs, with structured data only." in section
     assert "One pre-specified design, time-ordered with structured data only, decides" in section
     assert (
@@ -399,9 +399,31 @@ def test_without_text_the_structured_design_answers_and_the_report_says_why():
     ) in section
     assert "time-ordered with text" not in section and "four study designs" not in section
     with_text = headline_section(
-        summary_of({"time_structured": NO, "time_text": NO}), WITH_TEXT, 0.65, None, None, None
+        summary_of({"time_structured": NO, "time_text": NO}),
+        WITH_TEXT,
+        0.65,
+        None,
+        None,
+        None,
+        DISCLOSURE,
     )
     assert "four study designs" in with_text and "switched off" not in with_text
+
+
+def test_a_test_set_with_few_cases_with_the_outcome_hides_its_base_rate():
+    # 120 test cases, 6 with the outcome: the split table hides the base rate,
+    # so the headline table and the answer may not show it beside the cases.
+    summary = summary_of({"time_structured": NO, "time_text": NO}).assign(
+        n_test=120, base_rate=0.05
+    )
+    table = verdict_table(summary, DISCLOSURE)
+    assert table["base rate"].tolist() == ["suppressed"] * 2
+    assert table["test cases"].tolist() == [120, 120]
+    answer = honest_answer(summary, 0.65, "time_text", DISCLOSURE)
+    assert "0.050" not in answer
+    assert "the base rate (not shown: fewer than 10 test cases had, or had not," in answer
+    few_cases = verdict_table(summary.assign(n_test=8, base_rate=0.5), DISCLOSURE)
+    assert few_cases["test cases"].tolist() == ["<10"] * 2
 
 
 def test_outcome_definitions_give_the_text_window_only_when_text_is_on():
@@ -423,13 +445,13 @@ def test_headline_marks_the_random_designs_optimistic():
     summary = summary_of(
         {"random_structured": YES, "random_text": YES, "time_structured": NO, "time_text": NO}
     )
-    table = verdict_table(summary)
+    table = verdict_table(summary, DISCLOSURE)
     assert table["verdict"].tolist() == [YES] * 2 + [NO] * 2
     assert table["estimate"].tolist()[1:3] == [
         "optimistic: may learn from the future",
         "honest: future cases",
     ]
-    section = headline_section(summary, WITH_TEXT, 0.65, None, None, None)
+    section = headline_section(summary, WITH_TEXT, 0.65, None, None, None, DISCLOSURE)
     assert "<h2>The answer</h2>" in section
     assert "<li><b>escalation</b>: No, not on future cases." in section
     # the optimistic rows are not coloured green

@@ -6,6 +6,7 @@ import pandas as pd
 
 from common import SCHEMAS
 from render_report import verdict_table
+from report_wording import Disclosure
 from summarise_results import summarise
 
 
@@ -49,7 +50,7 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
     }
     assert not summarise(metrics, details, "time_structured")["decides"].any()
     assert summary["baseline_average_precision"].tolist() == [0.2, 0.2]
-    table = verdict_table(summary)
+    table = verdict_table(summary, Disclosure(min_count=10))
     assert table["verdict"].tolist() == ["meets the bar", "meets the bar"]
     assert "selected" not in summary.columns
     # the verdict is the answer: no point-estimate flag beside it to contradict it

@@ -10,6 +10,7 @@ from write_model_card import (
     leakage_checks,
     markdown_table,
     model_card,
+    results_table,
 )
 
 DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
@@ -131,6 +132,7 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
             "ap_ci_upper": [0.5, 0.6, 0.4, 0.8],
             "baseline_average_precision": 0.2,
             "base_rate": 0.1,
+            "n_test": 400,
             "cv_ap_lower_bound": 0.35,
             "verdict": ["does not meet the bar"] * 3 + ["meets the bar"],
         }
@@ -219,6 +221,7 @@ def test_model_card_without_text_rests_on_the_structured_designs(cohort):
             "ap_ci_upper": [0.6, 0.8],
             "baseline_average_precision": 0.2,
             "base_rate": 0.1,
+            "n_test": 400,
             "cv_ap_lower_bound": 0.35,
             "verdict": ["does not meet the bar", "meets the bar"],
         }
@@ -343,3 +346,31 @@ def test_flagged_features_hide_an_extreme_group_share_counted_from_few_children(
     named = "`closure_marker` (single-feature extreme-group precision suppressed, threshold 0.9)"
     assert named in sentence
     assert "0.950" not in sentence
+
+
+def test_results_table_hides_a_base_rate_counted_from_few_cases():
+    # 120 test cases, 6 with the outcome (the report's split table hides it too)
+    summary = pd.DataFrame(
+        {
+            "design": ["time_structured", "time_text"],
+            "model": "lightgbm",
+            "average_precision": 0.3,
+            "ap_ci_lower": 0.2,
+            "ap_ci_upper": 0.4,
+            "baseline_average_precision": 0.1,
+            "base_rate": [0.05, 0.5],
+            "n_test": 120,
+            "cv_ap_lower_bound": 0.3,
+            "verdict": "does not meet the bar",
+        }
+    )
+    curves = pd.DataFrame(
+        {
+            "design": "time_text",
+            "fraction": [0.25, 0.5, 1.0],
+            "n_train": [25, 50, 100],
+            "test_average_precision": [0.3, 0.3, 0.3],
+        }
+    )
+    table = results_table(summary, curves, DISCLOSURE)
+    assert table["base rate"].tolist() == ["suppressed", 0.5]

@@ -50,9 +50,11 @@ from report_wording import (  # noqa: E402
     honest_answer,
     is_time_ordered,
     rate_is_disclosive,
+    shown_base_rate,
     shown_cases,
     shown_count,
     shown_disparities,
+    shown_rate,
     shown_values,
     study_designs,
     suppressed_groups,
@@ -110,9 +112,10 @@ def table_html(frame: pd.DataFrame, row_classes: list[str] | None = None) -> str
     return f'<div class="scroll"><table><tr>{header}</tr>{"".join(rows)}</table></div>'
 
 
-def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
+def verdict_table(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """The headline table: one row per outcome and design; the estimate column
-    marks the random designs optimistic."""
+    marks the random designs optimistic. A test set's cases and base rate are
+    not shown when they would reveal a count below ``disclosure.min_count``."""
     time_ordered = is_time_ordered(summary["design"])
     return pd.DataFrame(
         {
@@ -126,11 +129,14 @@ def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
                 for low, high in zip(summary["ap_ci_lower"], summary["ap_ci_upper"], strict=True)
             ],
             "baseline AP": summary["baseline_average_precision"],
-            "base rate": summary["base_rate"],
+            "base rate": [
+                shown_base_rate(rate, n, disclosure)
+                for rate, n in zip(summary["base_rate"], summary["n_test"], strict=True)
+            ],
             "ROC AUC": summary["roc_auc"],
             "CV AP lower bound": summary["cv_ap_lower_bound"],
             "overfitting gap": summary["cv_ap_lower_bound"] - summary["average_precision"],
-            "test cases": summary["n_test"].astype(int),
+            "test cases": [shown_count(n, disclosure) for n in summary["n_test"]],
             "verdict": summary["verdict"],
         }
     )
@@ -140,14 +146,6 @@ def month_of(date: pd.Timestamp) -> str:
     """A date as the shared report shows it: its year and month (an exact
     first or last date can single out one case)."""
     return date.strftime("%Y-%m")
-
-
-def shown_rate(numerator: int, denominator: int, disclosure: Disclosure) -> float | str:
-    """``numerator / denominator`` as the shared report may show it: suppressed
-    when either count, or their difference, is below ``disclosure.min_count``."""
-    if rate_is_disclosive(numerator, denominator, disclosure):
-        return SUPPRESSED
-    return numerator / denominator
 
 
 def cohort_table(cohorts: dict[str, pd.DataFrame], disclosure: Disclosure) -> pd.DataFrame:
@@ -1094,6 +1092,7 @@ def headline_section(
     refits: pd.DataFrame | None,
     deltas: pd.DataFrame | None,
     compared_with: str | None,
+    disclosure: Disclosure,
 ) -> str:
     """The verdict of every outcome and design against the bar, with the refit
     intervals and the changes since an earlier run when there are any. The
@@ -1126,7 +1125,7 @@ def headline_section(
         '<ul class="answer">',
         *(
             f"<li><b>{html.escape(outcome)}</b>: "
-            f"{html.escape(honest_answer(rows, success_threshold, answer))}</li>"
+            f"{html.escape(honest_answer(rows, success_threshold, answer, disclosure))}</li>"
             for outcome, rows in summary.groupby("outcome", sort=False)
         ),
         "</ul>",
@@ -1138,7 +1137,7 @@ def headline_section(
             summary["verdict"], is_time_ordered(summary["design"]), strict=True
         )
     ]
-    parts.append(table_html(verdict_table(summary), classes))
+    parts.append(table_html(verdict_table(summary, disclosure), classes))
     parts.append(
         '<p class="note">Rows of the random designs are in italics and not coloured: their '
         "test cases are spread over the same years as the training cases, so the model may "
@@ -1423,6 +1422,7 @@ def render(
             artefacts.refits,
             artefacts.deltas,
             compared_with,
+            disclosure,
         ),
         outcome_definitions(outcomes, text),
         f'<h2>What this report hides</h2><p class="note">{disclosure.note()}</p>',

@@ -75,12 +75,16 @@ def is_time_ordered(designs: pd.Series) -> pd.Series:
     return designs.isin(list(TIME_ORDERED_DESIGNS))
 
 
-def honest_answer(rows: pd.DataFrame, success_threshold: float, answer: str) -> str:
+def honest_answer(
+    rows: pd.DataFrame, success_threshold: float, answer: str, disclosure: "Disclosure"
+) -> str:
     """The plain answer for one outcome (its rows of the summary), from the
     pre-specified design ``answer`` (``answer_design``) alone: yes when it
     meets the bar, no when it cannot, otherwise that we cannot tell. The other
     time-ordered design, if run, is reported beside it but does not decide:
-    two chances at "yes" would nearly double the risk of a false one."""
+    two chances at "yes" would nearly double the risk of a false one. The base
+    rate is not given when it would reveal a count below
+    ``disclosure.min_count`` (``shown_base_rate``)."""
     honest = rows.loc[is_time_ordered(rows["design"])]
     primary = honest.loc[honest["design"] == answer]
     if primary.empty:
@@ -103,12 +107,18 @@ def honest_answer(rows: pd.DataFrame, success_threshold: float, answer: str) -> 
     )
     # Both time-ordered designs test on the same cases: one baseline, one base rate.
     first = primary.iloc[0]
+    base_rate = shown_base_rate(first["base_rate"], first["n_test"], disclosure)
     return (
         f"{opening}. Tested on the latest cases, held out as future cases would be "
         f"(time-ordered designs), the selected models' average precision against the bar of "
         f"{success_threshold:.2f} was: {results}. Ranking by previous referrals scored "
         f"{first['baseline_average_precision']:.3f}; ranking at random scores the base "
-        f"rate, {first['base_rate']:.3f}."
+        + (
+            f"rate, {base_rate:.3f}."
+            if base_rate != SUPPRESSED
+            else f"rate (not shown: fewer than {disclosure.min_count} test cases had, or "
+            "had not, the outcome)."
+        )
     )
 
 
@@ -204,6 +214,21 @@ def audit_share_hidden(audit: pd.DataFrame, disclosure: Disclosure) -> list[bool
         not pd.isna(cases) and rate_is_disclosive(positives, cases, disclosure)
         for positives, cases in zip(audit["positives"], audit["cases"], strict=True)
     ]
+
+
+def shown_rate(numerator: int, denominator: int, disclosure: Disclosure) -> float | str:
+    """``numerator / denominator`` as the shared documents may show it:
+    suppressed when either count, or their difference, is below
+    ``disclosure.min_count``."""
+    if rate_is_disclosive(numerator, denominator, disclosure):
+        return SUPPRESSED
+    return numerator / denominator
+
+
+def shown_base_rate(base_rate: float, cases: int, disclosure: Disclosure) -> float | str:
+    """The base rate of a test set of ``cases`` (the summary's ``base_rate``
+    and ``n_test``) as the shared documents may show it (``shown_rate``)."""
+    return shown_rate(round(base_rate * cases), int(cases), disclosure)
 
 
 def suppressed_groups(groups: pd.DataFrame, disclosure: Disclosure) -> pd.Series:

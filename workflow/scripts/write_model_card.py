@@ -51,6 +51,7 @@ from report_wording import (
     honest_answer,
     is_time_ordered,
     rate_is_disclosive,
+    shown_base_rate,
     shown_cases,
     shown_count,
     shown_disparities,
@@ -165,9 +166,12 @@ def flagged_features(audit: pd.DataFrame, disclosure: Disclosure) -> str:
     )
 
 
-def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+def results_table(
+    summary: pd.DataFrame, curves: pd.DataFrame, disclosure: Disclosure
+) -> pd.DataFrame:
     """One row per design: the selected model against the bar (the random
-    designs' verdicts marked optimistic)."""
+    designs' verdicts marked optimistic); a base rate that would reveal a
+    count below ``disclosure.min_count`` is suppressed."""
     rows = []
     time_ordered = is_time_ordered(summary["design"])
     for row, honest in zip(summary.itertuples(index=False), time_ordered, strict=True):
@@ -179,7 +183,7 @@ def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
                 "test AP": row.average_precision,
                 "95% interval": f"{row.ap_ci_lower:.3f} to {row.ap_ci_upper:.3f}",
                 "baseline AP": row.baseline_average_precision,
-                "base rate": row.base_rate,
+                "base rate": shown_base_rate(row.base_rate, row.n_test, disclosure),
                 "overfitting gap": row.cv_ap_lower_bound - row.average_precision,
                 "verdict": row.verdict if honest else f"{row.verdict} (optimistic)",
                 "more data would help?": answer,
@@ -316,9 +320,9 @@ def model_card(
         "lower bound minus the test AP. The random designs may learn from the future: their "
         "verdicts are marked optimistic.",
         "",
-        f"**Answer:** {honest_answer(summary, success_threshold, answer)}",
+        f"**Answer:** {honest_answer(summary, success_threshold, answer, disclosure)}",
         "",
-        markdown_table(results_table(summary, curves)),
+        markdown_table(results_table(summary, curves, disclosure)),
         "",
         f"## Fairness ({DESIGN_LABELS[answer].lower()})",
         "",
