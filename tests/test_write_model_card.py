@@ -205,6 +205,7 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
     assert "2018-01-01" not in card and "2019-06-01" not in card
     assert "`disclosure.min_count` (now 10)" in card
     assert "## Leakage checks" in card
+    assert "| families on both sides of a split (outer or inner) | random | 0 |" in card
     assert "No feature predicts the outcome implausibly well on its own" in card
     assert "r1" not in card and "f1" not in card
 
@@ -247,24 +248,9 @@ def test_model_card_without_text_rests_on_the_structured_designs(cohort):
         "horizon_months": 3,
         "text_window_days": 21,
     }
-    card = model_card(
-        "la9",
-        "escalation",
-        definition,
-        ["structured"],
-        0.65,
-        cohort,
-        splits,
-        features,
-        AUDIT,
-        summary,
-        fairness,
-        curves,
-        [0.8, 1.25],
-        DISCLOSURE,
-        30,
-        18,
-    )
+    first = ["la9", "escalation", definition, ["structured"], 0.65, cohort]
+    rest = [features, AUDIT, summary, fairness, curves, [0.8, 1.25], DISCLOSURE, 30, 18]
+    card = model_card(*first, splits, *rest)
     assert "**Answer:** Yes, on future cases." in card
     assert "with structured data only (the pre-specified design, which decides), 0.700" in card
     assert "switched off in the config (designs.text: false)" in card
@@ -272,6 +258,10 @@ def test_model_card_without_text_rests_on_the_structured_designs(cohort):
     assert "## Fairness (time-ordered split, structured data only)" in card
     # the fairness of the design that answers
     assert "| sex | male | 50 | false discovery rate | 1.600 | female |" in card
+    # a failed leakage check's count of 1 to 9 families is not shown
+    splits["random"] = splits_of({"r1": "train", "r2": "test", "r3": "test", "r4": "train"})
+    card = model_card(*first, splits, *rest)
+    assert "| families on both sides of a split (outer or inner) | random | <10 |" in card
     assert "no case notes were used" in card and "case-note text from" not in card
     assert "Four designs" not in card and "structured data and text" not in card
 

@@ -350,7 +350,7 @@ def model_card(
         "",
         "Counts of what each check looks for; every count must be 0.",
         "",
-        markdown_table(leaks),
+        markdown_table(leaks.assign(count=[shown_count(n, disclosure) for n in leaks["count"]])),
         "",
         flagged_features(audit, disclosure),
         "",
