@@ -45,7 +45,9 @@ from report_wording import (  # noqa: E402
     answer_design,
     audit_share_hidden,
     cohort_rules,
+    decision_rule_hidden,
     disparity_summary,
+    flagging_hidden,
     hidden_rates,
     honest_answer,
     is_time_ordered,
@@ -247,29 +249,6 @@ def pr_curve_figure(predictions: pd.DataFrame, title: str, disclosure: Disclosur
     axes.legend(fontsize=7, loc="upper right")
     figure.tight_layout()
     return figure
-
-
-def flagging_hidden(
-    found: np.ndarray,
-    flagged: np.ndarray,
-    positives: np.ndarray,
-    cases: np.ndarray,
-    disclosure: Disclosure,
-) -> pd.Series:
-    """Whether each flagging rule's precision and recall (and what derives from
-    them) must be suppressed: with the test cases and those with the outcome
-    (shown elsewhere) they reveal its flagged and unflagged cases, each with
-    and without the outcome, so all go when any of these numbers 1 to
-    ``disclosure.min_count - 1``."""
-    return pd.Series(
-        [
-            rate_is_disclosive(f, n, disclosure)
-            or rate_is_disclosive(f, p, disclosure)
-            # flagging every case leaves no unflagged one to reveal
-            or (total > n and rate_is_disclosive(p - f, total - n, disclosure))
-            for f, n, p, total in zip(found, flagged, positives, cases, strict=True)
-        ]
-    )
 
 
 def differenced_hidden(
@@ -1237,13 +1216,8 @@ def leakage_section(audits: dict[str, pd.DataFrame], disclosure: Disclosure) -> 
 def models_table(rows: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Every model of every design of one outcome on the test set; precision and
     recall at the decision threshold are suppressed when they reveal a count
-    below ``disclosure.min_count`` (``flagging_hidden``)."""
-    positives = (rows["base_rate"] * rows["n_test"]).round().to_numpy()
-    found = np.nan_to_num(rows["recall"].to_numpy() * positives).round()
-    flagged = np.divide(
-        found, rows["precision"].to_numpy(), out=np.zeros(len(rows)), where=found > 0
-    ).round()
-    hidden = flagging_hidden(found, flagged, positives, rows["n_test"].to_numpy(), disclosure)
+    below ``disclosure.min_count`` (``decision_rule_hidden``)."""
+    hidden = decision_rule_hidden(rows, disclosure)
     return pd.DataFrame(
         {
             "design": rows["design"].map(DESIGN_LABELS),

@@ -1,8 +1,9 @@
 """Labels, plain answers and disclosure rules shared by the HTML report
-(``render_report``) and the model cards (``write_model_card``).
+(``render_report``), the model cards (``write_model_card``) and the CSV copies
+of the summaries (``summarise_results``, ``summarise_las``).
 
-Both documents are meant to be shared beyond the LA's analysts, so both apply
-one disclosure count, ``disclosure.min_count`` (``Disclosure``): no count from
+All are meant to be shared beyond the LA's analysts, so all apply one
+disclosure count, ``disclosure.min_count`` (``Disclosure``): no count from
 1 to ``min_count - 1`` is shown (``shown_count``), nor any rate or verdict whose
 numerator or denominator is such a count or is 0 (``rate_is_disclosive``). A
 group of children smaller than it, or with fewer cases with (or without) the
@@ -11,12 +12,13 @@ group of its attribute where only one would be hidden (its figures could
 otherwise be worked out from the totals; ``suppressed_groups``). The Parquet
 files keep every figure.
 
-Both rules list this module as an input (``imported_scripts`` in common.smk), so
-editing it reruns both.
+Their rules list this module as an input (``imported_scripts`` in common.smk), so
+editing it reruns them.
 """
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 FAIRNESS_RATES = {
@@ -229,6 +231,65 @@ def shown_base_rate(base_rate: float, cases: int, disclosure: Disclosure) -> flo
     """The base rate of a test set of ``cases`` (the summary's ``base_rate``
     and ``n_test``) as the shared documents may show it (``shown_rate``)."""
     return shown_rate(round(base_rate * cases), int(cases), disclosure)
+
+
+def flagging_hidden(
+    found: np.ndarray,
+    flagged: np.ndarray,
+    positives: np.ndarray,
+    cases: np.ndarray,
+    disclosure: Disclosure,
+) -> pd.Series:
+    """Whether each flagging rule's precision and recall (and what derives from
+    them) must be suppressed: with the test cases and those with the outcome
+    (shown elsewhere) they reveal its flagged and unflagged cases, each with
+    and without the outcome, so all go when any of these numbers 1 to
+    ``disclosure.min_count - 1``."""
+    return pd.Series(
+        [
+            rate_is_disclosive(f, n, disclosure)
+            or rate_is_disclosive(f, p, disclosure)
+            # flagging every case leaves no unflagged one to reveal
+            or (total > n and rate_is_disclosive(p - f, total - n, disclosure))
+            for f, n, p, total in zip(found, flagged, positives, cases, strict=True)
+        ]
+    )
+
+
+def decision_rule_hidden(rows: pd.DataFrame, disclosure: Disclosure) -> pd.Series:
+    """Whether each model's precision and recall at the decision threshold
+    (rows of the ``metrics`` or ``summary`` table) must be suppressed
+    (``flagging_hidden``), its counts recovered from them, the base rate and
+    the test cases."""
+    positives = (rows["base_rate"] * rows["n_test"]).round().to_numpy()
+    found = np.nan_to_num(rows["recall"].to_numpy() * positives).round()
+    flagged = np.divide(
+        found, rows["precision"].to_numpy(), out=np.zeros(len(rows)), where=found > 0
+    ).round()
+    hidden = flagging_hidden(found, flagged, positives, rows["n_test"].to_numpy(), disclosure)
+    return hidden.set_axis(rows.index)
+
+
+def shareable_summary(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """The summary (or the cross-LA summary) as its CSV copy shows it: Snakemake's
+    report shows that copy and the cross-LA one goes beyond the LA, so the
+    test cases, base rate, precision and recall are shown as the report shows
+    them (``shown_count``, ``shown_base_rate``, ``decision_rule_hidden``), and
+    figures to four decimals. The Parquet files keep every figure."""
+    hidden = decision_rule_hidden(summary, disclosure)
+    shared = summary.copy()
+    for column in ("precision", "recall"):
+        shared[column] = [
+            SUPPRESSED if hide else f"{value:.4f}"
+            for value, hide in zip(summary[column], hidden, strict=True)
+        ]
+    base_rates = [
+        shown_base_rate(rate, n, disclosure)
+        for rate, n in zip(summary["base_rate"], summary["n_test"], strict=True)
+    ]
+    shared["base_rate"] = [rate if rate == SUPPRESSED else f"{rate:.4f}" for rate in base_rates]
+    shared["n_test"] = [shown_count(n, disclosure) for n in summary["n_test"]]
+    return shared
 
 
 def suppressed_groups(groups: pd.DataFrame, disclosure: Disclosure) -> pd.Series:
