@@ -301,10 +301,12 @@ def test_fold_table_and_picture_cover_every_fold():
     )
     table = fold_table(diagnostics, DISCLOSURE)
     assert table["fold"].tolist() == ["outer", "outer", "inner 0", "inner 0"]
-    # The reviewer's case: "71 rows, 1 positive, 2016-05-12 to 2016-10-15".
-    assert table["rows"].tolist() == [10, 200, 71, "<10"]
-    assert table["positives"].tolist() == ["<10", 20, "<10", "<10"]
-    assert table["base rate"].tolist() == ["suppressed", 0.1, "suppressed", "suppressed"]
+    # The reviewer's case: "71 rows, 1 positive, 2016-05-12 to 2016-10-15". A
+    # fold's roles add up to totals shown elsewhere (the cohort's, the outer
+    # training rows'): where one role's count is hidden, so is the other's.
+    assert table["rows"].tolist() == [10, 200, "suppressed", "<10"]
+    assert table["positives"].tolist() == ["<10", "suppressed", "<10", "<10"]
+    assert table["base rate"].tolist() == ["suppressed"] * 4
     assert table["from"].tolist() == ["2020-01", "2018-01", "2018-01", "2019-01"]
     assert table["to"].iloc[0] == "2020-12"
     assert "0.014" not in table_html(table)
@@ -315,6 +317,32 @@ def test_fold_table_and_picture_cover_every_fold():
     test_bar = figure.axes[0].patches[0]
     assert mdates.num2date(test_bar.get_x()).strftime("%Y-%m-%d") == "2020-01-01"
     assert mdates.num2date(test_bar.get_x() + test_bar.get_width()).month == 12
+
+
+def test_fold_table_hides_counts_that_the_other_role_of_the_fold_reveals():
+    # The bundled LA's NFA re-referral, random split: the validation fold's 9
+    # positives showed as <10, but the training rows' 43 less the fit rows' 34
+    # gave them; the rows (145 = 723 - 578) are safe to show.
+    diagnostics = pd.DataFrame(
+        {
+            "fold": pd.Series([-1, -1, 0, 0], dtype="int16"),
+            "role": ["test", "train", "fit", "validate"],
+            "rows": [484, 723, 578, 145],
+            "positives": [28, 43, 34, 9],
+            "first_prediction_time": pd.to_datetime(["2014-05-01"] * 4),
+            "last_prediction_time": pd.to_datetime(["2019-03-30"] * 4),
+            "shared_families": [0, 0, 0, 0],
+        }
+    )
+    table = fold_table(diagnostics, DISCLOSURE)
+    assert table["rows"].tolist() == [484, 723, 578, 145]
+    assert table["positives"].tolist() == [28, 43, "suppressed", "<10"]
+    assert table["base rate"].tolist()[:2] == pytest.approx([28 / 484, 43 / 723])
+    assert table["base rate"].tolist()[2:] == ["suppressed"] * 2
+    # and a role with few cases without the outcome (5 of 30) hides its
+    # positives, and so the other role's
+    few_without = diagnostics.assign(rows=[484, 723, 30, 693], positives=[28, 43, 25, 18])
+    assert fold_table(few_without, DISCLOSURE)["positives"].tolist()[2:] == ["suppressed"] * 2
 
 
 def summary_of(verdicts: dict[str, str]) -> pd.DataFrame:
@@ -668,6 +696,9 @@ def test_cohort_and_split_tables_show_months_and_no_small_counts():
     assert (row["referrals"], row["children"], row["families"]) == (30, 30, "<10")
     assert row["positives"] == "<10" and row["base rate"] == "suppressed"
     assert (row["first referral"], row["last referral"]) == ("2016-05", "2016-12")
+    # 25 of 30 with the outcome: the 25 would give the 5 without it
+    most = cohort_table({"escalation": cohort.assign(label=[1] * 25 + [0] * 5)}, DISCLOSURE)
+    assert most.iloc[0]["positives"] == most.iloc[0]["base rate"] == "suppressed"
     roles = ["train"] * 20 + ["test"] * 8 + ["excluded"] * 2
     split = pd.DataFrame({"referral_id": cohort["referral_id"], "fold": -1, "role": roles})
     table = split_table({("escalation", "time"): split}, {"escalation": cohort}, DISCLOSURE)

@@ -5,6 +5,7 @@ import pytest
 
 from report_wording import Disclosure
 from write_model_card import (
+    data_sentence,
     fairness_findings,
     flagged_features,
     leakage_checks,
@@ -336,6 +337,21 @@ def test_flagged_features_hide_an_extreme_group_share_counted_from_few_children(
     named = "`closure_marker` (single-feature extreme-group precision suppressed, threshold 0.9)"
     assert named in sentence
     assert "0.950" not in sentence
+
+
+def test_data_sentence_hides_cases_with_the_outcome_that_give_those_without():
+    # 25 of 30 referrals with the outcome: the 25 would give the 5 without it
+    many = pd.DataFrame(
+        {
+            "child_id": [f"c{i}" for i in range(30)],
+            "family_id": [f"f{i}" for i in range(30)],
+            "referral_date": pd.date_range("2018-01-01", periods=30, freq="7D"),
+            "label": [1] * 25 + [0] * 5,
+        }
+    )
+    sentence = data_sentence(many, False, DISCLOSURE)
+    assert "30 referrals of 30 children in 30 families, referred between 2018-01 and " in (sentence)
+    assert "; suppressed (a share not shown) had the outcome." in sentence
 
 
 def test_results_table_hides_a_base_rate_counted_from_few_cases():

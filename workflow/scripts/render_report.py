@@ -56,6 +56,7 @@ from report_wording import (  # noqa: E402
     shown_cases,
     shown_count,
     shown_disparities,
+    shown_pair,
     shown_rate,
     shown_values,
     study_designs,
@@ -161,7 +162,7 @@ def cohort_table(cohorts: dict[str, pd.DataFrame], disclosure: Disclosure) -> pd
                 "referrals": shown_count(len(cohort), disclosure),
                 "children": shown_count(cohort["child_id"].nunique(), disclosure),
                 "families": shown_count(cohort["family_id"].nunique(), disclosure),
-                "positives": shown_count(positives, disclosure),
+                "positives": shown_pair(positives, len(cohort), disclosure),
                 "base rate": shown_rate(positives, len(cohort), disclosure),
                 "first referral": month_of(cohort["referral_date"].min()),
                 "last referral": month_of(cohort["referral_date"].max()),
@@ -183,17 +184,23 @@ def split_table(
         families = {
             role: set(outer.loc[outer["role"] == role, "family_id"]) for role in ("train", "test")
         }
-        train = outer.loc[outer["role"] == "train"]
+        roles = (
+            outer.groupby("role")["label"]
+            .agg(rows="size", positives="sum")
+            .reindex(["train", "test", "excluded"], fill_value=0)
+        )
+        # as the outer fold's rows of the fold table show them
+        shown = shown_roles(roles["rows"], roles["positives"], disclosure).set_axis(roles.index)
         test = outer.loc[outer["role"] == "test"]
         rows.append(
             {
                 "outcome": outcome,
                 "split": timing,
-                "train rows": shown_count(len(train), disclosure),
-                "test rows": shown_count(len(test), disclosure),
-                "excluded rows": shown_count((outer["role"] == "excluded").sum(), disclosure),
-                "train base rate": shown_rate(int(train["label"].sum()), len(train), disclosure),
-                "test base rate": shown_rate(int(test["label"].sum()), len(test), disclosure),
+                "train rows": shown.loc["train", "rows"],
+                "test rows": shown.loc["test", "rows"],
+                "excluded rows": shown.loc["excluded", "rows"],
+                "train base rate": shown.loc["train", "base rate"],
+                "test base rate": shown.loc["test", "base rate"],
                 "test from": month_of(test["referral_date"].min()),
                 "families in both": shown_count(
                     len(families["train"] & families["test"]), disclosure
@@ -809,17 +816,21 @@ def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd
 
 
 def fold_table(diagnostics: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
-    """Class balance, months and sibling overlap of every fold of one split."""
+    """Class balance, months and sibling overlap of every fold of one split;
+    each fold's rows and positives as ``shown_roles`` shows them."""
+    shown = pd.concat(
+        [
+            shown_roles(roles["rows"], roles["positives"], disclosure).set_axis(roles.index)
+            for _, roles in diagnostics.groupby("fold", sort=False)
+        ]
+    ).loc[diagnostics.index]
     return pd.DataFrame(
         {
             "fold": diagnostics["fold"].map(lambda f: "outer" if f == -1 else f"inner {f}"),
             "role": diagnostics["role"],
-            "rows": [shown_count(n, disclosure) for n in diagnostics["rows"]],
-            "positives": [shown_count(n, disclosure) for n in diagnostics["positives"]],
-            "base rate": [
-                shown_rate(p, n, disclosure)
-                for p, n in zip(diagnostics["positives"], diagnostics["rows"], strict=True)
-            ],
+            "rows": shown["rows"],
+            "positives": shown["positives"],
+            "base rate": shown["base rate"],
             "from": diagnostics["first_prediction_time"].map(month_of),
             "to": diagnostics["last_prediction_time"].map(month_of),
             "families on both sides": [
@@ -880,27 +891,41 @@ def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
-def shown_pair(count: int, total: int, disclosure: Disclosure) -> tuple:
-    """``count`` of ``total`` rows as the shared report may show them: the count
-    hidden when small, and also when the rest (``total - count``) is, as it
-    could be worked out from the total shown elsewhere."""
-    if disclosure.is_small(total - count) and not disclosure.is_small(count):
-        return SUPPRESSED
-    return shown_count(count, disclosure)
-
-
-def shown_parts(counts: pd.Series, disclosure: Disclosure) -> list:
+def shown_parts(counts: pd.Series, disclosure: Disclosure, of: pd.Series | None = None) -> list:
     """Counts that add up to a total shown elsewhere (a column's codes, a
-    table's problems of one kind) as the shared report may show them: the small
-    ones as "<min_count", and where exactly one is small, the next smallest
-    suppressed too, so that it cannot be worked out from the total."""
+    table's problems of one kind, a fold's rows of each role) as the shared
+    report may show them: the small ones as "<min_count", each one whose rest
+    of ``of`` (aligned totals, e.g. the rows of the positives) is small as
+    suppressed, and where exactly one is hidden, the next smallest suppressed
+    too, so that it cannot be worked out from the total."""
     values = [int(count) for count in counts]
     shown = [shown_count(count, disclosure) for count in values]
-    small = [disclosure.is_small(count) for count in values]
-    others = [i for i, hide in enumerate(small) if not hide and values[i] > 0]
-    if sum(small) == 1 and others:
+    if of is not None:
+        shown = [
+            SUPPRESSED
+            if disclosure.is_small(int(total) - count) and isinstance(shown_as, int) and count
+            else shown_as
+            for count, total, shown_as in zip(values, of, shown, strict=True)
+        ]
+    hidden = [not isinstance(shown_as, int) for shown_as in shown]
+    others = [i for i, hide in enumerate(hidden) if not hide and values[i] > 0]
+    if sum(hidden) == 1 and others:
         shown[min(others, key=values.__getitem__)] = SUPPRESSED
     return shown
+
+
+def shown_roles(rows: pd.Series, positives: pd.Series, disclosure: Disclosure) -> pd.DataFrame:
+    """The rows, positives and base rate of each role of one fold (train and
+    test, or fit and validate, whose rows and positives add up to totals shown
+    elsewhere) as the shared report may show them (``shown_parts``); a base
+    rate only beside the rows and positives it is counted from."""
+    shown_rows = shown_parts(rows, disclosure)
+    shown_positives = shown_parts(positives, disclosure, of=rows)
+    rates = [
+        p / n if isinstance(p, int) and isinstance(n, int) and n > 0 else SUPPRESSED
+        for p, n in zip(shown_positives, shown_rows, strict=True)
+    ]
+    return pd.DataFrame({"rows": shown_rows, "positives": shown_positives, "base rate": rates})
 
 
 def data_qa_section(qa: pd.DataFrame, disclosure: Disclosure, top_codes: int = 12) -> str:

@@ -195,6 +195,15 @@ def shown_count(count: int, disclosure: Disclosure) -> int | str:
     return f"<{disclosure.min_count}" if disclosure.is_small(count) else int(count)
 
 
+def shown_pair(count: int, total: int, disclosure: Disclosure) -> int | str:
+    """``count`` of ``total`` rows as the shared documents may show them: the count
+    hidden when small, and also when the rest (``total - count``) is, as it
+    could be worked out from the total shown elsewhere."""
+    if disclosure.is_small(total - count) and not disclosure.is_small(count):
+        return SUPPRESSED
+    return shown_count(count, disclosure)
+
+
 def rate_is_disclosive(numerator: float, denominator: float, disclosure: Disclosure) -> bool:
     """Whether a rate counted as ``numerator`` of ``denominator`` cases (or its
     complement, ``denominator - numerator`` of them) would reveal a count from 1

@@ -55,6 +55,7 @@ from report_wording import (
     shown_cases,
     shown_count,
     shown_disparities,
+    shown_pair,
     suppressed_groups,
 )
 
@@ -227,6 +228,27 @@ def fairness_findings(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFr
     )
 
 
+def data_sentence(cohort: pd.DataFrame, text: bool, disclosure: Disclosure) -> str:
+    """The card's account of the cohort: its referrals, children, families,
+    months and cases with the outcome, as the shared documents may show them."""
+    positives = int(cohort["label"].sum())
+    share = (
+        "a share not shown"
+        if rate_is_disclosive(positives, len(cohort), disclosure)
+        else f"{positives / len(cohort):.1%}"
+    )
+    return (
+        f"{cell(shown_count(len(cohort), disclosure))} referrals of "
+        f"{cell(shown_count(cohort['child_id'].nunique(), disclosure))} children in "
+        f"{cell(shown_count(cohort['family_id'].nunique(), disclosure))} families, referred "
+        f"between {cohort['referral_date'].min():%Y-%m} and "
+        f"{cohort['referral_date'].max():%Y-%m}; "
+        f"{cell(shown_pair(positives, len(cohort), disclosure))} ({share}) had the outcome. "
+        "Identifiers are keyed hashes; "
+        + ("case notes were redacted before use." if text else "no case notes were used.")
+    )
+
+
 def model_card(
     la: str,
     outcome: str,
@@ -261,25 +283,12 @@ def model_card(
     findings = fairness_findings(groups, disclosure)
     small = groups.loc[groups["small_group"], ["attribute", "group"]]
     low, high = disparity_band
-    positives = int(cohort["label"].sum())
-    share = (
-        "a share not shown"
-        if rate_is_disclosive(positives, len(cohort), disclosure)
-        else f"{positives / len(cohort):.1%}"
-    )
     parts = [
         f"# Model card: {outcome} in {la}",
         "",
         "## Data",
         "",
-        f"{cell(shown_count(len(cohort), disclosure))} referrals of "
-        f"{cell(shown_count(cohort['child_id'].nunique(), disclosure))} children in "
-        f"{cell(shown_count(cohort['family_id'].nunique(), disclosure))} families, referred "
-        f"between {cohort['referral_date'].min():%Y-%m} and "
-        f"{cohort['referral_date'].max():%Y-%m}; "
-        f"{cell(shown_count(positives, disclosure))} ({share}) had the outcome. "
-        "Identifiers are keyed hashes; "
-        + ("case notes were redacted before use." if text else "no case notes were used."),
+        data_sentence(cohort, text, disclosure),
         "",
         "## Outcome",
         "",
