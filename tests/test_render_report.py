@@ -790,6 +790,12 @@ def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
     # found) would have shown on the old curve, as on the bundled LA's (2 of
     # the top 10).
     assert sorted(curve.get_xdata() * 22) == pytest.approx([10, 11, 11, 12, 22])
+    assert figure.axes[0].lines[1].get_ydata()[0] == pytest.approx(22 / 43)  # base rate
+    # a test set with 5 cases with the outcome shows no base rate
+    few = predictions.assign(label=[1] * 5 + [0] * 38)
+    assert [line.get_label() for line in pr_curve_figure(few, "t", DISCLOSURE).axes[0].lines] == [
+        "LightGBM (gradient boosting)"
+    ]
     assert sorted(curve.get_ydata()) == pytest.approx(
         sorted([10 / 20, 11 / 21, 11 / 22, 12 / 23, 22 / 43])
     )

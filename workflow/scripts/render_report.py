@@ -247,7 +247,11 @@ def pr_curve_figure(predictions: pd.DataFrame, title: str, disclosure: Disclosur
             label=MODEL_LABELS.get(model, model),
             linewidth=1.4,
         )
-    axes.axhline(predictions["label"].mean(), color="grey", linestyle=":", label="base rate")
+    # One test set: every model's rows hold the same cases.
+    cases = predictions.groupby("model")["label"].agg(["size", "sum"]).iloc[0]
+    base_rate = shown_rate(int(cases["sum"]), int(cases["size"]), disclosure)
+    if base_rate != SUPPRESSED:
+        axes.axhline(base_rate, color="grey", linestyle=":", label="base rate")
     axes.set_xlabel("recall (share of escalating cases found)")
     axes.set_ylabel("precision")
     axes.set_xlim(0, 1)
