@@ -784,18 +784,21 @@ def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
     )
     figure = pr_curve_figure(predictions, "t", DISCLOSURE)
     curve = figure.axes[0].lines[0]
+    shown = ~np.isnan(curve.get_xdata())
     # Flagging 20 to 23 cases finds 10 to 12 with 10 or 11 false alarms, and
     # leaves 10 to 12 with the outcome and 10 or 11 without unflagged (flagging
     # 24 would leave 9 without it); flagging all finds all 22. Flagging 10 (4
     # found) would have shown on the old curve, as on the bundled LA's (2 of
     # the top 10).
-    assert sorted(curve.get_xdata() * 22) == pytest.approx([10, 11, 11, 12, 22])
+    assert sorted(curve.get_xdata()[shown] * 22) == pytest.approx([10, 11, 11, 12, 22])
+    # flagging 24 to 42 (in threshold order) is a gap, not a line across it
+    assert np.flatnonzero(shown).tolist() == [0, 20, 21, 22, 23]
     assert figure.axes[0].lines[1].get_ydata()[0] == pytest.approx(22 / 43)  # base rate
     # a test set with 5 cases with the outcome shows no base rate
     few = predictions.assign(label=[1] * 5 + [0] * 38)
     assert [line.get_label() for line in pr_curve_figure(few, "t", DISCLOSURE).axes[0].lines] == [
         "LightGBM (gradient boosting)"
     ]
-    assert sorted(curve.get_ydata()) == pytest.approx(
+    assert sorted(curve.get_ydata()[shown]) == pytest.approx(
         sorted([10 / 20, 11 / 21, 11 / 22, 12 / 23, 22 / 43])
     )

@@ -239,11 +239,12 @@ def pr_curve_figure(predictions: pd.DataFrame, title: str, disclosure: Disclosur
             np.full(len(found), len(rows)),
             disclosure,
         )
-        # The last point (recall 0) has no threshold: it flags no case.
-        keep = np.append(~hidden.to_numpy(), False)
+        # The last point (recall 0) has no threshold: it flags no case. Hidden
+        # points become gaps, not straight lines across them.
+        hide = np.append(hidden.to_numpy(), True)
         axes.plot(
-            recall[keep],
-            precision[keep],
+            np.where(hide, np.nan, recall),
+            np.where(hide, np.nan, precision),
             label=MODEL_LABELS.get(model, model),
             linewidth=1.4,
         )
