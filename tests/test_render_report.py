@@ -773,8 +773,8 @@ def test_models_table_hides_precision_and_recall_that_reveal_few_cases():
 def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
     # The first steps of a curve would show whether the few highest-scored
     # cases had the outcome, its last ones the few cases with the outcome
-    # scored lowest. 22 of 43 cases have the outcome; the top k cases hold
-    # 2 + (k - 3) // 2 of them.
+    # scored lowest, and each step whether one more case had it. 22 of 43
+    # cases have the outcome; the top k cases hold 2 + (k - 3) // 2 of them.
     predictions = pd.DataFrame(
         {
             "model": "lightgbm",
@@ -782,23 +782,34 @@ def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
             "score": np.linspace(1, 0, 43),
         }
     )
-    figure = pr_curve_figure(predictions, "t", DISCLOSURE)
+    # The decision threshold's rule, flagging 23 (12 found).
+    rules = pd.DataFrame(
+        {
+            "model": ["lightgbm"],
+            "n_flagged": [23],
+            "precision": [12 / 23],
+            "recall": [12 / 22],
+            "flagged_share": [23 / 43],
+            "is_decision_threshold": [True],
+        }
+    )
+    no_rules = rules.iloc[:0]
+    figure = pr_curve_figure(predictions, no_rules, "t", DISCLOSURE)
     curve = figure.axes[0].lines[0]
-    shown = ~np.isnan(curve.get_xdata())
-    # Flagging 20 to 23 cases finds 10 to 12 with 10 or 11 false alarms, and
-    # leaves 10 to 12 with the outcome and 10 or 11 without unflagged (flagging
-    # 24 would leave 9 without it); flagging all finds all 22. Flagging 10 (4
-    # found) would have shown on the old curve, as on the bundled LA's (2 of
-    # the top 10).
-    assert sorted(curve.get_xdata()[shown] * 22) == pytest.approx([10, 11, 11, 12, 22])
-    # flagging 24 to 42 (in threshold order) is a gap, not a line across it
-    assert np.flatnonzero(shown).tolist() == [0, 20, 21, 22, 23]
+    # Alone, flagging 20 to 23 cases finds 10 to 12 with 10 or 11 false alarms
+    # and leaves 10 to 12 with the outcome and 10 or 11 without unflagged
+    # (flagging 24 would leave 9 without it), but 20 and 21 differ by one case
+    # with the outcome; flagging all 43 finds all 22 (12 more than 20, 11 more
+    # false alarms). Flagging 10 (4 found) would have shown on the old curve,
+    # as on the bundled LA's (2 of the top 10).
+    assert curve.get_xdata().tolist() == pytest.approx([1, 10 / 22])
+    assert curve.get_ydata().tolist() == pytest.approx([22 / 43, 10 / 20])
     assert figure.axes[0].lines[1].get_ydata()[0] == pytest.approx(22 / 43)  # base rate
+    # The threshold table's rules that may be shown are kept first: the curve
+    # goes through the decision threshold's.
+    curve = pr_curve_figure(predictions, rules, "t", DISCLOSURE).axes[0].lines[0]
+    assert curve.get_xdata().tolist() == pytest.approx([1, 12 / 22])
     # a test set with 5 cases with the outcome shows no base rate
     few = predictions.assign(label=[1] * 5 + [0] * 38)
-    assert [line.get_label() for line in pr_curve_figure(few, "t", DISCLOSURE).axes[0].lines] == [
-        "LightGBM (gradient boosting)"
-    ]
-    assert sorted(curve.get_ydata()[shown]) == pytest.approx(
-        sorted([10 / 20, 11 / 21, 11 / 22, 12 / 23, 22 / 43])
-    )
+    lines = pr_curve_figure(few, no_rules, "t", DISCLOSURE).axes[0].lines
+    assert [line.get_label() for line in lines] == ["LightGBM (gradient boosting)"]

@@ -220,31 +220,43 @@ def figure_data_uri(figure: plt.Figure, path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def pr_curve_figure(predictions: pd.DataFrame, title: str, disclosure: Disclosure) -> plt.Figure:
+def pr_curve_figure(
+    predictions: pd.DataFrame, rules: pd.DataFrame, title: str, disclosure: Disclosure
+) -> plt.Figure:
     """Precision-recall curves of every model on the test set, through the
     thresholds whose precision and recall the threshold table could show
-    (``flagging_hidden``): the curve's first steps would show the outcome of the
-    few highest-scored cases, its last ones the few cases with the outcome
-    scored lowest."""
+    (``flagging_hidden``) and that differ from each other by enough cases
+    with and without the outcome (``differenced_hidden``): each step of a full
+    curve shows whether one more case had the outcome. Each model's flagging
+    rules (``rules``, its rows of the thresholds table) that may be shown are
+    kept first, so that the curve and the tables reveal no count together."""
     figure, axes = plt.subplots(figsize=(4.6, 3.6))
     for model, rows in predictions.groupby("model", sort=True):
         precision, recall, thresholds = precision_recall_curve(rows["label"], rows["score"])
         flagged = len(rows) - np.searchsorted(np.sort(rows["score"]), thresholds, side="left")
         positives = int(rows["label"].sum())
         found = np.round(recall[:-1] * positives)
-        hidden = flagging_hidden(
+        model_rules = rules.loc[rules["model"] == model]
+        shown_rules = model_rules.loc[~threshold_rules_hidden(model_rules, disclosure)]
+        hidden = differenced_hidden(
             found,
             flagged,
-            np.full(len(found), positives),
-            np.full(len(found), len(rows)),
+            flagging_hidden(
+                found,
+                flagged,
+                np.full(len(found), positives),
+                np.full(len(found), len(rows)),
+                disclosure,
+            ),
+            np.isin(flagged, shown_rules["n_flagged"].to_numpy()),
             disclosure,
         )
-        # The last point (recall 0) has no threshold: it flags no case. Hidden
-        # points become gaps, not straight lines across them.
-        hide = np.append(hidden.to_numpy(), True)
+        # The last point (recall 0) has no threshold: it flags no case.
+        keep = np.append(~hidden, False)
         axes.plot(
-            np.where(hide, np.nan, recall),
-            np.where(hide, np.nan, precision),
+            recall[keep],
+            precision[keep],
+            marker=".",
             label=MODEL_LABELS.get(model, model),
             linewidth=1.4,
         )
@@ -292,12 +304,12 @@ def differenced_hidden(
     return ~np.isin(np.arange(len(found)), shown)
 
 
-def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
-    """Precision, recall and F0.1 across score thresholds and top-k% rules (of
-    one model); a rule's rates are suppressed when its flagged or unflagged
-    cases, those of them with or without the outcome (``flagging_hidden``), or
-    the cases scored between it and another rule shown, or those of them with
-    or without the outcome (``differenced_hidden``), number from 1 to
+def threshold_rules_hidden(thresholds: pd.DataFrame, disclosure: Disclosure) -> np.ndarray:
+    """Which of one model's flagging rules (rows of its ``thresholds`` table)
+    may not show their precision and recall: those whose flagged or unflagged
+    cases, or those of them with or without the outcome (``flagging_hidden``),
+    or the cases scored between them and another rule shown, or those of them
+    with or without the outcome (``differenced_hidden``), number from 1 to
     ``disclosure.min_count - 1``."""
     flagged = thresholds["n_flagged"].to_numpy()
     found = np.nan_to_num(thresholds["precision"].to_numpy() * flagged).round()
@@ -310,7 +322,7 @@ def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.Data
     cases = np.nanmax(
         np.divide(flagged, share, out=np.full(len(found), np.nan), where=share > 0), initial=0
     ).round()
-    hidden = differenced_hidden(
+    return differenced_hidden(
         found,
         flagged,
         flagging_hidden(
@@ -319,6 +331,14 @@ def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.Data
         thresholds["is_decision_threshold"].to_numpy(dtype=bool),
         disclosure,
     )
+
+
+def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """Precision, recall and F0.1 across score thresholds and top-k% rules (of
+    one model), suppressed where they would reveal a count below
+    ``disclosure.min_count`` (``threshold_rules_hidden``)."""
+    flagged = thresholds["n_flagged"].to_numpy()
+    hidden = threshold_rules_hidden(thresholds, disclosure)
     return pd.DataFrame(
         {
             "rule": [
@@ -1278,15 +1298,19 @@ def models_section(
     for design in designs:
         label = DESIGN_LABELS[design]
         uri = figure_data_uri(
-            pr_curve_figure(artefacts.predictions[(outcome, design)], label, disclosure),
+            pr_curve_figure(
+                artefacts.predictions[(outcome, design)],
+                rows_of(artefacts.thresholds, outcome, design),
+                label,
+                disclosure,
+            ),
             figure_dir / f"pr_{outcome}_{design}.png",
         )
         figures.append(
             f'<figure><img src="{uri}" width="440" alt="precision-recall curves">'
-            f"<figcaption>{html.escape(label)} (thresholds flagging at least "
-            f"{disclosure.min_count} cases, of which none or at least {disclosure.min_count} "
-            "with and without the outcome, and missing none or at least "
-            f"{disclosure.min_count} with it)</figcaption></figure>"
+            f"<figcaption>{html.escape(label)}: through thresholds that flag, miss and "
+            f"separate from each other none or at least {disclosure.min_count} cases with "
+            "and without the outcome</figcaption></figure>"
         )
     return "\n".join(
         [
