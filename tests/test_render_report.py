@@ -10,6 +10,7 @@ from compare_runs import compare_summaries
 from render_report import (
     FairnessComparison,
     audit_table,
+    calibration_figure,
     cohort_table,
     data_qa_section,
     deltas_section,
@@ -594,11 +595,9 @@ def test_threshold_table_hides_rules_that_flag_or_find_few_cases():
     assert "0.857" not in html and "<td>3</td>" not in html and "<td>7</td>" not in html
 
 
-def test_threshold_table_hides_rules_that_differ_from_a_shown_one_by_few_cases():
-    # The bundled LA's random-structured LightGBM (567 test cases, 49 with the
-    # outcome): each rule alone was safe to show from 0.1 to 0.6 and the top
-    # 10% and 25%, but flagging at 0.2 (146 flagged, 25 found) and at 0.3
-    # (118, 24) told that 1 of the 28 cases scored in between had the outcome.
+def bundled_thresholds() -> pd.DataFrame:
+    """The bundled LA's random-structured LightGBM flagging rules (567 test
+    cases, 49 with the outcome): (rule, threshold, k%, flagged, found)."""
     rules = [
         ("score_threshold", 0.1, np.nan, 195, 32),
         ("score_threshold", 0.2, np.nan, 146, 25),
@@ -612,8 +611,9 @@ def test_threshold_table_hides_rules_that_differ_from_a_shown_one_by_few_cases()
     ]
     rule, threshold, k_percent, flagged, found = (np.array(c) for c in zip(*rules, strict=True))
     precision, recall = found / flagged, found / 49
-    thresholds = pd.DataFrame(
+    return pd.DataFrame(
         {
+            "model": "lightgbm",
             "rule": rule,
             "threshold": threshold.astype(float),
             "k_percent": k_percent.astype(float),
@@ -627,6 +627,14 @@ def test_threshold_table_hides_rules_that_differ_from_a_shown_one_by_few_cases()
             "missed_per_100_at_risk": 100 * (1 - recall),
         }
     )
+
+
+def test_threshold_table_hides_rules_that_differ_from_a_shown_one_by_few_cases():
+    # Each rule alone was safe to show from 0.1 to 0.6 and the top 10% and
+    # 25%, but flagging at 0.2 (146 flagged, 25 found) and at 0.3 (118, 24)
+    # told that 1 of the 28 cases scored in between had the outcome.
+    thresholds = bundled_thresholds()
+    flagged = thresholds["n_flagged"]
     table = threshold_table(thresholds, DISCLOSURE).set_index("rule")
     # The decision threshold is kept; 0.1 is 127 cases and 13 found from it.
     shown = table.index[table["precision"] != "suppressed"].tolist()
@@ -643,42 +651,39 @@ def test_flagging_hides_rules_that_leave_few_cases_unflagged():
     assert hidden.tolist() == [True, False, False]
 
 
-def test_calibration_bins_of_few_cases_are_merged():
-    bins = pd.DataFrame(
-        {
-            "bin": range(6),
-            "n": [3, 4, 50, 0, 12, 2],
-            "n_positive": [0, 1, 10, 0, 6, 12],
-            "mean_score": [0.05, 0.15, 0.3, np.nan, 0.7, 0.95],
-        }
-    )
-    # 3 + 4 + 50 cases, then 12 with the last 24 (too few alone)
-    merged = merged_bins(bins.assign(n=[3, 4, 50, 0, 12, 24]), DISCLOSURE)
-    assert merged["n"].tolist() == [57, 36]
-    assert merged["observed_rate"].tolist() == pytest.approx([11 / 57, 18 / 36])
-    assert merged["mean_score"].tolist() == pytest.approx(
-        [(0.15 + 0.6 + 15) / 57, (8.4 + 22.8) / 36]
-    )
-    assert merged_bins(bins.assign(n=[3, 4, 1, 0, 0, 1]), DISCLOSURE).empty
-
-
-def test_calibration_bins_whose_rate_reveals_few_cases_are_merged():
-    # The bundled LA's selected model (random split, structured data): every
-    # bin above 0.1 held 11 to 49 cases but 1 to 9 with the outcome, and the
-    # figure showed their rates (1 of 28, 1 of 23, ...), whose counts the
-    # threshold table's flagged cases at 0.2 and 0.3 give away.
+def test_calibration_bins_are_merged_between_the_thresholds_the_table_shows():
+    # The bundled LA's random-structured LightGBM: every bin above 0.1 held 11
+    # to 49 cases but 1 to 9 with the outcome (1 of 28, 1 of 23, ...), whose
+    # cases the threshold table's flagged counts at each edge give away. Its
+    # table shows the rules at 0.1 and 0.5.
     n = [372, 49, 28, 23, 27, 17, 15, 11, 14, 11]
     positives = [17, 7, 1, 1, 4, 9, 2, 2, 4, 2]
     bins = pd.DataFrame(
-        {"bin": range(10), "n": n, "n_positive": positives, "mean_score": np.arange(10) / 10}
+        {
+            "model": "lightgbm",
+            "bin": range(10),
+            "bin_lower": np.arange(10) / 10,
+            "n": n,
+            "n_positive": positives,
+            "mean_score": np.arange(10) / 10 + 0.05,
+        }
     )
-    merged = merged_bins(bins, DISCLOSURE)
-    # 7 + 1 + 1 + 4 of 127; 9 + 2 of 32; the last three (8 of 36) join them
+    merged = merged_bins(bins, pd.Series([0.1, 0.5]), DISCLOSURE)
     assert merged["n"].tolist() == [372, 127, 68]
     assert merged["observed_rate"].tolist() == pytest.approx([17 / 372, 13 / 127, 19 / 68])
-    # a remainder that would leave the last bin revealing a count merges further
-    few_last = bins.assign(n=[372, 40, 5, 0, 0, 0, 0, 0, 0, 0], n_positive=[17, 0, 3] + [0] * 7)
-    assert merged_bins(few_last, DISCLOSURE)["n"].tolist() == [417]
+    scores = 49 * 0.15 + 28 * 0.25 + 23 * 0.35 + 27 * 0.45
+    assert merged["mean_score"].iloc[1] == pytest.approx(scores / 127)
+    figure = calibration_figure(bins, bundled_thresholds(), "t", DISCLOSURE)
+    assert figure.axes[0].lines[0].get_ydata().tolist() == pytest.approx(
+        [17 / 372, 13 / 127, 19 / 68]
+    )
+    # a threshold between bin edges is no edge; with none, all cases are one
+    # bin, shown only if the base rate may be
+    assert merged_bins(bins, pd.Series([0.15, 0.5]), DISCLOSURE)["n"].tolist() == [499, 68]
+    assert merged_bins(bins, pd.Series([], dtype=float), DISCLOSURE)["n"].tolist() == [567]
+    few = bins.assign(n_positive=[3] + [0] * 9)
+    assert merged_bins(few, pd.Series([], dtype=float), DISCLOSURE).empty
+    assert merged_bins(bins.assign(n=0), pd.Series([0.5]), DISCLOSURE).empty
 
 
 def test_cohort_and_split_tables_show_months_and_no_small_counts():

@@ -426,49 +426,50 @@ def importance_table(importance: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     )
 
 
-def merged_bins(bins: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
-    """One model's calibration bins, neighbours merged (in score order) until
-    each one's observed rate may be shown: at least ``disclosure.min_count``
-    cases, and none or at least that many with (and without) the outcome
-    (``rate_is_disclosive``); a remainder joins the bins before it. Each one's
-    cases, mean score and observed rate (none when all the bins together are
-    too few)."""
-    groups: list[list[float]] = []
-    current = [0, 0, 0.0]  # cases, cases with the outcome, sum of scores
-    for row in bins.loc[bins["n"] > 0].sort_values("bin").itertuples(index=False):
-        current = [
-            current[0] + row.n,
-            current[1] + row.n_positive,
-            current[2] + row.mean_score * row.n,
-        ]
-        if not rate_is_disclosive(current[1], current[0], disclosure):
-            groups.append(current)
-            current = [0, 0, 0.0]
-    if current[0] and groups:
-        groups[-1] = [a + b for a, b in zip(groups[-1], current, strict=True)]
-    # A remainder can make the last bin's rate reveal a small count again.
-    while len(groups) > 1 and rate_is_disclosive(groups[-1][1], groups[-1][0], disclosure):
-        last = groups.pop()
-        groups[-1] = [a + b for a, b in zip(groups[-1], last, strict=True)]
-    if groups and rate_is_disclosive(groups[0][1], groups[0][0], disclosure):
-        groups = []
-    merged = pd.DataFrame(groups, columns=["n", "n_positive", "score_sum"], dtype=float)
+def merged_bins(bins: pd.DataFrame, cuts: pd.Series, disclosure: Disclosure) -> pd.DataFrame:
+    """One model's calibration bins, merged between the bin edges among
+    ``cuts``: the score thresholds whose flagging rule the threshold table may
+    show (``threshold_rules_hidden``), so that each merged bin's cases and
+    those of them with the outcome are what two such rules (or one and all the
+    cases) give by subtraction anyway. Each one's cases, mean score and
+    observed rate; none when the cases of all the bins together reveal a count
+    below ``disclosure.min_count``."""
+    bins = bins.loc[bins["n"] > 0].sort_values("bin")
+    edges = np.sort(
+        [edge for edge in bins["bin_lower"] if np.isclose(edge, np.asarray(cuts, float)).any()]
+    )
+    # Bins from one edge up to the next form one merged bin.
+    group = np.searchsorted(edges, bins["bin_lower"].to_numpy() + 1e-9, side="right")
+    merged = (
+        bins.assign(score_sum=bins["mean_score"] * bins["n"], group=group)
+        .groupby("group")[["n", "n_positive", "score_sum"]]
+        .sum()
+    )
+    counts = zip(merged["n_positive"], merged["n"], strict=True)
+    if any(rate_is_disclosive(p, n, disclosure) for p, n in counts):
+        merged = merged.iloc[:0]
     return pd.DataFrame(
         {
-            "n": merged["n"].astype(int),
-            "mean_score": merged["score_sum"] / merged["n"],
-            "observed_rate": merged["n_positive"] / merged["n"],
+            "n": merged["n"].astype(int).to_numpy(),
+            "mean_score": (merged["score_sum"] / merged["n"]).to_numpy(),
+            "observed_rate": (merged["n_positive"] / merged["n"]).to_numpy(),
         }
     )
 
 
-def calibration_figure(calibration: pd.DataFrame, title: str, disclosure: Disclosure) -> plt.Figure:
-    """Observed rate against mean predicted score per bin, for each model; bins
-    whose rate would reveal a count below ``disclosure.min_count`` are merged
-    with their neighbours (``merged_bins``)."""
+def calibration_figure(
+    calibration: pd.DataFrame, rules: pd.DataFrame, title: str, disclosure: Disclosure
+) -> plt.Figure:
+    """Observed rate against mean predicted score per bin, for each model, its
+    bins merged between the score thresholds of its flagging rules (``rules``,
+    its rows of the thresholds table) that may be shown (``merged_bins``)."""
     figure, axes = plt.subplots(figsize=(4.6, 3.6))
     for model, rows in calibration.groupby("model", sort=True):
-        rows = merged_bins(rows, disclosure)
+        model_rules = rules.loc[rules["model"] == model]
+        shown = model_rules.loc[~threshold_rules_hidden(model_rules, disclosure)]
+        rows = merged_bins(
+            rows, shown.loc[shown["rule"] == "score_threshold", "threshold"], disclosure
+        )
         axes.plot(
             rows["mean_score"],
             rows["observed_rate"],
@@ -1349,6 +1350,7 @@ def selected_model_section(
     uri = figure_data_uri(
         calibration_figure(
             rows_of(artefacts.calibration, outcome, answer),
+            rows_of(artefacts.thresholds, outcome, answer),
             DESIGN_LABELS[answer],
             disclosure,
         ),
@@ -1357,10 +1359,10 @@ def selected_model_section(
     parts.append(
         f'<figure><img src="{uri}" width="440" alt="calibration curves">'
         "<figcaption>Calibration on the test cases: a well-calibrated model's points lie "
-        "on the diagonal (balanced class weights push scores above observed rates). Bins "
-        f"with fewer than {disclosure.min_count} cases, or with from 1 to "
-        f"{disclosure.min_count - 1} with (or without) the outcome, are merged with their "
-        "neighbours."
+        "on the diagonal (balanced class weights push scores above observed rates). Bins are "
+        "merged between the score thresholds whose precision and recall the threshold "
+        f"table may show, so that none holds from 1 to {disclosure.min_count - 1} cases with "
+        "(or without) the outcome."
         "</figcaption></figure>"
     )
     explained = artefacts.importance[(outcome, answer)]
