@@ -127,6 +127,7 @@ def test_cross_la_summary_has_one_row_per_la_outcome_design(tmp_path):
             summary=str(tmp_path / "cross" / "summary.parquet"),
             summary_csv=str(tmp_path / "cross" / "summary.csv"),
         ),
+        params=types.SimpleNamespace(disclosure_min_count=10),
     )
     (tmp_path / "cross").mkdir()
     summarise_las_main(job)
@@ -138,7 +139,19 @@ def test_cross_la_summary_has_one_row_per_la_outcome_design(tmp_path):
         ("la2", "nfa_rereferral", "time_text"),
     ]
     assert table["decides"].tolist() == [False, True, True, True]
-    assert (tmp_path / "cross" / "summary.csv").read_text().startswith("la,outcome,design,")
+    shared = pd.read_csv(tmp_path / "cross" / "summary.csv")
+    assert list(shared.columns[:3]) == ["la", "outcome", "design"]
+    # the CSV copy goes beyond the LAs: it hides what their reports hide
+    assert shared["precision"].tolist() == [0.3] * 4 and shared["n_test"].tolist() == [300] * 4
+    few = CURRENT.assign(n_test=40)  # 4 of the 40 test cases with the outcome
+    write_parquet(few, tmp_path / "la2" / "summary.parquet", "summary")
+    summarise_las_main(job)
+    shared = pd.read_csv(tmp_path / "cross" / "summary.csv").set_index("la")
+    assert set(shared.loc["la2", "precision"]) == set(shared.loc["la2", "base_rate"])
+    assert set(shared.loc["la2", "precision"]) == {"suppressed"}
+    # the Parquet keeps every figure
+    table = read_parquet(job.output.summary, "cross_la_summary")
+    assert table.loc[table["la"] == "la2", "n_test"].tolist() == [40, 40]
     assert la_name("results/la7/summary.parquet") == "la7"
     assert len(stack_summaries({"a": EARLIER, "b": EARLIER})) == 4
     job.input.summaries.append(str(tmp_path / "la1" / "summary.parquet"))

@@ -10,10 +10,12 @@ from compare_runs import compare_summaries
 from render_report import (
     FairnessComparison,
     audit_table,
+    calibration_figure,
     cohort_table,
     data_qa_section,
     deltas_section,
     fairness_table,
+    flagging_hidden,
     fold_table,
     group_calibration_section,
     headline_section,
@@ -194,8 +196,11 @@ def test_group_calibration_section_hides_groups_that_could_identify_a_child(tmp_
     groups = fairness_groups(
         [("sex", "female", 120, 12), ("sex", "male", 15, 3), ("ethnicity", "White", 135, 15)]
     )
+    # male's mean score, the mean of its few children's scores, is left out too
+    groups.loc[groups["group"] == "male", "mean_score"] = 0.512
     section = group_calibration_section(groups, "model", "x", tmp_path, DISCLOSURE)
     assert (tmp_path / "group_calibration_x.png").stat().st_size > 1000
+    assert "0.512" not in section and "<td>0.300</td>" in section
     assert "0.056 to 0.167" in section  # White's interval is shown
     assert "0.200" not in section and "<td>15</td>" not in section  # male's is not
     assert "could identify a child" in section
@@ -297,10 +302,12 @@ def test_fold_table_and_picture_cover_every_fold():
     )
     table = fold_table(diagnostics, DISCLOSURE)
     assert table["fold"].tolist() == ["outer", "outer", "inner 0", "inner 0"]
-    # The reviewer's case: "71 rows, 1 positive, 2016-05-12 to 2016-10-15".
-    assert table["rows"].tolist() == [10, 200, 71, "<10"]
-    assert table["positives"].tolist() == ["<10", 20, "<10", "<10"]
-    assert table["base rate"].tolist() == ["suppressed", 0.1, "suppressed", "suppressed"]
+    # The reviewer's case: "71 rows, 1 positive, 2016-05-12 to 2016-10-15". A
+    # fold's roles add up to totals shown elsewhere (the cohort's, the outer
+    # training rows'): where one role's count is hidden, so is the other's.
+    assert table["rows"].tolist() == [10, 200, "suppressed", "<10"]
+    assert table["positives"].tolist() == ["<10", "suppressed", "<10", "<10"]
+    assert table["base rate"].tolist() == ["suppressed"] * 4
     assert table["from"].tolist() == ["2020-01", "2018-01", "2018-01", "2019-01"]
     assert table["to"].iloc[0] == "2020-12"
     assert "0.014" not in table_html(table)
@@ -311,6 +318,32 @@ def test_fold_table_and_picture_cover_every_fold():
     test_bar = figure.axes[0].patches[0]
     assert mdates.num2date(test_bar.get_x()).strftime("%Y-%m-%d") == "2020-01-01"
     assert mdates.num2date(test_bar.get_x() + test_bar.get_width()).month == 12
+
+
+def test_fold_table_hides_counts_that_the_other_role_of_the_fold_reveals():
+    # The bundled LA's NFA re-referral, random split: the validation fold's 9
+    # positives showed as <10, but the training rows' 43 less the fit rows' 34
+    # gave them; the rows (145 = 723 - 578) are safe to show.
+    diagnostics = pd.DataFrame(
+        {
+            "fold": pd.Series([-1, -1, 0, 0], dtype="int16"),
+            "role": ["test", "train", "fit", "validate"],
+            "rows": [484, 723, 578, 145],
+            "positives": [28, 43, 34, 9],
+            "first_prediction_time": pd.to_datetime(["2014-05-01"] * 4),
+            "last_prediction_time": pd.to_datetime(["2019-03-30"] * 4),
+            "shared_families": [0, 0, 0, 0],
+        }
+    )
+    table = fold_table(diagnostics, DISCLOSURE)
+    assert table["rows"].tolist() == [484, 723, 578, 145]
+    assert table["positives"].tolist() == [28, 43, "suppressed", "<10"]
+    assert table["base rate"].tolist()[:2] == pytest.approx([28 / 484, 43 / 723])
+    assert table["base rate"].tolist()[2:] == ["suppressed"] * 2
+    # and a role with few cases without the outcome (5 of 30) hides its
+    # positives, and so the other role's
+    few_without = diagnostics.assign(rows=[484, 723, 30, 693], positives=[28, 43, 25, 18])
+    assert fold_table(few_without, DISCLOSURE)["positives"].tolist()[2:] == ["suppressed"] * 2
 
 
 def summary_of(verdicts: dict[str, str]) -> pd.DataFrame:
@@ -341,29 +374,29 @@ def test_the_answer_comes_from_the_time_ordered_designs_only():
     # random designs meeting the bar do not make the answer "yes"
     random_yes = {"random_structured": YES, "random_text": YES}
     both_no = summary_of(random_yes | {"time_structured": NO, "time_text": NO})
-    answer = honest_answer(both_no, 0.65, "time_text")
+    answer = honest_answer(both_no, 0.65, "time_text", DISCLOSURE)
     assert answer.startswith("No, not on future cases.")
     assert "with structured data only, 0.700 (95% interval 0.400 to 0.900): does not" in answer
     assert "bar of 0.65" in answer and "base rate, 0.100" in answer
     unsure = summary_of(random_yes | {"time_structured": NO, "time_text": UNSURE})
-    assert honest_answer(unsure, 0.65, "time_text").startswith("Cannot tell yet.")
+    assert honest_answer(unsure, 0.65, "time_text", DISCLOSURE).startswith("Cannot tell yet.")
     yes = summary_of({"random_text": NO, "time_structured": UNSURE, "time_text": YES})
-    assert honest_answer(yes, 0.65, "time_text").startswith("Yes, on future cases.")
+    assert honest_answer(yes, 0.65, "time_text", DISCLOSURE).startswith("Yes, on future cases.")
     assert "time-ordered design with structured data and text was not run" in honest_answer(
-        summary_of(random_yes), 0.65, "time_text"
+        summary_of(random_yes), 0.65, "time_text", DISCLOSURE
     )
 
 
 def test_only_the_pre_specified_design_decides_the_answer():
     # Two chances at "yes" would nearly double the risk of a false one.
     structured_yes = summary_of({"time_structured": YES, "time_text": NO})
-    answer = honest_answer(structured_yes, 0.65, "time_text")
+    answer = honest_answer(structured_yes, 0.65, "time_text", DISCLOSURE)
     assert answer.startswith("No, not on future cases.")
     assert "with structured data only, 0.500 (95% interval 0.400 to 0.900): meets" in answer
     assert "and text (the pre-specified design, which decides), 0.800" in answer
     assert answer.index("structured data only") < answer.index("pre-specified")
     structured_unsure = summary_of({"time_structured": UNSURE, "time_text": NO})
-    assert honest_answer(structured_unsure, 0.65, "time_text").startswith(
+    assert honest_answer(structured_unsure, 0.65, "time_text", DISCLOSURE).startswith(
         "No, not on future cases."
     )
 
@@ -382,10 +415,10 @@ def test_the_config_s_feature_sets_give_the_designs_and_the_one_that_answers():
 
 def test_without_text_the_structured_design_answers_and_the_report_says_why():
     summary = summary_of({"random_structured": YES, "time_structured": UNSURE})
-    answer = honest_answer(summary, 0.65, answer_design(STRUCTURED_ONLY))
+    answer = honest_answer(summary, 0.65, answer_design(STRUCTURED_ONLY), DISCLOSURE)
     assert answer.startswith("Cannot tell yet.")
     assert "with structured data only (the pre-specified design, which decides), 0.800" in answer
-    section = headline_section(summary, STRUCTURED_ONLY, 0.65, None, None, None)
+    section = headline_section(summary, STRUCTURED_ONLY, 0.65, None, None, None, DISCLOSURE)
     assert "predicted under two study designs, with structured data only." in section
     assert "One pre-specified design, time-ordered with structured data only, decides" in section
     assert (
@@ -395,9 +428,31 @@ def test_without_text_the_structured_design_answers_and_the_report_says_why():
     ) in section
     assert "time-ordered with text" not in section and "four study designs" not in section
     with_text = headline_section(
-        summary_of({"time_structured": NO, "time_text": NO}), WITH_TEXT, 0.65, None, None, None
+        summary_of({"time_structured": NO, "time_text": NO}),
+        WITH_TEXT,
+        0.65,
+        None,
+        None,
+        None,
+        DISCLOSURE,
     )
     assert "four study designs" in with_text and "switched off" not in with_text
+
+
+def test_a_test_set_with_few_cases_with_the_outcome_hides_its_base_rate():
+    # 120 test cases, 6 with the outcome: the split table hides the base rate,
+    # so the headline table and the answer may not show it beside the cases.
+    summary = summary_of({"time_structured": NO, "time_text": NO}).assign(
+        n_test=120, base_rate=0.05
+    )
+    table = verdict_table(summary, DISCLOSURE)
+    assert table["base rate"].tolist() == ["suppressed"] * 2
+    assert table["test cases"].tolist() == [120, 120]
+    answer = honest_answer(summary, 0.65, "time_text", DISCLOSURE)
+    assert "0.050" not in answer
+    assert "the base rate (not shown: fewer than 10 test cases had, or had not," in answer
+    few_cases = verdict_table(summary.assign(n_test=8, base_rate=0.5), DISCLOSURE)
+    assert few_cases["test cases"].tolist() == ["<10"] * 2
 
 
 def test_outcome_definitions_give_the_text_window_only_when_text_is_on():
@@ -419,13 +474,13 @@ def test_headline_marks_the_random_designs_optimistic():
     summary = summary_of(
         {"random_structured": YES, "random_text": YES, "time_structured": NO, "time_text": NO}
     )
-    table = verdict_table(summary)
+    table = verdict_table(summary, DISCLOSURE)
     assert table["verdict"].tolist() == [YES] * 2 + [NO] * 2
     assert table["estimate"].tolist()[1:3] == [
         "optimistic: may learn from the future",
         "honest: future cases",
     ]
-    section = headline_section(summary, WITH_TEXT, 0.65, None, None, None)
+    section = headline_section(summary, WITH_TEXT, 0.65, None, None, None, DISCLOSURE)
     assert "<h2>The answer</h2>" in section
     assert "<li><b>escalation</b>: No, not on future cases." in section
     # the optimistic rows are not coloured green
@@ -519,7 +574,9 @@ def test_threshold_table_hides_rules_that_flag_or_find_few_cases():
             "rule": ["threshold", "threshold", "threshold", "top_k_percent"],
             "threshold": [0.5, 0.8, 0.9, np.nan],
             "k_percent": [np.nan, np.nan, np.nan, 10.0],
+            "is_decision_threshold": [True, False, False, False],
             "n_flagged": [100, 7, 3, 40],
+            "flagged_share": [0.25, 7 / 400, 3 / 400, 0.1],
             "precision": [0.3, 6 / 7, 0.0, 0.2],
             "recall": [0.5, 0.1, 0.0, 8 / 60],
             "f0_1": [0.3, 0.8, 0.0, 0.2],
@@ -538,23 +595,95 @@ def test_threshold_table_hides_rules_that_flag_or_find_few_cases():
     assert "0.857" not in html and "<td>3</td>" not in html and "<td>7</td>" not in html
 
 
-def test_calibration_bins_of_few_cases_are_merged():
-    bins = pd.DataFrame(
+def bundled_thresholds() -> pd.DataFrame:
+    """The bundled LA's random-structured LightGBM flagging rules (567 test
+    cases, 49 with the outcome): (rule, threshold, k%, flagged, found)."""
+    rules = [
+        ("score_threshold", 0.1, np.nan, 195, 32),
+        ("score_threshold", 0.2, np.nan, 146, 25),
+        ("score_threshold", 0.3, np.nan, 118, 24),
+        ("score_threshold", 0.4, np.nan, 95, 23),
+        ("score_threshold", 0.5, np.nan, 68, 19),
+        ("score_threshold", 0.6, np.nan, 51, 10),
+        ("score_threshold", 0.7, np.nan, 36, 8),
+        ("top_k_percent", 0.57, 10.0, 57, 14),
+        ("top_k_percent", 0.22, 25.0, 142, 24),
+    ]
+    rule, threshold, k_percent, flagged, found = (np.array(c) for c in zip(*rules, strict=True))
+    precision, recall = found / flagged, found / 49
+    return pd.DataFrame(
         {
-            "bin": range(6),
-            "n": [3, 4, 50, 0, 12, 2],
-            "n_positive": [0, 1, 10, 0, 6, 2],
-            "mean_score": [0.05, 0.15, 0.3, np.nan, 0.7, 0.95],
+            "model": "lightgbm",
+            "rule": rule,
+            "threshold": threshold.astype(float),
+            "k_percent": k_percent.astype(float),
+            "is_decision_threshold": threshold == 0.5,
+            "n_flagged": flagged.astype(int),
+            "flagged_share": flagged / 567,
+            "precision": precision,
+            "recall": recall,
+            "f0_1": precision,
+            "false_alarms_per_100_flagged": 100 * (1 - precision),
+            "missed_per_100_at_risk": 100 * (1 - recall),
         }
     )
-    # 3 + 4 + 50 cases, then 12 with the last 2 (too few alone)
-    merged = merged_bins(bins, 10)
-    assert merged["n"].tolist() == [57, 14]
-    assert merged["observed_rate"].tolist() == pytest.approx([11 / 57, 8 / 14])
-    assert merged["mean_score"].tolist() == pytest.approx(
-        [(0.15 + 0.6 + 15) / 57, (8.4 + 1.9) / 14]
+
+
+def test_threshold_table_hides_rules_that_differ_from_a_shown_one_by_few_cases():
+    # Each rule alone was safe to show from 0.1 to 0.6 and the top 10% and
+    # 25%, but flagging at 0.2 (146 flagged, 25 found) and at 0.3 (118, 24)
+    # told that 1 of the 28 cases scored in between had the outcome.
+    thresholds = bundled_thresholds()
+    flagged = thresholds["n_flagged"]
+    table = threshold_table(thresholds, DISCLOSURE).set_index("rule")
+    # The decision threshold is kept; 0.1 is 127 cases and 13 found from it.
+    shown = table.index[table["precision"] != "suppressed"].tolist()
+    assert shown == ["score >= 0.1", "score >= 0.5"]
+    assert table.loc["score >= 0.5", "precision"] == pytest.approx(19 / 68)
+    assert table["flagged"].tolist() == flagged.tolist()
+
+
+def test_flagging_hides_rules_that_leave_few_cases_unflagged():
+    # 100 test cases, 20 with the outcome: flagging 95 finds all 20 and leaves
+    # 5 unflagged, all without it; flagging all of them leaves none.
+    found, flagged = np.array([20, 10, 20]), np.array([95, 60, 100])
+    hidden = flagging_hidden(found, flagged, np.full(3, 20), np.full(3, 100), DISCLOSURE)
+    assert hidden.tolist() == [True, False, False]
+
+
+def test_calibration_bins_are_merged_between_the_thresholds_the_table_shows():
+    # The bundled LA's random-structured LightGBM: every bin above 0.1 held 11
+    # to 49 cases but 1 to 9 with the outcome (1 of 28, 1 of 23, ...), whose
+    # cases the threshold table's flagged counts at each edge give away. Its
+    # table shows the rules at 0.1 and 0.5.
+    n = [372, 49, 28, 23, 27, 17, 15, 11, 14, 11]
+    positives = [17, 7, 1, 1, 4, 9, 2, 2, 4, 2]
+    bins = pd.DataFrame(
+        {
+            "model": "lightgbm",
+            "bin": range(10),
+            "bin_lower": np.arange(10) / 10,
+            "n": n,
+            "n_positive": positives,
+            "mean_score": np.arange(10) / 10 + 0.05,
+        }
     )
-    assert merged_bins(bins.assign(n=[3, 4, 1, 0, 0, 1]), 10).empty
+    merged = merged_bins(bins, pd.Series([0.1, 0.5]), DISCLOSURE)
+    assert merged["n"].tolist() == [372, 127, 68]
+    assert merged["observed_rate"].tolist() == pytest.approx([17 / 372, 13 / 127, 19 / 68])
+    scores = 49 * 0.15 + 28 * 0.25 + 23 * 0.35 + 27 * 0.45
+    assert merged["mean_score"].iloc[1] == pytest.approx(scores / 127)
+    figure = calibration_figure(bins, bundled_thresholds(), "t", DISCLOSURE)
+    assert figure.axes[0].lines[0].get_ydata().tolist() == pytest.approx(
+        [17 / 372, 13 / 127, 19 / 68]
+    )
+    # a threshold between bin edges is no edge; with none, all cases are one
+    # bin, shown only if the base rate may be
+    assert merged_bins(bins, pd.Series([0.15, 0.5]), DISCLOSURE)["n"].tolist() == [499, 68]
+    assert merged_bins(bins, pd.Series([], dtype=float), DISCLOSURE)["n"].tolist() == [567]
+    few = bins.assign(n_positive=[3] + [0] * 9)
+    assert merged_bins(few, pd.Series([], dtype=float), DISCLOSURE).empty
+    assert merged_bins(bins.assign(n=0), pd.Series([0.5]), DISCLOSURE).empty
 
 
 def test_cohort_and_split_tables_show_months_and_no_small_counts():
@@ -572,6 +701,9 @@ def test_cohort_and_split_tables_show_months_and_no_small_counts():
     assert (row["referrals"], row["children"], row["families"]) == (30, 30, "<10")
     assert row["positives"] == "<10" and row["base rate"] == "suppressed"
     assert (row["first referral"], row["last referral"]) == ("2016-05", "2016-12")
+    # 25 of 30 with the outcome: the 25 would give the 5 without it
+    most = cohort_table({"escalation": cohort.assign(label=[1] * 25 + [0] * 5)}, DISCLOSURE)
+    assert most.iloc[0]["positives"] == most.iloc[0]["base rate"] == "suppressed"
     roles = ["train"] * 20 + ["test"] * 8 + ["excluded"] * 2
     split = pd.DataFrame({"referral_id": cohort["referral_id"], "fold": -1, "role": roles})
     table = split_table({("escalation", "time"): split}, {"escalation": cohort}, DISCLOSURE)
@@ -643,9 +775,11 @@ def test_models_table_hides_precision_and_recall_that_reveal_few_cases():
     assert table["test AP"].tolist() == [0.5, 0.3]
 
 
-def test_precision_recall_curves_start_where_enough_cases_are_flagged():
+def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
     # The first steps of a curve would show whether the few highest-scored
-    # cases had the outcome.
+    # cases had the outcome, its last ones the few cases with the outcome
+    # scored lowest, and each step whether one more case had it. 22 of 43
+    # cases have the outcome; the top k cases hold 2 + (k - 3) // 2 of them.
     predictions = pd.DataFrame(
         {
             "model": "lightgbm",
@@ -653,8 +787,34 @@ def test_precision_recall_curves_start_where_enough_cases_are_flagged():
             "score": np.linspace(1, 0, 43),
         }
     )
-    figure = pr_curve_figure(predictions, "t", 10)
+    # The decision threshold's rule, flagging 23 (12 found).
+    rules = pd.DataFrame(
+        {
+            "model": ["lightgbm"],
+            "n_flagged": [23],
+            "precision": [12 / 23],
+            "recall": [12 / 22],
+            "flagged_share": [23 / 43],
+            "is_decision_threshold": [True],
+        }
+    )
+    no_rules = rules.iloc[:0]
+    figure = pr_curve_figure(predictions, no_rules, "t", DISCLOSURE)
     curve = figure.axes[0].lines[0]
-    assert curve.get_xdata().min() == pytest.approx(5 / 22)  # 5 of 22 found in the top 10
-    assert curve.get_ydata()[-1] == pytest.approx(0.5)
-    assert len(curve.get_xdata()) == 43 - 9
+    # Alone, flagging 20 to 23 cases finds 10 to 12 with 10 or 11 false alarms
+    # and leaves 10 to 12 with the outcome and 10 or 11 without unflagged
+    # (flagging 24 would leave 9 without it), but 20 and 21 differ by one case
+    # with the outcome; flagging all 43 finds all 22 (12 more than 20, 11 more
+    # false alarms). Flagging 10 (4 found) would have shown on the old curve,
+    # as on the bundled LA's (2 of the top 10).
+    assert curve.get_xdata().tolist() == pytest.approx([1, 10 / 22])
+    assert curve.get_ydata().tolist() == pytest.approx([22 / 43, 10 / 20])
+    assert figure.axes[0].lines[1].get_ydata()[0] == pytest.approx(22 / 43)  # base rate
+    # The threshold table's rules that may be shown are kept first: the curve
+    # goes through the decision threshold's.
+    curve = pr_curve_figure(predictions, rules, "t", DISCLOSURE).axes[0].lines[0]
+    assert curve.get_xdata().tolist() == pytest.approx([1, 12 / 22])
+    # a test set with 5 cases with the outcome shows no base rate
+    few = predictions.assign(label=[1] * 5 + [0] * 38)
+    lines = pr_curve_figure(few, no_rules, "t", DISCLOSURE).axes[0].lines
+    assert [line.get_label() for line in lines] == ["LightGBM (gradient boosting)"]

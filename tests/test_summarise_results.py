@@ -6,6 +6,7 @@ import pandas as pd
 
 from common import SCHEMAS
 from render_report import verdict_table
+from report_wording import Disclosure, shareable_summary
 from summarise_results import summarise
 
 
@@ -49,8 +50,32 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
     }
     assert not summarise(metrics, details, "time_structured")["decides"].any()
     assert summary["baseline_average_precision"].tolist() == [0.2, 0.2]
-    table = verdict_table(summary)
+    table = verdict_table(summary, Disclosure(min_count=10))
     assert table["verdict"].tolist() == ["meets the bar", "meets the bar"]
     assert "selected" not in summary.columns
     # the verdict is the answer: no point-estimate flag beside it to contradict it
     assert set(summary.columns) == set(SCHEMAS["summary"].names)
+
+
+def test_the_csv_copy_hides_what_the_report_hides():
+    # Snakemake's report shows summary.csv. The bundled LA's NFA re-referral
+    # (time-ordered with text): 402 test cases, 23 with the outcome, 2 found of
+    # the 8 flagged at the decision threshold; its escalation: 23 of 48 flagged.
+    summary = pd.DataFrame(
+        [
+            metrics_row("nfa", "time_text", "lightgbm", True, 0.2),
+            metrics_row("esc", "time_text", "lightgbm", True, 0.3),
+            metrics_row("few", "time_text", "lightgbm", True, 0.3),
+        ]
+    ).assign(
+        n_test=[402, 470, 8],
+        base_rate=[23 / 402, 49 / 470, 0.5],
+        precision=[2 / 8, 23 / 48, 0.5],
+        recall=[2 / 23, 23 / 49, 0.5],
+    )
+    shared = shareable_summary(summary, Disclosure(min_count=10))
+    assert shared["precision"].tolist() == ["suppressed", "0.4792", "suppressed"]
+    assert shared["recall"].tolist() == ["suppressed", "0.4694", "suppressed"]
+    assert shared["base_rate"].tolist() == ["0.0572", "0.1043", "suppressed"]
+    assert shared["n_test"].tolist() == [402, 470, "<10"]
+    assert shared["average_precision"].tolist() == summary["average_precision"].tolist()

@@ -5,11 +5,13 @@ import pytest
 
 from report_wording import Disclosure
 from write_model_card import (
+    data_sentence,
     fairness_findings,
     flagged_features,
     leakage_checks,
     markdown_table,
     model_card,
+    results_table,
 )
 
 DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
@@ -23,6 +25,8 @@ AUDIT = pd.DataFrame(
         "threshold": [0.9, 0.9],
         "flagged": [False, False],
         "detail": ["plausible"] * 2,
+        "cases": pd.array([None, 20], dtype="Int64"),
+        "positives": pd.array([None, 6], dtype="Int64"),
     }
 )
 
@@ -129,6 +133,7 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
             "ap_ci_upper": [0.5, 0.6, 0.4, 0.8],
             "baseline_average_precision": 0.2,
             "base_rate": 0.1,
+            "n_test": 400,
             "cv_ap_lower_bound": 0.35,
             "verdict": ["does not meet the bar"] * 3 + ["meets the bar"],
         }
@@ -201,6 +206,7 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
     assert "2018-01-01" not in card and "2019-06-01" not in card
     assert "`disclosure.min_count` (now 10)" in card
     assert "## Leakage checks" in card
+    assert "| families on both sides of a split (outer or inner) | random | 0 |" in card
     assert "No feature predicts the outcome implausibly well on its own" in card
     assert "r1" not in card and "f1" not in card
 
@@ -217,6 +223,7 @@ def test_model_card_without_text_rests_on_the_structured_designs(cohort):
             "ap_ci_upper": [0.6, 0.8],
             "baseline_average_precision": 0.2,
             "base_rate": 0.1,
+            "n_test": 400,
             "cv_ap_lower_bound": 0.35,
             "verdict": ["does not meet the bar", "meets the bar"],
         }
@@ -242,24 +249,9 @@ def test_model_card_without_text_rests_on_the_structured_designs(cohort):
         "horizon_months": 3,
         "text_window_days": 21,
     }
-    card = model_card(
-        "la9",
-        "escalation",
-        definition,
-        ["structured"],
-        0.65,
-        cohort,
-        splits,
-        features,
-        AUDIT,
-        summary,
-        fairness,
-        curves,
-        [0.8, 1.25],
-        DISCLOSURE,
-        30,
-        18,
-    )
+    first = ["la9", "escalation", definition, ["structured"], 0.65, cohort]
+    rest = [features, AUDIT, summary, fairness, curves, [0.8, 1.25], DISCLOSURE, 30, 18]
+    card = model_card(*first, splits, *rest)
     assert "**Answer:** Yes, on future cases." in card
     assert "with structured data only (the pre-specified design, which decides), 0.700" in card
     assert "switched off in the config (designs.text: false)" in card
@@ -267,6 +259,10 @@ def test_model_card_without_text_rests_on_the_structured_designs(cohort):
     assert "## Fairness (time-ordered split, structured data only)" in card
     # the fairness of the design that answers
     assert "| sex | male | 50 | false discovery rate | 1.600 | female |" in card
+    # a failed leakage check's count of 1 to 9 families is not shown
+    splits["random"] = splits_of({"r1": "train", "r2": "test", "r3": "test", "r4": "train"})
+    card = model_card(*first, splits, *rest)
+    assert "| families on both sides of a split (outer or inner) | random | <10 |" in card
     assert "no case notes were used" in card and "case-note text from" not in card
     assert "Four designs" not in card and "structured data and text" not in card
 
@@ -315,11 +311,72 @@ def test_fairness_findings_hide_verdicts_that_reveal_small_counts():
 
 def test_flagged_features_are_named_on_the_card():
     audit = AUDIT.assign(
-        subject=["closure_marker", "closure_marker"], value=[0.74, 1.0], flagged=[False, True]
+        subject=["closure_marker", "closure_marker"],
+        value=[0.74, 1.0],
+        flagged=[False, True],
+        positives=pd.array([None, 20], dtype="Int64"),
     )
-    sentence = flagged_features(pd.concat([AUDIT, audit], ignore_index=True))
+    sentence = flagged_features(pd.concat([AUDIT, audit], ignore_index=True), DISCLOSURE)
     assert sentence.startswith("**1 feature(s) predict the outcome implausibly well")
     assert "`closure_marker` (single-feature extreme-group precision 1.000, threshold 0.9)" in (
         sentence
     )
     assert "n_previous_referrals" not in sentence
+
+
+def test_flagged_features_hide_an_extreme_group_share_counted_from_few_children():
+    # 19 of the 20 cases with its highest values have the outcome: 0.950
+    # would reveal the one without it; the flag is still named.
+    audit = AUDIT.assign(
+        subject="closure_marker",
+        value=[0.74, 0.95],
+        flagged=[False, True],
+        positives=pd.array([None, 19], dtype="Int64"),
+    )
+    sentence = flagged_features(audit, DISCLOSURE)
+    named = "`closure_marker` (single-feature extreme-group precision suppressed, threshold 0.9)"
+    assert named in sentence
+    assert "0.950" not in sentence
+
+
+def test_data_sentence_hides_cases_with_the_outcome_that_give_those_without():
+    # 25 of 30 referrals with the outcome: the 25 would give the 5 without it
+    many = pd.DataFrame(
+        {
+            "child_id": [f"c{i}" for i in range(30)],
+            "family_id": [f"f{i}" for i in range(30)],
+            "referral_date": pd.date_range("2018-01-01", periods=30, freq="7D"),
+            "label": [1] * 25 + [0] * 5,
+        }
+    )
+    sentence = data_sentence(many, False, DISCLOSURE)
+    assert "30 referrals of 30 children in 30 families, referred between 2018-01 and " in (sentence)
+    assert "; suppressed (a share not shown) had the outcome." in sentence
+
+
+def test_results_table_hides_a_base_rate_counted_from_few_cases():
+    # 120 test cases, 6 with the outcome (the report's split table hides it too)
+    summary = pd.DataFrame(
+        {
+            "design": ["time_structured", "time_text"],
+            "model": "lightgbm",
+            "average_precision": 0.3,
+            "ap_ci_lower": 0.2,
+            "ap_ci_upper": 0.4,
+            "baseline_average_precision": 0.1,
+            "base_rate": [0.05, 0.5],
+            "n_test": 120,
+            "cv_ap_lower_bound": 0.3,
+            "verdict": "does not meet the bar",
+        }
+    )
+    curves = pd.DataFrame(
+        {
+            "design": "time_text",
+            "fraction": [0.25, 0.5, 1.0],
+            "n_train": [25, 50, 100],
+            "test_average_precision": [0.3, 0.3, 0.3],
+        }
+    )
+    table = results_table(summary, curves, DISCLOSURE)
+    assert table["base rate"].tolist() == ["suppressed", 0.5]

@@ -24,6 +24,7 @@ rule summarise_results:
         mem_mb=1000,
     params:
         feature_sets=FEATURE_SETS,
+        disclosure_min_count=config["disclosure"]["min_count"],
     script:
         "../scripts/summarise_results.py"
 
@@ -221,5 +222,7 @@ rule summarise_las:
     threads: 1
     resources:
         mem_mb=1000,
+    params:
+        disclosure_min_count=config["disclosure"]["min_count"],
     script:
         "../scripts/summarise_las.py"

@@ -43,15 +43,21 @@ from report_wording import (  # noqa: E402
     TEXT_SWITCHED_OFF,
     Disclosure,
     answer_design,
+    audit_share_hidden,
     cohort_rules,
+    decision_rule_hidden,
     disparity_summary,
+    flagging_hidden,
     hidden_rates,
     honest_answer,
     is_time_ordered,
     rate_is_disclosive,
+    shown_base_rate,
     shown_cases,
     shown_count,
     shown_disparities,
+    shown_pair,
+    shown_rate,
     shown_values,
     study_designs,
     suppressed_groups,
@@ -109,9 +115,10 @@ def table_html(frame: pd.DataFrame, row_classes: list[str] | None = None) -> str
     return f'<div class="scroll"><table><tr>{header}</tr>{"".join(rows)}</table></div>'
 
 
-def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
+def verdict_table(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """The headline table: one row per outcome and design; the estimate column
-    marks the random designs optimistic."""
+    marks the random designs optimistic. A test set's cases and base rate are
+    not shown when they would reveal a count below ``disclosure.min_count``."""
     time_ordered = is_time_ordered(summary["design"])
     return pd.DataFrame(
         {
@@ -125,11 +132,14 @@ def verdict_table(summary: pd.DataFrame) -> pd.DataFrame:
                 for low, high in zip(summary["ap_ci_lower"], summary["ap_ci_upper"], strict=True)
             ],
             "baseline AP": summary["baseline_average_precision"],
-            "base rate": summary["base_rate"],
+            "base rate": [
+                shown_base_rate(rate, n, disclosure)
+                for rate, n in zip(summary["base_rate"], summary["n_test"], strict=True)
+            ],
             "ROC AUC": summary["roc_auc"],
             "CV AP lower bound": summary["cv_ap_lower_bound"],
             "overfitting gap": summary["cv_ap_lower_bound"] - summary["average_precision"],
-            "test cases": summary["n_test"].astype(int),
+            "test cases": [shown_count(n, disclosure) for n in summary["n_test"]],
             "verdict": summary["verdict"],
         }
     )
@@ -139,14 +149,6 @@ def month_of(date: pd.Timestamp) -> str:
     """A date as the shared report shows it: its year and month (an exact
     first or last date can single out one case)."""
     return date.strftime("%Y-%m")
-
-
-def shown_rate(numerator: int, denominator: int, disclosure: Disclosure) -> float | str:
-    """``numerator / denominator`` as the shared report may show it: suppressed
-    when either count, or their difference, is below ``disclosure.min_count``."""
-    if rate_is_disclosive(numerator, denominator, disclosure):
-        return SUPPRESSED
-    return numerator / denominator
 
 
 def cohort_table(cohorts: dict[str, pd.DataFrame], disclosure: Disclosure) -> pd.DataFrame:
@@ -160,7 +162,7 @@ def cohort_table(cohorts: dict[str, pd.DataFrame], disclosure: Disclosure) -> pd
                 "referrals": shown_count(len(cohort), disclosure),
                 "children": shown_count(cohort["child_id"].nunique(), disclosure),
                 "families": shown_count(cohort["family_id"].nunique(), disclosure),
-                "positives": shown_count(positives, disclosure),
+                "positives": shown_pair(positives, len(cohort), disclosure),
                 "base rate": shown_rate(positives, len(cohort), disclosure),
                 "first referral": month_of(cohort["referral_date"].min()),
                 "last referral": month_of(cohort["referral_date"].max()),
@@ -182,17 +184,23 @@ def split_table(
         families = {
             role: set(outer.loc[outer["role"] == role, "family_id"]) for role in ("train", "test")
         }
-        train = outer.loc[outer["role"] == "train"]
+        roles = (
+            outer.groupby("role")["label"]
+            .agg(rows="size", positives="sum")
+            .reindex(["train", "test", "excluded"], fill_value=0)
+        )
+        # as the outer fold's rows of the fold table show them
+        shown = shown_roles(roles["rows"], roles["positives"], disclosure).set_axis(roles.index)
         test = outer.loc[outer["role"] == "test"]
         rows.append(
             {
                 "outcome": outcome,
                 "split": timing,
-                "train rows": shown_count(len(train), disclosure),
-                "test rows": shown_count(len(test), disclosure),
-                "excluded rows": shown_count((outer["role"] == "excluded").sum(), disclosure),
-                "train base rate": shown_rate(int(train["label"].sum()), len(train), disclosure),
-                "test base rate": shown_rate(int(test["label"].sum()), len(test), disclosure),
+                "train rows": shown.loc["train", "rows"],
+                "test rows": shown.loc["test", "rows"],
+                "excluded rows": shown.loc["excluded", "rows"],
+                "train base rate": shown.loc["train", "base rate"],
+                "test base rate": shown.loc["test", "base rate"],
                 "test from": month_of(test["referral_date"].min()),
                 "families in both": shown_count(
                     len(families["train"] & families["test"]), disclosure
@@ -212,23 +220,51 @@ def figure_data_uri(figure: plt.Figure, path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def pr_curve_figure(predictions: pd.DataFrame, title: str, min_count: int) -> plt.Figure:
-    """Precision-recall curves of every model on the test set, from the
-    thresholds that flag at least ``min_count`` cases (the curve's first steps
-    would show the outcome of the few highest-scored cases)."""
+def pr_curve_figure(
+    predictions: pd.DataFrame, rules: pd.DataFrame, title: str, disclosure: Disclosure
+) -> plt.Figure:
+    """Precision-recall curves of every model on the test set, through the
+    thresholds whose precision and recall the threshold table could show
+    (``flagging_hidden``) and that differ from each other by enough cases
+    with and without the outcome (``differenced_hidden``): each step of a full
+    curve shows whether one more case had the outcome. Each model's flagging
+    rules (``rules``, its rows of the thresholds table) that may be shown are
+    kept first, so that the curve and the tables reveal no count together."""
     figure, axes = plt.subplots(figsize=(4.6, 3.6))
     for model, rows in predictions.groupby("model", sort=True):
         precision, recall, thresholds = precision_recall_curve(rows["label"], rows["score"])
         flagged = len(rows) - np.searchsorted(np.sort(rows["score"]), thresholds, side="left")
+        positives = int(rows["label"].sum())
+        found = np.round(recall[:-1] * positives)
+        model_rules = rules.loc[rules["model"] == model]
+        shown_rules = model_rules.loc[~threshold_rules_hidden(model_rules, disclosure)]
+        hidden = differenced_hidden(
+            found,
+            flagged,
+            flagging_hidden(
+                found,
+                flagged,
+                np.full(len(found), positives),
+                np.full(len(found), len(rows)),
+                disclosure,
+            ),
+            np.isin(flagged, shown_rules["n_flagged"].to_numpy()),
+            disclosure,
+        )
         # The last point (recall 0) has no threshold: it flags no case.
-        keep = np.append(flagged >= min_count, False)
+        keep = np.append(~hidden, False)
         axes.plot(
             recall[keep],
             precision[keep],
+            marker=".",
             label=MODEL_LABELS.get(model, model),
             linewidth=1.4,
         )
-    axes.axhline(predictions["label"].mean(), color="grey", linestyle=":", label="base rate")
+    # One test set: every model's rows hold the same cases.
+    cases = predictions.groupby("model")["label"].agg(["size", "sum"]).iloc[0]
+    base_rate = shown_rate(int(cases["sum"]), int(cases["size"]), disclosure)
+    if base_rate != SUPPRESSED:
+        axes.axhline(base_rate, color="grey", linestyle=":", label="base rate")
     axes.set_xlabel("recall (share of escalating cases found)")
     axes.set_ylabel("precision")
     axes.set_xlim(0, 1)
@@ -239,34 +275,70 @@ def pr_curve_figure(predictions: pd.DataFrame, title: str, min_count: int) -> pl
     return figure
 
 
-def flagging_hidden(
-    found: np.ndarray, flagged: np.ndarray, positives: np.ndarray, disclosure: Disclosure
-) -> pd.Series:
-    """Whether each flagging rule's precision and recall (and what derives from
-    them) must be suppressed: together they reveal its flagged cases with and
-    without the outcome, and the cases with the outcome it missed, so all go
-    when any of these numbers 1 to ``disclosure.min_count - 1``."""
-    return pd.Series(
-        [
-            rate_is_disclosive(f, n, disclosure) or rate_is_disclosive(f, p, disclosure)
-            for f, n, p in zip(found, flagged, positives, strict=True)
-        ]
+def differenced_hidden(
+    found: np.ndarray,
+    flagged: np.ndarray,
+    hidden: pd.Series,
+    first: np.ndarray,
+    disclosure: Disclosure,
+) -> np.ndarray:
+    """``hidden`` (one model's flagging rules), with more rules hidden so that no
+    two shown ones differ by a count from 1 to ``disclosure.min_count - 1``:
+    the rules flag nested sets of cases (the highest scored), so subtracting
+    two rules' flagged cases and those found gives the cases scored between
+    them and how many had the outcome. The ``first`` rules (the decision
+    threshold, which the models table shows) are kept first, then the others
+    from the fewest flagged."""
+    shown: list[int] = []
+    for i in sorted(range(len(found)), key=lambda i: (not first[i], flagged[i])):
+        if hidden.iloc[i]:
+            continue
+        if all(
+            flagged[j] == flagged[i]
+            or not rate_is_disclosive(
+                abs(found[i] - found[j]), abs(flagged[i] - flagged[j]), disclosure
+            )
+            for j in shown
+        ):
+            shown.append(i)
+    return ~np.isin(np.arange(len(found)), shown)
+
+
+def threshold_rules_hidden(thresholds: pd.DataFrame, disclosure: Disclosure) -> np.ndarray:
+    """Which of one model's flagging rules (rows of its ``thresholds`` table)
+    may not show their precision and recall: those whose flagged or unflagged
+    cases, or those of them with or without the outcome (``flagging_hidden``),
+    or the cases scored between them and another rule shown, or those of them
+    with or without the outcome (``differenced_hidden``), number from 1 to
+    ``disclosure.min_count - 1``."""
+    flagged = thresholds["n_flagged"].to_numpy()
+    found = np.nan_to_num(thresholds["precision"].to_numpy() * flagged).round()
+    recall = thresholds["recall"].to_numpy()
+    # Every rule counts the same test cases, and the same ones with the outcome.
+    positives = np.nanmax(
+        np.divide(found, recall, out=np.full(len(found), np.nan), where=recall > 0), initial=0
+    ).round()
+    share = thresholds["flagged_share"].to_numpy()
+    cases = np.nanmax(
+        np.divide(flagged, share, out=np.full(len(found), np.nan), where=share > 0), initial=0
+    ).round()
+    return differenced_hidden(
+        found,
+        flagged,
+        flagging_hidden(
+            found, flagged, np.full(len(found), positives), np.full(len(found), cases), disclosure
+        ),
+        thresholds["is_decision_threshold"].to_numpy(dtype=bool),
+        disclosure,
     )
 
 
 def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Precision, recall and F0.1 across score thresholds and top-k% rules (of
-    one model); a rule's rates are suppressed when the flagged cases, those of
-    them with or without the outcome, or the cases with the outcome it missed
-    number from 1 to ``disclosure.min_count - 1``."""
+    one model), suppressed where they would reveal a count below
+    ``disclosure.min_count`` (``threshold_rules_hidden``)."""
     flagged = thresholds["n_flagged"].to_numpy()
-    found = np.nan_to_num(thresholds["precision"].to_numpy() * flagged).round()
-    recall = thresholds["recall"].to_numpy()
-    # Every rule counts the same test cases with the outcome.
-    positives = np.nanmax(
-        np.divide(found, recall, out=np.full(len(found), np.nan), where=recall > 0), initial=0
-    ).round()
-    hidden = flagging_hidden(found, flagged, np.full(len(found), positives), disclosure)
+    hidden = threshold_rules_hidden(thresholds, disclosure)
     return pd.DataFrame(
         {
             "rule": [
@@ -354,40 +426,50 @@ def importance_table(importance: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     )
 
 
-def merged_bins(bins: pd.DataFrame, min_count: int) -> pd.DataFrame:
-    """One model's calibration bins, neighbours merged (in score order) until
-    each holds at least ``min_count`` cases, the remainder joining the last
-    merged bin: each one's cases, mean score and observed rate (none when all
-    the bins together hold fewer cases)."""
-    groups: list[list[int]] = []
-    current = [0, 0, 0.0]  # cases, cases with the outcome, sum of scores
-    for row in bins.loc[bins["n"] > 0].sort_values("bin").itertuples(index=False):
-        current = [
-            current[0] + row.n,
-            current[1] + row.n_positive,
-            current[2] + row.mean_score * row.n,
-        ]
-        if current[0] >= min_count:
-            groups.append(current)
-            current = [0, 0, 0.0]
-    if current[0] and groups:
-        groups[-1] = [a + b for a, b in zip(groups[-1], current, strict=True)]
-    merged = pd.DataFrame(groups, columns=["n", "n_positive", "score_sum"], dtype=float)
+def merged_bins(bins: pd.DataFrame, cuts: pd.Series, disclosure: Disclosure) -> pd.DataFrame:
+    """One model's calibration bins, merged between the bin edges among
+    ``cuts``: the score thresholds whose flagging rule the threshold table may
+    show (``threshold_rules_hidden``), so that each merged bin's cases and
+    those of them with the outcome are what two such rules (or one and all the
+    cases) give by subtraction anyway. Each one's cases, mean score and
+    observed rate; none when the cases of all the bins together reveal a count
+    below ``disclosure.min_count``."""
+    bins = bins.loc[bins["n"] > 0].sort_values("bin")
+    edges = np.sort(
+        [edge for edge in bins["bin_lower"] if np.isclose(edge, np.asarray(cuts, float)).any()]
+    )
+    # Bins from one edge up to the next form one merged bin.
+    group = np.searchsorted(edges, bins["bin_lower"].to_numpy() + 1e-9, side="right")
+    merged = (
+        bins.assign(score_sum=bins["mean_score"] * bins["n"], group=group)
+        .groupby("group")[["n", "n_positive", "score_sum"]]
+        .sum()
+    )
+    counts = zip(merged["n_positive"], merged["n"], strict=True)
+    if any(rate_is_disclosive(p, n, disclosure) for p, n in counts):
+        merged = merged.iloc[:0]
     return pd.DataFrame(
         {
-            "n": merged["n"].astype(int),
-            "mean_score": merged["score_sum"] / merged["n"],
-            "observed_rate": merged["n_positive"] / merged["n"],
+            "n": merged["n"].astype(int).to_numpy(),
+            "mean_score": (merged["score_sum"] / merged["n"]).to_numpy(),
+            "observed_rate": (merged["n_positive"] / merged["n"]).to_numpy(),
         }
     )
 
 
-def calibration_figure(calibration: pd.DataFrame, title: str, min_count: int) -> plt.Figure:
-    """Observed rate against mean predicted score per bin, for each model; bins
-    of fewer than ``min_count`` cases are merged with their neighbours."""
+def calibration_figure(
+    calibration: pd.DataFrame, rules: pd.DataFrame, title: str, disclosure: Disclosure
+) -> plt.Figure:
+    """Observed rate against mean predicted score per bin, for each model, its
+    bins merged between the score thresholds of its flagging rules (``rules``,
+    its rows of the thresholds table) that may be shown (``merged_bins``)."""
     figure, axes = plt.subplots(figsize=(4.6, 3.6))
     for model, rows in calibration.groupby("model", sort=True):
-        rows = merged_bins(rows, min_count)
+        model_rules = rules.loc[rules["model"] == model]
+        shown = model_rules.loc[~threshold_rules_hidden(model_rules, disclosure)]
+        rows = merged_bins(
+            rows, shown.loc[shown["rule"] == "score_threshold", "threshold"], disclosure
+        )
         axes.plot(
             rows["mean_score"],
             rows["observed_rate"],
@@ -589,7 +671,7 @@ def group_calibration_section(
             "group": groups["group"],
             "cases": shown_cases(groups, hidden, disclosure),
             "small": groups["small_group"].astype(bool),
-            "mean score": groups["mean_score"],
+            "mean score": shown_values(groups["mean_score"], hidden),
             "observed rate": shown_values(groups["base_rate"], hidden),
             "95% interval": shown_values(
                 pd.Series(
@@ -737,12 +819,7 @@ def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd
         )
         parts += [single.loc[single["flagged"]], single.head(top)]
     shown = pd.concat(parts).drop_duplicates(["check", "subject"])
-    hidden = [
-        check == PRECISION_CHECK and rate_is_disclosive(positives, cases, disclosure)
-        for check, positives, cases in zip(
-            shown["check"], shown["positives"], shown["cases"], strict=True
-        )
-    ]
+    hidden = audit_share_hidden(shown, disclosure)
     return pd.DataFrame(
         {
             "check": shown["check"],
@@ -765,17 +842,21 @@ def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd
 
 
 def fold_table(diagnostics: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
-    """Class balance, months and sibling overlap of every fold of one split."""
+    """Class balance, months and sibling overlap of every fold of one split;
+    each fold's rows and positives as ``shown_roles`` shows them."""
+    shown = pd.concat(
+        [
+            shown_roles(roles["rows"], roles["positives"], disclosure).set_axis(roles.index)
+            for _, roles in diagnostics.groupby("fold", sort=False)
+        ]
+    ).loc[diagnostics.index]
     return pd.DataFrame(
         {
             "fold": diagnostics["fold"].map(lambda f: "outer" if f == -1 else f"inner {f}"),
             "role": diagnostics["role"],
-            "rows": [shown_count(n, disclosure) for n in diagnostics["rows"]],
-            "positives": [shown_count(n, disclosure) for n in diagnostics["positives"]],
-            "base rate": [
-                shown_rate(p, n, disclosure)
-                for p, n in zip(diagnostics["positives"], diagnostics["rows"], strict=True)
-            ],
+            "rows": shown["rows"],
+            "positives": shown["positives"],
+            "base rate": shown["base rate"],
             "from": diagnostics["first_prediction_time"].map(month_of),
             "to": diagnostics["last_prediction_time"].map(month_of),
             "families on both sides": [
@@ -836,27 +917,41 @@ def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
-def shown_pair(count: int, total: int, disclosure: Disclosure) -> tuple:
-    """``count`` of ``total`` rows as the shared report may show them: the count
-    hidden when small, and also when the rest (``total - count``) is, as it
-    could be worked out from the total shown elsewhere."""
-    if disclosure.is_small(total - count) and not disclosure.is_small(count):
-        return SUPPRESSED
-    return shown_count(count, disclosure)
-
-
-def shown_parts(counts: pd.Series, disclosure: Disclosure) -> list:
+def shown_parts(counts: pd.Series, disclosure: Disclosure, of: pd.Series | None = None) -> list:
     """Counts that add up to a total shown elsewhere (a column's codes, a
-    table's problems of one kind) as the shared report may show them: the small
-    ones as "<min_count", and where exactly one is small, the next smallest
-    suppressed too, so that it cannot be worked out from the total."""
+    table's problems of one kind, a fold's rows of each role) as the shared
+    report may show them: the small ones as "<min_count", each one whose rest
+    of ``of`` (aligned totals, e.g. the rows of the positives) is small as
+    suppressed, and where exactly one is hidden, the next smallest suppressed
+    too, so that it cannot be worked out from the total."""
     values = [int(count) for count in counts]
     shown = [shown_count(count, disclosure) for count in values]
-    small = [disclosure.is_small(count) for count in values]
-    others = [i for i, hide in enumerate(small) if not hide and values[i] > 0]
-    if sum(small) == 1 and others:
+    if of is not None:
+        shown = [
+            SUPPRESSED
+            if disclosure.is_small(int(total) - count) and isinstance(shown_as, int) and count
+            else shown_as
+            for count, total, shown_as in zip(values, of, shown, strict=True)
+        ]
+    hidden = [not isinstance(shown_as, int) for shown_as in shown]
+    others = [i for i, hide in enumerate(hidden) if not hide and values[i] > 0]
+    if sum(hidden) == 1 and others:
         shown[min(others, key=values.__getitem__)] = SUPPRESSED
     return shown
+
+
+def shown_roles(rows: pd.Series, positives: pd.Series, disclosure: Disclosure) -> pd.DataFrame:
+    """The rows, positives and base rate of each role of one fold (train and
+    test, or fit and validate, whose rows and positives add up to totals shown
+    elsewhere) as the shared report may show them (``shown_parts``); a base
+    rate only beside the rows and positives it is counted from."""
+    shown_rows = shown_parts(rows, disclosure)
+    shown_positives = shown_parts(positives, disclosure, of=rows)
+    rates = [
+        p / n if isinstance(p, int) and isinstance(n, int) and n > 0 else SUPPRESSED
+        for p, n in zip(shown_positives, shown_rows, strict=True)
+    ]
+    return pd.DataFrame({"rows": shown_rows, "positives": shown_positives, "base rate": rates})
 
 
 def data_qa_section(qa: pd.DataFrame, disclosure: Disclosure, top_codes: int = 12) -> str:
@@ -1027,6 +1122,7 @@ def headline_section(
     refits: pd.DataFrame | None,
     deltas: pd.DataFrame | None,
     compared_with: str | None,
+    disclosure: Disclosure,
 ) -> str:
     """The verdict of every outcome and design against the bar, with the refit
     intervals and the changes since an earlier run when there are any. The
@@ -1059,7 +1155,7 @@ def headline_section(
         '<ul class="answer">',
         *(
             f"<li><b>{html.escape(outcome)}</b>: "
-            f"{html.escape(honest_answer(rows, success_threshold, answer))}</li>"
+            f"{html.escape(honest_answer(rows, success_threshold, answer, disclosure))}</li>"
             for outcome, rows in summary.groupby("outcome", sort=False)
         ),
         "</ul>",
@@ -1071,7 +1167,7 @@ def headline_section(
             summary["verdict"], is_time_ordered(summary["design"]), strict=True
         )
     ]
-    parts.append(table_html(verdict_table(summary), classes))
+    parts.append(table_html(verdict_table(summary, disclosure), classes))
     parts.append(
         '<p class="note">Rows of the random designs are in italics and not coloured: their '
         "test cases are spread over the same years as the training cases, so the model may "
@@ -1171,13 +1267,8 @@ def leakage_section(audits: dict[str, pd.DataFrame], disclosure: Disclosure) -> 
 def models_table(rows: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Every model of every design of one outcome on the test set; precision and
     recall at the decision threshold are suppressed when they reveal a count
-    below ``disclosure.min_count`` (``flagging_hidden``)."""
-    positives = (rows["base_rate"] * rows["n_test"]).round().to_numpy()
-    found = np.nan_to_num(rows["recall"].to_numpy() * positives).round()
-    flagged = np.divide(
-        found, rows["precision"].to_numpy(), out=np.zeros(len(rows)), where=found > 0
-    ).round()
-    hidden = flagging_hidden(found, flagged, positives, disclosure)
+    below ``disclosure.min_count`` (``decision_rule_hidden``)."""
+    hidden = decision_rule_hidden(rows, disclosure)
     return pd.DataFrame(
         {
             "design": rows["design"].map(DESIGN_LABELS),
@@ -1208,13 +1299,19 @@ def models_section(
     for design in designs:
         label = DESIGN_LABELS[design]
         uri = figure_data_uri(
-            pr_curve_figure(artefacts.predictions[(outcome, design)], label, disclosure.min_count),
+            pr_curve_figure(
+                artefacts.predictions[(outcome, design)],
+                rows_of(artefacts.thresholds, outcome, design),
+                label,
+                disclosure,
+            ),
             figure_dir / f"pr_{outcome}_{design}.png",
         )
         figures.append(
             f'<figure><img src="{uri}" width="440" alt="precision-recall curves">'
-            f"<figcaption>{html.escape(label)} (thresholds flagging at least "
-            f"{disclosure.min_count} cases)</figcaption></figure>"
+            f"<figcaption>{html.escape(label)}: through thresholds that flag, miss and "
+            f"separate from each other none or at least {disclosure.min_count} cases with "
+            "and without the outcome</figcaption></figure>"
         )
     return "\n".join(
         [
@@ -1253,16 +1350,19 @@ def selected_model_section(
     uri = figure_data_uri(
         calibration_figure(
             rows_of(artefacts.calibration, outcome, answer),
+            rows_of(artefacts.thresholds, outcome, answer),
             DESIGN_LABELS[answer],
-            disclosure.min_count,
+            disclosure,
         ),
         figure_dir / f"calibration_{name}.png",
     )
     parts.append(
         f'<figure><img src="{uri}" width="440" alt="calibration curves">'
         "<figcaption>Calibration on the test cases: a well-calibrated model's points lie "
-        "on the diagonal (balanced class weights push scores above observed rates). Bins "
-        f"of fewer than {disclosure.min_count} cases are merged with their neighbours."
+        "on the diagonal (balanced class weights push scores above observed rates). Bins are "
+        "merged between the score thresholds whose precision and recall the threshold "
+        f"table may show, so that none holds from 1 to {disclosure.min_count - 1} cases with "
+        "(or without) the outcome."
         "</figcaption></figure>"
     )
     explained = artefacts.importance[(outcome, answer)]
@@ -1352,6 +1452,7 @@ def render(
             artefacts.refits,
             artefacts.deltas,
             compared_with,
+            disclosure,
         ),
         outcome_definitions(outcomes, text),
         f'<h2>What this report hides</h2><p class="note">{disclosure.note()}</p>',

@@ -1,8 +1,9 @@
 """Labels, plain answers and disclosure rules shared by the HTML report
-(``render_report``) and the model cards (``write_model_card``).
+(``render_report``), the model cards (``write_model_card``) and the CSV copies
+of the summaries (``summarise_results``, ``summarise_las``).
 
-Both documents are meant to be shared beyond the LA's analysts, so both apply
-one disclosure count, ``disclosure.min_count`` (``Disclosure``): no count from
+All are meant to be shared beyond the LA's analysts, so all apply one
+disclosure count, ``disclosure.min_count`` (``Disclosure``): no count from
 1 to ``min_count - 1`` is shown (``shown_count``), nor any rate or verdict whose
 numerator or denominator is such a count or is 0 (``rate_is_disclosive``). A
 group of children smaller than it, or with fewer cases with (or without) the
@@ -11,12 +12,13 @@ group of its attribute where only one would be hidden (its figures could
 otherwise be worked out from the totals; ``suppressed_groups``). The Parquet
 files keep every figure.
 
-Both rules list this module as an input (``imported_scripts`` in common.smk), so
-editing it reruns both.
+Their rules list this module as an input (``imported_scripts`` in common.smk), so
+editing it reruns them.
 """
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 FAIRNESS_RATES = {
@@ -75,12 +77,16 @@ def is_time_ordered(designs: pd.Series) -> pd.Series:
     return designs.isin(list(TIME_ORDERED_DESIGNS))
 
 
-def honest_answer(rows: pd.DataFrame, success_threshold: float, answer: str) -> str:
+def honest_answer(
+    rows: pd.DataFrame, success_threshold: float, answer: str, disclosure: "Disclosure"
+) -> str:
     """The plain answer for one outcome (its rows of the summary), from the
     pre-specified design ``answer`` (``answer_design``) alone: yes when it
     meets the bar, no when it cannot, otherwise that we cannot tell. The other
     time-ordered design, if run, is reported beside it but does not decide:
-    two chances at "yes" would nearly double the risk of a false one."""
+    two chances at "yes" would nearly double the risk of a false one. The base
+    rate is not given when it would reveal a count below
+    ``disclosure.min_count`` (``shown_base_rate``)."""
     honest = rows.loc[is_time_ordered(rows["design"])]
     primary = honest.loc[honest["design"] == answer]
     if primary.empty:
@@ -103,12 +109,18 @@ def honest_answer(rows: pd.DataFrame, success_threshold: float, answer: str) -> 
     )
     # Both time-ordered designs test on the same cases: one baseline, one base rate.
     first = primary.iloc[0]
+    base_rate = shown_base_rate(first["base_rate"], first["n_test"], disclosure)
     return (
         f"{opening}. Tested on the latest cases, held out as future cases would be "
         f"(time-ordered designs), the selected models' average precision against the bar of "
         f"{success_threshold:.2f} was: {results}. Ranking by previous referrals scored "
         f"{first['baseline_average_precision']:.3f}; ranking at random scores the base "
-        f"rate, {first['base_rate']:.3f}."
+        + (
+            f"rate, {base_rate:.3f}."
+            if base_rate != SUPPRESSED
+            else f"rate (not shown: fewer than {disclosure.min_count} test cases had, or "
+            "had not, the outcome)."
+        )
     )
 
 
@@ -183,6 +195,15 @@ def shown_count(count: int, disclosure: Disclosure) -> int | str:
     return f"<{disclosure.min_count}" if disclosure.is_small(count) else int(count)
 
 
+def shown_pair(count: int, total: int, disclosure: Disclosure) -> int | str:
+    """``count`` of ``total`` rows as the shared documents may show them: the count
+    hidden when small, and also when the rest (``total - count``) is, as it
+    could be worked out from the total shown elsewhere."""
+    if disclosure.is_small(total - count) and not disclosure.is_small(count):
+        return SUPPRESSED
+    return shown_count(count, disclosure)
+
+
 def rate_is_disclosive(numerator: float, denominator: float, disclosure: Disclosure) -> bool:
     """Whether a rate counted as ``numerator`` of ``denominator`` cases (or its
     complement, ``denominator - numerator`` of them) would reveal a count from 1
@@ -193,6 +214,91 @@ def rate_is_disclosive(numerator: float, denominator: float, disclosure: Disclos
         or disclosure.is_small(numerator)
         or disclosure.is_small(denominator - numerator)
     )
+
+
+def audit_share_hidden(audit: pd.DataFrame, disclosure: Disclosure) -> list[bool]:
+    """Whether each row of a leakage audit must hide its value and finding: an
+    extreme group's share of cases with the outcome (the rows that record the
+    group's ``cases`` and ``positives``) that would reveal a count below
+    ``min_count``. A flag itself still shows: the analyst must see it."""
+    return [
+        not pd.isna(cases) and rate_is_disclosive(positives, cases, disclosure)
+        for positives, cases in zip(audit["positives"], audit["cases"], strict=True)
+    ]
+
+
+def shown_rate(numerator: int, denominator: int, disclosure: Disclosure) -> float | str:
+    """``numerator / denominator`` as the shared documents may show it:
+    suppressed when either count, or their difference, is below
+    ``disclosure.min_count``."""
+    if rate_is_disclosive(numerator, denominator, disclosure):
+        return SUPPRESSED
+    return numerator / denominator
+
+
+def shown_base_rate(base_rate: float, cases: int, disclosure: Disclosure) -> float | str:
+    """The base rate of a test set of ``cases`` (the summary's ``base_rate``
+    and ``n_test``) as the shared documents may show it (``shown_rate``)."""
+    return shown_rate(round(base_rate * cases), int(cases), disclosure)
+
+
+def flagging_hidden(
+    found: np.ndarray,
+    flagged: np.ndarray,
+    positives: np.ndarray,
+    cases: np.ndarray,
+    disclosure: Disclosure,
+) -> pd.Series:
+    """Whether each flagging rule's precision and recall (and what derives from
+    them) must be suppressed: with the test cases and those with the outcome
+    (shown elsewhere) they reveal its flagged and unflagged cases, each with
+    and without the outcome, so all go when any of these numbers 1 to
+    ``disclosure.min_count - 1``."""
+    return pd.Series(
+        [
+            rate_is_disclosive(f, n, disclosure)
+            or rate_is_disclosive(f, p, disclosure)
+            # flagging every case leaves no unflagged one to reveal
+            or (total > n and rate_is_disclosive(p - f, total - n, disclosure))
+            for f, n, p, total in zip(found, flagged, positives, cases, strict=True)
+        ]
+    )
+
+
+def decision_rule_hidden(rows: pd.DataFrame, disclosure: Disclosure) -> pd.Series:
+    """Whether each model's precision and recall at the decision threshold
+    (rows of the ``metrics`` or ``summary`` table) must be suppressed
+    (``flagging_hidden``), its counts recovered from them, the base rate and
+    the test cases."""
+    positives = (rows["base_rate"] * rows["n_test"]).round().to_numpy()
+    found = np.nan_to_num(rows["recall"].to_numpy() * positives).round()
+    flagged = np.divide(
+        found, rows["precision"].to_numpy(), out=np.zeros(len(rows)), where=found > 0
+    ).round()
+    hidden = flagging_hidden(found, flagged, positives, rows["n_test"].to_numpy(), disclosure)
+    return hidden.set_axis(rows.index)
+
+
+def shareable_summary(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """The summary (or the cross-LA summary) as its CSV copy shows it: Snakemake's
+    report shows that copy and the cross-LA one goes beyond the LA, so the
+    test cases, base rate, precision and recall are shown as the report shows
+    them (``shown_count``, ``shown_base_rate``, ``decision_rule_hidden``), and
+    figures to four decimals. The Parquet files keep every figure."""
+    hidden = decision_rule_hidden(summary, disclosure)
+    shared = summary.copy()
+    for column in ("precision", "recall"):
+        shared[column] = [
+            SUPPRESSED if hide else f"{value:.4f}"
+            for value, hide in zip(summary[column], hidden, strict=True)
+        ]
+    base_rates = [
+        shown_base_rate(rate, n, disclosure)
+        for rate, n in zip(summary["base_rate"], summary["n_test"], strict=True)
+    ]
+    shared["base_rate"] = [rate if rate == SUPPRESSED else f"{rate:.4f}" for rate in base_rates]
+    shared["n_test"] = [shown_count(n, disclosure) for n in summary["n_test"]]
+    return shared
 
 
 def suppressed_groups(groups: pd.DataFrame, disclosure: Disclosure) -> pd.Series:

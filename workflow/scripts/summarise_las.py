@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from common import SCHEMAS, InputError, read_parquet, write_parquet
 from compare_runs import deciding_rows
+from report_wording import Disclosure, shareable_summary
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ def main(snakemake) -> None:
         summaries[la] = read_summary(path)
     table = stack_summaries(summaries)
     write_parquet(table, snakemake.output.summary, "cross_la_summary")
-    table.to_csv(
+    # The CSV copy goes beyond any one LA: it hides what each LA's report hides.
+    shareable_summary(table, Disclosure(int(snakemake.params.disclosure_min_count))).to_csv(
         snakemake.output.summary_csv, index=False, lineterminator="\n", float_format="%.4f"
     )
     logger.info("stacked %d LA summaries into %d rows", len(summaries), len(table))

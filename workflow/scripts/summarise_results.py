@@ -14,7 +14,7 @@ import logging
 import pandas as pd
 
 from common import read_parquet, write_parquet
-from report_wording import answer_design
+from report_wording import Disclosure, answer_design, shareable_summary
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def summarise(metrics: pd.DataFrame, details: pd.DataFrame, deciding_design: str
 
 
 def main(snakemake) -> None:
-    """Write the summary (Parquet and CSV) and every model's metrics."""
+    """Write the summary (Parquet, and its shareable CSV copy) and every model's metrics."""
     metrics = pd.concat(
         [read_parquet(path, "metrics") for path in snakemake.input.metrics], ignore_index=True
     ).sort_values(["outcome", "design", "model"], kind="stable")
@@ -55,7 +55,8 @@ def main(snakemake) -> None:
     )
     summary = summarise(metrics, details, answer_design(snakemake.params.feature_sets))
     write_parquet(summary, snakemake.output.summary, "summary")
-    summary.to_csv(
+    # Snakemake's report shows the CSV copy: it hides what the HTML report hides.
+    shareable_summary(summary, Disclosure(int(snakemake.params.disclosure_min_count))).to_csv(
         snakemake.output.summary_csv, index=False, lineterminator="\n", float_format="%.4f"
     )
     for row in summary.itertuples():

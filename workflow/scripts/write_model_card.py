@@ -44,15 +44,18 @@ from report_wording import (
     TEXT_SWITCHED_OFF,
     Disclosure,
     answer_design,
+    audit_share_hidden,
     cohort_rules,
     disparity_summary,
     hidden_rates,
     honest_answer,
     is_time_ordered,
     rate_is_disclosive,
+    shown_base_rate,
     shown_cases,
     shown_count,
     shown_disparities,
+    shown_pair,
     suppressed_groups,
 )
 
@@ -138,10 +141,12 @@ def leakage_checks(
     return pd.DataFrame(rows)
 
 
-def flagged_features(audit: pd.DataFrame) -> str:
+def flagged_features(audit: pd.DataFrame, disclosure: Disclosure) -> str:
     """The card's sentence on the single-feature checks of the leakage audit
     (``audit_features``' rows): every feature flagged as predicting the
-    outcome implausibly well on its own, or that none was."""
+    outcome implausibly well on its own, or that none was. An extreme group's
+    share that would reveal a count below ``disclosure.min_count`` is
+    suppressed (``audit_share_hidden``); the flag is still named."""
     flagged = audit.loc[audit["flagged"]].sort_values(["subject", "check"])
     if flagged.empty:
         return (
@@ -149,8 +154,11 @@ def flagged_features(audit: pd.DataFrame) -> str:
             "ROC AUC and extreme-group precision checks of `leakage_audit`)."
         )
     listed = "; ".join(
-        f"`{row.subject}` ({row.check} {row.value:.3f}, threshold {row.threshold:g})"
-        for row in flagged.itertuples(index=False)
+        f"`{row.subject}` ({row.check} {SUPPRESSED if hide else f'{row.value:.3f}'}, "
+        f"threshold {row.threshold:g})"
+        for row, hide in zip(
+            flagged.itertuples(index=False), audit_share_hidden(flagged, disclosure), strict=True
+        )
     )
     return (
         f"**{flagged['subject'].nunique()} feature(s) predict the outcome implausibly well on "
@@ -159,9 +167,12 @@ def flagged_features(audit: pd.DataFrame) -> str:
     )
 
 
-def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+def results_table(
+    summary: pd.DataFrame, curves: pd.DataFrame, disclosure: Disclosure
+) -> pd.DataFrame:
     """One row per design: the selected model against the bar (the random
-    designs' verdicts marked optimistic)."""
+    designs' verdicts marked optimistic); a base rate that would reveal a
+    count below ``disclosure.min_count`` is suppressed."""
     rows = []
     time_ordered = is_time_ordered(summary["design"])
     for row, honest in zip(summary.itertuples(index=False), time_ordered, strict=True):
@@ -173,7 +184,7 @@ def results_table(summary: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
                 "test AP": row.average_precision,
                 "95% interval": f"{row.ap_ci_lower:.3f} to {row.ap_ci_upper:.3f}",
                 "baseline AP": row.baseline_average_precision,
-                "base rate": row.base_rate,
+                "base rate": shown_base_rate(row.base_rate, row.n_test, disclosure),
                 "overfitting gap": row.cv_ap_lower_bound - row.average_precision,
                 "verdict": row.verdict if honest else f"{row.verdict} (optimistic)",
                 "more data would help?": answer,
@@ -217,6 +228,27 @@ def fairness_findings(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFr
     )
 
 
+def data_sentence(cohort: pd.DataFrame, text: bool, disclosure: Disclosure) -> str:
+    """The card's account of the cohort: its referrals, children, families,
+    months and cases with the outcome, as the shared documents may show them."""
+    positives = int(cohort["label"].sum())
+    share = (
+        "a share not shown"
+        if rate_is_disclosive(positives, len(cohort), disclosure)
+        else f"{positives / len(cohort):.1%}"
+    )
+    return (
+        f"{cell(shown_count(len(cohort), disclosure))} referrals of "
+        f"{cell(shown_count(cohort['child_id'].nunique(), disclosure))} children in "
+        f"{cell(shown_count(cohort['family_id'].nunique(), disclosure))} families, referred "
+        f"between {cohort['referral_date'].min():%Y-%m} and "
+        f"{cohort['referral_date'].max():%Y-%m}; "
+        f"{cell(shown_pair(positives, len(cohort), disclosure))} ({share}) had the outcome. "
+        "Identifiers are keyed hashes; "
+        + ("case notes were redacted before use." if text else "no case notes were used.")
+    )
+
+
 def model_card(
     la: str,
     outcome: str,
@@ -251,25 +283,12 @@ def model_card(
     findings = fairness_findings(groups, disclosure)
     small = groups.loc[groups["small_group"], ["attribute", "group"]]
     low, high = disparity_band
-    positives = int(cohort["label"].sum())
-    share = (
-        "a share not shown"
-        if rate_is_disclosive(positives, len(cohort), disclosure)
-        else f"{positives / len(cohort):.1%}"
-    )
     parts = [
         f"# Model card: {outcome} in {la}",
         "",
         "## Data",
         "",
-        f"{cell(shown_count(len(cohort), disclosure))} referrals of "
-        f"{cell(shown_count(cohort['child_id'].nunique(), disclosure))} children in "
-        f"{cell(shown_count(cohort['family_id'].nunique(), disclosure))} families, referred "
-        f"between {cohort['referral_date'].min():%Y-%m} and "
-        f"{cohort['referral_date'].max():%Y-%m}; "
-        f"{cell(shown_count(positives, disclosure))} ({share}) had the outcome. "
-        "Identifiers are keyed hashes; "
-        + ("case notes were redacted before use." if text else "no case notes were used."),
+        data_sentence(cohort, text, disclosure),
         "",
         "## Outcome",
         "",
@@ -310,9 +329,9 @@ def model_card(
         "lower bound minus the test AP. The random designs may learn from the future: their "
         "verdicts are marked optimistic.",
         "",
-        f"**Answer:** {honest_answer(summary, success_threshold, answer)}",
+        f"**Answer:** {honest_answer(summary, success_threshold, answer, disclosure)}",
         "",
-        markdown_table(results_table(summary, curves)),
+        markdown_table(results_table(summary, curves, disclosure)),
         "",
         f"## Fairness ({DESIGN_LABELS[answer].lower()})",
         "",
@@ -340,9 +359,9 @@ def model_card(
         "",
         "Counts of what each check looks for; every count must be 0.",
         "",
-        markdown_table(leaks),
+        markdown_table(leaks.assign(count=[shown_count(n, disclosure) for n in leaks["count"]])),
         "",
-        flagged_features(audit),
+        flagged_features(audit, disclosure),
         "",
         "## Limits",
         "",
