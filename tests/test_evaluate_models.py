@@ -545,3 +545,10 @@ def test_bad_parameters_are_input_errors():
         evaluate_all(predictions(), cv_results(), "o", "d", top_k_percent=[0])
     with pytest.raises(InputError, match="bootstrap_resamples"):
         evaluate_all(predictions(), cv_results(), "o", "d", bootstrap_resamples=0)
+
+
+def test_a_score_on_a_bin_edge_falls_in_the_bin_the_threshold_rule_flags_it_in():
+    # "score >= 0.3" flags a score of exactly 0.3: so must its calibration bin
+    table = calibration_table(np.array([0, 1, 1]), np.array([0.3, 0.6, 0.7]), 10)
+    assert table.loc[table["n"] > 0, "bin"].tolist() == [3, 6, 7]
+    assert table["bin_lower"].iloc[3] == 0.3

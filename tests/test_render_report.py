@@ -278,7 +278,8 @@ def test_audit_table_hides_an_extreme_group_share_counted_from_few_children():
     shown = audit_table(precision, DISCLOSURE).set_index("subject")
     assert shown.loc["few_with", "value"] == shown.loc["few_without", "value"] == "suppressed"
     assert shown.loc["few_without", "flagged"] == "FLAGGED"
-    assert not shown.loc[["few_with", "few_without"], "finding"].str.contains("of the").any()
+    assert not shown.loc[["few_with", "few_without"], "finding"].str.contains("of the 20").any()
+    assert shown.loc["few_without", "finding"].endswith("not recorded because of the outcome")
     assert shown.loc["enough", "value"] == 0.5
     assert shown.loc["enough", "finding"] == "10 of the 20 cases"
 
@@ -344,6 +345,64 @@ def test_fold_table_hides_counts_that_the_other_role_of_the_fold_reveals():
     # positives, and so the other role's
     few_without = diagnostics.assign(rows=[484, 723, 30, 693], positives=[28, 43, 25, 18])
     assert fold_table(few_without, DISCLOSURE)["positives"].tolist()[2:] == ["suppressed"] * 2
+
+
+def random_folds(train: tuple, test: tuple, validate: list[tuple]) -> pd.DataFrame:
+    """Fold diagnostics of a random split: (rows, positives) of the outer
+    training and test rows and of each inner fold's validation rows."""
+    records = [(-1, "test", *test), (-1, "train", *train)]
+    for fold, (rows, positives) in enumerate(validate):
+        records += [(fold, "fit", train[0] - rows, train[1] - positives)]
+        records += [(fold, "validate", rows, positives)]
+    frame = pd.DataFrame(records, columns=["fold", "role", "rows", "positives"])
+    return frame.assign(
+        fold=frame["fold"].astype("int16"),
+        first_prediction_time=pd.Timestamp("2015-01-01"),
+        last_prediction_time=pd.Timestamp("2019-01-01"),
+        shared_families=0,
+    )
+
+
+def test_fold_table_hides_every_inner_fold_count_the_others_would_give():
+    # The training rows' 50 positives less four folds' validation positives
+    # (10, 10, 11, 10) would give the fifth's 9.
+    folds = random_folds(
+        (500, 50), (400, 40), [(100, 9), (100, 10), (100, 10), (100, 11), (100, 10)]
+    )
+    table = fold_table(folds, DISCLOSURE)
+    inner = table["fold"] != "outer"
+    assert table.loc[~inner, "positives"].tolist() == [40, 50]
+    assert set(table.loc[inner, "positives"]) == {"suppressed", "<10"}
+    assert set(table.loc[inner, "base rate"]) == {"suppressed"}
+    assert table.loc[inner, "rows"].tolist() == [400, 100] * 5
+    # The test set's 8 positives hide the training rows' 92; an inner fold's
+    # fit and validation positives (74 + 18) must not give them back.
+    folds = random_folds((500, 92), (400, 8), [(250, 18), (250, 74)])
+    table = fold_table(folds, DISCLOSURE)
+    assert table["positives"].tolist()[:2] == ["<10", "suppressed"]
+    assert set(table.loc[table["fold"] != "outer", "positives"]) == {"suppressed"}
+    # nothing hidden: every count is shown
+    folds = random_folds((500, 50), (400, 40), [(250, 25), (250, 25)])
+    assert all(isinstance(v, int) for v in fold_table(folds, DISCLOSURE)["positives"])
+
+
+def test_split_table_hides_the_training_rows_not_the_public_test_set_for_the_excluded():
+    # The headline shows the test set's 23 positives of 400; hiding them for
+    # the excluded rows' 7 would leave 90 - 60 - 23 = 7 to be worked out.
+    labels = [1] * 60 + [0] * 540 + [1] * 23 + [0] * 377 + [1] * 7 + [0] * 143
+    roles = ["train"] * 600 + ["test"] * 400 + ["excluded"] * 150
+    cohort = pd.DataFrame(
+        {
+            "referral_id": [f"r{i}" for i in range(1150)],
+            "family_id": [f"f{i}" for i in range(1150)],
+            "label": labels,
+            "referral_date": pd.date_range("2015-01-01", periods=1150, freq="D"),
+        }
+    )
+    split = pd.DataFrame({"referral_id": cohort["referral_id"], "fold": -1, "role": roles})
+    row = split_table({("escalation", "time"): split}, {"escalation": cohort}, DISCLOSURE).iloc[0]
+    assert row["test base rate"] == pytest.approx(23 / 400)
+    assert row["train base rate"] == "suppressed"
 
 
 def summary_of(verdicts: dict[str, str]) -> pd.DataFrame:

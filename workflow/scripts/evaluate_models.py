@@ -301,7 +301,9 @@ def calibration_table(
     n_bins = int(n_bins)
     labels = np.asarray(labels, dtype=float)
     scores = np.asarray(scores, dtype=float)
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # rounded, so that a score of exactly 0.3 falls in the bin from 0.3, as the
+    # threshold rule "score >= 0.3" flags it (linspace gives 0.30000000000000004)
+    edges = np.linspace(0.0, 1.0, n_bins + 1).round(12)
     bins = np.clip(np.searchsorted(edges, scores, side="right") - 1, 0, n_bins - 1)
     n = np.bincount(bins, minlength=n_bins)
     positives = np.bincount(bins, weights=labels, minlength=n_bins)

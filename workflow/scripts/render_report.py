@@ -27,7 +27,11 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from build_structured_features import AUC_CHECK, PRECISION_CHECK  # noqa: E402
+from build_structured_features import (  # noqa: E402
+    AUC_CHECK,
+    OUTCOME_RECORD_ADVICE,
+    PRECISION_CHECK,
+)
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
 from common import read_parquet  # noqa: E402
@@ -190,7 +194,7 @@ def split_table(
             .reindex(["train", "test", "excluded"], fill_value=0)
         )
         # as the outer fold's rows of the fold table show them
-        shown = shown_roles(roles["rows"], roles["positives"], disclosure).set_axis(roles.index)
+        shown = shown_roles(roles.index, roles["rows"], roles["positives"], disclosure)
         test = outer.loc[outer["role"] == "test"]
         rows.append(
             {
@@ -832,10 +836,12 @@ def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd
             "flagged": shown["flagged"].map({True: "FLAGGED", False: "ok"}),
             "finding": [
                 f"figures hidden: the group has fewer than {disclosure.min_count} cases "
-                "with (or without) the outcome"
+                "with (or without) the outcome" + (f": {OUTCOME_RECORD_ADVICE}" if flagged else "")
                 if hide
                 else detail
-                for hide, detail in zip(hidden, shown["detail"], strict=True)
+                for hide, flagged, detail in zip(
+                    hidden, shown["flagged"], shown["detail"], strict=True
+                )
             ],
         }
     )
@@ -843,13 +849,27 @@ def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd
 
 def fold_table(diagnostics: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Class balance, months and sibling overlap of every fold of one split;
-    each fold's rows and positives as ``shown_roles`` shows them."""
+    each fold's rows and positives as ``shown_roles`` shows them. The inner
+    folds' validation rows share out the training rows (and, time-ordered,
+    each fold's fit rows are the last one's fit and validation rows), so one
+    hidden count among them, or in the outer training or excluded rows, could
+    be worked out from the others: the inner folds' counts of that kind are
+    then all suppressed."""
     shown = pd.concat(
         [
-            shown_roles(roles["rows"], roles["positives"], disclosure).set_axis(roles.index)
+            shown_roles(
+                pd.Index(roles["role"]), roles["rows"], roles["positives"], disclosure
+            ).set_axis(roles.index)
             for _, roles in diagnostics.groupby("fold", sort=False)
         ]
     ).loc[diagnostics.index]
+    inner = (diagnostics["fold"] != -1).to_numpy()
+    private = (inner | (diagnostics["role"] != "test")).to_numpy()
+    for column in ("rows", "positives"):
+        hidden = np.array([not isinstance(v, int) for v in shown[column]])
+        if (hidden & private).any():
+            shown.loc[inner & ~hidden, column] = SUPPRESSED
+    shown["base rate"] = shown_base_rates(shown)
     return pd.DataFrame(
         {
             "fold": diagnostics["fold"].map(lambda f: "outer" if f == -1 else f"inner {f}"),
@@ -917,14 +937,22 @@ def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
-def shown_parts(counts: pd.Series, disclosure: Disclosure, of: pd.Series | None = None) -> list:
+def shown_parts(
+    counts: pd.Series,
+    disclosure: Disclosure,
+    of: pd.Series | None = None,
+    public: list[bool] | None = None,
+) -> list:
     """Counts that add up to a total shown elsewhere (a column's codes, a
     table's problems of one kind, a fold's rows of each role) as the shared
     report may show them: the small ones as "<min_count", each one whose rest
     of ``of`` (aligned totals, e.g. the rows of the positives) is small as
     suppressed, and where exactly one is hidden, the next smallest suppressed
-    too, so that it cannot be worked out from the total."""
+    too, so that it cannot be worked out from the total. A part marked
+    ``public`` (shown elsewhere in full, as the test set's are) is never the
+    one suppressed for another's sake: hiding it here would protect nothing."""
     values = [int(count) for count in counts]
+    public = public if public is not None else [False] * len(values)
     shown = [shown_count(count, disclosure) for count in values]
     if of is not None:
         shown = [
@@ -934,24 +962,35 @@ def shown_parts(counts: pd.Series, disclosure: Disclosure, of: pd.Series | None 
             for count, total, shown_as in zip(values, of, shown, strict=True)
         ]
     hidden = [not isinstance(shown_as, int) for shown_as in shown]
-    others = [i for i, hide in enumerate(hidden) if not hide and values[i] > 0]
+    others = [i for i, hide in enumerate(hidden) if not hide and values[i] > 0 and not public[i]]
     if sum(hidden) == 1 and others:
-        shown[min(others, key=values.__getitem__)] = SUPPRESSED
+        # ties go to the first part, in the order given
+        shown[min(others, key=lambda i: (values[i], i))] = SUPPRESSED
     return shown
 
 
-def shown_roles(rows: pd.Series, positives: pd.Series, disclosure: Disclosure) -> pd.DataFrame:
-    """The rows, positives and base rate of each role of one fold (train and
-    test, or fit and validate, whose rows and positives add up to totals shown
-    elsewhere) as the shared report may show them (``shown_parts``); a base
-    rate only beside the rows and positives it is counted from."""
-    shown_rows = shown_parts(rows, disclosure)
-    shown_positives = shown_parts(positives, disclosure, of=rows)
-    rates = [
+def shown_roles(
+    roles: pd.Index, rows: pd.Series, positives: pd.Series, disclosure: Disclosure
+) -> pd.DataFrame:
+    """The rows, positives and base rate of each role of one fold (train, test
+    and excluded, or fit and validate, whose rows and positives add up to
+    totals shown elsewhere) as the shared report may show them
+    (``shown_parts``; the test role's counts are public, as the headline shows
+    them); a base rate only beside the rows and positives it is counted from."""
+    public = [role == "test" for role in roles]
+    shown_rows = shown_parts(rows, disclosure, public=public)
+    shown_positives = shown_parts(positives, disclosure, of=rows, public=public)
+    return pd.DataFrame({"rows": shown_rows, "positives": shown_positives}, index=roles).assign(
+        **{"base rate": lambda frame: shown_base_rates(frame)}
+    )
+
+
+def shown_base_rates(shown: pd.DataFrame) -> list:
+    """Each row's base rate, beside shown rows and positives only."""
+    return [
         p / n if isinstance(p, int) and isinstance(n, int) and n > 0 else SUPPRESSED
-        for p, n in zip(shown_positives, shown_rows, strict=True)
+        for p, n in zip(shown["positives"], shown["rows"], strict=True)
     ]
-    return pd.DataFrame({"rows": shown_rows, "positives": shown_positives, "base rate": rates})
 
 
 def data_qa_section(qa: pd.DataFrame, disclosure: Disclosure, top_codes: int = 12) -> str:
