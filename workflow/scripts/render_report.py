@@ -442,8 +442,9 @@ def merged_bins(bins: pd.DataFrame, cuts: pd.Series, disclosure: Disclosure) -> 
     show (``threshold_rules_hidden``), so that each merged bin's cases and
     those of them with the outcome are what two such rules (or one and all the
     cases) give by subtraction anyway. Each one's cases, mean score and
-    observed rate; none when the cases of all the bins together reveal a count
-    below ``disclosure.min_count``."""
+    observed rate; none at all when any merged bin's cases, or those of them
+    with or without the outcome, would reveal a count below
+    ``disclosure.min_count``."""
     bins = bins.loc[bins["n"] > 0].sort_values("bin")
     edges = np.sort(
         [edge for edge in bins["bin_lower"] if np.isclose(edge, np.asarray(cuts, float)).any()]
