@@ -321,32 +321,6 @@ def test_fold_table_and_picture_cover_every_fold():
     assert mdates.num2date(test_bar.get_x() + test_bar.get_width()).month == 12
 
 
-def test_fold_table_hides_counts_that_the_other_role_of_the_fold_reveals():
-    # The bundled LA's NFA re-referral, random split: the validation fold's 9
-    # positives showed as <10, but the training rows' 43 less the fit rows' 34
-    # gave them; the rows (145 = 723 - 578) are safe to show.
-    diagnostics = pd.DataFrame(
-        {
-            "fold": pd.Series([-1, -1, 0, 0], dtype="int16"),
-            "role": ["test", "train", "fit", "validate"],
-            "rows": [484, 723, 578, 145],
-            "positives": [28, 43, 34, 9],
-            "first_prediction_time": pd.to_datetime(["2014-05-01"] * 4),
-            "last_prediction_time": pd.to_datetime(["2019-03-30"] * 4),
-            "shared_families": [0, 0, 0, 0],
-        }
-    )
-    table = fold_table(diagnostics, DISCLOSURE)
-    assert table["rows"].tolist() == [484, 723, 578, 145]
-    assert table["positives"].tolist() == [28, 43, "suppressed", "<10"]
-    assert table["base rate"].tolist()[:2] == pytest.approx([28 / 484, 43 / 723])
-    assert table["base rate"].tolist()[2:] == ["suppressed"] * 2
-    # and a role with few cases without the outcome (5 of 30) hides its
-    # positives, and so the other role's
-    few_without = diagnostics.assign(rows=[484, 723, 30, 693], positives=[28, 43, 25, 18])
-    assert fold_table(few_without, DISCLOSURE)["positives"].tolist()[2:] == ["suppressed"] * 2
-
-
 def random_folds(train: tuple, test: tuple, validate: list[tuple]) -> pd.DataFrame:
     """Fold diagnostics of a random split: (rows, positives) of the outer
     training and test rows and of each inner fold's validation rows."""
@@ -361,6 +335,22 @@ def random_folds(train: tuple, test: tuple, validate: list[tuple]) -> pd.DataFra
         last_prediction_time=pd.Timestamp("2019-01-01"),
         shared_families=0,
     )
+
+
+def test_fold_table_hides_counts_that_the_other_role_of_the_fold_reveals():
+    # The bundled LA's NFA re-referral, random split: the validation fold's 9
+    # positives showed as <10, but the training rows' 43 less the fit rows' 34
+    # gave them; the rows (145 = 723 - 578) are safe to show.
+    diagnostics = random_folds((723, 43), (484, 28), [(145, 9)])
+    table = fold_table(diagnostics, DISCLOSURE)
+    assert table["rows"].tolist() == [484, 723, 578, 145]
+    assert table["positives"].tolist() == [28, 43, "suppressed", "<10"]
+    assert table["base rate"].tolist()[:2] == pytest.approx([28 / 484, 43 / 723])
+    assert table["base rate"].tolist()[2:] == ["suppressed"] * 2
+    # and a role with few cases without the outcome (5 of 30) hides its
+    # positives, and so the other role's
+    few_without = diagnostics.assign(rows=[484, 723, 30, 693], positives=[28, 43, 25, 18])
+    assert fold_table(few_without, DISCLOSURE)["positives"].tolist()[2:] == ["suppressed"] * 2
 
 
 def test_fold_table_hides_every_inner_fold_count_the_others_would_give():
