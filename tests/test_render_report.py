@@ -732,6 +732,8 @@ def test_calibration_bins_are_merged_between_the_thresholds_the_table_shows():
     assert merged_bins(bins, pd.Series([], dtype=float), DISCLOSURE)["n"].tolist() == [567]
     few = bins.assign(n_positive=[3] + [0] * 9)
     assert merged_bins(few, pd.Series([], dtype=float), DISCLOSURE).empty
+    line = calibration_figure(few, bundled_thresholds(), "t", DISCLOSURE).axes[0].lines[0]
+    assert line.get_label().endswith(": hidden (too few cases to show)")
     assert merged_bins(bins.assign(n=0), pd.Series([0.5]), DISCLOSURE).empty
 
 
@@ -866,4 +868,8 @@ def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
     # a test set with 5 cases with the outcome shows no base rate
     few = predictions.assign(label=[1] * 5 + [0] * 38)
     lines = pr_curve_figure(few, no_rules, "t", DISCLOSURE).axes[0].lines
-    assert [line.get_label() for line in lines] == ["LightGBM (gradient boosting)"]
+    # (nor any point of the curve, and the legend says why the line is missing)
+    assert [line.get_label() for line in lines] == [
+        "LightGBM (gradient boosting): hidden (too few cases to show)"
+    ]
+    assert lines[0].get_xdata().size == 0

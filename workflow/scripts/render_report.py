@@ -224,6 +224,13 @@ def figure_data_uri(figure: plt.Figure, path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def legend_label(model: str, drawn: bool) -> str:
+    """A model's name in a figure's legend, saying so when every point of its
+    line is hidden, lest an empty figure read as a missing model."""
+    name = MODEL_LABELS.get(model, model)
+    return name if drawn else f"{name}: hidden (too few cases to show)"
+
+
 def pr_curve_figure(
     predictions: pd.DataFrame, rules: pd.DataFrame, title: str, disclosure: Disclosure
 ) -> plt.Figure:
@@ -261,7 +268,7 @@ def pr_curve_figure(
             recall[keep],
             precision[keep],
             marker=".",
-            label=MODEL_LABELS.get(model, model),
+            label=legend_label(model, keep.any()),
             linewidth=1.4,
         )
     # One test set: every model's rows hold the same cases.
@@ -486,7 +493,7 @@ def calibration_figure(
             rows["observed_rate"],
             marker="o",
             linewidth=1.2,
-            label=MODEL_LABELS.get(model, model),
+            label=legend_label(model, not rows.empty),
         )
     axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
     axes.set_xlabel("mean predicted score in bin")
