@@ -164,9 +164,10 @@ class Disclosure:
 
     min_count: int
 
-    def is_small(self, count: float) -> bool:
-        """Whether ``count`` may not be shown (1 to ``min_count - 1``)."""
-        return 0 < count < self.min_count
+    def is_small(self, count):
+        """Whether ``count`` (a number, or an array of them) may not be shown
+        (1 to ``min_count - 1``)."""
+        return (count > 0) & (count < self.min_count)
 
     def note(self) -> str:
         """What the shared documents hide and why, in plain English."""
@@ -204,15 +205,15 @@ def shown_pair(count: int, total: int, disclosure: Disclosure) -> int | str:
     return shown_count(count, disclosure)
 
 
-def rate_is_disclosive(numerator: float, denominator: float, disclosure: Disclosure) -> bool:
+def rate_is_disclosive(numerator, denominator, disclosure: Disclosure):
     """Whether a rate counted as ``numerator`` of ``denominator`` cases (or its
     complement, ``denominator - numerator`` of them) would reveal a count from 1
     to ``min_count - 1``, or has fewer than ``min_count`` cases to count (an
-    undefined rate reveals a count of 0)."""
+    undefined rate reveals a count of 0). Numbers, or arrays of them."""
     return (
-        denominator < disclosure.min_count
-        or disclosure.is_small(numerator)
-        or disclosure.is_small(denominator - numerator)
+        (denominator < disclosure.min_count)
+        | disclosure.is_small(numerator)
+        | disclosure.is_small(denominator - numerator)
     )
 
 
