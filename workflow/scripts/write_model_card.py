@@ -50,12 +50,12 @@ from report_wording import (
     hidden_rates,
     honest_answer,
     is_time_ordered,
-    rate_is_disclosive,
     shown_base_rate,
     shown_cases,
     shown_count,
     shown_disparities,
     shown_pair,
+    shown_rate,
     suppressed_groups,
 )
 
@@ -232,11 +232,8 @@ def data_sentence(cohort: pd.DataFrame, text: bool, disclosure: Disclosure) -> s
     """The card's account of the cohort: its referrals, children, families,
     months and cases with the outcome, as the shared documents may show them."""
     positives = int(cohort["label"].sum())
-    share = (
-        "a share not shown"
-        if rate_is_disclosive(positives, len(cohort), disclosure)
-        else f"{positives / len(cohort):.1%}"
-    )
+    share = shown_rate(positives, len(cohort), disclosure)
+    share = "a share not shown" if share == SUPPRESSED else f"{share:.1%}"
     return (
         f"{cell(shown_count(len(cohort), disclosure))} referrals of "
         f"{cell(shown_count(cohort['child_id'].nunique(), disclosure))} children in "
