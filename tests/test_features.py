@@ -270,8 +270,10 @@ def test_a_rare_marker_escapes_the_auc_but_not_the_extreme_group_precision():
     assert precision.loc["rare_marker", "value"] == 1.0
     assert precision.loc["rare_marker", "flagged"]
     assert precision.loc["rare_marker", "detail"].startswith(
-        "30 of the 30 cases with its highest values (1 or more) have the outcome (base rate 0.100)"
+        "30 of the 30 cases with its highest values (1 or more) have the outcome: "
     )
+    # the cohort's base rate stays out of the text: the report shows or hides it with its counts
+    assert not audit["detail"].str.contains("base rate").any()
     assert (precision.loc["rare_marker", "cases"], precision.loc["rare_marker", "positives"]) == (
         30,
         30,
@@ -281,7 +283,7 @@ def test_a_rare_marker_escapes_the_auc_but_not_the_extreme_group_precision():
     assert 0.7 < auc.loc["genuine_score", "value"] < 0.9
     assert 0.1 < precision.loc["genuine_score", "value"] < 0.9
     assert not precision.loc["genuine_score", "flagged"]
-    assert not precision.loc["genuine_score", "detail"].endswith("outcome")
+    assert bsf.OUTCOME_RECORD_ADVICE not in precision.loc["genuine_score", "detail"]
 
 
 def test_an_extreme_group_needs_the_minimum_number_of_cases():
@@ -313,25 +315,25 @@ def test_missing_values_rank_lowest_in_the_extreme_group():
     group = bsf.extreme_group_precision(values, labels, 20)
     assert (group.cases, group.share, group.direction) == (25, 1.0, "lowest")
     assert np.isneginf(group.cut)
-    assert bsf.describe_extreme_group(group, 0.1).startswith("25 of the 25 cases with it missing")
+    assert bsf.describe_extreme_group(group).startswith("25 of the 25 cases with it missing")
     # 10 missing: the group goes on to the lowest values, ties included
     few = pd.Series(np.r_[np.full(10, np.nan), np.arange(990.0) % 7])
     group = bsf.extreme_group_precision(few, labels, 20)
     assert (group.direction, group.cut) == ("lowest", 0.0)
     assert group.cases == 10 + len(range(0, 990, 7))
-    assert "(0 or less, or missing)" in bsf.describe_extreme_group(group, 0.1)
+    assert "(0 or less, or missing)" in bsf.describe_extreme_group(group)
     # "or missing" only when some value is
     complete = bsf.extreme_group_precision(pd.Series(np.arange(1000.0) % 7), labels, 20)
     assert complete.missing == 0
     lowest = bsf.ExtremeGroup(0.2, 20, 4, "lowest", 0.0, 0)
-    assert "(0 or less) have" in bsf.describe_extreme_group(lowest, 0.1)
+    assert "(0 or less) have" in bsf.describe_extreme_group(lowest)
 
 
 def test_a_feature_with_too_few_values_is_described_as_every_case():
     labels = pd.Series(np.r_[np.ones(100), np.zeros(900)])
     values = pd.Series(np.r_[np.ones(5), np.full(995, np.nan)])  # 5 values, 20 needed
     group = bsf.extreme_group_precision(values, labels, 20)
-    described = bsf.describe_extreme_group(group, 0.1)
+    described = bsf.describe_extreme_group(group)
     assert described.startswith("every case (too few values to judge): 100 of the 1000 have")
     assert "-inf" not in described
 

@@ -553,13 +553,16 @@ def extreme_group_precision(values: pd.Series, labels: pd.Series, min_cases: int
     return max(groups, key=lambda group: group.share)
 
 
-def describe_extreme_group(group: ExtremeGroup, base_rate: float) -> str:
-    """One sentence on an extreme group, for the audit table and messages."""
+def describe_extreme_group(group: ExtremeGroup) -> str:
+    """One sentence on an extreme group, for the audit table and messages.
+    The cohort's base rate is left out: the report shows it beside its counts,
+    and hides it when it would reveal a small count, which a rate repeated in
+    this sentence would not."""
     if np.isneginf(group.cut) and group.direction == "highest":
         # Fewer values than the group's minimum: the group is every case.
         return (
             f"every case (too few values to judge): {group.positives} of the {group.cases} "
-            f"have the outcome (base rate {base_rate:.3f})"
+            "have the outcome"
         )
     if group.direction == "highest":
         which = f"with its highest values ({group.cut:g} or more)"
@@ -568,10 +571,7 @@ def describe_extreme_group(group: ExtremeGroup, base_rate: float) -> str:
     else:
         missing = ", or missing" if group.missing else ""
         which = f"with its lowest values ({group.cut:g} or less{missing})"
-    return (
-        f"{group.positives} of the {group.cases} cases {which} have the outcome "
-        f"(base rate {base_rate:.3f})"
-    )
+    return f"{group.positives} of the {group.cases} cases {which} have the outcome"
 
 
 def time_audit(cohort: pd.DataFrame, feature_times: dict[str, pd.Series]) -> pd.DataFrame:
@@ -647,7 +647,7 @@ def leakage_audit(
             )
             group = extreme_group_precision(frame[column], labels, min_cases_for_precision)
             flagged = group.share >= max_single_feature_precision and group.share > base_rate
-            described = describe_extreme_group(group, base_rate)
+            described = describe_extreme_group(group)
             rows.append(
                 {
                     "check": PRECISION_CHECK,
