@@ -569,9 +569,10 @@ def test_an_nfa_outcomes_text_never_holds_its_own_referrals_closure_note(tables)
             "flag_missing": pd.Series([0, 0, 1, 0], dtype="int8"),
         }
     )
-    end = btf.notes_end(cohort, tables["referrals"], "nfa_rereferral", 14)
+    end, closed_on_anchor_day = btf.notes_end(cohort, tables["referrals"], "nfa_rereferral", 14)
     # the end of the referral day, before the closure date
     assert end["r1"] == pd.Timestamp("2016-01-11")
+    assert closed_on_anchor_day == 0
     documents = btf.text_documents(cohort, tokens, 14, end).set_index("referral_id")
     assert documents.loc["r1", "tokens"] == ["contact"]
     # "previous text" (before a 2-day window) never holds the closure note either
@@ -579,10 +580,67 @@ def test_an_nfa_outcomes_text_never_holds_its_own_referrals_closure_note(tables)
     assert text_flags.loc["r1", "previous_vulnerability_missing"] == 0
     assert text_flags.loc["r1", "previous_vulnerability_note_count"] == 1
     # an escalation outcome keeps every note up to its point
-    kept = btf.notes_end(cohort, tables["referrals"], "escalation", 14)
+    kept, _ = btf.notes_end(cohort, tables["referrals"], "escalation", 14)
     assert kept.equals(cohort.set_index("referral_id")["prediction_time"])
     escalation = btf.text_documents(cohort, tokens, 14, kept).set_index("referral_id")
     assert escalation.loc["r1", "n_notes"] == 4
+
+
+def test_a_referral_closed_on_its_anchor_day_takes_that_days_notes_from_every_case(tables):
+    # r1 (child a, referred 2016-01-10) is closed on 01-20; r9 (child c,
+    # referred 2016-01-12) is closed at the front door that day. Were r9 alone
+    # to lose its referral day's notes, its empty window would tell the closure.
+    referrals = pd.concat(
+        [
+            tables["referrals"],
+            pd.DataFrame(
+                {
+                    "referral_id": ["r9"],
+                    "child_id": ["c"],
+                    "referral_date": dates("2016-01-12"),
+                    "referral_source": ["6"],
+                    "primary_need": ["N9"],
+                    "nfa": [True],
+                    "closure_date": dates("2016-01-12"),
+                    "closure_reason": ["RC8"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    cohort = pd.DataFrame(
+        {
+            "outcome": "nfa",
+            "referral_id": ["r1", "r9"],
+            "child_id": ["a", "c"],
+            "prediction_time": dates("2016-01-11", "2016-01-13"),
+        }
+    )
+    tokens = pd.DataFrame(
+        {
+            "note_id": ["n1", "n2", "n3"],
+            "child_id": ["a", "c", "c"],
+            "note_datetime": dates("2016-01-10T09:00", "2016-01-05T10:00", "2016-01-12T09:00"),
+            "document_type": ["Case note"] * 3,
+            "tokens": [["contact"], ["earlier"], ["closed"]],
+        }
+    )
+    end, closed_on_anchor_day = btf.notes_end(cohort, referrals, "nfa_rereferral", 1)
+    assert closed_on_anchor_day == 1
+    # every case's notes end at the start of its referral day
+    assert end.to_dict() == {"r1": pd.Timestamp("2016-01-10"), "r9": pd.Timestamp("2016-01-12")}
+    documents = btf.text_documents(cohort, tokens, 14, end).set_index("referral_id")
+    assert documents.loc["r1", "n_notes"] == 0
+    assert documents.loc["r9", "tokens"] == ["earlier"]
+    audit = btf.anchor_day_audit(closed_on_anchor_day)
+    assert (audit["check"] == btf.ANCHOR_DAY_CHECK).all()
+    assert audit["value"].tolist() == [1.0]
+    assert "no case's notes include that day" in audit["detail"].iloc[0]
+    # without the front-door closure every case keeps its referral day's notes
+    open_end, none_closed = btf.notes_end(cohort, tables["referrals"], "nfa_rereferral", 1)
+    assert none_closed == 0
+    assert open_end["r1"] == pd.Timestamp("2016-01-11")
+    assert btf.anchor_day_audit(none_closed)["value"].tolist() == [0.0]
 
 
 def test_an_nfa_outcome_never_counts_a_siblings_closure_of_the_same_incident(tables):

@@ -15,7 +15,10 @@ of its label and the closure note says so; notes carry no referral id, so every
 note from the closure date on is left out. Cutting there alone would still tell
 closed cases apart from open ones by the notes missing after the closure, so
 no case's notes run past its anchor day: a case closed later reads the same
-as an open one. Escalation outcomes keep their notes up to the point.
+as an open one. And when any case is closed on its anchor day, no case's notes
+include that day, lest the empty window of a case closed at the front door
+tell its closure (``anchor_day_audit`` says which, in the report). Escalation
+outcomes keep their notes up to the point.
 
 Each row records the time of the latest note it used, and the leakage audit's
 time check (``build_structured_features.time_audit``) refuses to write
@@ -32,11 +35,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from build_structured_features import own_referral_end, time_audit
+from build_structured_features import AUDIT_COLUMNS, own_referral_end, time_audit
 
 from common import InputError, feature_schema, read_parquet, write_parquet
 
 logger = logging.getLogger(__name__)
+
+
+ANCHOR_DAY_CHECK = "notes of the day the point is counted from"
 
 
 def notes_end(
@@ -44,17 +50,54 @@ def notes_end(
     referrals: pd.DataFrame,
     outcome_type: str,
     prediction_offset_days: int,
-) -> pd.Series:
+) -> tuple[pd.Series, int]:
     """Per row (indexed by referral_id), the time before which its notes may
-    make its text features: its ``own_referral_end`` (the prediction point;
-    for an ``nfa_rereferral`` outcome the end of the day the point is counted
-    from), and for that outcome no later than the start of the own referral's
-    closure date (any closure)."""
+    make its text features, and how many rows' referrals were closed on the
+    day their point is counted from (the anchor day).
+
+    The end is the row's ``own_referral_end`` (the prediction point; for an
+    ``nfa_rereferral`` outcome the end of its anchor day), and for that outcome
+    no later than the start of the own referral's closure date (any closure).
+    A case closed on its anchor day would then lose that day's notes while
+    every other case keeps them, so an empty window would tell the closure:
+    when any case is, no case's notes include its anchor day."""
     end = own_referral_end(cohort, outcome_type, prediction_offset_days)
     if outcome_type != "nfa_rereferral":
-        return end
+        return end, 0
     closure = end.index.to_series().map(referrals.set_index("referral_id")["closure_date"])
-    return pd.concat([end, closure], axis=1).min(axis=1)
+    closed_on_anchor_day = int((closure < end).sum())
+    if closed_on_anchor_day:
+        end = end - pd.Timedelta(days=1)
+    return pd.concat([end, closure], axis=1).min(axis=1), closed_on_anchor_day
+
+
+def anchor_day_audit(closed_on_anchor_day: int) -> pd.DataFrame:
+    """The text audit's row on an ``nfa_rereferral`` outcome's anchor-day
+    notes (``notes_end``): whether they are read (value 0) or left out for
+    every case (value 1). No count: the report shows it as written."""
+    if closed_on_anchor_day:
+        detail = (
+            "some referrals were closed on the day their point is counted from, so no "
+            "case's notes include that day: an empty window cannot tell the closure"
+        )
+    else:
+        detail = (
+            "no referral was closed on the day its point is counted from, so every "
+            "case's notes include that day"
+        )
+    return pd.DataFrame(
+        [
+            {
+                "check": ANCHOR_DAY_CHECK,
+                "subject": "text documents",
+                "value": float(closed_on_anchor_day > 0),
+                "threshold": np.nan,
+                "flagged": False,
+                "detail": detail,
+            }
+        ],
+        columns=AUDIT_COLUMNS,
+    ).astype({"cases": "Int64", "positives": "Int64"})
 
 
 def with_notes_end(cohort: pd.DataFrame, end: pd.Series | None) -> pd.DataFrame:
@@ -192,12 +235,18 @@ def main(snakemake) -> None:
     flags = read_shards(snakemake.input.flags)
     if outcome["document_types"] is not None:
         flags = flags.loc[flags["note_id"].isin(tokens["note_id"])]
-    end = notes_end(
+    end, closed_on_anchor_day = notes_end(
         cohort,
         read_parquet(snakemake.input.referrals, "referrals"),
         snakemake.params.outcome_type,
         snakemake.params.prediction_offset_days,
     )
+    if closed_on_anchor_day:
+        logger.info(
+            "%d referrals closed on the day their point is counted from: no case's notes "
+            "include that day",
+            closed_on_anchor_day,
+        )
     window = outcome["text_window_days"]
     documents = text_documents(cohort, tokens, window, end)
     text_flags = text_flag_features(cohort, flags, window, outcome["previous_text"], end)
@@ -208,6 +257,8 @@ def main(snakemake) -> None:
             "vulnerability flags": text_flags.set_index("referral_id")["feature_time"],
         },
     )
+    if snakemake.params.outcome_type == "nfa_rereferral":
+        audit = pd.concat([audit, anchor_day_audit(closed_on_anchor_day)], ignore_index=True)
     write_parquet(documents, snakemake.output.text_documents, "text_documents")
     flag_columns = [c for c in text_flags.columns if c not in ("referral_id", "feature_time")]
     write_parquet(text_flags, snakemake.output.text_flags, feature_schema(flag_columns))

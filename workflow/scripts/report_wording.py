@@ -424,7 +424,8 @@ def text_window_wording(outcome: dict) -> str:
     wording = f"text from the {outcome['text_window_days']} days before it"
     if outcome["type"] == "nfa_rereferral":
         wording += (
-            ", but no later than the day the point is counted from and never from the "
+            ", but no later than the day the point is counted from (and none of that day "
+            "when any referral was closed on it: see the leakage audit) and never from the "
             "referral's closure date on (its closure is half of the outcome)"
         )
     return wording
