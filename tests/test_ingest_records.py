@@ -893,3 +893,25 @@ def test_notes_dated_after_the_extract_are_kept_counted_and_logged(tmp_path, cap
     assert notes.loc["impossible_date", "value"] == "after 2026-11-23 (future)"
     assert notes.loc["rows_kept", "count"] == 2
     assert "1 note(s) dated after 2026-11-23 (first at line 4); check the export" in caplog.text
+
+
+def test_an_event_table_ending_months_before_the_referrals_is_warned_about(caplog):
+    referrals = pd.DataFrame(
+        {"referral_date": pd.to_datetime(["2019-01-05", "2019-06-01", "2019-09-30"])}
+    )
+    starts = pd.DataFrame({"start_date": pd.to_datetime(["2019-01-10", "2019-09-01"])})
+    stopped = pd.DataFrame({"start_date": pd.to_datetime(["2019-01-10", "2019-06-02"])})
+    tables = {
+        "referrals": referrals,
+        "assessments": starts,
+        "section47": starts,
+        "cp_plans": stopped,
+        "care_episodes": starts.iloc[:0],
+    }
+    qa = ir.QualityLog()
+    with caplog.at_level(logging.WARNING):
+        ir.report_tables_ending_early(tables, Path("referrals.csv"), qa)
+    # only the plans stop early: 120 days before the last referral, which comes after them
+    assert [(r["table"], r["measure"], r["count"]) for r in qa.rows] == [("cp_plans", "warning", 1)]
+    assert "2019-06 against 2019-09" in qa.rows[0]["value"]
+    assert "data.data_end_date" in caplog.text and "2019-06-02" in caplog.text

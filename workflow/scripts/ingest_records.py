@@ -469,6 +469,54 @@ def report_births_after_referral(
         )
 
 
+# A month or two without a new enquiry, plan or care episode happens in a small
+# LA; a quarter without one, while referrals go on, more often means the export
+# of that table stopped early.
+MAX_DAYS_WITHOUT_EVENTS = 90
+
+
+def report_tables_ending_early(tables: dict[str, pd.DataFrame], path: Path, qa: QualityLog) -> None:
+    """Warn about and count, per event table, the referrals made after its last
+    record, when that is more than ``MAX_DAYS_WITHOUT_EVENTS`` before the last
+    referral (``path``: the referrals export). Outcomes are labelled up to the
+    last referral (or ``data.data_end_date``), so events missing from a table
+    that ends early would make those referrals' labels silently negative."""
+    last_referral = tables["referrals"]["referral_date"].max()
+    for table in ("assessments", "section47", "cp_plans", "care_episodes"):
+        start = YEAR_DATE[table]
+        last = tables[table][start].max()
+        if pd.isna(last) or (last_referral - last).days <= MAX_DAYS_WITHOUT_EVENTS:
+            continue
+        later = int((tables["referrals"]["referral_date"] > last).sum())
+        logger.warning(
+            "%s: its last %s (%s) is %d days before the last referral in %s (%s); %d "
+            "referral(s) come after it. If the %s export stops early, outcomes built on "
+            "it are silently missed: check the export, or set data.data_end_date no later "
+            "than %s",
+            table,
+            start,
+            last.date(),
+            (last_referral - last).days,
+            path,
+            last_referral.date(),
+            later,
+            table,
+            last.date(),
+        )
+        qa.add(
+            table,
+            "warning",
+            later,
+            column=start,
+            value=(
+                f"ends {(last_referral - last).days} days before the last referral "
+                f"({last:%Y-%m} against {last_referral:%Y-%m}): check the export covers the "
+                "whole period, or set data.data_end_date no later than its end"
+            ),
+            total=len(tables["referrals"]),
+        )
+
+
 def check_notes(
     path: Path,
     columns: dict[str, str],
@@ -613,6 +661,7 @@ def ingest(
     out["care_episodes"] = check_date_order(
         episodes, "start_date", "end_date", paths["care_episodes"], "care_episodes", qa
     )
+    report_tables_ending_early(out, paths["referrals"], qa)
     for name, frame in out.items():
         sort_keys = [
             c
