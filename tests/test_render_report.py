@@ -24,6 +24,7 @@ from render_report import (
     models_table,
     outcome_definitions,
     pr_curve_figure,
+    shown_parts,
     split_picture,
     split_table,
     table_html,
@@ -35,6 +36,7 @@ from report_wording import (
     answer_design,
     cohort_rules,
     disparity_summary,
+    hidden_rates,
     honest_answer,
     shown_disparities,
     study_designs,
@@ -156,6 +158,39 @@ def test_groups_that_could_identify_a_child_are_suppressed():
     assert "<td>300</td>" in html
     assert "<td>24</td>" not in html and "0.042" not in html
     assert suppressed_groups(groups, Disclosure(1)).sum() == 0
+
+
+def test_fairness_rates_never_give_a_small_cell_alone_or_by_subtraction():
+    groups = fairness_groups(
+        [
+            # the reviewer's age band: 7 of its 14 flagged had the outcome, 7 did not
+            ("age_band", "5-9", 154, 21),
+            ("age_band", "10-15", 200, 40),
+            ("age_band", "1-4", 180, 30),
+            # three groups each with too few positives, 9 between them: White's
+            # 40 shown beside the test set's 49 would give the 9
+            ("ethnicity", "White", 365, 40),
+            ("ethnicity", "Asian", 40, 4),
+            ("ethnicity", "Black", 35, 3),
+            ("ethnicity", "Mixed", 30, 2),
+            ("sex", "female", 250, 45),
+            ("sex", "male", 284, 46),
+        ]
+    )
+    age = groups["group"] == "5-9"
+    groups.loc[age, "n_flagged"] = 14
+    groups.loc[age, "false_negative_rate"] = 14 / 21
+    hidden = suppressed_groups(groups, DISCLOSURE)
+    assert groups.loc[hidden, "group"].tolist() == ["White", "Asian", "Black", "Mixed"]
+    rates = hidden_rates(groups, DISCLOSURE).set_axis(groups["group"])
+    # the age band's cells are hidden, and the next smallest band's with them,
+    # lest the test set's counts less the shown band's give them back
+    assert rates.loc["5-9"].all() and rates.loc["1-4"].all()
+    assert not rates.loc["10-15"].any()
+    assert not rates.loc[["female", "male"]].any(axis=None)
+    table = fairness_table(groups, DISCLOSURE).set_index("group")
+    assert table.loc["5-9", "FOR"] == table.loc["5-9", "flagged"] == "suppressed"
+    assert table.loc["5-9", "base rate"] == pytest.approx(21 / 154)
 
 
 def test_fairness_verdicts_do_not_reveal_counts_that_suppression_hides():
@@ -873,3 +908,21 @@ def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
         "LightGBM (gradient boosting): hidden (too few cases to show)"
     ]
     assert lines[0].get_xdata().size == 0
+
+
+def test_codes_hidden_together_never_sum_to_a_small_count():
+    # the reviewer's closure reasons: four codes of 1, 1, 3 and 1 referrals,
+    # whose sum 6 the column's total less the three shown codes would give
+    counts = pd.Series([820, 363, 220, 1, 1, 3, 1])
+    shown = shown_parts(counts, DISCLOSURE)
+    assert shown == [820, 363, "suppressed", "<10", "<10", "<10", "<10"]
+    # hidden parts summing to 10 or more need no company
+    assert shown_parts(pd.Series([820, 363, 220, 6, 5]), DISCLOSURE) == [
+        820,
+        363,
+        220,
+        "<10",
+        "<10",
+    ]
+    # one hidden part alone is always joined by the next smallest
+    assert shown_parts(pd.Series([820, 363, 220, 5]), DISCLOSURE) == [820, 363, "suppressed", "<10"]

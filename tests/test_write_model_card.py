@@ -292,20 +292,23 @@ def test_fairness_findings_lists_only_clear_disparities():
 
 def test_fairness_findings_hide_verdicts_that_reveal_small_counts():
     # 3 of male's 13 flagged cases were false alarms (10 of its 20 with the
-    # outcome were flagged): its false discovery rate would reveal the 3.
+    # outcome were flagged): its false discovery rate would reveal the 3, and
+    # so would the test set's count less the other groups', so the next
+    # smallest group (unknown) is hidden too.
     groups = pd.DataFrame(
         [
             fairness_row("female", 200, "reference"),
             fairness_row("male", 80, "outside band") | {"n_flagged": 13},
+            fairness_row("unknown", 85, "outside band"),
             fairness_row("other", 90, "outside band"),
         ]
     )
     shown = fairness_findings(groups, DISCLOSURE)
     assert shown["group"].tolist() == ["other"]
     # the reference group's rate revealing a small count hides the ratio to it
-    reference_small = groups.assign(n_flagged=[13, 45, 45])
+    reference_small = groups.assign(n_flagged=[13, 45, 45, 45])
     shown = fairness_findings(reference_small, DISCLOSURE)
-    assert shown["group"].tolist() == ["male", "other"]
+    assert shown["group"].tolist() == ["unknown", "other"]
     assert shown["ratio to reference"].tolist() == ["suppressed"] * 2
 
 

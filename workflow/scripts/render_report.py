@@ -53,6 +53,7 @@ from report_wording import (  # noqa: E402
     disparity_summary,
     flagging_hidden,
     hidden_rates,
+    hide_complements,
     honest_answer,
     is_time_ordered,
     rate_is_disclosive,
@@ -956,7 +957,9 @@ def shown_parts(
     report may show them: the small ones as "<min_count", each one whose rest
     of ``of`` (aligned totals, e.g. the rows of the positives) is small as
     suppressed, and where exactly one is hidden, the next smallest suppressed
-    too, so that it cannot be worked out from the total. A part marked
+    too, and more until the hidden parts' sum is 0 or at least ``min_count``
+    (``hide_complements``), so that none, alone or summed, can be worked out
+    from the total. A part marked
     ``public`` (shown elsewhere in full, as the test set's are) is never the
     one suppressed for another's sake: hiding it here would protect nothing."""
     values = [int(count) for count in counts]
@@ -971,10 +974,13 @@ def shown_parts(
         ]
     hidden = [not isinstance(shown_as, int) for shown_as in shown]
     others = [i for i, hide in enumerate(hidden) if not hide and values[i] > 0 and not public[i]]
-    if sum(hidden) == 1 and others:
-        # ties go to the first part, in the order given
-        shown[min(others, key=lambda i: (values[i], i))] = SUPPRESSED
-    return shown
+    # ties go to the first part, in the order given
+    order = sorted(others, key=lambda i: (values[i], i))
+    widened = hide_complements(np.array(hidden), np.array(values), order, disclosure)
+    return [
+        SUPPRESSED if hide and not was else shown_as
+        for shown_as, hide, was in zip(shown, widened, hidden, strict=True)
+    ]
 
 
 def shown_roles(

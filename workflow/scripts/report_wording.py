@@ -8,9 +8,11 @@ disclosure count, ``disclosure.min_count`` (``Disclosure``): no count from
 numerator or denominator is such a count or is 0 (``rate_is_disclosive``). A
 group of children smaller than it, or with fewer cases with (or without) the
 outcome, has its counts and rates suppressed, and so has the next smallest
-group of its attribute where only one would be hidden (its figures could
-otherwise be worked out from the totals; ``suppressed_groups``). The Parquet
-files keep every figure.
+group of its attribute where only one would be hidden, or where the hidden ones
+would together hold 1 to ``min_count - 1`` such cases (their figures could
+otherwise be worked out from the totals; ``suppressed_groups``,
+``hide_complements``); a group's error rates go with its cells at the decision
+threshold (``hidden_rates``). The Parquet files keep every figure.
 
 Their rules list this module as an input (``imported_scripts`` in common.smk), so
 editing it reruns them.
@@ -176,9 +178,12 @@ class Disclosure:
             f"{self.min_count - 1} (shown as &lt;{self.min_count}), no rate whose numerator "
             f"or denominator is such a count or 0, and no count or rate of a group of "
             f"children with fewer than {self.min_count} cases, or fewer than "
-            f"{self.min_count} with (or without) the outcome; where that hides one group "
-            "of an attribute, the next smallest is hidden too, so that the hidden figures "
-            "cannot be worked out from the totals. Such figures could identify a child. "
+            f"{self.min_count} with (or without) the outcome, nor any group's error rates "
+            "when its flagged or unflagged cases with or without the outcome number "
+            f"1 to {self.min_count - 1}; where that hides one group of an attribute, or "
+            f"hidden groups that together hold 1 to {self.min_count - 1} of such cases, "
+            "the next smallest is hidden too, so that the hidden figures cannot be worked "
+            "out from the totals. Such figures could identify a child. "
             "Dates are given to the month, and feature effects stop at each feature's "
             "5th and 95th percentiles, as exact extremes single out one case. The full "
             "figures stay in the Parquet files under results/ on this machine; an analyst's "
@@ -302,35 +307,76 @@ def shareable_summary(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataF
     return shared
 
 
+def hide_complements(
+    hidden: np.ndarray, counts: np.ndarray, order: list[int], disclosure: Disclosure
+) -> np.ndarray:
+    """Which parts of a total shown elsewhere must be hidden, from ``hidden``
+    (one flag per part): more are hidden, in ``order`` (indices, the first
+    hidden first), while exactly one is hidden or the hidden parts' sum of any
+    column of ``counts`` (one row per part: its cases, positives, ...) is 1 to
+    ``min_count - 1``, as the total less the shown parts would reveal it."""
+    hidden = np.asarray(hidden, dtype=bool).copy()
+    counts = np.asarray(counts).reshape(len(hidden), -1)
+    for i in order:
+        summed = counts[hidden].sum(axis=0)
+        if hidden.sum() != 1 and not disclosure.is_small(summed).any():
+            break
+        hidden[i] = True
+    return hidden
+
+
+def by_attribute(
+    groups: pd.DataFrame, hidden: pd.Series, counts: pd.DataFrame, disclosure: Disclosure
+) -> pd.Series:
+    """``hide_complements`` within each attribute of a fairness table, whose
+    groups add up to the test set: the smallest shown groups are hidden first."""
+    hidden = hidden.copy()
+    for _, rows in groups.groupby("attribute", sort=False):
+        order = rows.sort_values(["n", "group"], kind="stable").index
+        shown_order = [order.get_loc(i) for i in order if not hidden.loc[i]]
+        hidden.loc[order] = hide_complements(
+            hidden.loc[order].to_numpy(), counts.loc[order].to_numpy(), shown_order, disclosure
+        )
+    return hidden
+
+
 def suppressed_groups(groups: pd.DataFrame, disclosure: Disclosure) -> pd.Series:
     """Which groups (rows of one model's fairness table) the shared documents
     must not show counts or rates of: those with fewer than ``min_count`` cases,
-    or with fewer cases with or without the outcome, and, where an attribute
-    would have exactly one such group, also its next smallest group, so that
-    the hidden figures cannot be worked out from the totals shown elsewhere."""
+    or with fewer cases with or without the outcome, and then, within each
+    attribute, the smallest others until neither one hidden group nor the
+    hidden groups together (their cases, with and without the outcome) can be
+    worked out from the totals shown elsewhere (``hide_complements``)."""
     negatives = groups["n"] - groups["n_positive"]
     hidden = (
         (groups["n"] < disclosure.min_count)
         | (groups["n_positive"] < disclosure.min_count)
         | (negatives < disclosure.min_count)
     )
-    for _, rows in groups.groupby("attribute", sort=False):
-        if hidden.loc[rows.index].sum() == 1 and len(rows) > 1:
-            shown = rows.loc[~hidden.loc[rows.index]]
-            hidden.loc[shown.sort_values(["n", "group"], kind="stable").index[0]] = True
-    return hidden.astype(bool)
+    counts = pd.DataFrame(
+        {"n": groups["n"], "positives": groups["n_positive"], "negatives": negatives}
+    )
+    return by_attribute(groups, hidden, counts, disclosure).astype(bool)
+
+
+def error_cells(group) -> tuple[float, float, float, float]:
+    """One group's (a row of the fairness table) cases at the decision
+    threshold: flagged with and without the outcome, unflagged with and
+    without, recovered from its cases, positives, flagged cases and false
+    negative rate."""
+    missed = 0.0 if group.n_positive == 0 else round(group.false_negative_rate * group.n_positive)
+    found = group.n_positive - missed
+    false_alarms = group.n_flagged - found
+    unflagged_negatives = group.n - group.n_flagged - missed
+    return found, false_alarms, missed, unflagged_negatives
 
 
 def error_counts(group) -> dict[str, tuple[float, float]]:
     """Each fairness rate of one group (a row of the fairness table) as the
-    (numerator, denominator) it was counted from, recovered from the group's
-    cases, positives, flagged cases and false negative rate."""
-    negatives = group.n - group.n_positive
-    missed = 0.0 if group.n_positive == 0 else round(group.false_negative_rate * group.n_positive)
-    found = group.n_positive - missed
-    false_alarms = group.n_flagged - found
+    (numerator, denominator) it was counted from (``error_cells``)."""
+    found, false_alarms, missed, unflagged_negatives = error_cells(group)
     return {
-        "false_positive_rate": (false_alarms, negatives),
+        "false_positive_rate": (false_alarms, false_alarms + unflagged_negatives),
         "false_negative_rate": (missed, group.n_positive),
         "false_discovery_rate": (false_alarms, group.n_flagged),
         "false_omission_rate": (missed, group.n - group.n_flagged),
@@ -341,15 +387,25 @@ def error_counts(group) -> dict[str, tuple[float, float]]:
 def hidden_rates(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Which of each group's fairness rates (columns named as in
     ``FAIRNESS_RATES``) the shared documents must not show, with their
-    ratios and verdicts: all of a suppressed group's, and any counted from a
-    count below ``min_count`` (an "undefined" verdict reveals a count of 0)."""
-    hidden = suppressed_groups(groups, disclosure)
+    ratios and verdicts. Beside a group's cases and base rate, any one of its
+    rates gives its four ``error_cells``, so all its rates go when any cell
+    is 1 to ``min_count - 1``, when the group is suppressed, or, within its
+    attribute, when the hidden groups' cells could be worked out from the test
+    set's (``by_attribute``); and any rate counted from a count below
+    ``min_count`` (an "undefined" verdict reveals a count of 0)."""
+    cells = pd.DataFrame(
+        [error_cells(group) for group in groups.itertuples(index=False)], index=groups.index
+    )
+    cells_hidden = suppressed_groups(groups, disclosure) | pd.Series(
+        disclosure.is_small(cells.to_numpy()).any(axis=1), index=groups.index
+    )
+    cells_hidden = by_attribute(groups, cells_hidden, cells, disclosure)
     rows = [
         {
             metric: hide or rate_is_disclosive(numerator, denominator, disclosure)
             for metric, (numerator, denominator) in error_counts(group).items()
         }
-        for group, hide in zip(groups.itertuples(index=False), hidden, strict=True)
+        for group, hide in zip(groups.itertuples(index=False), cells_hidden, strict=True)
     ]
     return pd.DataFrame(rows, index=groups.index, columns=list(FAIRNESS_RATES), dtype=bool)
 
