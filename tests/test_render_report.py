@@ -224,7 +224,11 @@ def test_fairness_verdicts_do_not_reveal_counts_that_suppression_hides():
     assert by_group.loc["White", "FNR vs reference"] == "cannot tell"
     # the verdicts counted in the sentence are the ones shown
     summary = disparity_summary(shown_disparities(groups, DISCLOSURE))
-    assert "undefined (a rate with no cases to count) 0" in summary
+    assert "undefined (a rate with no cases to count) 0." in summary
+    # and those hidden are said to be, lest the reader think fewer were made
+    hidden = int(hidden_rates(groups, DISCLOSURE).to_numpy().sum())
+    assert hidden > 1
+    assert summary.endswith(f" {hidden} more are hidden, as their figures could identify a child.")
 
 
 def test_group_calibration_section_hides_groups_that_could_identify_a_child(tmp_path):
@@ -634,8 +638,8 @@ def test_disparity_summary_counts_the_comparisons_that_could_not_be_told():
     groups.loc[0, [c for c in groups.columns if c.endswith("_disparity")]] = "reference"
     summary = disparity_summary(groups)
     assert summary.startswith(
-        "Of 5 comparisons of a group's rate with its reference group's: clearly outside the "
-        "band 0, clearly inside it 0, cannot be told (the interval spans the band's edge, "
+        "Of 5 comparisons of a group's rate with its reference group's shown: clearly outside "
+        "the band 0, clearly inside it 0, cannot be told (the interval spans the band's edge, "
         "or too few children or families to judge) 5"
     )
     assert "not evidence of fairness" in summary

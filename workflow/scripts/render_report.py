@@ -225,6 +225,17 @@ def figure_data_uri(figure: plt.Figure, path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+# Shapes as well as colours tell the models (and the designs) apart, for
+# readers who cannot tell the colours apart and for grey-scale prints.
+MODEL_MARKERS = {
+    "lightgbm": "o",
+    "logistic_regression": "s",
+    "decision_tree": "^",
+    "previous_referrals": "x",
+}
+DESIGN_MARKERS = dict(zip(DESIGN_LABELS, ["o", "s", "^", "D"], strict=True))
+
+
 def legend_label(model: str, drawn: bool) -> str:
     """A model's name in a figure's legend, saying so when every point of its
     line is hidden, lest an empty figure read as a missing model."""
@@ -265,19 +276,22 @@ def pr_curve_figure(
         )
         # The last point (recall 0) has no threshold: it flags no case.
         keep = np.append(~hidden, False)
+        # Points only: a line between two shown thresholds would not be the
+        # curve between them, whose points are hidden.
         axes.plot(
             recall[keep],
             precision[keep],
-            marker=".",
+            marker=MODEL_MARKERS.get(model, "o"),
+            linestyle="none",
+            markersize=4,
             label=legend_label(model, keep.any()),
-            linewidth=1.4,
         )
     # One test set: every model's rows hold the same cases.
     cases = predictions.groupby("model")["label"].agg(["size", "sum"]).iloc[0]
     base_rate = shown_rate(int(cases["sum"]), int(cases["size"]), disclosure)
     if base_rate != SUPPRESSED:
         axes.axhline(base_rate, color="grey", linestyle=":", label="base rate")
-    axes.set_xlabel("recall (share of escalating cases found)")
+    axes.set_xlabel("recall (share of the cases with the outcome found)")
     axes.set_ylabel("precision")
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.02)
@@ -486,7 +500,7 @@ def calibration_figure(
         axes.plot(
             rows["mean_score"],
             rows["observed_rate"],
-            marker="o",
+            marker=MODEL_MARKERS.get(model, "o"),
             linewidth=1.2,
             label=legend_label(model, not rows.empty),
         )
@@ -516,7 +530,11 @@ def learning_curve_figure(curves: pd.DataFrame, title: str) -> plt.Figure:
             high=("test_average_precision", "max"),
         )
         (line,) = axes.plot(
-            by_fraction["n_train"], by_fraction["mean"], marker="o", linewidth=1.4, label=label
+            by_fraction["n_train"],
+            by_fraction["mean"],
+            marker=DESIGN_MARKERS[design],
+            linewidth=1.4,
+            label=label,
         )
         axes.fill_between(
             by_fraction["n_train"],
@@ -588,7 +606,7 @@ def learning_curve_section(outcome: str, curves: pd.DataFrame, figure_dir: Path)
 
 
 def ale_figure(effects: pd.DataFrame, title: str) -> plt.Figure:
-    """One panel per feature: its accumulated local effect on the predicted risk."""
+    """One panel per feature: its accumulated local effect on the model's score."""
     features = effects.sort_values("feature_rank")["feature"].drop_duplicates().tolist()
     figure, axes = plt.subplots(
         1, len(features), figsize=(2.6 * len(features), 2.8), squeeze=False, sharey=True
@@ -599,7 +617,7 @@ def ale_figure(effects: pd.DataFrame, title: str) -> plt.Figure:
         panel.axhline(0, color="grey", linestyle=":", linewidth=1)
         panel.set_xlabel(feature, fontsize=8)
         panel.tick_params(labelsize=7)
-    axes[0][0].set_ylabel("effect on risk (percentage points)", fontsize=8)
+    axes[0][0].set_ylabel("change in score (percentage points)", fontsize=8)
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     return figure
@@ -614,7 +632,8 @@ def ale_section(effects: pd.DataFrame, label: str, name: str, figure_dir: Path) 
         f"<h3>How the top features move the score: {html.escape(label)}</h3>"
         '<p class="note">Accumulated local effects on the training cases: how far cases '
         "at each value of the feature score above (or below) the average case, other "
-        "features as they are, in percentage points of predicted risk. Points mark quantiles "
+        "features as they are, in percentage points of the model's score (a ranking score, "
+        "not a calibrated risk: see the calibration figures). Points mark quantiles "
         "of the feature, from its 5th to its 95th percentile (cases beyond them count with "
         "the outermost interval). The effects describe the model, not causes.</p>"
         f'<figure><img src="{uri}" alt="accumulated local effects">'
@@ -1189,7 +1208,7 @@ def headline_section(
         f"<b>meets the bar</b> when the 95% bootstrap interval of its selected model's average "
         f"precision (AP) on held-out test cases (resampled by family: siblings are not "
         f"independent cases) lies at or above the pre-specified "
-        f"{success_threshold:.2f}; it <b>does not meet the bar</b> when the interval lies "
+        f"{success_threshold:g}; it <b>does not meet the bar</b> when the interval lies "
         "below it, and otherwise we <b>cannot tell</b>. AP is the mean "
         "precision over all recall levels; a model that ranks at random scores the base "
         "rate. The baseline ranks cases by their number of previous referrals.</p>",
@@ -1362,9 +1381,10 @@ def models_section(
         )
         figures.append(
             f'<figure><img src="{uri}" width="440" alt="precision-recall curves">'
-            f"<figcaption>{html.escape(label)}: through thresholds that flag, miss and "
-            f"separate from each other none or at least {disclosure.min_count} cases with "
-            "and without the outcome</figcaption></figure>"
+            f"<figcaption>{html.escape(label)}: one point per score threshold that flags, "
+            f"misses and separates from the others none or at least {disclosure.min_count} "
+            "cases with and without the outcome; the curve between the points is not "
+            "shown</figcaption></figure>"
         )
     return "\n".join(
         [

@@ -115,7 +115,7 @@ def honest_answer(
     return (
         f"{opening}. Tested on the latest cases, held out as future cases would be "
         f"(time-ordered designs), the selected models' average precision against the bar of "
-        f"{success_threshold:.2f} was: {results}. Ranking by previous referrals scored "
+        f"{success_threshold:g} was: {results}. Ranking by previous referrals scored "
         f"{first['baseline_average_precision']:.3f}; ranking at random scores the base "
         + (
             f"rate, {base_rate:.3f}."
@@ -134,18 +134,25 @@ def disparity_summary(groups: pd.DataFrame) -> str:
         groups[[f"{metric}_disparity" for metric in FAIRNESS_RATES]].to_numpy().ravel()
     )
     judgements = judgements.loc[judgements.notna() & (judgements != "reference")]
+    hidden = int((judgements == SUPPRESSED).sum())
+    judgements = judgements.loc[judgements != SUPPRESSED]
     counts = judgements.value_counts()
     outside, within = int(counts.get("outside band", 0)), int(counts.get("within band", 0))
     unsure, undefined = int(counts.get("cannot tell", 0)), int(counts.get("undefined", 0))
     total = len(judgements)
+    hidden_note = ""
+    if hidden:
+        verb, whose = ("is", "its") if hidden == 1 else ("are", "their")
+        hidden_note = f" {hidden} more {verb} hidden, as {whose} figures could identify a child."
     if total == 0:
-        return "No group could be compared with a reference group."
+        return "No group could be compared with a reference group." + hidden_note
     known = {"outside band", "within band", "cannot tell", "undefined"}
     others = "".join(
         f", {label} {int(count)}" for label, count in counts.items() if label not in known
     )
     sentence = (
-        f"Of {total} comparisons of a group's rate with its reference group's: clearly "
+        f"Of {total} comparison{'' if total == 1 else 's'} of a group's rate with its "
+        "reference group's shown: clearly "
         f"outside the band {outside}, clearly inside it {within}, cannot be told (the "
         f"interval spans the band's edge, or too few children or families to judge) "
         f"{unsure}{others}, undefined (a rate with no cases "
@@ -156,7 +163,7 @@ def disparity_summary(groups: pd.DataFrame) -> str:
             " No rate lies clearly outside the band, but the comparisons that cannot be "
             "told are not evidence of fairness."
         )
-    return sentence
+    return sentence + hidden_note
 
 
 @dataclass(frozen=True)
@@ -425,10 +432,12 @@ def shown_values(values: pd.Series, hidden: pd.Series) -> list:
 
 def shown_disparities(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """``groups`` with the disparity verdicts the shared documents may not show
-    (``hidden_rates``) blanked, for counting them (``disparity_summary``)."""
+    (``hidden_rates``) marked suppressed, for counting them apart
+    (``disparity_summary``)."""
     masked = groups.copy()
     for metric, hide in hidden_rates(groups, disclosure).items():
-        masked[f"{metric}_disparity"] = masked[f"{metric}_disparity"].where(~hide)
+        column = f"{metric}_disparity"
+        masked[column] = masked[column].astype(object).where(~hide, SUPPRESSED)
     return masked
 
 

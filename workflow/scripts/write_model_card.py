@@ -319,7 +319,7 @@ def model_card(
         "",
         "## Results against the bar",
         "",
-        f"The pre-specified bar is an average precision (AP) of {success_threshold:.2f} on "
+        f"The pre-specified bar is an average precision (AP) of {success_threshold:g} on "
         "held-out test cases. A design meets the bar when the whole 95% bootstrap interval "
         "is at or above it. AP depends on the base rate; the baseline ranks cases by "
         "their number of previous referrals. The overfitting gap is the cross-validated "
