@@ -32,6 +32,8 @@ def summary(rows: list[tuple[str, str, str, float, str]]) -> pd.DataFrame:
         baseline_average_precision=0.2,
         ap_ci_lower=frame["average_precision"] - 0.05,
         ap_ci_upper=frame["average_precision"] + 0.05,
+        ap_minus_baseline_lower=frame["average_precision"] - 0.25,
+        ap_minus_baseline_upper=frame["average_precision"] - 0.15,
         decides=frame["design"] == "time_text",
     )[SCHEMAS["summary"].names]
 

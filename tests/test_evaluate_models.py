@@ -515,6 +515,25 @@ def test_verdicts_and_speed_on_3000_rows():
         assert row["ap_ci_lower"] - 1e-12 <= row["average_precision"], model
         assert row["average_precision"] <= row["ap_ci_upper"] + 1e-12, model
     assert (details["bootstrap_valid"] == 500).all()
+    # the models against the baseline, paired on the same resamples: the strong
+    # model clearly above it, the useless one clearly below, the baseline itself none
+    assert details.loc["lightgbm", "ap_minus_baseline_lower"] > 0
+    assert details.loc["logistic_regression", "ap_minus_baseline_upper"] < 0
+    assert (
+        details.loc["previous_referrals", ["ap_minus_baseline_lower", "ap_minus_baseline_upper"]]
+        .isna()
+        .all()
+    )
+    for model in ("lightgbm", "logistic_regression"):
+        gap = (
+            details.loc[model, "average_precision"]
+            - details.loc["previous_referrals", "average_precision"]
+        )
+        assert (
+            details.loc[model, "ap_minus_baseline_lower"]
+            <= gap
+            <= details.loc[model, "ap_minus_baseline_upper"]
+        )
 
 
 def test_bootstrap_interval_is_seeded_and_paired():

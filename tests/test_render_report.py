@@ -446,6 +446,8 @@ def summary_of(verdicts: dict[str, str]) -> pd.DataFrame:
             "ap_ci_lower": 0.4,
             "ap_ci_upper": 0.9,
             "baseline_average_precision": 0.12,
+            "ap_minus_baseline_lower": 0.2,
+            "ap_minus_baseline_upper": 0.6,
             "base_rate": 0.1,
             "roc_auc": 0.8,
             "cv_ap_lower_bound": 0.5,
@@ -475,8 +477,33 @@ def test_the_answer_comes_from_the_time_ordered_designs_only():
     )
 
 
+def test_a_yes_says_when_ranking_by_previous_referrals_does_as_well():
+    summary = summary_of({"time_structured": NO, "time_text": YES})
+    answer = honest_answer(summary, 0.65, "time_text", DISCLOSURE)
+    assert "interval +0.200 to +0.600, so clearly better)" in answer
+    # the reviewer's case: the model meets the bar, the baseline scores as well
+    summary["ap_minus_baseline_lower"] = -0.05
+    answer = honest_answer(summary, 0.65, "time_text", DISCLOSURE)
+    assert answer.startswith(
+        "Yes, on future cases, but not clearly better than ranking by previous referrals."
+    )
+    assert "so not clearly better)" in answer
+    summary["ap_minus_baseline_upper"] = -0.01
+    assert "so clearly worse)" in honest_answer(summary, 0.65, "time_text", DISCLOSURE)
+    # a bar at or below the base rate is met by ranking at random: no answer
+    summary["base_rate"] = 0.7
+    assert honest_answer(summary, 0.65, "time_text", DISCLOSURE).startswith(
+        "Cannot tell: ranking at random scores the base rate, which is at or above the bar"
+    )
+    # without a baseline (no previous-referrals feature) nothing is said of it
+    summary[["ap_minus_baseline_lower", "ap_minus_baseline_upper"]] = np.nan
+    summary["base_rate"] = 0.1
+    answer = honest_answer(summary, 0.65, "time_text", DISCLOSURE)
+    assert "the decisive model less it" not in answer
+
+
 def test_only_the_pre_specified_design_decides_the_answer():
-    # Two chances at "yes" would nearly double the risk of a false one.
+    # Two chances at "yes" would raise the risk of a false one, up to double.
     structured_yes = summary_of({"time_structured": YES, "time_text": NO})
     answer = honest_answer(structured_yes, 0.65, "time_text", DISCLOSURE)
     assert answer.startswith("No, not on future cases.")

@@ -39,7 +39,11 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
         ]
     metrics = pd.DataFrame(rows)
     details = metrics[["outcome", "design", "model"]].assign(
-        ap_ci_lower=0.66, ap_ci_upper=0.74, verdict="meets the bar"
+        ap_ci_lower=0.66,
+        ap_ci_upper=0.74,
+        verdict="meets the bar",
+        ap_minus_baseline_lower=0.4,
+        ap_minus_baseline_upper=0.6,
     )
     summary = summarise(metrics, details, "time_text")
     assert summary["model"].tolist() == ["lightgbm", "lightgbm"]
@@ -50,6 +54,7 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
     }
     assert not summarise(metrics, details, "time_structured")["decides"].any()
     assert summary["baseline_average_precision"].tolist() == [0.2, 0.2]
+    assert summary["ap_minus_baseline_lower"].tolist() == [0.4, 0.4]
     table = verdict_table(summary, Disclosure(min_count=10))
     assert table["verdict"].tolist() == ["meets the bar", "meets the bar"]
     assert "selected" not in summary.columns

@@ -609,6 +609,13 @@ def evaluate_all(
     )
     method = "by family" if families is not None else "by row"
     lower, upper = percentile_interval(resampled)
+    # Paired: each resample scores the model and the baseline on the same cases.
+    baseline = list(wide.columns).index(BASELINE) if BASELINE in wide.columns else None
+    difference_lower, difference_upper = (
+        percentile_interval(resampled - resampled[baseline])
+        if baseline is not None
+        else (np.full(len(wide.columns), np.nan),) * 2
+    )
     key = {"outcome": outcome, "design": design}
     details, thresholds, calibration = [], [], []
     for i, model in enumerate(wide.columns):
@@ -623,6 +630,8 @@ def evaluate_all(
             "ap_ci_lower": float(lower[i]),
             "ap_ci_upper": float(upper[i]),
             "verdict": verdict(lower[i], upper[i], success_threshold),
+            "ap_minus_baseline_lower": np.nan if i == baseline else float(difference_lower[i]),
+            "ap_minus_baseline_upper": np.nan if i == baseline else float(difference_upper[i]),
         }
         details.append(row)
         logger.info(

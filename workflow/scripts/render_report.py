@@ -1219,7 +1219,7 @@ def headline_section(
         + (
             "One pre-specified design, time-ordered with text, decides the answer; the one "
             "with structured data only is shown beside it, as a second chance at a yes would "
-            "nearly double the risk of a false one.</p>"
+            "raise the risk of a false one, up to double.</p>"
             if text
             else "One pre-specified design, time-ordered with structured data only, decides "
             f"the answer. <b>{TEXT_SWITCHED_OFF}</b></p>"

@@ -86,9 +86,12 @@ def honest_answer(
     pre-specified design ``answer`` (``answer_design``) alone: yes when it
     meets the bar, no when it cannot, otherwise that we cannot tell. The other
     time-ordered design, if run, is reported beside it but does not decide:
-    two chances at "yes" would nearly double the risk of a false one. The base
-    rate is not given when it would reveal a count below
-    ``disclosure.min_count`` (``shown_base_rate``)."""
+    two chances at "yes" would raise the risk of a false one, up to double. A
+    "yes" says so when the decisive model is not clearly better than the
+    baseline (the paired interval of its AP less the baseline's holds 0), and
+    no answer is given when the base rate is at or above the bar (ranking at
+    random would meet it). The base rate is not given when it would reveal a
+    count below ``disclosure.min_count`` (``shown_base_rate``)."""
     honest = rows.loc[is_time_ordered(rows["design"])]
     primary = honest.loc[honest["design"] == answer]
     if primary.empty:
@@ -101,7 +104,16 @@ def honest_answer(
         "meets the bar": "Yes, on future cases",
         "does not meet the bar": "No, not on future cases",
     }
-    opening = openings.get(primary["verdict"].iloc[0], "Cannot tell yet")
+    first = primary.iloc[0]
+    opening = openings.get(first["verdict"], "Cannot tell yet")
+    beats_baseline = first["ap_minus_baseline_lower"] > 0
+    if first["verdict"] == "meets the bar" and not beats_baseline:
+        opening += ", but not clearly better than ranking by previous referrals"
+    if first["base_rate"] >= success_threshold:
+        opening = (
+            "Cannot tell: ranking at random scores the base rate, which is at or above the "
+            "bar, so the bar (evaluation.success_threshold) must be set above it"
+        )
     results = "; ".join(
         f"{TIME_ORDERED_DESIGNS[row.design]}"
         f"{' (the pre-specified design, which decides)' if row.design == answer else ''}"
@@ -110,13 +122,28 @@ def honest_answer(
         for row in honest.sort_values("design", key=lambda d: d == answer).itertuples(index=False)
     )
     # Both time-ordered designs test on the same cases: one baseline, one base rate.
-    first = primary.iloc[0]
     base_rate = shown_base_rate(first["base_rate"], first["n_test"], disclosure)
+    if pd.isna(first["ap_minus_baseline_lower"]):
+        against_baseline = ""
+    else:
+        against_baseline = (
+            f" (the decisive model less it: 95% interval {first['ap_minus_baseline_lower']:+.3f}"
+            f" to {first['ap_minus_baseline_upper']:+.3f}, so "
+            + (
+                "clearly better"
+                if beats_baseline
+                else "clearly worse"
+                if first["ap_minus_baseline_upper"] < 0
+                else "not clearly better"
+            )
+            + ")"
+        )
     return (
         f"{opening}. Tested on the latest cases, held out as future cases would be "
         f"(time-ordered designs), the selected models' average precision against the bar of "
         f"{success_threshold:g} was: {results}. Ranking by previous referrals scored "
-        f"{first['baseline_average_precision']:.3f}; ranking at random scores the base "
+        f"{first['baseline_average_precision']:.3f}{against_baseline}; ranking at random "
+        "scores the base "
         + (
             f"rate, {base_rate:.3f}."
             if base_rate != SUPPRESSED

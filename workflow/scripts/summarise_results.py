@@ -23,11 +23,22 @@ BASELINE = "previous_referrals"
 
 def summarise(metrics: pd.DataFrame, details: pd.DataFrame, deciding_design: str) -> pd.DataFrame:
     """One row per outcome x design with the selected model, its bootstrap
-    interval and verdict, the baseline's AP, and whether it is the
-    ``deciding_design``."""
+    interval and verdict, the baseline's AP and the interval of the model's AP
+    less it, and whether it is the ``deciding_design``."""
     selected = metrics.loc[metrics["selected"]].drop(columns="selected")
     selected = selected.merge(
-        details[["outcome", "design", "model", "ap_ci_lower", "ap_ci_upper", "verdict"]],
+        details[
+            [
+                "outcome",
+                "design",
+                "model",
+                "ap_ci_lower",
+                "ap_ci_upper",
+                "verdict",
+                "ap_minus_baseline_lower",
+                "ap_minus_baseline_upper",
+            ]
+        ],
         on=["outcome", "design", "model"],
         how="left",
         validate="one_to_one",
