@@ -167,3 +167,16 @@ def test_unknown_prediction_point_is_a_clear_error(tables):
     outcome = {**ESCALATION, "prediction_point": "contact"}
     with pytest.raises(InputError, match="prediction_point"):
         bc.build_cohort("esc", outcome, tables, 18, pd.Timestamp("2020-01-01"))
+
+
+def test_a_cohort_with_nothing_to_learn_stops_after_its_counts_are_logged():
+    counts = {"referrals": 1, "censored": 1, "kept": 0, "positives": 0}
+    line = bc.describe_counts(pd.Timestamp("2020-03-31"), counts)
+    assert line == (
+        "data end 2020-03-31; referrals 1, censored 1, kept 0, positives 0; base rate undefined"
+    )
+    with pytest.raises(InputError, match="'esc' has 0 positive case.*counts logged"):
+        bc.check_both_classes("esc", counts)
+    with pytest.raises(InputError, match="20 positive case.s. among 20"):
+        bc.check_both_classes("esc", counts | {"kept": 20, "positives": 20})
+    bc.check_both_classes("esc", counts | {"kept": 20, "positives": 3})

@@ -321,6 +321,26 @@ def build_cohort(
     return cohort[columns].reset_index(drop=True), counts
 
 
+def describe_counts(end: pd.Timestamp, counts: dict[str, int]) -> str:
+    """The log line of a cohort's counts: how many referrals each rule left out,
+    how many were kept and the base rate (undefined with none kept)."""
+    base_rate = f"{counts['positives'] / counts['kept']:.3f}" if counts["kept"] else "undefined"
+    listed = ", ".join(f"{k} {v}" for k, v in counts.items())
+    return f"data end {end.date()}; {listed}; base rate {base_rate}"
+
+
+def check_both_classes(name: str, counts: dict[str, int]) -> None:
+    """Stop (``InputError``) when outcome ``name``'s cohort has no case with,
+    or none without, the outcome: there is nothing to learn."""
+    if counts["positives"] == 0 or counts["positives"] == counts["kept"]:
+        raise InputError(
+            f"outcome {name!r} has {counts['positives']} positive case(s) among "
+            f"{counts['kept']} labelled referrals: nothing to learn. The counts logged "
+            "just before this say how many referrals each rule left out; check the "
+            "outcome definition and data_end_date in your config."
+        )
+
+
 def main(snakemake) -> None:
     """Build the cohort of the rule's outcome."""
     tables = read_canonical_tables(snakemake.input)
@@ -332,18 +352,9 @@ def main(snakemake) -> None:
         snakemake.params.max_age_years,
         end,
     )
-    if counts["positives"] == 0 or counts["positives"] == counts["kept"]:
-        raise InputError(
-            f"outcome {snakemake.wildcards.outcome!r} has {counts['positives']} positive "
-            f"case(s) among {counts['kept']} labelled referrals: nothing to learn. Check "
-            "the outcome definition and data_end_date in your config."
-        )
-    logger.info(
-        "data end %s; %s; base rate %.3f",
-        end.date(),
-        ", ".join(f"{k} {v}" for k, v in counts.items()),
-        counts["positives"] / counts["kept"],
-    )
+    # Logged before any stop: the counts say where the referrals went.
+    logger.info(describe_counts(end, counts))
+    check_both_classes(snakemake.wildcards.outcome, counts)
     write_parquet(cohort, snakemake.output.cohort, "cohort")
 
 
