@@ -222,6 +222,24 @@ def test_time_folds_without_positives_raise_input_error():
         make_splits(cohort, "time", 0.333, 8, seed=7)
 
 
+@pytest.mark.parametrize("inner_folds", [2, 3, 5])
+def test_a_first_fold_without_known_outcomes_gets_advice_that_can_mend_it(inner_folds):
+    # The reviewer's LA: fold 0 had too few cases to fit on with 2, 3 or 5
+    # folds alike, so "reduce inner_folds" could not help. Here a two-year
+    # horizon leaves no case whose outcome is known before fold 0 validates.
+    cohort = toy_cohort(n_families=200, seed=1)
+    long_horizon = cohort.assign(
+        label_known_time=cohort["prediction_time"] + pd.Timedelta(days=730)
+    )
+    with pytest.raises(InputError, match="inner fold 0 fit set") as raised:
+        make_splits(long_horizon, "time", 0.333, inner_folds, seed=7)
+    message = str(raised.value)
+    assert "horizon_months" in message and "designs.time.test_fraction" in message
+    assert "reduce designs.time.inner_folds" not in message
+    # following the advice, a shorter horizon, mends it
+    make_splits(cohort, "time", 0.333, inner_folds, seed=7)
+
+
 def test_missing_family_id_keeps_the_child_together(cohort):
     cohort = cohort.copy()
     cohort["family_id"] = cohort["family_id"].astype("string")

@@ -208,7 +208,17 @@ def time_splits(cohort: pd.DataFrame, test_fraction: float, inner_folds: int) ->
     check_classes(labels[is_test], "time design: the test set", advice)
     check_classes(labels[is_train], "time design: the training set", advice)
 
-    inner_advice = "The LA has too few cases for this many folds: reduce designs.time.inner_folds."
+    validate_advice = (
+        "The LA has too few cases for this many folds: reduce designs.time.inner_folds."
+    )
+    # Fold 0 fits on the earlier half of the training rows whatever the number
+    # of folds, so fewer folds cannot mend its fit set.
+    fit_advice = (
+        "Too few earlier cases have their outcome known before this fold's validation "
+        "rows begin: use a longer extract, a shorter horizon_months for this outcome, or "
+        "a smaller designs.time.test_fraction (more training rows); fewer inner folds do "
+        "not help the first fold, which fits on the earlier half of the training rows."
+    )
     train = data[is_train].reset_index(drop=True)
     train_times = train["prediction_time"]
     train_groups = groups[is_train].reset_index(drop=True)
@@ -219,8 +229,8 @@ def time_splits(cohort: pd.DataFrame, test_fraction: float, inner_folds: int) ->
         validate = block == fold + 1
         fit = (block <= fold) & time_holdout(train_times, train_known, train_groups, validate)
         where = f"time design: inner fold {fold}"
-        check_classes(train_labels[validate], f"{where} validate set", inner_advice)
-        check_classes(train_labels[fit], f"{where} fit set", inner_advice)
+        check_classes(train_labels[validate], f"{where} validate set", validate_advice)
+        check_classes(train_labels[fit], f"{where} fit set", fit_advice)
         keep = fit | validate
         frames.append(
             pd.DataFrame(
