@@ -167,8 +167,23 @@ def test_document_type_filter_keeps_only_the_configured_types():
     notes = pd.DataFrame(
         {"note_id": ["n1", "n2", "n3"], "document_type": ["Case note", "Strategy", "Case note"]}
     )
-    assert btf.select_document_types(notes, ["Case note"])["note_id"].tolist() == ["n1", "n3"]
-    assert btf.select_document_types(notes, None)["note_id"].tolist() == ["n1", "n2", "n3"]
+    assert btf.select_document_types(notes, ["Case note"], "esc")["note_id"].tolist() == [
+        "n1",
+        "n3",
+    ]
+    assert btf.select_document_types(notes, None, "esc")["note_id"].tolist() == ["n1", "n2", "n3"]
+
+
+def test_a_document_type_no_note_has_stops_the_run_naming_it():
+    # the reviewer's typo: "Case Note" for the export's "Case note" left every
+    # window empty, and the run failed later with the wrong diagnosis
+    notes = pd.DataFrame({"note_id": ["n1", "n2"], "document_type": ["Case note", "Strategy"]})
+    message = (
+        r"outcome 'esc': no case note has document type 'Case Note' \(did you mean "
+        r"'Case note'\?\), 'Visit' of outcomes.esc.document_types"
+    )
+    with pytest.raises(InputError, match=message):
+        btf.select_document_types(notes, ["Case Note", "Strategy", "Visit"], "esc")
 
 
 def test_leakage_audit_flags_a_planted_single_feature_leak(tables):

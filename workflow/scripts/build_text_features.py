@@ -143,10 +143,31 @@ def text_documents(
     return out
 
 
-def select_document_types(notes: pd.DataFrame, document_types: list[str] | None) -> pd.DataFrame:
-    """Keep the notes of the given document types (all notes if None)."""
+def select_document_types(
+    notes: pd.DataFrame, document_types: list[str] | None, outcome: str
+) -> pd.DataFrame:
+    """Keep the notes of the given document types (all notes if None). A
+    listed type that no note has stops the run (``InputError``), naming it and
+    any type that differs from it only in case: the match is exact, and a
+    misspelt type would silently leave its notes out. Only the configured
+    names, the analyst's own, are echoed: note types may be free text."""
     if document_types is None:
         return notes
+    present = set(notes["document_type"].dropna())
+    missing = [t for t in document_types if t not in present]
+    if missing:
+        by_case = {t.casefold(): t for t in sorted(present)}
+        hints = [
+            f"{t!r} (did you mean {by_case[t.casefold()]!r}?)"
+            if t.casefold() in by_case
+            else repr(t)
+            for t in missing
+        ]
+        raise InputError(
+            f"outcome {outcome!r}: no case note has document type {', '.join(hints)} of "
+            f"outcomes.{outcome}.document_types; the match is exact, case included. Correct "
+            "the list to the types your notes export uses, or set it to null for every note."
+        )
     return notes.loc[notes["document_type"].isin(document_types)]
 
 
@@ -231,7 +252,9 @@ def main(snakemake) -> None:
     outcome = snakemake.params.outcome
     all_tokens = read_shards(snakemake.input.tokens)
     check_notes_linked_to_cohort(all_tokens["child_id"], cohort["child_id"])
-    tokens = select_document_types(all_tokens, outcome["document_types"])
+    tokens = select_document_types(
+        all_tokens, outcome["document_types"], snakemake.wildcards.outcome
+    )
     flags = read_shards(snakemake.input.flags)
     if outcome["document_types"] is not None:
         flags = flags.loc[flags["note_id"].isin(tokens["note_id"])]
