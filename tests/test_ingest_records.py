@@ -915,3 +915,19 @@ def test_an_event_table_ending_months_before_the_referrals_is_warned_about(caplo
     assert [(r["table"], r["measure"], r["count"]) for r in qa.rows] == [("cp_plans", "warning", 1)]
     assert "2019-06 against 2019-09" in qa.rows[0]["value"]
     assert "data.data_end_date" in caplog.text and "2019-06-02" in caplog.text
+
+
+def test_excel_rows_of_separators_only_are_skipped_and_lines_still_counted(tmp_path, caplog):
+    # Excel saves rows it once formatted as ",,,,": invisible to the user, they
+    # stopped the run with "child id is missing".
+    referrals = RAW["referrals"].replace("C1,R2,", ",,,,,,,\n , ,,,,,,\nC1,R2,") + ",,,,,,,\n"
+    with caplog.at_level(logging.INFO):
+        tables = ingest(write_raw(tmp_path, {"referrals": referrals}))
+    assert len(tables["referrals"]) == 3
+    assert "skipped 3 row(s) holding only separators" in caplog.text
+    # a bad row after them is still named by its physical line
+    bad = referrals.replace("01/03/2016", "2016-13-01")
+    paths = write_raw(tmp_path, {"referrals": bad})
+    assert bad.split("\n")[5].startswith("C2,R3")
+    message = r"column 'CINreferralDate' \(referrals.referral_date\), line 6: the date written"
+    assert_fails_cleanly(tmp_path, paths, message, paths["referrals"])

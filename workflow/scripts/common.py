@@ -876,13 +876,24 @@ def read_raw_export(path: Path, table: str) -> pd.DataFrame:
             ) from None
         return as_text_columns(frame).fillna("")
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
     except pd.errors.ParserError as error:
         raise InputError(
             f"{table}: file {path} is not well-formed CSV ({error}); cells holding "
             "commas, quotes or line breaks must be in double quotes, with quotes "
             'inside doubled (""). Re-export the file.'
         ) from None
+    # Excel saves rows it once formatted as separators only (",,,,"): rows the
+    # user cannot see, skipped as blank lines are (``record_start_lines``).
+    separators_only = frame.apply(lambda column: column.str.strip().eq("")).all(axis=1)
+    if separators_only.any():
+        logger.info(
+            "%s: file %s: skipped %d row(s) holding only separators",
+            table,
+            path,
+            int(separators_only.sum()),
+        )
+    return frame.loc[~separators_only].reset_index(drop=True)
 
 
 def missing_columns_message(path: Path, table: str, expected: list[str], headers: list[str]) -> str:
@@ -993,8 +1004,9 @@ def record_start_lines(path: Path, size: int, modified: int) -> tuple[int, ...]:
         reader = csv.reader(handle)
         previous_end = 0
         for record in reader:
-            # pandas skips empty lines and lines holding only spaces or tabs.
-            blank = not record or (len(record) == 1 and record[0] and not record[0].strip(" \t"))
+            # pandas skips empty lines and lines holding only spaces or tabs;
+            # read_raw_export skips lines holding only separators.
+            blank = not any(cell.strip(" \t") for cell in record)
             if not blank:
                 starts.append(previous_end + 1)
             previous_end = reader.line_num
