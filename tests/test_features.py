@@ -791,3 +791,16 @@ def test_free_text_codes_become_other_not_column_names(tables):
     # Without the code lists the free text would name columns.
     raw_features = bsf.structured_features(cohort_of(raw), raw)
     assert [c for c in raw_features.columns if "KOWALCZYK" in c.upper()]
+
+
+def test_features_an_la_cannot_date_can_be_left_out_by_name_or_pattern(tables):
+    features = bsf.structured_features(cohort_of(tables), tables)
+    kept = bsf.without_excluded(features, ["disability", "need_*"], "esc")
+    assert "disability" not in kept.columns
+    assert not [c for c in kept.columns if c.startswith("need_")]
+    assert [c for c in features.columns if c.startswith("need_")]
+    assert {"referral_id", "feature_time", "age_years"} <= set(kept.columns)
+    assert bsf.without_excluded(features, [], "esc").equals(features)
+    # a misspelt name would leave in the feature it meant to leave out
+    with pytest.raises(InputError, match=r"outcomes.esc.exclude_features: 'disabled' match"):
+        bsf.without_excluded(features, ["disability", "disabled"], "esc")

@@ -57,6 +57,7 @@ The structured and text features are separate jobs so that a change to the
 text stage (stop words, say) never reruns the structured-only designs.
 """
 
+import fnmatch
 import logging
 from typing import NamedTuple
 
@@ -726,6 +727,25 @@ def single_feature_audit(
     return audit
 
 
+def without_excluded(features: pd.DataFrame, patterns: list[str], outcome: str) -> pd.DataFrame:
+    """``features`` without the feature columns matching any of ``patterns``
+    (names or shell-style patterns, ``exclude_features``). A pattern matching
+    no feature stops the run (``InputError``): a misspelt name would leave in
+    the feature it meant to leave out."""
+    columns = [c for c in features.columns if c not in ("referral_id", "feature_time")]
+    unmatched = [p for p in patterns if not fnmatch.filter(columns, p)]
+    if unmatched:
+        raise InputError(
+            f"outcomes.{outcome}.exclude_features: {', '.join(map(repr, unmatched))} "
+            "match(es) no structured feature; the names are listed in the report's feature "
+            "importance tables and in docs/contracts.md. Correct or remove the pattern."
+        )
+    excluded = sorted({c for p in patterns for c in fnmatch.filter(columns, p)})
+    if excluded:
+        logger.info("left out by exclude_features: %s", ", ".join(excluded))
+    return features.drop(columns=excluded)
+
+
 def main(snakemake) -> None:
     """Build the structured features of the rule's outcome and check their times."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
@@ -738,6 +758,9 @@ def main(snakemake) -> None:
         snakemake.params.current_referral,
         snakemake.params.outcome_type,
         snakemake.params.prediction_offset_days,
+    )
+    structured = without_excluded(
+        structured, snakemake.params.exclude_features, snakemake.wildcards.outcome
     )
     audit = time_audit(
         cohort, {"structured features": structured.set_index("referral_id")["feature_time"]}
