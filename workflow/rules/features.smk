@@ -33,7 +33,9 @@ rule build_structured_features:
         prediction_offset_days=lookup(
             dpath="outcomes/{outcome}/prediction_offset_days", within=config
         ),
-        exclude_features=lookup(dpath="outcomes/{outcome}/exclude_features", within=config),
+        exclude_features=lookup(
+            dpath="outcomes/{outcome}/exclude_features", within=config
+        ),
     script:
         "../scripts/build_structured_features.py"
 
