@@ -692,6 +692,43 @@ def test_an_nfa_outcome_never_counts_a_siblings_closure_of_the_same_incident(tab
     assert escalation.set_index("referral_id").loc["r1", "n_previous_family_nfa_closures"] == 1
 
 
+def test_an_nfa_outcome_counts_a_siblings_same_incident_enquiry_only_by_its_anchor_day(tables):
+    # b is referred with sister a on 2016-01-10 (r5); enquiries under r5 start
+    # that day and on 01-13, before a's day-7 point (01-17). The second tells
+    # that the incident was not closed at the front door, as a's own would.
+    sibling = pd.DataFrame(
+        {
+            "referral_id": ["r5"],
+            "child_id": ["b"],
+            "referral_date": dates("2016-01-10"),
+            "referral_source": ["6"],
+            "primary_need": ["N1"],
+            "nfa": [False],
+            "closure_date": dates("2016-03-01"),
+            "closure_reason": ["RC7"],
+        }
+    )
+    enquiries = pd.DataFrame(
+        {
+            "referral_id": ["r5", "r5"],
+            "child_id": ["b", "b"],
+            "start_date": dates("2016-01-10", "2016-01-13"),
+            "icpc_date": dates(None, None),
+        }
+    )
+    tables = tables | {
+        "referrals": pd.concat([tables["referrals"], sibling], ignore_index=True),
+        "section47": pd.concat([tables["section47"], enquiries], ignore_index=True),
+    }
+    outcome = {**NFA, "prediction_offset_days": 7}
+    cohort, _ = bc.build_cohort("nfa", outcome, tables, 18, pd.Timestamp("2020-01-01"))
+    nfa = bsf.structured_features(cohort, tables, True, "nfa_rereferral", 7)
+    assert nfa.set_index("referral_id").loc["r1", "n_previous_family_section47"] == 1
+    # an escalation outcome's point sees both: they are known and not its label
+    escalation = bsf.structured_features(cohort, tables, True, "escalation", 7)
+    assert escalation.set_index("referral_id").loc["r1", "n_previous_family_section47"] == 2
+
+
 def test_an_nfa_outcome_sees_its_own_referrals_steps_only_up_to_its_anchor_day(tables):
     # r1 (referred 2016-01-10, assessed 01-11 to 01-15, closed NFA 01-20) at a
     # day-14 point (01-24): whether an assessment started after the referral

@@ -117,6 +117,7 @@ def history_features(
     time_column: str = "time",
     key: str = "child_id",
     exclude_same_day_referrals: bool = False,
+    incident_end: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Count a child's (or with ``key="household"`` the family's) events known
     before each prediction point, and the days since the latest.
@@ -128,8 +129,11 @@ def history_features(
     events of any referral dated on the row's own referral date
     (``source_referral_date``) are left out too: a sibling referred with the
     row's child is the same incident, so its closure is the row's own closure
-    by proxy. Returns the features indexed by referral_id and the latest event
-    time used per row.
+    by proxy. With ``incident_end`` (per referral_id, ``own_referral_end``),
+    events of such a referral count only when known before it, as the row's
+    own referral's steps do: a sibling's enquiry days after their joint
+    referral tells that the incident was not closed. Returns the features
+    indexed by referral_id and the latest event time used per row.
     """
     columns = [key, time_column]
     for column in ("source_referral_id", "source_referral_date"):
@@ -143,6 +147,10 @@ def history_features(
         known &= pairs["source_referral_id"] != pairs["referral_id"]
     if exclude_same_day_referrals:
         known &= pairs["source_referral_date"] != pairs["referral_date"]
+    if incident_end is not None and "source_referral_date" in pairs.columns:
+        same_incident = pairs["source_referral_date"] == pairs["referral_date"]
+        before_end = pairs[time_column] < pairs["referral_id"].map(incident_end)
+        known &= ~same_incident | before_end
     pairs = pairs.loc[known]
     grouped = pairs.groupby("referral_id", sort=False)
     latest = grouped[time_column].max()
@@ -397,13 +405,15 @@ def structured_features(
     index = pd.Index(cohort["referral_id"], name="referral_id")
 
     # Tables that record their referral: its own are left out of a row's history.
+    referral_dates = tables["referrals"].set_index("referral_id")["referral_date"]
     by_referral = {
-        name: tables[name].rename(columns={"referral_id": "source_referral_id"})
+        name: tables[name]
+        .assign(source_referral_date=tables[name]["referral_id"].map(referral_dates))
+        .rename(columns={"referral_id": "source_referral_id"})
         for name in ("referrals", "assessments", "section47", "cp_plans")
     }
     others = by_referral["referrals"]
     nfa_closures = others.loc[others["nfa"] & others["closure_date"].notna()]
-    nfa_closures = nfa_closures.assign(source_referral_date=nfa_closures["referral_date"])
     event_sources = {
         "referrals": others.rename(columns={"referral_date": "time"}),
         "nfa_closures": nfa_closures.rename(columns={"closure_date": "time"}),
@@ -415,10 +425,17 @@ def structured_features(
     # For an NFA outcome a closure of a referral made on the row's own referral
     # date is the same incident's closure: half of the label, as its own is.
     same_day_excluded = {"nfa_closures": outcome_type == "nfa_rereferral"}
+    own_end = own_referral_end(cohort, outcome_type, prediction_offset_days)
+    # Its other events count only up to the end of the day the point is counted from.
+    incident_end = own_end if outcome_type == "nfa_rereferral" else None
     blocks, times = [], []
     for name, events in event_sources.items():
         features, latest = history_features(
-            cohort, events, name, exclude_same_day_referrals=same_day_excluded.get(name, False)
+            cohort,
+            events,
+            name,
+            exclude_same_day_referrals=same_day_excluded.get(name, False),
+            incident_end=incident_end,
         )
         blocks.append(features)
         times.append(latest)
@@ -434,6 +451,7 @@ def structured_features(
             f"family_{name}",
             key="household",
             exclude_same_day_referrals=same_day_excluded.get(name, False),
+            incident_end=incident_end,
         )
         blocks.append(features)
         times.append(latest)
@@ -444,7 +462,6 @@ def structured_features(
         times.append(latest)
 
     factors = sorted({f for codes in tables["assessments"]["factors"] for f in codes} - {"21"})
-    own_end = own_referral_end(cohort, outcome_type, prediction_offset_days)
     factor_block, factor_time = factor_features(
         cohort, tables["assessments"], factors, current_referral, own_end
     )
