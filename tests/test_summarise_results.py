@@ -57,6 +57,7 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
     assert summary["ap_minus_baseline_lower"].tolist() == [0.4, 0.4]
     table = verdict_table(summary, Disclosure(min_count=10))
     assert table["verdict"].tolist() == ["meets the bar", "meets the bar"]
+    assert table["AP less baseline (95%)"].tolist() == ["+0.400 to +0.600"] * 2
     assert "selected" not in summary.columns
     # the verdict is the answer: no point-estimate flag beside it to contradict it
     assert set(summary.columns) == set(SCHEMAS["summary"].names)

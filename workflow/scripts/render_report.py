@@ -40,6 +40,8 @@ from explain_selected_model import LEVELLED_OFF_GAIN, more_data_answer  # noqa: 
 from report_wording import (  # noqa: E402
     DESIGN_LABELS,
     FAIRNESS_RATES,
+    GAP_NOTE,
+    INTERVAL_NOTE,
     MODEL_LABELS,
     OPTIMISTIC,
     POINT_LABELS,
@@ -48,6 +50,7 @@ from report_wording import (  # noqa: E402
     Disclosure,
     answer_design,
     audit_share_hidden,
+    baseline_difference,
     cohort_rules,
     decision_rule_hidden,
     disparity_summary,
@@ -137,13 +140,21 @@ def verdict_table(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame
                 for low, high in zip(summary["ap_ci_lower"], summary["ap_ci_upper"], strict=True)
             ],
             "baseline AP": summary["baseline_average_precision"],
+            "AP less baseline (95%)": [
+                baseline_difference(low, high)
+                for low, high in zip(
+                    summary["ap_minus_baseline_lower"],
+                    summary["ap_minus_baseline_upper"],
+                    strict=True,
+                )
+            ],
             "base rate": [
                 shown_base_rate(rate, n, disclosure)
                 for rate, n in zip(summary["base_rate"], summary["n_test"], strict=True)
             ],
             "ROC AUC": summary["roc_auc"],
             "CV AP lower bound": summary["cv_ap_lower_bound"],
-            "overfitting gap": summary["cv_ap_lower_bound"] - summary["average_precision"],
+            "CV-to-test gap": summary["cv_ap_lower_bound"] - summary["average_precision"],
             "test cases": [shown_count(n, disclosure) for n in summary["n_test"]],
             "verdict": summary["verdict"],
         }
@@ -1243,9 +1254,7 @@ def headline_section(
     parts.append(
         '<p class="note">Rows of the random designs are in italics and not coloured: their '
         "test cases are spread over the same years as the training cases, so the model may "
-        "learn from the future and the result is optimistic. The overfitting gap is the "
-        "cross-validated lower bound minus the test AP: a large positive gap means the model "
-        "did worse on new cases than in training.</p>"
+        f"learn from the future and the result is optimistic. {INTERVAL_NOTE} {GAP_NOTE}</p>"
     )
     if refits is not None:
         parts.append(refit_bootstrap_section(refits, summary))

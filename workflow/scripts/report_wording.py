@@ -79,6 +79,27 @@ def is_time_ordered(designs: pd.Series) -> pd.Series:
     return designs.isin(list(TIME_ORDERED_DESIGNS))
 
 
+# What the verdict's interval covers and what the CV-to-test gap says, for the
+# report's and the model card's notes beside their results tables.
+INTERVAL_NOTE = (
+    "The interval shows how much the AP depends on which cases fell in the test set; it "
+    "holds the fitted model fixed, and does not cover changes in practice or recording "
+    "after the extract."
+)
+GAP_NOTE = (
+    "The CV-to-test gap is the cross-validated lower bound minus the test AP: positive when "
+    "the model did worse on the test cases than cross-validation promised (overfitting, or "
+    "a change over time), negative when it did better, as when the test period's base rate "
+    "is higher (AP rises with it) or by the luck of one test set."
+)
+
+
+def baseline_difference(lower: float, upper: float) -> str:
+    """The 95% interval of a model's AP less the baseline's, as the tables show
+    it ("-" without a baseline)."""
+    return "-" if pd.isna(lower) else f"{lower:+.3f} to {upper:+.3f}"
+
+
 def honest_answer(
     rows: pd.DataFrame, success_threshold: float, answer: str, disclosure: "Disclosure"
 ) -> str:

@@ -3,7 +3,7 @@
 The card is the short, shareable account of what was tested and what it
 showed: the data, the outcome's definition, the four designs (two when the
 config switches text off), each design's selected model against the
-pre-specified bar (with the baseline, the base rate and the overfitting gap,
+pre-specified bar (with the baseline, the base rate and the CV-to-test gap,
 i.e. the cross-validated lower bound minus the test AP), whether more data
 would help, fairness by group for the design that answers (``answer_design``),
 the leakage checks recomputed from the artefacts, and the limits.
@@ -38,6 +38,8 @@ from common import read_parquet
 from explain_selected_model import more_data_answer
 from report_wording import (
     DESIGN_LABELS,
+    GAP_NOTE,
+    INTERVAL_NOTE,
     MODEL_LABELS,
     POINT_LABELS,
     SUPPRESSED,
@@ -45,6 +47,7 @@ from report_wording import (
     Disclosure,
     answer_design,
     audit_share_hidden,
+    baseline_difference,
     cohort_rules,
     disparity_summary,
     hidden_rates,
@@ -184,8 +187,11 @@ def results_table(
                 "test AP": row.average_precision,
                 "95% interval": f"{row.ap_ci_lower:.3f} to {row.ap_ci_upper:.3f}",
                 "baseline AP": row.baseline_average_precision,
+                "AP less baseline (95%)": baseline_difference(
+                    row.ap_minus_baseline_lower, row.ap_minus_baseline_upper
+                ),
                 "base rate": shown_base_rate(row.base_rate, row.n_test, disclosure),
-                "overfitting gap": row.cv_ap_lower_bound - row.average_precision,
+                "CV-to-test gap": row.cv_ap_lower_bound - row.average_precision,
                 "verdict": row.verdict if honest else f"{row.verdict} (optimistic)",
                 "more data would help?": answer,
             }
@@ -322,9 +328,8 @@ def model_card(
         f"The pre-specified bar is an average precision (AP) of {success_threshold:g} on "
         "held-out test cases. A design meets the bar when the whole 95% bootstrap interval "
         "is at or above it. AP depends on the base rate; the baseline ranks cases by "
-        "their number of previous referrals. The overfitting gap is the cross-validated "
-        "lower bound minus the test AP. The random designs may learn from the future: their "
-        "verdicts are marked optimistic.",
+        f"their number of previous referrals. {INTERVAL_NOTE} {GAP_NOTE} The random designs "
+        "may learn from the future: their verdicts are marked optimistic.",
         "",
         f"**Answer:** {honest_answer(summary, success_threshold, answer, disclosure)}",
         "",
