@@ -469,7 +469,9 @@ def test_the_answer_comes_from_the_time_ordered_designs_only():
     assert "with structured data only, 0.700 (95% interval 0.400 to 0.900): does not" in answer
     assert "bar of 0.65" in answer and "base rate, 0.100" in answer
     unsure = summary_of(random_yes | {"time_structured": NO, "time_text": UNSURE})
-    assert honest_answer(unsure, 0.65, "time_text", DISCLOSURE).startswith("Cannot tell yet.")
+    assert honest_answer(unsure, 0.65, "time_text", DISCLOSURE).startswith(
+        "Cannot tell: not shown to reach the bar, so not to be relied on."
+    )
     yes = summary_of({"random_text": NO, "time_structured": UNSURE, "time_text": YES})
     assert honest_answer(yes, 0.65, "time_text", DISCLOSURE).startswith("Yes, on future cases.")
     assert "time-ordered design with structured data and text was not run" in honest_answer(
@@ -531,7 +533,7 @@ def test_the_config_s_feature_sets_give_the_designs_and_the_one_that_answers():
 def test_without_text_the_structured_design_answers_and_the_report_says_why():
     summary = summary_of({"random_structured": YES, "time_structured": UNSURE})
     answer = honest_answer(summary, 0.65, answer_design(STRUCTURED_ONLY), DISCLOSURE)
-    assert answer.startswith("Cannot tell yet.")
+    assert answer.startswith("Cannot tell: not shown to reach the bar, so not to be relied on.")
     assert "with structured data only (the pre-specified design, which decides), 0.800" in answer
     section = headline_section(summary, STRUCTURED_ONLY, 0.65, None, None, None, DISCLOSURE)
     assert "predicted under two study designs, with structured data only." in section

@@ -1365,6 +1365,12 @@ def models_table(rows: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     )
 
 
+def decision_threshold_of(thresholds: pd.DataFrame) -> float:
+    """The score at or above which the thresholds table's decision rule flags
+    a case (``evaluation.decision_threshold``)."""
+    return float(thresholds.loc[thresholds["is_decision_threshold"], "threshold"].iloc[0])
+
+
 def models_section(
     outcome: str,
     designs: list[str],
@@ -1395,10 +1401,16 @@ def models_section(
             "cases with and without the outcome; the curve between the points is not "
             "shown</figcaption></figure>"
         )
+    threshold = decision_threshold_of(
+        artefacts.thresholds.loc[artefacts.thresholds["outcome"] == outcome]
+    )
     return "\n".join(
         [
             f"<h2>{html.escape(outcome)}: every model on the test set</h2>",
             table_html(shown),
+            f'<p class="note">Precision and recall are those of flagging the cases scored '
+            f"{threshold:g} or more (<code>evaluation.decision_threshold</code>); the "
+            "thresholds table below gives other rules.</p>",
             "".join(figures),
         ]
     )
@@ -1465,11 +1477,15 @@ def selected_model_section(
     groups = rows_of(artefacts.fairness, outcome, answer, chosen)
     parts.append(
         f"<h3>Fairness by group: {html.escape(label)}</h3>"
-        '<p class="note">Error rates at the decision threshold for each group, and whether '
+        '<p class="note">Error rates when cases scored '
+        f"{decision_threshold_of(rows_of(artefacts.thresholds, outcome, answer)):g} or more "
+        "are flagged (the decision threshold), for each group, and whether "
         f"each differs from {html.escape(comparison.description())}, "
         "judged with bootstrap intervals. Small groups are flagged: their rates are "
         "uncertain. FPR: false positive rate; FNR: false negative rate; FDR: false "
-        "discovery rate; FOR: false omission rate; flagged: share of cases flagged. Rates "
+        "discovery rate; FOR: false omission rate; flagged: share of cases flagged. A "
+        "group's AP rises with its base rate, so a higher AP for one group does not mean "
+        "the model works better for it; the intervals hold the model fixed. Rates "
         'and verdicts that could identify a child are suppressed (see "What this report '
         'hides").</p>'
     )

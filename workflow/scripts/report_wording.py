@@ -126,7 +126,9 @@ def honest_answer(
         "does not meet the bar": "No, not on future cases",
     }
     first = primary.iloc[0]
-    opening = openings.get(first["verdict"], "Cannot tell yet")
+    opening = openings.get(
+        first["verdict"], "Cannot tell: not shown to reach the bar, so not to be relied on"
+    )
     beats_baseline = first["ap_minus_baseline_lower"] > 0
     if first["verdict"] == "meets the bar" and not beats_baseline:
         opening += ", but not clearly better than ranking by previous referrals"
