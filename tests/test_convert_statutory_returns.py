@@ -529,3 +529,21 @@ def test_failed_conversion_leaves_no_output(tmp_path, case):
     with pytest.raises(InputError):
         csr.convert([cin], [ssda], None, out)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_903_csv_without_header_row_keeps_its_first_record_out_of_the_log(tmp_path, caplog):
+    directory = write_903(tmp_path / "r", HEADER_CSV, EPISODES_CSV)
+    record = ["C0000073", "1", "16/02/2015", "WBRI", "C183620253380"]
+    write(directory / "extra.csv", ",".join(record) + "\nC0000074,2,01/03/2016,WBRI,X1\n")
+    with caplog.at_level(logging.INFO):
+        csr.read_ssda903([directory])
+    assert "extra.csv" in caplog.text and "no header row" in caplog.text
+    assert not [value for value in record if len(value) > 1 and value in caplog.text]
+
+
+def test_903_csv_with_a_header_row_lists_its_columns(tmp_path, caplog):
+    directory = write_903(tmp_path / "r", HEADER_CSV, EPISODES_CSV)
+    write(directory / "extra.csv", "CHILD,NOTE\n903A,x\n")
+    with caplog.at_level(logging.WARNING):
+        csr.read_ssda903([directory])
+    assert "columns ['CHILD', 'NOTE'] match no SSDA903 table" in caplog.text

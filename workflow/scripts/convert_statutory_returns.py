@@ -171,6 +171,7 @@ SSDA903_CORE: dict[str, set[str]] = {
     "Header": {"CHILD", "SEX", "DOB", "ETHNIC", "UPN"},
     "Episodes": {"CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "DEC", "REC"},
 }
+SSDA903_COLUMNS = frozenset().union(*SSDA903_TABLES.values())
 YEAR_IN_PATH = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 # SSDA903 XML element -> CSV column (V903 read_xml_from_text); others keep their names.
 XML_903_RENAMES = {"CHILDID": "CHILD", "PL": "PLACE"}
@@ -513,6 +514,21 @@ def identify_903_table(columns: Iterable[str]) -> str | None:
     return best
 
 
+def looks_like_903_header(columns: list[str]) -> bool:
+    """Whether a CSV's first row (read as ``columns``) is a header row that may
+    be shown in a message.
+
+    As in ``common.missing_columns_message``, the row must hold a known column
+    name; and none of its fields may hold a digit, as no SSDA903 column name
+    does while every SSDA903 record holds a date. A file without a header row
+    has a child's record there (id, date of birth, UPN), which must not reach
+    a log.
+    """
+    return bool(set(columns) & SSDA903_COLUMNS) and not any(
+        character.isdigit() for column in columns for character in column
+    )
+
+
 def read_csv_text(path: Path, kind: str, advice: str) -> pd.DataFrame:
     """Read a CSV file of ``kind`` (UTF-8 or Windows-1252, ``text_encoding``)
     as strings. Raises ``InputError`` naming the file, with ``advice``, if it
@@ -703,9 +719,20 @@ def read_903_return(directory: Path, files: list[Path]) -> dict[str, tuple[Path,
         name = identify_903_table(frame.columns)
         if name is None:
             unrecognised.append(path.name)
-            logger.warning(
-                "%s: columns %s match no SSDA903 table; file ignored", path, list(frame.columns)
-            )
+            if looks_like_903_header(list(frame.columns)):
+                logger.warning(
+                    "%s: columns %s match no SSDA903 table; file ignored",
+                    path,
+                    list(frame.columns),
+                )
+            else:
+                logger.warning(
+                    "%s: matches no SSDA903 table and seems to have no header row (its "
+                    "first row of %d field(s) is not shown as it may be data); file ignored. "
+                    "If it is a table of the return, re-export it with column headings.",
+                    path,
+                    len(frame.columns),
+                )
             continue
         if name in found:
             raise InputError(
