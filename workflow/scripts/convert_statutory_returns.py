@@ -574,6 +574,14 @@ def uk_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
     return parsed.dt.strftime("%d/%m/%Y").astype("string")
 
 
+def ssda903_folder_files(directory: Path) -> list[Path]:
+    """The files of an SSDA903 return folder that are read: its ``.csv`` and
+    ``.xml`` files, sorted. The workflow lists them as the conversion's inputs."""
+    return sorted(
+        p for p in Path(directory).iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".xml")
+    )
+
+
 def expand_903_paths(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
     """Group SSDA903 inputs into returns: a directory is one return (its
     ``*.csv`` files, or its one ``*.xml`` file), loose CSV files are grouped by
@@ -586,7 +594,7 @@ def expand_903_paths(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
     groups: dict[Path, list[Path]] = {}
     for path in map(Path, paths):
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".xml"))
+            files = ssda903_folder_files(path)
             if not files:
                 raise InputError(
                     f"SSDA903 directory {path} holds no .csv or .xml files; give the return."
@@ -1086,7 +1094,7 @@ if "snakemake" in globals():
     run(
         lambda: convert(
             [Path(p) for p in snakemake.input.cin],  # noqa: F821
-            [Path(p) for p in snakemake.input.ssda903],  # noqa: F821
+            [Path(p) for p in snakemake.params.ssda903],  # noqa: F821
             Path(snakemake.input.families)  # noqa: F821
             if getattr(snakemake.input, "families", None)  # noqa: F821
             else None,
