@@ -223,8 +223,9 @@ def test_linking_by_upn_and_903_only_children(tmp_path):
 
 def test_families_file_and_default(tmp_path, caplog):
     children = pd.DataFrame({"LAchildID": ["a", "b", "c"]}, dtype="string")
-    families = csr.read_families(write(tmp_path / "f.csv", "LAchildID,FamilyID\na,F1\nb,F1\n"))
-    out = csr.assign_families(children, families)
+    out = csr.assign_families(
+        children, write(tmp_path / "f.csv", "LAchildID,FamilyID\na,F1\nb,F1\n")
+    )
     assert out["FamilyID"].tolist() == ["F1", "F1", "c"]
     with caplog.at_level(logging.WARNING):
         out = csr.assign_families(children, None)
@@ -580,3 +581,28 @@ def test_rewriting_a_file_in_a_903_folder_reruns_the_conversion(tmp_path):
     planned = snakemake("-n", *args, cwd=tmp_path).stdout
     assert "Job stats:" in planned, planned
     assert "convert_statutory_returns" in planned.split("Job stats:")[1]
+
+
+def test_families_file_matching_few_children_stops_the_run(tmp_path):
+    # Every id mangled, e.g. leading zeros stripped by Excel: no sibling would
+    # be kept on one side of a split.
+    children = pd.DataFrame({"LAchildID": [f"0{n:04d}" for n in range(400)]}, dtype="string")
+    rows = "".join(f"{n},F{n // 2}\n" for n in range(400)) + "00001,F0\n"
+    path = write(tmp_path / "families.csv", "LAchildID,FamilyID\n" + rows)
+    with pytest.raises(InputError) as error:
+        csr.assign_families(children, path)
+    message = str(error.value)
+    assert "families.csv" in message and "only 1 of 400 child(ren)" in message
+    assert "400 of its 401 row(s) match no child" in message
+    assert "leading zeros" in message and "LAchildID" in message
+    assert "00001" not in message
+
+
+def test_families_file_matching_most_children_warns_with_counts(tmp_path, caplog):
+    children = pd.DataFrame({"LAchildID": ["a", "b", "c", "d"]}, dtype="string")
+    path = write(tmp_path / "families.csv", "LAchildID,FamilyID\na,F1\nb,F1\nc,F2\nz,F3\n")
+    with caplog.at_level(logging.WARNING):
+        out = csr.assign_families(children, path)
+    assert out["FamilyID"].tolist() == ["F1", "F1", "F2", "d"]
+    assert "1 of 4 child(ren) not listed" in caplog.text
+    assert "1 of its 4 row(s) match no child" in caplog.text

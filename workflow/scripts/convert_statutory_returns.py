@@ -977,10 +977,17 @@ def read_families(path: Path) -> pd.DataFrame:
     return out.drop_duplicates().astype("string").reset_index(drop=True)
 
 
-def assign_families(children: pd.DataFrame, families: pd.DataFrame | None) -> pd.DataFrame:
-    """Add FamilyID to children; a child without one is its own family."""
+def assign_families(children: pd.DataFrame, families_path: Path | None) -> pd.DataFrame:
+    """Add FamilyID to children from the families file at ``families_path``; a
+    child without one is its own family.
+
+    Raises ``InputError`` when the file links fewer than half of the children
+    (its ids are then most likely not the returns' ids, and siblings would
+    straddle the data splits unnoticed); otherwise warns with counts of the
+    children it does not list and of its rows that match no child.
+    """
     out = children.copy()
-    if families is None:
+    if families_path is None:
         logger.warning(
             "no families file: each child is its own family, so siblings cannot be kept "
             "together in data splits; if you can, set statutory.families in the LA's "
@@ -989,12 +996,32 @@ def assign_families(children: pd.DataFrame, families: pd.DataFrame | None) -> pd
         )
         out["FamilyID"] = out["LAchildID"]
         return out
+    families = read_families(Path(families_path))
     mapped = out["LAchildID"].map(
         dict(zip(families["LAchildID"], families["FamilyID"], strict=True))
     )
-    missing = int(mapped.isna().sum())
-    if missing:
-        logger.warning("families file: %d child(ren) not listed; each is its own family", missing)
+    linked = int(mapped.notna().sum())
+    missing = len(out) - linked
+    unmatched = int((~families["LAchildID"].isin(set(out["LAchildID"]))).sum())
+    counts = (
+        f"{missing} of {len(out)} child(ren) not listed; {unmatched} of its "
+        f"{len(families)} row(s) match no child"
+    )
+    if 2 * linked < len(out):
+        raise InputError(
+            f"families file {families_path}: only {linked} of {len(out)} child(ren) are "
+            f"listed in it ({counts}), so siblings would not be kept together in the data "
+            "splits. Check that its LAchildID (or CHILD) column holds the returns' child "
+            "ids (LAchildID, not UPN or another id), that Excel has not stripped their "
+            "leading zeros (format the column as text), and that the ids are not "
+            "pseudonymised with another key."
+        )
+    if missing or unmatched:
+        logger.warning(
+            "families file %s: %s; a child not listed is its own family",
+            families_path,
+            counts,
+        )
     out["FamilyID"] = mapped.fillna(out["LAchildID"]).astype("string")
     return out
 
@@ -1059,8 +1086,7 @@ def convert(
             "episodes": pd.DataFrame(columns=EXPORT_COLUMNS["episodes"], dtype="string"),
         }
     tables = link_records(cin, ssda903)
-    families = read_families(Path(families_path)) if families_path else None
-    tables["children"] = assign_families(tables["children"], families)
+    tables["children"] = assign_families(tables["children"], families_path)
     missing_birth = int(tables["children"]["PersonBirthDate"].isna().sum())
     if missing_birth:
         logger.warning("%d child(ren) have no birth date in either return", missing_birth)
