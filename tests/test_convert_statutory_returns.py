@@ -606,3 +606,50 @@ def test_families_file_matching_most_children_warns_with_counts(tmp_path, caplog
     assert out["FamilyID"].tolist() == ["F1", "F1", "F2", "d"]
     assert "1 of 4 child(ren) not listed" in caplog.text
     assert "1 of its 4 row(s) match no child" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [
+        (("2012-01-15", "2013-01-15"), "birth date"),
+        (("<GenderCurrent>2</GenderCurrent>", "<GenderCurrent>1</GenderCurrent>"), "sex"),
+    ],
+)
+def test_child_repeated_in_one_cin_return_with_other_facts_is_an_error(tmp_path, change, what):
+    repeated = child_xml(referral="2021-01-01").replace(*change)
+    path = write(
+        tmp_path / "cin.xml",
+        cin_xml(2022, child_xml() + child_xml(child_id="C2") + repeated),
+    )
+    with pytest.raises(InputError) as error:
+        csr.read_cin_census([path])
+    message = str(error.value)
+    assert "cin.xml" in message and what in message
+    assert "<Child> number 1 and <Child> number 3" in message
+    assert "C1" not in message and "2013" not in message and "2012" not in message
+
+
+def test_child_repeated_in_one_cin_return_with_the_same_facts_is_merged(tmp_path):
+    path = write(
+        tmp_path / "cin.xml", cin_xml(2022, child_xml() + child_xml(referral="2021-01-01"))
+    )
+    tables = csr.read_cin_census([path])
+    assert len(tables["children"]) == 1 and len(tables["referrals"]) == 2
+
+
+def test_facts_changed_between_cin_returns_are_counted(tmp_path, caplog):
+    old = write(tmp_path / "cin2021.xml", cin_xml(2021, child_xml() + child_xml(child_id="C2")))
+    new = write(
+        tmp_path / "cin2022.xml",
+        cin_xml(
+            2022,
+            child_xml().replace("2012-01-15", "2012-02-15")
+            + child_xml(child_id="C2", sex="<Sex>M</Sex>"),
+        ),
+    )
+    with caplog.at_level(logging.WARNING):
+        tables = csr.read_cin_census([old, new])
+    assert "1 child(ren) have a different birth date" in caplog.text
+    assert "1 a different sex" in caplog.text
+    assert "C1" not in caplog.text and "C2" not in caplog.text
+    assert tables["children"]["PersonBirthDate"].tolist() == ["2012-02-15", "2012-01-15"]

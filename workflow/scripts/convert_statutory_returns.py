@@ -448,6 +448,59 @@ CIN_DEDUP_KEYS: dict[str, list[str]] = {
 }
 
 
+# What must not differ between two records of one child, and how messages name it.
+CHILD_FACTS = {"PersonBirthDate": "birth date", "Sex": "sex"}
+
+
+def stated_facts(children: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows of ``children`` that state ``column``: a birth date given, or a
+    sex other than unknown ("U", also written for an absent sex)."""
+    return children.loc[children[column].notna() & children[column].ne("U")]
+
+
+def check_repeated_children(children: list[dict], path: Path) -> None:
+    """Refuse a child listed twice in one CIN return with different facts.
+
+    ``children`` holds the return's children rows, one per ``<Child>`` in
+    order. Raises ``InputError`` naming the file and both ``<Child>``
+    positions (not the id) when one LAchildID has two birth dates or sexes,
+    as merging them would silently keep one.
+    """
+    frame = pd.DataFrame(children, columns=CIN_COLUMNS["children"])
+    for column, label in CHILD_FACTS.items():
+        stated = stated_facts(frame, column)
+        first = stated.reset_index().drop_duplicates("LAchildID").set_index("LAchildID")
+        differs = stated[column].ne(stated["LAchildID"].map(first[column]))
+        if differs.any():
+            repeat = differs.idxmax()
+            original = first.loc[stated.loc[repeat, "LAchildID"], "index"]
+            raise InputError(
+                f"{path}: <Child> number {original + 1} and <Child> number {repeat + 1} "
+                f"have the same <LAchildID> but a different {label}; a child is listed "
+                "once per return. Correct the child's record (or the id of one of them) "
+                "and re-export the return."
+            )
+
+
+def count_changed_facts(children: pd.DataFrame) -> None:
+    """Warn with how many children have a different birth date or sex in
+    different returns (counts only; the latest return's values are kept)."""
+    changed = {
+        label: int(
+            stated_facts(children, column).groupby("LAchildID")[column].nunique().gt(1).sum()
+        )
+        for column, label in CHILD_FACTS.items()
+    }
+    if any(changed.values()):
+        logger.warning(
+            "CIN census: %d child(ren) have a different birth date and %d a different sex "
+            "in different returns; the latest return's values are kept. Check these "
+            "children's records in the case-management system.",
+            changed["birth date"],
+            changed["sex"],
+        )
+
+
 def read_cin_census(paths: list[Path]) -> dict[str, pd.DataFrame]:
     """Read and flatten CIN census XML files of one or more collection years.
 
@@ -456,8 +509,10 @@ def read_cin_census(paths: list[Path]) -> dict[str, pd.DataFrame]:
     ";"-joined). Files are ordered by their collection year (Header Year or
     ReferenceDate, else the order given); a record found in several years (the
     same child, referral, assessment, s47 start or plan start) keeps the latest
-    year's values. Raises ``InputError`` for unreadable files, missing
-    LAchildID or CINreferralDate, and unreadable dates or flags.
+    year's values (children whose birth date or sex changed between returns
+    are counted in a warning). Raises ``InputError`` for unreadable files,
+    missing LAchildID or CINreferralDate, unreadable dates or flags, and a
+    child listed twice in one return with different birth dates or sexes.
     """
     warned: set[str] = set()
     parsed = []
@@ -473,9 +528,15 @@ def read_cin_census(paths: list[Path]) -> dict[str, pd.DataFrame]:
         logger.info(
             "%s: CIN census %s, %d child(ren)", path, year or "(year unknown)", len(children)
         )
-        for position, child in enumerate(children, start=1):
-            for name, new in flatten_cin_child(child, path, position).items():
+        flattened = [
+            flatten_cin_child(child, path, position)
+            for position, child in enumerate(children, start=1)
+        ]
+        check_repeated_children([row for child in flattened for row in child["children"]], path)
+        for child_rows in flattened:
+            for name, new in child_rows.items():
                 rows[name].extend({**row, "_order": order} for row in new)
+    count_changed_facts(pd.DataFrame(rows["children"], columns=CIN_COLUMNS["children"]))
     tables = {}
     for name, columns in CIN_COLUMNS.items():
         frame = pd.DataFrame(rows[name], columns=[*columns, "_order"])
