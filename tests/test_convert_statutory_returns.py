@@ -653,3 +653,14 @@ def test_facts_changed_between_cin_returns_are_counted(tmp_path, caplog):
     assert "1 a different sex" in caplog.text
     assert "C1" not in caplog.text and "C2" not in caplog.text
     assert tables["children"]["PersonBirthDate"].tolist() == ["2012-02-15", "2012-01-15"]
+
+
+def test_903_header_children_without_episodes_are_counted(tmp_path, caplog):
+    # An episodes file holding only its header row: no looked-after episode at all.
+    header = HEADER_CSV + "903B,2,01/02/2010,WIRT,U9,,\n"
+    directory = write_903(tmp_path / "r", header, EPISODES_CSV.split("\n")[0] + "\n")
+    with caplog.at_level(logging.WARNING):
+        tables = csr.read_ssda903([directory])
+    assert tables["episodes"].empty
+    assert "2 of 2 looked-after child(ren) in the header have no episode" in caplog.text
+    assert "episodes.csv" in caplog.text and "903A" not in caplog.text

@@ -863,6 +863,16 @@ def read_ssda903(paths: list[Path]) -> dict[str, pd.DataFrame]:
                 f"{episode_path}: column DECOM, {row_location(episode_path, row)}: "
                 "episode start date is missing; fill it in."
             )
+        without_episode = int((~header["CHILD"].isin(set(episode["CHILD"]))).sum())
+        if without_episode:
+            logger.warning(
+                "SSDA903 return %s: %d of %d looked-after child(ren) in the header have no "
+                "episode in %s; check that the Episodes table is complete",
+                directory,
+                without_episode,
+                len(header),
+                episode_path.name,
+            )
         sex = header["SEX"].str.upper()
         header["SEX"] = sex.map(SEX_CODES).fillna("U")
         logger.info(
