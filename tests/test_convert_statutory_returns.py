@@ -664,3 +664,22 @@ def test_903_header_children_without_episodes_are_counted(tmp_path, caplog):
     assert tables["episodes"].empty
     assert "2 of 2 looked-after child(ren) in the header have no episode" in caplog.text
     assert "episodes.csv" in caplog.text and "903A" not in caplog.text
+
+
+def test_903_rows_of_separators_only_are_skipped_and_counted(tmp_path, caplog):
+    # Excel leaves rows of separators below a table it saved as CSV.
+    directory = write_903(
+        tmp_path / "r", HEADER_CSV + ",,,,,,\n", EPISODES_CSV + ",,,,,,,,,,,,\n" * 2
+    )
+    with caplog.at_level(logging.INFO):
+        tables = csr.read_ssda903([directory])
+    assert len(tables["episodes"]) == 1 and len(tables["header"]) == 1
+    assert "episodes.csv: 2 empty row(s)" in caplog.text
+    assert "header.csv: 1 empty row(s)" in caplog.text
+
+
+def test_903_bad_row_after_an_empty_row_names_its_line(tmp_path):
+    episodes = EPISODES_CSV + " , ,,,,,,,,,,,\n" + "903A,2020/07/01,S,C2,N1,U1,PR1,,X1,,,,\n"
+    directory = write_903(tmp_path / "r", HEADER_CSV, episodes)
+    with pytest.raises(InputError, match=r"episodes.csv: column DECOM, line 4: "):
+        csr.read_ssda903([directory])

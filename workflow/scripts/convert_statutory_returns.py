@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from common import InputError, row_location, text_encoding, value_shape
+from common import InputError, first_row, row_location, text_encoding, value_shape
 
 logger = logging.getLogger(__name__)
 
@@ -602,12 +602,21 @@ def read_csv_text(path: Path, kind: str, advice: str) -> pd.DataFrame:
 
 
 def read_903_csv(path: Path) -> pd.DataFrame:
-    """Read one SSDA903 CSV as stripped strings with upper-cased column names."""
+    """Read one SSDA903 CSV as stripped strings with upper-cased column names.
+
+    Rows holding only separators and spaces (Excel leaves them below a table
+    saved as CSV) are skipped and counted in the log; the index keeps each
+    row's position in the file, for messages naming its line.
+    """
     if path.stat().st_size == 0:
         raise InputError(f"SSDA903 file {path} is empty; re-export it or leave it out.")
     frame = read_csv_text(path, "SSDA903", "re-export it as CSV")
     frame.columns = [c.replace("\ufeff", "").strip().upper() for c in frame.columns]
-    return frame.apply(lambda column: column.str.strip()).replace("", pd.NA)
+    frame = frame.apply(lambda column: column.str.strip()).replace("", pd.NA)
+    empty = frame.isna().all(axis=1)
+    if empty.any():
+        logger.info("%s: %d empty row(s) (separators only) skipped", path, int(empty.sum()))
+    return frame.loc[~empty]
 
 
 def uk_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
@@ -626,11 +635,10 @@ def uk_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
     parsed = uk.fillna(iso)
     bad = text.notna() & parsed.isna()
     if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
         raise InputError(
-            f"{path}: column {column}, {row_location(path, row)}: cannot read the date "
-            f"written {value_shape(text.iloc[row])!r} (9: a digit, A: a letter); SSDA903 "
-            "dates must be dd/mm/yyyy."
+            f"{path}: column {column}, {first_row(path, bad)}: cannot read the date "
+            f"written {value_shape(text.loc[bad.idxmax()])!r} (9: a digit, A: a letter); "
+            "SSDA903 dates must be dd/mm/yyyy."
         )
     return parsed.dt.strftime("%d/%m/%Y").astype("string")
 
@@ -850,17 +858,16 @@ def read_ssda903(paths: list[Path]) -> dict[str, pd.DataFrame]:
         ):
             missing_child = frame["CHILD"].isna()
             if missing_child.any():
-                row = int(missing_child.to_numpy().nonzero()[0][0])
                 raise InputError(
-                    f"{path}: column CHILD, {row_location(path, row)}: child id is missing; "
-                    "fill it in or remove the row."
+                    f"{path}: column CHILD, {first_row(path, missing_child)}: child id is "
+                    "missing; fill it in or remove the row."
                 )
             for column in dates:
                 frame[column] = uk_dates(frame[column], path, column)
-        if episode["DECOM"].isna().any():
-            row = int(episode["DECOM"].isna().to_numpy().nonzero()[0][0])
+        missing_start = episode["DECOM"].isna()
+        if missing_start.any():
             raise InputError(
-                f"{episode_path}: column DECOM, {row_location(episode_path, row)}: "
+                f"{episode_path}: column DECOM, {first_row(episode_path, missing_start)}: "
                 "episode start date is missing; fill it in."
             )
         without_episode = int((~header["CHILD"].isin(set(episode["CHILD"]))).sum())
