@@ -683,3 +683,37 @@ def test_903_bad_row_after_an_empty_row_names_its_line(tmp_path):
     directory = write_903(tmp_path / "r", HEADER_CSV, episodes)
     with pytest.raises(InputError, match=r"episodes.csv: column DECOM, line 4: "):
         csr.read_ssda903([directory])
+
+
+def test_903_table_with_a_renamed_column_is_named_with_what_it_lacks(tmp_path):
+    episodes = EPISODES_CSV.replace("CHILD,DECOM,", "CHILD,START_DATE,", 1)
+    directory = write_903(tmp_path / "r", HEADER_CSV, episodes)
+    with pytest.raises(InputError) as error:
+        csr.read_ssda903([directory])
+    message = str(error.value)
+    assert "no Episodes table" in message
+    assert "episodes.csv comes closest but lacks column(s) ['DECOM']" in message
+    assert "add the missing table's CSV" not in message
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_903_table_separated_by_semicolons_says_so(tmp_path, separator):
+    directory = write_903(tmp_path / "r", HEADER_CSV.replace(",", separator), EPISODES_CSV)
+    with pytest.raises(InputError) as error:
+        csr.read_ssda903([directory])
+    message = str(error.value)
+    assert "header.csv" in message and f"separated by {separator!r}, not by commas" in message
+    assert "903A" not in message and "add the missing table's CSV" not in message
+
+
+def test_cin_census_saved_as_windows_1252_but_declared_utf8_says_so(tmp_path):
+    text = '<?xml version="1.0" encoding="UTF-8"?>\n' + cin_xml(2022, child_xml()).replace(
+        "<Collection>CIN</Collection>", "<Collection>CIN</Collection>\n<Source>Café</Source>"
+    )
+    path = tmp_path / "cin.xml"
+    path.write_bytes(text.encode("cp1252"))
+    with pytest.raises(InputError) as error:
+        csr.read_cin_census([path])
+    message = str(error.value)
+    assert "cin.xml" in message and "line 3" in message
+    assert "not UTF-8" in message and "Windows-1252" in message

@@ -30,6 +30,7 @@ records that could not be linked to a CIN child.
 """
 
 import argparse
+import codecs
 import datetime as dt
 import logging
 import os
@@ -40,7 +41,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from common import InputError, first_row, row_location, text_encoding, value_shape
+from common import (
+    InputError,
+    first_row,
+    row_location,
+    text_encoding,
+    undecodable_line,
+    value_shape,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +116,10 @@ SEX_CODES = {"M": "M", "F": "F", "U": "U", "1": "M", "2": "F", "0": "U", "9": "U
 FLAGS = {"0": "0", "1": "1", "false": "0", "true": "1"}
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 UK_DATE = re.compile(r"^\d{2}/\d{2}/\d{4}$")
+# The encoding named in an XML declaration (<?xml ... encoding="..."?>).
+XML_DECLARED_ENCODING = re.compile(
+    rb"""(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']"""
+)
 
 # SSDA903 CSV tables: full column sets (V903 config) and the core columns
 # that identify a table even in older layouts.
@@ -172,6 +184,8 @@ SSDA903_CORE: dict[str, set[str]] = {
     "Episodes": {"CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "DEC", "REC"},
 }
 SSDA903_COLUMNS = frozenset().union(*SSDA903_TABLES.values())
+# Separators Excel and other tools use for "CSV" in place of commas.
+WRONG_SEPARATORS = ";\t|"
 YEAR_IN_PATH = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 # SSDA903 XML element -> CSV column (V903 read_xml_from_text); others keep their names.
 XML_903_RENAMES = {"CHILDID": "CHILD", "PL": "PLACE"}
@@ -265,12 +279,45 @@ def warn_unknown_elements(root: ET.Element, path: Path, warned: set[str]) -> Non
                 )
 
 
+def declared_encoding(path: Path) -> str | None:
+    """The encoding an XML file declares in its first line, or None."""
+    with path.open("rb") as handle:
+        match = XML_DECLARED_ENCODING.match(handle.read(512))
+    return match.group(1).decode("ascii") if match else None
+
+
+def encoding_problem(path: Path) -> str | None:
+    """What is wrong when an XML file is not UTF-8 though it declares UTF-8 (or,
+    the same for XML, no encoding); None otherwise."""
+    declared = declared_encoding(path)
+    try:
+        if declared and codecs.lookup(declared).name != "utf-8":
+            return None
+    except LookupError:
+        return None
+    failure = undecodable_line(path, "utf-8-sig")
+    if failure is None:
+        return None
+    line, byte = failure
+    claim = f'declares encoding="{declared}"' if declared else "declares no encoding (so UTF-8)"
+    return (
+        f"line {line}: byte {byte!r} is not UTF-8, though the file {claim}; it was most "
+        "likely saved as Windows-1252 (ANSI). Re-save it as UTF-8, or declare "
+        'encoding="windows-1252" in its first line'
+    )
+
+
 def parse_xml(path: Path, what: str) -> ET.Element:
     """Parse an XML return; raise ``InputError`` naming the file, line and column
-    if it is not well formed (``what`` names the kind of file in the advice)."""
+    if it is not well formed, or the line of the first byte that is not UTF-8
+    when the file is not in the encoding it declares (``what`` names the kind
+    of file in the advice)."""
     try:
         return ET.parse(path).getroot()
     except ET.ParseError as error:
+        problem = encoding_problem(path)
+        if problem:
+            raise InputError(f"{path}: {problem}.") from None
         line, column = error.position
         raise InputError(
             f"{path}: not well-formed XML at line {line}, column {column} ({error.msg}); "
@@ -787,29 +834,103 @@ def read_903_xml(path: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
     return tables
 
 
+def wrong_separator(columns: list[str]) -> str | None:
+    """The separator (';', tab or '|') of a CSV read as one column because its
+    fields are not separated by commas, when its first row split on it holds a
+    known SSDA903 column name; else None."""
+    if len(columns) != 1:
+        return None
+    return next(
+        (
+            separator
+            for separator in WRONG_SEPARATORS
+            if separator in columns[0]
+            and {field.strip() for field in columns[0].split(separator)} & SSDA903_COLUMNS
+        ),
+        None,
+    )
+
+
+def warn_unrecognised(path: Path, columns: list[str], separator: str | None) -> None:
+    """Log that the CSV ``path`` is no SSDA903 table and is ignored, listing
+    its first row only when it is a header row (``looks_like_903_header``)."""
+    if separator is not None:
+        logger.warning(
+            "%s: columns separated by %r, not by commas, and no SSDA903 table that is "
+            "used; file ignored",
+            path,
+            separator,
+        )
+    elif looks_like_903_header(columns):
+        logger.warning("%s: columns %s match no SSDA903 table; file ignored", path, columns)
+    else:
+        logger.warning(
+            "%s: matches no SSDA903 table and seems to have no header row (its first row "
+            "of %d field(s) is not shown as it may be data); file ignored. If it is a "
+            "table of the return, re-export it with column headings.",
+            path,
+            len(columns),
+        )
+
+
+def missing_tables_message(
+    directory: Path,
+    files: list[Path],
+    found: dict[str, tuple[Path, pd.DataFrame]],
+    unrecognised: dict[Path, set[str]],
+    missing: list[str],
+) -> str:
+    """What to tell the user when the return in ``directory`` lacks the
+    ``missing`` tables: for each, the unrecognised file holding most (over
+    half) of its core columns and the columns that file lacks, else that its
+    CSV is missing. Only SSDA903 column names are shown, never a file's own
+    first row, which may be data."""
+    problems = []
+    for table in missing:
+        core = SSDA903_CORE[table]
+        closest = max(unrecognised, key=lambda path: len(core & unrecognised[path]), default=None)
+        if closest is not None and 2 * len(core & unrecognised[closest]) > len(core):
+            problems.append(
+                f"no {table} table: {closest.name} comes closest but lacks column(s) "
+                f"{sorted(core - unrecognised[closest])}; give its columns their SSDA903 "
+                "names (or re-export it)"
+            )
+        else:
+            problems.append(
+                f"no {table} table (columns {', '.join(sorted(core))}) found; add the "
+                "missing table's CSV"
+            )
+    recognised = {path.name: name for name, (path, _) in found.items()}
+    return (
+        f"SSDA903 return in {directory}: {'; '.join(problems)}. Its files: "
+        f"{[path.name for path in files]} (recognised: {recognised or 'none'}; unrecognised: "
+        f"{[path.name for path in unrecognised] or 'none'}); tables are recognised by their "
+        "column names."
+    )
+
+
 def read_903_return(directory: Path, files: list[Path]) -> dict[str, tuple[Path, pd.DataFrame]]:
-    """Read one SSDA903 return's CSVs and recognise Header and Episodes."""
+    """Read one SSDA903 return's CSVs and recognise Header and Episodes.
+
+    Raises ``InputError`` when one of them is missing (naming the file that
+    comes closest and the columns it lacks), is given twice, or is separated
+    by something other than commas.
+    """
     found: dict[str, tuple[Path, pd.DataFrame]] = {}
-    unrecognised = []
+    unrecognised: dict[Path, set[str]] = {}
     for path in files:
         frame = read_903_csv(path)
-        name = identify_903_table(frame.columns)
+        columns = list(frame.columns)
+        name = identify_903_table(columns)
         if name is None:
-            unrecognised.append(path.name)
-            if looks_like_903_header(list(frame.columns)):
-                logger.warning(
-                    "%s: columns %s match no SSDA903 table; file ignored",
-                    path,
-                    list(frame.columns),
+            separator = wrong_separator(columns)
+            if separator and identify_903_table(columns[0].split(separator)) in SSDA903_CORE:
+                raise InputError(
+                    f"{path}: its columns are separated by {separator!r}, not by commas; "
+                    "export it as comma-separated CSV (in Excel: CSV (Comma delimited))."
                 )
-            else:
-                logger.warning(
-                    "%s: matches no SSDA903 table and seems to have no header row (its "
-                    "first row of %d field(s) is not shown as it may be data); file ignored. "
-                    "If it is a table of the return, re-export it with column headings.",
-                    path,
-                    len(frame.columns),
-                )
+            unrecognised[path] = set(columns)
+            warn_unrecognised(path, columns, separator)
             continue
         if name in found:
             raise InputError(
@@ -819,19 +940,13 @@ def read_903_return(directory: Path, files: list[Path]) -> dict[str, tuple[Path,
         if name not in SSDA903_CORE:
             logger.info("%s: SSDA903 %s table is not used; ignored", path, name)
             continue
-        extra = set(frame.columns) - SSDA903_TABLES[name]
+        extra = set(columns) - SSDA903_TABLES[name]
         if extra:
             logger.warning("%s: extra column(s) %s ignored", path, sorted(extra))
         found[name] = (path, frame)
     missing = [name for name in SSDA903_CORE if name not in found]
     if missing:
-        recognised = {p.name: n for n, (p, _) in found.items()}
-        raise InputError(
-            f"SSDA903 return in {directory}: no {' or '.join(missing)} table found among "
-            f"{[p.name for p in files]} (recognised: {recognised or 'none'}; unrecognised: "
-            f"{unrecognised or 'none'}). Tables are recognised by their column names, e.g. "
-            f"{', '.join(sorted(SSDA903_CORE[missing[0]]))}; add the missing table's CSV."
-        )
+        raise InputError(missing_tables_message(directory, files, found, unrecognised, missing))
     return found
 
 
