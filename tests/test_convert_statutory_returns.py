@@ -223,8 +223,9 @@ def test_linking_by_upn_and_903_only_children(tmp_path):
 
 def test_families_file_and_default(tmp_path, caplog):
     children = pd.DataFrame({"LAchildID": ["a", "b", "c"]}, dtype="string")
-    families = csr.read_families(write(tmp_path / "f.csv", "LAchildID,FamilyID\na,F1\nb,F1\n"))
-    out = csr.assign_families(children, families)
+    out = csr.assign_families(
+        children, write(tmp_path / "f.csv", "LAchildID,FamilyID\na,F1\nb,F1\n")
+    )
     assert out["FamilyID"].tolist() == ["F1", "F1", "c"]
     with caplog.at_level(logging.WARNING):
         out = csr.assign_families(children, None)
@@ -529,3 +530,190 @@ def test_failed_conversion_leaves_no_output(tmp_path, case):
     with pytest.raises(InputError):
         csr.convert([cin], [ssda], None, out)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_903_csv_without_header_row_keeps_its_first_record_out_of_the_log(tmp_path, caplog):
+    directory = write_903(tmp_path / "r", HEADER_CSV, EPISODES_CSV)
+    record = ["C0000073", "1", "16/02/2015", "WBRI", "C183620253380"]
+    write(directory / "extra.csv", ",".join(record) + "\nC0000074,2,01/03/2016,WBRI,X1\n")
+    with caplog.at_level(logging.INFO):
+        csr.read_ssda903([directory])
+    assert "extra.csv" in caplog.text and "no header row" in caplog.text
+    assert not [value for value in record if len(value) > 1 and value in caplog.text]
+
+
+def test_903_csv_with_a_header_row_lists_its_columns(tmp_path, caplog):
+    directory = write_903(tmp_path / "r", HEADER_CSV, EPISODES_CSV)
+    write(directory / "extra.csv", "CHILD,NOTE\n903A,x\n")
+    with caplog.at_level(logging.WARNING):
+        csr.read_ssda903([directory])
+    assert "columns ['CHILD', 'NOTE'] match no SSDA903 table" in caplog.text
+
+
+def test_rewriting_a_file_in_a_903_folder_reruns_the_conversion(tmp_path):
+    # Snakemake sees a folder's mtime only, which a file rewritten in place
+    # leaves alone: the rule must list the folder's files.
+    from conftest import scratch_copy, snakemake
+
+    scratch_copy(ROOT, tmp_path)
+    returns = tmp_path / "returns"
+    shutil.copytree(SSDA903_DIR, returns / "903_2021")
+    shutil.copy(CIN_SAMPLE, returns / "cin_2022.xml")
+    config = {
+        "la": "test_statutory",
+        "statutory": {
+            "cin": ["returns/cin_2022.xml"],
+            "ssda903": ["returns/903_2021"],
+            "directory": "returns/converted",
+        },
+    }
+    (tmp_path / "config" / "statutory.yaml").write_text(yaml.safe_dump(config))
+    args = ("convert_statutory_returns", "--cores", "1", "--configfile", "config/statutory.yaml")
+    done = snakemake(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Nothing to be done" in snakemake("-n", *args, cwd=tmp_path).stdout
+    folder_mtime = (returns / "903_2021").stat().st_mtime_ns
+    episodes = returns / "903_2021" / "episodes.csv"
+    # Rewritten in place, as by an editor saving over it (Snakemake also
+    # compares small inputs' checksums, so the bytes must change).
+    episodes.write_bytes(episodes.read_bytes().replace(b"\n", b"\r\n"))
+    assert (returns / "903_2021").stat().st_mtime_ns == folder_mtime
+    planned = snakemake("-n", *args, cwd=tmp_path).stdout
+    assert "Job stats:" in planned, planned
+    assert "convert_statutory_returns" in planned.split("Job stats:")[1]
+
+
+def test_families_file_matching_few_children_stops_the_run(tmp_path):
+    # Every id mangled, e.g. leading zeros stripped by Excel: no sibling would
+    # be kept on one side of a split.
+    children = pd.DataFrame({"LAchildID": [f"0{n:04d}" for n in range(400)]}, dtype="string")
+    rows = "".join(f"{n},F{n // 2}\n" for n in range(400)) + "00001,F0\n"
+    path = write(tmp_path / "families.csv", "LAchildID,FamilyID\n" + rows)
+    with pytest.raises(InputError) as error:
+        csr.assign_families(children, path)
+    message = str(error.value)
+    assert "families.csv" in message and "only 1 of 400 child(ren)" in message
+    assert "400 of its 401 row(s) match no child" in message
+    assert "leading zeros" in message and "LAchildID" in message
+    assert "00001" not in message
+
+
+def test_families_file_matching_most_children_warns_with_counts(tmp_path, caplog):
+    children = pd.DataFrame({"LAchildID": ["a", "b", "c", "d"]}, dtype="string")
+    path = write(tmp_path / "families.csv", "LAchildID,FamilyID\na,F1\nb,F1\nc,F2\nz,F3\n")
+    with caplog.at_level(logging.WARNING):
+        out = csr.assign_families(children, path)
+    assert out["FamilyID"].tolist() == ["F1", "F1", "F2", "d"]
+    assert "1 of 4 child(ren) not listed" in caplog.text
+    assert "1 of its 4 row(s) match no child" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("change", "what"),
+    [
+        (("2012-01-15", "2013-01-15"), "birth date"),
+        (("<GenderCurrent>2</GenderCurrent>", "<GenderCurrent>1</GenderCurrent>"), "sex"),
+    ],
+)
+def test_child_repeated_in_one_cin_return_with_other_facts_is_an_error(tmp_path, change, what):
+    repeated = child_xml(referral="2021-01-01").replace(*change)
+    path = write(
+        tmp_path / "cin.xml",
+        cin_xml(2022, child_xml() + child_xml(child_id="C2") + repeated),
+    )
+    with pytest.raises(InputError) as error:
+        csr.read_cin_census([path])
+    message = str(error.value)
+    assert "cin.xml" in message and what in message
+    assert "<Child> number 1 and <Child> number 3" in message
+    assert "C1" not in message and "2013" not in message and "2012" not in message
+
+
+def test_child_repeated_in_one_cin_return_with_the_same_facts_is_merged(tmp_path):
+    path = write(
+        tmp_path / "cin.xml", cin_xml(2022, child_xml() + child_xml(referral="2021-01-01"))
+    )
+    tables = csr.read_cin_census([path])
+    assert len(tables["children"]) == 1 and len(tables["referrals"]) == 2
+
+
+def test_facts_changed_between_cin_returns_are_counted(tmp_path, caplog):
+    old = write(tmp_path / "cin2021.xml", cin_xml(2021, child_xml() + child_xml(child_id="C2")))
+    new = write(
+        tmp_path / "cin2022.xml",
+        cin_xml(
+            2022,
+            child_xml().replace("2012-01-15", "2012-02-15")
+            + child_xml(child_id="C2", sex="<Sex>M</Sex>"),
+        ),
+    )
+    with caplog.at_level(logging.WARNING):
+        tables = csr.read_cin_census([old, new])
+    assert "1 child(ren) have a different birth date" in caplog.text
+    assert "1 a different sex" in caplog.text
+    assert "C1" not in caplog.text and "C2" not in caplog.text
+    assert tables["children"]["PersonBirthDate"].tolist() == ["2012-02-15", "2012-01-15"]
+
+
+def test_903_header_children_without_episodes_are_counted(tmp_path, caplog):
+    # An episodes file holding only its header row: no looked-after episode at all.
+    header = HEADER_CSV + "903B,2,01/02/2010,WIRT,U9,,\n"
+    directory = write_903(tmp_path / "r", header, EPISODES_CSV.split("\n")[0] + "\n")
+    with caplog.at_level(logging.WARNING):
+        tables = csr.read_ssda903([directory])
+    assert tables["episodes"].empty
+    assert "2 of 2 looked-after child(ren) in the header have no episode" in caplog.text
+    assert "episodes.csv" in caplog.text and "903A" not in caplog.text
+
+
+def test_903_rows_of_separators_only_are_skipped_and_counted(tmp_path, caplog):
+    # Excel leaves rows of separators below a table it saved as CSV.
+    directory = write_903(
+        tmp_path / "r", HEADER_CSV + ",,,,,,\n", EPISODES_CSV + ",,,,,,,,,,,,\n" * 2
+    )
+    with caplog.at_level(logging.INFO):
+        tables = csr.read_ssda903([directory])
+    assert len(tables["episodes"]) == 1 and len(tables["header"]) == 1
+    assert "episodes.csv: 2 empty row(s)" in caplog.text
+    assert "header.csv: 1 empty row(s)" in caplog.text
+
+
+def test_903_bad_row_after_an_empty_row_names_its_line(tmp_path):
+    episodes = EPISODES_CSV + " , ,,,,,,,,,,,\n" + "903A,2020/07/01,S,C2,N1,U1,PR1,,X1,,,,\n"
+    directory = write_903(tmp_path / "r", HEADER_CSV, episodes)
+    with pytest.raises(InputError, match=r"episodes.csv: column DECOM, line 4: "):
+        csr.read_ssda903([directory])
+
+
+def test_903_table_with_a_renamed_column_is_named_with_what_it_lacks(tmp_path):
+    episodes = EPISODES_CSV.replace("CHILD,DECOM,", "CHILD,START_DATE,", 1)
+    directory = write_903(tmp_path / "r", HEADER_CSV, episodes)
+    with pytest.raises(InputError) as error:
+        csr.read_ssda903([directory])
+    message = str(error.value)
+    assert "no Episodes table" in message
+    assert "episodes.csv comes closest but lacks column(s) ['DECOM']" in message
+    assert "add the missing table's CSV" not in message
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_903_table_separated_by_semicolons_says_so(tmp_path, separator):
+    directory = write_903(tmp_path / "r", HEADER_CSV.replace(",", separator), EPISODES_CSV)
+    with pytest.raises(InputError) as error:
+        csr.read_ssda903([directory])
+    message = str(error.value)
+    assert "header.csv" in message and f"separated by {separator!r}, not by commas" in message
+    assert "903A" not in message and "add the missing table's CSV" not in message
+
+
+def test_cin_census_saved_as_windows_1252_but_declared_utf8_says_so(tmp_path):
+    text = '<?xml version="1.0" encoding="UTF-8"?>\n' + cin_xml(2022, child_xml()).replace(
+        "<Collection>CIN</Collection>", "<Collection>CIN</Collection>\n<Source>Café</Source>"
+    )
+    path = tmp_path / "cin.xml"
+    path.write_bytes(text.encode("cp1252"))
+    with pytest.raises(InputError) as error:
+        csr.read_cin_census([path])
+    message = str(error.value)
+    assert "cin.xml" in message and "line 3" in message
+    assert "not UTF-8" in message and "Windows-1252" in message

@@ -274,6 +274,21 @@ def statutory_families():
     return families or []
 
 
+def ssda903_files():
+    """The SSDA903 returns as the files the conversion reads: each listed
+    folder is expanded into its files, since a file rewritten in place leaves
+    the folder's mtime alone and would not rerun the conversion."""
+    if not config["statutory"]:
+        return []
+    from convert_statutory_returns import ssda903_folder_files
+
+    return [
+        str(file)
+        for path in config["statutory"]["ssda903"]
+        for file in (ssda903_folder_files(path) if Path(path).is_dir() else [path])
+    ]
+
+
 def raw_table(table):
     """Path of one raw export, as the LA's config names it."""
     if config["statutory"] and table in CONVERTED_TABLES:

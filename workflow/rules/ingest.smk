@@ -96,7 +96,7 @@ rule ingest_notes:
 rule convert_statutory_returns:
     input:
         cin=lookup(dpath="statutory/cin", within=config, default=[]),
-        ssda903=lookup(dpath="statutory/ssda903", within=config, default=[]),
+        ssda903=ssda903_files(),
         families=statutory_families(),
         helpers=HELPERS,
     output:
@@ -118,5 +118,7 @@ rule convert_statutory_returns:
         mem_mb=4000,
     params:
         directory=subpath(output.children, parent=True),
+        # The returns as listed: a folder is one year's return.
+        ssda903=lookup(dpath="statutory/ssda903", within=config, default=[]),
     script:
         "../scripts/convert_statutory_returns.py"

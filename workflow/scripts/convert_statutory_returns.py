@@ -30,6 +30,7 @@ records that could not be linked to a CIN child.
 """
 
 import argparse
+import codecs
 import datetime as dt
 import logging
 import os
@@ -40,7 +41,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from common import InputError, row_location, text_encoding, value_shape
+from common import (
+    InputError,
+    first_row,
+    row_location,
+    text_encoding,
+    undecodable_line,
+    value_shape,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +116,10 @@ SEX_CODES = {"M": "M", "F": "F", "U": "U", "1": "M", "2": "F", "0": "U", "9": "U
 FLAGS = {"0": "0", "1": "1", "false": "0", "true": "1"}
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 UK_DATE = re.compile(r"^\d{2}/\d{2}/\d{4}$")
+# The encoding named in an XML declaration (<?xml ... encoding="..."?>).
+XML_DECLARED_ENCODING = re.compile(
+    rb"""(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']"""
+)
 
 # SSDA903 CSV tables: full column sets (V903 config) and the core columns
 # that identify a table even in older layouts.
@@ -171,6 +183,9 @@ SSDA903_CORE: dict[str, set[str]] = {
     "Header": {"CHILD", "SEX", "DOB", "ETHNIC", "UPN"},
     "Episodes": {"CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "DEC", "REC"},
 }
+SSDA903_COLUMNS = frozenset().union(*SSDA903_TABLES.values())
+# Separators Excel and other tools use for "CSV" in place of commas.
+WRONG_SEPARATORS = ";\t|"
 YEAR_IN_PATH = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 # SSDA903 XML element -> CSV column (V903 read_xml_from_text); others keep their names.
 XML_903_RENAMES = {"CHILDID": "CHILD", "PL": "PLACE"}
@@ -264,12 +279,45 @@ def warn_unknown_elements(root: ET.Element, path: Path, warned: set[str]) -> Non
                 )
 
 
+def declared_encoding(path: Path) -> str | None:
+    """The encoding an XML file declares in its first line, or None."""
+    with path.open("rb") as handle:
+        match = XML_DECLARED_ENCODING.match(handle.read(512))
+    return match.group(1).decode("ascii") if match else None
+
+
+def encoding_problem(path: Path) -> str | None:
+    """What is wrong when an XML file is not UTF-8 though it declares UTF-8 (or,
+    the same for XML, no encoding); None otherwise."""
+    declared = declared_encoding(path)
+    try:
+        if declared and codecs.lookup(declared).name != "utf-8":
+            return None
+    except LookupError:
+        return None
+    failure = undecodable_line(path, "utf-8-sig")
+    if failure is None:
+        return None
+    line, byte = failure
+    claim = f'declares encoding="{declared}"' if declared else "declares no encoding (so UTF-8)"
+    return (
+        f"line {line}: byte {byte!r} is not UTF-8, though the file {claim}; it was most "
+        "likely saved as Windows-1252 (ANSI). Re-save it as UTF-8, or declare "
+        'encoding="windows-1252" in its first line'
+    )
+
+
 def parse_xml(path: Path, what: str) -> ET.Element:
     """Parse an XML return; raise ``InputError`` naming the file, line and column
-    if it is not well formed (``what`` names the kind of file in the advice)."""
+    if it is not well formed, or the line of the first byte that is not UTF-8
+    when the file is not in the encoding it declares (``what`` names the kind
+    of file in the advice)."""
     try:
         return ET.parse(path).getroot()
     except ET.ParseError as error:
+        problem = encoding_problem(path)
+        if problem:
+            raise InputError(f"{path}: {problem}.") from None
         line, column = error.position
         raise InputError(
             f"{path}: not well-formed XML at line {line}, column {column} ({error.msg}); "
@@ -447,6 +495,59 @@ CIN_DEDUP_KEYS: dict[str, list[str]] = {
 }
 
 
+# What must not differ between two records of one child, and how messages name it.
+CHILD_FACTS = {"PersonBirthDate": "birth date", "Sex": "sex"}
+
+
+def stated_facts(children: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The rows of ``children`` that state ``column``: a birth date given, or a
+    sex other than unknown ("U", also written for an absent sex)."""
+    return children.loc[children[column].notna() & children[column].ne("U")]
+
+
+def check_repeated_children(children: list[dict], path: Path) -> None:
+    """Refuse a child listed twice in one CIN return with different facts.
+
+    ``children`` holds the return's children rows, one per ``<Child>`` in
+    order. Raises ``InputError`` naming the file and both ``<Child>``
+    positions (not the id) when one LAchildID has two birth dates or sexes,
+    as merging them would silently keep one.
+    """
+    frame = pd.DataFrame(children, columns=CIN_COLUMNS["children"])
+    for column, label in CHILD_FACTS.items():
+        stated = stated_facts(frame, column)
+        first = stated.reset_index().drop_duplicates("LAchildID").set_index("LAchildID")
+        differs = stated[column].ne(stated["LAchildID"].map(first[column]))
+        if differs.any():
+            repeat = differs.idxmax()
+            original = first.loc[stated.loc[repeat, "LAchildID"], "index"]
+            raise InputError(
+                f"{path}: <Child> number {original + 1} and <Child> number {repeat + 1} "
+                f"have the same <LAchildID> but a different {label}; a child is listed "
+                "once per return. Correct the child's record (or the id of one of them) "
+                "and re-export the return."
+            )
+
+
+def count_changed_facts(children: pd.DataFrame) -> None:
+    """Warn with how many children have a different birth date or sex in
+    different returns (counts only; the latest return's values are kept)."""
+    changed = {
+        label: int(
+            stated_facts(children, column).groupby("LAchildID")[column].nunique().gt(1).sum()
+        )
+        for column, label in CHILD_FACTS.items()
+    }
+    if any(changed.values()):
+        logger.warning(
+            "CIN census: %d child(ren) have a different birth date and %d a different sex "
+            "in different returns; the latest return's values are kept. Check these "
+            "children's records in the case-management system.",
+            changed["birth date"],
+            changed["sex"],
+        )
+
+
 def read_cin_census(paths: list[Path]) -> dict[str, pd.DataFrame]:
     """Read and flatten CIN census XML files of one or more collection years.
 
@@ -455,8 +556,10 @@ def read_cin_census(paths: list[Path]) -> dict[str, pd.DataFrame]:
     ";"-joined). Files are ordered by their collection year (Header Year or
     ReferenceDate, else the order given); a record found in several years (the
     same child, referral, assessment, s47 start or plan start) keeps the latest
-    year's values. Raises ``InputError`` for unreadable files, missing
-    LAchildID or CINreferralDate, and unreadable dates or flags.
+    year's values (children whose birth date or sex changed between returns
+    are counted in a warning). Raises ``InputError`` for unreadable files,
+    missing LAchildID or CINreferralDate, unreadable dates or flags, and a
+    child listed twice in one return with different birth dates or sexes.
     """
     warned: set[str] = set()
     parsed = []
@@ -472,9 +575,15 @@ def read_cin_census(paths: list[Path]) -> dict[str, pd.DataFrame]:
         logger.info(
             "%s: CIN census %s, %d child(ren)", path, year or "(year unknown)", len(children)
         )
-        for position, child in enumerate(children, start=1):
-            for name, new in flatten_cin_child(child, path, position).items():
+        flattened = [
+            flatten_cin_child(child, path, position)
+            for position, child in enumerate(children, start=1)
+        ]
+        check_repeated_children([row for child in flattened for row in child["children"]], path)
+        for child_rows in flattened:
+            for name, new in child_rows.items():
                 rows[name].extend({**row, "_order": order} for row in new)
+    count_changed_facts(pd.DataFrame(rows["children"], columns=CIN_COLUMNS["children"]))
     tables = {}
     for name, columns in CIN_COLUMNS.items():
         frame = pd.DataFrame(rows[name], columns=[*columns, "_order"])
@@ -513,6 +622,21 @@ def identify_903_table(columns: Iterable[str]) -> str | None:
     return best
 
 
+def looks_like_903_header(columns: list[str]) -> bool:
+    """Whether a CSV's first row (read as ``columns``) is a header row that may
+    be shown in a message.
+
+    As in ``common.missing_columns_message``, the row must hold a known column
+    name; and none of its fields may hold a digit, as no SSDA903 column name
+    does while every SSDA903 record holds a date. A file without a header row
+    has a child's record there (id, date of birth, UPN), which must not reach
+    a log.
+    """
+    return bool(set(columns) & SSDA903_COLUMNS) and not any(
+        character.isdigit() for column in columns for character in column
+    )
+
+
 def read_csv_text(path: Path, kind: str, advice: str) -> pd.DataFrame:
     """Read a CSV file of ``kind`` (UTF-8 or Windows-1252, ``text_encoding``)
     as strings. Raises ``InputError`` naming the file, with ``advice``, if it
@@ -525,12 +649,21 @@ def read_csv_text(path: Path, kind: str, advice: str) -> pd.DataFrame:
 
 
 def read_903_csv(path: Path) -> pd.DataFrame:
-    """Read one SSDA903 CSV as stripped strings with upper-cased column names."""
+    """Read one SSDA903 CSV as stripped strings with upper-cased column names.
+
+    Rows holding only separators and spaces (Excel leaves them below a table
+    saved as CSV) are skipped and counted in the log; the index keeps each
+    row's position in the file, for messages naming its line.
+    """
     if path.stat().st_size == 0:
         raise InputError(f"SSDA903 file {path} is empty; re-export it or leave it out.")
     frame = read_csv_text(path, "SSDA903", "re-export it as CSV")
     frame.columns = [c.replace("\ufeff", "").strip().upper() for c in frame.columns]
-    return frame.apply(lambda column: column.str.strip()).replace("", pd.NA)
+    frame = frame.apply(lambda column: column.str.strip()).replace("", pd.NA)
+    empty = frame.isna().all(axis=1)
+    if empty.any():
+        logger.info("%s: %d empty row(s) (separators only) skipped", path, int(empty.sum()))
+    return frame.loc[~empty]
 
 
 def uk_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
@@ -549,13 +682,20 @@ def uk_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
     parsed = uk.fillna(iso)
     bad = text.notna() & parsed.isna()
     if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
         raise InputError(
-            f"{path}: column {column}, {row_location(path, row)}: cannot read the date "
-            f"written {value_shape(text.iloc[row])!r} (9: a digit, A: a letter); SSDA903 "
-            "dates must be dd/mm/yyyy."
+            f"{path}: column {column}, {first_row(path, bad)}: cannot read the date "
+            f"written {value_shape(text.loc[bad.idxmax()])!r} (9: a digit, A: a letter); "
+            "SSDA903 dates must be dd/mm/yyyy."
         )
     return parsed.dt.strftime("%d/%m/%Y").astype("string")
+
+
+def ssda903_folder_files(directory: Path) -> list[Path]:
+    """The files of an SSDA903 return folder that are read: its ``.csv`` and
+    ``.xml`` files, sorted. The workflow lists them as the conversion's inputs."""
+    return sorted(
+        p for p in Path(directory).iterdir() if p.is_file() and p.suffix.lower() in (".csv", ".xml")
+    )
 
 
 def expand_903_paths(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
@@ -570,7 +710,7 @@ def expand_903_paths(paths: list[Path]) -> list[tuple[Path, list[Path]]]:
     groups: dict[Path, list[Path]] = {}
     for path in map(Path, paths):
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".xml"))
+            files = ssda903_folder_files(path)
             if not files:
                 raise InputError(
                     f"SSDA903 directory {path} holds no .csv or .xml files; give the return."
@@ -694,18 +834,103 @@ def read_903_xml(path: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
     return tables
 
 
+def wrong_separator(columns: list[str]) -> str | None:
+    """The separator (';', tab or '|') of a CSV read as one column because its
+    fields are not separated by commas, when its first row split on it holds a
+    known SSDA903 column name; else None."""
+    if len(columns) != 1:
+        return None
+    return next(
+        (
+            separator
+            for separator in WRONG_SEPARATORS
+            if separator in columns[0]
+            and {field.strip() for field in columns[0].split(separator)} & SSDA903_COLUMNS
+        ),
+        None,
+    )
+
+
+def warn_unrecognised(path: Path, columns: list[str], separator: str | None) -> None:
+    """Log that the CSV ``path`` is no SSDA903 table and is ignored, listing
+    its first row only when it is a header row (``looks_like_903_header``)."""
+    if separator is not None:
+        logger.warning(
+            "%s: columns separated by %r, not by commas, and no SSDA903 table that is "
+            "used; file ignored",
+            path,
+            separator,
+        )
+    elif looks_like_903_header(columns):
+        logger.warning("%s: columns %s match no SSDA903 table; file ignored", path, columns)
+    else:
+        logger.warning(
+            "%s: matches no SSDA903 table and seems to have no header row (its first row "
+            "of %d field(s) is not shown as it may be data); file ignored. If it is a "
+            "table of the return, re-export it with column headings.",
+            path,
+            len(columns),
+        )
+
+
+def missing_tables_message(
+    directory: Path,
+    files: list[Path],
+    found: dict[str, tuple[Path, pd.DataFrame]],
+    unrecognised: dict[Path, set[str]],
+    missing: list[str],
+) -> str:
+    """What to tell the user when the return in ``directory`` lacks the
+    ``missing`` tables: for each, the unrecognised file holding most (over
+    half) of its core columns and the columns that file lacks, else that its
+    CSV is missing. Only SSDA903 column names are shown, never a file's own
+    first row, which may be data."""
+    problems = []
+    for table in missing:
+        core = SSDA903_CORE[table]
+        closest = max(unrecognised, key=lambda path: len(core & unrecognised[path]), default=None)
+        if closest is not None and 2 * len(core & unrecognised[closest]) > len(core):
+            problems.append(
+                f"no {table} table: {closest.name} comes closest but lacks column(s) "
+                f"{sorted(core - unrecognised[closest])}; give its columns their SSDA903 "
+                "names (or re-export it)"
+            )
+        else:
+            problems.append(
+                f"no {table} table (columns {', '.join(sorted(core))}) found; add the "
+                "missing table's CSV"
+            )
+    recognised = {path.name: name for name, (path, _) in found.items()}
+    return (
+        f"SSDA903 return in {directory}: {'; '.join(problems)}. Its files: "
+        f"{[path.name for path in files]} (recognised: {recognised or 'none'}; unrecognised: "
+        f"{[path.name for path in unrecognised] or 'none'}); tables are recognised by their "
+        "column names."
+    )
+
+
 def read_903_return(directory: Path, files: list[Path]) -> dict[str, tuple[Path, pd.DataFrame]]:
-    """Read one SSDA903 return's CSVs and recognise Header and Episodes."""
+    """Read one SSDA903 return's CSVs and recognise Header and Episodes.
+
+    Raises ``InputError`` when one of them is missing (naming the file that
+    comes closest and the columns it lacks), is given twice, or is separated
+    by something other than commas.
+    """
     found: dict[str, tuple[Path, pd.DataFrame]] = {}
-    unrecognised = []
+    unrecognised: dict[Path, set[str]] = {}
     for path in files:
         frame = read_903_csv(path)
-        name = identify_903_table(frame.columns)
+        columns = list(frame.columns)
+        name = identify_903_table(columns)
         if name is None:
-            unrecognised.append(path.name)
-            logger.warning(
-                "%s: columns %s match no SSDA903 table; file ignored", path, list(frame.columns)
-            )
+            separator = wrong_separator(columns)
+            if separator and identify_903_table(columns[0].split(separator)) in SSDA903_CORE:
+                raise InputError(
+                    f"{path}: its columns are separated by {separator!r}, not by commas; "
+                    "export it as comma-separated CSV (in Excel: CSV (Comma delimited))."
+                )
+            unrecognised[path] = set(columns)
+            warn_unrecognised(path, columns, separator)
             continue
         if name in found:
             raise InputError(
@@ -715,19 +940,13 @@ def read_903_return(directory: Path, files: list[Path]) -> dict[str, tuple[Path,
         if name not in SSDA903_CORE:
             logger.info("%s: SSDA903 %s table is not used; ignored", path, name)
             continue
-        extra = set(frame.columns) - SSDA903_TABLES[name]
+        extra = set(columns) - SSDA903_TABLES[name]
         if extra:
             logger.warning("%s: extra column(s) %s ignored", path, sorted(extra))
         found[name] = (path, frame)
     missing = [name for name in SSDA903_CORE if name not in found]
     if missing:
-        recognised = {p.name: n for n, (p, _) in found.items()}
-        raise InputError(
-            f"SSDA903 return in {directory}: no {' or '.join(missing)} table found among "
-            f"{[p.name for p in files]} (recognised: {recognised or 'none'}; unrecognised: "
-            f"{unrecognised or 'none'}). Tables are recognised by their column names, e.g. "
-            f"{', '.join(sorted(SSDA903_CORE[missing[0]]))}; add the missing table's CSV."
-        )
+        raise InputError(missing_tables_message(directory, files, found, unrecognised, missing))
     return found
 
 
@@ -754,18 +973,27 @@ def read_ssda903(paths: list[Path]) -> dict[str, pd.DataFrame]:
         ):
             missing_child = frame["CHILD"].isna()
             if missing_child.any():
-                row = int(missing_child.to_numpy().nonzero()[0][0])
                 raise InputError(
-                    f"{path}: column CHILD, {row_location(path, row)}: child id is missing; "
-                    "fill it in or remove the row."
+                    f"{path}: column CHILD, {first_row(path, missing_child)}: child id is "
+                    "missing; fill it in or remove the row."
                 )
             for column in dates:
                 frame[column] = uk_dates(frame[column], path, column)
-        if episode["DECOM"].isna().any():
-            row = int(episode["DECOM"].isna().to_numpy().nonzero()[0][0])
+        missing_start = episode["DECOM"].isna()
+        if missing_start.any():
             raise InputError(
-                f"{episode_path}: column DECOM, {row_location(episode_path, row)}: "
+                f"{episode_path}: column DECOM, {first_row(episode_path, missing_start)}: "
                 "episode start date is missing; fill it in."
+            )
+        without_episode = int((~header["CHILD"].isin(set(episode["CHILD"]))).sum())
+        if without_episode:
+            logger.warning(
+                "SSDA903 return %s: %d of %d looked-after child(ren) in the header have no "
+                "episode in %s; check that the Episodes table is complete",
+                directory,
+                without_episode,
+                len(header),
+                episode_path.name,
             )
         sex = header["SEX"].str.upper()
         header["SEX"] = sex.map(SEX_CODES).fillna("U")
@@ -942,10 +1170,17 @@ def read_families(path: Path) -> pd.DataFrame:
     return out.drop_duplicates().astype("string").reset_index(drop=True)
 
 
-def assign_families(children: pd.DataFrame, families: pd.DataFrame | None) -> pd.DataFrame:
-    """Add FamilyID to children; a child without one is its own family."""
+def assign_families(children: pd.DataFrame, families_path: Path | None) -> pd.DataFrame:
+    """Add FamilyID to children from the families file at ``families_path``; a
+    child without one is its own family.
+
+    Raises ``InputError`` when the file links fewer than half of the children
+    (its ids are then most likely not the returns' ids, and siblings would
+    straddle the data splits unnoticed); otherwise warns with counts of the
+    children it does not list and of its rows that match no child.
+    """
     out = children.copy()
-    if families is None:
+    if families_path is None:
         logger.warning(
             "no families file: each child is its own family, so siblings cannot be kept "
             "together in data splits; if you can, set statutory.families in the LA's "
@@ -954,12 +1189,32 @@ def assign_families(children: pd.DataFrame, families: pd.DataFrame | None) -> pd
         )
         out["FamilyID"] = out["LAchildID"]
         return out
+    families = read_families(Path(families_path))
     mapped = out["LAchildID"].map(
         dict(zip(families["LAchildID"], families["FamilyID"], strict=True))
     )
-    missing = int(mapped.isna().sum())
-    if missing:
-        logger.warning("families file: %d child(ren) not listed; each is its own family", missing)
+    linked = int(mapped.notna().sum())
+    missing = len(out) - linked
+    unmatched = int((~families["LAchildID"].isin(set(out["LAchildID"]))).sum())
+    counts = (
+        f"{missing} of {len(out)} child(ren) not listed; {unmatched} of its "
+        f"{len(families)} row(s) match no child"
+    )
+    if 2 * linked < len(out):
+        raise InputError(
+            f"families file {families_path}: only {linked} of {len(out)} child(ren) are "
+            f"listed in it ({counts}), so siblings would not be kept together in the data "
+            "splits. Check that its LAchildID (or CHILD) column holds the returns' child "
+            "ids (LAchildID, not UPN or another id), that Excel has not stripped their "
+            "leading zeros (format the column as text), and that the ids are not "
+            "pseudonymised with another key."
+        )
+    if missing or unmatched:
+        logger.warning(
+            "families file %s: %s; a child not listed is its own family",
+            families_path,
+            counts,
+        )
     out["FamilyID"] = mapped.fillna(out["LAchildID"]).astype("string")
     return out
 
@@ -1024,8 +1279,7 @@ def convert(
             "episodes": pd.DataFrame(columns=EXPORT_COLUMNS["episodes"], dtype="string"),
         }
     tables = link_records(cin, ssda903)
-    families = read_families(Path(families_path)) if families_path else None
-    tables["children"] = assign_families(tables["children"], families)
+    tables["children"] = assign_families(tables["children"], families_path)
     missing_birth = int(tables["children"]["PersonBirthDate"].isna().sum())
     if missing_birth:
         logger.warning("%d child(ren) have no birth date in either return", missing_birth)
@@ -1059,7 +1313,7 @@ if "snakemake" in globals():
     run(
         lambda: convert(
             [Path(p) for p in snakemake.input.cin],  # noqa: F821
-            [Path(p) for p in snakemake.input.ssda903],  # noqa: F821
+            [Path(p) for p in snakemake.params.ssda903],  # noqa: F821
             Path(snakemake.input.families)  # noqa: F821
             if getattr(snakemake.input, "families", None)  # noqa: F821
             else None,
