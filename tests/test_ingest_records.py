@@ -924,7 +924,7 @@ def test_excel_rows_of_separators_only_are_skipped_and_lines_still_counted(tmp_p
     with caplog.at_level(logging.INFO):
         tables = ingest(write_raw(tmp_path, {"referrals": referrals}))
     assert len(tables["referrals"]) == 3
-    assert "skipped 3 row(s) holding only separators" in caplog.text
+    assert "3 empty row(s) (separators only) skipped" in caplog.text
     # a bad row after them is still named by its physical line
     bad = referrals.replace("01/03/2016", "2016-13-01")
     paths = write_raw(tmp_path, {"referrals": bad})

@@ -883,15 +883,20 @@ def read_raw_export(path: Path, table: str) -> pd.DataFrame:
             "commas, quotes or line breaks must be in double quotes, with quotes "
             'inside doubled (""). Re-export the file.'
         ) from None
-    # Excel saves rows it once formatted as separators only (",,,,"): rows the
-    # user cannot see, skipped as blank lines are (``record_start_lines``).
-    separators_only = frame.apply(lambda column: column.str.strip().eq("")).all(axis=1)
+    return without_separator_rows(frame, path)
+
+
+def without_separator_rows(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``frame`` (a CSV read as strings) without its rows holding only
+    separators and spaces, counted in the log: Excel saves rows it once
+    formatted as ",,,,", which the user cannot see. They are skipped as
+    ``record_start_lines`` skips them, so the index (each row's position among
+    the records kept) still names its line."""
+    blank = frame.apply(lambda column: column.astype("string").str.strip().fillna("").eq(""))
+    separators_only = blank.all(axis=1)
     if separators_only.any():
         logger.info(
-            "%s: file %s: skipped %d row(s) holding only separators",
-            table,
-            path,
-            int(separators_only.sum()),
+            "%s: %d empty row(s) (separators only) skipped", path, int(separators_only.sum())
         )
     return frame.loc[~separators_only].reset_index(drop=True)
 

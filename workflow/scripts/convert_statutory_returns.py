@@ -48,6 +48,7 @@ from common import (
     text_encoding,
     undecodable_line,
     value_shape,
+    without_separator_rows,
 )
 
 logger = logging.getLogger(__name__)
@@ -651,19 +652,15 @@ def read_csv_text(path: Path, kind: str, advice: str) -> pd.DataFrame:
 def read_903_csv(path: Path) -> pd.DataFrame:
     """Read one SSDA903 CSV as stripped strings with upper-cased column names.
 
-    Rows holding only separators and spaces (Excel leaves them below a table
-    saved as CSV) are skipped and counted in the log; the index keeps each
-    row's position in the file, for messages naming its line.
+    Rows holding only separators and spaces are skipped
+    (``common.without_separator_rows``).
     """
     if path.stat().st_size == 0:
         raise InputError(f"SSDA903 file {path} is empty; re-export it or leave it out.")
     frame = read_csv_text(path, "SSDA903", "re-export it as CSV")
     frame.columns = [c.replace("\ufeff", "").strip().upper() for c in frame.columns]
     frame = frame.apply(lambda column: column.str.strip()).replace("", pd.NA)
-    empty = frame.isna().all(axis=1)
-    if empty.any():
-        logger.info("%s: %d empty row(s) (separators only) skipped", path, int(empty.sum()))
-    return frame.loc[~empty]
+    return without_separator_rows(frame, path)
 
 
 def uk_dates(values: pd.Series, path: Path, column: str) -> pd.Series:
