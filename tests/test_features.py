@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from conftest import ESCALATION, NFA, dates
 
+import audit_features
 import build_cohort as bc
 from common import InputError, SafetyCheckError
 
@@ -841,3 +842,38 @@ def test_features_an_la_cannot_date_can_be_left_out_by_name_or_pattern(tables):
     # a misspelt name would leave in the feature it meant to leave out
     with pytest.raises(InputError, match=r"outcomes.esc.exclude_features: 'disabled' match"):
         bsf.without_excluded(features, ["disability", "disabled"], "esc")
+
+
+def test_topic_shares_are_audited_on_the_outer_training_rows_only():
+    # 100 training and 40 test rows; topic_01 is planted as the label itself on
+    # the training rows, topic_00 is noise. The inner fold's shares are ignored.
+    rng = np.random.default_rng(0)
+    ids = [f"r{i:03d}" for i in range(140)]
+    labels = np.r_[np.tile([1, 0, 0, 0], 25), np.tile([1, 0], 20)]
+    cohort = pd.DataFrame({"referral_id": ids, "label": labels})
+    splits = pd.DataFrame({"referral_id": ids, "fold": -1, "role": ["train"] * 100 + ["test"] * 40})
+    outer = pd.DataFrame(
+        {
+            "fold": -1,
+            "referral_id": ids,
+            "topic_00": rng.random(140),
+            "topic_01": np.r_[labels[:100] * 0.8 + 0.1, rng.random(40)],
+        }
+    )
+    inner = outer.assign(fold=0, topic_00=labels * 1.0)
+    rows, topics = audit_features.training_rows(cohort, pd.concat([outer, inner]), splits, "time")
+    assert rows["referral_id"].tolist() == ids[:100]
+    assert list(topics.columns) == ["referral_id", "topic_00 (time split)", "topic_01 (time split)"]
+    settings = {
+        "max_single_feature_auc": 0.9,
+        "max_single_feature_precision": 0.9,
+        "min_cases_for_precision": 20,
+        "stop_on_implausible_feature": True,
+    }
+    with pytest.raises(InputError, match=r"topic_01 \(time split\) \(1.000\)"):
+        bsf.single_feature_audit(rows, {"topics": topics}, settings)
+    audit = bsf.single_feature_audit(
+        rows, {"topics": topics}, settings | {"stop_on_implausible_feature": False}
+    )
+    flagged = audit.loc[audit["flagged"], "subject"].unique().tolist()
+    assert flagged == ["topic_01 (time split)"]

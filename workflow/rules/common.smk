@@ -477,25 +477,38 @@ def audits_before_training(wildcards):
     other change downstream of training.)"""
     if not config["leakage_audit"]["stop_on_implausible_feature"]:
         return []
-    return expand(
-        rules.audit_features.output.audit,
-        outcome=wildcards.outcome,
-        features=(
-            ["structured", "text"] if wildcards.features == "text" else ["structured"]
+    if wildcards.features == "structured":
+        return rules.audit_features.output.audit.format(
+            outcome=wildcards.outcome, features="structured"
+        )
+    return [
+        *expand(
+            rules.audit_features.output.audit,
+            outcome=wildcards.outcome,
+            features=["structured", "text"],
         ),
+        rules.audit_topics.output.audit.format(
+            outcome=wildcards.outcome, timing=wildcards.timing
+        ),
+    ]
+
+
+def topic_matrix(wildcards):
+    """The topic shares (with TF-IDF weights if configured) of an outcome and
+    split timing, as the text designs read them."""
+    shares = (
+        rules.fit_tfidf.output.features
+        if config["tfidf"]["enabled"]
+        else rules.fit_topics.output.shares
     )
+    return shares.format(outcome=wildcards.outcome, timing=wildcards.timing)
 
 
 def topic_input(wildcards):
     """Topic shares (with TF-IDF weights if configured) for text designs;
     nothing for structured-only designs."""
     if wildcards.features == "text":
-        shares = (
-            rules.fit_tfidf.output.features
-            if config["tfidf"]["enabled"]
-            else rules.fit_topics.output.shares
-        )
-        return shares.format(outcome=wildcards.outcome, timing=wildcards.timing)
+        return topic_matrix(wildcards)
     return []
 
 

@@ -100,6 +100,11 @@ rule render_report:
                 outcome=OUTCOMES,
                 features=FEATURE_SETS,
             ),
+            *if_text(
+                expand(
+                    rules.audit_topics.output.audit, outcome=OUTCOMES, timing=TIMINGS
+                )
+            ),
         ],
         deltas=run_deltas(),
         refit_bootstraps=refit_bootstraps(),
@@ -157,11 +162,20 @@ rule write_model_card:
             rules.make_splits.output.splits, outcome="{outcome}", timing=TIMINGS
         ),
         features=rules.build_structured_features.output.structured,
-        audits=expand(
-            rules.audit_features.output.audit,
-            outcome="{outcome}",
-            features=FEATURE_SETS,
-        ),
+        audits=[
+            *expand(
+                rules.audit_features.output.audit,
+                outcome="{outcome}",
+                features=FEATURE_SETS,
+            ),
+            *if_text(
+                expand(
+                    rules.audit_topics.output.audit,
+                    outcome="{outcome}",
+                    timing=TIMINGS,
+                )
+            ),
+        ],
         fairness=expand(
             rules.assess_fairness.output.groups,
             outcome="{outcome}",

@@ -28,6 +28,9 @@ import yaml
 
 logger = logging.getLogger(__name__)
 
+# The fold of the outer split in the splits table; inner folds count from 0.
+OUTER_FOLD = -1
+
 ID = pa.string()
 DATE = pa.timestamp("ms")
 

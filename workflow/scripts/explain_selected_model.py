@@ -46,10 +46,9 @@ from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator
 from sklearn.metrics import average_precision_score
 
-from common import SCHEMAS, families_by_referral, read_parquet, write_parquet
+from common import OUTER_FOLD, SCHEMAS, families_by_referral, read_parquet, write_parquet
 from evaluate_models import selected_model_name
 from train_models import (
-    OUTER_FOLD,
     design_matrix,
     feature_names,
     fit_model,

@@ -23,8 +23,15 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from common import families_by_referral, read_parquet, tfidf_column, tfidf_schema, write_parquet
-from fit_topics import OUTER_FOLD, family_tokens, fold_rows
+from common import (
+    OUTER_FOLD,
+    families_by_referral,
+    read_parquet,
+    tfidf_column,
+    tfidf_schema,
+    write_parquet,
+)
+from fit_topics import family_tokens, fold_rows
 
 logger = logging.getLogger(__name__)
 

@@ -36,6 +36,7 @@ from gensim.models import CoherenceModel, LdaModel
 from gensim.models.phrases import Phrases
 
 from common import (
+    OUTER_FOLD,
     InputError,
     families_by_referral,
     read_parquet,
@@ -47,8 +48,6 @@ from common import (
 logger = logging.getLogger(__name__)
 # gensim logs every pass and every thousand documents; keep the job log readable.
 logging.getLogger("gensim").setLevel(logging.WARNING)
-
-OUTER_FOLD = -1
 
 
 def join_bigrams(

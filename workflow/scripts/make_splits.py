@@ -39,6 +39,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from common import (
+    OUTER_FOLD,
     InputError,
     SafetyCheckError,
     families_by_referral,
@@ -48,7 +49,6 @@ from common import (
 
 logger = logging.getLogger(__name__)
 
-OUTER_FOLD = -1
 TIMINGS = ("random", "time")
 
 

@@ -34,7 +34,7 @@ import math
 
 import pandas as pd
 
-from common import read_parquet
+from common import OUTER_FOLD, read_parquet
 from explain_selected_model import more_data_answer
 from report_wording import (
     DESIGN_LABELS,
@@ -64,7 +64,6 @@ from report_wording import (
 
 logger = logging.getLogger(__name__)
 
-OUTER_FOLD = -1
 DISPARITY_METRICS = {
     "false_positive_rate": "false positive rate",
     "false_negative_rate": "false negative rate",
