@@ -2,6 +2,7 @@
 take only canonical names, and the documented commands parse as written."""
 
 import copy
+import datetime
 import re
 import shlex
 from pathlib import Path
@@ -231,6 +232,46 @@ def test_the_run_stops_naming_a_bad_value_and_what_is_expected(tmp_path):
     output = dry_run_failure(tmp_path, {"evaluation": {"success_threshold": 1.5}})
     assert "config: evaluation.success_threshold: 1.5 is greater than the maximum of 1" in output
     assert "the pre-specified average precision a model must reach" in output
+
+
+def date_keys(schema: dict, path: str = "") -> list[str]:
+    """The config keys the schema wants as dates (format: date)."""
+    alternatives = [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]
+    found = [path] if any(a.get("format") == "date" for a in alternatives) else []
+    for key, subschema in schema.get("properties", {}).items():
+        found += date_keys(subschema, f"{path}.{key}".lstrip("."))
+    return found
+
+
+DATE_KEYS = date_keys(SCHEMA)
+
+
+def test_the_date_keys_are_the_extract_and_data_end_dates():
+    # the schema's format: date is not checked by the validator; the workflow
+    # checks every such key itself, so a new one is covered too
+    assert DATE_KEYS == ["data.extract_date", "data.data_end_date"]
+
+
+@pytest.mark.parametrize("key", DATE_KEYS)
+def test_a_config_date_written_day_first_stops_the_run_saying_how_to_write_it(tmp_path, key):
+    # pandas would read "01/03/2020" month first: 3 January, not 1 March
+    output = dry_run_failure(tmp_path, nested(key, "01/03/2020"))
+    assert f"config: {key} is '01/03/2020', not a date written yyyy-mm-dd" in output
+    assert "Written dd/mm/yyyy as it looks, it is '2020-03-01'" in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("value", ["2020-31-03", "31 March 2020", "2020-3-31", "20200331"])
+def test_a_config_date_not_yyyy_mm_dd_stops_the_run_naming_key_and_value(tmp_path, value):
+    output = dry_run_failure(tmp_path, {"data": {"data_end_date": value}})
+    assert f"config: data.data_end_date is '{value}', not a date written yyyy-mm-dd" in output
+    assert "Dates written dd/mm/yyyy are the likely mistake" in output
+
+
+def test_an_unquoted_config_date_is_told_to_be_quoted(tmp_path):
+    output = dry_run_failure(tmp_path, {"data": {"extract_date": datetime.date(2020, 4, 1)}})
+    assert "config: data.extract_date: datetime.date(2020, 4, 1) is not valid" in output
+    assert 'Put the date in quotes ("2020-04-01")' in output
 
 
 def test_a_number_given_nested_in_config_option_gets_advice():

@@ -1,9 +1,11 @@
 # Helpers shared by all rule files (paths, wildcard values and config lookups).
 
 import ast
+import datetime
 import difflib
 import functools
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -53,6 +55,11 @@ def config_problem(error):
             ". If it was given with --config, which reads values nested in {...} "
             "as text, set it in a config file instead."
         )
+    if isinstance(error.instance, datetime.date):
+        message += (
+            f'. Put the date in quotes ("{error.instance:%Y-%m-%d}"): unquoted, YAML '
+            "reads it as a date, not as the text the config takes."
+        )
     return message
 
 
@@ -88,8 +95,63 @@ def drop_switched_off_outcomes():
             del outcomes[name]
 
 
+def date_keys(schema, path=()):
+    """The config keys ``schema`` wants as dates (``format: date``, in the
+    key's own schema or one of its alternatives), each as a tuple of keys."""
+    alternatives = [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]
+    if any(alternative.get("format") == "date" for alternative in alternatives):
+        yield path
+    for key, subschema in schema.get("properties", {}).items():
+        yield from date_keys(subschema, (*path, key))
+
+
+ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+DAY_MONTH_YEAR = re.compile(r"(\d\d?)/(\d\d?)/(\d{4})")
+
+
+def date_problem(key, value):
+    """Why ``value`` of config key ``key`` is not a date written yyyy-mm-dd,
+    or None if it is one (or null). The schema validator does not check
+    formats, and the scripts would read "01/03/2020" month first."""
+    if value is None:
+        return None
+    if ISO_DATE.fullmatch(value):
+        try:
+            datetime.date.fromisoformat(value)
+            return None
+        except ValueError:
+            pass
+    problem = (
+        f"config: {key} is {value!r}, not a date written yyyy-mm-dd (year-month-day: "
+        "31 March 2020 is '2020-03-31')."
+    )
+    day_month_year = DAY_MONTH_YEAR.fullmatch(value)
+    if day_month_year:
+        day, month, year = (int(part) for part in day_month_year.groups())
+        try:
+            meant = datetime.date(year, month, day).isoformat()
+            return f"{problem} Written dd/mm/yyyy as it looks, it is '{meant}'."
+        except ValueError:
+            pass
+    return f"{problem} Dates written dd/mm/yyyy are the likely mistake."
+
+
+def check_config_dates():
+    """Stop on a date in the config not written yyyy-mm-dd, a line per date."""
+    schema = yaml.safe_load(Path(CONFIG_SCHEMA).read_text())
+    problems = []
+    for path in date_keys(schema):
+        value = functools.reduce(lambda node, key: (node or {}).get(key), path, config)
+        problem = date_problem(".".join(path), value)
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise WorkflowError("\n".join(problems))
+
+
 drop_switched_off_outcomes()
 validate_config()
+check_config_dates()
 
 
 def with_sorted_keys(value):
