@@ -283,19 +283,34 @@ def under_any(path, folders):
     return any(resolved.is_relative_to(Path(folder).resolve()) for folder in folders)
 
 
+def configured_data_paths():
+    """The LA's data paths in the config, by key: the raw exports' folder and
+    the statutory returns, family table and converted tables."""
+    statutory = config["statutory"] or {}
+    return {
+        "data.directory": [data_directory()],
+        "statutory.cin": statutory.get("cin", []),
+        "statutory.ssda903": statutory.get("ssda903", []),
+        "statutory.families": (
+            [statutory["families"]] if statutory.get("families") else []
+        ),
+        "statutory.directory": [STATUTORY_DIRECTORY] if statutory else [],
+    }
+
+
 def demo_key():
     """The configured demo key, only when every input is demo data: the raw
     exports under resources/synthetic, and any statutory returns, family
     table and converted tables under resources/synthetic or tests/data (the
     fake samples). The demo key is public, so real data never gets it."""
-    statutory = config["statutory"] or {}
+    paths = configured_data_paths()
     statutory_paths = [
-        *statutory.get("cin", []),
-        *statutory.get("ssda903", []),
-        *([statutory["families"]] if statutory.get("families") else []),
-        *([STATUTORY_DIRECTORY] if statutory else []),
+        path
+        for key, key_paths in paths.items()
+        if key != "data.directory"
+        for path in key_paths
     ]
-    if under_any(data_directory(), ["resources/synthetic"]) and all(
+    if under_any(paths["data.directory"][0], ["resources/synthetic"]) and all(
         under_any(path, ["resources/synthetic", "tests/data"])
         for path in statutory_paths
     ):
@@ -312,6 +327,41 @@ def check_la_name():
             "synthetic LA's: set la: <a short name for your LA> in your LA's config "
             "file (results go to results/<la>/)."
         )
+
+
+# The only data kept inside the repository: the bundled synthetic LA (and any
+# other demo exports) under resources/, and the fake statutory samples of the
+# tests. Anything else there could be committed (git add -A) or shared with
+# the code.
+REPOSITORY_DATA_FOLDERS = [
+    os.path.join(workflow.basedir, folder) for folder in ("resources", "tests/data")
+]
+
+
+def check_data_outside_repository():
+    """Refuse a key file anywhere in the repository, and LA data in it outside
+    REPOSITORY_DATA_FOLDERS: a secret or records there could be committed or
+    shared with the code."""
+    key_file = config["pseudonymisation"]["key_file"]
+    if key_file and under_any(Path(key_file).expanduser(), [workflow.basedir]):
+        raise WorkflowError(
+            f"config: pseudonymisation.key_file {key_file} is inside the repository "
+            f"({workflow.basedir}), where `git add -A` would commit the secret key and "
+            "a copy of the code would carry it. Move the file outside the repository "
+            "(e.g. ~/.la_pseudonymisation_key) and point key_file at it."
+        )
+    for key, paths in configured_data_paths().items():
+        for path in paths:
+            if under_any(path, [workflow.basedir]) and not under_any(
+                path, REPOSITORY_DATA_FOLDERS
+            ):
+                raise WorkflowError(
+                    f"config: {key} {path} is inside the repository ({workflow.basedir}), "
+                    "where `git add -A` would commit the LA's records and a copy of the "
+                    "code would carry them. Keep the LA's data outside the repository and "
+                    f"point {key} at it; only the bundled demo data (under resources/) "
+                    "and the tests' samples (under tests/data/) belong inside it."
+                )
 
 
 # Once per run: resolving the demo key logs a warning.
@@ -620,5 +670,6 @@ def refit_bootstraps():
     return []
 
 
-# After every helper it uses is defined.
+# After every helper they use is defined.
 check_la_name()
+check_data_outside_repository()
