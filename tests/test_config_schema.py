@@ -274,6 +274,39 @@ def test_an_unquoted_config_date_is_told_to_be_quoted(tmp_path):
     assert 'Put the date in quotes ("2020-04-01")' in output
 
 
+def test_a_missing_key_stops_the_run_before_any_job_is_planned(tmp_path):
+    # The example statutory returns converted outside resources/ get no demo
+    # key; without one, the conversion once ran (and a dry run planned 63 jobs)
+    # before ingestion stopped for want of a key.
+    statutory = yaml.safe_load((ROOT / "config" / "example_statutory_returns.yaml").read_text())
+    statutory["statutory"]["directory"] = str(tmp_path / "converted")
+    output = dry_run_failure(tmp_path, statutory)
+    assert "no pseudonymisation key: set the environment variable LA_PSEUDONYMISATION_KEY" in output
+    assert "convert_statutory_returns" not in output
+    # a key file set but missing is named, at once too
+    statutory["pseudonymisation"] = {"key_file": str(tmp_path / "la.key")}
+    output = dry_run_failure(tmp_path, statutory)
+    assert f"key file {tmp_path / 'la.key'} (pseudonymisation.key_file) does not exist" in output
+    assert "convert_statutory_returns" not in output
+    # with a key, the same config plans the conversion
+    del statutory["pseudonymisation"]
+    (tmp_path / "la.yaml").write_text(yaml.safe_dump(statutory))
+    key = {"LA_PSEUDONYMISATION_KEY": "0123456789abcdef0123"}
+    result = snakemake("-n", "--configfile", str(tmp_path / "la.yaml"), extra_env=key)
+    assert result.returncode == 0, result.stderr
+    assert "convert_statutory_returns" in result.stdout
+
+
+def test_a_data_folder_that_does_not_exist_is_named_before_the_key_is_asked_for(tmp_path):
+    folder = tmp_path / "exports"
+    output = dry_run_failure(tmp_path, {"la": "la9", "data": {"directory": str(folder)}})
+    assert (
+        f"data.tables.children: the children export {folder}/children.csv does not exist, "
+        f"nor does its folder {folder}: check data.directory"
+    ) in output
+    assert "no pseudonymisation key" not in output
+
+
 def test_a_number_given_nested_in_config_option_gets_advice():
     # --config reads values nested in {...} as text, so a number there is a string.
     result = snakemake("-n", "--config", 'models={"threads": 2}')

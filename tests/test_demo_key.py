@@ -103,7 +103,8 @@ def test_la_data_inside_the_repository_is_refused(monkeypatch, key, overrides):
 
 def test_demo_data_and_test_samples_may_stay_inside_the_repository(monkeypatch, tmp_path):
     data = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["data"]
-    # the no-notes copy of tests/test_workflow.py keeps its exports under resources/
-    assert demo_key(monkeypatch, {"data": {**data, "directory": "resources/elsewhere"}}) is None
+    # any folder under resources/ (tests/test_workflow.py's no-notes copy keeps its
+    # exports there), without the demo key outside resources/synthetic
+    assert demo_key(monkeypatch, {"data": {**data, "directory": "resources/first_names"}}) is None
     assert demo_key(monkeypatch, {"statutory": EXAMPLE_STATUTORY}) is not None
     assert demo_key(monkeypatch, {"data": {**data, "directory": str(tmp_path)}}) is None

@@ -368,15 +368,16 @@ def check_data_outside_repository():
 @functools.cache
 def pseudonymisation_key_fingerprint():
     """A fingerprint of the key the run will pseudonymise with, found as the
-    jobs find it (None if there is none yet: the jobs then stop with advice).
-    As a param of every rule that pseudonymises, it reruns them all when the
-    key changes, so that records and notes never hold pseudonyms made with
-    different keys."""
+    jobs find it. As a param of every rule that pseudonymises, it reruns them
+    all when the key changes, so that records and notes never hold pseudonyms
+    made with different keys. Without a usable key the workflow stops here,
+    with the jobs' advice, before any job (the statutory conversion, say) runs
+    or a dry run plans a run that could not finish."""
     settings = config["pseudonymisation"]
     try:
         key = resolve_key(settings["key_env"], settings["key_file"], demo_key())
-    except InputError:
-        return None
+    except InputError as error:
+        raise WorkflowError(str(error)) from None
     return key_fingerprint(key)
 
 
@@ -522,6 +523,23 @@ def missing_export_problem(table, what):
         "designs.text: false in the LA's config to run the structured designs alone "
         "(docs/running.md)."
     )
+
+
+def check_data_directory():
+    """Stop on a data.directory that does not exist, naming the first export
+    read from it (``missing_export_problem``). Checked before the key is looked
+    for (``pseudonymisation_key_fingerprint``), as the folder is the first
+    thing to fix; the generated synthetic exports are made by a rule."""
+    if config["synthetic"] or Path(data_directory()).is_dir():
+        return
+    read_from_it = [
+        table
+        for table in STRUCTURED_TABLES
+        if not (config["statutory"] and table in CONVERTED_TABLES)
+    ] + (["notes", "people"] if TEXT else [])
+    if read_from_it:
+        table = read_from_it[0]
+        raise WorkflowError(missing_export_problem(table, f"the {table} export"))
 
 
 def text_export(table, what):
@@ -673,3 +691,4 @@ def refit_bootstraps():
 # After every helper they use is defined.
 check_la_name()
 check_data_outside_repository()
+check_data_directory()
