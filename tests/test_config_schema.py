@@ -145,6 +145,28 @@ def test_a_column_mapping_takes_the_canonical_names_of_its_table_only(table):
     assert schema_errors(merged(nested(f"data.tables.{table}.columns.{other}", "Column")))
 
 
+def undescribed_keys(schema: dict, path: str = ""):
+    """The config keys of ``schema`` without a description, their own or their
+    definition's, which a message about a bad value of theirs would lack; the
+    canonical names of a column mapping have their mapping's."""
+    for key, subschema in schema.get("properties", {}).items():
+        where = f"{path}.{key}".lstrip(".")
+        reference = subschema.get("$ref", "").rpartition("/")[2]
+        described = "description" in SCHEMA["definitions"].get(reference, subschema)
+        if "description" not in subschema and not described and not path.endswith("columns"):
+            yield where
+        yield from undescribed_keys(subschema, where)
+    for alternative in schema.get("oneOf", []):
+        yield from undescribed_keys(alternative, path)
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from undescribed_keys(schema["additionalProperties"], f"{path}.*")
+
+
+def test_every_key_of_the_schema_is_described():
+    # the description is what a message about a bad value says is expected
+    assert list(undescribed_keys(SCHEMA)) == []
+
+
 def test_null_leaves_the_decision_tree_out_and_other_models_stay():
     assert not schema_errors(merged({"models": {"decision_tree": None}}))
     assert schema_errors(merged({"models": {"lightgbm": None}}))
@@ -305,6 +327,30 @@ def test_a_data_folder_that_does_not_exist_is_named_before_the_key_is_asked_for(
         f"nor does its folder {folder}: check data.directory"
     ) in output
     assert "no pseudonymisation key" not in output
+
+
+def test_a_misspelt_outcome_is_told_its_default_not_to_define_a_new_one(tmp_path):
+    # merged with the defaults, "escalaton" is a new outcome lacking the keys a
+    # new one needs: "'description' is a required property" invited defining it
+    output = dry_run_failure(tmp_path, {"outcomes": {"escalaton": {"horizon_months": 6}}})
+    assert (
+        "config: outcomes.escalaton is not a default outcome (did you mean 'escalation'?). "
+        "An outcome not in the defaults needs description, type, horizon_months, "
+        "prediction_offset_days" in output
+    )
+    assert "is a required property" not in output
+    # a new outcome far from any default's name is told what it lacks
+    output = dry_run_failure(tmp_path, {"outcomes": {"plan_soon": {"horizon_months": 6}}})
+    assert "config: outcomes.plan_soon: 'description' is a required property" in output
+
+
+def test_a_name_list_given_as_names_is_told_what_is_expected_without_the_names(tmp_path):
+    output = dry_run_failure(tmp_path, {"data": {"name_lists": {"staff": ["Smith"]}}})
+    assert "config: data.name_lists.staff: the list given (not shown) is not of type" in output
+    assert "(expected: one file (path relative to data.directory) listing the staff" in output
+    assert "Smith" not in output
+    output = dry_run_failure(tmp_path, {"models": {"lightgbm": {"num_leaves": 31}}})
+    assert "config: models.lightgbm.num_leaves: 31 is not of type 'array' (expected: " in output
 
 
 def test_a_number_given_nested_in_config_option_gets_advice():

@@ -44,10 +44,25 @@ def config_problem(error):
                 f"allowed: {', '.join(allowed)}. {advice}"
             )
         return "\n".join(lines)
+    if error.validator == "required" and path[:1] == ["outcomes"] and len(path) == 2:
+        close = difflib.get_close_matches(path[1], default_outcomes(), n=1)
+        if close:
+            return (
+                f"config: outcomes.{path[1]} is not a default outcome (did you mean "
+                f"{close[0]!r}?). An outcome not in the defaults needs "
+                f"{', '.join(error.validator_value)}: correct the name to change the "
+                f"default outcome, or give them all to add a new one."
+            )
     expected = (
         error.schema.get("description") if isinstance(error.schema, dict) else None
     )
-    message = f"config: {where or 'top level'}: {error.message}" + (
+    shown = error.message
+    if path[:2] == ["data", "name_lists"]:
+        # Names given in place of a list's file may identify someone (staff, a
+        # school), and the message reaches Snakemake's log: not echoed.
+        kind = type(error.instance).__name__
+        shown = shown.replace(repr(error.instance), f"the {kind} given (not shown)", 1)
+    message = f"config: {where or 'top level'}: {shown}" + (
         f" (expected: {expected})" if expected else ""
     )
     if error.validator == "type" and isinstance(error.instance, str) and len(path) > 1:
@@ -61,6 +76,14 @@ def config_problem(error):
             "reads it as a date, not as the text the config takes."
         )
     return message
+
+
+@functools.cache
+def default_outcomes():
+    """The names of the outcomes of config/config.yaml, the defaults an LA's
+    config file adds to or changes."""
+    defaults = Path(workflow.basedir, "config", "config.yaml").read_text()
+    return list(yaml.safe_load(defaults)["outcomes"])
 
 
 def validate_config():
