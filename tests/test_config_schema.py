@@ -353,6 +353,26 @@ def test_a_name_list_given_as_names_is_told_what_is_expected_without_the_names(t
     assert "config: models.lightgbm.num_leaves: 31 is not of type 'array' (expected: " in output
 
 
+def test_with_statutory_returns_a_mapping_of_a_converted_table_is_refused(tmp_path):
+    # README step 1 copies la4.yaml, step 2 maps the LA's referrals columns and
+    # step 4 adds statutory: the converted referrals.csv then lacked the LA's
+    # "Referral Date" column, which no fix of the export or mapping could cure
+    example = yaml.safe_load((ROOT / "config" / "example_statutory_returns.yaml").read_text())
+    la4 = yaml.safe_load((ROOT / "config" / "la4.yaml").read_text())
+    referrals = la4["data"]["tables"]["referrals"]
+    # la4's mapping is the defaults' own, so it matches the converted tables
+    (tmp_path / "la.yaml").write_text(yaml.safe_dump({**la4, "statutory": example["statutory"]}))
+    result = snakemake("-n", "--configfile", str(tmp_path / "la.yaml"))
+    assert result.returncode == 0, result.stderr
+    referrals["columns"]["referral_date"] = "Referral Date"
+    output = dry_run_failure(tmp_path, {**la4, "statutory": example["statutory"]})
+    assert (
+        "config: statutory is set, and the LA's config maps data.tables.referrals differently "
+        "from config/config.yaml" in output
+    )
+    assert "Remove data.tables.referrals from the LA's config" in output
+
+
 def test_a_number_given_nested_in_config_option_gets_advice():
     # --config reads values nested in {...} as text, so a number there is a string.
     result = snakemake("-n", "--config", 'models={"threads": 2}')

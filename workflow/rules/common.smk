@@ -79,11 +79,16 @@ def config_problem(error):
 
 
 @functools.cache
-def default_outcomes():
-    """The names of the outcomes of config/config.yaml, the defaults an LA's
-    config file adds to or changes."""
+def default_config():
+    """config/config.yaml as written: the defaults an LA's config file adds to
+    or changes."""
     defaults = Path(workflow.basedir, "config", "config.yaml").read_text()
-    return list(yaml.safe_load(defaults)["outcomes"])
+    return yaml.safe_load(defaults)
+
+
+def default_outcomes():
+    """The names of the default outcomes."""
+    return list(default_config()["outcomes"])
 
 
 def validate_config():
@@ -251,6 +256,35 @@ CONVERTED_TABLES = [
     "cp_plans",
     "care_episodes",
 ]
+
+
+def check_converted_tables():
+    """With statutory set, refuse data.tables entries of the converted tables
+    other than config/config.yaml's, which name the files and columns the
+    conversion writes: a case-management export's mapping (README step 2)
+    would look for its own columns in the converted tables."""
+    if not config["statutory"]:
+        return
+    defaults = default_config()["data"]["tables"]
+    changed = [
+        f"data.tables.{table}"
+        for table in CONVERTED_TABLES
+        if config["data"]["tables"][table] != defaults[table]
+    ]
+    if changed:
+        listed = ", ".join(changed)
+        raise WorkflowError(
+            f"config: statutory is set, and the LA's config maps {listed} differently "
+            "from config/config.yaml: with statutory set those tables are converted "
+            "from the returns, with the file names and columns config/config.yaml "
+            f"gives, so another mapping cannot match them. Remove {listed} from the "
+            "LA's config (data.tables then maps only the case notes and people "
+            "exports: notes, people)."
+        )
+
+
+check_converted_tables()
+
 # Edits to the shared helper module must rerun the scripts that import it;
 # Snakemake tracks only each rule's own script, so rules list it as an input.
 HELPERS = "workflow/scripts/common.py"
