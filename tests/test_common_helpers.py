@@ -1,9 +1,17 @@
-"""Tests for common.run, the wrapper every script's main runs in, and the key fingerprint."""
+"""Tests for common.run, the wrapper every script's main runs in, and the
+pseudonymisation key: where it is found and its fingerprint."""
 
 import pandas as pd
 import pytest
 
-from common import InputError, age_in_years, check_key_fingerprint, key_fingerprint, run
+from common import (
+    InputError,
+    age_in_years,
+    check_key_fingerprint,
+    key_fingerprint,
+    resolve_key,
+    run,
+)
 
 
 def test_bad_input_is_a_plain_message_in_the_log(tmp_path):
@@ -42,6 +50,22 @@ def test_a_key_changed_after_planning_is_refused():
     assert key.decode() not in key_fingerprint(key)
     with pytest.raises(InputError, match="changed between planning and running"):
         check_key_fingerprint(b"another-key-typed-later", key_fingerprint(key))
+
+
+@pytest.mark.parametrize("demo_key", [None, "DEMO-KEY-for-synthetic-data-only"])
+def test_a_key_file_set_but_missing_is_named_not_called_unset(monkeypatch, tmp_path, demo_key):
+    # "no pseudonymisation key: ... or set pseudonymisation.key_file" misled an
+    # analyst who had set it; nor may a mistyped key file fall back to the demo key
+    monkeypatch.delenv("TEST_COMMON_KEY", raising=False)
+    missing = tmp_path / "la_key.txt"
+    with pytest.raises(InputError, match=f"key file {missing} .* does not exist") as error:
+        resolve_key("TEST_COMMON_KEY", str(missing), demo_key)
+    assert "no pseudonymisation key" not in str(error.value)
+    with pytest.raises(InputError, match=f"key file {tmp_path} .* is not a file"):
+        resolve_key("TEST_COMMON_KEY", str(tmp_path), demo_key)
+    # the environment variable still comes first
+    monkeypatch.setenv("TEST_COMMON_KEY", "0123456789abcdef0123")
+    assert resolve_key("TEST_COMMON_KEY", str(missing), demo_key) == b"0123456789abcdef0123"
 
 
 def test_ages_count_from_the_middle_of_the_birth_month():

@@ -2,6 +2,7 @@
 take only canonical names, and the documented commands parse as written."""
 
 import copy
+import datetime
 import re
 import shlex
 from pathlib import Path
@@ -144,6 +145,28 @@ def test_a_column_mapping_takes_the_canonical_names_of_its_table_only(table):
     assert schema_errors(merged(nested(f"data.tables.{table}.columns.{other}", "Column")))
 
 
+def undescribed_keys(schema: dict, path: str = ""):
+    """The config keys of ``schema`` without a description, their own or their
+    definition's, which a message about a bad value of theirs would lack; the
+    canonical names of a column mapping have their mapping's."""
+    for key, subschema in schema.get("properties", {}).items():
+        where = f"{path}.{key}".lstrip(".")
+        reference = subschema.get("$ref", "").rpartition("/")[2]
+        described = "description" in SCHEMA["definitions"].get(reference, subschema)
+        if "description" not in subschema and not described and not path.endswith("columns"):
+            yield where
+        yield from undescribed_keys(subschema, where)
+    for alternative in schema.get("oneOf", []):
+        yield from undescribed_keys(alternative, path)
+    if isinstance(schema.get("additionalProperties"), dict):
+        yield from undescribed_keys(schema["additionalProperties"], f"{path}.*")
+
+
+def test_every_key_of_the_schema_is_described():
+    # the description is what a message about a bad value says is expected
+    assert list(undescribed_keys(SCHEMA)) == []
+
+
 def test_null_leaves_the_decision_tree_out_and_other_models_stay():
     assert not schema_errors(merged({"models": {"decision_tree": None}}))
     assert schema_errors(merged({"models": {"lightgbm": None}}))
@@ -231,6 +254,123 @@ def test_the_run_stops_naming_a_bad_value_and_what_is_expected(tmp_path):
     output = dry_run_failure(tmp_path, {"evaluation": {"success_threshold": 1.5}})
     assert "config: evaluation.success_threshold: 1.5 is greater than the maximum of 1" in output
     assert "the pre-specified average precision a model must reach" in output
+
+
+def date_keys(schema: dict, path: str = "") -> list[str]:
+    """The config keys the schema wants as dates (format: date)."""
+    alternatives = [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]
+    found = [path] if any(a.get("format") == "date" for a in alternatives) else []
+    for key, subschema in schema.get("properties", {}).items():
+        found += date_keys(subschema, f"{path}.{key}".lstrip("."))
+    return found
+
+
+DATE_KEYS = date_keys(SCHEMA)
+
+
+def test_the_date_keys_are_the_extract_and_data_end_dates():
+    # the schema's format: date is not checked by the validator; the workflow
+    # checks every such key itself, so a new one is covered too
+    assert DATE_KEYS == ["data.extract_date", "data.data_end_date"]
+
+
+@pytest.mark.parametrize("key", DATE_KEYS)
+def test_a_config_date_written_day_first_stops_the_run_saying_how_to_write_it(tmp_path, key):
+    # pandas would read "01/03/2020" month first: 3 January, not 1 March
+    output = dry_run_failure(tmp_path, nested(key, "01/03/2020"))
+    assert f"config: {key} is '01/03/2020', not a date written yyyy-mm-dd" in output
+    assert "Written dd/mm/yyyy as it looks, it is '2020-03-01'" in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("value", ["2020-31-03", "31 March 2020", "2020-3-31", "20200331"])
+def test_a_config_date_not_yyyy_mm_dd_stops_the_run_naming_key_and_value(tmp_path, value):
+    output = dry_run_failure(tmp_path, {"data": {"data_end_date": value}})
+    assert f"config: data.data_end_date is '{value}', not a date written yyyy-mm-dd" in output
+    assert "Dates written dd/mm/yyyy are the likely mistake" in output
+
+
+def test_an_unquoted_config_date_is_told_to_be_quoted(tmp_path):
+    output = dry_run_failure(tmp_path, {"data": {"extract_date": datetime.date(2020, 4, 1)}})
+    assert "config: data.extract_date: datetime.date(2020, 4, 1) is not valid" in output
+    assert 'Put the date in quotes ("2020-04-01")' in output
+
+
+def test_a_missing_key_stops_the_run_before_any_job_is_planned(tmp_path):
+    # The example statutory returns converted outside resources/ get no demo
+    # key; without one, the conversion once ran (and a dry run planned 63 jobs)
+    # before ingestion stopped for want of a key.
+    statutory = yaml.safe_load((ROOT / "config" / "example_statutory_returns.yaml").read_text())
+    statutory["statutory"]["directory"] = str(tmp_path / "converted")
+    output = dry_run_failure(tmp_path, statutory)
+    assert "no pseudonymisation key: set the environment variable LA_PSEUDONYMISATION_KEY" in output
+    assert "convert_statutory_returns" not in output
+    # a key file set but missing is named, at once too
+    statutory["pseudonymisation"] = {"key_file": str(tmp_path / "la.key")}
+    output = dry_run_failure(tmp_path, statutory)
+    assert f"key file {tmp_path / 'la.key'} (pseudonymisation.key_file) does not exist" in output
+    assert "convert_statutory_returns" not in output
+    # with a key, the same config plans the conversion
+    del statutory["pseudonymisation"]
+    (tmp_path / "la.yaml").write_text(yaml.safe_dump(statutory))
+    key = {"LA_PSEUDONYMISATION_KEY": "0123456789abcdef0123"}
+    result = snakemake("-n", "--configfile", str(tmp_path / "la.yaml"), extra_env=key)
+    assert result.returncode == 0, result.stderr
+    assert "convert_statutory_returns" in result.stdout
+
+
+def test_a_data_folder_that_does_not_exist_is_named_before_the_key_is_asked_for(tmp_path):
+    folder = tmp_path / "exports"
+    output = dry_run_failure(tmp_path, {"la": "la9", "data": {"directory": str(folder)}})
+    assert (
+        f"data.tables.children: the children export {folder}/children.csv does not exist, "
+        f"nor does its folder {folder}: check data.directory"
+    ) in output
+    assert "no pseudonymisation key" not in output
+
+
+def test_a_misspelt_outcome_is_told_its_default_not_to_define_a_new_one(tmp_path):
+    # merged with the defaults, "escalaton" is a new outcome lacking the keys a
+    # new one needs: "'description' is a required property" invited defining it
+    output = dry_run_failure(tmp_path, {"outcomes": {"escalaton": {"horizon_months": 6}}})
+    assert (
+        "config: outcomes.escalaton is not a default outcome (did you mean 'escalation'?). "
+        "An outcome not in the defaults needs description, type, horizon_months, "
+        "prediction_offset_days" in output
+    )
+    assert "is a required property" not in output
+    # a new outcome far from any default's name is told what it lacks
+    output = dry_run_failure(tmp_path, {"outcomes": {"plan_soon": {"horizon_months": 6}}})
+    assert "config: outcomes.plan_soon: 'description' is a required property" in output
+
+
+def test_a_name_list_given_as_names_is_told_what_is_expected_without_the_names(tmp_path):
+    output = dry_run_failure(tmp_path, {"data": {"name_lists": {"staff": ["Smith"]}}})
+    assert "config: data.name_lists.staff: the list given (not shown) is not of type" in output
+    assert "(expected: one file (path relative to data.directory) listing the staff" in output
+    assert "Smith" not in output
+    output = dry_run_failure(tmp_path, {"models": {"lightgbm": {"num_leaves": 31}}})
+    assert "config: models.lightgbm.num_leaves: 31 is not of type 'array' (expected: " in output
+
+
+def test_with_statutory_returns_a_mapping_of_a_converted_table_is_refused(tmp_path):
+    # README step 1 copies la4.yaml, step 2 maps the LA's referrals columns and
+    # step 4 adds statutory: the converted referrals.csv then lacked the LA's
+    # "Referral Date" column, which no fix of the export or mapping could cure
+    example = yaml.safe_load((ROOT / "config" / "example_statutory_returns.yaml").read_text())
+    la4 = yaml.safe_load((ROOT / "config" / "la4.yaml").read_text())
+    referrals = la4["data"]["tables"]["referrals"]
+    # la4's mapping is the defaults' own, so it matches the converted tables
+    (tmp_path / "la.yaml").write_text(yaml.safe_dump({**la4, "statutory": example["statutory"]}))
+    result = snakemake("-n", "--configfile", str(tmp_path / "la.yaml"))
+    assert result.returncode == 0, result.stderr
+    referrals["columns"]["referral_date"] = "Referral Date"
+    output = dry_run_failure(tmp_path, {**la4, "statutory": example["statutory"]})
+    assert (
+        "config: statutory is set, and the LA's config maps data.tables.referrals differently "
+        "from config/config.yaml" in output
+    )
+    assert "Remove data.tables.referrals from the LA's config" in output
 
 
 def test_a_number_given_nested_in_config_option_gets_advice():

@@ -1,4 +1,5 @@
-"""The public demo pseudonymisation key is offered only when every input is demo data."""
+"""The public demo pseudonymisation key is offered only when every input is demo
+data, and no key file or LA data is accepted inside the repository."""
 
 import copy
 import types
@@ -67,3 +68,43 @@ def test_the_bundled_las_name_is_refused_for_other_data(monkeypatch, tmp_path):
     assert demo_key(monkeypatch, {"la": "synthetic"}) is not None
     with pytest.raises(Exception, match="set la: <a short name for your LA>"):
         demo_key(monkeypatch, {"la": "synthetic", "data": {**data, "directory": str(tmp_path)}})
+
+
+def test_a_key_file_inside_the_repository_is_refused(monkeypatch):
+    pseudonymisation = {"key_env": "LA_PSEUDONYMISATION_KEY", "demo_key": None}
+    for key_file in ("config/mykey.txt", str(ROOT / "resources" / "key"), "./.key"):
+        with pytest.raises(Exception, match=f"key_file {key_file} is inside the repository"):
+            demo_key(monkeypatch, {"pseudonymisation": {**pseudonymisation, "key_file": key_file}})
+    assert (
+        demo_key(monkeypatch, {"pseudonymisation": {**pseudonymisation, "key_file": "~/k"}}) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "overrides"),
+    [
+        ("data.directory", {"data": {"directory": "exports"}}),
+        ("data.directory", {"data": {"directory": "results/la"}}),
+        ("statutory.cin", {"statutory": {**EXAMPLE_STATUTORY, "cin": ["config/cin-2023.xml"]}}),
+        ("statutory.ssda903", {"statutory": {**EXAMPLE_STATUTORY, "ssda903": ["903"]}}),
+        ("statutory.families", {"statutory": {**EXAMPLE_STATUTORY, "families": "fam.csv"}}),
+        ("statutory.directory", {"statutory": {**EXAMPLE_STATUTORY, "directory": "converted"}}),
+    ],
+)
+def test_la_data_inside_the_repository_is_refused(monkeypatch, key, overrides):
+    # `git add -A` would commit it: .gitignore covers only results/ and the
+    # generated synthetic exports
+    data = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["data"]
+    if "data" in overrides:
+        overrides = {"data": {**data, **overrides["data"]}}
+    with pytest.raises(Exception, match=f"config: {key} .* is inside the repository"):
+        demo_key(monkeypatch, overrides)
+
+
+def test_demo_data_and_test_samples_may_stay_inside_the_repository(monkeypatch, tmp_path):
+    data = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["data"]
+    # any folder under resources/ (tests/test_workflow.py's no-notes copy keeps its
+    # exports there), without the demo key outside resources/synthetic
+    assert demo_key(monkeypatch, {"data": {**data, "directory": "resources/first_names"}}) is None
+    assert demo_key(monkeypatch, {"statutory": EXAMPLE_STATUTORY}) is not None
+    assert demo_key(monkeypatch, {"data": {**data, "directory": str(tmp_path)}}) is None

@@ -1,9 +1,11 @@
 # Helpers shared by all rule files (paths, wildcard values and config lookups).
 
 import ast
+import datetime
 import difflib
 import functools
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -42,10 +44,25 @@ def config_problem(error):
                 f"allowed: {', '.join(allowed)}. {advice}"
             )
         return "\n".join(lines)
+    if error.validator == "required" and path[:1] == ["outcomes"] and len(path) == 2:
+        close = difflib.get_close_matches(path[1], default_outcomes(), n=1)
+        if close:
+            return (
+                f"config: outcomes.{path[1]} is not a default outcome (did you mean "
+                f"{close[0]!r}?). An outcome not in the defaults needs "
+                f"{', '.join(error.validator_value)}: correct the name to change the "
+                f"default outcome, or give them all to add a new one."
+            )
     expected = (
         error.schema.get("description") if isinstance(error.schema, dict) else None
     )
-    message = f"config: {where or 'top level'}: {error.message}" + (
+    shown = error.message
+    if path[:2] == ["data", "name_lists"]:
+        # Names given in place of a list's file may identify someone (staff, a
+        # school), and the message reaches Snakemake's log: not echoed.
+        kind = type(error.instance).__name__
+        shown = shown.replace(repr(error.instance), f"the {kind} given (not shown)", 1)
+    message = f"config: {where or 'top level'}: {shown}" + (
         f" (expected: {expected})" if expected else ""
     )
     if error.validator == "type" and isinstance(error.instance, str) and len(path) > 1:
@@ -53,7 +70,25 @@ def config_problem(error):
             ". If it was given with --config, which reads values nested in {...} "
             "as text, set it in a config file instead."
         )
+    if isinstance(error.instance, datetime.date):
+        message += (
+            f'. Put the date in quotes ("{error.instance:%Y-%m-%d}"): unquoted, YAML '
+            "reads it as a date, not as the text the config takes."
+        )
     return message
+
+
+@functools.cache
+def default_config():
+    """config/config.yaml as written: the defaults an LA's config file adds to
+    or changes."""
+    defaults = Path(workflow.basedir, "config", "config.yaml").read_text()
+    return yaml.safe_load(defaults)
+
+
+def default_outcomes():
+    """The names of the default outcomes."""
+    return list(default_config()["outcomes"])
 
 
 def validate_config():
@@ -88,8 +123,63 @@ def drop_switched_off_outcomes():
             del outcomes[name]
 
 
+def date_keys(schema, path=()):
+    """The config keys ``schema`` wants as dates (``format: date``, in the
+    key's own schema or one of its alternatives), each as a tuple of keys."""
+    alternatives = [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]
+    if any(alternative.get("format") == "date" for alternative in alternatives):
+        yield path
+    for key, subschema in schema.get("properties", {}).items():
+        yield from date_keys(subschema, (*path, key))
+
+
+ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+DAY_MONTH_YEAR = re.compile(r"(\d\d?)/(\d\d?)/(\d{4})")
+
+
+def date_problem(key, value):
+    """Why ``value`` of config key ``key`` is not a date written yyyy-mm-dd,
+    or None if it is one (or null). The schema validator does not check
+    formats, and the scripts would read "01/03/2020" month first."""
+    if value is None:
+        return None
+    if ISO_DATE.fullmatch(value):
+        try:
+            datetime.date.fromisoformat(value)
+            return None
+        except ValueError:
+            pass
+    problem = (
+        f"config: {key} is {value!r}, not a date written yyyy-mm-dd (year-month-day: "
+        "31 March 2020 is '2020-03-31')."
+    )
+    day_month_year = DAY_MONTH_YEAR.fullmatch(value)
+    if day_month_year:
+        day, month, year = (int(part) for part in day_month_year.groups())
+        try:
+            meant = datetime.date(year, month, day).isoformat()
+            return f"{problem} Written dd/mm/yyyy as it looks, it is '{meant}'."
+        except ValueError:
+            pass
+    return f"{problem} Dates written dd/mm/yyyy are the likely mistake."
+
+
+def check_config_dates():
+    """Stop on a date in the config not written yyyy-mm-dd, a line per date."""
+    schema = yaml.safe_load(Path(CONFIG_SCHEMA).read_text())
+    problems = []
+    for path in date_keys(schema):
+        value = functools.reduce(lambda node, key: (node or {}).get(key), path, config)
+        problem = date_problem(".".join(path), value)
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise WorkflowError("\n".join(problems))
+
+
 drop_switched_off_outcomes()
 validate_config()
+check_config_dates()
 
 
 def with_sorted_keys(value):
@@ -166,6 +256,35 @@ CONVERTED_TABLES = [
     "cp_plans",
     "care_episodes",
 ]
+
+
+def check_converted_tables():
+    """With statutory set, refuse data.tables entries of the converted tables
+    other than config/config.yaml's, which name the files and columns the
+    conversion writes: a case-management export's mapping (README step 2)
+    would look for its own columns in the converted tables."""
+    if not config["statutory"]:
+        return
+    defaults = default_config()["data"]["tables"]
+    changed = [
+        f"data.tables.{table}"
+        for table in CONVERTED_TABLES
+        if config["data"]["tables"][table] != defaults[table]
+    ]
+    if changed:
+        listed = ", ".join(changed)
+        raise WorkflowError(
+            f"config: statutory is set, and the LA's config maps {listed} differently "
+            "from config/config.yaml: with statutory set those tables are converted "
+            "from the returns, with the file names and columns config/config.yaml "
+            f"gives, so another mapping cannot match them. Remove {listed} from the "
+            "LA's config (data.tables then maps only the case notes and people "
+            "exports: notes, people)."
+        )
+
+
+check_converted_tables()
+
 # Edits to the shared helper module must rerun the scripts that import it;
 # Snakemake tracks only each rule's own script, so rules list it as an input.
 HELPERS = "workflow/scripts/common.py"
@@ -221,19 +340,34 @@ def under_any(path, folders):
     return any(resolved.is_relative_to(Path(folder).resolve()) for folder in folders)
 
 
+def configured_data_paths():
+    """The LA's data paths in the config, by key: the raw exports' folder and
+    the statutory returns, family table and converted tables."""
+    statutory = config["statutory"] or {}
+    return {
+        "data.directory": [data_directory()],
+        "statutory.cin": statutory.get("cin", []),
+        "statutory.ssda903": statutory.get("ssda903", []),
+        "statutory.families": (
+            [statutory["families"]] if statutory.get("families") else []
+        ),
+        "statutory.directory": [STATUTORY_DIRECTORY] if statutory else [],
+    }
+
+
 def demo_key():
     """The configured demo key, only when every input is demo data: the raw
     exports under resources/synthetic, and any statutory returns, family
     table and converted tables under resources/synthetic or tests/data (the
     fake samples). The demo key is public, so real data never gets it."""
-    statutory = config["statutory"] or {}
+    paths = configured_data_paths()
     statutory_paths = [
-        *statutory.get("cin", []),
-        *statutory.get("ssda903", []),
-        *([statutory["families"]] if statutory.get("families") else []),
-        *([STATUTORY_DIRECTORY] if statutory else []),
+        path
+        for key, key_paths in paths.items()
+        if key != "data.directory"
+        for path in key_paths
     ]
-    if under_any(data_directory(), ["resources/synthetic"]) and all(
+    if under_any(paths["data.directory"][0], ["resources/synthetic"]) and all(
         under_any(path, ["resources/synthetic", "tests/data"])
         for path in statutory_paths
     ):
@@ -252,19 +386,55 @@ def check_la_name():
         )
 
 
+# The only data kept inside the repository: the bundled synthetic LA (and any
+# other demo exports) under resources/, and the fake statutory samples of the
+# tests. Anything else there could be committed (git add -A) or shared with
+# the code.
+REPOSITORY_DATA_FOLDERS = [
+    os.path.join(workflow.basedir, folder) for folder in ("resources", "tests/data")
+]
+
+
+def check_data_outside_repository():
+    """Refuse a key file anywhere in the repository, and LA data in it outside
+    REPOSITORY_DATA_FOLDERS: a secret or records there could be committed or
+    shared with the code."""
+    key_file = config["pseudonymisation"]["key_file"]
+    if key_file and under_any(Path(key_file).expanduser(), [workflow.basedir]):
+        raise WorkflowError(
+            f"config: pseudonymisation.key_file {key_file} is inside the repository "
+            f"({workflow.basedir}), where `git add -A` would commit the secret key and "
+            "a copy of the code would carry it. Move the file outside the repository "
+            "(e.g. ~/.la_pseudonymisation_key) and point key_file at it."
+        )
+    for key, paths in configured_data_paths().items():
+        for path in paths:
+            if under_any(path, [workflow.basedir]) and not under_any(
+                path, REPOSITORY_DATA_FOLDERS
+            ):
+                raise WorkflowError(
+                    f"config: {key} {path} is inside the repository ({workflow.basedir}), "
+                    "where `git add -A` would commit the LA's records and a copy of the "
+                    "code would carry them. Keep the LA's data outside the repository and "
+                    f"point {key} at it; only the bundled demo data (under resources/) "
+                    "and the tests' samples (under tests/data/) belong inside it."
+                )
+
+
 # Once per run: resolving the demo key logs a warning.
 @functools.cache
 def pseudonymisation_key_fingerprint():
     """A fingerprint of the key the run will pseudonymise with, found as the
-    jobs find it (None if there is none yet: the jobs then stop with advice).
-    As a param of every rule that pseudonymises, it reruns them all when the
-    key changes, so that records and notes never hold pseudonyms made with
-    different keys."""
+    jobs find it. As a param of every rule that pseudonymises, it reruns them
+    all when the key changes, so that records and notes never hold pseudonyms
+    made with different keys. Without a usable key the workflow stops here,
+    with the jobs' advice, before any job (the statutory conversion, say) runs
+    or a dry run plans a run that could not finish."""
     settings = config["pseudonymisation"]
     try:
         key = resolve_key(settings["key_env"], settings["key_file"], demo_key())
-    except InputError:
-        return None
+    except InputError as error:
+        raise WorkflowError(str(error)) from None
     return key_fingerprint(key)
 
 
@@ -427,6 +597,23 @@ def missing_export_problem(table, what):
     )
 
 
+def check_data_directory():
+    """Stop on a data.directory that does not exist, naming the first export
+    read from it (``missing_export_problem``). Checked before the key is looked
+    for (``pseudonymisation_key_fingerprint``), as the folder is the first
+    thing to fix; the generated synthetic exports are made by a rule."""
+    if config["synthetic"] or Path(data_directory()).is_dir():
+        return
+    read_from_it = [
+        table
+        for table in STRUCTURED_TABLES
+        if not (config["statutory"] and table in CONVERTED_TABLES)
+    ] + (["notes", "people"] if TEXT else [])
+    if read_from_it:
+        table = read_from_it[0]
+        raise WorkflowError(missing_export_problem(table, f"the {table} export"))
+
+
 def text_export(table, what):
     """The path of an export only the designs with text read. Missing, it stops
     the run saying what to do (``missing_export_problem``; generated synthetic
@@ -586,5 +773,7 @@ def refit_bootstraps():
     return []
 
 
-# After every helper it uses is defined.
+# After every helper they use is defined.
 check_la_name()
+check_data_outside_repository()
+check_data_directory()

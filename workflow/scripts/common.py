@@ -598,22 +598,29 @@ def load_key(key_env: str, key_file: str | None) -> bytes:
     """Return the pseudonymisation key from environment variable ``key_env``,
     else from ``key_file``, either without surrounding whitespace (a trailing
     newline must not change every pseudonym); raise ``InputError`` saying how
-    to set one, or if it is shorter than ``MIN_KEY_LENGTH``."""
+    to set one, if ``key_file`` is set but missing or empty, or if the key is
+    shorter than ``MIN_KEY_LENGTH``."""
     value = os.environ.get(key_env, "").strip()
     if value:
         return checked_key(value, f"the environment variable {key_env}")
     if key_file:
         path = Path(key_file).expanduser()
-        if path.is_file():
-            content = path.read_text(encoding="utf-8").strip()
-            if content:
-                return checked_key(content, f"the key file {path}")
+        if not path.is_file():
+            missing = "is not a file" if path.exists() else "does not exist"
             raise InputError(
-                f"pseudonymisation key file {path} is empty: write a long random "
-                "secret into it (e.g. `python -c 'import secrets; "
-                "print(secrets.token_hex(32))' > "
-                f"{path}`)."
+                f"pseudonymisation key file {path} (pseudonymisation.key_file) {missing}: "
+                "correct the path in your LA config, or set the environment "
+                f"variable {key_env} instead."
             )
+        content = path.read_text(encoding="utf-8").strip()
+        if content:
+            return checked_key(content, f"the key file {path}")
+        raise InputError(
+            f"pseudonymisation key file {path} is empty: write a long random "
+            "secret into it (e.g. `python -c 'import secrets; "
+            "print(secrets.token_hex(32))' > "
+            f"{path}`)."
+        )
     raise InputError(
         "no pseudonymisation key: set the environment variable "
         f"{key_env} to a long random secret, or set pseudonymisation.key_file "
@@ -626,10 +633,8 @@ def load_key(key_env: str, key_file: str | None) -> bytes:
 
 def resolve_key(key_env: str, key_file: str | None, demo_key: str | None) -> bytes:
     """Return the pseudonymisation key, falling back to a labelled demo key
-    when none is set (a key set but empty or too short is an error)."""
-    key_set = os.environ.get(key_env, "").strip() or (
-        key_file and Path(key_file).expanduser().is_file()
-    )
+    when none is set (a key set but missing, empty or too short is an error)."""
+    key_set = os.environ.get(key_env, "").strip() or key_file
     if key_set or not demo_key:
         return load_key(key_env, key_file)
     logger.warning(
