@@ -14,7 +14,14 @@ import pytest
 import spacy
 
 import redact_notes as rn
-from common import MIN_CHILDREN_SHOWN_VALUE, InputError, pseudonymise, read_parquet
+from common import (
+    MIN_CHILDREN_SHOWN_VALUE,
+    InputError,
+    key_fingerprint,
+    pseudonymise,
+    read_parquet,
+    resolve_key,
+)
 
 KEY_ENV = "TEST_REDACT_NOTES_KEY"
 KEY = "test-key-of-16-characters"
@@ -374,6 +381,16 @@ RAW_IDENTIFIERS = [
 ]
 
 
+def planned_key(params: dict) -> dict:
+    """The key fingerprint Snakemake would plan the job with, as its params
+    give it; none when no key is set (the job then stops on the missing key)."""
+    try:
+        key = resolve_key(params["key_env"], params["key_file"], params["demo_key"])
+    except InputError:
+        return {"key_fingerprint": ""}
+    return {"key_fingerprint": key_fingerprint(key)}
+
+
 def fake_snakemake(
     tmp_path: Path, shards: int = 3, name_lists=(), first_names=(), **params
 ) -> types.SimpleNamespace:
@@ -388,7 +405,6 @@ def fake_snakemake(
         "key_env": KEY_ENV,
         "key_file": None,
         "demo_key": None,
-        "key_fingerprint": None,
         "shards": shards,
         "name_list_kinds": [],
         "first_name_exceptions": [],
@@ -401,7 +417,7 @@ def fake_snakemake(
             name_lists=list(name_lists),
             first_names=first_names,
         ),
-        params=types.SimpleNamespace(**{**defaults, **params}),
+        params=types.SimpleNamespace(**{**defaults, **planned_key(defaults | params), **params}),
         output=types.SimpleNamespace(
             shards=[str(tmp_path / "text" / "notes" / f"shard_{k}.parquet") for k in range(shards)],
             qa=str(tmp_path / "text" / "qa.parquet"),

@@ -651,10 +651,10 @@ def key_fingerprint(key: bytes) -> str:
     return hmac.new(key, b"pseudonymisation key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
-def check_key_fingerprint(key: bytes, planned: str | None) -> None:
+def check_key_fingerprint(key: bytes, planned: str) -> None:
     """Raise ``InputError`` if ``key`` is not the key Snakemake planned the run
-    with (``planned``, from the rule's params; None when none was found then)."""
-    if planned is not None and key_fingerprint(key) != planned:
+    with (``planned``, its fingerprint, from the rule's params)."""
+    if key_fingerprint(key) != planned:
         raise InputError(
             "the pseudonymisation key changed between planning and running this job "
             "(environment variable or key file edited meanwhile): start the run again."
