@@ -85,6 +85,7 @@ def test_a_key_file_inside_the_repository_is_refused(monkeypatch):
     [
         ("data.directory", {"data": {"directory": "exports"}}),
         ("data.directory", {"data": {"directory": "results/la"}}),
+        ("data.directory", {"data": {"directory": "resources/my_la"}}),
         ("statutory.cin", {"statutory": {**EXAMPLE_STATUTORY, "cin": ["config/cin-2023.xml"]}}),
         ("statutory.ssda903", {"statutory": {**EXAMPLE_STATUTORY, "ssda903": ["903"]}}),
         ("statutory.families", {"statutory": {**EXAMPLE_STATUTORY, "families": "fam.csv"}}),
@@ -103,8 +104,7 @@ def test_la_data_inside_the_repository_is_refused(monkeypatch, key, overrides):
 
 def test_demo_data_and_test_samples_may_stay_inside_the_repository(monkeypatch, tmp_path):
     data = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["data"]
-    # any folder under resources/ (tests/test_workflow.py's no-notes copy keeps its
-    # exports there), without the demo key outside resources/synthetic
-    assert demo_key(monkeypatch, {"data": {**data, "directory": "resources/first_names"}}) is None
+    # (a folder under resources/synthetic is accepted too: tests/test_workflow.py's
+    # no-notes copy keeps its exports there)
     assert demo_key(monkeypatch, {"statutory": EXAMPLE_STATUTORY}) is not None
     assert demo_key(monkeypatch, {"data": {**data, "directory": str(tmp_path)}}) is None

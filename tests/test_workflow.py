@@ -441,14 +441,14 @@ def test_without_text_no_text_job_or_design_is_planned_and_no_notes_needed(tmp_p
     assert f"the people export (names to redact from the notes) {people}" in output
     assert "without usable case notes, set designs.text: false" in output
     # a wrong data folder is named, not blamed on the notes
-    on["data"] = {"directory": "resources/elsewhere"}
+    on["data"] = {"directory": "resources/synthetic/elsewhere"}
     (tmp_path / "config" / "wrong_folder.yaml").write_text(yaml.safe_dump(on))
     wrong = snakemake(
         "-n", "--cores", "2", "--configfile", "config/wrong_folder.yaml", cwd=tmp_path
     )
     output = wrong.stdout + wrong.stderr
     assert wrong.returncode != 0
-    assert "nor does its folder resources/elsewhere: check data.directory" in output
+    assert "nor does its folder resources/synthetic/elsewhere: check data.directory" in output
     assert "designs.text: false" not in output
     # with text off, a text job asked for says that text is off
     forced = snakemake(

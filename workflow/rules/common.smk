@@ -386,12 +386,13 @@ def check_la_name():
         )
 
 
-# The only data kept inside the repository: the bundled synthetic LA (and any
-# other demo exports) under resources/, and the fake statutory samples of the
-# tests. Anything else there could be committed (git add -A) or shared with
-# the code.
+# The only data kept inside the repository: the bundled synthetic LA (and what
+# is generated from it) under resources/synthetic/, and the fake statutory
+# samples of the tests. Anything else there could be committed (git add -A) or
+# shared with the code.
 REPOSITORY_DATA_FOLDERS = [
-    os.path.join(workflow.basedir, folder) for folder in ("resources", "tests/data")
+    os.path.join(workflow.basedir, folder)
+    for folder in ("resources/synthetic", "tests/data")
 ]
 
 
@@ -416,7 +417,7 @@ def check_data_outside_repository():
                     f"config: {key} {path} is inside the repository ({workflow.basedir}), "
                     "where `git add -A` would commit the LA's records and a copy of the "
                     "code would carry them. Keep the LA's data outside the repository and "
-                    f"point {key} at it; only the bundled demo data (under resources/) "
+                    f"point {key} at it; only the bundled demo data (under resources/synthetic/) "
                     "and the tests' samples (under tests/data/) belong inside it."
                 )
 
