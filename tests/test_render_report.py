@@ -535,7 +535,7 @@ def test_without_text_the_structured_design_answers_and_the_report_says_why():
     answer = honest_answer(summary, 0.65, answer_design(STRUCTURED_ONLY), DISCLOSURE)
     assert answer.startswith("Cannot tell: not shown to reach the bar, so not to be relied on.")
     assert "with structured data only (the pre-specified design, which decides), 0.800" in answer
-    section = headline_section(summary, STRUCTURED_ONLY, 0.65, None, None, None, DISCLOSURE)
+    section = headline_section(summary, STRUCTURED_ONLY, 0.65, None, None, None, DISCLOSURE, {})
     assert "predicted under two study designs, with structured data only." in section
     assert "One pre-specified design, time-ordered with structured data only, decides" in section
     assert (
@@ -552,8 +552,14 @@ def test_without_text_the_structured_design_answers_and_the_report_says_why():
         None,
         None,
         DISCLOSURE,
+        {"escalation": "Two weeks after referral: a plan or care within 3 months. "},
     )
     assert "four study designs" in with_text and "switched off" not in with_text
+    # the answer names each outcome in plain English, not only by its config key
+    assert (
+        "<b>escalation</b> (Two weeks after referral: a plan or care within 3 months.): No,"
+        in with_text
+    )
 
 
 def test_a_test_set_with_few_cases_with_the_outcome_hides_its_base_rate():
@@ -580,11 +586,15 @@ def test_outcome_definitions_give_the_text_window_only_when_text_is_on():
             "prediction_point": "referral",
             "type": "escalation",
             "text_window_days": 21,
+            "horizon_months": 3,
         }
     }
     assert "; text from the 21 days before it.</li>" in outcome_definitions(outcomes, True)
     without = outcome_definitions(outcomes, False)
-    assert "14 day(s) after the referral date.</li>" in without and "text" not in without
+    assert (
+        "14 day(s) after the referral date; the outcome is looked for in the 3 months " in without
+    )
+    assert "after it.</li>" in without and "text" not in without
 
 
 def test_headline_marks_the_random_designs_optimistic():
@@ -597,9 +607,9 @@ def test_headline_marks_the_random_designs_optimistic():
         "optimistic: may learn from the future",
         "honest: future cases",
     ]
-    section = headline_section(summary, WITH_TEXT, 0.65, None, None, None, DISCLOSURE)
+    section = headline_section(summary, WITH_TEXT, 0.65, None, None, None, DISCLOSURE, {})
     assert "<h2>The answer</h2>" in section
-    assert "<li><b>escalation</b>: No, not on future cases." in section
+    assert "<li><b>escalation</b> (see Outcomes below): No, not on future cases." in section
     # the optimistic rows are not coloured green
     assert 'class="meets"' not in section and section.count('class="optimistic"') == 2
     assert section.count('class="fails"') == 2

@@ -1206,10 +1206,12 @@ def headline_section(
     deltas: pd.DataFrame | None,
     compared_with: str | None,
     disclosure: Disclosure,
+    descriptions: dict[str, str],
 ) -> str:
     """The verdict of every outcome and design against the bar, with the refit
     intervals and the changes since an earlier run when there are any. The
-    answer comes from the design the config pre-specified (``answer_design``)."""
+    answer comes from the design the config pre-specified (``answer_design``),
+    each outcome's beside its plain-English ``descriptions``."""
     answer = answer_design(feature_sets)
     text = "text" in feature_sets
     parts = [
@@ -1237,7 +1239,8 @@ def headline_section(
         ),
         '<ul class="answer">',
         *(
-            f"<li><b>{html.escape(outcome)}</b>: "
+            f"<li><b>{html.escape(outcome)}</b> "
+            f"({html.escape(descriptions.get(outcome, 'see Outcomes below').strip())}): "
             f"{html.escape(honest_answer(rows, success_threshold, answer, disclosure))}</li>"
             for outcome, rows in summary.groupby("outcome", sort=False)
         ),
@@ -1269,7 +1272,8 @@ def outcome_definitions(outcomes: dict, text: bool) -> str:
     items = [
         f"<li><b>{html.escape(name)}</b>: {html.escape(outcome['description'])} "
         f"Prediction point: {outcome['prediction_offset_days']} day(s) after the "
-        f"{POINT_LABELS[outcome['prediction_point']]}"
+        f"{POINT_LABELS[outcome['prediction_point']]}; the outcome is looked for in the "
+        f"{outcome['horizon_months']} months after it"
         f"{f'; {text_window_wording(outcome)}' if text else ''}.</li>"
         for name, outcome in outcomes.items()
     ]
@@ -1551,6 +1555,7 @@ def render(
             artefacts.deltas,
             compared_with,
             disclosure,
+            {name: outcome["description"] for name, outcome in outcomes.items()},
         ),
         outcome_definitions(outcomes, text),
         f'<h2>What this report hides</h2><p class="note">{disclosure.note()}</p>',
