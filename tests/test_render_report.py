@@ -115,6 +115,8 @@ def fairness_groups(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
     for metric, values in rates.items():
         groups[metric] = values
         groups[f"{metric}_disparity"] = "cannot tell"
+        groups[f"{metric}_ratio_lower"] = 0.6
+        groups[f"{metric}_ratio_upper"] = 1.7
     return groups
 
 
@@ -153,7 +155,7 @@ def test_groups_that_could_identify_a_child_are_suppressed():
     assert male["cases"] == "suppressed" and male["base rate"] == "suppressed"
     white = table.loc[table["group"] == "White"].iloc[0]
     assert white["cases"] == 300 and white["base rate"] == pytest.approx(0.1)
-    assert white["FNR vs reference"] == "cannot tell"
+    assert white["FNR vs reference"] == "cannot tell (ratio 0.60 to 1.70)"
     html = table_html(table)
     assert "<td>300</td>" in html
     assert "<td>24</td>" not in html and "0.042" not in html
@@ -221,7 +223,7 @@ def test_fairness_verdicts_do_not_reveal_counts_that_suppression_hides():
     assert by_group.loc["Black", "FDR"] == "suppressed"
     assert by_group.loc["male", "FNR"] == "suppressed"
     assert by_group.loc["male", "FNR vs reference"] == "suppressed"
-    assert by_group.loc["White", "FNR vs reference"] == "cannot tell"
+    assert by_group.loc["White", "FNR vs reference"] == "cannot tell (ratio 0.60 to 1.70)"
     # the verdicts counted in the sentence are the ones shown
     summary = disparity_summary(shown_disparities(groups, DISCLOSURE))
     assert "undefined (a rate with no cases to count) 0." in summary

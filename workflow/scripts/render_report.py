@@ -444,9 +444,31 @@ def fairness_table(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame
     for column, label in FAIRNESS_RATES.items():
         table[label] = shown_values(groups[column], rates_hidden[column])
         table[f"{label} vs reference"] = shown_values(
-            groups[f"{column}_disparity"].fillna(""), rates_hidden[column]
+            pd.Series(
+                [
+                    disparity_cell(verdict, low, high)
+                    for verdict, low, high in zip(
+                        groups[f"{column}_disparity"],
+                        groups[f"{column}_ratio_lower"],
+                        groups[f"{column}_ratio_upper"],
+                        strict=True,
+                    )
+                ],
+                index=groups.index,
+            ),
+            rates_hidden[column],
         )
     return table
+
+
+def disparity_cell(verdict: str | None, low: float, high: float) -> str:
+    """A group's disparity verdict with the 95% interval of its rate's ratio to
+    the reference group's, which says how far apart they may be."""
+    if pd.isna(verdict):
+        return ""
+    if verdict == "reference" or not (np.isfinite(low) and np.isfinite(high)):
+        return str(verdict)
+    return f"{verdict} (ratio {low:.2f} to {high:.2f})"
 
 
 def importance_table(importance: pd.DataFrame, top: int = 10) -> pd.DataFrame:
