@@ -311,7 +311,8 @@ def model_card(
         "",
         (
             "Four designs, as in the 2020 study: random or time-ordered test sets, crossed with "
-            "structured data only or structured data and case-note topics. Siblings never "
+            "structured data only or structured data and case-note text (topics and "
+            "vulnerability flags). Siblings never "
             "fall on both sides of a split; topic models and every fitted step see training "
             "cases only. The time-ordered text design is the honest estimate of use on "
             "future cases."
@@ -326,7 +327,8 @@ def model_card(
         "",
         f"The pre-specified bar is an average precision (AP) of {success_threshold:g} on "
         "held-out test cases. A design meets the bar when the whole 95% bootstrap interval "
-        "is at or above it. AP depends on the base rate; the baseline ranks cases by "
+        "is at or above it, does not meet it when the whole interval is below it, and "
+        "otherwise we cannot tell. AP depends on the base rate; the baseline ranks cases by "
         f"their number of previous referrals. {INTERVAL_NOTE} {GAP_NOTE} The random designs "
         "may learn from the future: their verdicts are marked optimistic.",
         "",
