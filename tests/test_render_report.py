@@ -429,7 +429,7 @@ def test_split_table_hides_the_training_rows_not_the_public_test_set_for_the_exc
             "label": labels,
             "referral_date": pd.date_range("2015-01-01", periods=1150, freq="D"),
         }
-    )
+    ).assign(prediction_time=lambda frame: frame["referral_date"] + pd.Timedelta(days=14))
     split = pd.DataFrame({"referral_id": cohort["referral_id"], "fold": -1, "role": roles})
     row = split_table({("escalation", "time"): split}, {"escalation": cohort}, DISCLOSURE).iloc[0]
     assert row["test base rate"] == pytest.approx(23 / 400)
@@ -826,7 +826,7 @@ def test_cohort_and_split_tables_show_months_and_no_small_counts():
             "label": [1] * 3 + [0] * 27,
             "referral_date": pd.date_range("2016-05-12", periods=30, freq="7D"),
         }
-    )
+    ).assign(prediction_time=lambda frame: frame["referral_date"] + pd.Timedelta(days=14))
     table = cohort_table({"escalation": cohort}, DISCLOSURE)
     row = table.iloc[0]
     assert (row["referrals"], row["children"], row["families"]) == (30, 30, "<10")
@@ -841,7 +841,8 @@ def test_cohort_and_split_tables_show_months_and_no_small_counts():
     row = table.iloc[0]
     assert (row["train rows"], row["test rows"], row["excluded rows"]) == (20, "<10", "<10")
     assert row["train base rate"] == row["test base rate"] == "suppressed"
-    assert row["test from"] == "2016-09" and row["families in both"] == 0
+    # the test set's first prediction time (its first referral is 2016-09-29)
+    assert row["test from"] == "2016-10" and row["families in both"] == 0
     assert "2016-05-12" not in table_html(table)
 
 

@@ -194,7 +194,7 @@ def split_table(
     rows = []
     for (outcome, timing), split in splits.items():
         outer = split.loc[split["fold"] == -1].merge(
-            cohorts[outcome][["referral_id", "family_id", "label", "referral_date"]],
+            cohorts[outcome][["referral_id", "family_id", "label", "prediction_time"]],
             on="referral_id",
         )
         families = {
@@ -217,7 +217,8 @@ def split_table(
                 "excluded rows": shown.loc["excluded", "rows"],
                 "train base rate": shown.loc["train", "base rate"],
                 "test base rate": shown.loc["test", "base rate"],
-                "test from": month_of(test["referral_date"].min()),
+                # prediction times, as the fold table and the split picture date rows
+                "test from": month_of(test["prediction_time"].min()),
                 "families in both": shown_count(
                     len(families["train"] & families["test"]), disclosure
                 ),
