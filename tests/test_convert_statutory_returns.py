@@ -555,30 +555,31 @@ def test_rewriting_a_file_in_a_903_folder_reruns_the_conversion(tmp_path):
     # leaves alone: the rule must list the folder's files.
     from conftest import scratch_copy, snakemake
 
-    scratch_copy(ROOT, tmp_path)
-    returns = tmp_path / "returns"
+    # the returns outside the workflow's folder, as an LA's must be
+    workflow, returns = tmp_path / "workflow", tmp_path / "returns"
+    scratch_copy(ROOT, workflow)
     shutil.copytree(SSDA903_DIR, returns / "903_2021")
     shutil.copy(CIN_SAMPLE, returns / "cin_2022.xml")
     config = {
         "la": "test_statutory",
         "statutory": {
-            "cin": ["returns/cin_2022.xml"],
-            "ssda903": ["returns/903_2021"],
-            "directory": "returns/converted",
+            "cin": [str(returns / "cin_2022.xml")],
+            "ssda903": [str(returns / "903_2021")],
+            "directory": str(returns / "converted"),
         },
     }
-    (tmp_path / "config" / "statutory.yaml").write_text(yaml.safe_dump(config))
+    (workflow / "config" / "statutory.yaml").write_text(yaml.safe_dump(config))
     args = ("convert_statutory_returns", "--cores", "1", "--configfile", "config/statutory.yaml")
-    done = snakemake(*args, cwd=tmp_path)
+    done = snakemake(*args, cwd=workflow)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Nothing to be done" in snakemake("-n", *args, cwd=tmp_path).stdout
+    assert "Nothing to be done" in snakemake("-n", *args, cwd=workflow).stdout
     folder_mtime = (returns / "903_2021").stat().st_mtime_ns
     episodes = returns / "903_2021" / "episodes.csv"
     # Rewritten in place, as by an editor saving over it (Snakemake also
     # compares small inputs' checksums, so the bytes must change).
     episodes.write_bytes(episodes.read_bytes().replace(b"\n", b"\r\n"))
     assert (returns / "903_2021").stat().st_mtime_ns == folder_mtime
-    planned = snakemake("-n", *args, cwd=tmp_path).stdout
+    planned = snakemake("-n", *args, cwd=workflow).stdout
     assert "Job stats:" in planned, planned
     assert "convert_statutory_returns" in planned.split("Job stats:")[1]
 

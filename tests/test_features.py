@@ -842,6 +842,9 @@ def test_features_an_la_cannot_date_can_be_left_out_by_name_or_pattern(tables):
     # a misspelt name would leave in the feature it meant to leave out
     with pytest.raises(InputError, match=r"outcomes.esc.exclude_features: 'disabled' match"):
         bsf.without_excluded(features, ["disability", "disabled"], "esc")
+    # the baseline ranks cases by the number of previous referrals: never left out
+    with pytest.raises(InputError, match=r"'n_previous_\*' would leave out 'n_previous_referrals'"):
+        bsf.without_excluded(features, ["n_previous_*"], "esc")
 
 
 def test_topic_shares_are_audited_on_the_outer_training_rows_only():

@@ -499,11 +499,15 @@ def test_a_yes_says_when_ranking_by_previous_referrals_does_as_well():
     assert honest_answer(summary, 0.65, "time_text", DISCLOSURE).startswith(
         "Cannot tell: ranking at random scores the base rate, which is at or above the bar"
     )
-    # without a baseline (no previous-referrals feature) nothing is said of it
+    # without a baseline (no previous-referrals feature) nothing is said of it,
+    # and a yes is not called "not clearly better" than it
     summary[["ap_minus_baseline_lower", "ap_minus_baseline_upper"]] = np.nan
+    summary["baseline_average_precision"] = np.nan
     summary["base_rate"] = 0.1
     answer = honest_answer(summary, 0.65, "time_text", DISCLOSURE)
-    assert "the decisive model less it" not in answer
+    assert answer.startswith("Yes, on future cases. Tested")
+    assert "previous referrals" not in answer and "nan" not in answer
+    assert answer.endswith("Ranking at random scores the base rate, 0.100.")
 
 
 def test_only_the_pre_specified_design_decides_the_answer():
@@ -693,6 +697,13 @@ def test_disparity_summary_counts_the_comparisons_that_could_not_be_told():
     groups.loc[1, "false_negative_rate_disparity"] = "too few positive families"
     summary = disparity_summary(groups)
     assert "families to judge) 2, too few positive families 1, undefined" in summary
+    # every comparison hidden (the bundled escalation outcome): they were made, not missing
+    hidden = groups.copy()
+    for column in [c for c in groups.columns if c.endswith("_disparity")]:
+        hidden[column] = hidden[column].where(hidden[column] == "reference", "suppressed")
+    assert disparity_summary(hidden).startswith(
+        "All 5 comparisons of a group's rate with its reference group's are hidden"
+    )
 
 
 def test_threshold_table_hides_rules_that_flag_or_find_few_cases():

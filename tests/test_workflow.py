@@ -244,7 +244,29 @@ def test_changing_a_hyperparameter_reruns_only_training_and_after(tiny_run):
 @pytest.mark.e2e
 def test_changing_the_topic_grid_reruns_topics_and_after_not_ingestion(tiny_run):
     configfile = changed_config(tiny_run, "topics.yaml", {"topics": {"num_topics": [4, 5]}})
-    assert planned_rules(tiny_run, configfile) == {"fit_topics", "all"} | DOWNSTREAM_OF_TRAINING
+    assert (
+        planned_rules(tiny_run, configfile)
+        == {"fit_topics", "audit_topics", "all"} | DOWNSTREAM_OF_TRAINING
+    )
+
+
+@pytest.mark.e2e
+def test_changing_a_text_window_or_excluded_features_reruns_no_cohort(tiny_run):
+    # Keys the cohort never reads must not rerun it, and with it every design.
+    window = changed_config(
+        tiny_run, "window.yaml", {"outcomes": {"escalation": {"text_window_days": 14}}}
+    )
+    rules = planned_rules(tiny_run, window)
+    assert "build_text_features" in rules
+    assert not {"build_cohort", "make_splits", "build_structured_features"} & rules
+    excluded = changed_config(
+        tiny_run,
+        "excluded.yaml",
+        {"outcomes": {"escalation": {"exclude_features": ["disability"]}}},
+    )
+    rules = planned_rules(tiny_run, excluded)
+    assert "build_structured_features" in rules
+    assert not {"build_cohort", "make_splits", "fit_topics"} & rules
 
 
 def reversed_keys(value):
@@ -349,8 +371,15 @@ def test_changing_an_audit_threshold_reruns_the_audit_report_and_cards_only(tiny
         tiny_run, "audit.yaml", {"leakage_audit": {"min_cases_for_precision": 30}}
     )
     jobs = planned_jobs(tiny_run, configfile)
-    assert set(jobs) == {"audit_features", "render_report", "write_model_card", "all"}
+    assert set(jobs) == {
+        "audit_features",
+        "audit_topics",
+        "render_report",
+        "write_model_card",
+        "all",
+    }
     assert jobs["audit_features"] == 4  # one per outcome and feature set
+    assert jobs["audit_topics"] == 4  # one per outcome and split
     # when the audit stops the run, training waits for it (it lists the audits)
     stopping = changed_config(
         tiny_run, "audit_stop.yaml", {"leakage_audit": {"stop_on_implausible_feature": True}}

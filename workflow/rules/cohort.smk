@@ -19,7 +19,7 @@ rule build_cohort:
     resources:
         mem_mb=2000,
     params:
-        outcome=outcome_settings,
+        outcome=cohort_settings,
         max_age_years=config["population"]["max_age_years"],
         data_end_date=config["data"]["data_end_date"],
     script:

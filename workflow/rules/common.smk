@@ -508,6 +508,27 @@ def outcome_settings(wildcards):
     return config["outcomes"][wildcards.outcome]
 
 
+# Outcome keys read by the feature, text and report stages only: changing one
+# must not rerun the cohort and, through it, every design and topic model.
+NOT_COHORT_KEYS = (
+    "description",
+    "text_window_days",
+    "previous_text",
+    "document_types",
+    "current_referral_features",
+    "exclude_features",
+)
+
+
+def cohort_settings(wildcards):
+    """The config of the job's outcome that decides its cohort and labels."""
+    return {
+        key: value
+        for key, value in config["outcomes"][wildcards.outcome].items()
+        if key not in NOT_COHORT_KEYS
+    }
+
+
 def outcome_text_settings(wildcards):
     """Which notes make an outcome's text features: the window before the
     prediction point, the previous-text switch and the document types."""

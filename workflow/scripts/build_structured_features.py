@@ -66,6 +66,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from common import (
+    BASELINE_FEATURE,
     InputError,
     SafetyCheckError,
     age_in_years,
@@ -748,9 +749,17 @@ def without_excluded(features: pd.DataFrame, patterns: list[str], outcome: str) 
     """``features`` without the feature columns matching any of ``patterns``
     (names or shell-style patterns, ``exclude_features``). A pattern matching
     no feature stops the run (``InputError``): a misspelt name would leave in
-    the feature it meant to leave out."""
+    the feature it meant to leave out; so does one matching the baseline's
+    feature, without which no answer could be compared with the baseline."""
     columns = [c for c in features.columns if c not in ("referral_id", "feature_time")]
     unmatched = [p for p in patterns if not fnmatch.filter(columns, p)]
+    baseline = [p for p in patterns if fnmatch.fnmatch(BASELINE_FEATURE, p)]
+    if baseline:
+        raise InputError(
+            f"outcomes.{outcome}.exclude_features: {', '.join(map(repr, baseline))} would "
+            f"leave out {BASELINE_FEATURE!r}, which the baseline ranks cases by: every answer "
+            "compares the models with it. Narrow the pattern."
+        )
     if unmatched:
         raise InputError(
             f"outcomes.{outcome}.exclude_features: {', '.join(map(repr, unmatched))} "

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 # The fold of the outer split in the splits table; inner folds count from 0.
 OUTER_FOLD = -1
+# The structured feature the baseline ranks cases by (train_models).
+BASELINE_FEATURE = "n_previous_referrals"
 
 ID = pa.string()
 DATE = pa.timestamp("ms")

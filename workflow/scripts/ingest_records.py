@@ -480,7 +480,9 @@ def report_tables_ending_early(tables: dict[str, pd.DataFrame], path: Path, qa: 
     record, when that is more than ``MAX_DAYS_WITHOUT_EVENTS`` before the last
     referral (``path``: the referrals export). Outcomes are labelled up to the
     last referral (or ``data.data_end_date``), so events missing from a table
-    that ends early would make those referrals' labels silently negative."""
+    that ends early would make those referrals' labels silently negative. The
+    check compares the exports themselves, so a data_end_date set for it does
+    not clear it; the shared QA row gives months, not days between records."""
     last_referral = tables["referrals"]["referral_date"].max()
     for table in ("assessments", "section47", "cp_plans", "care_episodes"):
         start = YEAR_DATE[table]
@@ -491,8 +493,9 @@ def report_tables_ending_early(tables: dict[str, pd.DataFrame], path: Path, qa: 
         logger.warning(
             "%s: its last %s (%s) is %d days before the last referral in %s (%s); %d "
             "referral(s) come after it. If the %s export stops early, outcomes built on "
-            "it are silently missed: check the export, or set data.data_end_date no later "
-            "than %s",
+            "it are silently missed: ask for the whole period, or set data.data_end_date "
+            "no later than %s so that outcomes are looked for only where it covers (this "
+            "warning stays: it compares the exports)",
             table,
             start,
             last.date(),
@@ -509,9 +512,9 @@ def report_tables_ending_early(tables: dict[str, pd.DataFrame], path: Path, qa: 
             later,
             column=start,
             value=(
-                f"ends {(last_referral - last).days} days before the last referral "
-                f"({last:%Y-%m} against {last_referral:%Y-%m}): check the export covers the "
-                "whole period, or set data.data_end_date no later than its end"
+                f"ends before the referrals do ({last:%Y-%m} against {last_referral:%Y-%m}): "
+                "check the export covers the whole period, or set data.data_end_date no "
+                "later than its end (this row stays: it compares the exports)"
             ),
             total=len(tables["referrals"]),
         )

@@ -34,7 +34,7 @@ from build_structured_features import (  # noqa: E402
 )
 from sklearn.metrics import precision_recall_curve  # noqa: E402
 
-from common import read_parquet  # noqa: E402
+from common import OUTER_FOLD, read_parquet  # noqa: E402
 from evaluate_models import percentile_interval  # noqa: E402
 from explain_selected_model import LEVELLED_OFF_GAIN, more_data_answer  # noqa: E402
 from report_wording import (  # noqa: E402
@@ -193,7 +193,7 @@ def split_table(
     """Outer split sizes, base rates and sibling overlap (which must be 0)."""
     rows = []
     for (outcome, timing), split in splits.items():
-        outer = split.loc[split["fold"] == -1].merge(
+        outer = split.loc[split["fold"] == OUTER_FOLD].merge(
             cohorts[outcome][["referral_id", "family_id", "label", "prediction_time"]],
             on="referral_id",
         )
@@ -925,7 +925,7 @@ def fold_table(diagnostics: pd.DataFrame, disclosure: Disclosure) -> pd.DataFram
             for _, roles in diagnostics.groupby("fold", sort=False)
         ]
     ).loc[diagnostics.index]
-    inner = (diagnostics["fold"] != -1).to_numpy()
+    inner = (diagnostics["fold"] != OUTER_FOLD).to_numpy()
     private = (inner | (diagnostics["role"] != "test")).to_numpy()
     for column in ("rows", "positives"):
         hidden = np.array([not isinstance(v, int) for v in shown[column]])
@@ -934,7 +934,7 @@ def fold_table(diagnostics: pd.DataFrame, disclosure: Disclosure) -> pd.DataFram
     shown["base rate"] = shown_base_rates(shown)
     return pd.DataFrame(
         {
-            "fold": diagnostics["fold"].map(lambda f: "outer" if f == -1 else f"inner {f}"),
+            "fold": diagnostics["fold"].map(lambda f: "outer" if f == OUTER_FOLD else f"inner {f}"),
             "role": diagnostics["role"],
             "rows": shown["rows"],
             "positives": shown["positives"],
@@ -979,7 +979,9 @@ def split_picture(diagnostics: pd.DataFrame, title: str) -> plt.Figure:
                 color=ROLE_COLOURS.get(row.role, "#000000"),
                 label=row.role,
             )
-    axes.set_yticks(range(len(folds)), ["outer" if f == -1 else f"inner {f}" for f in folds])
+    axes.set_yticks(
+        range(len(folds)), ["outer" if f == OUTER_FOLD else f"inner {f}" for f in folds]
+    )
     axes.invert_yaxis()
     axes.xaxis_date()
     handles, labels = axes.get_legend_handles_labels()

@@ -129,8 +129,9 @@ def honest_answer(
     opening = openings.get(
         first["verdict"], "Cannot tell: not shown to reach the bar, so not to be relied on"
     )
-    beats_baseline = first["ap_minus_baseline_lower"] > 0
-    if first["verdict"] == "meets the bar" and not beats_baseline:
+    has_baseline = pd.notna(first["ap_minus_baseline_lower"])
+    beats_baseline = has_baseline and first["ap_minus_baseline_lower"] > 0
+    if first["verdict"] == "meets the bar" and has_baseline and not beats_baseline:
         opening += ", but not clearly better than ranking by previous referrals"
     if first["base_rate"] >= success_threshold:
         opening = (
@@ -146,11 +147,11 @@ def honest_answer(
     )
     # Both time-ordered designs test on the same cases: one baseline, one base rate.
     base_rate = shown_base_rate(first["base_rate"], first["n_test"], disclosure)
-    if pd.isna(first["ap_minus_baseline_lower"]):
-        against_baseline = ""
-    else:
+    against_baseline = ""
+    if has_baseline:
         against_baseline = (
-            f" (the decisive model less it: 95% interval {first['ap_minus_baseline_lower']:+.3f}"
+            f" Ranking by previous referrals scored {first['baseline_average_precision']:.3f} "
+            f"(the decisive model less it: 95% interval {first['ap_minus_baseline_lower']:+.3f}"
             f" to {first['ap_minus_baseline_upper']:+.3f}, so "
             + (
                 "clearly better"
@@ -159,13 +160,12 @@ def honest_answer(
                 if first["ap_minus_baseline_upper"] < 0
                 else "not clearly better"
             )
-            + ")"
+            + ");"
         )
     return (
         f"{opening}. Tested on the latest cases, held out as future cases would be "
         f"(time-ordered designs), the selected models' average precision against the bar of "
-        f"{success_threshold:g} was: {results}. Ranking by previous referrals scored "
-        f"{first['baseline_average_precision']:.3f}{against_baseline}; ranking at random "
+        f"{success_threshold:g} was: {results}.{against_baseline} Ranking at random "
         "scores the base "
         + (
             f"rate, {base_rate:.3f}."
@@ -194,8 +194,14 @@ def disparity_summary(groups: pd.DataFrame) -> str:
     if hidden:
         verb, whose = ("is", "its") if hidden == 1 else ("are", "their")
         hidden_note = f" {hidden} more {verb} hidden, as {whose} figures could identify a child."
+    if total == 0 and hidden:
+        return (
+            f"All {hidden} comparison{'' if hidden == 1 else 's'} of a group's rate with its "
+            "reference group's are hidden, as their figures could identify a child: at "
+            "this test set's size the fairness of the model cannot be shown."
+        )
     if total == 0:
-        return "No group could be compared with a reference group." + hidden_note
+        return "No group could be compared with a reference group."
     known = {"outside band", "within band", "cannot tell", "undefined"}
     others = "".join(
         f", {label} {int(count)}" for label, count in counts.items() if label not in known

@@ -80,14 +80,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from common import OUTER_FOLD, InputError, read_parquet, write_parquet
+from common import BASELINE_FEATURE, OUTER_FOLD, InputError, read_parquet, write_parquet
 
 logger = logging.getLogger(__name__)
 
 MODELS = ("lightgbm", "logistic_regression", "decision_tree")
 CLASS_BALANCE = ("weights", "undersample")
 BASELINE = "previous_referrals"
-BASELINE_FEATURE = "n_previous_referrals"
 MAX_MISSING_SHARE = 0.7
 Z_95 = 1.96
 NON_FEATURE_COLUMNS = ("referral_id", "feature_time")
