@@ -659,21 +659,26 @@ def test_a_referral_closed_on_its_anchor_day_takes_that_days_notes_from_every_ca
     assert btf.anchor_day_audit(none_closed)["value"].tolist() == [0.0]
 
 
-def test_an_nfa_outcome_never_counts_a_siblings_closure_of_the_same_incident(tables):
-    # b is referred with sister a on 2016-01-10 (r5); both referrals are closed
-    # with no further action that day, before the next-day point.
-    sibling = pd.DataFrame(
+def siblings_referral(nfa: bool, closure_date: str, closure_reason: str) -> pd.DataFrame:
+    """Referral r5 of child b, made with sister a's r1 on 2016-01-10."""
+    return pd.DataFrame(
         {
             "referral_id": ["r5"],
             "child_id": ["b"],
             "referral_date": dates("2016-01-10"),
             "referral_source": ["6"],
             "primary_need": ["N1"],
-            "nfa": [True],
-            "closure_date": dates("2016-01-10"),
-            "closure_reason": ["RC8"],
+            "nfa": [nfa],
+            "closure_date": dates(closure_date),
+            "closure_reason": [closure_reason],
         }
     )
+
+
+def test_an_nfa_outcome_never_counts_a_siblings_closure_of_the_same_incident(tables):
+    # b is referred with sister a on 2016-01-10 (r5); both referrals are closed
+    # with no further action that day, before the next-day point.
+    sibling = siblings_referral(nfa=True, closure_date="2016-01-10", closure_reason="RC8")
     referrals = pd.concat([tables["referrals"], sibling], ignore_index=True)
     referrals["closure_date"] = referrals["closure_date"].where(
         referrals["referral_id"] != "r1", pd.Timestamp("2016-01-10")
@@ -697,18 +702,7 @@ def test_an_nfa_outcome_counts_a_siblings_same_incident_enquiry_only_by_its_anch
     # b is referred with sister a on 2016-01-10 (r5); enquiries under r5 start
     # that day and on 01-13, before a's day-7 point (01-17). The second tells
     # that the incident was not closed at the front door, as a's own would.
-    sibling = pd.DataFrame(
-        {
-            "referral_id": ["r5"],
-            "child_id": ["b"],
-            "referral_date": dates("2016-01-10"),
-            "referral_source": ["6"],
-            "primary_need": ["N1"],
-            "nfa": [False],
-            "closure_date": dates("2016-03-01"),
-            "closure_reason": ["RC7"],
-        }
-    )
+    sibling = siblings_referral(nfa=False, closure_date="2016-03-01", closure_reason="RC7")
     enquiries = pd.DataFrame(
         {
             "referral_id": ["r5", "r5"],
