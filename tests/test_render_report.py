@@ -450,6 +450,9 @@ def summary_of(verdicts: dict[str, str]) -> pd.DataFrame:
             "baseline_average_precision": 0.12,
             "ap_minus_baseline_lower": 0.2,
             "ap_minus_baseline_upper": 0.6,
+            "best_feature_average_precision": 0.2,
+            "ap_minus_best_feature_lower": 0.1,
+            "ap_minus_best_feature_upper": 0.5,
             "base_rate": 0.1,
             "roc_auc": 0.8,
             "cv_ap_lower_bound": 0.5,
@@ -492,6 +495,16 @@ def test_a_yes_says_when_ranking_by_previous_referrals_does_as_well():
         "Yes, on future cases, but not clearly better than ranking by previous referrals."
     )
     assert "so not clearly better)" in answer
+    # nor than the single feature that did best on the training rows
+    both = summary.assign(ap_minus_best_feature_lower=-0.02)
+    assert honest_answer(both, 0.65, "time_text", DISCLOSURE).startswith(
+        "Yes, on future cases, but not clearly better than ranking by previous referrals or "
+        "ranking by the single feature best on the training rows."
+    )
+    assert (
+        "Ranking by the single feature best on the training rows scored 0.200 (the decisive "
+        "model less it: 95% interval -0.020 to +0.500, so not clearly better)."
+    ) in honest_answer(both, 0.65, "time_text", DISCLOSURE)
     summary["ap_minus_baseline_upper"] = -0.01
     assert "so clearly worse)" in honest_answer(summary, 0.65, "time_text", DISCLOSURE)
     # a bar at or below the base rate is met by ranking at random: no answer

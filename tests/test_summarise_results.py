@@ -36,6 +36,7 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
             metrics_row("esc", design, "lightgbm", True, 0.7),
             metrics_row("esc", design, "logistic_regression", False, 0.5),
             metrics_row("esc", design, "previous_referrals", False, 0.2),
+            metrics_row("esc", design, "best_single_feature", False, 0.3),
         ]
     metrics = pd.DataFrame(rows)
     details = metrics[["outcome", "design", "model"]].assign(
@@ -44,6 +45,8 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
         verdict="meets the bar",
         ap_minus_baseline_lower=0.4,
         ap_minus_baseline_upper=0.6,
+        ap_minus_best_feature_lower=0.3,
+        ap_minus_best_feature_upper=0.5,
     )
     summary = summarise(metrics, details, "time_text")
     assert summary["model"].tolist() == ["lightgbm", "lightgbm"]
@@ -55,6 +58,7 @@ def test_summary_has_the_selected_model_and_the_baseline_per_design():
     assert not summarise(metrics, details, "time_structured")["decides"].any()
     assert summary["baseline_average_precision"].tolist() == [0.2, 0.2]
     assert summary["ap_minus_baseline_lower"].tolist() == [0.4, 0.4]
+    assert summary["best_feature_average_precision"].tolist() == [0.3, 0.3]
     table = verdict_table(summary, Disclosure(min_count=10))
     assert table["verdict"].tolist() == ["meets the bar", "meets the bar"]
     assert table["AP less baseline (95%)"].tolist() == ["+0.400 to +0.600"] * 2

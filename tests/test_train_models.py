@@ -21,11 +21,14 @@ from common import InputError, read_parquet, write_parquet  # noqa: E402
 from make_splits import make_splits  # noqa: E402
 from train_models import (  # noqa: E402
     BASELINE,
+    BEST_FEATURE,
     PERMUTATION_MAX_FEATURES,
     PERMUTATION_REPEATS,
     ColumnFilter,
     average_precision,
     balanced_rows,
+    best_feature_params,
+    best_single_feature,
     explain_model,
     lower_bound,
     main,
@@ -34,6 +37,7 @@ from train_models import (  # noqa: E402
     params_json,
     permutation_drops,
     sample_candidates,
+    single_feature_scores,
     train_models,
 )
 
@@ -117,7 +121,12 @@ def test_cv_results_shape_and_one_selected_candidate_per_model(trained):
         "selected",
     ]
     counts = cv_results.groupby("model").size().to_dict()
-    assert counts == {"lightgbm": 2 * K, "logistic_regression": 2 * K, BASELINE: K}
+    assert counts == {
+        "lightgbm": 2 * K,
+        "logistic_regression": 2 * K,
+        BASELINE: K,
+        BEST_FEATURE: K,
+    }
     for model, group in cv_results.groupby("model"):
         chosen = group[group["selected"]]
         assert chosen["candidate"].nunique() == 1, model
@@ -132,7 +141,12 @@ def test_predictions_only_for_test_rows(trained, data):
     cohort, splits, _ = data
     predictions, _, _ = trained
     test_ids = role_ids(splits, -1, "test")
-    assert set(predictions["model"]) == {"lightgbm", "logistic_regression", BASELINE}
+    assert set(predictions["model"]) == {
+        "lightgbm",
+        "logistic_regression",
+        BASELINE,
+        BEST_FEATURE,
+    }
     for _, group in predictions.groupby("model"):
         assert group["referral_id"].tolist() == test_ids
     labels = cohort.set_index("referral_id")["label"]
@@ -543,3 +557,27 @@ def test_text_features_join_with_the_later_knowledge_time():
     assert joined.loc["r1", "feature_time"] == pd.Timestamp("2020-01-01")
     assert joined.loc["r2", "feature_time"] == pd.Timestamp("2020-02-01")
     assert joined.loc["r2", "vulnerability_missing"] == 1.0
+
+
+def test_the_best_single_feature_is_chosen_on_the_rows_given_either_way_round():
+    y = np.array([1, 1, 0, 0, 0, 0])
+    features = pd.DataFrame(
+        {
+            "days_since": [1.0, 2.0, 9.0, 8.0, np.nan, 7.0],  # low values tell: lowest first
+            "noise": [0.5, 0.1, 0.9, 0.2, 0.3, 0.4],
+        },
+        index=pd.Index([f"r{i}" for i in range(6)], name="referral_id"),
+    )
+    column, direction = best_single_feature(features, features.index, y)
+    assert (column, direction) == ("days_since", -1.0)
+    scores = single_feature_scores(features["days_since"].to_numpy(), direction)
+    # missing ranks last, whichever way round
+    assert scores[4] < np.delete(scores, 4).min()
+    assert best_feature_params(column, direction) == {
+        "feature": "days_since",
+        "order": "lowest first",
+    }
+    # chosen on the rows given only: on the last four, where the one positive
+    # has no days_since, noise ranked lowest first does best
+    later = features.index[2:]
+    assert best_single_feature(features, later, np.array([0, 0, 1, 0])) == ("noise", -1.0)

@@ -236,6 +236,9 @@ SCHEMAS["summary"] = pa.schema(
         pa.field("verdict", pa.string()),
         pa.field("ap_minus_baseline_lower", pa.float64()),
         pa.field("ap_minus_baseline_upper", pa.float64()),
+        pa.field("best_feature_average_precision", pa.float64()),
+        pa.field("ap_minus_best_feature_lower", pa.float64()),
+        pa.field("ap_minus_best_feature_upper", pa.float64()),
         # Whether the design's verdict is the outcome's answer (report_wording.answer_design).
         pa.field("decides", pa.bool_()),
     ]
@@ -286,9 +289,11 @@ SCHEMAS["details"] = pa.schema(
         pa.field("ap_ci_lower", pa.float64()),
         pa.field("ap_ci_upper", pa.float64()),
         pa.field("verdict", pa.string()),
-        # The model's AP less the baseline's, 95% interval over the same resamples.
+        # The model's AP less each baseline's, 95% interval over the same resamples.
         pa.field("ap_minus_baseline_lower", pa.float64()),
         pa.field("ap_minus_baseline_upper", pa.float64()),
+        pa.field("ap_minus_best_feature_lower", pa.float64()),
+        pa.field("ap_minus_best_feature_upper", pa.float64()),
     ]
 )
 SCHEMAS["thresholds"] = pa.schema(

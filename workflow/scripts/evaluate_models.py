@@ -67,11 +67,13 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
 
 from common import SCHEMAS, InputError, families_by_referral, read_parquet, write_parquet
-from train_models import BASELINE, lower_bound
+from train_models import BASELINE, BEST_FEATURE, lower_bound
 
 logger = logging.getLogger(__name__)
 
-BASELINES = frozenset({BASELINE})
+BASELINES = frozenset({BASELINE, BEST_FEATURE})
+# The details' columns of each model's AP less each baseline's (paired_differences).
+BASELINE_COLUMNS = {"ap_minus_baseline": BASELINE, "ap_minus_best_feature": BEST_FEATURE}
 F_BETA = 0.1
 Z_95 = 1.96
 SCORE_THRESHOLDS = tuple(round(0.1 * i, 1) for i in range(1, 10))
@@ -435,6 +437,21 @@ def bootstrap_average_precision(
     return np.concatenate(chunks, axis=1)
 
 
+def paired_differences(
+    resampled: np.ndarray, models: list[str], baseline: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The 95% interval of each model's AP less ``baseline``'s, over the same
+    resamples (``resampled``: models x resamples, in the order of ``models``),
+    so that both share each resample's luck; NaN for the baseline itself and
+    for every model when the baseline did not run."""
+    if baseline not in models:
+        return (np.full(len(models), np.nan),) * 2
+    index = models.index(baseline)
+    lower, upper = percentile_interval(resampled - resampled[index])
+    lower[index] = upper[index] = np.nan
+    return lower, upper
+
+
 def verdict(lower: float, upper: float, threshold: float) -> str:
     """Return "meets the bar" when ``lower >= threshold``, "does not meet the bar"
     when ``upper < threshold``, otherwise (or when unknown) "cannot tell"."""
@@ -609,13 +626,10 @@ def evaluate_all(
     )
     method = "by family" if families is not None else "by row"
     lower, upper = percentile_interval(resampled)
-    # Paired: each resample scores the model and the baseline on the same cases.
-    baseline = list(wide.columns).index(BASELINE) if BASELINE in wide.columns else None
-    difference_lower, difference_upper = (
-        percentile_interval(resampled - resampled[baseline])
-        if baseline is not None
-        else (np.full(len(wide.columns), np.nan),) * 2
-    )
+    differences = {
+        prefix: paired_differences(resampled, list(wide.columns), name)
+        for prefix, name in BASELINE_COLUMNS.items()
+    }
     key = {"outcome": outcome, "design": design}
     details, thresholds, calibration = [], [], []
     for i, model in enumerate(wide.columns):
@@ -630,9 +644,10 @@ def evaluate_all(
             "ap_ci_lower": float(lower[i]),
             "ap_ci_upper": float(upper[i]),
             "verdict": verdict(lower[i], upper[i], success_threshold),
-            "ap_minus_baseline_lower": np.nan if i == baseline else float(difference_lower[i]),
-            "ap_minus_baseline_upper": np.nan if i == baseline else float(difference_upper[i]),
         }
+        for prefix, (difference_lower, difference_upper) in differences.items():
+            row[f"{prefix}_lower"] = float(difference_lower[i])
+            row[f"{prefix}_upper"] = float(difference_upper[i])
         details.append(row)
         logger.info(
             "%s / %s / %s: test AP %.3f, 95%% interval %.3f to %.3f against %.2f: %s",

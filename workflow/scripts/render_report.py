@@ -148,6 +148,15 @@ def verdict_table(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame
                     strict=True,
                 )
             ],
+            "best single feature AP": summary["best_feature_average_precision"],
+            "AP less best feature (95%)": [
+                baseline_difference(low, high)
+                for low, high in zip(
+                    summary["ap_minus_best_feature_lower"],
+                    summary["ap_minus_best_feature_upper"],
+                    strict=True,
+                )
+            ],
             "base rate": [
                 shown_base_rate(rate, n, disclosure)
                 for rate, n in zip(summary["base_rate"], summary["n_test"], strict=True)
@@ -244,6 +253,7 @@ MODEL_MARKERS = {
     "logistic_regression": "s",
     "decision_tree": "^",
     "previous_referrals": "x",
+    "best_single_feature": "+",
 }
 DESIGN_MARKERS = dict(zip(DESIGN_LABELS, ["o", "s", "^", "D"], strict=True))
 
@@ -1249,7 +1259,9 @@ def headline_section(
         f"{success_threshold:g}; it <b>does not meet the bar</b> when the interval lies "
         "below it, and otherwise we <b>cannot tell</b>. AP is the mean "
         "precision over all recall levels; a model that ranks at random scores the base "
-        "rate. The baseline ranks cases by their number of previous referrals.</p>",
+        "rate. The baseline ranks cases by their number of previous referrals; the best "
+        "single feature ranks them by the one feature (and direction) that did best on the "
+        "training rows.</p>",
         "<h2>The answer</h2>",
         '<p class="note">From the time-ordered designs: they train on earlier cases and test '
         "on the latest ones, so they estimate how a model would do on future cases. The "

@@ -50,6 +50,7 @@ MODEL_LABELS = {
     "logistic_regression": "Logistic regression",
     "decision_tree": "Decision tree",
     "previous_referrals": "Baseline: number of previous referrals",
+    "best_single_feature": "Baseline: best single feature on the training rows",
 }
 
 
@@ -100,6 +101,18 @@ def baseline_difference(lower: float, upper: float) -> str:
     return "-" if pd.isna(lower) else f"{lower:+.3f} to {upper:+.3f}"
 
 
+# The one-feature rules a "yes" must beat: how the answer names each, its
+# columns of the summary (the paired interval's prefix) and its test AP.
+ONE_FEATURE_RULES = (
+    ("ranking by previous referrals", "ap_minus_baseline", "baseline_average_precision"),
+    (
+        "ranking by the single feature best on the training rows",
+        "ap_minus_best_feature",
+        "best_feature_average_precision",
+    ),
+)
+
+
 def honest_answer(
     rows: pd.DataFrame, success_threshold: float, answer: str, disclosure: "Disclosure"
 ) -> str:
@@ -108,8 +121,9 @@ def honest_answer(
     meets the bar, no when it cannot, otherwise that we cannot tell. The other
     time-ordered design, if run, is reported beside it but does not decide:
     two chances at "yes" would raise the risk of a false one, up to double. A
-    "yes" says so when the decisive model is not clearly better than the
-    baseline (the paired interval of its AP less the baseline's holds 0), and
+    "yes" says so when the decisive model is not clearly better than a
+    one-feature rule (``ONE_FEATURE_RULES``: the paired interval of its AP less
+    the rule's reaches 0), and
     no answer is given when the base rate is at or above the bar (ranking at
     random would meet it). The base rate is not given when it would reveal a
     count below ``disclosure.min_count`` (``shown_base_rate``)."""
@@ -129,10 +143,14 @@ def honest_answer(
     opening = openings.get(
         first["verdict"], "Cannot tell: not shown to reach the bar, so not to be relied on"
     )
-    has_baseline = pd.notna(first["ap_minus_baseline_lower"])
-    beats_baseline = has_baseline and first["ap_minus_baseline_lower"] > 0
-    if first["verdict"] == "meets the bar" and has_baseline and not beats_baseline:
-        opening += ", but not clearly better than ranking by previous referrals"
+    rules = [
+        (rule, first[f"{prefix}_lower"], first[f"{prefix}_upper"], first[ap])
+        for rule, prefix, ap in ONE_FEATURE_RULES
+        if pd.notna(first[f"{prefix}_lower"])
+    ]
+    not_beaten = [rule for rule, lower, _, _ in rules if not lower > 0]
+    if first["verdict"] == "meets the bar" and not_beaten:
+        opening += f", but not clearly better than {' or '.join(not_beaten)}"
     if first["base_rate"] >= success_threshold:
         opening = (
             "Cannot tell: ranking at random scores the base rate, which is at or above the "
@@ -147,21 +165,19 @@ def honest_answer(
     )
     # Both time-ordered designs test on the same cases: one baseline, one base rate.
     base_rate = shown_base_rate(first["base_rate"], first["n_test"], disclosure)
-    against_baseline = ""
-    if has_baseline:
-        against_baseline = (
-            f" Ranking by previous referrals scored {first['baseline_average_precision']:.3f} "
-            f"(the decisive model less it: 95% interval {first['ap_minus_baseline_lower']:+.3f}"
-            f" to {first['ap_minus_baseline_upper']:+.3f}, so "
-            + (
-                "clearly better"
-                if beats_baseline
-                else "clearly worse"
-                if first["ap_minus_baseline_upper"] < 0
-                else "not clearly better"
-            )
-            + ");"
+    against_baseline = "".join(
+        f" {rule[0].upper()}{rule[1:]} scored {ap:.3f} (the decisive model less it: 95% "
+        f"interval {lower:+.3f} to {upper:+.3f}, so "
+        + (
+            "clearly better"
+            if lower > 0
+            else "clearly worse"
+            if upper < 0
+            else "not clearly better"
         )
+        + ")."
+        for rule, lower, upper, ap in rules
+    )
     return (
         f"{opening}. Tested on the latest cases, held out as future cases would be "
         f"(time-ordered designs), the selected models' average precision against the bar of "

@@ -3,8 +3,9 @@
 The summary has one row per outcome x design: the model chosen by the study's
 rule (highest lower bound of cross-validated average precision), its test
 metrics and verdict against the pre-specified bar, beside the average
-precision of the simple baseline (ranking by number of previous referrals),
-and whether the design is the one whose verdict answers the outcome
+precision of the two baselines (ranking by number of previous referrals, and
+by the single feature best on the training rows) and the paired intervals of
+the model's AP less each, and whether the design is the one whose verdict answers the outcome
 (``decides``: ``report_wording.answer_design`` of the designs run), so that a
 summary says which design decided even read apart from its run's config.
 """
@@ -18,12 +19,16 @@ from report_wording import Disclosure, answer_design, shareable_summary
 
 logger = logging.getLogger(__name__)
 
-BASELINE = "previous_referrals"
+# Each baseline's test AP, as the summary names it.
+BASELINE_APS = {
+    "previous_referrals": "baseline_average_precision",
+    "best_single_feature": "best_feature_average_precision",
+}
 
 
 def summarise(metrics: pd.DataFrame, details: pd.DataFrame, deciding_design: str) -> pd.DataFrame:
     """One row per outcome x design with the selected model, its bootstrap
-    interval and verdict, the baseline's AP and the interval of the model's AP
+    interval and verdict, each baseline's AP and the interval of the model's AP
     less it, and whether it is the ``deciding_design``."""
     selected = metrics.loc[metrics["selected"]].drop(columns="selected")
     selected = selected.merge(
@@ -37,19 +42,25 @@ def summarise(metrics: pd.DataFrame, details: pd.DataFrame, deciding_design: str
                 "verdict",
                 "ap_minus_baseline_lower",
                 "ap_minus_baseline_upper",
+                "ap_minus_best_feature_lower",
+                "ap_minus_best_feature_upper",
             ]
         ],
         on=["outcome", "design", "model"],
         how="left",
         validate="one_to_one",
     )
-    baseline = metrics.loc[metrics["model"] == BASELINE, ["outcome", "design", "average_precision"]]
-    summary = selected.merge(
-        baseline.rename(columns={"average_precision": "baseline_average_precision"}),
-        on=["outcome", "design"],
-        how="left",
-        validate="one_to_one",
-    )
+    summary = selected
+    for model, column in BASELINE_APS.items():
+        baseline = metrics.loc[
+            metrics["model"] == model, ["outcome", "design", "average_precision"]
+        ]
+        summary = summary.merge(
+            baseline.rename(columns={"average_precision": column}),
+            on=["outcome", "design"],
+            how="left",
+            validate="one_to_one",
+        )
     summary["decides"] = summary["design"] == deciding_design
     return summary.sort_values(["outcome", "design"], kind="stable").reset_index(drop=True)
 

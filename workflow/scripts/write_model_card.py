@@ -189,6 +189,10 @@ def results_table(
                 "AP less baseline (95%)": baseline_difference(
                     row.ap_minus_baseline_lower, row.ap_minus_baseline_upper
                 ),
+                "best single feature AP": row.best_feature_average_precision,
+                "AP less best feature (95%)": baseline_difference(
+                    row.ap_minus_best_feature_lower, row.ap_minus_best_feature_upper
+                ),
                 "base rate": shown_base_rate(row.base_rate, row.n_test, disclosure),
                 "CV-to-test gap": row.cv_ap_lower_bound - row.average_precision,
                 "verdict": row.verdict if honest else f"{row.verdict} (optimistic)",
@@ -329,7 +333,8 @@ def model_card(
         "held-out test cases. A design meets the bar when the whole 95% bootstrap interval "
         "is at or above it, does not meet it when the whole interval is below it, and "
         "otherwise we cannot tell. AP depends on the base rate; the baseline ranks cases by "
-        f"their number of previous referrals. {INTERVAL_NOTE} {GAP_NOTE} The random designs "
+        "their number of previous referrals, the best single feature by the one feature "
+        f"that did best on the training rows. {INTERVAL_NOTE} {GAP_NOTE} The random designs "
         "may learn from the future: their verdicts are marked optimistic.",
         "",
         f"**Answer:** {honest_answer(summary, success_threshold, answer, disclosure)}",
