@@ -88,4 +88,8 @@ def test_the_csv_copy_hides_what_the_report_hides():
     assert shared["recall"].tolist() == ["suppressed", "0.4694", "suppressed"]
     assert shared["base_rate"].tolist() == ["0.0572", "0.1043", "suppressed"]
     assert shared["n_test"].tolist() == [402, 470, "<10"]
+    assert shared["estimate"].tolist() == ["honest: future cases"] * 3
+    assert list(shared.columns[:4]) == ["outcome", "design", "estimate", "model"]
+    random = shareable_summary(summary.assign(design="random_text"), Disclosure(min_count=10))
+    assert set(random["estimate"]) == {"optimistic: may learn from the future"}
     assert shared["average_precision"].tolist() == summary["average_precision"].tolist()

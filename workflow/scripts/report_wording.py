@@ -368,8 +368,10 @@ def shareable_summary(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataF
     """The summary (or the cross-LA summary) as its CSV copy shows it: Snakemake's
     report shows that copy and the cross-LA one goes beyond the LA, so the
     test cases, base rate, precision and recall are shown as the report shows
-    them (``shown_count``, ``shown_base_rate``, ``decision_rule_hidden``), and
-    figures to four decimals. The Parquet files keep every figure."""
+    them (``shown_count``, ``shown_base_rate``, ``decision_rule_hidden``),
+    figures to four decimals, and an ``estimate`` column marks the random
+    designs' rows optimistic, as the report does. The Parquet files keep every
+    figure."""
     hidden = decision_rule_hidden(summary, disclosure)
     shared = summary.copy()
     for column in ("precision", "recall"):
@@ -383,6 +385,12 @@ def shareable_summary(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataF
     ]
     shared["base_rate"] = [rate if rate == SUPPRESSED else f"{rate:.4f}" for rate in base_rates]
     shared["n_test"] = [shown_count(n, disclosure) for n in summary["n_test"]]
+    # Read apart from the report, a random design's verdict must not pass for an answer.
+    shared.insert(
+        shared.columns.get_loc("design") + 1,
+        "estimate",
+        np.where(is_time_ordered(summary["design"]), "honest: future cases", OPTIMISTIC),
+    )
     return shared
 
 
