@@ -28,6 +28,7 @@ from render_report import (
     split_picture,
     split_table,
     table_html,
+    terms_section,
     threshold_table,
     verdict_table,
 )
@@ -996,3 +997,9 @@ def test_codes_hidden_together_never_sum_to_a_small_count():
     ]
     # one hidden part alone is always joined by the next smallest
     assert shown_parts(pd.Series([820, 363, 220, 5]), DISCLOSURE) == [820, 363, "suppressed", "<10"]
+
+
+def test_the_report_explains_its_terms_in_plain_english():
+    section = terms_section()
+    for term in ("average precision (AP)", "ROC AUC", "F0.1", "log-odds", "topic, coherence"):
+        assert f"<b>{term}" in section

@@ -1303,6 +1303,42 @@ def headline_section(
     return "\n".join(parts)
 
 
+# The report's technical terms, in plain English, for readers who are not
+# statisticians (a head of service deciding whether to use a model).
+TERMS = {
+    "base rate": "the share of cases with the outcome; ranking at random scores it as AP",
+    "precision": "of the cases a rule flags, the share that had the outcome",
+    "recall": "of the cases that had the outcome, the share a rule flags",
+    "average precision (AP)": (
+        "precision averaged over every recall level as the score threshold falls: how well "
+        "the scores put the cases with the outcome first (1 is perfect)"
+    ),
+    "ROC AUC": (
+        "the chance that a random case with the outcome scores above a random case "
+        "without it (0.5 is chance, 1 perfect); it flatters rare outcomes, so AP decides"
+    ),
+    "F0.1": "a mix of precision and recall that weighs precision far more",
+    "cross-validation (CV)": (
+        "scoring a candidate model on parts of the training cases held out in turn, to "
+        "choose among candidates without touching the test cases"
+    ),
+    "log-odds": "the scale on which the models add up their evidence before a score",
+    "topic, coherence": (
+        "a topic is a group of words that appear together in case notes; coherence "
+        "measures how well a topic's words go together, and chooses the number of topics"
+    ),
+}
+
+
+def terms_section() -> str:
+    """The report's technical terms in plain English (``TERMS``)."""
+    items = "".join(
+        f"<li><b>{html.escape(term)}</b>: {html.escape(meaning)}.</li>"
+        for term, meaning in TERMS.items()
+    )
+    return f"<h2>Terms used</h2><ul>{items}</ul>"
+
+
 def outcome_definitions(outcomes: dict, text: bool) -> str:
     """Each outcome in plain English, with its prediction point and, if the
     designs with text run, its text window."""
@@ -1596,6 +1632,7 @@ def render(
         ),
         outcome_definitions(outcomes, text),
         f'<h2>What this report hides</h2><p class="note">{disclosure.note()}</p>',
+        terms_section(),
         data_qa_section(artefacts.ingest_qa, disclosure),
         cohorts_and_splits_section(artefacts, outcomes, max_age_years, figure_dir, disclosure),
         leakage_section(artefacts.audits, disclosure),
