@@ -643,7 +643,9 @@ def learning_curve_section(outcome: str, curves: pd.DataFrame, figure_dir: Path)
         "the curve is too noisy to tell. The subsets of one repeat are nested, so the points "
         "are not independent and the interval is if anything too narrow.</p>"
         + table_html(learning_curve_table(curves))
-        + f'<figure><img src="{uri}" width="560" alt="learning curves">'
+        + f'<figure><img src="{uri}" width="560" alt="learning curves of '
+        f"{html.escape(outcome)}: test average precision against training cases, per "
+        'design">'
         "<figcaption>Test average precision against the number of training cases."
         "</figcaption></figure>"
     )
@@ -680,7 +682,8 @@ def ale_section(effects: pd.DataFrame, label: str, name: str, figure_dir: Path) 
         "not a calibrated risk: see the calibration figures). Points mark quantiles "
         "of the feature, from its 5th to its 95th percentile (cases beyond them count with "
         "the outermost interval). The effects describe the model, not causes.</p>"
-        f'<figure><img src="{uri}" alt="accumulated local effects">'
+        f'<figure><img src="{uri}" alt="accumulated local effects of the top features, '
+        f'{html.escape(label)}">'
         "<figcaption>Accumulated local effects of the most important features."
         "</figcaption></figure>"
     )
@@ -737,7 +740,7 @@ def group_calibration_section(
             figure_dir / f"group_calibration_{name}.png",
         )
         figure = (
-            f'<figure><img src="{uri}" alt="calibration by group">'
+            f'<figure><img src="{uri}" alt="calibration by group, {html.escape(label)}">'
             "<figcaption>Mean predicted score against observed rate, per group whose "
             "figures may be shown.</figcaption></figure>"
         )
@@ -1384,7 +1387,8 @@ def cohorts_and_splits_section(
         )
         parts.append(
             f"<h3>Folds: {html.escape(title)}</h3>"
-            f'<figure><img src="{uri}" width="560" alt="fold date ranges">'
+            f'<figure><img src="{uri}" width="560" alt="date ranges of every fold, '
+            f'{html.escape(title)}">'
             "<figcaption>When each fold's cases reach their prediction point. The outer fold "
             "holds the held-out test set; inner folds tune the models on training cases only."
             "</figcaption></figure>"
@@ -1472,7 +1476,8 @@ def models_section(
             figure_dir / f"pr_{outcome}_{design}.png",
         )
         figures.append(
-            f'<figure><img src="{uri}" width="440" alt="precision-recall curves">'
+            f'<figure><img src="{uri}" width="440" alt="precision-recall points of every '
+            f'model, {html.escape(outcome)}, {html.escape(label)}">'
             f"<figcaption>{html.escape(label)}: one point per score threshold that flags, "
             f"misses and separates from the others none or at least {disclosure.min_count} "
             "cases with and without the outcome; the curve between the points is not "
@@ -1528,7 +1533,8 @@ def selected_model_section(
         figure_dir / f"calibration_{name}.png",
     )
     parts.append(
-        f'<figure><img src="{uri}" width="440" alt="calibration curves">'
+        f'<figure><img src="{uri}" width="440" alt="calibration of every model, '
+        f'{html.escape(outcome)}, {html.escape(DESIGN_LABELS[answer])}">'
         "<figcaption>Calibration on the test cases: a well-calibrated model's points lie "
         "on the diagonal (balanced class weights push scores above observed rates). Bins are "
         "merged between the score thresholds whose precision and recall the threshold "
@@ -1541,7 +1547,9 @@ def selected_model_section(
         f"<h3>What drives the scores: {html.escape(label)}</h3>"
         '<p class="note">How much the test AP falls when one feature is shuffled '
         "(permutation importance, 5 repeats), and the feature's mean absolute "
-        "contribution to individual scores (log-odds).</p>"
+        "contribution to individual scores (log-odds). A feature named topic_NN is the share "
+        "of a case's notes in that topic of the time split, whose top words are in the "
+        "topics table below. Importances describe the model, not causes.</p>"
     )
     parts.append(table_html(importance_table(explained.loc[explained["model"] == chosen])))
     parts.append(
@@ -1594,9 +1602,12 @@ def topics_section(outcome: str, topics: dict[tuple[str, str], tuple]) -> str:
 LIMITS = (
     "<h2>Limits</h2><ul>"
     "<li>Average precision depends on the base rate: compare each model with the base "
-    "rate and the baseline, not only with the bar.</li>"
+    "rate and the two baselines, not only with the bar.</li>"
     "<li>The time-ordered design is the honest estimate of how a model would do on "
     "future cases; the random design may learn from the future.</li>"
+    "<li>The verdict's interval covers which cases fell in the test set, with the fitted "
+    "model held fixed; it does not cover changes in practice or recording after the "
+    "extract, nor a different choice of model on other training cases.</li>"
     "<li>A model that meets the bar is not thereby fair or safe to use: fairness by "
     "group and calibration must be checked before any use in practice.</li></ul>"
 )
