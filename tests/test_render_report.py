@@ -577,7 +577,7 @@ def test_without_text_the_structured_design_answers_and_the_report_says_why():
     assert "four study designs" in with_text and "switched off" not in with_text
     # the answer names each outcome in plain English, not only by its config key
     assert (
-        "<b>escalation</b> (Two weeks after referral: a plan or care within 3 months.): No,"
+        "<b>escalation</b> (Two weeks after referral: a plan or care within 3 months): No,"
         in with_text
     )
 

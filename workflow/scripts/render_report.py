@@ -1236,6 +1236,12 @@ class RunArtefacts:
     refits: pd.DataFrame | None
 
 
+def described(descriptions: dict[str, str], outcome: str) -> str:
+    """An outcome's plain-English description, to stand in brackets after its
+    name (without its closing full stop)."""
+    return descriptions.get(outcome, "see Outcomes below").strip().rstrip(".")
+
+
 def headline_section(
     summary: pd.DataFrame,
     feature_sets: list[str],
@@ -1280,7 +1286,7 @@ def headline_section(
         '<ul class="answer">',
         *(
             f"<li><b>{html.escape(outcome)}</b> "
-            f"({html.escape(descriptions.get(outcome, 'see Outcomes below').strip())}): "
+            f"({html.escape(described(descriptions, outcome))}): "
             f"{html.escape(honest_answer(rows, success_threshold, answer, disclosure))}</li>"
             for outcome, rows in summary.groupby("outcome", sort=False)
         ),
