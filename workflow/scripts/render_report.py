@@ -123,6 +123,15 @@ def table_html(frame: pd.DataFrame, row_classes: list[str] | None = None) -> str
     return f'<div class="scroll"><table><tr>{header}</tr>{"".join(rows)}</table></div>'
 
 
+def baseline_differences(summary: pd.DataFrame, prefix: str) -> list[str]:
+    """Each row's interval of its AP less a baseline's (the summary's
+    ``{prefix}_lower`` and ``_upper``), as the tables show it."""
+    return [
+        baseline_difference(low, high)
+        for low, high in zip(summary[f"{prefix}_lower"], summary[f"{prefix}_upper"], strict=True)
+    ]
+
+
 def verdict_table(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """The headline table: one row per outcome and design; the estimate column
     marks the random designs optimistic. A test set's cases and base rate are
@@ -140,23 +149,9 @@ def verdict_table(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame
                 for low, high in zip(summary["ap_ci_lower"], summary["ap_ci_upper"], strict=True)
             ],
             "baseline AP": summary["baseline_average_precision"],
-            "AP less baseline (95%)": [
-                baseline_difference(low, high)
-                for low, high in zip(
-                    summary["ap_minus_baseline_lower"],
-                    summary["ap_minus_baseline_upper"],
-                    strict=True,
-                )
-            ],
+            "AP less baseline (95%)": baseline_differences(summary, "ap_minus_baseline"),
             "best single feature AP": summary["best_feature_average_precision"],
-            "AP less best feature (95%)": [
-                baseline_difference(low, high)
-                for low, high in zip(
-                    summary["ap_minus_best_feature_lower"],
-                    summary["ap_minus_best_feature_upper"],
-                    strict=True,
-                )
-            ],
+            "AP less best feature (95%)": baseline_differences(summary, "ap_minus_best_feature"),
             "base rate": [
                 shown_base_rate(rate, n, disclosure)
                 for rate, n in zip(summary["base_rate"], summary["n_test"], strict=True)
