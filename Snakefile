@@ -18,6 +18,7 @@ wildcard_constraints:
     outcome="|".join(OUTCOMES),
     timing="|".join(TIMINGS),
     features="|".join(FEATURE_SETS),
+    audited="|".join(AUDITED),
     shard=r"\d+",
 
 
@@ -27,6 +28,7 @@ include: "workflow/rules/cohort.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/splits.smk"
 include: "workflow/rules/topics.smk"
+include: "workflow/rules/audit.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"

@@ -874,3 +874,35 @@ def test_topic_shares_are_audited_on_the_outer_training_rows_only():
     )
     flagged = audit.loc[audit["flagged"], "subject"].unique().tolist()
     assert flagged == ["topic_01 (time split)"]
+
+
+def test_structured_features_are_audited_on_the_outer_training_rows_only():
+    # A feature equal to the label on the 40 test rows only, noise on the 100
+    # training rows: flagged on every row, not on the rows the audit scores.
+    rng = np.random.default_rng(1)
+    ids = [f"r{i:03d}" for i in range(140)]
+    labels = np.r_[np.tile([1, 0, 0, 0], 25), np.tile([1, 0], 20)]
+    cohort = pd.DataFrame({"referral_id": ids, "label": labels})
+    splits = pd.DataFrame({"referral_id": ids, "fold": -1, "role": ["train"] * 100 + ["test"] * 40})
+    structured = pd.DataFrame(
+        {
+            "referral_id": ids,
+            "feature_time": pd.Timestamp("2020-01-01"),
+            "closure_code": np.r_[rng.random(100), labels[100:] * 1.0],
+        }
+    )
+    settings = {
+        "max_single_feature_auc": 0.9,
+        "max_single_feature_precision": 0.9,
+        "min_cases_for_precision": 20,
+        "stop_on_implausible_feature": False,
+    }
+    on_test_rows = bsf.single_feature_audit(
+        cohort.iloc[100:], {"features": structured.iloc[100:]}, settings
+    )
+    assert on_test_rows["flagged"].any()
+    rows, features = audit_features.training_rows(cohort, structured, splits, "random")
+    assert list(features.columns) == ["referral_id", "feature_time", "closure_code (random split)"]
+    audit = bsf.single_feature_audit(rows, {"features": features}, settings)
+    assert set(audit["subject"]) == {"closure_code (random split)"}
+    assert not audit["flagged"].any()

@@ -246,7 +246,7 @@ def test_changing_the_topic_grid_reruns_topics_and_after_not_ingestion(tiny_run)
     configfile = changed_config(tiny_run, "topics.yaml", {"topics": {"num_topics": [4, 5]}})
     assert (
         planned_rules(tiny_run, configfile)
-        == {"fit_topics", "audit_topics", "all"} | DOWNSTREAM_OF_TRAINING
+        == {"fit_topics", "audit_features", "all"} | DOWNSTREAM_OF_TRAINING
     )
 
 
@@ -373,13 +373,12 @@ def test_changing_an_audit_threshold_reruns_the_audit_report_and_cards_only(tiny
     jobs = planned_jobs(tiny_run, configfile)
     assert set(jobs) == {
         "audit_features",
-        "audit_topics",
         "render_report",
         "write_model_card",
         "all",
     }
-    assert jobs["audit_features"] == 4  # one per outcome and feature set
-    assert jobs["audit_topics"] == 4  # one per outcome and split
+    # one per outcome, split and audited set (structured, flags, topics)
+    assert jobs["audit_features"] == 12
     # when the audit stops the run, training waits for it (it lists the audits)
     stopping = changed_config(
         tiny_run, "audit_stop.yaml", {"leakage_audit": {"stop_on_implausible_feature": True}}

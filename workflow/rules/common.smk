@@ -216,6 +216,9 @@ TIMINGS = ["random", "time"]
 # designs.text: false runs the structured designs only (no case notes needed).
 TEXT = config["designs"]["text"]
 FEATURE_SETS = ["structured", "text"] if TEXT else ["structured"]
+# What the leakage audit's single-feature checks score: the structured
+# features, and for the text designs the vulnerability flags and topic shares.
+AUDITED = ["structured", "flags", "topics"] if TEXT else ["structured"]
 SHARDS = list(range(config["text"]["shards"]))
 
 
@@ -665,9 +668,11 @@ def people_export(wildcards):
 
 
 def audited_features(wildcards):
-    """The features the single-feature audit of a feature set scores: the
-    structured features, or the vulnerability flags of the text designs."""
-    if wildcards.features == "text":
+    """The features one single-feature audit scores: the structured features,
+    the vulnerability flags, or the split's topic shares."""
+    if wildcards.audited == "topics":
+        return topic_matrix(wildcards)
+    if wildcards.audited == "flags":
         return rules.build_text_features.output.text_flags.format(
             outcome=wildcards.outcome
         )
@@ -677,29 +682,21 @@ def audited_features(wildcards):
 
 
 def audits_before_training(wildcards):
-    """The single-feature audits of a design's features, as inputs training
-    does not read, when the audit stops the run on an implausible feature:
-    training then waits for them, so no model is trained on a flagged feature
-    (and a changed threshold retrains). Otherwise nothing: the audit only
-    warns, and a changed threshold reruns the audits and the report alone.
-    (Marked ancient instead, a rerun audit would hide from Snakemake 9.27 every
-    other change downstream of training.)"""
+    """The single-feature audits of a design's features on its split, as
+    inputs training does not read, when the audit stops the run on an
+    implausible feature: training then waits for them, so no model is trained
+    on a flagged feature (and a changed threshold retrains). Otherwise
+    nothing: the audit only warns, and a changed threshold reruns the audits
+    and the report alone. (Marked ancient instead, a rerun audit would hide
+    from Snakemake 9.27 every other change downstream of training.)"""
     if not config["leakage_audit"]["stop_on_implausible_feature"]:
         return []
-    if wildcards.features == "structured":
-        return rules.audit_features.output.audit.format(
-            outcome=wildcards.outcome, features="structured"
-        )
-    return [
-        *expand(
-            rules.audit_features.output.audit,
-            outcome=wildcards.outcome,
-            features=["structured", "text"],
-        ),
-        rules.audit_topics.output.audit.format(
-            outcome=wildcards.outcome, timing=wildcards.timing
-        ),
-    ]
+    return expand(
+        rules.audit_features.output.audit,
+        outcome=wildcards.outcome,
+        audited=AUDITED if wildcards.features == "text" else ["structured"],
+        timing=wildcards.timing,
+    )
 
 
 def topic_matrix(wildcards):

@@ -69,30 +69,3 @@ rule build_text_features:
         ),
     script:
         "../scripts/build_text_features.py"
-
-
-# The single-feature checks read the leakage_audit settings, so they are a job
-# of their own: a changed threshold reruns this audit and the report, not the
-# features (which check their own times) nor the models. One job per feature
-# set, so that switching the text designs leaves the structured audit alone.
-rule audit_features:
-    input:
-        cohort=rules.build_cohort.output.cohort,
-        features=audited_features,
-        helpers=HELPERS,
-        imports=imported_scripts("audit_features"),
-    output:
-        audit=f"{RESULTS}/features/{{outcome}}/single_feature_audit_{{features}}.parquet",
-    log:
-        f"{LOGS}/audit_features/{{outcome}}_{{features}}.log",
-    benchmark:
-        f"{BENCHMARKS}/audit_features/{{outcome}}_{{features}}.tsv"
-    conda:
-        "../../envs/core.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-    params:
-        leakage_audit=config["leakage_audit"],
-    script:
-        "../scripts/audit_features.py"

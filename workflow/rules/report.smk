@@ -98,12 +98,8 @@ rule render_report:
             *expand(
                 rules.audit_features.output.audit,
                 outcome=OUTCOMES,
-                features=FEATURE_SETS,
-            ),
-            *if_text(
-                expand(
-                    rules.audit_topics.output.audit, outcome=OUTCOMES, timing=TIMINGS
-                )
+                audited=AUDITED,
+                timing=TIMINGS,
             ),
         ],
         deltas=run_deltas(),
@@ -162,20 +158,12 @@ rule write_model_card:
             rules.make_splits.output.splits, outcome="{outcome}", timing=TIMINGS
         ),
         features=rules.build_structured_features.output.structured,
-        audits=[
-            *expand(
-                rules.audit_features.output.audit,
-                outcome="{outcome}",
-                features=FEATURE_SETS,
-            ),
-            *if_text(
-                expand(
-                    rules.audit_topics.output.audit,
-                    outcome="{outcome}",
-                    timing=TIMINGS,
-                )
-            ),
-        ],
+        audits=expand(
+            rules.audit_features.output.audit,
+            outcome="{outcome}",
+            audited=AUDITED,
+            timing=TIMINGS,
+        ),
         fairness=expand(
             rules.assess_fairness.output.groups,
             outcome="{outcome}",

@@ -49,29 +49,3 @@ rule fit_tfidf:
         min_families=config["topics"]["min_families"],
     script:
         "../scripts/fit_tfidf.py"
-
-
-# The topic shares' single-feature audit, on each split's outer training rows
-# (the rows its outer topic model was fitted on), beside the feature audits.
-rule audit_topics:
-    input:
-        cohort=rules.build_cohort.output.cohort,
-        splits=rules.make_splits.output.splits,
-        features=topic_matrix,
-        helpers=HELPERS,
-        imports=imported_scripts("audit_features"),
-    output:
-        audit=f"{RESULTS}/features/{{outcome}}/single_feature_audit_topics_{{timing}}.parquet",
-    log:
-        f"{LOGS}/audit_topics/{{outcome}}_{{timing}}.log",
-    benchmark:
-        f"{BENCHMARKS}/audit_topics/{{outcome}}_{{timing}}.tsv"
-    conda:
-        "../../envs/core.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-    params:
-        leakage_audit=config["leakage_audit"],
-    script:
-        "../scripts/audit_features.py"

@@ -1,19 +1,22 @@
-"""The leakage audit's single-feature checks of one outcome's feature set.
+"""The leakage audit's single-feature checks of one outcome's feature set on
+one split.
 
-Scores every structured feature, or every vulnerability flag of the text
-designs, alone against the label (``build_structured_features.single_feature_audit``:
-ROC AUC and extreme-group precision) and writes the findings for the report.
-Topic shares (and TF-IDF weights) are scored too, per split timing, on the
-outer training rows only (``training_rows``): they come from a topic model
-fitted on those rows, and scoring them on the test rows would let the test
-labels steer what the analyst does next.
+Scores every structured feature, every vulnerability flag or every topic share
+(and TF-IDF weight) of the text designs alone against the label
+(``build_structured_features.single_feature_audit``: ROC AUC and
+extreme-group precision) and writes the findings for the report. The checks
+score the split's outer training rows only (``training_rows``): scored on the
+test rows, a finding would let the test labels steer what the analyst does
+next (leave a feature out, rerun), and a feature is a leak the models can
+learn only where they are trained. Topic shares are the outer topic model's,
+fitted on those same rows.
 A flagged feature is warned about or, with
 ``leakage_audit.stop_on_implausible_feature``, stops the run before any
 model is trained on it (training then waits for this job). The checks are a
 job of their own, apart from the features, so that changing a threshold
-reruns this audit, the report and the model cards, never the features or the models; one per
-feature set, so that switching the text designs leaves the structured audit
-alone.
+reruns this audit, the report and the model cards, never the features or the
+models; one per feature set and split, so that switching the text designs
+leaves the structured audit alone.
 """
 
 import pandas as pd
@@ -23,32 +26,38 @@ from common import OUTER_FOLD, read_parquet, write_parquet
 
 
 def training_rows(
-    cohort: pd.DataFrame, shares: pd.DataFrame, splits: pd.DataFrame, timing: str
+    cohort: pd.DataFrame, features: pd.DataFrame, splits: pd.DataFrame, timing: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The cohort's outer training rows of a split and their topic shares (the
-    outer topic model's, ``fold == OUTER_FOLD``), each column named with the
-    split's ``timing``: a topic number means a different topic in each split."""
-    train = splits.loc[(splits["fold"] == OUTER_FOLD) & (splits["role"] == "train"), "referral_id"]
-    outer = shares.loc[shares["fold"] == OUTER_FOLD].drop(columns="fold")
-    outer = outer.loc[outer["referral_id"].isin(set(train))]
-    named = outer.rename(
-        columns={c: f"{c} ({timing} split)" for c in outer.columns if c != "referral_id"}
+    """The cohort's outer training rows of a split and their features (for
+    topic shares, the outer topic model's, ``fold == OUTER_FOLD``), each
+    feature named with the split's ``timing``: the report shows every split's
+    findings together, and a topic number means a different topic in each
+    split."""
+    train = set(
+        splits.loc[(splits["fold"] == OUTER_FOLD) & (splits["role"] == "train"), "referral_id"]
     )
-    return cohort.loc[cohort["referral_id"].isin(set(train))], named
+    if "fold" in features.columns:
+        features = features.loc[features["fold"] == OUTER_FOLD].drop(columns="fold")
+    features = features.loc[features["referral_id"].isin(train)]
+    named = features.rename(
+        columns={
+            c: f"{c} ({timing} split)"
+            for c in features.columns
+            if c not in ("referral_id", "feature_time")
+        }
+    )
+    return cohort.loc[cohort["referral_id"].isin(train)], named
 
 
 def main(snakemake) -> None:
-    """Audit the rule's features with the ``leakage_audit`` settings: topic
-    shares on their split's outer training rows, other features on every row."""
-    cohort = read_parquet(snakemake.input.cohort, "cohort")
-    features = pd.read_parquet(snakemake.input.features)
-    if hasattr(snakemake.input, "splits"):
-        cohort, features = training_rows(
-            cohort,
-            features,
-            read_parquet(snakemake.input.splits, "splits"),
-            snakemake.wildcards.timing,
-        )
+    """Audit the rule's features on its split's outer training rows with the
+    ``leakage_audit`` settings."""
+    cohort, features = training_rows(
+        read_parquet(snakemake.input.cohort, "cohort"),
+        pd.read_parquet(snakemake.input.features),
+        read_parquet(snakemake.input.splits, "splits"),
+        snakemake.wildcards.timing,
+    )
     audit = single_feature_audit(cohort, {"features": features}, snakemake.params.leakage_audit)
     write_parquet(audit, snakemake.output.audit, "leakage_audit")
 

@@ -1418,8 +1418,10 @@ def leakage_section(audits: dict[str, pd.DataFrame], disclosure: Disclosure) -> 
         "share of cases with the outcome among its cases with the highest (or lowest) values, "
         "ties included and at least <code>leakage_audit.min_cases_for_precision</code> of "
         "them, which sees a rare marker set only on cases with the outcome that the AUC "
-        "misses. Shown: the checks, any flagged feature, and the strongest features by each "
-        "measure.</p>",
+        "misses. Each feature is scored on each split's training rows only, and named with "
+        "its split: scored on the test cases, a finding would let their outcomes steer what "
+        "is done next. Shown: the checks, any flagged feature, and the strongest features by "
+        "each measure.</p>",
     ]
     for outcome, audit in sorted(audits.items()):
         parts.append(f"<h3>{html.escape(outcome)}</h3>")
