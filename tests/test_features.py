@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import ESCALATION, NFA, dates
 
-import audit_features
+import audit_features as af
 import build_cohort as bc
 from common import InputError, SafetyCheckError
 
@@ -193,13 +193,13 @@ def test_leakage_audit_flags_a_planted_single_feature_leak(tables):
     labels = cohort.set_index("referral_id")["label"]
     # a planted leak: the label itself, recorded as if it were history
     structured["planted_outcome_record"] = structured["referral_id"].map(labels).astype(float)
-    audit = bsf.leakage_audit(cohort, {"structured": structured}, 0.9, 0.9, 20)
-    auc = audit.loc[audit["check"] == bsf.AUC_CHECK].set_index("subject")
+    audit = af.leakage_audit(cohort, {"structured": structured}, 0.9, 0.9, 20)
+    auc = audit.loc[audit["check"] == af.AUC_CHECK].set_index("subject")
     assert auc.loc["planted_outcome_record", "flagged"]
     assert auc.loc["planted_outcome_record", "value"] == 1.0
     assert "age_years" in auc.index
     # one row per feature and single-feature check
-    precision = audit.loc[audit["check"] == bsf.PRECISION_CHECK, "subject"]
+    precision = audit.loc[audit["check"] == af.PRECISION_CHECK, "subject"]
     assert precision.tolist() == auc.index.tolist()
 
 
@@ -238,10 +238,10 @@ def test_the_audit_stops_on_an_implausible_feature_when_asked(tables):
     structured = bsf.structured_features(cohort, tables)
     labels = cohort.set_index("referral_id")["label"]
     structured["planted_outcome_record"] = structured["referral_id"].map(labels).astype(float)
-    audit = bsf.single_feature_audit(cohort, {"structured": structured}, AUDIT_SETTINGS)
-    assert audit_rows(audit, bsf.AUC_CHECK).loc["planted_outcome_record", "flagged"]
+    audit = af.single_feature_audit(cohort, {"structured": structured}, AUDIT_SETTINGS)
+    assert audit_rows(audit, af.AUC_CHECK).loc["planted_outcome_record", "flagged"]
     with pytest.raises(InputError, match="planted_outcome_record"):
-        bsf.single_feature_audit(
+        af.single_feature_audit(
             cohort,
             {"structured": structured},
             {**AUDIT_SETTINGS, "stop_on_implausible_feature": True},
@@ -250,9 +250,9 @@ def test_the_audit_stops_on_an_implausible_feature_when_asked(tables):
 
 def test_single_feature_auc_is_direction_free_and_ranks_missing_lowest():
     labels = pd.Series([0, 0, 1, 1])
-    assert bsf.single_feature_auc(pd.Series([4.0, 3.0, 2.0, 1.0]), labels) == 1.0
-    assert bsf.single_feature_auc(pd.Series([float("nan"), float("nan"), 1.0, 1.0]), labels) == 1.0
-    assert bsf.single_feature_auc(pd.Series([1.0, 1.0, 1.0, 1.0]), labels) == 0.5
+    assert af.single_feature_auc(pd.Series([4.0, 3.0, 2.0, 1.0]), labels) == 1.0
+    assert af.single_feature_auc(pd.Series([float("nan"), float("nan"), 1.0, 1.0]), labels) == 1.0
+    assert af.single_feature_auc(pd.Series([1.0, 1.0, 1.0, 1.0]), labels) == 0.5
 
 
 def rare_marker_cohort() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -278,9 +278,9 @@ def audit_rows(audit: pd.DataFrame, check: str) -> pd.DataFrame:
 
 def test_a_rare_marker_escapes_the_auc_but_not_the_extreme_group_precision():
     cohort, features = rare_marker_cohort()
-    audit = bsf.leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20)
-    auc = audit_rows(audit, bsf.AUC_CHECK)
-    precision = audit_rows(audit, bsf.PRECISION_CHECK)
+    audit = af.leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20)
+    auc = audit_rows(audit, af.AUC_CHECK)
+    precision = audit_rows(audit, af.PRECISION_CHECK)
     assert auc.loc["rare_marker", "value"] == pytest.approx(0.65)
     assert not auc.loc["rare_marker", "flagged"]
     assert precision.loc["rare_marker", "value"] == 1.0
@@ -299,28 +299,28 @@ def test_a_rare_marker_escapes_the_auc_but_not_the_extreme_group_precision():
     assert 0.7 < auc.loc["genuine_score", "value"] < 0.9
     assert 0.1 < precision.loc["genuine_score", "value"] < 0.9
     assert not precision.loc["genuine_score", "flagged"]
-    assert bsf.OUTCOME_RECORD_ADVICE not in precision.loc["genuine_score", "detail"]
+    assert af.OUTCOME_RECORD_ADVICE not in precision.loc["genuine_score", "detail"]
 
 
 def test_an_extreme_group_needs_the_minimum_number_of_cases():
     labels = pd.Series(np.r_[np.ones(100), np.zeros(900)])
     marker = pd.Series(np.r_[np.ones(5), np.zeros(995)])  # 5 cases, all positive
-    group = bsf.extreme_group_precision(marker, labels, 20)
+    group = af.extreme_group_precision(marker, labels, 20)
     # fewer than 20 flagged cases: the high group is every case, at the base rate
     assert (group.cases, group.share) == (1000, 0.1)
-    assert bsf.extreme_group_precision(marker, labels, 5).share == 1.0
-    assert bsf.extreme_group_precision(marker, labels, 2000).cases == 1000
+    assert af.extreme_group_precision(marker, labels, 5).share == 1.0
+    assert af.extreme_group_precision(marker, labels, 2000).cases == 1000
 
 
 def test_an_extreme_group_keeps_ties_and_looks_both_ways():
     # 15 cases at 3 (all positive), 10 tied at 2 (5 positive), 975 at 0
     values = pd.Series(np.r_[np.full(15, 3.0), np.full(10, 2.0), np.zeros(975)])
     labels = pd.Series(np.r_[np.ones(15), np.ones(5), np.zeros(980)])
-    group = bsf.extreme_group_precision(values, labels, 20)
+    group = af.extreme_group_precision(values, labels, 20)
     assert (group.cases, group.positives, group.share) == (25, 20, 0.8)
     assert (group.direction, group.cut) == ("highest", 2.0)
     # the same feature reversed: its lowest values tell the outcome
-    low = bsf.extreme_group_precision(-values, labels, 20)
+    low = af.extreme_group_precision(-values, labels, 20)
     assert (low.cases, low.share, low.direction, low.cut) == (25, 0.8, "lowest", -2.0)
 
 
@@ -328,28 +328,28 @@ def test_missing_values_rank_lowest_in_the_extreme_group():
     labels = pd.Series(np.r_[np.ones(100), np.zeros(900)])
     # a marker recorded as a missing value on 25 positives
     values = pd.Series(np.r_[np.full(25, np.nan), np.arange(975.0) % 7])
-    group = bsf.extreme_group_precision(values, labels, 20)
+    group = af.extreme_group_precision(values, labels, 20)
     assert (group.cases, group.share, group.direction) == (25, 1.0, "lowest")
     assert np.isneginf(group.cut)
-    assert bsf.describe_extreme_group(group).startswith("25 of the 25 cases with it missing")
+    assert af.describe_extreme_group(group).startswith("25 of the 25 cases with it missing")
     # 10 missing: the group goes on to the lowest values, ties included
     few = pd.Series(np.r_[np.full(10, np.nan), np.arange(990.0) % 7])
-    group = bsf.extreme_group_precision(few, labels, 20)
+    group = af.extreme_group_precision(few, labels, 20)
     assert (group.direction, group.cut) == ("lowest", 0.0)
     assert group.cases == 10 + len(range(0, 990, 7))
-    assert "(0 or less, or missing)" in bsf.describe_extreme_group(group)
+    assert "(0 or less, or missing)" in af.describe_extreme_group(group)
     # "or missing" only when some value is
-    complete = bsf.extreme_group_precision(pd.Series(np.arange(1000.0) % 7), labels, 20)
+    complete = af.extreme_group_precision(pd.Series(np.arange(1000.0) % 7), labels, 20)
     assert complete.missing == 0
-    lowest = bsf.ExtremeGroup(0.2, 20, 4, "lowest", 0.0, 0)
-    assert "(0 or less) have" in bsf.describe_extreme_group(lowest)
+    lowest = af.ExtremeGroup(0.2, 20, 4, "lowest", 0.0, 0)
+    assert "(0 or less) have" in af.describe_extreme_group(lowest)
 
 
 def test_a_feature_with_too_few_values_is_described_as_every_case():
     labels = pd.Series(np.r_[np.ones(100), np.zeros(900)])
     values = pd.Series(np.r_[np.ones(5), np.full(995, np.nan)])  # 5 values, 20 needed
-    group = bsf.extreme_group_precision(values, labels, 20)
-    described = bsf.describe_extreme_group(group)
+    group = af.extreme_group_precision(values, labels, 20)
+    described = af.describe_extreme_group(group)
     assert described.startswith("every case (too few values to judge): 100 of the 1000 have")
     assert "-inf" not in described
 
@@ -359,8 +359,8 @@ def test_a_group_no_more_positive_than_the_cohort_is_never_flagged():
         {"referral_id": [f"r{i}" for i in range(100)], "label": [1] * 95 + [0] * 5}
     )
     constant = pd.DataFrame({"referral_id": cohort["referral_id"], "constant": 1.0})
-    audit = bsf.leakage_audit(cohort, {"structured": constant}, 0.9, 0.9, 20)
-    row = audit_rows(audit, bsf.PRECISION_CHECK).loc["constant"]
+    audit = af.leakage_audit(cohort, {"structured": constant}, 0.9, 0.9, 20)
+    row = audit_rows(audit, af.PRECISION_CHECK).loc["constant"]
     assert row["value"] == 0.95
     assert not row["flagged"]
 
@@ -368,7 +368,7 @@ def test_a_group_no_more_positive_than_the_cohort_is_never_flagged():
 def test_the_audit_warns_or_stops_on_a_rare_marker(caplog):
     cohort, features = rare_marker_cohort()
     with caplog.at_level(logging.WARNING):
-        audit = bsf.single_feature_audit(cohort, {"structured": features}, AUDIT_SETTINGS)
+        audit = af.single_feature_audit(cohort, {"structured": features}, AUDIT_SETTINGS)
     assert audit.loc[audit["flagged"], "subject"].tolist() == ["rare_marker"]
     # which extreme, its cut and size, and no advice to stop stopping
     group = "rare_marker (1.000: 30 of the 30 cases with its highest values (1 or more) have"
@@ -376,7 +376,7 @@ def test_the_audit_warns_or_stops_on_a_rare_marker(caplog):
     assert "genuine_score" not in caplog.text
     assert "stop_on_implausible_feature" not in caplog.text
     with pytest.raises(InputError) as stopped:
-        bsf.single_feature_audit(
+        af.single_feature_audit(
             cohort,
             {"structured": features},
             {**AUDIT_SETTINGS, "stop_on_implausible_feature": True},
@@ -388,7 +388,7 @@ def test_the_audit_warns_or_stops_on_a_rare_marker(caplog):
     assert "raise leakage_audit.min_cases_for_precision above the group's size" in message
     assert "set leakage_audit.stop_on_implausible_feature: false" in message
     relaxed = {**AUDIT_SETTINGS, "max_single_feature_precision": 1.0, "min_cases_for_precision": 31}
-    audit = bsf.single_feature_audit(
+    audit = af.single_feature_audit(
         cohort, {"structured": features}, relaxed | {"stop_on_implausible_feature": True}
     )
     assert not audit["flagged"].any()
@@ -858,7 +858,7 @@ def test_topic_shares_are_audited_on_the_outer_training_rows_only():
         }
     )
     inner = outer.assign(fold=0, topic_00=labels * 1.0)
-    rows, topics = audit_features.training_rows(cohort, pd.concat([outer, inner]), splits, "time")
+    rows, topics = af.training_rows(cohort, pd.concat([outer, inner]), splits, "time")
     assert rows["referral_id"].tolist() == ids[:100]
     assert list(topics.columns) == ["referral_id", "topic_00 (time split)", "topic_01 (time split)"]
     settings = {
@@ -868,8 +868,8 @@ def test_topic_shares_are_audited_on_the_outer_training_rows_only():
         "stop_on_implausible_feature": True,
     }
     with pytest.raises(InputError, match=r"topic_01 \(time split\) \(1.000\)"):
-        bsf.single_feature_audit(rows, {"topics": topics}, settings)
-    audit = bsf.single_feature_audit(
+        af.single_feature_audit(rows, {"topics": topics}, settings)
+    audit = af.single_feature_audit(
         rows, {"topics": topics}, settings | {"stop_on_implausible_feature": False}
     )
     flagged = audit.loc[audit["flagged"], "subject"].unique().tolist()
@@ -897,12 +897,12 @@ def test_structured_features_are_audited_on_the_outer_training_rows_only():
         "min_cases_for_precision": 20,
         "stop_on_implausible_feature": False,
     }
-    on_test_rows = bsf.single_feature_audit(
+    on_test_rows = af.single_feature_audit(
         cohort.iloc[100:], {"features": structured.iloc[100:]}, settings
     )
     assert on_test_rows["flagged"].any()
-    rows, features = audit_features.training_rows(cohort, structured, splits, "random")
+    rows, features = af.training_rows(cohort, structured, splits, "random")
     assert list(features.columns) == ["referral_id", "feature_time", "closure_code (random split)"]
-    audit = bsf.single_feature_audit(rows, {"features": features}, settings)
+    audit = af.single_feature_audit(rows, {"features": features}, settings)
     assert set(audit["subject"]) == {"closure_code (random split)"}
     assert not audit["flagged"].any()

@@ -1,6 +1,7 @@
 # The single-feature checks read the leakage_audit settings, so they are a job
 # of their own: a changed threshold reruns this audit and the report, not the
-# features (which check their own times) nor the models. One job per feature
+# features (which check their own times), nor the models unless
+# stop_on_implausible_feature makes training wait for it. One job per feature
 # set and split, on the split's outer training rows only: scored on test rows,
 # a finding would let the test labels steer what the analyst does next.
 rule audit_features:

@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from build_structured_features import AUDIT_COLUMNS, own_referral_end, time_audit
+from build_structured_features import own_referral_end, time_audit
 
-from common import InputError, feature_schema, read_parquet, write_parquet
+from common import AUDIT_COLUMNS, InputError, feature_schema, read_parquet, write_parquet
 
 logger = logging.getLogger(__name__)
 

@@ -258,6 +258,11 @@ SCHEMAS["ingest_qa"] = pa.schema(
 
 SCHEMAS["cross_la_summary"] = pa.schema([pa.field("la", pa.string()), *SCHEMAS["summary"]])
 
+# The columns of a leakage audit table; ``cases`` and ``positives`` are an
+# extreme group's counts (missing for the other checks), so that shared
+# documents can hide a share counted from few children.
+AUDIT_COLUMNS = SCHEMAS["leakage_audit"].names
+
 FAIRNESS_METRICS = (
     "average_precision",
     "false_positive_rate",

@@ -27,13 +27,13 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from build_structured_features import (  # noqa: E402
+from sklearn.metrics import precision_recall_curve  # noqa: E402
+
+from audit_features import (  # noqa: E402
     AUC_CHECK,
     OUTCOME_RECORD_ADVICE,
     PRECISION_CHECK,
 )
-from sklearn.metrics import precision_recall_curve  # noqa: E402
-
 from common import OUTER_FOLD, read_parquet  # noqa: E402
 from evaluate_models import percentile_interval  # noqa: E402
 from explain_selected_model import LEVELLED_OFF_GAIN, more_data_answer  # noqa: E402
