@@ -140,3 +140,17 @@ def test_dropping_rare_family_terms_leaves_the_other_weights_unchanged():
     )
     outer = features.loc[features["fold"] == -1].filter(like="tfidf_").to_numpy()
     np.testing.assert_allclose(outer, weights)
+
+
+def test_the_family_filter_counts_the_fit_rows_families_only():
+    # "kestrel" fills the notes of one training family (f00) and of test
+    # families: counted on the scored rows it would reach two families.
+    docs = documents()
+    docs["tokens"] = [
+        ["kestrel"] * 30 if i in (0, 1) or i >= 30 else tokens
+        for i, tokens in enumerate(docs["tokens"])
+    ]
+    _, terms = tf.fit_tfidf(docs, splits(), shares(), families(), SETTINGS, 2)
+    assert "kestrel" not in set(terms["term"])
+    _, terms = tf.fit_tfidf(docs, splits(), shares(), families(), SETTINGS, 1)
+    assert "kestrel" in set(terms.loc[terms["fold"] == -1, "term"])

@@ -98,6 +98,24 @@ def test_test_rows_text_does_not_change_the_model():
     pd.testing.assert_frame_equal(original.loc[train], altered.loc[train])
 
 
+def test_an_inner_folds_validate_rows_do_not_change_its_model():
+    # Fold 0 fits on r00-r19 and validates on r20-r29: their text must not
+    # reach the fold's model, so its fit rows' shares stay the same. (The
+    # topic count is chosen on the outer training rows, r20-r29 among them:
+    # one count here.)
+    settings = {**SETTINGS, "num_topics": [2]}
+    docs = documents()
+    changed = docs.copy()
+    changed["tokens"] = [
+        ["zebra", "police"] * 6 if 20 <= i < 30 else tokens
+        for i, tokens in enumerate(docs["tokens"])
+    ]
+    original = ft.fit_topics(docs, splits(), families(), settings, seed=1, job=JOB)[0]
+    altered = ft.fit_topics(changed, splits(), families(), settings, seed=1, job=JOB)[0]
+    fit = (original["fold"] == 0) & original["referral_id"].isin([f"r{i:02d}" for i in range(20)])
+    pd.testing.assert_frame_equal(original.loc[fit], altered.loc[fit])
+
+
 def test_words_unseen_in_training_give_missing_shares():
     docs = documents()
     docs.at[35, "tokens"] = ["zebra", "giraffe"]
@@ -159,14 +177,18 @@ def test_outer_shares_are_those_of_a_fresh_fit_on_the_outer_training_rows():
     docs, folds = documents(), splits()
     shares, _, _ = ft.fit_topics(docs, folds, families(), SETTINGS, seed=1, job=JOB)
     outer = shares.loc[shares["fold"] == -1]
-    train = folds.loc[(folds["fold"] == -1) & (folds["role"] == "train"), "referral_id"]
     tokens = docs.set_index("referral_id")["tokens"]
+    train = folds.loc[(folds["fold"] == -1) & (folds["role"] == "train"), "referral_id"]
+    train = ft.by_content(train.tolist(), tokens)
     fit_docs = tokens.loc[train].tolist()
     dictionary = ft.build_dictionary(fit_docs, families().loc[train].tolist(), SETTINGS)
     num_topics = outer.filter(like="topic_").shape[1]
     model = ft.fit_lda(fit_docs, dictionary, num_topics, SETTINGS, seed=1)
-    expected = ft.topic_shares(model, dictionary, tokens.loc[outer["referral_id"]].tolist())
-    np.testing.assert_array_equal(outer.filter(like="topic_").to_numpy(), expected)
+    scored = ft.scoring_order(train, docs["referral_id"].tolist(), tokens)
+    expected = pd.DataFrame(
+        ft.topic_shares(model, dictionary, tokens.loc[scored].tolist()), index=scored
+    ).loc[outer["referral_id"]]
+    np.testing.assert_array_equal(outer.filter(like="topic_").to_numpy(), expected.to_numpy())
 
 
 def test_bigrams_are_learned_on_fit_rows_and_applied_to_scored_rows():
@@ -234,3 +256,32 @@ def test_family_tokens_counts_distinct_families():
     assert ft.family_tokens(docs, ["f1", "f1", "f2", "f3"], 2) == {"a"}
     assert ft.family_tokens(docs, ["f1", "f2", "f3", "f4"], 1) == {"a", "b", "c"}
     assert ft.family_tokens([], [], 1) == set()
+
+
+def test_a_new_pseudonymisation_key_changes_no_topic_share():
+    # Referral ids are keyed hashes: another key renames them, and so reorders
+    # them. Each referral's shares, the grid and the words must stay the same.
+    renamed = {f"r{i:02d}": f"r{(i * 17) % 40:02d}x" for i in range(40)}
+    docs = documents().assign(referral_id=lambda d: d["referral_id"].map(renamed))
+    fams = families().rename(index=renamed)
+    splits_renamed = splits().assign(referral_id=lambda d: d["referral_id"].map(renamed))
+    assert docs["referral_id"].tolist() != sorted(docs["referral_id"])
+    before = ft.fit_topics(documents(), splits(), families(), SETTINGS, seed=1, job=JOB)
+    after = ft.fit_topics(docs, splits_renamed, fams, SETTINGS, seed=1, job=JOB)
+    back = {new: old for old, new in renamed.items()}
+    shares = after[0].assign(referral_id=lambda d: d["referral_id"].map(back))
+    expected = before[0].set_index(["fold", "referral_id"])
+    pd.testing.assert_frame_equal(
+        shares.set_index(["fold", "referral_id"]).loc[expected.index], expected
+    )
+    pd.testing.assert_frame_equal(after[1], before[1])
+    pd.testing.assert_frame_equal(after[2], before[2])
+
+
+def test_identical_documents_get_identical_shares():
+    docs = documents()["tokens"].map(list).tolist()
+    dictionary = ft.build_dictionary(docs, families().tolist(), SETTINGS)
+    model = ft.fit_lda(docs, dictionary, 2, SETTINGS, seed=1)
+    shares = ft.topic_shares(model, dictionary, [docs[0], docs[1], docs[0]])
+    np.testing.assert_array_equal(shares[0], shares[2])
+    assert not np.array_equal(shares[0], shares[1])

@@ -24,8 +24,17 @@ learn: that fold's scored rows get missing topic shares (which the models
 handle as missing values) and the log says so. If the outer training rows
 give no words, the text designs cannot be run: an ``InputError`` says when the
 notes start and what to do.
+
+Nothing depends on the order of the referral ids, which are keyed hashes: a
+model's fit documents are ordered by a hash of their words (``by_content``),
+which sets its dictionary's word numbers, its random start and the sample its
+coherence is scored on; its scored documents follow in the same way, after
+them (``scoring_order``), and each distinct document is inferred once
+(``topic_shares``). Ordered by id, a new pseudonymisation key gave the same LA
+another topic model, and another answer.
 """
 
+import hashlib
 import logging
 from collections import Counter, defaultdict
 
@@ -112,15 +121,42 @@ def fit_lda(
     )
 
 
+def by_content(ids: list[str], tokens: pd.Series) -> list[str]:
+    """``ids`` ordered by a hash of their documents' words (``tokens``, by
+    referral id): a pseudo-random order that, unlike the ids' own, no
+    pseudonymisation key changes. Identical documents tie, and their order
+    changes nothing."""
+    digests = {
+        rid: hashlib.sha256("\x1f".join(tokens.loc[rid]).encode("utf-8")).hexdigest() for rid in ids
+    }
+    return sorted(ids, key=digests.__getitem__)
+
+
+def scoring_order(fit_ids: list[str], score_ids: list[str], tokens: pd.Series) -> list[str]:
+    """The order a model scores its rows in: its fit rows (``fit_ids``, already
+    ``by_content``), then its other scored rows ``by_content``. Inference
+    starts each document from the model's next random draw, so this order sets
+    each row's shares: a fit row's never depend on the text of the rows scored
+    with it, nor on the ids."""
+    fit, scored = set(fit_ids), set(score_ids)
+    return [rid for rid in fit_ids if rid in scored] + by_content(
+        [rid for rid in score_ids if rid not in fit], tokens
+    )
+
+
 def topic_shares(model: LdaModel, dictionary: Dictionary, documents: list[list[str]]) -> np.ndarray:
     """Topic proportions per document (documents without known words get NaN),
-    inferred for all documents in one batch."""
-    bows = [dictionary.doc2bow(doc) for doc in documents]
+    inferred in one batch, each distinct document once, in the order given:
+    identical documents get identical shares, whichever ids they have."""
+    bows = [tuple(dictionary.doc2bow(doc)) for doc in documents]
+    distinct = list(dict.fromkeys(bow for bow in bows if bow))
     shares = np.full((len(documents), model.num_topics), np.nan)
-    known = [row for row, bow in enumerate(bows) if bow]
-    if known:
-        gamma, _ = model.inference([bows[row] for row in known])
-        shares[known] = gamma / gamma.sum(axis=1, keepdims=True)
+    if distinct:
+        gamma, _ = model.inference([list(bow) for bow in distinct])
+        inferred = dict(zip(distinct, gamma / gamma.sum(axis=1, keepdims=True), strict=True))
+        for row, bow in enumerate(bows):
+            if bow:
+                shares[row] = inferred[bow]
     return shares
 
 
@@ -133,7 +169,8 @@ def choose_num_topics(
 
     All candidates' topics are scored in one ``CoherenceModel``, so the word
     co-occurrence statistics are counted once, not once per candidate, on at
-    most ``coherence_documents`` of the training documents (in id order).
+    most ``coherence_documents`` of the training documents (the first in the
+    order given: ``by_content``'s).
     """
     grid = sorted(settings["num_topics"])
     topics, owner, models = [], [], {}
@@ -220,7 +257,10 @@ def fit_topics(
     """
     tokens = documents.set_index("referral_id")["tokens"].map(list)
     n_notes = documents.set_index("referral_id")["n_notes"]
-    folds = fold_rows(splits)
+    folds = {}
+    for fold, (fit_ids, score_ids) in fold_rows(splits).items():
+        fit_ids = by_content(fit_ids, tokens)
+        folds[fold] = (fit_ids, scoring_order(fit_ids, score_ids, tokens))
     outer_fit, outer_score = folds[OUTER_FOLD]
     outer_docs, outer_score_docs = join_bigrams(
         tokens.loc[outer_fit].tolist(), tokens.loc[outer_score].tolist(), settings
