@@ -700,15 +700,16 @@ def test_an_nfa_outcome_never_counts_a_siblings_closure_of_the_same_incident(tab
 
 def test_an_nfa_outcome_counts_a_siblings_same_incident_enquiry_only_by_its_anchor_day(tables):
     # b is referred with sister a on 2016-01-10 (r5); enquiries under r5 start
-    # that day and on 01-13, before a's day-7 point (01-17). The second tells
-    # that the incident was not closed at the front door, as a's own would.
+    # that day, at the first moment of the next (01-11) and on 01-13, before
+    # a's day-7 point (01-17). The later two tell that the incident was not
+    # closed at the front door, as a's own would.
     sibling = siblings_referral(nfa=False, closure_date="2016-03-01", closure_reason="RC7")
     enquiries = pd.DataFrame(
         {
-            "referral_id": ["r5", "r5"],
-            "child_id": ["b", "b"],
-            "start_date": dates("2016-01-10", "2016-01-13"),
-            "icpc_date": dates(None, None),
+            "referral_id": ["r5", "r5", "r5"],
+            "child_id": ["b", "b", "b"],
+            "start_date": dates("2016-01-10", "2016-01-11", "2016-01-13"),
+            "icpc_date": dates(None, None, None),
         }
     )
     tables = tables | {
@@ -721,7 +722,27 @@ def test_an_nfa_outcome_counts_a_siblings_same_incident_enquiry_only_by_its_anch
     assert nfa.set_index("referral_id").loc["r1", "n_previous_family_section47"] == 1
     # an escalation outcome's point sees both: they are known and not its label
     escalation = bsf.structured_features(cohort, tables, True, "escalation", 7)
-    assert escalation.set_index("referral_id").loc["r1", "n_previous_family_section47"] == 2
+    assert escalation.set_index("referral_id").loc["r1", "n_previous_family_section47"] == 3
+
+
+def test_an_nfa_outcome_leaves_out_its_own_steps_from_the_first_moment_after_its_anchor_day(
+    tables,
+):
+    # r1 (referred 2016-01-10) assessed that day, authorised at the first
+    # moment of the next: at a day-14 point the start counts, the
+    # authorisation, its factors and the primary need it records do not.
+    assessments = tables["assessments"].copy()
+    assessments.loc[0, "start_date"] = pd.Timestamp("2016-01-10")
+    assessments.loc[0, "authorisation_date"] = pd.Timestamp("2016-01-11")
+    tables = tables | {"assessments": assessments}
+    outcome = {**NFA, "prediction_offset_days": 14}
+    cohort, _ = bc.build_cohort("nfa", outcome, tables, 18, pd.Timestamp("2020-01-01"))
+    nfa = bsf.structured_features(cohort, tables, True, "nfa_rereferral", 14)
+    nfa = nfa.set_index("referral_id")
+    assert nfa.loc["r1", "current_referral_assessment_started"] == 1
+    assert nfa.loc["r1", "current_referral_assessment_authorised"] == 0
+    assert nfa.loc["r1", "factor_3B"] == 0
+    assert pd.isna(nfa.loc["r1", "need_N1"])
 
 
 def test_an_nfa_outcome_sees_its_own_referrals_steps_only_up_to_its_anchor_day(tables):

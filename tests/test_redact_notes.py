@@ -735,3 +735,11 @@ def test_main_redacts_configured_lists_and_first_names(tmp_path, monkeypatch):
     rn.main(snakemake)
     texts = read_parquet(snakemake.output.shards[0], "notes")["text"].tolist()
     assert "NAME from SCHOOL_NAME will call." in texts
+
+
+def test_two_letter_names_are_redacted():
+    people = pd.DataFrame(
+        {"child_id": ["C1"], "first_name": ["Jo"], "last_name": ["Ng"], "carer_names": ["Ed"]}
+    )
+    names = rn.people_names(people, ";", rn.english_words())
+    assert redact_one("Jo Ng and Ed came", names) == "NAME NAME and NAME came"
