@@ -469,12 +469,18 @@ def test_group_intervals_resample_whole_families():
     assert (widths[1] / widths[0]).median() > 1.3
 
 
-@pytest.mark.parametrize(("positive_families", "expected"), [(1, UNSURE), (10, OUTSIDE)])
-def test_a_disparity_is_judged_only_over_enough_families(positive_families, expected):
+@pytest.mark.parametrize(
+    ("positive_families", "min_group_size", "expected"),
+    [(1, 30, UNSURE), (10, 30, OUTSIDE), (10, 48, UNSURE)],
+)
+def test_a_disparity_is_judged_only_over_enough_families(
+    positive_families, min_group_size, expected
+):
     # 40 more Black children (47 in all), 10 of them positive and all missed; the
     # positives are siblings of one family or ten families. One family cannot
     # show a disparity, however large: a bootstrap that keeps it in every
-    # resample made its interval far too narrow.
+    # resample made its interval far too narrow. Nor can a group smaller than
+    # min_group_size.
     inputs = make_inputs()
     group = np.arange(8, 48)
     positives = group[:10]
@@ -495,8 +501,25 @@ def test_a_disparity_is_judged_only_over_enough_families(positive_families, expe
         design="d",
         bootstrap_resamples=200,
         seed=3,
+        min_group_size=min_group_size,
     )
     row = out.set_index(["model", "attribute", "group"]).loc[("lightgbm", "ethnicity", "Black")]
-    assert row["n"] == 47 and row["n_positive"] == 10 and not row["small_group"]
+    assert row["n"] == 47 and row["n_positive"] == 10
+    assert row["small_group"] == (min_group_size > 47)
     assert row["false_negative_rate"] == 1.0 and row["false_negative_rate_ratio"] > 2
     assert row["false_negative_rate_disparity"] == expected
+
+
+def test_a_score_at_the_decision_threshold_is_flagged(inputs):
+    # as in evaluate_models: a case scored exactly at the threshold is flagged
+    at_threshold = inputs["predictions"].assign(score=0.5)
+    out = assess_fairness(
+        **{**inputs, "predictions": at_threshold},
+        outcome="o",
+        design="d",
+        decision_threshold=0.5,
+        bootstrap_resamples=RESAMPLES,
+        seed=3,
+    )
+    rates = out.loc[out["n_positive"] > 0, "false_negative_rate"]
+    assert len(rates) and (rates == 0).all()
