@@ -4,6 +4,7 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import average_precision_score
 from test_compare_runs import CURRENT, EARLIER
 
 from compare_runs import compare_summaries
@@ -39,6 +40,7 @@ from report_wording import (
     disparity_summary,
     hidden_rates,
     honest_answer,
+    random_average_precision,
     shown_disparities,
     study_designs,
     suppressed_groups,
@@ -473,7 +475,7 @@ def test_the_answer_comes_from_the_time_ordered_designs_only():
     answer = honest_answer(both_no, 0.65, "time_text", DISCLOSURE)
     assert answer.startswith("No, not on future cases.")
     assert "with structured data only, 0.700 (95% interval 0.400 to 0.900): does not" in answer
-    assert "bar of 0.65" in answer and "base rate, 0.100" in answer
+    assert "bar of 0.65" in answer and "about the base rate, 0.100 (on average" in answer
     unsure = summary_of(random_yes | {"time_structured": NO, "time_text": UNSURE})
     assert honest_answer(unsure, 0.65, "time_text", DISCLOSURE).startswith(
         "Cannot tell: not shown to reach the bar, so not to be relied on."
@@ -508,10 +510,16 @@ def test_a_yes_says_when_ranking_by_previous_referrals_does_as_well():
     ) in honest_answer(both, 0.65, "time_text", DISCLOSURE)
     summary["ap_minus_baseline_upper"] = -0.01
     assert "so clearly worse)" in honest_answer(summary, 0.65, "time_text", DISCLOSURE)
-    # a bar at or below the base rate is met by ranking at random: no answer
+    # a bar that ranking at random would meet on average gives no answer
     summary["base_rate"] = 0.7
     assert honest_answer(summary, 0.65, "time_text", DISCLOSURE).startswith(
-        "Cannot tell: ranking at random scores the base rate, which is at or above the bar"
+        "Cannot tell: ranking at random would on average score an AP at or above the bar"
+    )
+    # even below the base rate: 6 of 10 test cases with the outcome (base rate
+    # 0.6) score 0.686 on average at random, above a bar of 0.65
+    tiny = summary.assign(base_rate=0.6, n_test=10)
+    assert honest_answer(tiny, 0.65, "time_text", DISCLOSURE).startswith(
+        "Cannot tell: ranking at random would on average score"
     )
     # without a baseline (no previous-referrals feature) nothing is said of it,
     # and a yes is not called "not clearly better" than it
@@ -521,7 +529,25 @@ def test_a_yes_says_when_ranking_by_previous_referrals_does_as_well():
     answer = honest_answer(summary, 0.65, "time_text", DISCLOSURE)
     assert answer.startswith("Yes, on future cases. Tested")
     assert "previous referrals" not in answer and "nan" not in answer
-    assert answer.endswith("Ranking at random scores the base rate, 0.100.")
+    assert answer.endswith(
+        "Ranking at random scores about the base rate, 0.100 (on average 0.113 on these 400 "
+        "test cases: a little more on a small test set)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("cases", "positives", "expected"),
+    # the reviewer's test sets, and the extremes: one case, every case positive
+    [(402, 23, 0.0703), (470, 49, 0.1152), (150, 9, 0.0890), (1, 1, 1.0), (30, 30, 1.0)],
+)
+def test_random_ranking_scores_a_little_more_than_the_base_rate(cases, positives, expected):
+    assert random_average_precision(cases, positives) == pytest.approx(expected, abs=5e-5)
+    labels = np.zeros(cases)
+    labels[:positives] = 1
+    rng = np.random.default_rng(0)
+    simulated = np.mean([average_precision_score(labels, rng.random(cases)) for _ in range(2000)])
+    assert simulated == pytest.approx(random_average_precision(cases, positives), abs=0.003)
+    assert random_average_precision(cases, positives) >= positives / cases
 
 
 def test_only_the_pre_specified_design_decides_the_answer():
@@ -592,7 +618,7 @@ def test_a_test_set_with_few_cases_with_the_outcome_hides_its_base_rate():
     assert table["base rate"].tolist() == ["suppressed"] * 2
     assert table["test cases"].tolist() == [120, 120]
     answer = honest_answer(summary, 0.65, "time_text", DISCLOSURE)
-    assert "0.050" not in answer
+    assert "0.050" not in answer and "on average" not in answer
     assert "the base rate (not shown: fewer than 10 test cases had, or had not," in answer
     few_cases = verdict_table(summary.assign(n_test=8, base_rate=0.5), DISCLOSURE)
     assert few_cases["test cases"].tolist() == ["<10"] * 2

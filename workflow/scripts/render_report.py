@@ -1262,9 +1262,10 @@ def headline_section(
         f"independent cases) lies at or above the pre-specified "
         f"{success_threshold:g}; it <b>does not meet the bar</b> when the interval lies "
         "below it, and otherwise we <b>cannot tell</b>. AP is the mean "
-        "precision over all recall levels; a model that ranks at random scores the base "
-        "rate. The baseline ranks cases by their number of previous referrals; the best "
-        "single feature ranks them by the one feature (and direction) that did best on the "
+        "precision over all recall levels; a model that ranks at random scores about the "
+        "base rate (a little more on a small test set: the answer gives both). The "
+        "baseline ranks cases by their number of previous referrals; the best single "
+        "feature ranks them by the one feature (and direction) that did best on the "
         "training rows.</p>",
         "<h2>The answer</h2>",
         '<p class="note">From the time-ordered designs: they train on earlier cases and test '
@@ -1310,7 +1311,10 @@ def headline_section(
 # The report's technical terms, in plain English, for readers who are not
 # statisticians (a head of service deciding whether to use a model).
 TERMS = {
-    "base rate": "the share of cases with the outcome; ranking at random scores it as AP",
+    "base rate": (
+        "the share of cases with the outcome; ranking at random scores about it as AP (a "
+        "little more on a small test set)"
+    ),
     "precision": "of the cases a rule flags, the share that had the outcome",
     "recall": "of the cases that had the outcome, the share a rule flags",
     "average precision (AP)": (
