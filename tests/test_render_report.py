@@ -107,6 +107,8 @@ def fairness_groups(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
     }
     groups = groups.assign(
         n_flagged=flagged,
+        # each attribute's first group is its reference
+        is_reference=groups.groupby("attribute").cumcount() == 0,
         small_group=groups["n"] < 30,
         base_rate=rate,
         base_rate_lower=rate / 2,
@@ -234,6 +236,35 @@ def test_fairness_verdicts_do_not_reveal_counts_that_suppression_hides():
     hidden = int(hidden_rates(groups, DISCLOSURE).to_numpy().sum())
     assert hidden > 1
     assert summary.endswith(f" {hidden} more are hidden, as their figures could identify a child.")
+
+
+def test_fairness_verdicts_do_not_give_back_a_reference_rate_that_is_hidden():
+    # The reviewer's case: White, the reference, flags 20 of its 300 cases, 5
+    # of them false alarms, so its rates are hidden; Black's FNR ratio to it
+    # (and its interval) beside Black's shown FNR would give White's back.
+    groups = fairness_groups(
+        [
+            ("ethnicity", "White", 300, 30),
+            ("ethnicity", "Black", 100, 20),
+            ("ethnicity", "Other", 90, 20),
+            ("ethnicity", "Asian", 80, 20),
+            ("sex", "female", 300, 50),
+            ("sex", "male", 270, 40),
+        ]
+    )
+    groups.loc[groups["group"] == "White", "n_flagged"] = 20
+    assert hidden_rates(groups, DISCLOSURE).loc[0].all()
+    table = fairness_table(groups, DISCLOSURE).set_index("group")
+    assert table.loc["Black", "FNR"] == pytest.approx(0.5)
+    for label in ("FPR", "FNR", "FDR", "FOR", "flagged"):
+        assert set(table.loc[["White", "Black", "Other", "Asian"], f"{label} vs reference"]) == {
+            "suppressed"
+        }
+        # another attribute's reference is shown, and so are its comparisons
+        assert table.loc["male", f"{label} vs reference"] == "cannot tell (ratio 0.60 to 1.70)"
+    # the sentence counts them as hidden, not as shown verdicts
+    summary = disparity_summary(shown_disparities(groups, DISCLOSURE))
+    assert summary.endswith(" 20 more are hidden, as their figures could identify a child.")
 
 
 def test_group_calibration_section_hides_groups_that_could_identify_a_child(tmp_path):

@@ -55,6 +55,7 @@ from report_wording import (  # noqa: E402
     decision_rule_hidden,
     disparity_summary,
     flagging_hidden,
+    hidden_comparisons,
     hidden_rates,
     hide_complements,
     honest_answer,
@@ -434,9 +435,12 @@ class FairnessComparison:
 
 def fairness_table(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Error rates by group with their disparity verdicts, for one model; the
-    counts, rates and verdicts that could identify a child are suppressed."""
+    counts, rates and verdicts that could identify a child are suppressed, and
+    an attribute's verdicts for a rate its reference group's hides
+    (``hidden_comparisons``)."""
     hidden = suppressed_groups(groups, disclosure)
     rates_hidden = hidden_rates(groups, disclosure)
+    comparisons_hidden = hidden_comparisons(groups, disclosure)
     table = pd.DataFrame(
         {
             "attribute": groups["attribute"],
@@ -462,7 +466,7 @@ def fairness_table(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame
                 ],
                 index=groups.index,
             ),
-            rates_hidden[column],
+            comparisons_hidden[column],
         )
     return table
 

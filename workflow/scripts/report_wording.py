@@ -516,6 +516,21 @@ def hidden_rates(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     return pd.DataFrame(rows, index=groups.index, columns=list(FAIRNESS_RATES), dtype=bool)
 
 
+def hidden_comparisons(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """Which of each group's comparisons with its reference group (its
+    ``FAIRNESS_RATES`` verdicts and ratios) the shared documents must not
+    show: those of a hidden rate (``hidden_rates``), and all of an attribute's
+    for a rate hidden in its reference group, as a ratio (or its interval)
+    beside the group's shown rate would give the reference's back."""
+    hidden = hidden_rates(groups, disclosure)
+    reference_hidden = (
+        hidden.where(groups["is_reference"].astype(bool), False)
+        .groupby(groups["attribute"], sort=False)
+        .transform("any")
+    )
+    return hidden | reference_hidden
+
+
 def shown_cases(groups: pd.DataFrame, hidden: pd.Series, disclosure: Disclosure) -> list:
     """Each group's number of cases as the shared documents may show it."""
     return [
@@ -531,10 +546,10 @@ def shown_values(values: pd.Series, hidden: pd.Series) -> list:
 
 def shown_disparities(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """``groups`` with the disparity verdicts the shared documents may not show
-    (``hidden_rates``) marked suppressed, for counting them apart
+    (``hidden_comparisons``) marked suppressed, for counting them apart
     (``disparity_summary``)."""
     masked = groups.copy()
-    for metric, hide in hidden_rates(groups, disclosure).items():
+    for metric, hide in hidden_comparisons(groups, disclosure).items():
         column = f"{metric}_disparity"
         masked[column] = masked[column].astype(object).where(~hide, SUPPRESSED)
     return masked
