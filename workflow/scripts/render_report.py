@@ -378,9 +378,11 @@ def threshold_rules_hidden(thresholds: pd.DataFrame, disclosure: Disclosure) -> 
 
 
 def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
-    """Precision, recall and F0.1 across score thresholds and top-k% rules (of
-    one model), suppressed where they would reveal a count below
-    ``disclosure.min_count`` (``threshold_rules_hidden``)."""
+    """Flagged cases, precision, recall and F0.1 across score thresholds and
+    top-k% rules (of one model), all suppressed where they would reveal a
+    count below ``disclosure.min_count`` (``threshold_rules_hidden``): two
+    rules' flagged cases alone differing by 1 to ``min_count - 1`` give the
+    cases scored between them."""
     flagged = thresholds["n_flagged"].to_numpy()
     hidden = threshold_rules_hidden(thresholds, disclosure)
     return pd.DataFrame(
@@ -394,7 +396,7 @@ def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.Data
                     strict=True,
                 )
             ],
-            "flagged": [shown_count(n, disclosure) for n in flagged],
+            "flagged": shown_values(pd.Series(flagged), hidden),
             "precision": shown_values(thresholds["precision"], hidden),
             "recall": shown_values(thresholds["recall"], hidden),
             "F0.1": shown_values(thresholds["f0_1"], hidden),
@@ -1529,7 +1531,9 @@ def selected_model_section(
     parts = [
         f"<h3>Thresholds: {html.escape(label)}</h3>"
         '<p class="note">What flagging cases at each score threshold, or the top k% of '
-        "scores, would mean on the test cases.</p>",
+        "scores, would mean on the test cases. A rule's row, its flagged cases too, is "
+        "suppressed where it, or its difference from another rule shown, would reveal from "
+        f"1 to {disclosure.min_count - 1} cases.</p>",
         table_html(
             threshold_table(rows_of(artefacts.thresholds, outcome, answer, chosen), disclosure)
         ),
