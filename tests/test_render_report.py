@@ -25,6 +25,7 @@ from render_report import (
     models_table,
     outcome_definitions,
     pr_curve_figure,
+    score_inflation,
     shown_parts,
     split_picture,
     split_table,
@@ -51,6 +52,8 @@ DISCLOSURE = Disclosure(min_count=10)
 # common.smk's FEATURE_SETS by default and with designs.text: false.
 WITH_TEXT = ["structured", "text"]
 STRUCTURED_ONLY = ["structured"]
+# score_inflation of the default config (models.class_balance: weights).
+WEIGHTED = score_inflation("weights", 1.0)
 
 
 def test_missing_numbers_show_as_a_dash():
@@ -267,21 +270,35 @@ def test_fairness_verdicts_do_not_give_back_a_reference_rate_that_is_hidden():
     assert summary.endswith(" 20 more are hidden, as their figures could identify a child.")
 
 
+def test_calibration_captions_name_the_configured_class_balance(tmp_path):
+    assert WEIGHTED.startswith("balanced class weights")
+    undersampled = score_inflation("undersample", 2.0)
+    assert undersampled.startswith("fitting on 2 negative cases per positive")
+    assert "class weights" not in undersampled
+    assert score_inflation("undersample", 1.0).startswith("fitting on 1 negative case per")
+    groups = fairness_groups([("sex", "female", 300, 50), ("sex", "male", 270, 40)])
+    section = group_calibration_section(groups, "model", "z", tmp_path, DISCLOSURE, undersampled)
+    assert f"({undersampled}, so compare groups with each other)" in section
+
+
 def test_group_calibration_section_hides_groups_that_could_identify_a_child(tmp_path):
     groups = fairness_groups(
         [("sex", "female", 120, 12), ("sex", "male", 15, 3), ("ethnicity", "White", 135, 15)]
     )
     # male's mean score, the mean of its few children's scores, is left out too
     groups.loc[groups["group"] == "male", "mean_score"] = 0.512
-    section = group_calibration_section(groups, "model", "x", tmp_path, DISCLOSURE)
+    section = group_calibration_section(groups, "model", "x", tmp_path, DISCLOSURE, WEIGHTED)
     assert (tmp_path / "group_calibration_x.png").stat().st_size > 1000
     assert "0.512" not in section and "<td>0.300</td>" in section
     assert "0.056 to 0.167" in section  # White's interval is shown
     assert "0.200" not in section and "<td>15</td>" not in section  # male's is not
     assert "could identify a child" in section
-    assert group_calibration_section(groups.iloc[:0], "model", "x", tmp_path, DISCLOSURE) == ""
+    assert (
+        group_calibration_section(groups.iloc[:0], "model", "x", tmp_path, DISCLOSURE, WEIGHTED)
+        == ""
+    )
     only_small = groups.iloc[:2].assign(n=[20, 15])
-    section = group_calibration_section(only_small, "model", "y", tmp_path, DISCLOSURE)
+    section = group_calibration_section(only_small, "model", "y", tmp_path, DISCLOSURE, WEIGHTED)
     assert "<figure>" not in section and not (tmp_path / "group_calibration_y.png").exists()
 
 

@@ -725,12 +725,35 @@ def group_calibration_figure(groups: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
+def score_inflation(class_balance: str, undersample_ratio: float) -> str:
+    """Why the models' scores run above the observed rates, as the config
+    (``models.class_balance``, ``models.undersample_ratio``) balanced the rows
+    they were fitted on: a phrase for the calibration captions."""
+    if class_balance == "undersample":
+        negatives = f"{undersample_ratio:g} negative case{'' if undersample_ratio == 1 else 's'}"
+        return (
+            f"fitting on {negatives} per positive "
+            "(<code>models.class_balance: undersample</code>) pushes scores above observed "
+            "rates"
+        )
+    return (
+        "balanced class weights (<code>models.class_balance: weights</code>) push scores "
+        "above observed rates"
+    )
+
+
 def group_calibration_section(
-    groups: pd.DataFrame, label: str, name: str, figure_dir: Path, disclosure: Disclosure
+    groups: pd.DataFrame,
+    label: str,
+    name: str,
+    figure_dir: Path,
+    disclosure: Disclosure,
+    inflation: str,
 ) -> str:
     """Calibration by group: does the model over- or under-state some groups' risk?
     Groups whose figures could identify a child are left out of the figure and
-    suppressed in the table."""
+    suppressed in the table; ``inflation`` (``score_inflation``) says why every
+    score runs high."""
     if groups.empty:
         return ""
     hidden = suppressed_groups(groups, disclosure)
@@ -772,9 +795,9 @@ def group_calibration_section(
         '<p class="note">Each group\'s mean predicted score beside the share of its cases '
         "that had the outcome (with a 95% interval). Points on the diagonal mean the model "
         "states that group's risk as it is; a group far above or below it has its risk "
-        "overstated or understated relative to others (balanced class weights raise every "
-        "score, so compare groups with each other). Groups whose figures could identify "
-        'a child are suppressed (see "What this report hides").</p>' + figure + table_html(table)
+        f"overstated or understated relative to others ({inflation}, so compare groups with "
+        "each other). Groups whose figures could identify a child are suppressed (see "
+        '"What this report hides").</p>' + figure + table_html(table)
     )
 
 
@@ -1518,10 +1541,12 @@ def selected_model_section(
     comparison: FairnessComparison,
     disclosure: Disclosure,
     answer: str,
+    inflation: str,
 ) -> str:
     """The selected model of the design that answers (``answer``): thresholds,
-    calibration, what drives its scores, whether more data would help, and
-    fairness by group (with the cells that could identify a child suppressed)."""
+    calibration (``inflation``: ``score_inflation``), what drives its scores,
+    whether more data would help, and fairness by group (with the cells that
+    could identify a child suppressed)."""
     summary = artefacts.summary
     chosen = summary.loc[
         (summary["outcome"] == outcome) & (summary["design"] == answer), "model"
@@ -1551,10 +1576,9 @@ def selected_model_section(
         f'<figure><img src="{uri}" width="440" alt="calibration of every model, '
         f'{html.escape(outcome)}, {html.escape(DESIGN_LABELS[answer])}">'
         "<figcaption>Calibration on the test cases: a well-calibrated model's points lie "
-        "on the diagonal (balanced class weights push scores above observed rates). Bins are "
-        "merged between the score thresholds whose precision and recall the threshold "
-        f"table may show, so that none holds from 1 to {disclosure.min_count - 1} cases with "
-        "(or without) the outcome."
+        f"on the diagonal ({inflation}). Bins are merged between the score thresholds "
+        "whose precision and recall the threshold table may show, so that none holds from "
+        f"1 to {disclosure.min_count - 1} cases with (or without) the outcome."
         "</figcaption></figure>"
     )
     explained = artefacts.importance[(outcome, answer)]
@@ -1594,7 +1618,7 @@ def selected_model_section(
         "</p>"
     )
     parts.append(table_html(fairness_table(groups, disclosure)))
-    parts.append(group_calibration_section(groups, label, name, figure_dir, disclosure))
+    parts.append(group_calibration_section(groups, label, name, figure_dir, disclosure, inflation))
     return "\n".join(parts)
 
 
@@ -1639,9 +1663,11 @@ def render(
     max_age_years: float,
     comparison: FairnessComparison,
     disclosure: Disclosure,
+    inflation: str,
 ) -> str:
     """The whole report as one HTML document, of the designs of ``feature_sets``
-    (common.smk's FEATURE_SETS; no topics without text)."""
+    (common.smk's FEATURE_SETS; no topics without text); ``inflation``
+    (``score_inflation``) explains the calibration."""
     figure_dir.mkdir(parents=True, exist_ok=True)
     text = "text" in feature_sets
     parts = [
@@ -1675,6 +1701,7 @@ def render(
                 comparison,
                 disclosure,
                 answer_design(feature_sets),
+                inflation,
             )
         )
         if text:
@@ -1765,6 +1792,7 @@ def main(snakemake) -> None:
             tuple(float(b) for b in snakemake.params.disparity_band),
         ),
         Disclosure(int(snakemake.params.disclosure_min_count)),
+        score_inflation(snakemake.params.class_balance, float(snakemake.params.undersample_ratio)),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
     logger.info("wrote the report for %d outcome(s)", len(outcomes))
