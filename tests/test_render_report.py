@@ -25,6 +25,7 @@ from render_report import (
     models_table,
     outcome_definitions,
     pr_curve_figure,
+    refit_bootstrap_section,
     score_inflation,
     shown_parts,
     split_picture,
@@ -67,6 +68,19 @@ def test_deltas_section_shows_each_designs_change_and_status():
     assert "dropped" in section and "new" in section
     assert "Logistic regression" in section
     assert "The bar changed" not in section
+
+
+def test_refit_interval_says_what_the_refits_hold_fixed():
+    summary = summary_of({"time_text": NO})
+    resamples = pd.DataFrame(
+        {"outcome": "escalation", "design": "time_text", "test_average_precision": [0.4, 0.5]}
+    )
+    section = refit_bootstrap_section(resamples, summary)
+    assert "depends on which cases it was trained on" in section
+    assert (
+        "The hyperparameters and, in the designs with text, the topic model (fitted once on "
+        "all the training cases) are held fixed" in section
+    )
 
 
 def test_deltas_section_says_when_the_bar_moved():

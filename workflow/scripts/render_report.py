@@ -803,7 +803,8 @@ def group_calibration_section(
 
 def refit_bootstrap_section(resamples: pd.DataFrame, summary: pd.DataFrame) -> str:
     """Each design's test-set interval beside the interval from refitting the
-    selected model on bootstrap resamples of the training families."""
+    selected model on bootstrap resamples of the training families, with its
+    hyperparameters and topic model fixed (refit_bootstrap.py)."""
     rows = []
     for (outcome, design), group in resamples.groupby(["outcome", "design"], sort=True):
         valid = group["test_average_precision"].dropna().to_numpy()
@@ -826,7 +827,10 @@ def refit_bootstrap_section(resamples: pd.DataFrame, summary: pd.DataFrame) -> s
         "model held fixed. Here the selected model was also refitted on bootstrap resamples of "
         "the training families (same hyperparameters) and scored on the same test cases: "
         "the refit interval shows how much the result depends on which cases it was "
-        "trained on.</p>" + table_html(pd.DataFrame(rows))
+        "trained on. The hyperparameters and, in the designs with text, the topic model "
+        "(fitted once on all the training cases) are held fixed, so the interval leaves out "
+        "how much those would change with other training cases.</p>"
+        + table_html(pd.DataFrame(rows))
     )
 
 
