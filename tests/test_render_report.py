@@ -4,6 +4,7 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import average_precision_score
 from test_compare_runs import CURRENT, EARLIER
 
 from compare_runs import compare_summaries
@@ -24,6 +25,8 @@ from render_report import (
     models_table,
     outcome_definitions,
     pr_curve_figure,
+    refit_bootstrap_section,
+    score_inflation,
     shown_parts,
     split_picture,
     split_table,
@@ -39,6 +42,7 @@ from report_wording import (
     disparity_summary,
     hidden_rates,
     honest_answer,
+    random_average_precision,
     shown_disparities,
     study_designs,
     suppressed_groups,
@@ -49,6 +53,8 @@ DISCLOSURE = Disclosure(min_count=10)
 # common.smk's FEATURE_SETS by default and with designs.text: false.
 WITH_TEXT = ["structured", "text"]
 STRUCTURED_ONLY = ["structured"]
+# score_inflation of the default config (models.class_balance: weights).
+WEIGHTED = score_inflation("weights", 1.0)
 
 
 def test_missing_numbers_show_as_a_dash():
@@ -62,6 +68,19 @@ def test_deltas_section_shows_each_designs_change_and_status():
     assert "dropped" in section and "new" in section
     assert "Logistic regression" in section
     assert "The bar changed" not in section
+
+
+def test_refit_interval_says_what_the_refits_hold_fixed():
+    summary = summary_of({"time_text": NO})
+    resamples = pd.DataFrame(
+        {"outcome": "escalation", "design": "time_text", "test_average_precision": [0.4, 0.5]}
+    )
+    section = refit_bootstrap_section(resamples, summary)
+    assert "depends on which cases it was trained on" in section
+    assert (
+        "The hyperparameters and, in the designs with text, the topic model (fitted once on "
+        "all the training cases) are held fixed" in section
+    )
 
 
 def test_deltas_section_says_when_the_bar_moved():
@@ -105,6 +124,8 @@ def fairness_groups(rows: list[tuple[str, str, int, int]]) -> pd.DataFrame:
     }
     groups = groups.assign(
         n_flagged=flagged,
+        # each attribute's first group is its reference
+        is_reference=groups.groupby("attribute").cumcount() == 0,
         small_group=groups["n"] < 30,
         base_rate=rate,
         base_rate_lower=rate / 2,
@@ -234,21 +255,64 @@ def test_fairness_verdicts_do_not_reveal_counts_that_suppression_hides():
     assert summary.endswith(f" {hidden} more are hidden, as their figures could identify a child.")
 
 
+def test_fairness_verdicts_do_not_give_back_a_reference_rate_that_is_hidden():
+    # The reviewer's case: White, the reference, flags 20 of its 300 cases, 5
+    # of them false alarms, so its rates are hidden; Black's FNR ratio to it
+    # (and its interval) beside Black's shown FNR would give White's back.
+    groups = fairness_groups(
+        [
+            ("ethnicity", "White", 300, 30),
+            ("ethnicity", "Black", 100, 20),
+            ("ethnicity", "Other", 90, 20),
+            ("ethnicity", "Asian", 80, 20),
+            ("sex", "female", 300, 50),
+            ("sex", "male", 270, 40),
+        ]
+    )
+    groups.loc[groups["group"] == "White", "n_flagged"] = 20
+    assert hidden_rates(groups, DISCLOSURE).loc[0].all()
+    table = fairness_table(groups, DISCLOSURE).set_index("group")
+    assert table.loc["Black", "FNR"] == pytest.approx(0.5)
+    for label in ("FPR", "FNR", "FDR", "FOR", "flagged"):
+        assert set(table.loc[["White", "Black", "Other", "Asian"], f"{label} vs reference"]) == {
+            "suppressed"
+        }
+        # another attribute's reference is shown, and so are its comparisons
+        assert table.loc["male", f"{label} vs reference"] == "cannot tell (ratio 0.60 to 1.70)"
+    # the sentence counts them as hidden, not as shown verdicts
+    summary = disparity_summary(shown_disparities(groups, DISCLOSURE))
+    assert summary.endswith(" 20 more are hidden, as their figures could identify a child.")
+
+
+def test_calibration_captions_name_the_configured_class_balance(tmp_path):
+    assert WEIGHTED.startswith("balanced class weights")
+    undersampled = score_inflation("undersample", 2.0)
+    assert undersampled.startswith("fitting on 2 negative cases per positive")
+    assert "class weights" not in undersampled
+    assert score_inflation("undersample", 1.0).startswith("fitting on 1 negative case per")
+    groups = fairness_groups([("sex", "female", 300, 50), ("sex", "male", 270, 40)])
+    section = group_calibration_section(groups, "model", "z", tmp_path, DISCLOSURE, undersampled)
+    assert f"({undersampled}, so compare groups with each other)" in section
+
+
 def test_group_calibration_section_hides_groups_that_could_identify_a_child(tmp_path):
     groups = fairness_groups(
         [("sex", "female", 120, 12), ("sex", "male", 15, 3), ("ethnicity", "White", 135, 15)]
     )
     # male's mean score, the mean of its few children's scores, is left out too
     groups.loc[groups["group"] == "male", "mean_score"] = 0.512
-    section = group_calibration_section(groups, "model", "x", tmp_path, DISCLOSURE)
+    section = group_calibration_section(groups, "model", "x", tmp_path, DISCLOSURE, WEIGHTED)
     assert (tmp_path / "group_calibration_x.png").stat().st_size > 1000
     assert "0.512" not in section and "<td>0.300</td>" in section
     assert "0.056 to 0.167" in section  # White's interval is shown
     assert "0.200" not in section and "<td>15</td>" not in section  # male's is not
     assert "could identify a child" in section
-    assert group_calibration_section(groups.iloc[:0], "model", "x", tmp_path, DISCLOSURE) == ""
+    assert (
+        group_calibration_section(groups.iloc[:0], "model", "x", tmp_path, DISCLOSURE, WEIGHTED)
+        == ""
+    )
     only_small = groups.iloc[:2].assign(n=[20, 15])
-    section = group_calibration_section(only_small, "model", "y", tmp_path, DISCLOSURE)
+    section = group_calibration_section(only_small, "model", "y", tmp_path, DISCLOSURE, WEIGHTED)
     assert "<figure>" not in section and not (tmp_path / "group_calibration_y.png").exists()
 
 
@@ -473,7 +537,7 @@ def test_the_answer_comes_from_the_time_ordered_designs_only():
     answer = honest_answer(both_no, 0.65, "time_text", DISCLOSURE)
     assert answer.startswith("No, not on future cases.")
     assert "with structured data only, 0.700 (95% interval 0.400 to 0.900): does not" in answer
-    assert "bar of 0.65" in answer and "base rate, 0.100" in answer
+    assert "bar of 0.65" in answer and "about the base rate, 0.100 (on average" in answer
     unsure = summary_of(random_yes | {"time_structured": NO, "time_text": UNSURE})
     assert honest_answer(unsure, 0.65, "time_text", DISCLOSURE).startswith(
         "Cannot tell: not shown to reach the bar, so not to be relied on."
@@ -508,10 +572,16 @@ def test_a_yes_says_when_ranking_by_previous_referrals_does_as_well():
     ) in honest_answer(both, 0.65, "time_text", DISCLOSURE)
     summary["ap_minus_baseline_upper"] = -0.01
     assert "so clearly worse)" in honest_answer(summary, 0.65, "time_text", DISCLOSURE)
-    # a bar at or below the base rate is met by ranking at random: no answer
+    # a bar that ranking at random would meet on average gives no answer
     summary["base_rate"] = 0.7
     assert honest_answer(summary, 0.65, "time_text", DISCLOSURE).startswith(
-        "Cannot tell: ranking at random scores the base rate, which is at or above the bar"
+        "Cannot tell: ranking at random would on average score an AP at or above the bar"
+    )
+    # even below the base rate: 6 of 10 test cases with the outcome (base rate
+    # 0.6) score 0.686 on average at random, above a bar of 0.65
+    tiny = summary.assign(base_rate=0.6, n_test=10)
+    assert honest_answer(tiny, 0.65, "time_text", DISCLOSURE).startswith(
+        "Cannot tell: ranking at random would on average score"
     )
     # without a baseline (no previous-referrals feature) nothing is said of it,
     # and a yes is not called "not clearly better" than it
@@ -521,7 +591,25 @@ def test_a_yes_says_when_ranking_by_previous_referrals_does_as_well():
     answer = honest_answer(summary, 0.65, "time_text", DISCLOSURE)
     assert answer.startswith("Yes, on future cases. Tested")
     assert "previous referrals" not in answer and "nan" not in answer
-    assert answer.endswith("Ranking at random scores the base rate, 0.100.")
+    assert answer.endswith(
+        "Ranking at random scores about the base rate, 0.100 (on average 0.113 on these 400 "
+        "test cases: a little more on a small test set)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("cases", "positives", "expected"),
+    # the reviewer's test sets, and the extremes: one case, every case positive
+    [(402, 23, 0.0703), (470, 49, 0.1152), (150, 9, 0.0890), (1, 1, 1.0), (30, 30, 1.0)],
+)
+def test_random_ranking_scores_a_little_more_than_the_base_rate(cases, positives, expected):
+    assert random_average_precision(cases, positives) == pytest.approx(expected, abs=5e-5)
+    labels = np.zeros(cases)
+    labels[:positives] = 1
+    rng = np.random.default_rng(0)
+    simulated = np.mean([average_precision_score(labels, rng.random(cases)) for _ in range(2000)])
+    assert simulated == pytest.approx(random_average_precision(cases, positives), abs=0.003)
+    assert random_average_precision(cases, positives) >= positives / cases
 
 
 def test_only_the_pre_specified_design_decides_the_answer():
@@ -592,7 +680,7 @@ def test_a_test_set_with_few_cases_with_the_outcome_hides_its_base_rate():
     assert table["base rate"].tolist() == ["suppressed"] * 2
     assert table["test cases"].tolist() == [120, 120]
     answer = honest_answer(summary, 0.65, "time_text", DISCLOSURE)
-    assert "0.050" not in answer
+    assert "0.050" not in answer and "on average" not in answer
     assert "the base rate (not shown: fewer than 10 test cases had, or had not," in answer
     few_cases = verdict_table(summary.assign(n_test=8, base_rate=0.5), DISCLOSURE)
     assert few_cases["test cases"].tolist() == ["<10"] * 2
@@ -739,12 +827,12 @@ def test_threshold_table_hides_rules_that_flag_or_find_few_cases():
         }
     )
     table = threshold_table(thresholds, DISCLOSURE)
-    assert table["flagged"].tolist() == [100, "<10", "<10", 40]
+    assert table.iloc[0]["flagged"] == 100
     assert table.iloc[0]["precision"] == 0.3 and table.iloc[0]["F0.1"] == 0.3
     for row in (1, 2):
-        assert set(table.iloc[row, 2:]) == {"suppressed"}
+        assert set(table.iloc[row, 1:]) == {"suppressed"}
     # 8 of the top 10% had the outcome: precision and recall would reveal the 8
-    assert set(table.iloc[3, 2:]) == {"suppressed"}
+    assert set(table.iloc[3, 1:]) == {"suppressed"}
     html = table_html(table)
     assert "0.857" not in html and "<td>3</td>" not in html and "<td>7</td>" not in html
 
@@ -794,7 +882,23 @@ def test_threshold_table_hides_rules_that_differ_from_a_shown_one_by_few_cases()
     shown = table.index[table["precision"] != "suppressed"].tolist()
     assert shown == ["score >= 0.1", "score >= 0.5"]
     assert table.loc["score >= 0.5", "precision"] == pytest.approx(19 / 68)
-    assert table["flagged"].tolist() == flagged.tolist()
+    # the hidden rules' flagged cases go too: 146 at 0.2 less 142 in the top
+    # 25% would give 4 cases scored between them
+    assert table.loc[shown, "flagged"].tolist() == [195, 68]
+    assert set(table.drop(index=shown)["flagged"]) == {"suppressed"}
+    assert flagged.tolist()[1] - flagged.tolist()[-1] == 4
+
+
+def test_threshold_table_shows_no_two_flagged_counts_a_few_cases_apart():
+    # The reviewer's case: flagging 24 at 0.3 and 19 at 0.4 gave 5 cases
+    # scored in between, though both rules' precision and recall were hidden.
+    thresholds = bundled_thresholds()
+    thresholds.loc[2:3, "n_flagged"] = [24, 19]
+    flagged = threshold_table(thresholds, DISCLOSURE)["flagged"]
+    counts = np.array([n for n in flagged if n != "suppressed"])
+    gaps = np.abs(counts[:, None] - counts[None, :])
+    assert not ((gaps > 0) & (gaps < DISCLOSURE.min_count)).any()
+    assert 24 not in counts.tolist() or 19 not in counts.tolist()
 
 
 def test_flagging_hides_rules_that_leave_few_cases_unflagged():

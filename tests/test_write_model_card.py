@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from report_wording import Disclosure
+from report_wording import Disclosure, hidden_rates
 from write_model_card import (
     data_sentence,
     fairness_findings,
@@ -315,11 +315,13 @@ def test_fairness_findings_hide_verdicts_that_reveal_small_counts():
     )
     shown = fairness_findings(groups, DISCLOSURE)
     assert shown["group"].tolist() == ["other"]
-    # the reference group's rate revealing a small count hides the ratio to it
+    # the reference group's rate revealing a small count hides every finding
+    # against it, as the report hides those verdicts: a ratio, or only its
+    # interval, beside the group's shown rate would give the reference's back
     reference_small = groups.assign(n_flagged=[13, 45, 45, 45])
-    shown = fairness_findings(reference_small, DISCLOSURE)
-    assert shown["group"].tolist() == ["unknown", "other"]
-    assert shown["ratio to reference"].tolist() == ["suppressed"] * 2
+    rates_hidden = hidden_rates(reference_small, DISCLOSURE)
+    assert rates_hidden.loc[0].all() and not rates_hidden.loc[3].any()
+    assert fairness_findings(reference_small, DISCLOSURE).empty
 
 
 def test_flagged_features_are_named_on_the_card():

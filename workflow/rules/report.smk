@@ -146,6 +146,8 @@ rule render_report:
         fairness_reference=config["fairness"]["reference"],
         disparity_band=config["fairness"]["disparity_band"],
         disclosure_min_count=config["disclosure"]["min_count"],
+        class_balance=config["models"]["class_balance"],
+        undersample_ratio=config["models"]["undersample_ratio"],
     script:
         "../scripts/render_report.py"
 

@@ -55,6 +55,7 @@ from report_wording import (  # noqa: E402
     decision_rule_hidden,
     disparity_summary,
     flagging_hidden,
+    hidden_comparisons,
     hidden_rates,
     hide_complements,
     honest_answer,
@@ -377,9 +378,11 @@ def threshold_rules_hidden(thresholds: pd.DataFrame, disclosure: Disclosure) -> 
 
 
 def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
-    """Precision, recall and F0.1 across score thresholds and top-k% rules (of
-    one model), suppressed where they would reveal a count below
-    ``disclosure.min_count`` (``threshold_rules_hidden``)."""
+    """Flagged cases, precision, recall and F0.1 across score thresholds and
+    top-k% rules (of one model), all suppressed where they would reveal a
+    count below ``disclosure.min_count`` (``threshold_rules_hidden``): two
+    rules' flagged cases alone differing by 1 to ``min_count - 1`` give the
+    cases scored between them."""
     flagged = thresholds["n_flagged"].to_numpy()
     hidden = threshold_rules_hidden(thresholds, disclosure)
     return pd.DataFrame(
@@ -393,7 +396,7 @@ def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.Data
                     strict=True,
                 )
             ],
-            "flagged": [shown_count(n, disclosure) for n in flagged],
+            "flagged": shown_values(pd.Series(flagged), hidden),
             "precision": shown_values(thresholds["precision"], hidden),
             "recall": shown_values(thresholds["recall"], hidden),
             "F0.1": shown_values(thresholds["f0_1"], hidden),
@@ -434,9 +437,12 @@ class FairnessComparison:
 
 def fairness_table(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Error rates by group with their disparity verdicts, for one model; the
-    counts, rates and verdicts that could identify a child are suppressed."""
+    counts, rates and verdicts that could identify a child are suppressed, and
+    an attribute's verdicts for a rate its reference group's hides
+    (``hidden_comparisons``)."""
     hidden = suppressed_groups(groups, disclosure)
     rates_hidden = hidden_rates(groups, disclosure)
+    comparisons_hidden = hidden_comparisons(groups, disclosure)
     table = pd.DataFrame(
         {
             "attribute": groups["attribute"],
@@ -462,7 +468,7 @@ def fairness_table(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame
                 ],
                 index=groups.index,
             ),
-            rates_hidden[column],
+            comparisons_hidden[column],
         )
     return table
 
@@ -719,12 +725,35 @@ def group_calibration_figure(groups: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
+def score_inflation(class_balance: str, undersample_ratio: float) -> str:
+    """Why the models' scores run above the observed rates, as the config
+    (``models.class_balance``, ``models.undersample_ratio``) balanced the rows
+    they were fitted on: a phrase for the calibration captions."""
+    if class_balance == "undersample":
+        negatives = f"{undersample_ratio:g} negative case{'' if undersample_ratio == 1 else 's'}"
+        return (
+            f"fitting on {negatives} per positive "
+            "(<code>models.class_balance: undersample</code>) pushes scores above observed "
+            "rates"
+        )
+    return (
+        "balanced class weights (<code>models.class_balance: weights</code>) push scores "
+        "above observed rates"
+    )
+
+
 def group_calibration_section(
-    groups: pd.DataFrame, label: str, name: str, figure_dir: Path, disclosure: Disclosure
+    groups: pd.DataFrame,
+    label: str,
+    name: str,
+    figure_dir: Path,
+    disclosure: Disclosure,
+    inflation: str,
 ) -> str:
     """Calibration by group: does the model over- or under-state some groups' risk?
     Groups whose figures could identify a child are left out of the figure and
-    suppressed in the table."""
+    suppressed in the table; ``inflation`` (``score_inflation``) says why every
+    score runs high."""
     if groups.empty:
         return ""
     hidden = suppressed_groups(groups, disclosure)
@@ -766,15 +795,16 @@ def group_calibration_section(
         '<p class="note">Each group\'s mean predicted score beside the share of its cases '
         "that had the outcome (with a 95% interval). Points on the diagonal mean the model "
         "states that group's risk as it is; a group far above or below it has its risk "
-        "overstated or understated relative to others (balanced class weights raise every "
-        "score, so compare groups with each other). Groups whose figures could identify "
-        'a child are suppressed (see "What this report hides").</p>' + figure + table_html(table)
+        f"overstated or understated relative to others ({inflation}, so compare groups with "
+        "each other). Groups whose figures could identify a child are suppressed (see "
+        '"What this report hides").</p>' + figure + table_html(table)
     )
 
 
 def refit_bootstrap_section(resamples: pd.DataFrame, summary: pd.DataFrame) -> str:
     """Each design's test-set interval beside the interval from refitting the
-    selected model on bootstrap resamples of the training families."""
+    selected model on bootstrap resamples of the training families, with its
+    hyperparameters and topic model fixed (refit_bootstrap.py)."""
     rows = []
     for (outcome, design), group in resamples.groupby(["outcome", "design"], sort=True):
         valid = group["test_average_precision"].dropna().to_numpy()
@@ -797,7 +827,10 @@ def refit_bootstrap_section(resamples: pd.DataFrame, summary: pd.DataFrame) -> s
         "model held fixed. Here the selected model was also refitted on bootstrap resamples of "
         "the training families (same hyperparameters) and scored on the same test cases: "
         "the refit interval shows how much the result depends on which cases it was "
-        "trained on.</p>" + table_html(pd.DataFrame(rows))
+        "trained on. The hyperparameters and, in the designs with text, the topic model "
+        "(fitted once on all the training cases) are held fixed, so the interval leaves out "
+        "how much those would change with other training cases.</p>"
+        + table_html(pd.DataFrame(rows))
     )
 
 
@@ -1262,9 +1295,10 @@ def headline_section(
         f"independent cases) lies at or above the pre-specified "
         f"{success_threshold:g}; it <b>does not meet the bar</b> when the interval lies "
         "below it, and otherwise we <b>cannot tell</b>. AP is the mean "
-        "precision over all recall levels; a model that ranks at random scores the base "
-        "rate. The baseline ranks cases by their number of previous referrals; the best "
-        "single feature ranks them by the one feature (and direction) that did best on the "
+        "precision over all recall levels; a model that ranks at random scores about the "
+        "base rate (a little more on a small test set: the answer gives both). The "
+        "baseline ranks cases by their number of previous referrals; the best single "
+        "feature ranks them by the one feature (and direction) that did best on the "
         "training rows.</p>",
         "<h2>The answer</h2>",
         '<p class="note">From the time-ordered designs: they train on earlier cases and test '
@@ -1310,7 +1344,10 @@ def headline_section(
 # The report's technical terms, in plain English, for readers who are not
 # statisticians (a head of service deciding whether to use a model).
 TERMS = {
-    "base rate": "the share of cases with the outcome; ranking at random scores it as AP",
+    "base rate": (
+        "the share of cases with the outcome; ranking at random scores about it as AP (a "
+        "little more on a small test set)"
+    ),
     "precision": "of the cases a rule flags, the share that had the outcome",
     "recall": "of the cases that had the outcome, the share a rule flags",
     "average precision (AP)": (
@@ -1508,10 +1545,12 @@ def selected_model_section(
     comparison: FairnessComparison,
     disclosure: Disclosure,
     answer: str,
+    inflation: str,
 ) -> str:
     """The selected model of the design that answers (``answer``): thresholds,
-    calibration, what drives its scores, whether more data would help, and
-    fairness by group (with the cells that could identify a child suppressed)."""
+    calibration (``inflation``: ``score_inflation``), what drives its scores,
+    whether more data would help, and fairness by group (with the cells that
+    could identify a child suppressed)."""
     summary = artefacts.summary
     chosen = summary.loc[
         (summary["outcome"] == outcome) & (summary["design"] == answer), "model"
@@ -1521,7 +1560,9 @@ def selected_model_section(
     parts = [
         f"<h3>Thresholds: {html.escape(label)}</h3>"
         '<p class="note">What flagging cases at each score threshold, or the top k% of '
-        "scores, would mean on the test cases.</p>",
+        "scores, would mean on the test cases. A rule's row, its flagged cases too, is "
+        "suppressed where it, or its difference from another rule shown, would reveal from "
+        f"1 to {disclosure.min_count - 1} cases.</p>",
         table_html(
             threshold_table(rows_of(artefacts.thresholds, outcome, answer, chosen), disclosure)
         ),
@@ -1539,10 +1580,9 @@ def selected_model_section(
         f'<figure><img src="{uri}" width="440" alt="calibration of every model, '
         f'{html.escape(outcome)}, {html.escape(DESIGN_LABELS[answer])}">'
         "<figcaption>Calibration on the test cases: a well-calibrated model's points lie "
-        "on the diagonal (balanced class weights push scores above observed rates). Bins are "
-        "merged between the score thresholds whose precision and recall the threshold "
-        f"table may show, so that none holds from 1 to {disclosure.min_count - 1} cases with "
-        "(or without) the outcome."
+        f"on the diagonal ({inflation}). Bins are merged between the score thresholds "
+        "whose precision and recall the threshold table may show, so that none holds from "
+        f"1 to {disclosure.min_count - 1} cases with (or without) the outcome."
         "</figcaption></figure>"
     )
     explained = artefacts.importance[(outcome, answer)]
@@ -1582,7 +1622,7 @@ def selected_model_section(
         "</p>"
     )
     parts.append(table_html(fairness_table(groups, disclosure)))
-    parts.append(group_calibration_section(groups, label, name, figure_dir, disclosure))
+    parts.append(group_calibration_section(groups, label, name, figure_dir, disclosure, inflation))
     return "\n".join(parts)
 
 
@@ -1627,9 +1667,11 @@ def render(
     max_age_years: float,
     comparison: FairnessComparison,
     disclosure: Disclosure,
+    inflation: str,
 ) -> str:
     """The whole report as one HTML document, of the designs of ``feature_sets``
-    (common.smk's FEATURE_SETS; no topics without text)."""
+    (common.smk's FEATURE_SETS; no topics without text); ``inflation``
+    (``score_inflation``) explains the calibration."""
     figure_dir.mkdir(parents=True, exist_ok=True)
     text = "text" in feature_sets
     parts = [
@@ -1663,6 +1705,7 @@ def render(
                 comparison,
                 disclosure,
                 answer_design(feature_sets),
+                inflation,
             )
         )
         if text:
@@ -1753,6 +1796,7 @@ def main(snakemake) -> None:
             tuple(float(b) for b in snakemake.params.disparity_band),
         ),
         Disclosure(int(snakemake.params.disclosure_min_count)),
+        score_inflation(snakemake.params.class_balance, float(snakemake.params.undersample_ratio)),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
     logger.info("wrote the report for %d outcome(s)", len(outcomes))

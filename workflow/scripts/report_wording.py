@@ -113,6 +113,20 @@ ONE_FEATURE_RULES = (
 )
 
 
+def random_average_precision(cases: int, positives: int) -> float:
+    """The expected average precision of a random ranking (without ties) of
+    ``cases`` test cases, ``positives`` of them with the outcome: above the base
+    rate on a small test set, as AP counts each positive case in the precision
+    at its own rank. Rank i holds a positive case with chance k/n, and the
+    i - 1 ranks above it then hold (k - 1)(i - 1)/(n - 1) more on average, so
+    E[AP] = (1/n) * sum over i of (1 + (k - 1)(i - 1)/(n - 1)) / i (n = 402,
+    k = 23: 0.070 at a base rate of 0.057; checked against simulation in the
+    tests)."""
+    ranks = np.arange(1, cases + 1)
+    above = (positives - 1) * (ranks - 1) / max(cases - 1, 1)
+    return float(np.sum((1 + above) / ranks) / cases)
+
+
 def honest_answer(
     rows: pd.DataFrame, success_threshold: float, answer: str, disclosure: "Disclosure"
 ) -> str:
@@ -124,9 +138,10 @@ def honest_answer(
     "yes" says so when the decisive model is not clearly better than a
     one-feature rule (``ONE_FEATURE_RULES``: the paired interval of its AP less
     the rule's reaches 0), and
-    no answer is given when the base rate is at or above the bar (ranking at
-    random would meet it). The base rate is not given when it would reveal a
-    count below ``disclosure.min_count`` (``shown_base_rate``)."""
+    no answer is given when ranking at random would on average meet the bar
+    (``random_average_precision``). The base rate, and that average, are not
+    given when they would reveal a count below ``disclosure.min_count``
+    (``shown_base_rate``)."""
     honest = rows.loc[is_time_ordered(rows["design"])]
     primary = honest.loc[honest["design"] == answer]
     if primary.empty:
@@ -151,10 +166,13 @@ def honest_answer(
     not_beaten = [rule for rule, lower, _, _ in rules if not lower > 0]
     if first["verdict"] == "meets the bar" and not_beaten:
         opening += f", but not clearly better than {' or '.join(not_beaten)}"
-    if first["base_rate"] >= success_threshold:
+    cases = int(first["n_test"])
+    random_ap = random_average_precision(cases, round(first["base_rate"] * cases))
+    if random_ap >= success_threshold:
         opening = (
-            "Cannot tell: ranking at random scores the base rate, which is at or above the "
-            "bar, so the bar (evaluation.success_threshold) must be set above it"
+            "Cannot tell: ranking at random would on average score an AP at or above the "
+            "bar on these test cases, so the bar (evaluation.success_threshold) must be set "
+            "above it"
         )
     results = "; ".join(
         f"{TIME_ORDERED_DESIGNS[row.design]}"
@@ -182,12 +200,13 @@ def honest_answer(
         f"{opening}. Tested on the latest cases, held out as future cases would be "
         f"(time-ordered designs), the selected models' average precision against the bar of "
         f"{success_threshold:g} was: {results}.{against_baseline} Ranking at random "
-        "scores the base "
+        "scores about the base "
         + (
-            f"rate, {base_rate:.3f}."
+            f"rate, {base_rate:.3f} (on average {random_ap:.3f} on these {cases} test cases: "
+            "a little more on a small test set)."
             if base_rate != SUPPRESSED
             else f"rate (not shown: fewer than {disclosure.min_count} test cases had, or "
-            "had not, the outcome)."
+            "had not, the outcome), a little more on a small test set."
         )
     )
 
@@ -497,6 +516,21 @@ def hidden_rates(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     return pd.DataFrame(rows, index=groups.index, columns=list(FAIRNESS_RATES), dtype=bool)
 
 
+def hidden_comparisons(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
+    """Which of each group's comparisons with its reference group (its
+    ``FAIRNESS_RATES`` verdicts and ratios) the shared documents must not
+    show: those of a hidden rate (``hidden_rates``), and all of an attribute's
+    for a rate hidden in its reference group, as a ratio (or its interval)
+    beside the group's shown rate would give the reference's back."""
+    hidden = hidden_rates(groups, disclosure)
+    reference_hidden = (
+        hidden.where(groups["is_reference"].astype(bool), False)
+        .groupby(groups["attribute"], sort=False)
+        .transform("any")
+    )
+    return hidden | reference_hidden
+
+
 def shown_cases(groups: pd.DataFrame, hidden: pd.Series, disclosure: Disclosure) -> list:
     """Each group's number of cases as the shared documents may show it."""
     return [
@@ -512,10 +546,10 @@ def shown_values(values: pd.Series, hidden: pd.Series) -> list:
 
 def shown_disparities(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """``groups`` with the disparity verdicts the shared documents may not show
-    (``hidden_rates``) marked suppressed, for counting them apart
+    (``hidden_comparisons``) marked suppressed, for counting them apart
     (``disparity_summary``)."""
     masked = groups.copy()
-    for metric, hide in hidden_rates(groups, disclosure).items():
+    for metric, hide in hidden_comparisons(groups, disclosure).items():
         column = f"{metric}_disparity"
         masked[column] = masked[column].astype(object).where(~hide, SUPPRESSED)
     return masked

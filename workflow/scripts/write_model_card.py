@@ -50,7 +50,7 @@ from report_wording import (
     baseline_difference,
     cohort_rules,
     disparity_summary,
-    hidden_rates,
+    hidden_comparisons,
     honest_answer,
     is_time_ordered,
     shown_base_rate,
@@ -204,16 +204,11 @@ def results_table(
 
 def fairness_findings(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Groups whose rate differs from the reference group's beyond the band
-    (judged with bootstrap intervals); findings that could identify a child
-    (``report_wording.hidden_rates``) are left out, and the ratio is suppressed
-    where the reference group's rate is hidden (it could be worked out)."""
+    (judged with bootstrap intervals); findings that could identify a child,
+    or give back a reference group's hidden rate, are left out as the report
+    leaves them out (``report_wording.hidden_comparisons``)."""
     cases = shown_cases(groups, suppressed_groups(groups, disclosure), disclosure)
-    hidden = hidden_rates(groups, disclosure)
-    reference_hidden = {
-        (attribute, metric): bool(hidden.loc[rows.index[rows["is_reference"]], metric].any())
-        for attribute, rows in groups.groupby("attribute", sort=False)
-        for metric in DISPARITY_METRICS
-    }
+    hidden = hidden_comparisons(groups, disclosure)
     rows = []
     for index, row, shown in zip(groups.index, groups.itertuples(index=False), cases, strict=True):
         for metric, label in DISPARITY_METRICS.items():
@@ -226,9 +221,7 @@ def fairness_findings(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFr
                         "group": row.group,
                         "cases": shown,
                         "rate": label,
-                        "ratio to reference": SUPPRESSED
-                        if reference_hidden[(row.attribute, metric)]
-                        else getattr(row, f"{metric}_ratio"),
+                        "ratio to reference": getattr(row, f"{metric}_ratio"),
                         "reference": row.reference_group,
                     }
                 )
