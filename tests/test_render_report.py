@@ -1107,3 +1107,17 @@ def test_the_report_explains_its_terms_in_plain_english():
     section = terms_section()
     for term in ("average precision (AP)", "ROC AUC", "F0.1", "log-odds", "topic, coherence"):
         assert f"<b>{term}" in section
+
+
+def test_one_hidden_group_hides_the_next_smallest_even_when_its_counts_are_zero():
+    # C is hidden for its 0 cases with the outcome; alone, its figures would be
+    # the test set's less A's and B's, so B is hidden with it.
+    groups = fairness_groups(
+        [
+            ("sex", "A", 100, 20),
+            ("sex", "B", 50, 10),
+            ("sex", "C", 12, 0),
+        ]
+    )
+    hidden = suppressed_groups(groups, Disclosure(10))
+    assert groups.loc[hidden, "group"].tolist() == ["B", "C"]
