@@ -84,7 +84,7 @@ def test_leakage_checks_count_what_they_look_for(cohort):
     splits["time"] = splits_of({"r1": "train", "r2": "train", "r3": "test", "r4": "train"})
     features.loc[0, "feature_time"] = cohort.loc[0, "prediction_time"]
     checks = leakage_checks(cohort, splits, features).set_index(["check", "split"])["count"]
-    assert checks[("features recorded at or after the prediction point", "all")] == 1
+    assert checks[("structured features recorded at or after the prediction point", "all")] == 1
     assert checks[("families on both sides of a split (outer or inner)", "random")] == 1
     assert checks[("families on both sides of a split (outer or inner)", "time")] == 0
     assert checks[("training labels known only after the test period began", "time")] == 1

@@ -10,8 +10,10 @@ the leakage checks recomputed from the artefacts, and the limits.
 
 Leakage checks (each reported with its count, which must be 0):
 
-- features recorded at or after the prediction point (``feature_time >=
-  prediction_time`` in the structured features);
+- structured features recorded at or after the prediction point (``feature_time >=
+  prediction_time``; the text features' times are checked where they are built,
+  which stops the run on any, and are not recomputed here, so the card names
+  the structured features only);
 - families with cases on both sides of the outer split, and of any inner fold
   (fit against validate rows), per split timing;
 - time-ordered split: training cases whose label became known after the test
@@ -104,7 +106,7 @@ def leakage_checks(
     )
     rows = [
         {
-            "check": "features recorded at or after the prediction point",
+            "check": "structured features recorded at or after the prediction point",
             "split": "all",
             "count": int((times["feature_time"] >= times["prediction_time"]).sum()),
         }
