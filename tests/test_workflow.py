@@ -169,9 +169,13 @@ def test_no_planted_identifier_reaches_results_or_logs(tiny_run):
     raw = tiny_run / "resources" / "synthetic" / "generated" / "seed5_n1500"
     people = pd.read_csv(raw / "people.csv", dtype=str)
     children = pd.read_csv(raw / "children.csv", dtype=str)
-    identifiers = set(children["LAchildID"]) | set(children["NHSNumber"])
+    referrals = pd.read_csv(raw / "referrals.csv", dtype=str)
+    identifiers = set(children["LAchildID"]) | set(children["NHSNumber"]) | set(children["UPN"])
     identifiers |= set(children["Postcode"]) | set(people["CarerEmail"]) | set(people["CarerPhone"])
-    surnames = set(people["ChildLastName"])
+    identifiers |= set(referrals["CINdetailsID"])
+    # Short enough to occur inside an embedded image's base64 by chance: matched
+    # as whole words, as surnames are.
+    whole_words = set(people["ChildLastName"]) | set(children["FamilyID"])
     results = tiny_run / "results" / "tiny"
     for path in sorted(results.rglob("*")):
         if path.suffix == ".parquet":
@@ -186,7 +190,7 @@ def test_no_planted_identifier_reaches_results_or_logs(tiny_run):
         else:
             continue
         words = set(re.findall(r"[A-Za-z0-9@.'+-]+", text))
-        leaked = {i for i in identifiers if i in text} | (surnames & words)
+        leaked = {i for i in identifiers if i in text} | (whole_words & words)
         assert not leaked, f"{path}: {sorted(leaked)[:5]}"
 
 
