@@ -3,6 +3,7 @@
 import sys
 import time
 import types
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -15,12 +16,14 @@ from sklearn.metrics import average_precision_score  # noqa: E402
 
 from common import SCHEMAS, InputError, read_parquet, write_parquet  # noqa: E402
 from evaluate_models import (  # noqa: E402
+    AT_THRESHOLD_DETAILS,
     CALIBRATION_SCHEMA,
     DETAILS_SCHEMA,
     FAILS,
     MEETS,
     THRESHOLDS_SCHEMA,
     UNSURE,
+    bias_corrected_interval,
     bootstrap_average_precision,
     bootstrap_counts,
     calibration_table,
@@ -127,7 +130,9 @@ def test_hand_computed_test_metrics(metrics):
     assert other["precision"] == 0.0 and other["recall"] == 0.0
     baseline = metrics.set_index("model").loc["previous_referrals"]
     assert baseline["average_precision"] == pytest.approx(1.0)
-    assert baseline["precision"] == 1.0 and baseline["recall"] == 1.0
+    # a baseline's scores are counts or a feature's values, not probabilities:
+    # flagging at 0.5 would flag every case with one previous referral
+    assert np.isnan(baseline["precision"]) and np.isnan(baseline["recall"])
 
 
 def test_cv_summary_of_selected_candidate(metrics):
@@ -347,7 +352,19 @@ def test_calibration_leaves_out_baselines(tables):
     assert sorted(set(tables["calibration"]["model"])) == ["lightgbm", "logistic_regression"]
     assert list(tables["calibration"].columns) == CALIBRATION_SCHEMA.names
     assert list(tables["thresholds"].columns) == THRESHOLDS_SCHEMA.names
-    assert len(tables["thresholds"]) == 3 * (9 + 2)
+    # the baseline ranks by counts: its top k% rules only, no score thresholds
+    assert len(tables["thresholds"]) == 2 * (9 + 2) + 2
+    baseline = tables["thresholds"].loc[tables["thresholds"]["model"] == "previous_referrals"]
+    assert (baseline["rule"] == "top_k_percent").all()
+
+
+def test_a_baseline_has_no_measure_at_the_decision_threshold(tables):
+    details = tables["details"].set_index("model")
+    at_threshold = ["precision", "recall", "n_flagged", *AT_THRESHOLD_DETAILS]
+    assert details.loc["previous_referrals", at_threshold].isna().all()
+    assert details.loc["lightgbm", at_threshold].notna().all()
+    # ranking measures stay
+    assert details.loc["previous_referrals", ["average_precision", "ap_ci_lower"]].notna().all()
 
 
 def test_wilson_interval_known_value():
@@ -437,7 +454,8 @@ def test_evaluate_all_resamples_families_and_names_a_missing_one():
     groups = families.loc[wide.index].to_numpy()
     for name, group_by in (("family", groups), ("row", None)):
         resampled = bootstrap_average_precision(labels, wide.to_numpy(), 50, 0, group_by)
-        lower, upper = percentile_interval(resampled)
+        observed = details.loc[wide.columns, "average_precision"].to_numpy()
+        lower, upper = bias_corrected_interval(resampled, observed)
         same = np.allclose(details.loc[wide.columns, "ap_ci_lower"], lower) and np.allclose(
             details.loc[wide.columns, "ap_ci_upper"], upper
         )
@@ -549,10 +567,13 @@ def test_bootstrap_interval_is_seeded_and_paired():
     np.testing.assert_array_equal(single[0], a[list(wide.columns).index("lightgbm")])
 
 
-def test_plain_bootstrap_drops_resamples_without_positives():
+def test_plain_bootstrap_drops_resamples_without_positives(caplog):
     labels = [1, 0, 0, 0, 0]
     frame = predictions(labels=labels)
-    tables = evaluate_all(frame, cv_results(), "o", "d", bootstrap_resamples=200, seed=0)
+    with caplog.at_level("INFO"):
+        tables = evaluate_all(frame, cv_results(), "o", "d", bootstrap_resamples=200, seed=0)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("of 200 bootstrap resamples hold no positive case" in w for w in warnings)
     details = tables["details"]
     assert (details["bootstrap_method"] == "by row").all()
     assert (details["bootstrap_valid"] < 200).all() and (details["bootstrap_valid"] > 0).all()
@@ -571,3 +592,52 @@ def test_a_score_on_a_bin_edge_falls_in_the_bin_the_threshold_rule_flags_it_in()
     table = calibration_table(np.array([0, 1, 1]), np.array([0.3, 0.6, 0.7]), 10)
     assert table.loc[table["n"] > 0, "bin"].tolist() == [3, 6, 7]
     assert table["bin_lower"].iloc[3] == 0.3
+
+
+def test_the_bias_corrected_interval_shifts_with_the_observed_value():
+    samples = np.arange(1, 101) / 100
+    plain = percentile_interval(samples)
+    # observed at the resamples' median: z0 = 0, the plain percentile interval
+    centred = bias_corrected_interval(samples, 0.505)
+    # (Phi(-1.96) is 0.024998, not 0.025)
+    np.testing.assert_allclose(np.ravel(centred), plain, atol=1e-5)
+    # observed at 0.8: 79 resamples below and one tie, p = 0.795, so the ends are
+    # the percentiles at Phi(2 z0 -+ 1.96), not at 2.5% and 97.5%
+    normal = NormalDist()
+    z0 = normal.inv_cdf(0.795)
+    levels = [normal.cdf(2 * z0 - 1.96), normal.cdf(2 * z0 + 1.96)]
+    lower, upper = bias_corrected_interval(samples, 0.8)
+    np.testing.assert_allclose([lower[0], upper[0]], np.quantile(samples, levels))
+    assert lower[0] > 0.35 > plain[0]
+    # observed beyond every resample: z0 stays finite (half a resample from 0),
+    # NaN resamples are ignored, and a statistic without resamples has none
+    lower, upper = bias_corrected_interval(
+        np.array([np.r_[samples, np.nan], np.full(101, np.nan)]), [2.0, 0.5]
+    )
+    assert 0.99 < lower[0] <= upper[0] <= 1.0
+    assert np.isnan(lower[1]) and np.isnan(upper[1])
+
+
+def test_the_bias_corrected_lower_end_says_yes_falsely_about_as_often_as_it_should():
+    # Test sets of 150 cases, 6% positive: AP is biased upwards, and the plain
+    # percentile interval's lower end lies above the population AP far more
+    # often than the nominal 2.5% (each time a false "meets the bar").
+    rng = np.random.default_rng(3)
+
+    def draw(n):
+        labels = (rng.random(n) < 0.06).astype(int)
+        return labels, rng.normal(2.0 * labels, 1.0)
+
+    truth = average_precision_score(*draw(400_000))
+    plain_misses = corrected_misses = trials = 0
+    for replicate in range(300):
+        labels, scores = draw(150)
+        if not labels.any():
+            continue
+        trials += 1
+        resampled = bootstrap_average_precision(labels, scores, 200, seed=replicate)
+        observed = resampled_average_precision(labels, scores, np.ones(len(labels)))
+        plain_misses += truth < percentile_interval(resampled)[0][0]
+        corrected_misses += truth < bias_corrected_interval(resampled, observed)[0][0]
+    assert plain_misses / trials > 0.06
+    assert corrected_misses / trials < 0.04

@@ -581,3 +581,20 @@ def test_the_best_single_feature_is_chosen_on_the_rows_given_either_way_round():
     # has no days_since, noise ranked lowest first does best
     later = features.index[2:]
     assert best_single_feature(features, later, np.array([0, 0, 1, 0])) == ("noise", -1.0)
+
+
+def test_the_best_single_feature_competes_only_among_the_columns_the_models_keep():
+    # "rare_days" has a value on one training row, a positive: it ranks the
+    # rows perfectly by luck, and would score every test row alike.
+    y = np.array([1, 1, 0, 0, 0, 0])
+    features = pd.DataFrame(
+        {
+            "rare_days": [1.0] + [np.nan] * 5,
+            "noise": [0.8, 0.4, 0.9, 0.3, 0.2, 0.1],  # AP 0.583 at best, below 0.667
+        },
+        index=pd.Index([f"r{i}" for i in range(6)], name="referral_id"),
+    )
+    assert not ColumnFilter().fit(features.to_numpy()).keep_[0]
+    assert best_single_feature(features, features.index, y)[0] == "noise"
+    with pytest.raises(InputError, match="best-single-feature baseline"):
+        best_single_feature(features[["rare_days"]], features.index, y)

@@ -188,7 +188,8 @@ class ColumnFilter(TransformerMixin, BaseEstimator):
             raise InputError(
                 "every feature is constant or at least "
                 f"{self.max_missing:.0%} missing in the rows a logistic regression "
-                "is fitted on; check the feature stage's output."
+                "or the best-single-feature baseline is fitted on; check the feature "
+                "stage's output."
             )
         return self
 
@@ -330,10 +331,13 @@ def best_single_feature(features: pd.DataFrame, ids: pd.Index, y: np.ndarray) ->
     """The feature column, and direction (1: highest first, -1: lowest
     first), whose ranking of the rows ``ids`` has the highest AP against their
     labels ``y``; ties go to the earlier column in name order, then to highest
-    first."""
+    first. Only the columns the models' ``ColumnFilter`` keeps on those rows
+    compete: a column with a value on a handful of rows can rank them by luck
+    and then score every test row alike, flattering the models beside it."""
     best_ap, best = -1.0, ("", 1.0)
     rows = features.loc[ids]
-    for column in sorted(rows.columns):
+    kept = rows.columns[ColumnFilter().fit(rows.to_numpy(dtype=np.float64)).keep_]
+    for column in sorted(kept):
         values = rows[column].to_numpy(dtype=np.float64)
         for direction in (1.0, -1.0):
             ap = average_precision(y, single_feature_scores(values, direction))
