@@ -809,8 +809,8 @@ def test_header_only_optional_table_gives_an_empty_table_and_a_warning(tmp_path,
     events = " and ".join(ir.EVENTS_OF_TABLE[table])
     assert (
         f"{table}: file {paths[table]} holds only a header row, so no {events} event is "
-        f"on record: every outcome whose events (or rule) include {events} is negative "
-        "for all 3 referral(s)"
+        f"on record: outcomes whose events (or rule) include {events} find none for any "
+        "of the 3 referral(s)"
     ) in caplog.text
     qa = read_parquet(out / "qa.parquet", "ingest_qa")
     warning = qa.loc[(qa["table"] == table) & (qa["measure"] == "warning")]

@@ -584,14 +584,15 @@ def report_header_only_tables(
     """Warn about and count each of ``tables`` (of ``EVENTS_OF_TABLE``) whose
     export holds only a header row. Such a table may be legitimately empty (no
     child looked after in a small extract), but a wrong or broken export makes
-    every outcome built on its events silently negative for all ``referrals``
-    (as ``report_tables_ending_early`` warns of an export that stops early)."""
+    outcomes built on its events silently miss them for all ``referrals`` (as
+    ``report_tables_ending_early`` warns of an export that stops early)."""
     for table in tables:
         events = " and ".join(EVENTS_OF_TABLE[table])
         logger.warning(
-            "%s: file %s holds only a header row, so no %s event is on record: every "
-            "outcome whose events (or rule) include %s is negative for all %d "
-            "referral(s). If the LA has these records, re-export the table with its "
+            "%s: file %s holds only a header row, so no %s event is on record: outcomes "
+            "whose events (or rule) include %s find none for any of the %d referral(s), "
+            "and are positive only through their other events. If the LA has these "
+            "records, re-export the table with its "
             "rows or point data.tables.%s.path at the right file; if it has none, the "
             "header-only file is how to say so (docs/contracts.md) and this warning "
             "stays as a reminder",
@@ -608,8 +609,8 @@ def report_header_only_tables(
             referrals,
             value=(
                 f"holds only a header row: no {events} event is on record, so outcomes "
-                "built on them are negative for every referral; re-export it with its "
-                "rows unless the LA truly has none"
+                "built on them find none for any referral; re-export it with its rows "
+                "unless the LA truly has none"
             ),
             total=referrals,
         )
