@@ -62,9 +62,33 @@ def test_a_key_file_set_but_missing_is_named_not_called_unset(monkeypatch, tmp_p
     assert "no pseudonymisation key" not in str(error.value)
     with pytest.raises(InputError, match=f"key file {tmp_path} .* is not a file"):
         resolve_key("TEST_COMMON_KEY", str(tmp_path), demo_key)
-    # the environment variable still comes first
+    # nor does a key in the environment variable hide the mistyped file
     monkeypatch.setenv("TEST_COMMON_KEY", "0123456789abcdef0123")
-    assert resolve_key("TEST_COMMON_KEY", str(missing), demo_key) == b"0123456789abcdef0123"
+    with pytest.raises(InputError, match=f"key file {missing} .* does not exist"):
+        resolve_key("TEST_COMMON_KEY", str(missing), demo_key)
+
+
+def test_a_key_file_and_a_different_variable_stop_the_run(monkeypatch, tmp_path):
+    # The variable, exported once (maybe for another LA), silently beat the key
+    # file an analyst set: this LA's records got that key's pseudonyms.
+    exported, in_file = "key-exported-for-another-la", "this-las-own-key-in-its-file"
+    key_file = tmp_path / "la.key"
+    key_file.write_text(f"{in_file}\n", encoding="utf-8")
+    monkeypatch.setenv("TEST_COMMON_KEY", exported)
+    with pytest.raises(InputError, match="two different pseudonymisation keys") as error:
+        resolve_key("TEST_COMMON_KEY", str(key_file), None)
+    message = str(error.value)
+    assert "TEST_COMMON_KEY" in message and str(key_file) in message
+    assert "unset TEST_COMMON_KEY" in message and "remove key_file" in message
+    assert exported not in message and in_file not in message
+    # the same key in both is one key
+    monkeypatch.setenv("TEST_COMMON_KEY", f" {in_file}")
+    assert resolve_key("TEST_COMMON_KEY", str(key_file), None) == in_file.encode()
+    # either alone is used
+    monkeypatch.delenv("TEST_COMMON_KEY")
+    assert resolve_key("TEST_COMMON_KEY", str(key_file), None) == in_file.encode()
+    monkeypatch.setenv("TEST_COMMON_KEY", exported)
+    assert resolve_key("TEST_COMMON_KEY", None, None) == exported.encode()
 
 
 def test_ages_count_from_the_middle_of_the_birth_month():

@@ -421,3 +421,22 @@ def test_documented_commands_put_no_target_after_a_config_option():
                     page,
                     words,
                 )
+
+
+def test_a_key_written_into_the_config_is_refused_without_being_echoed(tmp_path):
+    # `key: <secret>` was told "did you mean 'key_env'?", and `key_env: <secret>`
+    # then "set the environment variable <secret> to a long random secret"
+    secret = "9f2c4e1ab7d35e08c6a1f4b2d9e7c3a5"
+    output = dry_run_failure(tmp_path, {"pseudonymisation": {"key": secret}})
+    assert "config: unknown key 'key' under 'pseudonymisation';" in output
+    assert "did you mean" not in output
+    assert "The key itself never goes in the config" in output
+    assert "set key_env to the variable's name" in output
+    assert secret not in output
+    # a hex key starting with a letter is a valid variable name, but not in capitals
+    for given in (secret, "a" + secret, "s3cr3t-K3y+value/of=length"):
+        output = dry_run_failure(tmp_path, {"pseudonymisation": {"key_env": given}})
+        shown = "config: pseudonymisation.key_env: the str given (not shown) does not match"
+        assert shown in output
+        assert "(expected: the name of the environment variable holding the key" in output
+        assert given not in output

@@ -16,11 +16,11 @@ EXAMPLE_STATUTORY = {
 }
 
 
-def demo_key(monkeypatch, overrides: dict) -> str | None:
-    """What ``demo_key()`` of workflow/rules/common.smk returns for the default
-    config with ``overrides`` (top-level keys replaced; ``la`` named as an LA's
-    own file would, since the bundled LA's name is refused for other data), run
-    from the repository."""
+def common_smk(monkeypatch, overrides: dict) -> dict:
+    """The names workflow/rules/common.smk defines for the default config with
+    ``overrides`` (top-level keys replaced; ``la`` named as an LA's own file
+    would, since the bundled LA's name is refused for other data), run from
+    the repository."""
     monkeypatch.chdir(ROOT)
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     config.update({"la": "demo_key_test", **copy.deepcopy(overrides)})
@@ -32,7 +32,12 @@ def demo_key(monkeypatch, overrides: dict) -> str | None:
     namespace = {"config": config, "workflow": workflow}
     source = (ROOT / "workflow" / "rules" / "common.smk").read_text()
     exec(compile(source, "common.smk", "exec"), namespace)
-    return namespace["demo_key"]()
+    return namespace
+
+
+def demo_key(monkeypatch, overrides: dict) -> str | None:
+    """What ``demo_key()`` of workflow/rules/common.smk returns (``common_smk``)."""
+    return common_smk(monkeypatch, overrides)["demo_key"]()
 
 
 def test_demo_key_for_bundled_and_example_statutory_data(monkeypatch):
@@ -108,3 +113,27 @@ def test_demo_data_and_test_samples_may_stay_inside_the_repository(monkeypatch, 
     # no-notes copy keeps its exports there)
     assert demo_key(monkeypatch, {"statutory": EXAMPLE_STATUTORY}) is not None
     assert demo_key(monkeypatch, {"data": {**data, "directory": str(tmp_path)}}) is None
+
+
+def test_a_home_folder_in_data_paths_is_expanded_as_in_the_key_file(monkeypatch, tmp_path):
+    # "~/walk_home_data" was taken as a folder named "~" inside the repository
+    # and refused as such, while key_file: ~/... was expanded
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "walk_home_data").mkdir()
+    data = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["data"]
+    statutory = {
+        "cin": ["~/returns/cin-2023.xml"],
+        "ssda903": ["~/returns/903"],
+        "families": "~/returns/families.csv",
+        "directory": "~/converted",
+    }
+    overrides = {"data": {**data, "directory": "~/walk_home_data"}, "statutory": statutory}
+    assert demo_key(monkeypatch, overrides) is None
+    paths = common_smk(monkeypatch, overrides)["configured_data_paths"]()
+    assert paths == {
+        "data.directory": [str(tmp_path / "walk_home_data")],
+        "statutory.cin": [str(tmp_path / "returns" / "cin-2023.xml")],
+        "statutory.ssda903": [str(tmp_path / "returns" / "903")],
+        "statutory.families": [str(tmp_path / "returns" / "families.csv")],
+        "statutory.directory": [str(tmp_path / "converted")],
+    }

@@ -1,5 +1,6 @@
 """Ingestion of structured exports: mapping, pseudonymisation and clear errors."""
 
+import io
 import json
 import logging
 from pathlib import Path
@@ -7,9 +8,11 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+from build_structured_features import listed_or_other
 
 import ingest_notes
 import ingest_records as ir
+from assess_fairness import ethnicity_group, sex_group
 from common import (
     MIN_CHILDREN_SHOWN_VALUE,
     InputError,
@@ -513,7 +516,10 @@ def test_unknown_codes_are_kept_counted_and_warned(tmp_path, caplog):
     episodes = RAW["care_episodes"] + "C1,05/05/2025,S,C2,N1,H5,,\n"
     paths = write_raw(tmp_path, {"referrals": referrals, "care_episodes": episodes})
     tables, qa = ir.ingest(paths, MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE)
-    assert "ZZ" in set(tables["referrals"]["referral_source"])
+    # ZZ, of one child and in no code list, may be free text: not kept as written
+    assert "ZZ" not in set(tables["referrals"]["referral_source"])
+    assert ir.UNLISTED_VALUE in set(tables["referrals"]["referral_source"])
+    assert "H5" in set(tables["care_episodes"]["placement"])
     unknown = qa.loc[qa["measure"] == "unknown_code", ["column", "value", "count"]]
     # H5 is allowed in 2017 but not from collection year 2025 on, so it is a
     # code and is named; ZZ of one child is listed by how it is written only.
@@ -533,7 +539,7 @@ def test_free_text_in_a_coded_column_reaches_neither_qa_nor_log(tmp_path, caplog
     paths = write_raw(tmp_path, {"referrals": referrals})
     with caplog.at_level(logging.WARNING, logger="ingest_records"):
         tables, qa = ir.ingest(paths, MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE)
-    assert source in set(tables["referrals"]["referral_source"])
+    assert source not in set(tables["referrals"]["referral_source"])
     # Codes are compared upper-cased: so would a leaked value be written.
     assert "KOWALCZYK" not in qa.to_string().upper() and "KOWALCZYK" not in caplog.text.upper()
     assert "(AAAAAAAAA - AAA A AAAAAAAAA, 99 AAAAAA AAA; first at line 2)" in caplog.text
@@ -545,6 +551,72 @@ def test_free_text_in_a_coded_column_reaches_neither_qa_nor_log(tmp_path, caplog
     ]
 
 
+# A name typed into each coded column, as a reviewer found them in results/.
+PLANTED = {
+    "children": {"Sex": "Shannon", "Ethnicity": "Kowalczyk family", "Disabilities": "LD;Nan Jo"},
+    "referrals": {"ReferralSource": "Jayden Smith", "ReasonForClosure": "Mrs Kowalczyk"},
+    "assessments": {"AssessmentFactors": "3B;see Mr Okafor"},
+    "cp_plans": {"InitialCategoryOfAbuse": "Okafor household"},
+    "care_episodes": {"LS": "Aunt Brenda", "PLACE": "with Mr Okafor"},
+}
+
+
+def with_planted_names(directory: Path) -> dict[str, Path]:
+    """The raw exports of ``RAW`` with ``PLANTED``'s names in the first row's
+    coded cells (primary need too, in the second referral)."""
+    paths = {}
+    for table, text in RAW.items():
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        for column, name in PLANTED.get(table, {}).items():
+            frame.loc[0, column] = name
+        if table == "referrals":
+            frame.loc[1, "PrimaryNeedCode"] = "Granny Okafor"
+        paths[table] = directory / f"{table}.csv"
+        frame.to_csv(paths[table], index=False)
+    return paths
+
+
+def test_names_typed_into_coded_columns_are_not_kept(tmp_path, caplog):
+    # A referral source of a child's name, a closure reason of "Mrs <carer>"...
+    # were kept as written in results/<la>/ingest, which holds redacted text only.
+    with caplog.at_level(logging.WARNING, logger="ingest_records"):
+        tables, qa = ir.ingest(
+            with_planted_names(tmp_path), MAPPINGS, KEY, ";", CODE_LISTS, RUN_DATE
+        )
+    written = (
+        " ".join(frame.astype(str).to_string() for frame in tables.values())
+        + qa.to_string()
+        + caplog.text
+    ).upper()
+    for name in ("SHANNON", "KOWALCZYK", "NAN JO", "JAYDEN", "OKAFOR", "BRENDA", "GRANNY"):
+        assert name not in written, name
+    children = tables["children"].set_index("sex")
+    assert children.loc[ir.UNLISTED_VALUE, "ethnicity"] == ir.UNLISTED_VALUE
+    assert children["disability"].all()
+    referrals = tables["referrals"]
+    assert sorted(referrals["referral_source"]) == sorted(["2A", "6", ir.UNLISTED_VALUE])
+    assert sorted(referrals["primary_need"]) == sorted(["N1", "N4", ir.UNLISTED_VALUE])
+    assert ir.UNLISTED_VALUE in set(referrals["closure_reason"])
+    assert tables["assessments"]["factors"].iloc[0] == ["3B", ir.UNLISTED_VALUE]
+    assert tables["cp_plans"]["category"].tolist() == [ir.UNLISTED_VALUE]
+    episodes = tables["care_episodes"]
+    assert episodes[["legal_status", "placement"]].values.tolist() == [[ir.UNLISTED_VALUE] * 2]
+    # the warnings still give each value's shape
+    assert "codes not allowed in their collection year (AAAAAAA; first at line 2)" in caplog.text
+    assert f"as {ir.UNLISTED_VALUE} (they may be free text naming someone)" in caplog.text
+
+
+def test_withheld_values_are_other_codes_to_features_and_fairness_groups():
+    # build_structured_features and assess_fairness read the canonical tables
+    values = pd.Series([ir.UNLISTED_VALUE, "F"], dtype="string")
+    assert sex_group(values).tolist() == ["unknown", "female"]
+    assert ethnicity_group(pd.Series([ir.UNLISTED_VALUE, "WBRI"])).tolist() == [
+        "unrecognised",
+        "White",
+    ]
+    assert listed_or_other(values, {"F"}).tolist() == ["other", "F"]
+
+
 def test_an_unlisted_value_of_many_children_is_named():
     children = [f"C{k}" for k in range(MIN_CHILDREN_SHOWN_VALUE)]
     frame = pd.DataFrame(
@@ -552,7 +624,7 @@ def test_an_unlisted_value_of_many_children_is_named():
         index=range(len(children) + 1),
     )
     qa = ir.QualityLog()
-    ir.check_codes(
+    shown = ir.check_codes(
         frame, "children", Path("children.csv"), MAPPINGS["children"], CODE_LISTS, ";", qa
     )
     unknown = pd.DataFrame(qa.rows).query("measure == 'unknown_code'")
@@ -560,6 +632,9 @@ def test_an_unlisted_value_of_many_children_is_named():
         ["X", MIN_CHILDREN_SHOWN_VALUE],
         ["1 other value", 1],
     ]
+    # and is kept as written, while the rare one is not
+    kept = ir.withhold_rare_values(frame, shown, ";")["sex"]
+    assert kept.tolist() == ["X"] * MIN_CHILDREN_SHOWN_VALUE + [ir.UNLISTED_VALUE]
 
 
 def test_impossible_dates_are_reported(tmp_path, caplog):
@@ -723,11 +798,24 @@ def header_only(table: str) -> str:
 
 
 @pytest.mark.parametrize("table", ["assessments", "section47", "cp_plans", "care_episodes"])
-def test_header_only_optional_table_gives_an_empty_table(tmp_path, table):
+def test_header_only_optional_table_gives_an_empty_table_and_a_warning(tmp_path, table, caplog):
+    # A header-only cp_plans export once went through silently, taking most
+    # escalation positives with it.
     paths = write_raw(tmp_path, {table: header_only(table)})
-    out = run_main(tmp_path, paths)
+    with caplog.at_level(logging.WARNING, logger="ingest_records"):
+        out = run_main(tmp_path, paths)
     assert read_parquet(out / f"{table}.parquet", table).empty
     assert len(read_parquet(out / "children.parquet", "children")) == 2
+    events = " and ".join(ir.EVENTS_OF_TABLE[table])
+    assert (
+        f"{table}: file {paths[table]} holds only a header row, so no {events} event is "
+        f"on record: outcomes whose events (or rule) include {events} find none for any "
+        "of the 3 referral(s)"
+    ) in caplog.text
+    qa = read_parquet(out / "qa.parquet", "ingest_qa")
+    warning = qa.loc[(qa["table"] == table) & (qa["measure"] == "warning")]
+    assert warning["count"].tolist() == [3]
+    assert warning["value"].iloc[0].startswith(f"holds only a header row: no {events} event")
 
 
 def test_header_only_notes_are_a_clear_error_at_ingestion(tmp_path):

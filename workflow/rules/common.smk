@@ -33,12 +33,20 @@ def config_problem(error):
                 "(docs/contracts.md), each mapped to the name of that column in "
                 "your export."
             )
+        if path == ["pseudonymisation"]:
+            advice += (
+                " The key itself never goes in the config: put it in an environment "
+                "variable and set key_env to the variable's name (by default "
+                "LA_PSEUDONYMISATION_KEY), or in a file outside the repository and set "
+                "key_file to the file's path."
+            )
         lines = []
         for key in error.instance:
             if key in allowed:
                 continue
             close = difflib.get_close_matches(str(key), allowed, n=1)
-            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            # 'key' is no misspelt key_env: the key it holds belongs in neither.
+            guess = f" (did you mean {close[0]!r}?)" if close and key != "key" else ""
             lines.append(
                 f"config: unknown key {key!r} {place}{guess}; "
                 f"allowed: {', '.join(allowed)}. {advice}"
@@ -57,9 +65,10 @@ def config_problem(error):
         error.schema.get("description") if isinstance(error.schema, dict) else None
     )
     shown = error.message
-    if path[:2] == ["data", "name_lists"]:
+    if path[:2] == ["data", "name_lists"] or path[:1] == ["pseudonymisation"]:
         # Names given in place of a list's file may identify someone (staff, a
-        # school), and the message reaches Snakemake's log: not echoed.
+        # school), and a value given for key_env may be the key itself; the
+        # message reaches Snakemake's log: not echoed.
         kind = type(error.instance).__name__
         shown = shown.replace(repr(error.instance), f"the {kind} given (not shown)", 1)
     message = f"config: {where or 'top level'}: {shown}" + (
@@ -204,6 +213,29 @@ def sort_config_keys():
 
 
 sort_config_keys()
+
+
+def expand_home_in_data_paths():
+    """Expand a leading ``~`` (the user's home folder) in the config's data
+    paths, in place, as the key file's is: the data folder, the code lists,
+    the statutory returns, family table and converted tables' folder. Left as
+    written, "~/la_data" is a folder named "~" inside the repository, which
+    the repository check refuses, and no rule would find its files."""
+    data = config["data"]
+    data["directory"] = os.path.expanduser(data["directory"])
+    data["code_lists"] = os.path.expanduser(data["code_lists"])
+    statutory = config["statutory"]
+    if not statutory:
+        return
+    for key in ("cin", "ssda903"):
+        if key in statutory:
+            statutory[key] = [os.path.expanduser(path) for path in statutory[key]]
+    for key in ("families", "directory"):
+        if statutory.get(key):
+            statutory[key] = os.path.expanduser(statutory[key])
+
+
+expand_home_in_data_paths()
 
 LA = config["la"]
 RESULTS = f"results/{LA}"

@@ -606,33 +606,54 @@ def checked_key(key: str, source: str) -> bytes:
     return key.encode("utf-8")
 
 
-def load_key(key_env: str, key_file: str | None) -> bytes:
-    """Return the pseudonymisation key from environment variable ``key_env``,
-    else from ``key_file``, either without surrounding whitespace (a trailing
-    newline must not change every pseudonym); raise ``InputError`` saying how
-    to set one, if ``key_file`` is set but missing or empty, or if the key is
-    shorter than ``MIN_KEY_LENGTH``."""
-    value = os.environ.get(key_env, "").strip()
-    if value:
-        return checked_key(value, f"the environment variable {key_env}")
-    if key_file:
-        path = Path(key_file).expanduser()
-        if not path.is_file():
-            missing = "is not a file" if path.exists() else "does not exist"
-            raise InputError(
-                f"pseudonymisation key file {path} (pseudonymisation.key_file) {missing}: "
-                "correct the path in your LA config, or set the environment "
-                f"variable {key_env} instead."
-            )
-        content = path.read_text(encoding="utf-8").strip()
-        if content:
-            return checked_key(content, f"the key file {path}")
+def read_key_file(path: Path, key_env: str) -> bytes:
+    """The key in the file ``path`` without surrounding whitespace; raise
+    ``InputError`` saying what to do if the file is missing or empty, or the
+    key shorter than ``MIN_KEY_LENGTH``."""
+    if not path.is_file():
+        missing = "is not a file" if path.exists() else "does not exist"
+        raise InputError(
+            f"pseudonymisation key file {path} (pseudonymisation.key_file) {missing}: "
+            "correct the path in your LA config, or remove key_file and set the "
+            f"environment variable {key_env} instead."
+        )
+    content = path.read_text(encoding="utf-8").strip()
+    if not content:
         raise InputError(
             f"pseudonymisation key file {path} is empty: write a long random "
             "secret into it (e.g. `python -c 'import secrets; "
             "print(secrets.token_hex(32))' > "
             f"{path}`)."
         )
+    return checked_key(content, f"the key file {path}")
+
+
+def load_key(key_env: str, key_file: str | None) -> bytes:
+    """Return the pseudonymisation key from ``key_file`` or environment
+    variable ``key_env``, either without surrounding whitespace (a trailing
+    newline must not change every pseudonym); raise ``InputError`` saying what
+    to do if neither is set, if ``key_file`` is set but unusable
+    (``read_key_file``), if the key is shorter than ``MIN_KEY_LENGTH``, or if
+    both are set to different keys. The variable is often exported once for
+    every session, maybe for another LA: neither source may silently win over
+    the other, or this LA's records would get another LA's pseudonyms."""
+    from_variable = os.environ.get(key_env, "").strip()
+    if key_file:
+        path = Path(key_file).expanduser()
+        key = read_key_file(path, key_env)
+        if from_variable and from_variable.encode("utf-8") != key:
+            raise InputError(
+                f"two different pseudonymisation keys are set: one in the environment "
+                f"variable {key_env}, another in the key file {path} "
+                "(pseudonymisation.key_file in your LA config), and each gives other "
+                "pseudonyms. Keep the one this LA's earlier runs used: to use the file, "
+                f"unset the variable (`unset {key_env}`, and remove its export from your "
+                "shell's start-up file); to use the variable, remove key_file from your "
+                "LA config."
+            )
+        return key
+    if from_variable:
+        return checked_key(from_variable, f"the environment variable {key_env}")
     raise InputError(
         "no pseudonymisation key: set the environment variable "
         f"{key_env} to a long random secret, or set pseudonymisation.key_file "

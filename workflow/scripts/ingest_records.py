@@ -17,7 +17,9 @@ why) per table, code frequencies and codes not allowed in their collection
 year (``resources/code_lists.yaml``; values neither listed nor common are
 counted together, unnamed, as they may be free text), date ranges,
 impossible dates and missing values. Unknown codes and impossible but harmless dates are kept and
-reported; rows that cannot be used are left out and counted.
+reported, except that a value neither listed nor common is written as
+``UNLISTED_VALUE`` in the canonical tables too; rows that cannot be used are
+left out and counted.
 """
 
 import logging
@@ -28,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from common import (
+    MIN_CHILDREN_SHOWN_VALUE,
     InputError,
     check_key_fingerprint,
     column_label,
@@ -77,6 +80,20 @@ NEEDED_FOR = {
     "children": "the study cannot run without children",
     "referrals": "the study cannot run without referrals",
     "notes": "the text designs need case notes (without usable notes, set designs.text: false)",
+}
+# What a coded column's value neither in its code list nor common enough to be
+# shown (``common.nameable_values``) becomes in the canonical tables: typed
+# into a coded field, free text ("Mrs Kowalczyk", "Smith family") would
+# otherwise be kept as written in results/. Not a code of any list, it is an
+# "other" code to the features and an unknown sex or unrecognised ethnicity to
+# the fairness groups.
+UNLISTED_VALUE = "UNLISTED"
+# The outcome events (``build_cohort.EVENTS``) each of the other tables holds.
+EVENTS_OF_TABLE = {
+    "assessments": ("assessment",),
+    "section47": ("section47", "initial_conference"),
+    "cp_plans": ("cp_plan",),
+    "care_episodes": ("care_episode",),
 }
 TRUE_VALUES = {"1", "true", "yes", "y", "t"}
 FALSE_VALUES = {"0", "false", "no", "n", "f"}
@@ -349,26 +366,30 @@ def check_codes(
     code_lists: dict[str, dict[str, list[dict]]],
     separator: str,
     qa: QualityLog,
-) -> None:
+) -> dict[str, set[str]]:
     """Count each code of ``table``'s coded columns and flag codes not allowed in
     their row's collection year: a warning and a QA row each, never a drop.
+    Returns, per coded column, the values that may be shown.
 
     A value neither in the column's code list nor of at least
     ``common.MIN_CHILDREN_SHOWN_VALUE`` children may be free text naming
-    someone: the QA rows count such values together ("2 other values") and the
-    warning gives how they are written (``common.value_shape``), not what they say.
+    someone: the QA rows count such values together ("2 other values"), the
+    warning gives how they are written (``common.value_shape``), not what they
+    say, and ``withhold_rare_values`` replaces them.
     """
     years = (
         collection_year(frame[YEAR_DATE[table]])
         if table in YEAR_DATE
         else pd.Series(np.nan, index=frame.index)
     )
+    shown_by_column = {}
     for column, periods in code_lists.get(table, {}).items():
         if column not in frame.columns:
             continue
         codes = code_values(frame, column, separator)
         children = frame["child_id"].iloc[codes["position"]]
         shown = nameable_values(codes["code"], children, listed_codes(periods))
+        shown_by_column[column] = shown
         for code, count in counts_shown(codes["code"], shown):
             qa.add(table, "code", count, column=column, value=code, total=len(codes))
         unknown = unknown_codes(periods, codes["code"], years.iloc[codes["position"]])
@@ -378,15 +399,52 @@ def check_codes(
         written = sorted({code if code in shown else value_shape(code) for code in bad["code"]})
         logger.warning(
             "%s: %s: %d value(s) with codes not allowed in their collection year "
-            "(%s; first at %s); kept, but check the export or the code lists",
+            "(%s; first at %s); kept, those neither listed nor of %d children or more "
+            "as %s (they may be free text naming someone), but check the export or the "
+            "code lists",
             path,
             column_label(columns, table, column),
             len(bad),
             ", ".join(written[:10]),
             row_location(path, int(frame.index[int(bad["position"].iloc[0])])),
+            MIN_CHILDREN_SHOWN_VALUE,
+            UNLISTED_VALUE,
         )
         for code, count in counts_shown(bad["code"], shown):
             qa.add(table, "unknown_code", count, column=column, value=code, total=len(codes))
+    return shown_by_column
+
+
+def withheld_codes(cell: str, shown: set[str], separator: str) -> str:
+    """A list column's ``cell`` with each code not in ``shown`` (compared
+    trimmed and upper-cased) written as ``UNLISTED_VALUE``."""
+    return separator.join(
+        UNLISTED_VALUE if code.strip() and code.strip().upper() not in shown else code
+        for code in cell.split(separator)
+    )
+
+
+def withhold_rare_values(
+    frame: pd.DataFrame, shown_by_column: dict[str, set[str]], separator: str
+) -> pd.DataFrame:
+    """``frame`` with each value of a coded column that is not in its
+    ``shown_by_column`` set (``check_codes``) written as ``UNLISTED_VALUE``;
+    in list columns, each such code of a cell. Values are compared trimmed and
+    upper-cased, as ``check_codes`` counts them; shown values stay as written."""
+    out = frame.copy()
+    for column, shown in shown_by_column.items():
+        values = frame[column]
+        if column in LIST_COLUMNS:
+            out[column] = values.map(
+                lambda cell, shown=shown: (
+                    withheld_codes(cell, shown, separator) if isinstance(cell, str) else cell
+                )
+            )
+        else:
+            text = values.astype("string").str.strip().str.upper()
+            rare = (text.notna() & (text != "") & ~text.isin(list(shown))).to_numpy(dtype=bool)
+            out.loc[rare, column] = UNLISTED_VALUE
+    return out
 
 
 def profile_table(
@@ -520,6 +578,44 @@ def report_tables_ending_early(tables: dict[str, pd.DataFrame], path: Path, qa: 
         )
 
 
+def report_header_only_tables(
+    tables: Iterable[str], paths: dict[str, Path], referrals: int, qa: QualityLog
+) -> None:
+    """Warn about and count each of ``tables`` (of ``EVENTS_OF_TABLE``) whose
+    export holds only a header row. Such a table may be legitimately empty (no
+    child looked after in a small extract), but a wrong or broken export makes
+    outcomes built on its events silently miss them for all ``referrals`` (as
+    ``report_tables_ending_early`` warns of an export that stops early)."""
+    for table in tables:
+        events = " and ".join(EVENTS_OF_TABLE[table])
+        logger.warning(
+            "%s: file %s holds only a header row, so no %s event is on record: outcomes "
+            "whose events (or rule) include %s find none for any of the %d referral(s), "
+            "and are positive only through their other events. If the LA has these "
+            "records, re-export the table with its "
+            "rows or point data.tables.%s.path at the right file; if it has none, the "
+            "header-only file is how to say so (docs/contracts.md) and this warning "
+            "stays as a reminder",
+            table,
+            paths[table],
+            events,
+            events,
+            referrals,
+            table,
+        )
+        qa.add(
+            table,
+            "warning",
+            referrals,
+            value=(
+                f"holds only a header row: no {events} event is on record, so outcomes "
+                "built on them find none for any referral; re-export it with its rows "
+                "unless the LA truly has none"
+            ),
+            total=referrals,
+        )
+
+
 def check_notes(
     path: Path,
     columns: dict[str, str],
@@ -606,15 +702,19 @@ def ingest(
     """
     qa = QualityLog()
     tables = {}
+    header_only = []
     for table in DATE_COLUMNS:
         path = paths[table]
         raw = read_mapped_csv(path, mappings[table], table)
         if table in NEEDS_ROWS:
             check_has_rows(raw, path, table, read_only=True)
+        elif raw.empty:
+            header_only.append(table)
         frame = prepare_table(raw, table, path, mappings[table], key)
         logger.info("%s: read %d rows from %s", table, len(raw), path)
         qa.add(table, "rows_read", len(frame))
-        check_codes(frame, table, path, mappings[table], code_lists, separator, qa)
+        shown = check_codes(frame, table, path, mappings[table], code_lists, separator, qa)
+        frame = withhold_rare_values(frame, shown, separator)
         profile_table(frame, table, DATE_COLUMNS[table], qa)
         report_future_dates(frame, table, path, mappings[table], reference, qa)
         tables[table] = drop_future(frame, table, path, reference, qa)
@@ -664,6 +764,7 @@ def ingest(
     out["care_episodes"] = check_date_order(
         episodes, "start_date", "end_date", paths["care_episodes"], "care_episodes", qa
     )
+    report_header_only_tables(header_only, paths, len(referrals), qa)
     report_tables_ending_early(out, paths["referrals"], qa)
     for name, frame in out.items():
         sort_keys = [
