@@ -1014,26 +1014,28 @@ def test_data_qa_section_shows_no_small_count_and_only_months():
 
 
 def test_models_table_hides_precision_and_recall_that_reveal_few_cases():
-    # 100 test cases, 20 with the outcome: the tree flags 5 and finds 4 of them
+    # 100 test cases, 20 with the outcome: the tree flags 5 and finds 4 of
+    # them; the baseline has no decision rule, so nothing to hide
     rows = pd.DataFrame(
         {
             "design": "time_text",
-            "model": ["lightgbm", "decision_tree"],
-            "selected": [True, False],
+            "model": ["lightgbm", "decision_tree", "previous_referrals"],
+            "selected": [True, False, False],
             "n_test": 100,
             "base_rate": 0.2,
-            "average_precision": [0.5, 0.3],
-            "roc_auc": [0.8, 0.6],
-            "precision": [0.5, 0.8],
-            "recall": [0.5, 0.2],
+            "average_precision": [0.5, 0.3, 0.25],
+            "roc_auc": [0.8, 0.6, 0.55],
+            "precision": [0.5, 0.8, np.nan],
+            "recall": [0.5, 0.2, np.nan],
             "cv_ap_mean": 0.4,
             "cv_ap_sd": 0.05,
         }
     )
     table = models_table(rows, DISCLOSURE)
-    assert table["precision"].tolist() == [0.5, "suppressed"]
-    assert table["recall"].tolist() == [0.5, "suppressed"]
-    assert table["test AP"].tolist() == [0.5, 0.3]
+    assert table["precision"].tolist()[:2] == [0.5, "suppressed"]
+    assert table["recall"].tolist()[:2] == [0.5, "suppressed"]
+    assert pd.isna(table["precision"].iloc[2]) and pd.isna(table["recall"].iloc[2])
+    assert table["test AP"].tolist() == [0.5, 0.3, 0.25]
 
 
 def test_precision_recall_curves_show_only_thresholds_the_table_could_show():

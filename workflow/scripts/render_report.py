@@ -1113,8 +1113,9 @@ def data_qa_section(qa: pd.DataFrame, disclosure: Disclosure, top_codes: int = 1
         '<p class="note">What ingestion read from each export and what it kept. Rows are '
         "left out only when they cannot be used (unknown child or referral, end before "
         "start, dated after the run); unknown codes and suspicious dates are kept and "
-        "listed here. Check the problems with the source system before trusting the "
-        "results.</p>",
+        "listed here, except that a code neither listed nor held by 10 children (it may be "
+        "free text, such as a name) is written as UNLISTED. Check the problems with the "
+        "source system before trusting the results.</p>",
     ]
     counts = qa.pivot_table(
         index="table", columns="measure", values="count", aggfunc="sum", sort=False

@@ -373,14 +373,15 @@ def decision_rule_hidden(rows: pd.DataFrame, disclosure: Disclosure) -> pd.Serie
     """Whether each model's precision and recall at the decision threshold
     (rows of the ``metrics`` or ``summary`` table) must be suppressed
     (``flagging_hidden``), its counts recovered from them, the base rate and
-    the test cases."""
+    the test cases. A baseline has none (its score is no probability), so
+    nothing to hide: its cells show as missing."""
     positives = (rows["base_rate"] * rows["n_test"]).round().to_numpy()
     found = np.nan_to_num(rows["recall"].to_numpy() * positives).round()
     flagged = np.divide(
         found, rows["precision"].to_numpy(), out=np.zeros(len(rows)), where=found > 0
     ).round()
     hidden = flagging_hidden(found, flagged, positives, rows["n_test"].to_numpy(), disclosure)
-    return hidden.set_axis(rows.index)
+    return hidden.set_axis(rows.index) & rows["recall"].notna()
 
 
 def shareable_summary(summary: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
