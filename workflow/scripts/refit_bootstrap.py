@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from common import SCHEMAS, read_parquet, write_parquet
-from evaluate_models import percentile_interval
+from evaluate_models import bootstrap_counts, percentile_interval
 from explain_selected_model import outer_split, selected_model
 from train_models import fit_model, read_design_inputs
 
@@ -32,11 +32,11 @@ logger = logging.getLogger(__name__)
 
 def family_resample(families: pd.Series, rng: np.random.Generator) -> np.ndarray:
     """Return row positions of a bootstrap resample of whole families: as many
-    families as there are, drawn with replacement, each with all its rows."""
-    codes, distinct = pd.factorize(families.astype(str), sort=True)
-    members = [np.flatnonzero(codes == k) for k in range(len(distinct))]
-    drawn = rng.integers(0, len(distinct), size=len(distinct))
-    return np.concatenate([members[k] for k in drawn])
+    families as there are, drawn with replacement, each with all its rows, as
+    often as it is drawn (the evaluation's cluster bootstrap,
+    ``bootstrap_counts``, drawn once)."""
+    counts = next(bootstrap_counts(len(families), 1, rng, groups=families.to_numpy()))[0]
+    return np.repeat(np.arange(len(families)), counts)
 
 
 def refit_bootstrap(
