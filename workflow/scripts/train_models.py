@@ -605,7 +605,7 @@ def cross_validate(
     inner = sorted(int(f) for f in splits["fold"].unique() if f != OUTER_FOLD)
     if len(inner) < 2:
         raise InputError("the splits hold fewer than two inner folds; check make_splits.")
-    n_draws = int(models.get("search_iterations", 10))
+    n_draws = int(models["search_iterations"])
     candidates = {
         name: sample_candidates(models[name], n_draws, seed) for name in MODELS if name in models
     }
