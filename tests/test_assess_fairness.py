@@ -435,7 +435,7 @@ def test_deterministic_and_byte_identical(tmp_path, inputs, table):
     )
 
 
-def test_fairness_reference_must_be_a_mapping(tmp_path):
+def test_fairness_reference_must_be_a_mapping():
     snakemake = types.SimpleNamespace(
         params=types.SimpleNamespace(fairness_reference="White"),
     )

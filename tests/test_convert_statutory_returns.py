@@ -267,7 +267,7 @@ def test_written_exports_read_by_workflow(tmp_path):
 
 
 def test_cli_runs(tmp_path):
-    csr.main(["--cin", str(CIN_SAMPLE), "--ssda903", str(SSDA903_DIR), "--out", str(tmp_path)])
+    csr.cli(["--cin", str(CIN_SAMPLE), "--ssda903", str(SSDA903_DIR), "--out", str(tmp_path)])
     assert (tmp_path / "referrals.csv").is_file()
 
 

@@ -17,11 +17,13 @@ from common import enforce_schema  # noqa: E402
 from evaluate_models import evaluate  # noqa: E402
 from explain_selected_model import (  # noqa: E402
     accumulated_local_effects,
-    explain_selected_model,
     family_order,
     more_data_answer,
     nested_subset,
     outer_split,
+    require_both_classes,
+    selected_model_effects,
+    selected_model_learning_curve,
 )
 from make_splits import make_splits  # noqa: E402
 from train_models import train_models  # noqa: E402
@@ -37,7 +39,20 @@ def explained(request):
         cohort, splits, features, None, "random_structured", {**MODELS, **balance}, SEED
     )
     metrics = evaluate(predictions, cv_results, "escalation", "random_structured")
-    curve, effects = explain_selected_model(
+    curve = selected_model_learning_curve(
+        cohort,
+        splits,
+        features,
+        None,
+        cv_results,
+        "escalation",
+        "random_structured",
+        fractions=[0.25, 0.5],
+        repeats=2,
+        seed=SEED,
+        balance=balance,
+    )
+    effects = selected_model_effects(
         cohort,
         splits,
         features,
@@ -46,8 +61,6 @@ def explained(request):
         importance,
         "escalation",
         "random_structured",
-        fractions=[0.25, 0.5],
-        repeats=2,
         n_features=2,
         n_bins=5,
         seed=SEED,
@@ -222,3 +235,9 @@ def test_children_without_a_family_id_are_each_their_own_family():
     alone = cohort.set_index("referral_id").loc[families.index, "family_id"].isna()
     assert families[alone].nunique() == children[alone].nunique()
     assert families[~alone].str.startswith("f").all()
+
+
+def test_training_rows_of_one_class_stop_both_explanations():
+    with pytest.raises(ValueError, match="one class only"):
+        require_both_classes(pd.Series([0, 0, 0], dtype="int8"))
+    require_both_classes(pd.Series([0, 1, 0], dtype="int8"))

@@ -486,7 +486,7 @@ def test_note_wording_carries_the_text_risk(small):
 
 
 def test_cli_writes_the_exports(tmp_path):
-    g.main(["--seed", "2", "--children", "40", "--notes-per-referral", "5", "--out", str(tmp_path)])
+    g.cli(["--seed", "2", "--children", "40", "--notes-per-referral", "5", "--out", str(tmp_path)])
     for name in EXPECTED_COLUMNS:
         assert (tmp_path / name).stat().st_size > 0, name
     assert len(read(tmp_path, "children.csv")) == 40

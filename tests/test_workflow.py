@@ -232,7 +232,8 @@ DOWNSTREAM_OF_TRAINING = {
     "train_models",
     "evaluate_models",
     "assess_fairness",
-    "explain_selected_model",
+    "learning_curve",
+    "accumulated_local_effects",
     "summarise_results",
     "render_report",
     "write_model_card",
@@ -316,6 +317,25 @@ def test_a_success_threshold_reruns_only_what_uses_it(tiny_run):
         "write_model_card",
         "all",
     }
+
+
+@pytest.mark.e2e
+def test_an_explanation_setting_reruns_only_its_own_explanation(tiny_run):
+    # The learning curve's refits never read the ALE settings, nor the ALE the
+    # learning curve's: each is its own rule. The model cards quote the learning
+    # curve, not the ALE.
+    explained = len(list((tiny_run / "results" / "tiny" / "evaluation").glob("*/*")))
+    ale = changed_config(tiny_run, "ale.yaml", {"evaluation": {"ale_bins": 5}})
+    jobs = planned_jobs(tiny_run, ale)
+    assert set(jobs) == {"accumulated_local_effects", "render_report", "all"}
+    # one per outcome and design
+    assert jobs["accumulated_local_effects"] == explained
+    repeats = changed_config(
+        tiny_run, "repeats.yaml", {"evaluation": {"learning_curve_repeats": 2}}
+    )
+    jobs = planned_jobs(tiny_run, repeats)
+    assert set(jobs) == {"learning_curve", "render_report", "write_model_card", "all"}
+    assert jobs["learning_curve"] == explained
 
 
 @pytest.mark.e2e

@@ -64,7 +64,7 @@ rule assess_fairness:
         "../scripts/assess_fairness.py"
 
 
-rule explain_selected_model:
+rule learning_curve:
     input:
         cohort=rules.build_cohort.output.cohort,
         splits=rules.make_splits.output.splits,
@@ -72,16 +72,14 @@ rule explain_selected_model:
         topics=topic_input,
         text_features=text_feature_input,
         cv_results=rules.train_models.output.cv_results,
-        importance=rules.train_models.output.importance,
         helpers=HELPERS,
-        imports=imported_scripts("explain_selected_model"),
+        imports=imported_scripts("learning_curve"),
     output:
         learning_curve=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/learning_curve.parquet",
-        effects=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/accumulated_local_effects.parquet",
     log:
-        f"{LOGS}/explain_selected_model/{{outcome}}_{{timing}}_{{features}}.log",
+        f"{LOGS}/learning_curve/{{outcome}}_{{timing}}_{{features}}.log",
     benchmark:
-        f"{BENCHMARKS}/explain_selected_model/{{outcome}}_{{timing}}_{{features}}.tsv"
+        f"{BENCHMARKS}/learning_curve/{{outcome}}_{{timing}}_{{features}}.tsv"
     conda:
         "../../envs/model.yaml"
     threads: config["models"]["threads"]
@@ -92,12 +90,43 @@ rule explain_selected_model:
         design=design_name,
         learning_curve_fractions=config["evaluation"]["learning_curve_fractions"],
         learning_curve_repeats=config["evaluation"]["learning_curve_repeats"],
+        balance=class_balance_settings(),
+        seed=config["seed"],
+    script:
+        "../scripts/learning_curve.py"
+
+
+rule accumulated_local_effects:
+    input:
+        cohort=rules.build_cohort.output.cohort,
+        splits=rules.make_splits.output.splits,
+        features=rules.build_structured_features.output.structured,
+        topics=topic_input,
+        text_features=text_feature_input,
+        cv_results=rules.train_models.output.cv_results,
+        importance=rules.train_models.output.importance,
+        helpers=HELPERS,
+        imports=imported_scripts("accumulated_local_effects"),
+    output:
+        effects=f"{RESULTS}/evaluation/{{outcome}}/{{timing}}_{{features}}/accumulated_local_effects.parquet",
+    log:
+        f"{LOGS}/accumulated_local_effects/{{outcome}}_{{timing}}_{{features}}.log",
+    benchmark:
+        f"{BENCHMARKS}/accumulated_local_effects/{{outcome}}_{{timing}}_{{features}}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: config["models"]["threads"]
+    resources:
+        mem_mb=4000,
+    params:
+        outcome="{outcome}",
+        design=design_name,
         ale_features=config["evaluation"]["ale_features"],
         ale_bins=config["evaluation"]["ale_bins"],
         balance=class_balance_settings(),
         seed=config["seed"],
     script:
-        "../scripts/explain_selected_model.py"
+        "../scripts/accumulated_local_effects.py"
 
 
 rule refit_bootstrap:

@@ -72,13 +72,13 @@ rule render_report:
             features=FEATURE_SETS,
         ),
         learning_curves=expand(
-            rules.explain_selected_model.output.learning_curve,
+            rules.learning_curve.output.learning_curve,
             outcome=OUTCOMES,
             timing=TIMINGS,
             features=FEATURE_SETS,
         ),
         effects=expand(
-            rules.explain_selected_model.output.effects,
+            rules.accumulated_local_effects.output.effects,
             outcome=OUTCOMES,
             timing=TIMINGS,
             features=FEATURE_SETS,
@@ -173,7 +173,7 @@ rule write_model_card:
             features=FEATURE_SETS,
         ),
         learning_curves=expand(
-            rules.explain_selected_model.output.learning_curve,
+            rules.learning_curve.output.learning_curve,
             outcome="{outcome}",
             timing=TIMINGS,
             features=FEATURE_SETS,

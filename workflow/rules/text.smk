@@ -1,3 +1,8 @@
+# One shard of redacted notes: redact_notes writes every shard at once (an
+# expand, so no rules.x.output.y names one shard); each shard's jobs read it.
+REDACTED_NOTES_SHARD = f"{RESULTS}/text/notes/shard_{{shard}}.parquet"
+
+
 rule redact_notes:
     input:
         notes=notes_export,
@@ -6,7 +11,7 @@ rule redact_notes:
         first_names=first_names_input(),
         helpers=HELPERS,
     output:
-        shards=expand(f"{RESULTS}/text/notes/shard_{{shard}}.parquet", shard=SHARDS),
+        shards=expand(REDACTED_NOTES_SHARD, shard=SHARDS),
         qa=f"{RESULTS}/text/qa.parquet",
     log:
         f"{LOGS}/redact_notes.log",
@@ -35,7 +40,7 @@ rule redact_notes:
 
 rule normalise_notes:
     input:
-        notes=f"{RESULTS}/text/notes/shard_{{shard}}.parquet",
+        notes=REDACTED_NOTES_SHARD,
         helpers=HELPERS,
         imports=imported_scripts("normalise_notes"),
     output:
@@ -59,7 +64,7 @@ rule normalise_notes:
 
 rule flag_vulnerabilities:
     input:
-        notes=f"{RESULTS}/text/notes/shard_{{shard}}.parquet",
+        notes=REDACTED_NOTES_SHARD,
         lexicon=config["text"]["vulnerability_lexicon"],
         helpers=HELPERS,
     output:

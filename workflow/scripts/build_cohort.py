@@ -38,16 +38,6 @@ from common import InputError, age_in_years, read_canonical_tables, write_parque
 
 logger = logging.getLogger(__name__)
 
-EVENTS = (
-    "referral",
-    "nfa_closure",
-    "assessment",
-    "section47",
-    "initial_conference",
-    "cp_plan",
-    "care_episode",
-)
-PREDICTION_POINTS = ("referral", "assessment_authorisation")
 # Per outcome type, the column of its labels marking cases whose outcome is
 # already on record at the prediction point (left out and counted under it).
 KNOWN_AT_PREDICTION_POINT = {
@@ -120,12 +110,6 @@ def event_starts(tables: dict[str, pd.DataFrame], events: list[str]) -> pd.DataF
     start and have ``has_duration`` false. ``referral_id`` is the referral's own
     id for ``referral`` events (so a case's own referral is not an event after
     it) and missing for the others."""
-    unknown = sorted(set(events) - set(EVENTS))
-    if unknown:
-        raise InputError(
-            f"outcome events {unknown} are not known; choose from {list(EVENTS)} "
-            "in outcomes.<name> of your config."
-        )
     referrals = tables["referrals"]
     section47 = tables["section47"]
     nfa = referrals.loc[referrals["nfa"].fillna(False).astype(bool)]
@@ -246,13 +230,9 @@ def prediction_anchor(
     or the first authorisation of an assessment of its referral (NaT if none)."""
     if prediction_point == "referral":
         return cohort["referral_date"]
-    if prediction_point == "assessment_authorisation":
-        first = assessments.groupby("referral_id")["authorisation_date"].min()
-        return cohort["referral_id"].map(first).astype("datetime64[ms]")
-    raise InputError(
-        f"prediction_point {prediction_point!r} is not known; use one of "
-        f"{list(PREDICTION_POINTS)} in outcomes.<name> of your config."
-    )
+    # assessment_authorisation: the config schema allows no other point.
+    first = assessments.groupby("referral_id")["authorisation_date"].min()
+    return cohort["referral_id"].map(first).astype("datetime64[ms]")
 
 
 def build_cohort(
@@ -296,13 +276,8 @@ def build_cohort(
     elif outcome["type"] == "escalation":
         events = event_starts(tables, outcome["events"])
         labels = escalation_labels(cohort, events, outcome["horizon_months"], exclude)
-    elif outcome["type"] == "custom":
+    else:  # custom: the config schema allows no other type
         labels = custom_labels(cohort, tables, outcome["rule"], outcome["horizon_months"], exclude)
-    else:
-        raise InputError(
-            f"outcome {name!r} has unknown type {outcome['type']!r}; "
-            "use nfa_rereferral, escalation or custom."
-        )
     cohort = cohort.merge(labels, on="referral_id", how="left", validate="one_to_one")
     known = cohort[KNOWN_AT_PREDICTION_POINT[outcome["type"]]]
     counts[known.name] = int(known.sum())

@@ -1284,7 +1284,18 @@ def convert(
     return tables
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(snakemake) -> None:
+    """Convert the rule's returns into the raw exports."""
+    families = getattr(snakemake.input, "families", None)
+    convert(
+        [Path(p) for p in snakemake.input.cin],
+        [Path(p) for p in snakemake.params.ssda903],
+        Path(families) if families else None,
+        Path(snakemake.params.directory),
+    )
+
+
+def cli(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cin", nargs="+", type=Path, required=True, help="CIN census XML files")
@@ -1304,19 +1315,10 @@ def main(argv: list[str] | None = None) -> None:
     run(lambda: convert(args.cin, args.ssda903, args.families, args.out), args.log)
 
 
-if "snakemake" in globals():
-    from common import run
+if __name__ == "__main__":
+    if "snakemake" in globals():  # run as a Snakemake rule
+        from common import run
 
-    run(
-        lambda: convert(
-            [Path(p) for p in snakemake.input.cin],  # noqa: F821
-            [Path(p) for p in snakemake.params.ssda903],  # noqa: F821
-            Path(snakemake.input.families)  # noqa: F821
-            if getattr(snakemake.input, "families", None)  # noqa: F821
-            else None,
-            Path(snakemake.params.directory),  # noqa: F821
-        ),
-        snakemake.log[0],  # noqa: F821
-    )
-elif __name__ == "__main__":
-    main()
+        run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821
+    else:
+        cli()

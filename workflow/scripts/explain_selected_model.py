@@ -1,5 +1,10 @@
 """Learning curve and accumulated local effects of one outcome x design's selected model.
 
+The functions of rules ``learning_curve`` and ``accumulated_local_effects``
+(whose scripts, ``learning_curve.py`` and ``accumulated_local_effects.py``, are
+thin). They are two jobs so that a setting only one of them reads (such as
+``evaluation.ale_bins``) does not rerun the other's refits.
+
 The selected model (chosen from the CV results by the study's rule, as
 ``evaluate_models.selected_model_name`` applies it, without looking at the test
 set) keeps the hyperparameters training chose (its ``selected`` candidate in
@@ -19,7 +24,9 @@ only score the curve; no choice depends on them.
 
 Accumulated local effects (ALE, first order, as in the 2020 study) of the
 ``ale_features`` features ranked most important for the selected model
-(permutation importance) that take at least two values in the training rows:
+(permutation importance) that take at least two values in the training rows,
+for the selected model fitted on all training rows (the same fit as the
+learning curve's whole training set):
 on the training rows (a fixed sample of ``ALE_MAX_ROWS`` drawn with ``seed`` if
 there are more), the feature's values are cut at its quantiles into at most
 ``ale_bins`` intervals, the outermost edges at its 5th and 95th percentiles
@@ -46,7 +53,7 @@ from scipy.stats import t as student_t
 from sklearn.base import BaseEstimator
 from sklearn.metrics import average_precision_score
 
-from common import OUTER_FOLD, SCHEMAS, families_by_referral, read_parquet, write_parquet
+from common import OUTER_FOLD, SCHEMAS, families_by_referral
 from evaluate_models import selected_model_name
 from train_models import (
     design_matrix,
@@ -55,7 +62,6 @@ from train_models import (
     parse_design,
     prepare_features,
     prepare_topics,
-    read_design_inputs,
     split_ids,
 )
 
@@ -108,6 +114,13 @@ def nested_subset(families: pd.Series, order: list[str], fraction: float) -> pd.
     return pd.Index(sorted(rows), name=families.index.name)
 
 
+def require_both_classes(labels: pd.Series) -> None:
+    """Raise if the training ``labels`` hold one class only: no model can be
+    fitted on them."""
+    if labels.nunique() < 2:
+        raise ValueError("the training rows hold one class only; no model can be fitted.")
+
+
 # --- learning curve -----------------------------------------------------------
 
 
@@ -124,17 +137,17 @@ def learning_curve(
     seed: int,
     threads: int = 1,
     balance: dict | None = None,
-) -> tuple[pd.DataFrame, BaseEstimator]:
+) -> pd.DataFrame:
     """Refit model ``name`` with ``params`` on nested family subsets of the
     training rows (``X_train`` indexed by referral id, ``families`` and
     ``labels`` likewise), balancing classes as training did (``balance``: the
     models config's class_balance and undersample_ratio), and score each on the
     test rows and on its own rows.
 
-    Returns one row per fraction x repeat, and the model fitted on all rows."""
+    Returns one row per fraction x repeat."""
+    require_both_classes(labels)
     fractions = sorted({float(f) for f in fractions} | {1.0})
     rows = []
-    full_model = None
     for repeat in range(int(repeats)):
         order = family_order(families, seed, repeat)
         for fraction in fractions:
@@ -160,8 +173,6 @@ def learning_curve(
                 row["test_average_precision"] = float(
                     average_precision_score(y_test, model.predict_proba(X_test)[:, 1])
                 )
-                if fraction >= 1.0:
-                    full_model = model
             rows.append(row)
             logger.info(
                 "%s: %.0f%% of training rows (repeat %d, %d rows): test AP %.3f",
@@ -171,13 +182,11 @@ def learning_curve(
                 row["n_train"],
                 row["test_average_precision"],
             )
-    if full_model is None:
-        raise ValueError("the training rows hold one class only; no model can be fitted.")
     curve = pd.DataFrame(rows).astype(
         {"repeat": np.int32, "n_train": np.int64, "n_train_positive": np.int64}
     )
     curve["n_families"] = curve["n_families"].astype(np.int64)
-    return curve, full_model
+    return curve
 
 
 class MoreDataAnswer(NamedTuple):
@@ -373,27 +382,41 @@ def outer_split(
     )
 
 
-def explain_selected_model(
+def fit_selected_model(
+    name: str,
+    params: dict,
+    data: TrainTest,
+    seed: int,
+    threads: int = 1,
+    balance: dict | None = None,
+) -> BaseEstimator:
+    """Return model ``name`` with ``params`` fitted on all of ``data``'s
+    training rows, classes balanced as training did (``balance``): the learning
+    curve's fit on the whole training set."""
+    require_both_classes(data.labels)
+    return fit_model(
+        name, params, data.X_train.to_numpy(), data.labels.to_numpy(), balance or {}, seed, threads
+    )
+
+
+def selected_model_learning_curve(
     cohort: pd.DataFrame,
     splits: pd.DataFrame,
     features: pd.DataFrame,
     topics: pd.DataFrame | None,
     cv_results: pd.DataFrame,
-    importance: pd.DataFrame,
     outcome: str,
     design: str,
     fractions: list[float] = LEARNING_CURVE_FRACTIONS,
     repeats: int = LEARNING_CURVE_REPEATS,
-    n_features: int = ALE_FEATURES,
-    n_bins: int = ALE_BINS,
     seed: int = 0,
     threads: int = 1,
     balance: dict | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return the learning curve and the ALE table of the selected model."""
+) -> pd.DataFrame:
+    """Return the learning curve of the selected model."""
     name, params = selected_model(cv_results)
     data = outer_split(cohort, splits, features, topics, design)
-    curve, model = learning_curve(
+    curve = learning_curve(
         name,
         params,
         data.families,
@@ -410,40 +433,30 @@ def explain_selected_model(
     logger.info(
         "%s / %s: would more data help? %s", outcome, design, more_data_answer(curve).answer
     )
+    curve = curve.assign(outcome=outcome, design=design, model=name)
+    return curve[SCHEMAS["learning_curve"].names]
+
+
+def selected_model_effects(
+    cohort: pd.DataFrame,
+    splits: pd.DataFrame,
+    features: pd.DataFrame,
+    topics: pd.DataFrame | None,
+    cv_results: pd.DataFrame,
+    importance: pd.DataFrame,
+    outcome: str,
+    design: str,
+    n_features: int = ALE_FEATURES,
+    n_bins: int = ALE_BINS,
+    seed: int = 0,
+    threads: int = 1,
+    balance: dict | None = None,
+) -> pd.DataFrame:
+    """Return the ALE table of the selected model, fitted on all training rows."""
+    name, params = selected_model(cv_results)
+    data = outer_split(cohort, splits, features, topics, design)
+    model = fit_selected_model(name, params, data, seed, threads, balance)
     chosen = ale_features(importance, name, data.X_train, n_features)
     effects = ale_table(model, data.X_train, chosen, n_bins, seed)
-    key = {"outcome": outcome, "design": design, "model": name}
-    curve = curve.assign(**key)[SCHEMAS["learning_curve"].names]
-    effects = effects.assign(**key)[SCHEMAS["accumulated_local_effects"].names]
-    return curve, effects
-
-
-def main(snakemake) -> None:
-    """Read the training inputs and results; write the learning curve and ALE."""
-    cohort, splits, features, topics = read_design_inputs(snakemake)
-    params = snakemake.params
-    curve, effects = explain_selected_model(
-        cohort,
-        splits,
-        features,
-        topics,
-        read_parquet(snakemake.input.cv_results, "cv_results"),
-        read_parquet(snakemake.input.importance, "importance"),
-        outcome=str(params.outcome),
-        design=str(params.design),
-        fractions=[float(f) for f in params.learning_curve_fractions],
-        repeats=int(params.learning_curve_repeats),
-        n_features=int(params.ale_features),
-        n_bins=int(params.ale_bins),
-        seed=int(params.seed),
-        threads=int(snakemake.threads),
-        balance=dict(params.balance),
-    )
-    write_parquet(curve, snakemake.output.learning_curve, "learning_curve")
-    write_parquet(effects, snakemake.output.effects, "accumulated_local_effects")
-
-
-if __name__ == "__main__":
-    from common import run
-
-    run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821
+    effects = effects.assign(outcome=outcome, design=design, model=name)
+    return effects[SCHEMAS["accumulated_local_effects"].names]

@@ -52,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 ID_COLUMNS = ["note_id", "child_id", "note_datetime"]
 FLAG_PREFIX = "flag_"
+# Upper case, so that no lexicon category (lower case, CATEGORY_NAME) can take it.
 NEGATION_LABEL = "NEGATION_CUE"
 NEGATION_CUES = (
     "no",
@@ -133,8 +134,6 @@ def build_matcher(lexicon: dict[str, list[str]]) -> tuple[Language, PhraseMatche
     """A blank English pipeline and a PhraseMatcher (attr LOWER) holding each
     category's phrases under the category's name, and the negation cues under
     ``NEGATION_LABEL``. The category order is kept in ``nlp.meta[META_KEY]``."""
-    if NEGATION_LABEL in lexicon:
-        raise ValueError(f"{NEGATION_LABEL!r} is reserved and cannot be a category")
     nlp = spacy.blank("en")
     nlp.meta[META_KEY] = list(lexicon)
     matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
@@ -150,8 +149,6 @@ def flag_texts(
     """One row per text (in order), one int8 0/1 column ``flag_<category>``
     per category of ``build_matcher``'s lexicon (in lexicon order); see the
     module docstring for matching and negation. Missing texts get all zeros."""
-    if negation_window < 0:
-        raise ValueError(f"negation_window must be >= 0, got {negation_window}")
     categories = nlp.meta[META_KEY]
     strings = nlp.vocab.strings
     category_of = {strings.add(c): i for i, c in enumerate(categories)}

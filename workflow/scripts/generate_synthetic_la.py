@@ -2060,7 +2060,13 @@ def write_cin_census(exports: dict[str, pd.DataFrame], out_dir: Path) -> list[Pa
     return paths
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(snakemake) -> None:
+    """Generate the rule's LA (its seed and number of children) into its directory."""
+    tables = generate(int(snakemake.params.seed), int(snakemake.params.n_children))
+    write_exports(tables, Path(snakemake.params.directory))
+
+
+def cli(argv: list[str] | None = None) -> None:
     """Command line: generate one LA into a directory."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, required=True, help="random seed")
@@ -2084,13 +2090,6 @@ if __name__ == "__main__":
     if "snakemake" in globals():  # run as a Snakemake rule
         from common import run
 
-        smk = globals()["snakemake"]
-        run(
-            lambda: write_exports(
-                generate(int(smk.params.seed), int(smk.params.n_children)),
-                Path(smk.params.directory),
-            ),
-            smk.log[0],
-        )
+        run(lambda: main(snakemake), snakemake.log[0])  # noqa: F821
     else:
-        main()
+        cli()
