@@ -18,7 +18,6 @@ from evaluate_models import evaluate  # noqa: E402
 from explain_selected_model import (  # noqa: E402
     accumulated_local_effects,
     family_order,
-    more_data_answer,
     nested_subset,
     outer_split,
     require_both_classes,
@@ -26,6 +25,7 @@ from explain_selected_model import (  # noqa: E402
     selected_model_learning_curve,
 )
 from make_splits import make_splits  # noqa: E402
+from report_wording import more_data_answer  # noqa: E402
 from train_models import train_models  # noqa: E402
 
 

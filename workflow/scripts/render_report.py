@@ -36,12 +36,12 @@ from audit_features import (  # noqa: E402
 )
 from common import OUTER_FOLD, read_parquet  # noqa: E402
 from evaluate_models import percentile_interval  # noqa: E402
-from explain_selected_model import LEVELLED_OFF_GAIN, more_data_answer  # noqa: E402
 from report_wording import (  # noqa: E402
     DESIGN_LABELS,
     FAIRNESS_RATES,
     GAP_NOTE,
     INTERVAL_NOTE,
+    LEVELLED_OFF_GAIN,
     MODEL_LABELS,
     OPTIMISTIC,
     POINT_LABELS,
@@ -60,6 +60,7 @@ from report_wording import (  # noqa: E402
     hide_complements,
     honest_answer,
     is_time_ordered,
+    more_data_answer,
     rate_is_disclosive,
     shown_base_rate,
     shown_cases,

@@ -19,9 +19,11 @@ editing it reruns them.
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 FAIRNESS_RATES = {
     "false_positive_rate": "FPR",
@@ -638,3 +640,70 @@ def cohort_rules(outcome: dict, max_age_years: float) -> str:
         f"Referrals of children under {max_age_years:g} at referral (or of unknown age); "
         f"left out: {'; '.join(left_out)}."
     )
+
+
+# --- would more data help? ------------------------------------------------------
+
+# A curve whose gain in test AP per doubling of the training rows is, within its
+# noise, below this (and whose noise is smaller than this, so that such a gain
+# would show) has "levelled off": doubling an LA's records is rarely possible,
+# and a smaller gain would not change what the model can do.
+LEVELLED_OFF_GAIN = 0.02
+SLOPE_MIN_FRACTION = 0.25
+
+
+class MoreDataAnswer(NamedTuple):
+    """The answer to "would more data help?", with the gain in test AP per
+    doubling of the training rows and the half-width of its 95% interval."""
+
+    answer: str
+    gain: float
+    noise: float
+
+
+def gain_per_doubling(n_train: np.ndarray, test_ap: np.ndarray) -> tuple[float, float]:
+    """Return the least-squares slope of ``test_ap`` on log2(``n_train``) and
+    the half-width of its 95% interval (Student's t on the residuals, which hold
+    both the spread across repeats and the curve's departure from a line); the
+    half-width is NaN with fewer than three points."""
+    x = np.log2(np.asarray(n_train, dtype=float))
+    y = np.asarray(test_ap, dtype=float)
+    slope, intercept = np.polyfit(x, y, 1)
+    freedom = len(x) - 2
+    if freedom < 1:
+        return float(slope), np.nan
+    residuals = y - (intercept + slope * x)
+    standard_error = np.sqrt((residuals @ residuals) / freedom / ((x - x.mean()) ** 2).sum())
+    return float(slope), float(student_t.ppf(0.975, freedom) * standard_error)
+
+
+def more_data_answer(curve: pd.DataFrame) -> MoreDataAnswer:
+    """Return a plain answer to "would more data help?" from the gain in test
+    AP per doubling of the training rows (``gain_per_doubling``) over the fitted
+    subsets of at least ``SLOPE_MIN_FRACTION`` of the training rows (smaller
+    ones mostly show whether a model can be fitted at all), judged with its
+    noise: still rising when its whole 95% interval is above 0 (slowly, "a
+    little", when the interval also lies below ``LEVELLED_OFF_GAIN``); fell
+    when it is below 0; levelled off when it lies within ``LEVELLED_OFF_GAIN``
+    of 0 (so that a worthwhile gain would have shown); and otherwise we cannot
+    tell."""
+    fitted = curve.loc[
+        (curve["fraction"] >= SLOPE_MIN_FRACTION) & curve["test_average_precision"].notna()
+    ]
+    if fitted["n_train"].nunique() < 2 or len(fitted) < 3:
+        return MoreDataAnswer("cannot tell: too few fitted subsets", np.nan, np.nan)
+    gain, noise = gain_per_doubling(
+        fitted["n_train"].to_numpy(), fitted["test_average_precision"].to_numpy()
+    )
+    numbers = f"{gain:+.3f} test AP per doubling of the training cases, ± {noise:.3f}"
+    if gain - noise > 0 and gain + noise < LEVELLED_OFF_GAIN:
+        answer = f"a little: test AP was still rising, slowly ({numbers})"
+    elif gain - noise > 0:
+        answer = f"probably: test AP was still rising ({numbers})"
+    elif gain + noise < 0:
+        answer = f"probably not: test AP fell as training cases were added ({numbers})"
+    elif gain - noise > -LEVELLED_OFF_GAIN and gain + noise < LEVELLED_OFF_GAIN:
+        answer = f"probably not much: test AP had levelled off ({numbers})"
+    else:
+        answer = f"cannot tell: the change is within its noise ({numbers})"
+    return MoreDataAnswer(answer, gain, noise)

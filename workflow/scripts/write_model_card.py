@@ -37,7 +37,6 @@ import math
 import pandas as pd
 
 from common import OUTER_FOLD, read_parquet
-from explain_selected_model import more_data_answer
 from report_wording import (
     DESIGN_LABELS,
     GAP_NOTE,
@@ -55,6 +54,7 @@ from report_wording import (
     hidden_comparisons,
     honest_answer,
     is_time_ordered,
+    more_data_answer,
     shown_base_rate,
     shown_cases,
     shown_count,
