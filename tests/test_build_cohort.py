@@ -187,3 +187,16 @@ def test_the_config_schema_refuses_an_outcome_build_cohort_does_not_know(change)
     assert [list(e.absolute_path)[:3] for e in errors] == [
         ["outcomes", "escalation", next(iter(change))]
     ]
+
+
+def test_every_event_the_schema_allows_is_built_and_worded(tables):
+    # The events are listed in the schema, built here and worded in the report
+    # (report_wording): a new event must reach all three.
+    from report_wording import EVENTS_SINCE_REFERRAL, ONGOING_EVENTS
+
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    events = schema["definitions"]["event"]["enum"]
+    assert set(events) == set(ONGOING_EVENTS) | set(EVENTS_SINCE_REFERRAL)
+    for event in events:
+        starts = bc.event_starts(tables, [event])
+        assert (starts["has_duration"] == (event in ONGOING_EVENTS)).all(), event
