@@ -54,7 +54,7 @@ DISCLOSURE = Disclosure(min_count=10)
 WITH_TEXT = ["structured", "text"]
 STRUCTURED_ONLY = ["structured"]
 # score_inflation of the default config (models.class_balance: weights).
-WEIGHTED = score_inflation("weights", 1.0)
+WEIGHTED = score_inflation({"class_balance": "weights"})
 
 
 def test_missing_numbers_show_as_a_dash():
@@ -286,10 +286,12 @@ def test_fairness_verdicts_do_not_give_back_a_reference_rate_that_is_hidden():
 
 def test_calibration_captions_name_the_configured_class_balance(tmp_path):
     assert WEIGHTED.startswith("balanced class weights")
-    undersampled = score_inflation("undersample", 2.0)
+    undersampled = score_inflation({"class_balance": "undersample", "undersample_ratio": 2.0})
     assert undersampled.startswith("fitting on 2 negative cases per positive")
     assert "class weights" not in undersampled
-    assert score_inflation("undersample", 1.0).startswith("fitting on 1 negative case per")
+    assert score_inflation({"class_balance": "undersample", "undersample_ratio": 1.0}).startswith(
+        "fitting on 1 negative case per"
+    )
     groups = fairness_groups([("sex", "female", 300, 50), ("sex", "male", 270, 40)])
     section = group_calibration_section(groups, "model", "z", tmp_path, DISCLOSURE, undersampled)
     assert f"({undersampled}, so compare groups with each other)" in section

@@ -146,8 +146,7 @@ rule render_report:
         fairness_reference=config["fairness"]["reference"],
         disparity_band=config["fairness"]["disparity_band"],
         disclosure_min_count=config["disclosure"]["min_count"],
-        class_balance=config["models"]["class_balance"],
-        undersample_ratio=config["models"]["undersample_ratio"],
+        balance=class_balance_settings(),
     script:
         "../scripts/render_report.py"
 

@@ -726,12 +726,14 @@ def group_calibration_figure(groups: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
-def score_inflation(class_balance: str, undersample_ratio: float) -> str:
-    """Why the models' scores run above the observed rates, as the config
-    (``models.class_balance``, ``models.undersample_ratio``) balanced the rows
-    they were fitted on: a phrase for the calibration captions."""
-    if class_balance == "undersample":
-        negatives = f"{undersample_ratio:g} negative case{'' if undersample_ratio == 1 else 's'}"
+def score_inflation(balance: dict) -> str:
+    """Why the models' scores run above the observed rates, as training
+    balanced the rows they were fitted on (``balance``: ``models.class_balance``
+    and, when undersampling, ``models.undersample_ratio``, as training reads
+    them): a phrase for the calibration captions."""
+    if balance["class_balance"] == "undersample":
+        ratio = float(balance["undersample_ratio"])
+        negatives = f"{ratio:g} negative case{'' if ratio == 1 else 's'}"
         return (
             f"fitting on {negatives} per positive "
             "(<code>models.class_balance: undersample</code>) pushes scores above observed "
@@ -1798,7 +1800,7 @@ def main(snakemake) -> None:
             tuple(float(b) for b in snakemake.params.disparity_band),
         ),
         Disclosure(int(snakemake.params.disclosure_min_count)),
-        score_inflation(snakemake.params.class_balance, float(snakemake.params.undersample_ratio)),
+        score_inflation(dict(snakemake.params.balance)),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
     logger.info("wrote the report for %d outcome(s)", len(outcomes))
