@@ -862,14 +862,21 @@ def test_features_an_la_cannot_date_can_be_left_out_by_name_or_pattern(tables):
         bsf.without_excluded(features, ["n_previous_*"], "esc")
 
 
-def test_topic_shares_are_audited_on_the_outer_training_rows_only():
-    # 100 training and 40 test rows; topic_01 is planted as the label itself on
-    # the training rows, topic_00 is noise. The inner fold's shares are ignored.
-    rng = np.random.default_rng(0)
+def audited_split() -> tuple[list[str], np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """140 referrals, the first 100 the outer training rows and the last 40
+    the test rows: their ids, labels, cohort and splits."""
     ids = [f"r{i:03d}" for i in range(140)]
     labels = np.r_[np.tile([1, 0, 0, 0], 25), np.tile([1, 0], 20)]
     cohort = pd.DataFrame({"referral_id": ids, "label": labels})
     splits = pd.DataFrame({"referral_id": ids, "fold": -1, "role": ["train"] * 100 + ["test"] * 40})
+    return ids, labels, cohort, splits
+
+
+def test_topic_shares_are_audited_on_the_outer_training_rows_only():
+    # 100 training and 40 test rows; topic_01 is planted as the label itself on
+    # the training rows, topic_00 is noise. The inner fold's shares are ignored.
+    rng = np.random.default_rng(0)
+    ids, labels, cohort, splits = audited_split()
     outer = pd.DataFrame(
         {
             "fold": -1,
@@ -882,12 +889,7 @@ def test_topic_shares_are_audited_on_the_outer_training_rows_only():
     rows, topics = af.training_rows(cohort, pd.concat([outer, inner]), splits, "time")
     assert rows["referral_id"].tolist() == ids[:100]
     assert list(topics.columns) == ["referral_id", "topic_00 (time split)", "topic_01 (time split)"]
-    settings = {
-        "max_single_feature_auc": 0.9,
-        "max_single_feature_precision": 0.9,
-        "min_cases_for_precision": 20,
-        "stop_on_implausible_feature": True,
-    }
+    settings = AUDIT_SETTINGS | {"stop_on_implausible_feature": True}
     with pytest.raises(InputError, match=r"topic_01 \(time split\) \(1.000\)"):
         af.single_feature_audit(rows, {"topics": topics}, settings)
     audit = af.single_feature_audit(
@@ -901,10 +903,7 @@ def test_structured_features_are_audited_on_the_outer_training_rows_only():
     # A feature equal to the label on the 40 test rows only, noise on the 100
     # training rows: flagged on every row, not on the rows the audit scores.
     rng = np.random.default_rng(1)
-    ids = [f"r{i:03d}" for i in range(140)]
-    labels = np.r_[np.tile([1, 0, 0, 0], 25), np.tile([1, 0], 20)]
-    cohort = pd.DataFrame({"referral_id": ids, "label": labels})
-    splits = pd.DataFrame({"referral_id": ids, "fold": -1, "role": ["train"] * 100 + ["test"] * 40})
+    ids, labels, cohort, splits = audited_split()
     structured = pd.DataFrame(
         {
             "referral_id": ids,
@@ -912,12 +911,7 @@ def test_structured_features_are_audited_on_the_outer_training_rows_only():
             "closure_code": np.r_[rng.random(100), labels[100:] * 1.0],
         }
     )
-    settings = {
-        "max_single_feature_auc": 0.9,
-        "max_single_feature_precision": 0.9,
-        "min_cases_for_precision": 20,
-        "stop_on_implausible_feature": False,
-    }
+    settings = AUDIT_SETTINGS
     on_test_rows = af.single_feature_audit(
         cohort.iloc[100:], {"features": structured.iloc[100:]}, settings
     )
