@@ -711,6 +711,20 @@ def test_903_table_separated_by_semicolons_says_so(tmp_path, separator):
     assert "903A" not in message and "add the missing table's CSV" not in message
 
 
+def test_903_table_separated_by_semicolons_with_commas_in_values_says_so(tmp_path):
+    """A comma inside a value makes such a file unreadable as CSV; the
+    separator is still named, rather than a parser error."""
+    rows = EPISODES_CSV.replace(",", ";")
+    later = rows.splitlines()[1].replace(";X1;", ";X1, placed by court order, then moved;")
+    episodes = rows + later.replace("01/06/2020", "01/09/2020") + "\n"
+    directory = write_903(tmp_path / "r", HEADER_CSV, "\ufeff" + episodes)
+    with pytest.raises(InputError) as error:
+        csr.read_ssda903([directory])
+    message = str(error.value)
+    assert "episodes.csv" in message and "separated by ';', not by commas" in message
+    assert "not a readable CSV" not in message
+
+
 def test_cin_census_saved_as_windows_1252_but_declared_utf8_says_so(tmp_path):
     text = '<?xml version="1.0" encoding="UTF-8"?>\n' + cin_xml(2022, child_xml()).replace(
         "<Collection>CIN</Collection>", "<Collection>CIN</Collection>\n<Source>Café</Source>"

@@ -831,18 +831,27 @@ def read_903_xml(path: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
     return tables
 
 
-def wrong_separator(columns: list[str]) -> str | None:
-    """The separator (';', tab or '|') of a CSV read as one column because its
-    fields are not separated by commas, when its first row split on it holds a
-    known SSDA903 column name; else None."""
-    if len(columns) != 1:
+def header_line(path: Path) -> str:
+    """The first line of the CSV ``path``, upper-cased and stripped, without a
+    BOM. Read as bytes: only its ASCII column names matter here."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    return first.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace").strip().upper()
+
+
+def wrong_separator(header: str) -> str | None:
+    """The separator (';', tab or '|') of a CSV whose first line ``header``
+    has no comma and, split on it, holds a known SSDA903 column name; else
+    None. Judged on the first line alone, because values holding commas make
+    the rest of such a file unreadable as CSV."""
+    if "," in header:
         return None
     return next(
         (
             separator
             for separator in WRONG_SEPARATORS
-            if separator in columns[0]
-            and {field.strip() for field in columns[0].split(separator)} & SSDA903_COLUMNS
+            if separator in header
+            and {field.strip() for field in header.split(separator)} & SSDA903_COLUMNS
         ),
         None,
     )
@@ -916,18 +925,23 @@ def read_903_return(directory: Path, files: list[Path]) -> dict[str, tuple[Path,
     found: dict[str, tuple[Path, pd.DataFrame]] = {}
     unrecognised: dict[Path, set[str]] = {}
     for path in files:
-        frame = read_903_csv(path)
-        columns = list(frame.columns)
-        name = identify_903_table(columns)
-        if name is None:
-            separator = wrong_separator(columns)
-            if separator and identify_903_table(columns[0].split(separator)) in SSDA903_CORE:
+        header = header_line(path)
+        separator = wrong_separator(header)
+        if separator is not None:
+            if identify_903_table(header.split(separator)) in SSDA903_CORE:
                 raise InputError(
                     f"{path}: its columns are separated by {separator!r}, not by commas; "
                     "export it as comma-separated CSV (in Excel: CSV (Comma delimited))."
                 )
+            unrecognised[path] = {header}
+            warn_unrecognised(path, [header], separator)
+            continue
+        frame = read_903_csv(path)
+        columns = list(frame.columns)
+        name = identify_903_table(columns)
+        if name is None:
             unrecognised[path] = set(columns)
-            warn_unrecognised(path, columns, separator)
+            warn_unrecognised(path, columns, None)
             continue
         if name in found:
             raise InputError(
