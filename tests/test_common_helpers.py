@@ -1,5 +1,6 @@
-"""Tests for common.run, the wrapper every script's main runs in, and the
-pseudonymisation key: where it is found and its fingerprint."""
+"""Tests for common.run, the wrapper every script's main runs in, the
+pseudonymisation key (where it is found and its fingerprint), and reading an
+export that is not comma-separated."""
 
 import pandas as pd
 import pytest
@@ -9,6 +10,7 @@ from common import (
     age_in_years,
     check_key_fingerprint,
     key_fingerprint,
+    read_mapped_csv,
     resolve_key,
     run,
 )
@@ -98,3 +100,18 @@ def test_ages_count_from_the_middle_of_the_birth_month():
     # Born in May 2002: probably still 17 on 10 May 2020, probably 18 by the 20th.
     assert 17.9 < age[0] < 18 < age[1] < 18.1
     assert pd.isna(age[2])
+
+
+def test_export_separated_by_semicolons_with_commas_in_a_note_names_the_separator(tmp_path):
+    """A later row with more commas than the first makes such a file
+    unreadable as CSV: the separator, not CSV quoting, is what to fix."""
+    path = tmp_path / "notes.csv"
+    path.write_text(
+        "NoteID;LAchildID;NoteText\nN1;C1;Seen at home\nN2;C1;Seen, then, later, at school\n",
+        encoding="utf-8-sig",
+    )
+    with pytest.raises(InputError) as error:
+        read_mapped_csv(path, {"note_id": "NoteID", "child_id": "LAchildID"}, "notes")
+    message = str(error.value)
+    assert "notes.csv has its columns separated by ';', not by commas" in message
+    assert "double quotes" not in message

@@ -919,12 +919,28 @@ def read_raw_export(path: Path, table: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
     except pd.errors.ParserError as error:
+        header = header_line(path)
+        separators = [c for c in ";\t|" if c in header and "," not in header]
+        if separators:
+            raise InputError(
+                f"{table}: file {path} has its columns separated by {separators[0]!r}, not by "
+                "commas; export it as comma-separated CSV."
+            ) from None
         raise InputError(
             f"{table}: file {path} is not well-formed CSV ({error}); cells holding "
             "commas, quotes or line breaks must be in double quotes, with quotes "
             'inside doubled (""). Re-export the file.'
         ) from None
     return without_separator_rows(frame, path)
+
+
+def header_line(path: Path) -> str:
+    """The first line of the text file ``path``, stripped, without a BOM.
+    Read as bytes, so that it can be judged before its encoding is: only its
+    ASCII column names and separators matter to the callers."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    return first.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace").strip()
 
 
 def without_separator_rows(frame: pd.DataFrame, path: Path) -> pd.DataFrame:

@@ -44,6 +44,7 @@ import pandas as pd
 from common import (
     InputError,
     first_row,
+    header_line,
     row_location,
     text_encoding,
     undecodable_line,
@@ -831,14 +832,6 @@ def read_903_xml(path: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
     return tables
 
 
-def header_line(path: Path) -> str:
-    """The first line of the CSV ``path``, upper-cased and stripped, without a
-    BOM. Read as bytes: only its ASCII column names matter here."""
-    with path.open("rb") as handle:
-        first = handle.readline()
-    return first.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace").strip().upper()
-
-
 def wrong_separator(header: str) -> str | None:
     """The separator (';', tab or '|') of a CSV whose first line ``header``
     has no comma and, split on it, holds a known SSDA903 column name; else
@@ -925,7 +918,7 @@ def read_903_return(directory: Path, files: list[Path]) -> dict[str, tuple[Path,
     found: dict[str, tuple[Path, pd.DataFrame]] = {}
     unrecognised: dict[Path, set[str]] = {}
     for path in files:
-        header = header_line(path)
+        header = header_line(path).upper()
         separator = wrong_separator(header)
         if separator is not None:
             if identify_903_table(header.split(separator)) in SSDA903_CORE:
