@@ -359,6 +359,44 @@ def test_short_key_is_refused_even_with_a_demo_key(monkeypatch, tmp_path, where)
     assert "short-secret" not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0",
+        "q2Xv/8Kp+Zr1mT0yLw3sNb6eHc9aJd4fGu7iOk5lPx0=",
+        "/q2Xv8Kp+Zr1mT0yLw3sNb6eHc9aJd4fGu7iOk5lPx0=",
+        # Path.exists raised "File name too long" on it, the key in the traceback
+        "k" * 300,
+    ],
+    ids=["hex", "base64", "base64 from a slash", "too long a name"],
+)
+@pytest.mark.parametrize("demo_key", [None, "DEMO-KEY-for-synthetic-data-only"])
+def test_a_key_pasted_into_key_file_is_never_repeated(monkeypatch, secret, demo_key):
+    # "pseudonymisation key file <the key> ... does not exist" put the secret
+    # into the log and the terminal
+    monkeypatch.delenv("TEST_INGEST_KEY", raising=False)
+    with pytest.raises(InputError) as error:
+        resolve_key("TEST_INGEST_KEY", secret, demo_key)
+    message = str(error.value)
+    assert secret not in message and secret[:8] not in message
+    assert "key_file must be the path of a file outside the repository" in message
+    assert "never write the key itself into the config" in message
+    assert "TEST_INGEST_KEY" in message
+
+
+def test_a_mistyped_key_file_path_is_still_named(monkeypatch, tmp_path):
+    # a path with a folder that exists is evidently a path: naming it helps
+    # find the typo
+    monkeypatch.delenv("TEST_INGEST_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    missing = tmp_path / "keys" / "la.key"
+    with pytest.raises(InputError, match=f"key file {missing} .* does not exist"):
+        resolve_key("TEST_INGEST_KEY", str(missing), None)
+    at_home = tmp_path / ".la_pseudonymisation_kye"
+    with pytest.raises(InputError, match=f"key file {at_home} .* does not exist"):
+        resolve_key("TEST_INGEST_KEY", "~/.la_pseudonymisation_kye", None)
+
+
 def test_external_ssda903_episodes_are_read():
     path = EXTERNAL / "csc-validator-be-903" / "episodes.csv"
     frame = read_mapped_csv(path, MAPPINGS["care_episodes"], "care_episodes")
