@@ -159,9 +159,18 @@ def test_custom_rule_over_canonical_events(tables):
         bc.build_cohort("empty", {**conference, "rule": {"none_of": ["cp_plan"]}}, tables, 18, end)
 
 
+def test_a_data_end_taken_from_the_latest_referral_is_logged_to_the_month():
+    # the configured date is the analyst's; the latest referral's exact day can
+    # point at one child
+    counts = {"referrals": 1, "kept": 1, "positives": 0}
+    line = bc.describe_counts(pd.Timestamp("2020-03-17"), False, counts)
+    assert line.startswith("data end 2020-03 (the latest referral's month); referrals 1")
+    assert "2020-03-17" not in line
+
+
 def test_a_cohort_with_nothing_to_learn_stops_after_its_counts_are_logged():
     counts = {"referrals": 1, "censored": 1, "kept": 0, "positives": 0}
-    line = bc.describe_counts(pd.Timestamp("2020-03-31"), counts)
+    line = bc.describe_counts(pd.Timestamp("2020-03-31"), True, counts)
     assert line == (
         "data end 2020-03-31; referrals 1, censored 1, kept 0, positives 0; base rate undefined"
     )

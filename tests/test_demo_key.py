@@ -85,6 +85,19 @@ def test_a_key_file_inside_the_repository_is_refused(monkeypatch):
     )
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="workflow/rules/common.smk check_data_outside_repository names key_file "
+    "as written; it could name it only if common.is_shown_key_file (as read_key_file does)",
+)
+def test_a_key_pasted_into_key_file_is_not_repeated_when_planning(monkeypatch):
+    secret = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    pseudonymisation = {"key_env": "LA_PSEUDONYMISATION_KEY", "demo_key": None}
+    with pytest.raises(Exception) as error:
+        demo_key(monkeypatch, {"pseudonymisation": {**pseudonymisation, "key_file": secret}})
+    assert secret not in str(error.value)
+
+
 @pytest.mark.parametrize(
     ("key", "overrides"),
     [

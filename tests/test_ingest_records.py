@@ -359,6 +359,44 @@ def test_short_key_is_refused_even_with_a_demo_key(monkeypatch, tmp_path, where)
     assert "short-secret" not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0",
+        "q2Xv/8Kp+Zr1mT0yLw3sNb6eHc9aJd4fGu7iOk5lPx0=",
+        "/q2Xv8Kp+Zr1mT0yLw3sNb6eHc9aJd4fGu7iOk5lPx0=",
+        # Path.exists raised "File name too long" on it, the key in the traceback
+        "k" * 300,
+    ],
+    ids=["hex", "base64", "base64 from a slash", "too long a name"],
+)
+@pytest.mark.parametrize("demo_key", [None, "DEMO-KEY-for-synthetic-data-only"])
+def test_a_key_pasted_into_key_file_is_never_repeated(monkeypatch, secret, demo_key):
+    # "pseudonymisation key file <the key> ... does not exist" put the secret
+    # into the log and the terminal
+    monkeypatch.delenv("TEST_INGEST_KEY", raising=False)
+    with pytest.raises(InputError) as error:
+        resolve_key("TEST_INGEST_KEY", secret, demo_key)
+    message = str(error.value)
+    assert secret not in message and secret[:8] not in message
+    assert "key_file must be the path of a file outside the repository" in message
+    assert "never write the key itself into the config" in message
+    assert "TEST_INGEST_KEY" in message
+
+
+def test_a_mistyped_key_file_path_is_still_named(monkeypatch, tmp_path):
+    # a path with a folder that exists is evidently a path: naming it helps
+    # find the typo
+    monkeypatch.delenv("TEST_INGEST_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    missing = tmp_path / "keys" / "la.key"
+    with pytest.raises(InputError, match=f"key file {missing} .* does not exist"):
+        resolve_key("TEST_INGEST_KEY", str(missing), None)
+    at_home = tmp_path / ".la_pseudonymisation_kye"
+    with pytest.raises(InputError, match=f"key file {at_home} .* does not exist"):
+        resolve_key("TEST_INGEST_KEY", "~/.la_pseudonymisation_kye", None)
+
+
 def test_external_ssda903_episodes_are_read():
     path = EXTERNAL / "csc-validator-be-903" / "episodes.csv"
     frame = read_mapped_csv(path, MAPPINGS["care_episodes"], "care_episodes")
@@ -507,7 +545,7 @@ def test_notes_checked_and_profiled(tmp_path, caplog):
     assert notes.loc["rows_read", "count"] == 3
     assert notes.loc["warning", ["column", "count"]].tolist() == ["child_id", 1]
     assert "children not in the children table (first at line 5)" in caplog.text
-    assert notes.loc["date_min", "value"] == "2016-01-11"
+    assert notes.loc["date_min", "value"] == "2016-01"
     assert "Other child" not in qa.to_string() and "C9" not in caplog.text
 
 
@@ -741,6 +779,22 @@ def test_main_writes_tables_and_qa(tmp_path):
     notes = read_parquet(out / "notes_qa.parquet", "ingest_qa")
     assert set(notes["table"]) == {"notes"}
     assert read_parquet(out / "referrals.parquet", "referrals")["child_id"].str.len().eq(16).all()
+
+
+def test_the_qa_tables_give_date_ranges_to_the_month(tmp_path):
+    # The QA tables are shared: in a small LA the exact day of the first or
+    # last referral (or note) can point at one child.
+    paths = write_raw(tmp_path)
+    paths["notes"] = write_notes(tmp_path)
+    out = run_main(tmp_path, paths)
+    qa = pd.concat(
+        [read_parquet(out / name, "ingest_qa") for name in ("qa.parquet", "notes_qa.parquet")]
+    )
+    dates = qa.loc[qa["measure"].isin(["date_min", "date_max"])].set_index(["table", "column"])
+    assert dates["value"].str.fullmatch(r"\d{4}-\d{2}").all()
+    referral_dates = dates.loc[("referrals", "referral_date")]
+    assert referral_dates["value"].tolist() == ["2016-01", "2016-06"]
+    assert dates.loc[("notes", "note_datetime"), "value"].tolist() == ["2016-01", "2016-03"]
 
 
 def test_qa_section_of_the_report(tmp_path):
@@ -1003,7 +1057,12 @@ def test_an_event_table_ending_months_before_the_referrals_is_warned_about(caplo
     # only the plans stop early: 120 days before the last referral, which comes after them
     assert [(r["table"], r["measure"], r["count"]) for r in qa.rows] == [("cp_plans", "warning", 1)]
     assert "2019-06 against 2019-09" in qa.rows[0]["value"]
-    assert "data.data_end_date" in caplog.text and "2019-06-02" in caplog.text
+    # the log gives months too, and a safe data end: the end of the month before
+    assert "last start_date (in 2019-06) is more than 90 days" in caplog.text
+    assert "referral in referrals.csv (in 2019-09)" in caplog.text
+    assert "data.data_end_date no later than its last start_date (2019-05-31" in caplog.text
+    for exact in ("2019-06-02", "2019-09-30", "120 days"):
+        assert exact not in caplog.text
 
 
 def test_excel_rows_of_separators_only_are_skipped_and_lines_still_counted(tmp_path, caplog):

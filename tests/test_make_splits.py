@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import sys
 import types
 
@@ -266,15 +268,17 @@ def test_bad_settings_raise_input_error(cohort):
         make_splits(cohort, "calendar", 0.4, 3, seed=7)
 
 
-def split_job(tmp_path, cohort: pd.DataFrame, inner_folds: int = 3) -> types.SimpleNamespace:
-    """The ``snakemake`` object of a time-design split job for outcome "esc"."""
+def split_job(
+    tmp_path, cohort: pd.DataFrame, inner_folds: int = 3, timing: str = "time"
+) -> types.SimpleNamespace:
+    """The ``snakemake`` object of a ``timing``-design split job for outcome "esc"."""
     cohort_path = tmp_path / "cohort.parquet"
     write_parquet(cohort, cohort_path, "cohort")
     return types.SimpleNamespace(
         input=types.SimpleNamespace(cohort=str(cohort_path)),
-        wildcards=types.SimpleNamespace(outcome="esc", timing="time"),
+        wildcards=types.SimpleNamespace(outcome="esc", timing=timing),
         params=types.SimpleNamespace(
-            timing="time", test_fraction=0.333, inner_folds=inner_folds, seed=7
+            timing=timing, test_fraction=0.333, inner_folds=inner_folds, seed=7
         ),
         output=types.SimpleNamespace(
             splits=str(tmp_path / "splits.parquet"),
@@ -313,9 +317,24 @@ def test_split_diagnostics_count_rows_positives_and_dates(cohort, timing):
     assert row["rows"] == len(test)
     assert row["positives"] == test["label"].sum()
     assert row["base_rate"] == pytest.approx(test["label"].mean())
-    assert row["first_prediction_time"] == test["prediction_time"].min()
+    # to the month, as the first day of it: an exact first or last day can
+    # point at one case
+    assert row["first_prediction_time"] == test["prediction_time"].min().replace(day=1)
+    assert row["last_prediction_time"] == test["prediction_time"].max().replace(day=1)
+    times = diagnostics[["first_prediction_time", "last_prediction_time"]].stack()
+    assert (times.dt.day == 1).all()
     assert (diagnostics["shared_families"] == 0).all()
     assert set(diagnostics.index.get_level_values("fold")) == {-1, 0, 1, 2}
+
+
+@pytest.mark.parametrize("timing", ["random", "time"])
+def test_the_log_gives_prediction_times_to_the_month(tmp_path, cohort, timing, caplog):
+    with caplog.at_level(logging.INFO):
+        main(split_job(tmp_path, cohort, timing=timing))
+    assert re.search(r"fold -1 test .*, \d{4}-\d{2} to \d{4}-\d{2}$", caplog.text, re.M)
+    if timing == "time":
+        assert re.search(r"time design: test from \d{4}-\d{2}: ", caplog.text)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", caplog.text)
 
 
 def test_split_diagnostics_count_families_on_both_sides(cohort):

@@ -296,12 +296,16 @@ def build_cohort(
     return cohort[columns].reset_index(drop=True), counts
 
 
-def describe_counts(end: pd.Timestamp, counts: dict[str, int]) -> str:
-    """The log line of a cohort's counts: how many referrals each rule left out,
-    how many were kept and the base rate (undefined with none kept)."""
+def describe_counts(end: pd.Timestamp, configured: bool, counts: dict[str, int]) -> str:
+    """The log line of a cohort's counts: the data end, how many referrals each
+    rule left out, how many were kept and the base rate (undefined with none
+    kept). A ``configured`` data end is the analyst's own setting and is given
+    as set; else it is the latest referral's date, given to the month, since
+    that referral's exact day can point at one child."""
     base_rate = f"{counts['positives'] / counts['kept']:.3f}" if counts["kept"] else "undefined"
     listed = ", ".join(f"{k} {v}" for k, v in counts.items())
-    return f"data end {end.date()}; {listed}; base rate {base_rate}"
+    shown_end = f"{end.date()}" if configured else f"{end:%Y-%m} (the latest referral's month)"
+    return f"data end {shown_end}; {listed}; base rate {base_rate}"
 
 
 def check_both_classes(name: str, counts: dict[str, int]) -> None:
@@ -328,7 +332,7 @@ def main(snakemake) -> None:
         end,
     )
     # Logged before any stop: the counts say where the referrals went.
-    logger.info(describe_counts(end, counts))
+    logger.info(describe_counts(end, bool(snakemake.params.data_end_date), counts))
     check_both_classes(snakemake.wildcards.outcome, counts)
     write_parquet(cohort, snakemake.output.cohort, "cohort")
 

@@ -606,12 +606,37 @@ def checked_key(key: str, source: str) -> bytes:
     return key.encode("utf-8")
 
 
+def is_shown_key_file(path: Path) -> bool:
+    """Whether messages may repeat the configured key file ``path``: only if it
+    is evidently a path, naming something that exists or written with a folder
+    (other than the root) that exists. Any other value may be the key itself
+    pasted into ``key_file``, and is never repeated."""
+    # os.path, not Path: Path.exists raises on a name too long for a file, as
+    # a pasted key can be.
+    unwritten = (Path("."), Path(path.anchor))
+    return os.path.exists(path) or any(
+        os.path.isdir(folder) for folder in path.parents if folder not in unwritten
+    )
+
+
 def read_key_file(path: Path, key_env: str) -> bytes:
     """The key in the file ``path`` without surrounding whitespace; raise
     ``InputError`` saying what to do if the file is missing or empty, or the
-    key shorter than ``MIN_KEY_LENGTH``."""
-    if not path.is_file():
-        missing = "is not a file" if path.exists() else "does not exist"
+    key shorter than ``MIN_KEY_LENGTH``. A missing file's path is named only if
+    ``is_shown_key_file``."""
+    if not os.path.isfile(path):
+        if not is_shown_key_file(path):
+            raise InputError(
+                "pseudonymisation.key_file in your LA config is not the path of a file: "
+                "neither it nor a folder written in it exists, so it may be the key "
+                "itself and is not repeated here. key_file must be the path of a file "
+                "outside the repository that holds the key (e.g. "
+                "~/.la_pseudonymisation_key); never write the key itself into the "
+                "config. Put the key in such a file, or in the environment variable "
+                f"{key_env} and remove key_file; if the config holding it was shared or "
+                "committed, make a new key (every pseudonym then changes)."
+            )
+        missing = "is not a file" if os.path.exists(path) else "does not exist"
         raise InputError(
             f"pseudonymisation key file {path} (pseudonymisation.key_file) {missing}: "
             "correct the path in your LA config, or remove key_file and set the "

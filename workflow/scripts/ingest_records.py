@@ -450,15 +450,15 @@ def withhold_rare_values(
 def profile_table(
     frame: pd.DataFrame, table: str, date_columns: Iterable[str], qa: QualityLog
 ) -> None:
-    """Record the date range (birth dates to the month) and missing values of each
-    column of ``table``'s rows read."""
+    """Record the date range (to the month) and missing values of each column of
+    ``table``'s rows read. The first or last record's exact day, in a small LA,
+    can point at one child; the QA table is shared (docs/contracts.md)."""
     for column in date_columns:
         values = frame[column].dropna()
         if values.empty:
             continue
-        unit = "%Y-%m" if column == "date_of_birth" else "%Y-%m-%d"
-        qa.add(table, "date_min", len(values), column=column, value=values.min().strftime(unit))
-        qa.add(table, "date_max", len(values), column=column, value=values.max().strftime(unit))
+        qa.add(table, "date_min", len(values), column=column, value=f"{values.min():%Y-%m}")
+        qa.add(table, "date_max", len(values), column=column, value=f"{values.max():%Y-%m}")
     for column in frame.columns:
         qa.add(table, "missing", int(frame[column].isna().sum()), column=column)
 
@@ -540,7 +540,7 @@ def report_tables_ending_early(tables: dict[str, pd.DataFrame], path: Path, qa: 
     last referral (or ``data.data_end_date``), so events missing from a table
     that ends early would make those referrals' labels silently negative. The
     check compares the exports themselves, so a data_end_date set for it does
-    not clear it; the shared QA row gives months, not days between records."""
+    not clear it. The warning and the QA row give months, not days."""
     last_referral = tables["referrals"]["referral_date"].max()
     for table in ("assessments", "section47", "cp_plans", "care_episodes"):
         start = YEAR_DATE[table]
@@ -548,21 +548,26 @@ def report_tables_ending_early(tables: dict[str, pd.DataFrame], path: Path, qa: 
         if pd.isna(last) or (last_referral - last).days <= MAX_DAYS_WITHOUT_EVENTS:
             continue
         later = int((tables["referrals"]["referral_date"] > last).sum())
+        # Months, not days (nor the days between the records, which with their
+        # months would give the days): a last record's exact day can point at one
+        # child. The end of the month before is a safe data end to suggest.
         logger.warning(
-            "%s: its last %s (%s) is %d days before the last referral in %s (%s); %d "
-            "referral(s) come after it. If the %s export stops early, outcomes built on "
-            "it are silently missed: ask for the whole period, or set data.data_end_date "
-            "no later than %s so that outcomes are looked for only where it covers (this "
-            "warning stays: it compares the exports)",
+            "%s: its last %s (in %s) is more than %d days before the last referral in "
+            "%s (in %s); %d referral(s) come after it. If the %s export stops early, "
+            "outcomes built on it are silently missed: ask for the whole period, or set "
+            "data.data_end_date no later than its last %s (%s, the end of the month "
+            "before, is always early enough) so that outcomes are looked for only where "
+            "it covers (this warning stays: it compares the exports)",
             table,
             start,
-            last.date(),
-            (last_referral - last).days,
+            f"{last:%Y-%m}",
+            MAX_DAYS_WITHOUT_EVENTS,
             path,
-            last_referral.date(),
+            f"{last_referral:%Y-%m}",
             later,
             table,
-            last.date(),
+            start,
+            (last.to_period("M").start_time - pd.Timedelta(days=1)).date(),
         )
         qa.add(
             table,

@@ -193,9 +193,10 @@ def time_splits(cohort: pd.DataFrame, test_fraction: float, inner_folds: int) ->
     is_test = latest_rows(times, test_fraction)
     is_train = time_holdout(times, known, groups, is_test)
     roles = np.select([is_test, is_train], ["test", "train"], "excluded")
+    # The month only: the first test row's exact day can point at one case.
     logger.info(
         "time design: test from %s: %d test, %d train, %d excluded rows",
-        times[is_test].min(),
+        f"{times[is_test].min():%Y-%m}",
         is_test.sum(),
         is_train.sum(),
         (~is_test & ~is_train).sum(),
@@ -278,11 +279,18 @@ def make_splits(
     return time_splits(cohort, test_fraction, int(inner_folds))
 
 
+def month_start(time: pd.Timestamp) -> pd.Timestamp:
+    """The first day of ``time``'s month."""
+    return time.to_period("M").to_timestamp()
+
+
 def split_diagnostics(splits: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
-    """One row per fold and role: rows, positives, base rate, the range of
-    prediction times, and ``shared_families``, the number of the role's
-    families that also have a row on the fold's other side (train vs test, fit
-    vs validate; it must be 0). Excluded rows are on neither side: 0."""
+    """One row per fold and role: rows, positives, base rate, the months of the
+    first and last prediction times (``month_start``: the diagnostics and logs are
+    shared, and a role's exact first or last day can point at one case), and
+    ``shared_families``, the number of the role's families that also have a row
+    on the fold's other side (train vs test, fit vs validate; it must be 0).
+    Excluded rows are on neither side: 0."""
     labelled = splits.merge(
         cohort[["referral_id", "label", "prediction_time"]], on="referral_id", validate="m:1"
     )
@@ -304,8 +312,8 @@ def split_diagnostics(splits: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFram
                 "rows": len(part),
                 "positives": int(part["label"].sum()),
                 "base_rate": float(part["label"].mean()),
-                "first_prediction_time": part["prediction_time"].min(),
-                "last_prediction_time": part["prediction_time"].max(),
+                "first_prediction_time": month_start(part["prediction_time"].min()),
+                "last_prediction_time": month_start(part["prediction_time"].max()),
                 "shared_families": shared,
             }
         )
@@ -336,8 +344,8 @@ def main(snakemake) -> None:
             row.role,
             row.rows,
             row.base_rate,
-            row.first_prediction_time.date(),
-            row.last_prediction_time.date(),
+            f"{row.first_prediction_time:%Y-%m}",
+            f"{row.last_prediction_time:%Y-%m}",
         )
     if diagnostics["shared_families"].any():
         raise SafetyCheckError("siblings straddle a split:\n" + diagnostics.to_string())
