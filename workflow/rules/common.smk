@@ -16,7 +16,13 @@ from snakemake.utils import validate
 
 CONFIG_SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow/scripts"))
-from common import InputError, key_fingerprint, resolve_key
+from common import (
+    InputError,
+    is_shown_key_file,
+    key_fingerprint,
+    resolve_key,
+    unshown_key_file_message,
+)
 
 
 def config_problem(error):
@@ -435,7 +441,10 @@ def check_data_outside_repository():
     """Refuse a key file anywhere in the repository, and LA data in it outside
     REPOSITORY_DATA_FOLDERS: a secret or records there could be committed or
     shared with the code."""
-    key_file = config["pseudonymisation"]["key_file"]
+    pseudonymisation = config["pseudonymisation"]
+    key_file = pseudonymisation["key_file"]
+    if key_file and not is_shown_key_file(Path(key_file).expanduser()):
+        raise WorkflowError(unshown_key_file_message(pseudonymisation["key_env"]))
     if key_file and under_any(Path(key_file).expanduser(), [workflow.basedir]):
         raise WorkflowError(
             f"config: pseudonymisation.key_file {key_file} is inside the repository "

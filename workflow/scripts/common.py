@@ -619,6 +619,21 @@ def is_shown_key_file(path: Path) -> bool:
     )
 
 
+def unshown_key_file_message(key_env: str) -> str:
+    """What to do about a ``key_file`` that is not ``is_shown_key_file``,
+    without repeating it."""
+    return (
+        "pseudonymisation.key_file in your LA config is not the path of a file: "
+        "neither it nor a folder written in it exists, so it may be the key "
+        "itself and is not repeated here. key_file must be the path of a file "
+        "outside the repository that holds the key (e.g. "
+        "~/.la_pseudonymisation_key); never write the key itself into the "
+        "config. Put the key in such a file, or in the environment variable "
+        f"{key_env} and remove key_file; if the config holding it was shared or "
+        "committed, make a new key (every pseudonym then changes)."
+    )
+
+
 def read_key_file(path: Path, key_env: str) -> bytes:
     """The key in the file ``path`` without surrounding whitespace; raise
     ``InputError`` saying what to do if the file is missing or empty, or the
@@ -626,16 +641,7 @@ def read_key_file(path: Path, key_env: str) -> bytes:
     ``is_shown_key_file``."""
     if not os.path.isfile(path):
         if not is_shown_key_file(path):
-            raise InputError(
-                "pseudonymisation.key_file in your LA config is not the path of a file: "
-                "neither it nor a folder written in it exists, so it may be the key "
-                "itself and is not repeated here. key_file must be the path of a file "
-                "outside the repository that holds the key (e.g. "
-                "~/.la_pseudonymisation_key); never write the key itself into the "
-                "config. Put the key in such a file, or in the environment variable "
-                f"{key_env} and remove key_file; if the config holding it was shared or "
-                "committed, make a new key (every pseudonym then changes)."
-            )
+            raise InputError(unshown_key_file_message(key_env))
         missing = "is not a file" if os.path.exists(path) else "does not exist"
         raise InputError(
             f"pseudonymisation key file {path} (pseudonymisation.key_file) {missing}: "

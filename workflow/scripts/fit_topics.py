@@ -211,10 +211,10 @@ def fold_rows(splits: pd.DataFrame) -> dict[int, tuple[list[str], list[str]]]:
 
 
 def notes_start(documents: pd.DataFrame) -> str:
-    """When the notes in the outcome's text windows begin: the earliest date
-    among the referrals' latest notes."""
+    """When the notes in the outcome's text windows begin: the month of the
+    earliest of the referrals' latest notes (a day could point at one case)."""
     dates = documents.loc[documents["n_notes"] > 0, "latest_note_time"].dropna()
-    return f"about {dates.min():%Y-%m-%d}" if len(dates) else "nowhere (no notes at all)"
+    return f"about {dates.min():%Y-%m}" if len(dates) else "nowhere (no notes at all)"
 
 
 def no_outer_words_error(
