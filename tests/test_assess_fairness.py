@@ -40,6 +40,7 @@ from assess_fairness import (
     sex_group,
 )
 from common import InputError, write_parquet
+from evaluate_models import bias_corrected_interval, percentile_interval
 
 MODELS = ("lightgbm", "logistic_regression", "previous_referrals")
 N_ROWS = 600
@@ -379,6 +380,23 @@ def test_zero_rate_uses_wilson_interval_and_conservative_ratio():
     assert out["flagged_share_ratio"] == 0 and out["flagged_share_outside_band"]
     assert out["flagged_share_ratio_upper"] > 1.25
     assert out["flagged_share_disparity"] == UNSURE  # six rows cannot show a disparity
+
+
+def test_a_group_ap_interval_is_bias_corrected_as_the_verdicts_is():
+    # resampled APs mostly below the group's AP, as with few positive cases:
+    # the plain percentiles would sit too low and too narrow about it
+    resampled = {"average_precision": np.random.default_rng(0).beta(2, 8, size=400)}
+    point = {"average_precision": 0.3}
+    reference = {"average_precision": 0.2}
+    reference_resampled = {"average_precision": np.full(400, 0.2)}
+    out = metric_columns(
+        "average_precision", point, resampled, reference, reference_resampled, False, (0.8, 1.25)
+    )
+    corrected = bias_corrected_interval(resampled["average_precision"], 0.3)
+    plain = percentile_interval(resampled["average_precision"])
+    interval = (out["average_precision_lower"], out["average_precision_upper"])
+    assert interval == (float(corrected[0][0]), float(corrected[1][0]))
+    assert interval[0] > float(plain[0]) + 0.02 and interval[1] > float(plain[1]) + 0.02
 
 
 def test_deterministic_and_byte_identical(tmp_path, inputs, table):

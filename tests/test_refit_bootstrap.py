@@ -10,9 +10,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from test_make_splits import toy_cohort, toy_features  # noqa: E402
 
+from evaluate_models import bias_corrected_interval, percentile_interval  # noqa: E402
 from explain_selected_model import outer_split  # noqa: E402
 from make_splits import make_splits  # noqa: E402
-from refit_bootstrap import family_resample, refit_bootstrap  # noqa: E402
+from refit_bootstrap import family_resample, refit_bootstrap, refit_interval  # noqa: E402
 from render_report import refit_bootstrap_section  # noqa: E402
 
 PARAMS = {"C": 1.0, "penalty": "l2"}
@@ -50,6 +51,17 @@ def test_refits_are_seeded_and_score_the_test_rows():
         .isna()
         .all()
     )
+
+
+def test_the_refit_interval_is_bias_corrected_about_the_full_refits_test_ap():
+    # refits' test APs mostly below the full refit's, as with few positive
+    # cases: the plain percentiles would sit too low about it
+    valid = np.random.default_rng(0).beta(2, 8, size=400)
+    low, high = refit_interval(pd.Series(np.r_[valid, np.nan]), 0.3)
+    corrected = bias_corrected_interval(valid, 0.3)
+    plain = percentile_interval(valid)
+    assert (low, high) == (float(corrected[0][0]), float(corrected[1][0]))
+    assert low > float(plain[0]) + 0.02 and high > float(plain[1]) + 0.02
 
 
 def test_report_shows_both_intervals():

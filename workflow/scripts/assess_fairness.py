@@ -40,8 +40,13 @@ case fixed in every resample made its intervals far too narrow (the base
 rate's interval is the Wilson 95% interval), drawn with
 ``np.random.default_rng([seed, attribute number, group number])`` so that a
 group's resamples do not depend on other groups or models; every model is
-scored on the same resamples. Intervals are the 2.5th and 97.5th percentiles,
-ignoring resamples where a metric is undefined. A rate observed at exactly 0
+scored on the same resamples. A group's AP interval is the bias-corrected
+percentile interval about its AP (``evaluate_models.bias_corrected_interval``,
+as for the verdict): with few positive cases AP is biased upwards and plain
+percentiles inherit the bias, which for the verdict put their lower end above
+the true AP 5-8% of the time instead of 2.5%. The other intervals (rates, mean
+score, ratios) are the 2.5th and 97.5th percentiles. Both ignore resamples
+where a metric is undefined. A rate observed at exactly 0
 or 1 (e.g. nobody flagged in a small group) cannot vary between resamples, so
 its interval is the Wilson 95% interval instead.
 
@@ -88,6 +93,7 @@ from common import (
 )
 from evaluate_models import (
     BASELINES,
+    bias_corrected_interval,
     bootstrap_counts,
     check_test_set,
     percentile_interval,
@@ -371,11 +377,20 @@ def band_judgement(ratio: float, lower: float, upper: float, band: Sequence[floa
 
 
 def metric_interval(
-    resampled: np.ndarray, numerator: int | None = None, denominator: int | None = None
+    metric: str,
+    resampled: np.ndarray,
+    observed: float,
+    numerator: int | None = None,
+    denominator: int | None = None,
 ) -> tuple[float, float]:
-    """Return the 95% interval of a group metric: the bootstrap percentiles, or,
-    for a proportion ``numerator / denominator`` at 0 or 1 (where every resample
-    gives the same value), the Wilson interval."""
+    """Return the 95% interval of a group's ``metric``: for AP, the
+    bias-corrected bootstrap percentiles about its ``observed`` value; for a
+    proportion ``numerator / denominator`` at 0 or 1 (where every resample
+    gives the same value), the Wilson interval; otherwise the bootstrap
+    percentiles."""
+    if metric == "average_precision":
+        lower, upper = bias_corrected_interval(resampled, observed)
+        return float(lower[0]), float(upper[0])
     if denominator is not None and denominator > 0 and numerator in (0, denominator):
         lower, upper = wilson_interval(np.array([numerator]), np.array([denominator]))
         return float(lower[0]), float(upper[0])
@@ -421,9 +436,11 @@ def metric_columns(
         reference_point.get(f"{metric}_numerator"),
         reference_point.get(f"{metric}_denominator"),
     )
-    interval = metric_interval(resampled[metric], *counts)
-    reference_interval = metric_interval(reference_resampled[metric], *reference_counts)
     value = float(point[metric])
+    interval = metric_interval(metric, resampled[metric], value, *counts)
+    reference_interval = metric_interval(
+        metric, reference_resampled[metric], float(reference_point[metric]), *reference_counts
+    )
     out = {metric: value, f"{metric}_lower": interval[0], f"{metric}_upper": interval[1]}
     if np.isnan(value):
         ratio, ratio_interval_ = np.nan, (np.nan, np.nan)

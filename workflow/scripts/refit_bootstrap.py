@@ -13,7 +13,11 @@ each drawn family's rows as often as the family is drawn, so siblings stay
 together. The selected model, with the hyperparameters training chose (not
 retuned), is refitted on those rows and scores the unchanged test rows. A
 resample holding one class only cannot be fitted; its AP is missing. The
-interval is the 2.5th and 97.5th percentile of the valid resamples' test APs.
+logged interval is the bias-corrected percentile interval of the valid
+resamples' test APs (``evaluate_models.bias_corrected_interval``, as for the
+verdict) about the test AP of the model refitted once on all the training rows,
+as training refits it: with few positive cases AP is biased upwards and plain
+percentiles inherit the bias.
 """
 
 import logging
@@ -23,8 +27,8 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from common import SCHEMAS, read_parquet, write_parquet
-from evaluate_models import bootstrap_counts, percentile_interval
-from explain_selected_model import outer_split, selected_model
+from evaluate_models import bias_corrected_interval, bootstrap_counts
+from explain_selected_model import fit_selected_model, outer_split, selected_model
 from train_models import fit_model, read_design_inputs
 
 logger = logging.getLogger(__name__)
@@ -77,6 +81,14 @@ def refit_bootstrap(
     )
 
 
+def refit_interval(test_average_precision: pd.Series, observed: float) -> tuple[float, float]:
+    """Return the bias-corrected 95% interval of the resamples' test APs
+    (missing ones left out) about ``observed``, the test AP of the model
+    refitted on all the training rows."""
+    lower, upper = bias_corrected_interval(test_average_precision.to_numpy(), observed)
+    return float(lower[0]), float(upper[0])
+
+
 def main(snakemake) -> None:
     """Refit the selected model on bootstrap resamples; write their test APs."""
     cohort, splits, features, topics = read_design_inputs(snakemake)
@@ -102,12 +114,25 @@ def main(snakemake) -> None:
     )
     valid = table["test_average_precision"].dropna()
     if len(valid):
-        low, high = percentile_interval(valid.to_numpy())
+        model = fit_selected_model(
+            name,
+            hyperparameters,
+            data,
+            int(params.seed),
+            int(snakemake.threads),
+            dict(params.balance),
+        )
+        observed = float(
+            average_precision_score(data.y_test, model.predict_proba(data.X_test)[:, 1])
+        )
+        low, high = refit_interval(valid, observed)
         logger.info(
-            "%s / %s / %s: refit bootstrap test AP 95%% interval %.3f to %.3f (%d of %d resamples)",
+            "%s / %s / %s: test AP %.3f, refit bootstrap 95%% interval %.3f to %.3f "
+            "(bias-corrected; %d of %d resamples)",
             params.outcome,
             params.design,
             name,
+            observed,
             low,
             high,
             len(valid),
