@@ -1293,3 +1293,44 @@ def test_learning_curve_and_effects_figures_are_described_and_have_their_numbers
     # values a few thousandths apart stay apart
     shares = effects.assign(value=[0.0012, 0.0018, 0.0, 4.0])
     assert '<td class="text">0.0012</td>' in ale_section(shares, "model", "y", tmp_path)
+
+
+def test_precision_recall_points_keep_apart_from_a_top_k_rule_off_the_curve():
+    # 100 test cases, 40 with the outcome: the top 20 alternate (10 with it),
+    # the next 10 tie and all have it, the other 70 hold 20. The top 25% cuts
+    # through the tie, so it is no point of the curve, but the thresholds table
+    # shows it (25 flagged, 15 found): the points at 20 flagged (10 found) and
+    # 30 (20 found) would each give 5 cases around it that all had the outcome.
+    predictions = pd.DataFrame(
+        {
+            "model": "lightgbm",
+            "label": [1, 0] * 10 + [1] * 10 + ([1] * 2 + [0] * 5) * 10,
+            "score": np.concatenate(
+                [np.linspace(1, 0.81, 20), np.full(10, 0.7), np.linspace(0.6, 0.01, 70)]
+            ),
+        }
+    )
+    found, flagged = np.array([15, 20]), np.array([25, 30])
+    rules = pd.DataFrame(
+        {
+            "model": "lightgbm",
+            "rule": ["top_k_percent", "score_threshold"],
+            "threshold": 0.7,
+            "k_percent": [25.0, np.nan],
+            "is_decision_threshold": False,
+            "n_flagged": flagged,
+            "flagged_share": flagged / 100,
+            "precision": found / flagged,
+            "recall": found / 40,
+            "f0_1": found / flagged,
+            "false_alarms_per_100_flagged": 100 * (1 - found / flagged),
+            "missed_per_100_at_risk": 100 * (1 - found / 40),
+        }
+    )
+    table = threshold_table(rules, DISCLOSURE)
+    # the table shows the top 25%, and so hides the rule at 0.7, 5 cases on
+    assert table["flagged"].tolist() == [25, SUPPRESSED]
+    points = pr_points_table(shown_pr_points(predictions, rules, DISCLOSURE))
+    shown = np.array(points["cases flagged"].tolist())
+    assert not (np.abs(shown - 25) < DISCLOSURE.min_count).any()
+    assert points["cases flagged"].tolist() == [45, 100]

@@ -285,8 +285,9 @@ def shown_pr_points(
     the threshold table could show (``flagging_hidden``) and that differ from
     each other by enough cases with and without the outcome
     (``differenced_hidden``): each step of a full curve shows whether one more
-    case had the outcome. Each model's rules that may be shown are kept first,
-    so that the curve and the tables reveal no count together."""
+    case had the outcome. Each model's rules that may be shown are kept first
+    (and points are kept apart from those that are no point of the curve), so
+    that the curve and the tables reveal no count together."""
     points = {}
     for model, rows in predictions.groupby("model", sort=True):
         precision, recall, thresholds = precision_recall_curve(rows["label"], rows["score"])
@@ -295,19 +296,36 @@ def shown_pr_points(
         found = np.round(recall[:-1] * positives)
         model_rules = rules.loc[rules["model"] == model]
         shown_rules = model_rules.loc[~threshold_rules_hidden(model_rules, disclosure)]
+        # A shown top k% rule that cuts through tied scores is no point of the
+        # curve, but the table shows its counts: the points are kept apart from
+        # it as from the others.
+        off_curve = shown_rules.loc[~shown_rules["n_flagged"].isin(flagged)]
+        off_flagged = off_curve["n_flagged"].to_numpy()
+        off_found = np.round(off_curve["precision"].to_numpy() * off_flagged)
         hidden = differenced_hidden(
-            found,
-            flagged,
-            flagging_hidden(
-                found,
-                flagged,
-                np.full(len(found), positives),
-                np.full(len(found), len(rows)),
-                disclosure,
+            np.concatenate([off_found, found]),
+            np.concatenate([off_flagged, flagged]),
+            pd.concat(
+                [
+                    pd.Series(False, index=range(len(off_curve))),
+                    flagging_hidden(
+                        found,
+                        flagged,
+                        np.full(len(found), positives),
+                        np.full(len(found), len(rows)),
+                        disclosure,
+                    ),
+                ],
+                ignore_index=True,
             ),
-            np.isin(flagged, shown_rules["n_flagged"].to_numpy()),
+            np.concatenate(
+                [
+                    np.ones(len(off_curve), dtype=bool),
+                    np.isin(flagged, shown_rules["n_flagged"].to_numpy()),
+                ]
+            ),
             disclosure,
-        )
+        )[len(off_curve) :]
         # The last point of the curve (recall 0) has no threshold: it flags no case.
         shown = pd.DataFrame(
             {
