@@ -1,5 +1,8 @@
 """Tests for the report sections of workflow/scripts/render_report.py."""
 
+import re
+from dataclasses import fields
+
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
@@ -10,8 +13,12 @@ from test_compare_runs import CURRENT, EARLIER
 from compare_runs import compare_summaries
 from render_report import (
     FairnessComparison,
+    RunArtefacts,
+    ale_section,
     audit_table,
+    calibration_alt,
     calibration_figure,
+    calibration_points_table,
     cohort_table,
     data_qa_section,
     deltas_section,
@@ -20,14 +27,20 @@ from render_report import (
     fold_table,
     group_calibration_section,
     headline_section,
+    learning_curve_section,
     learning_curve_table,
     merged_bins,
+    models_section,
     models_table,
     outcome_definitions,
     pr_curve_figure,
+    pr_points_table,
     refit_bootstrap_section,
     score_inflation,
+    shown_calibration,
     shown_parts,
+    shown_pr_points,
+    shown_test_base_rate,
     split_picture,
     split_table,
     table_html,
@@ -36,6 +49,7 @@ from render_report import (
     verdict_table,
 )
 from report_wording import (
+    SUPPRESSED,
     Disclosure,
     answer_design,
     cohort_rules,
@@ -911,29 +925,32 @@ def test_flagging_hides_rules_that_leave_few_cases_unflagged():
     assert hidden.tolist() == [True, False, False]
 
 
-def test_calibration_bins_are_merged_between_the_thresholds_the_table_shows():
-    # The bundled LA's random-structured LightGBM: every bin above 0.1 held 11
-    # to 49 cases but 1 to 9 with the outcome (1 of 28, 1 of 23, ...), whose
-    # cases the threshold table's flagged counts at each edge give away. Its
-    # table shows the rules at 0.1 and 0.5.
-    n = [372, 49, 28, 23, 27, 17, 15, 11, 14, 11]
-    positives = [17, 7, 1, 1, 4, 9, 2, 2, 4, 2]
-    bins = pd.DataFrame(
+def bundled_bins() -> pd.DataFrame:
+    """The bundled LA's random-structured LightGBM calibration bins (those of
+    ``bundled_thresholds``): every bin above 0.1 held 11 to 49 cases but 1 to
+    9 with the outcome (1 of 28, 1 of 23, ...)."""
+    return pd.DataFrame(
         {
             "model": "lightgbm",
             "bin": range(10),
             "bin_lower": np.arange(10) / 10,
-            "n": n,
-            "n_positive": positives,
+            "n": [372, 49, 28, 23, 27, 17, 15, 11, 14, 11],
+            "n_positive": [17, 7, 1, 1, 4, 9, 2, 2, 4, 2],
             "mean_score": np.arange(10) / 10 + 0.05,
         }
     )
+
+
+def test_calibration_bins_are_merged_between_the_thresholds_the_table_shows():
+    # The bins' cases with the outcome, which the threshold table's flagged
+    # counts at each edge give away: its table shows the rules at 0.1 and 0.5.
+    bins = bundled_bins()
     merged = merged_bins(bins, pd.Series([0.1, 0.5]), DISCLOSURE)
     assert merged["n"].tolist() == [372, 127, 68]
     assert merged["observed_rate"].tolist() == pytest.approx([17 / 372, 13 / 127, 19 / 68])
     scores = 49 * 0.15 + 28 * 0.25 + 23 * 0.35 + 27 * 0.45
     assert merged["mean_score"].iloc[1] == pytest.approx(scores / 127)
-    figure = calibration_figure(bins, bundled_thresholds(), "t", DISCLOSURE)
+    figure = calibration_figure(shown_calibration(bins, bundled_thresholds(), DISCLOSURE), "t")
     assert figure.axes[0].lines[0].get_ydata().tolist() == pytest.approx(
         [17 / 372, 13 / 127, 19 / 68]
     )
@@ -943,7 +960,8 @@ def test_calibration_bins_are_merged_between_the_thresholds_the_table_shows():
     assert merged_bins(bins, pd.Series([], dtype=float), DISCLOSURE)["n"].tolist() == [567]
     few = bins.assign(n_positive=[3] + [0] * 9)
     assert merged_bins(few, pd.Series([], dtype=float), DISCLOSURE).empty
-    line = calibration_figure(few, bundled_thresholds(), "t", DISCLOSURE).axes[0].lines[0]
+    merged = shown_calibration(few, bundled_thresholds(), DISCLOSURE)
+    line = calibration_figure(merged, "t").axes[0].lines[0]
     assert line.get_label().endswith(": hidden (too few cases to show)")
     assert merged_bins(bins.assign(n=0), pd.Series([0.5]), DISCLOSURE).empty
 
@@ -1040,22 +1058,35 @@ def test_models_table_hides_precision_and_recall_that_reveal_few_cases():
     assert table["test AP"].tolist() == [0.5, 0.3, 0.25]
 
 
-def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
-    # The first steps of a curve would show whether the few highest-scored
-    # cases had the outcome, its last ones the few cases with the outcome
-    # scored lowest, and each step whether one more case had it. 22 of 43
-    # cases have the outcome; the top k cases hold 2 + (k - 3) // 2 of them.
-    predictions = pd.DataFrame(
+def pr_figure(predictions: pd.DataFrame, rules: pd.DataFrame):
+    """The precision-recall figure of ``predictions`` as the report draws it."""
+    return pr_curve_figure(
+        shown_pr_points(predictions, rules, DISCLOSURE),
+        shown_test_base_rate(predictions, DISCLOSURE),
+        "t",
+    )
+
+
+def interleaved_predictions() -> pd.DataFrame:
+    """43 test cases, 22 with the outcome; the top k cases hold 2 + (k - 3) // 2 of them."""
+    return pd.DataFrame(
         {
             "model": "lightgbm",
             "label": [1, 0, 1] + [0, 1] * 20,
             "score": np.linspace(1, 0, 43),
         }
     )
-    # The decision threshold's rule, flagging 23 (12 found).
-    rules = pd.DataFrame(
+
+
+def decision_rule() -> pd.DataFrame:
+    """The thresholds table's decision rule for ``interleaved_predictions``:
+    flagging the 23 cases scored 0.5 or more finds 12."""
+    return pd.DataFrame(
         {
             "model": ["lightgbm"],
+            "rule": ["score_threshold"],
+            "threshold": [0.5],
+            "k_percent": [np.nan],
             "n_flagged": [23],
             "precision": [12 / 23],
             "recall": [12 / 22],
@@ -1063,8 +1094,16 @@ def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
             "is_decision_threshold": [True],
         }
     )
+
+
+def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
+    # The first steps of a curve would show whether the few highest-scored
+    # cases had the outcome, its last ones the few cases with the outcome
+    # scored lowest, and each step whether one more case had it.
+    predictions = interleaved_predictions()
+    rules = decision_rule()
     no_rules = rules.iloc[:0]
-    figure = pr_curve_figure(predictions, no_rules, "t", DISCLOSURE)
+    figure = pr_figure(predictions, no_rules)
     curve = figure.axes[0].lines[0]
     # Alone, flagging 20 to 23 cases finds 10 to 12 with 10 or 11 false alarms
     # and leaves 10 to 12 with the outcome and 10 or 11 without unflagged
@@ -1077,11 +1116,11 @@ def test_precision_recall_curves_show_only_thresholds_the_table_could_show():
     assert figure.axes[0].lines[1].get_ydata()[0] == pytest.approx(22 / 43)  # base rate
     # The threshold table's rules that may be shown are kept first: the curve
     # goes through the decision threshold's.
-    curve = pr_curve_figure(predictions, rules, "t", DISCLOSURE).axes[0].lines[0]
+    curve = pr_figure(predictions, rules).axes[0].lines[0]
     assert curve.get_xdata().tolist() == pytest.approx([1, 12 / 22])
     # a test set with 5 cases with the outcome shows no base rate
     few = predictions.assign(label=[1] * 5 + [0] * 38)
-    lines = pr_curve_figure(few, no_rules, "t", DISCLOSURE).axes[0].lines
+    lines = pr_figure(few, no_rules).axes[0].lines
     # (nor any point of the curve, and the legend says why the line is missing)
     assert [line.get_label() for line in lines] == [
         "LightGBM (gradient boosting): hidden (too few cases to show)"
@@ -1125,3 +1164,173 @@ def test_one_hidden_group_hides_the_next_smallest_even_when_its_counts_are_zero(
     )
     hidden = suppressed_groups(groups, Disclosure(10))
     assert groups.loc[hidden, "group"].tolist() == ["B", "C"]
+
+
+def test_precision_recall_numbers_are_the_points_the_figure_shows():
+    predictions = interleaved_predictions()
+    points = shown_pr_points(predictions, decision_rule(), DISCLOSURE)
+    curve = pr_curve_figure(points, 22 / 43, "t").axes[0].lines[0]
+    table = pr_points_table(points)
+    # one row per point drawn, from the fewest cases flagged, naming the rule
+    assert sorted(zip(curve.get_xdata(), curve.get_ydata(), strict=True)) == sorted(
+        zip(table["recall"], table["precision"], strict=True)
+    )
+    assert table["cases flagged"].tolist() == [23, 43]
+    assert table["flagging rule"].tolist() == ["score >= 0.5 (decision threshold)", ""]
+    assert table["recall"].tolist() == pytest.approx([12 / 22, 1])
+    assert table["precision"].tolist() == pytest.approx([12 / 23, 22 / 43])
+    # a model whose every point is hidden has one row, and no number in it
+    few = predictions.assign(label=[1] * 5 + [0] * 38)
+    hidden = pr_points_table(shown_pr_points(few, decision_rule().iloc[:0], DISCLOSURE))
+    assert len(hidden) == 1
+    assert hidden["flagging rule"].iloc[0] == "every point hidden (too few cases to show)"
+    assert set(hidden.iloc[0, 2:]) == {SUPPRESSED}
+
+
+def bare_artefacts(**given) -> RunArtefacts:
+    """A run's artefacts with only those ``given``, for a section that reads no others."""
+    return RunArtefacts(**({field.name: None for field in fields(RunArtefacts)} | given))
+
+
+def test_every_precision_recall_figure_is_described_and_has_its_numbers(tmp_path):
+    lightgbm = interleaved_predictions()
+    # the decision tree ranks the cases the other way round
+    tree = lightgbm.assign(model="decision_tree", score=lightgbm["score"].to_numpy()[::-1])
+    key = {"outcome": "escalation", "design": "time_structured"}
+    all_models = pd.DataFrame(
+        {
+            "model": ["lightgbm", "decision_tree"],
+            "selected": [True, False],
+            "average_precision": [0.61, 0.43],
+            "roc_auc": [0.7, 0.5],
+            "precision": [12 / 23, 10 / 20],
+            "recall": [12 / 22, 10 / 22],
+            "cv_ap_mean": 0.5,
+            "cv_ap_sd": 0.1,
+            "base_rate": 22 / 43,
+            "n_test": 43,
+        }
+    ).assign(**key)
+    artefacts = bare_artefacts(
+        all_models=all_models,
+        predictions={("escalation", "time_structured"): pd.concat([lightgbm, tree])},
+        thresholds=decision_rule().assign(**key),
+    )
+    section = models_section("escalation", ["time_structured"], artefacts, tmp_path, DISCLOSURE)
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', section)
+    assert len(alts) == 1 and "escalation, Time-ordered split, structured data only" in alts[0]
+    # each model by name with its test AP, and the base rate line
+    assert "LightGBM (gradient boosting), selected, test AP 0.610, 2 points shown" in alts[0]
+    assert "Decision tree, test AP 0.430" in alts[0]
+    assert "a dotted line marks the base rate, 0.512" in alts[0]
+    assert section.count("<details><summary>Numbers behind this figure: precision and") == 1
+    assert (
+        '<td class="text">score &gt;= 0.5 (decision threshold)</td><td>23</td>'
+        "<td>0.545</td><td>0.522</td>" in section
+    )
+
+
+def test_calibration_numbers_are_the_merged_bins_and_hide_what_the_figure_hides():
+    bins = bundled_bins()
+    merged = shown_calibration(bins, bundled_thresholds(), DISCLOSURE)
+    table = calibration_points_table(merged)
+    assert table["scores"].tolist() == ["0.0 to 0.1", "0.1 to 0.5", "0.5 to 1.0"]
+    # each row's cases, mean score and observed rate are those of the
+    # calibration table's bins from its lower edge up to its upper one
+    for row, (low, high) in zip(table.itertuples(), [(0, 1), (1, 5), (5, 10)], strict=True):
+        part = bins.iloc[low:high]
+        assert row.cases == part["n"].sum()
+        assert row[5] == pytest.approx(part["n_positive"].sum() / part["n"].sum())
+        assert row[4] == pytest.approx((part["mean_score"] * part["n"]).sum() / part["n"].sum())
+    line = calibration_figure(merged, "t").axes[0].lines[0]
+    assert line.get_xdata().tolist() == pytest.approx(table["mean predicted score"].tolist())
+    assert line.get_ydata().tolist() == pytest.approx(table["observed rate"].tolist())
+    alt = calibration_alt("escalation, design", merged)
+    assert "LightGBM (gradient boosting), 3 bins with mean predicted scores from" in alt
+    # bins the figure hides stay hidden in the table: no count, score or rate
+    few = shown_calibration(bins.assign(n_positive=[3] + [0] * 9), bundled_thresholds(), DISCLOSURE)
+    hidden = calibration_points_table(few)
+    assert len(hidden) == 1 and set(hidden.iloc[0, 2:]) == {SUPPRESSED}
+    assert "every bin hidden" in calibration_alt("escalation, design", few)
+    assert not re.search(r"<td>\d", table_html(hidden))
+
+
+def test_learning_curve_and_effects_figures_are_described_and_have_their_numbers(tmp_path):
+    curves = pd.DataFrame(
+        {
+            "design": "time_text",
+            "model": "lightgbm",
+            "fraction": [0.25, 0.25, 1.0, 1.0],
+            "n_train": [24, 26, 100, 100],
+            "test_average_precision": [0.2, 0.3, 0.4, 0.4],
+        }
+    )
+    section = learning_curve_section("escalation", curves, tmp_path)
+    assert (
+        "Time-ordered split, structured data and text: 0.250 on 25 cases to 0.400 on 100" in section
+    )
+    assert (
+        '<td class="text">25%</td><td>25</td><td>0.250</td><td>0.200</td><td>0.300</td>' in section
+    )
+    effects = pd.DataFrame(
+        {
+            "feature": ["age", "age", "previous_referrals", "previous_referrals"],
+            "feature_rank": [2, 2, 1, 1],
+            "edge": [0, 1, 0, 1],
+            "value": [3.0, 12.0, 0.0, 4.0],
+            "effect": [-0.02, 0.01, -0.05, 0.08],
+        }
+    )
+    section = ale_section(effects, "LightGBM, time-ordered", "x", tmp_path)
+    alt = re.findall(r'<img [^>]*alt="([^"]*)"', section)[0]
+    assert "score of LightGBM, time-ordered" in alt
+    assert "previous_referrals, from -5.0 to +8.0 percentage points; age, from -2.0" in alt
+    # the most important feature first, its values in order
+    assert (
+        '<td class="text">previous_referrals</td><td class="text">0</td><td>-5.000</td>'
+        '</tr><tr><td class="text">previous_referrals</td><td class="text">4</td>' in section
+    )
+    # values a few thousandths apart stay apart
+    shares = effects.assign(value=[0.0012, 0.0018, 0.0, 4.0])
+    assert '<td class="text">0.0012</td>' in ale_section(shares, "model", "y", tmp_path)
+
+
+def test_precision_recall_points_keep_apart_from_a_top_k_rule_off_the_curve():
+    # 100 test cases, 40 with the outcome: the top 20 alternate (10 with it),
+    # the next 10 tie and all have it, the other 70 hold 20. The top 25% cuts
+    # through the tie, so it is no point of the curve, but the thresholds table
+    # shows it (25 flagged, 15 found): the points at 20 flagged (10 found) and
+    # 30 (20 found) would each give 5 cases around it that all had the outcome.
+    predictions = pd.DataFrame(
+        {
+            "model": "lightgbm",
+            "label": [1, 0] * 10 + [1] * 10 + ([1] * 2 + [0] * 5) * 10,
+            "score": np.concatenate(
+                [np.linspace(1, 0.81, 20), np.full(10, 0.7), np.linspace(0.6, 0.01, 70)]
+            ),
+        }
+    )
+    found, flagged = np.array([15, 20]), np.array([25, 30])
+    rules = pd.DataFrame(
+        {
+            "model": "lightgbm",
+            "rule": ["top_k_percent", "score_threshold"],
+            "threshold": 0.7,
+            "k_percent": [25.0, np.nan],
+            "is_decision_threshold": False,
+            "n_flagged": flagged,
+            "flagged_share": flagged / 100,
+            "precision": found / flagged,
+            "recall": found / 40,
+            "f0_1": found / flagged,
+            "false_alarms_per_100_flagged": 100 * (1 - found / flagged),
+            "missed_per_100_at_risk": 100 * (1 - found / 40),
+        }
+    )
+    table = threshold_table(rules, DISCLOSURE)
+    # the table shows the top 25%, and so hides the rule at 0.7, 5 cases on
+    assert table["flagged"].tolist() == [25, SUPPRESSED]
+    points = pr_points_table(shown_pr_points(predictions, rules, DISCLOSURE))
+    shown = np.array(points["cases flagged"].tolist())
+    assert not (np.abs(shown - 25) < DISCLOSURE.min_count).any()
+    assert points["cases flagged"].tolist() == [45, 100]

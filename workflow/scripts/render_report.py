@@ -6,7 +6,9 @@ outcome definitions, the cohorts and splits, every model's test metrics beside
 a simple baseline, precision-recall curves and the topics found in the notes
 (none when the config switches the text designs off).
 Figures are embedded, so the one HTML file can be shared as it is; they are
-also written as PNG files for ``snakemake --report``. Being shared, it
+also written as PNG files for ``snakemake --report``. Each is described in
+words (its alt text) and has its points in a table beneath it, for readers
+who cannot see it and for copying. Being shared, it
 suppresses the counts and rates of groups of children small enough to identify
 one, and every count below ``disclosure.min_count`` (``report_wording``);
 dates are given to the month. The Parquet files keep every figure.
@@ -243,6 +245,16 @@ def figure_data_uri(figure: plt.Figure, path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def numbers_behind(what: str, table: pd.DataFrame, note: str) -> str:
+    """A figure's numbers as a table folded beneath it, for readers who cannot
+    see the figure and for copying: ``what`` names the figure, ``note`` says
+    how to read the table (HTML)."""
+    return (
+        f"<details><summary>Numbers behind this figure: {html.escape(what)}</summary>"
+        f'<p class="note">{note}</p>{table_html(table)}</details>'
+    )
+
+
 # Shapes as well as colours tell the models (and the designs) apart, for
 # readers who cannot tell the colours apart and for grey-scale prints.
 MODEL_MARKERS = {
@@ -262,17 +274,21 @@ def legend_label(model: str, drawn: bool) -> str:
     return name if drawn else f"{name}: hidden (too few cases to show)"
 
 
-def pr_curve_figure(
-    predictions: pd.DataFrame, rules: pd.DataFrame, title: str, disclosure: Disclosure
-) -> plt.Figure:
-    """Precision-recall curves of every model on the test set, through the
-    thresholds whose precision and recall the threshold table could show
-    (``flagging_hidden``) and that differ from each other by enough cases
-    with and without the outcome (``differenced_hidden``): each step of a full
-    curve shows whether one more case had the outcome. Each model's flagging
-    rules (``rules``, its rows of the thresholds table) that may be shown are
-    kept first, so that the curve and the tables reveal no count together."""
-    figure, axes = plt.subplots(figsize=(4.6, 3.6))
+def shown_pr_points(
+    predictions: pd.DataFrame, rules: pd.DataFrame, disclosure: Disclosure
+) -> dict[str, pd.DataFrame]:
+    """The points of each model's precision-recall curve on the test set that
+    may be shown, by model (all of them, sorted; none for a model whose every
+    point is hidden): each one's cases flagged, recall and precision, and the
+    flagging rules of the thresholds table (``rules``, its rows of every model)
+    it is, if any. The points are the thresholds whose precision and recall
+    the threshold table could show (``flagging_hidden``) and that differ from
+    each other by enough cases with and without the outcome
+    (``differenced_hidden``): each step of a full curve shows whether one more
+    case had the outcome. Each model's rules that may be shown are kept first
+    (and points are kept apart from those that are no point of the curve), so
+    that the curve and the tables reveal no count together."""
+    points = {}
     for model, rows in predictions.groupby("model", sort=True):
         precision, recall, thresholds = precision_recall_curve(rows["label"], rows["score"])
         flagged = len(rows) - np.searchsorted(np.sort(rows["score"]), thresholds, side="left")
@@ -280,34 +296,83 @@ def pr_curve_figure(
         found = np.round(recall[:-1] * positives)
         model_rules = rules.loc[rules["model"] == model]
         shown_rules = model_rules.loc[~threshold_rules_hidden(model_rules, disclosure)]
+        # A shown top k% rule that cuts through tied scores is no point of the
+        # curve, but the table shows its counts: the points are kept apart from
+        # it as from the others.
+        off_curve = shown_rules.loc[~shown_rules["n_flagged"].isin(flagged)]
+        off_flagged = off_curve["n_flagged"].to_numpy()
+        off_found = np.round(off_curve["precision"].to_numpy() * off_flagged)
         hidden = differenced_hidden(
-            found,
-            flagged,
-            flagging_hidden(
-                found,
-                flagged,
-                np.full(len(found), positives),
-                np.full(len(found), len(rows)),
-                disclosure,
+            np.concatenate([off_found, found]),
+            np.concatenate([off_flagged, flagged]),
+            pd.concat(
+                [
+                    pd.Series(False, index=range(len(off_curve))),
+                    flagging_hidden(
+                        found,
+                        flagged,
+                        np.full(len(found), positives),
+                        np.full(len(found), len(rows)),
+                        disclosure,
+                    ),
+                ],
+                ignore_index=True,
             ),
-            np.isin(flagged, shown_rules["n_flagged"].to_numpy()),
+            np.concatenate(
+                [
+                    np.ones(len(off_curve), dtype=bool),
+                    np.isin(flagged, shown_rules["n_flagged"].to_numpy()),
+                ]
+            ),
             disclosure,
+        )[len(off_curve) :]
+        # The last point of the curve (recall 0) has no threshold: it flags no case.
+        shown = pd.DataFrame(
+            {
+                "flagged": flagged[~hidden],
+                "recall": recall[:-1][~hidden],
+                "precision": precision[:-1][~hidden],
+            }
         )
-        # The last point (recall 0) has no threshold: it flags no case.
-        keep = np.append(~hidden, False)
+        # Only rules that may be shown are named: a hidden rule that a point
+        # happens to match would be given away.
+        names = {
+            int(count): "; ".join(
+                rule_label(rule.rule, rule.threshold, rule.k_percent)
+                + (" (decision threshold)" if rule.is_decision_threshold else "")
+                for rule in same.itertuples()
+            )
+            for count, same in shown_rules.groupby("n_flagged", sort=True)
+        }
+        shown["rule"] = [names.get(int(n), "") for n in shown["flagged"]]
+        points[model] = shown
+    return points
+
+
+def shown_test_base_rate(predictions: pd.DataFrame, disclosure: Disclosure) -> float | str:
+    """The base rate of the test set, as the shared report may show it
+    (``shown_rate``); every model's rows of ``predictions`` hold the same cases."""
+    cases = predictions.groupby("model")["label"].agg(["size", "sum"]).iloc[0]
+    return shown_rate(int(cases["sum"]), int(cases["size"]), disclosure)
+
+
+def pr_curve_figure(
+    points: dict[str, pd.DataFrame], base_rate: float | str, title: str
+) -> plt.Figure:
+    """Precision against recall at each model's ``points`` that may be shown
+    (``shown_pr_points``), with the base rate unless it is suppressed."""
+    figure, axes = plt.subplots(figsize=(4.6, 3.6))
+    for model, shown in points.items():
         # Points only: a line between two shown thresholds would not be the
         # curve between them, whose points are hidden.
         axes.plot(
-            recall[keep],
-            precision[keep],
+            shown["recall"],
+            shown["precision"],
             marker=MODEL_MARKERS.get(model, "o"),
             linestyle="none",
             markersize=4,
-            label=legend_label(model, keep.any()),
+            label=legend_label(model, not shown.empty),
         )
-    # One test set: every model's rows hold the same cases.
-    cases = predictions.groupby("model")["label"].agg(["size", "sum"]).iloc[0]
-    base_rate = shown_rate(int(cases["sum"]), int(cases["size"]), disclosure)
     if base_rate != SUPPRESSED:
         axes.axhline(base_rate, color="grey", linestyle=":", label="base rate")
     axes.set_xlabel("recall (share of the cases with the outcome found)")
@@ -318,6 +383,65 @@ def pr_curve_figure(
     axes.legend(fontsize=7, loc="upper right")
     figure.tight_layout()
     return figure
+
+
+def pr_alt(
+    what: str, models: pd.DataFrame, points: dict[str, pd.DataFrame], base_rate: float | str
+) -> str:
+    """The precision-recall figure of ``what`` (outcome and design) in words:
+    each model's test AP (``models``, its rows of the metrics table) and
+    points shown, and the base rate line."""
+    ap = dict(zip(models["model"], models["average_precision"], strict=True))
+    selected = set(models.loc[models["selected"].astype(bool), "model"])
+    described = [
+        f"{MODEL_LABELS.get(model, model)}{', selected' if model in selected else ''}, "
+        f"test AP {ap[model]:.3f}, "
+        + (
+            f"{len(shown)} point{'' if len(shown) == 1 else 's'} shown"
+            if len(shown)
+            else "every point hidden (too few cases to show)"
+        )
+        for model, shown in points.items()
+    ]
+    line = (
+        "the base rate is hidden (too few cases)"
+        if base_rate == SUPPRESSED
+        else f"a dotted line marks the base rate, {base_rate:.3f}"
+    )
+    return (
+        f"Precision against recall on the test cases, {what}, for each model: "
+        f"{'; '.join(described)}; {line}. The numbers are in the tables beneath the figures."
+    )
+
+
+def pr_points_table(points: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The precision-recall figure's points as a table: one row per point shown,
+    by model and from the fewest cases flagged, naming the thresholds table's
+    flagging rules among them; one row for a model whose points are all hidden."""
+    rows = []
+    for model, shown in points.items():
+        name = MODEL_LABELS.get(model, model)
+        if shown.empty:
+            rows.append(
+                {
+                    "model": name,
+                    "flagging rule": "every point hidden (too few cases to show)",
+                    "cases flagged": SUPPRESSED,
+                    "recall": SUPPRESSED,
+                    "precision": SUPPRESSED,
+                }
+            )
+        for point in shown.sort_values("flagged", kind="stable").itertuples(index=False):
+            rows.append(
+                {
+                    "model": name,
+                    "flagging rule": point.rule,
+                    "cases flagged": int(point.flagged),
+                    "recall": float(point.recall),
+                    "precision": float(point.precision),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def differenced_hidden(
@@ -378,6 +502,11 @@ def threshold_rules_hidden(thresholds: pd.DataFrame, disclosure: Disclosure) -> 
     )
 
 
+def rule_label(rule: str, threshold: float, k_percent: float) -> str:
+    """A flagging rule of the thresholds table as the report names it."""
+    return f"top {k_percent:g}%" if rule == "top_k_percent" else f"score >= {threshold:.1f}"
+
+
 def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
     """Flagged cases, precision, recall and F0.1 across score thresholds and
     top-k% rules (of one model), all suppressed where they would reveal a
@@ -389,8 +518,8 @@ def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.Data
     return pd.DataFrame(
         {
             "rule": [
-                f"top {k:g}%" if r == "top_k_percent" else f"score >= {t:.1f}"
-                for r, t, k in zip(
+                rule_label(rule, threshold, k_percent)
+                for rule, threshold, k_percent in zip(
                     thresholds["rule"],
                     thresholds["threshold"],
                     thresholds["k_percent"],
@@ -503,10 +632,10 @@ def merged_bins(bins: pd.DataFrame, cuts: pd.Series, disclosure: Disclosure) -> 
     ``cuts``: the score thresholds whose flagging rule the threshold table may
     show (``threshold_rules_hidden``), so that each merged bin's cases and
     those of them with the outcome are what two such rules (or one and all the
-    cases) give by subtraction anyway. Each one's cases, mean score and
-    observed rate; none at all when any merged bin's cases, or those of them
-    with or without the outcome, would reveal a count below
-    ``disclosure.min_count``."""
+    cases) give by subtraction anyway. Each one's scores (from the edge below
+    it up to the next, on [0, 1]), cases, mean score and observed rate; none
+    at all when any merged bin's cases, or those of them with or without the
+    outcome, would reveal a count below ``disclosure.min_count``."""
     bins = bins.loc[bins["n"] > 0].sort_values("bin")
     edges = np.sort(
         [edge for edge in bins["bin_lower"] if np.isclose(edge, np.asarray(cuts, float)).any()]
@@ -521,8 +650,11 @@ def merged_bins(bins: pd.DataFrame, cuts: pd.Series, disclosure: Disclosure) -> 
     counts = zip(merged["n_positive"], merged["n"], strict=True)
     if any(rate_is_disclosive(p, n, disclosure) for p, n in counts):
         merged = merged.iloc[:0]
+    bounds = np.concatenate([[0.0], edges, [1.0]])
     return pd.DataFrame(
         {
+            "score_from": bounds[merged.index.to_numpy(dtype=int)],
+            "score_to": bounds[merged.index.to_numpy(dtype=int) + 1],
             "n": merged["n"].astype(int).to_numpy(),
             "mean_score": (merged["score_sum"] / merged["n"]).to_numpy(),
             "observed_rate": (merged["n_positive"] / merged["n"]).to_numpy(),
@@ -530,19 +662,27 @@ def merged_bins(bins: pd.DataFrame, cuts: pd.Series, disclosure: Disclosure) -> 
     )
 
 
-def calibration_figure(
-    calibration: pd.DataFrame, rules: pd.DataFrame, title: str, disclosure: Disclosure
-) -> plt.Figure:
-    """Observed rate against mean predicted score per bin, for each model, its
-    bins merged between the score thresholds of its flagging rules (``rules``,
-    its rows of the thresholds table) that may be shown (``merged_bins``)."""
-    figure, axes = plt.subplots(figsize=(4.6, 3.6))
+def shown_calibration(
+    calibration: pd.DataFrame, rules: pd.DataFrame, disclosure: Disclosure
+) -> dict[str, pd.DataFrame]:
+    """Each model's calibration bins (sorted by model), merged between the
+    score thresholds of its flagging rules (``rules``, its rows of the
+    thresholds table) that may be shown (``merged_bins``)."""
+    merged = {}
     for model, rows in calibration.groupby("model", sort=True):
         model_rules = rules.loc[rules["model"] == model]
         shown = model_rules.loc[~threshold_rules_hidden(model_rules, disclosure)]
-        rows = merged_bins(
+        merged[model] = merged_bins(
             rows, shown.loc[shown["rule"] == "score_threshold", "threshold"], disclosure
         )
+    return merged
+
+
+def calibration_figure(merged: dict[str, pd.DataFrame], title: str) -> plt.Figure:
+    """Observed rate against mean predicted score per bin, for each model, its
+    bins merged as they may be shown (``shown_calibration``)."""
+    figure, axes = plt.subplots(figsize=(4.6, 3.6))
+    for model, rows in merged.items():
         axes.plot(
             rows["mean_score"],
             rows["observed_rate"],
@@ -559,6 +699,55 @@ def calibration_figure(
     axes.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
     return figure
+
+
+def calibration_alt(what: str, merged: dict[str, pd.DataFrame]) -> str:
+    """The calibration figure of ``what`` (outcome and design) in words: each
+    model's merged bins, their mean predicted scores and observed rates."""
+    described = [
+        f"{MODEL_LABELS.get(model, model)}, every bin hidden (too few cases to show)"
+        if bins.empty
+        else f"{MODEL_LABELS.get(model, model)}, {len(bins)} bin{'' if len(bins) == 1 else 's'}"
+        f" with mean predicted scores from {bins['mean_score'].min():.3f} to "
+        f"{bins['mean_score'].max():.3f} and observed rates from "
+        f"{bins['observed_rate'].min():.3f} to {bins['observed_rate'].max():.3f}"
+        for model, bins in merged.items()
+    ]
+    return (
+        f"Calibration on the test cases, {what}: observed rate against mean predicted score "
+        f"per bin of scores, for each model: {'; '.join(described)}; a dotted diagonal "
+        "marks perfect calibration. The numbers are in the table beneath the figure."
+    )
+
+
+def calibration_points_table(merged: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The calibration figure's points as a table: each model's merged bins
+    (``shown_calibration``) with their scores, cases, mean predicted score and
+    observed rate; one row for a model whose bins are all hidden."""
+    rows = []
+    for model, bins in merged.items():
+        name = MODEL_LABELS.get(model, model)
+        if bins.empty:
+            rows.append(
+                {
+                    "model": name,
+                    "scores": "every bin hidden (too few cases to show)",
+                    "cases": SUPPRESSED,
+                    "mean predicted score": SUPPRESSED,
+                    "observed rate": SUPPRESSED,
+                }
+            )
+        for row in bins.itertuples(index=False):
+            rows.append(
+                {
+                    "model": name,
+                    "scores": f"{row.score_from:.1f} to {row.score_to:.1f}",
+                    "cases": int(row.n),
+                    "mean predicted score": float(row.mean_score),
+                    "observed rate": float(row.observed_rate),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def learning_curve_figure(curves: pd.DataFrame, title: str) -> plt.Figure:
@@ -623,6 +812,50 @@ def learning_curve_table(curves: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def learning_curve_points(curves: pd.DataFrame) -> pd.DataFrame:
+    """The learning-curve figure's points: per design and share of its training
+    cases, the training cases (mean over repeats, as the figure places them)
+    and the test AP's mean, lowest and highest over the repeats."""
+    rows = []
+    for design, label in DESIGN_LABELS.items():
+        curve = curves.loc[curves["design"] == design]
+        by_fraction = curve.groupby("fraction", sort=True).agg(
+            n_train=("n_train", "mean"),
+            mean=("test_average_precision", "mean"),
+            low=("test_average_precision", "min"),
+            high=("test_average_precision", "max"),
+        )
+        for fraction, point in by_fraction.iterrows():
+            rows.append(
+                {
+                    "design": label,
+                    "share of training cases": f"{fraction:.0%}",
+                    "training cases": int(round(point["n_train"])),
+                    "test AP (mean)": float(point["mean"]),
+                    "lowest": float(point["low"]),
+                    "highest": float(point["high"]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def learning_curve_alt(outcome: str, curves: pd.DataFrame) -> str:
+    """The learning-curve figure in words: each design's mean test AP on its
+    fewest and on all of its training cases."""
+    points = learning_curve_points(curves)
+    designs = [
+        f"{label}: {rows['test AP (mean)'].iloc[0]:.3f} on "
+        f"{rows['training cases'].iloc[0]:,} cases to {rows['test AP (mean)'].iloc[-1]:.3f} "
+        f"on {rows['training cases'].iloc[-1]:,}"
+        for label, rows in points.groupby("design", sort=False)
+    ]
+    return (
+        f"Learning curves of {outcome}: test average precision of each design's selected "
+        f"model against the training cases it was refitted on; {'; '.join(designs)}. "
+        "The numbers are in the table beneath the figure."
+    )
+
+
 def learning_curve_section(outcome: str, curves: pd.DataFrame, figure_dir: Path) -> str:
     """The learning curves of one outcome's designs, with their reading."""
     uri = figure_data_uri(
@@ -645,11 +878,16 @@ def learning_curve_section(outcome: str, curves: pd.DataFrame, figure_dir: Path)
         "the curve is too noisy to tell. The subsets of one repeat are nested, so the points "
         "are not independent and the interval is if anything too narrow.</p>"
         + table_html(learning_curve_table(curves))
-        + f'<figure><img src="{uri}" width="560" alt="learning curves of '
-        f"{html.escape(outcome)}: test average precision against training cases, per "
-        'design">'
+        + f'<figure><img src="{uri}" width="560" '
+        f'alt="{html.escape(learning_curve_alt(outcome, curves))}">'
         "<figcaption>Test average precision against the number of training cases."
         "</figcaption></figure>"
+        + numbers_behind(
+            f"{outcome}, learning curves",
+            learning_curve_points(curves),
+            "Each point of the figure: the training cases (the mean over the repeats) and "
+            "the test AP's mean over the repeats, with the lowest and highest (the band).",
+        )
     )
 
 
@@ -671,6 +909,38 @@ def ale_figure(effects: pd.DataFrame, title: str) -> plt.Figure:
     return figure
 
 
+def ale_points(effects: pd.DataFrame) -> pd.DataFrame:
+    """The accumulated-local-effects figure's points: each feature's values
+    (its quantiles) and effects, from the most important feature."""
+    rows = effects.sort_values(["feature_rank", "edge"], kind="stable")
+    return pd.DataFrame(
+        {
+            "feature": rows["feature"].to_numpy(),
+            # three significant figures: a topic's share of the notes can be
+            # a few thousandths, which three decimals would round together
+            "value": [f"{value:.3g}" for value in rows["value"]],
+            "change in score (percentage points)": (rows["effect"] * 100).to_numpy(),
+        }
+    )
+
+
+def ale_alt(effects: pd.DataFrame, label: str) -> str:
+    """The accumulated-local-effects figure in words: each feature's effects
+    from lowest to highest."""
+    ranges = [
+        f"{feature}, from {rows['effect'].min() * 100:+.1f} to "
+        f"{rows['effect'].max() * 100:+.1f} percentage points"
+        for feature, rows in effects.sort_values("feature_rank", kind="stable").groupby(
+            "feature", sort=False
+        )
+    ]
+    return (
+        f"Accumulated local effects of the top features on the score of {label}, one "
+        f"panel per feature: {'; '.join(ranges)}. The numbers are in the table beneath "
+        "the figure."
+    )
+
+
 def ale_section(effects: pd.DataFrame, label: str, name: str, figure_dir: Path) -> str:
     """The accumulated local effects of the selected model's top features."""
     if effects.empty:
@@ -684,10 +954,15 @@ def ale_section(effects: pd.DataFrame, label: str, name: str, figure_dir: Path) 
         "not a calibrated risk: see the calibration figures). Points mark quantiles "
         "of the feature, from its 5th to its 95th percentile (cases beyond them count with "
         "the outermost interval). The effects describe the model, not causes.</p>"
-        f'<figure><img src="{uri}" alt="accumulated local effects of the top features, '
-        f'{html.escape(label)}">'
+        f'<figure><img src="{uri}" alt="{html.escape(ale_alt(effects, label))}">'
         "<figcaption>Accumulated local effects of the most important features."
         "</figcaption></figure>"
+        + numbers_behind(
+            f"accumulated local effects, {label}",
+            ale_points(effects),
+            "Each point of the figure: a value of the feature (one of its quantiles) and "
+            "how far cases there score above (or below) the average case.",
+        )
     )
 
 
@@ -767,7 +1042,11 @@ def group_calibration_section(
             figure_dir / f"group_calibration_{name}.png",
         )
         figure = (
-            f'<figure><img src="{uri}" alt="calibration by group, {html.escape(label)}">'
+            f'<figure><img src="{uri}" alt="Calibration by group, {html.escape(label)}: '
+            "each group's mean predicted score beside its observed rate with a 95% interval, "
+            f"for the {(~hidden).sum()} group{'' if (~hidden).sum() == 1 else 's'} whose "
+            "figures may be shown; the table beneath "
+            'the figure gives the numbers.">'
             "<figcaption>Mean predicted score against observed rate, per group whose "
             "figures may be shown.</figcaption></figure>"
         )
@@ -1429,8 +1708,9 @@ def cohorts_and_splits_section(
         )
         parts.append(
             f"<h3>Folds: {html.escape(title)}</h3>"
-            f'<figure><img src="{uri}" width="560" alt="date ranges of every fold, '
-            f'{html.escape(title)}">'
+            f'<figure><img src="{uri}" width="560" alt="Months of the prediction times of '
+            f"each role's cases in every fold, {html.escape(title)}, one line per fold; the "
+            'fold table beneath the figure gives the same months.">'
             "<figcaption>When each fold's cases reach their prediction point. The outer fold "
             "holds the held-out test set; inner folds tune the models on training cases only."
             "</figcaption></figure>"
@@ -1507,25 +1787,45 @@ def models_section(
     shown = models_table(
         artefacts.all_models.loc[artefacts.all_models["outcome"] == outcome], disclosure
     )
-    figures = []
+    figures, tables = [], []
     for design in designs:
         label = DESIGN_LABELS[design]
+        predictions = artefacts.predictions[(outcome, design)]
+        points = shown_pr_points(
+            predictions, rows_of(artefacts.thresholds, outcome, design), disclosure
+        )
+        base_rate = shown_test_base_rate(predictions, disclosure)
         uri = figure_data_uri(
-            pr_curve_figure(
-                artefacts.predictions[(outcome, design)],
-                rows_of(artefacts.thresholds, outcome, design),
-                label,
-                disclosure,
-            ),
+            pr_curve_figure(points, base_rate, label),
             figure_dir / f"pr_{outcome}_{design}.png",
         )
+        alt = pr_alt(
+            f"{outcome}, {label}",
+            rows_of(artefacts.all_models, outcome, design),
+            points,
+            base_rate,
+        )
         figures.append(
-            f'<figure><img src="{uri}" width="440" alt="precision-recall points of every '
-            f'model, {html.escape(outcome)}, {html.escape(label)}">'
+            f'<figure><img src="{uri}" width="440" alt="{html.escape(alt)}">'
             f"<figcaption>{html.escape(label)}: one point per score threshold that flags, "
             f"misses and separates from the others none or at least {disclosure.min_count} "
             "cases with and without the outcome; the curve between the points is not "
             "shown</figcaption></figure>"
+        )
+        tables.append(
+            numbers_behind(
+                f"precision and recall, {outcome}, {label}",
+                pr_points_table(points),
+                "Each point of the figure, by model from the fewest cases flagged: flagging "
+                "the cases scored at or above a threshold, how many it flags, its recall and "
+                "its precision, and which rules of the thresholds table it is, if any. The "
+                "dotted line is the test set's base rate, "
+                + (
+                    "hidden: too few cases with (or without) the outcome."
+                    if base_rate == SUPPRESSED
+                    else f"{base_rate:.3f}."
+                ),
+            )
         )
     threshold = decision_threshold_of(
         artefacts.thresholds.loc[artefacts.thresholds["outcome"] == outcome]
@@ -1538,6 +1838,7 @@ def models_section(
             f"{threshold:g} or more (<code>evaluation.decision_threshold</code>); the "
             "thresholds table below gives other rules.</p>",
             "".join(figures),
+            "".join(tables),
         ]
     )
 
@@ -1571,23 +1872,32 @@ def selected_model_section(
             threshold_table(rows_of(artefacts.thresholds, outcome, answer, chosen), disclosure)
         ),
     ]
+    merged = shown_calibration(
+        rows_of(artefacts.calibration, outcome, answer),
+        rows_of(artefacts.thresholds, outcome, answer),
+        disclosure,
+    )
     uri = figure_data_uri(
-        calibration_figure(
-            rows_of(artefacts.calibration, outcome, answer),
-            rows_of(artefacts.thresholds, outcome, answer),
-            DESIGN_LABELS[answer],
-            disclosure,
-        ),
+        calibration_figure(merged, DESIGN_LABELS[answer]),
         figure_dir / f"calibration_{name}.png",
     )
+    what = f"{outcome}, {DESIGN_LABELS[answer]}"
     parts.append(
-        f'<figure><img src="{uri}" width="440" alt="calibration of every model, '
-        f'{html.escape(outcome)}, {html.escape(DESIGN_LABELS[answer])}">'
+        f'<figure><img src="{uri}" width="440" alt="{html.escape(calibration_alt(what, merged))}">'
         "<figcaption>Calibration on the test cases: a well-calibrated model's points lie "
         f"on the diagonal ({inflation}). Bins are merged between the score thresholds "
         "whose precision and recall the threshold table may show, so that none holds from "
         f"1 to {disclosure.min_count - 1} cases with (or without) the outcome."
         "</figcaption></figure>"
+    )
+    parts.append(
+        numbers_behind(
+            f"calibration, {what}",
+            calibration_points_table(merged),
+            "Each point of the figure, by model: a merged bin of scores (from its lower "
+            "edge up to, not including, its upper one; 1.0 included), its test cases, their "
+            "mean predicted score and the share of them that had the outcome.",
+        )
     )
     explained = artefacts.importance[(outcome, answer)]
     parts.append(
