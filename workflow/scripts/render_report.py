@@ -37,7 +37,7 @@ from audit_features import (  # noqa: E402
     PRECISION_CHECK,
 )
 from common import OUTER_FOLD, read_parquet  # noqa: E402
-from evaluate_models import percentile_interval  # noqa: E402
+from evaluate_models import bias_corrected_interval  # noqa: E402
 from report_wording import (  # noqa: E402
     DESIGN_LABELS,
     FAIRNESS_RATES,
@@ -1086,17 +1086,19 @@ def group_calibration_section(
 def refit_bootstrap_section(resamples: pd.DataFrame, summary: pd.DataFrame) -> str:
     """Each design's test-set interval beside the interval from refitting the
     selected model on bootstrap resamples of the training families, with its
-    hyperparameters and topic model fixed (refit_bootstrap.py)."""
+    hyperparameters and topic model fixed (refit_bootstrap.py), bias-corrected
+    about the test AP as the verdict's is."""
     rows = []
     for (outcome, design), group in resamples.groupby(["outcome", "design"], sort=True):
         valid = group["test_average_precision"].dropna().to_numpy()
-        low, high = percentile_interval(valid) if len(valid) else (float("nan"),) * 2
         headline = summary.loc[(summary["outcome"] == outcome) & (summary["design"] == design)]
+        test_ap = float(headline["average_precision"].iloc[0])
+        (low,), (high,) = bias_corrected_interval(valid, test_ap)
         rows.append(
             {
                 "outcome": outcome,
                 "design": DESIGN_LABELS.get(design, design),
-                "test AP": float(headline["average_precision"].iloc[0]),
+                "test AP": test_ap,
                 "test-set interval": f"{headline['ap_ci_lower'].iloc[0]:.3f} to "
                 f"{headline['ap_ci_upper'].iloc[0]:.3f}",
                 "refit interval": f"{float(low):.3f} to {float(high):.3f}",
