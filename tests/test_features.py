@@ -193,7 +193,7 @@ def test_leakage_audit_flags_a_planted_single_feature_leak(tables):
     labels = cohort.set_index("referral_id")["label"]
     # a planted leak: the label itself, recorded as if it were history
     structured["planted_outcome_record"] = structured["referral_id"].map(labels).astype(float)
-    audit = af.leakage_audit(cohort, {"structured": structured}, 0.9, 0.9, 20)
+    audit = af.leakage_audit(cohort, {"structured": structured}, 0.9, 0.9, 20, 0.001)
     auc = audit.loc[audit["check"] == af.AUC_CHECK].set_index("subject")
     assert auc.loc["planted_outcome_record", "flagged"]
     assert auc.loc["planted_outcome_record", "value"] == 1.0
@@ -207,6 +207,7 @@ AUDIT_SETTINGS = {
     "max_single_feature_auc": 0.9,
     "max_single_feature_precision": 0.9,
     "min_cases_for_precision": 20,
+    "max_outcome_free_chance": 0.001,
     "stop_on_implausible_feature": False,
 }
 
@@ -278,7 +279,7 @@ def audit_rows(audit: pd.DataFrame, check: str) -> pd.DataFrame:
 
 def test_a_rare_marker_escapes_the_auc_but_not_the_extreme_group_precision():
     cohort, features = rare_marker_cohort()
-    audit = af.leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20)
+    audit = af.leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20, 0.001)
     auc = audit_rows(audit, af.AUC_CHECK)
     precision = audit_rows(audit, af.PRECISION_CHECK)
     assert auc.loc["rare_marker", "value"] == pytest.approx(0.65)
@@ -359,7 +360,7 @@ def test_a_group_no_more_positive_than_the_cohort_is_never_flagged():
         {"referral_id": [f"r{i}" for i in range(100)], "label": [1] * 95 + [0] * 5}
     )
     constant = pd.DataFrame({"referral_id": cohort["referral_id"], "constant": 1.0})
-    audit = af.leakage_audit(cohort, {"structured": constant}, 0.9, 0.9, 20)
+    audit = af.leakage_audit(cohort, {"structured": constant}, 0.9, 0.9, 20, 0.001)
     row = audit_rows(audit, af.PRECISION_CHECK).loc["constant"]
     assert row["value"] == 0.95
     assert not row["flagged"]
@@ -392,6 +393,133 @@ def test_the_audit_warns_or_stops_on_a_rare_marker(caplog):
         cohort, {"structured": features}, relaxed | {"stop_on_implausible_feature": True}
     )
     assert not audit["flagged"].any()
+
+
+def outcome_free_cohort() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """3,000 cases, base rate 0.07 (210 positives), and four features: a
+    closure date filled in only for 40% of the cases without the outcome (a
+    record made because the outcome did not happen), a 0/1 closure code on the
+    same cases, a protective flag on 800 cases of which 8 have the outcome
+    (0.01: low, not none), and a flag on 40 cases none with the outcome (as
+    chance leaves one in 18 groups of 40: 0.93 ** 40 = 0.055)."""
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.ones(210), np.zeros(2790)].astype("int8")
+    closed = np.r_[np.zeros(210, bool), rng.random(2790) < 0.4]
+    protective = np.zeros(3000)
+    protective[np.r_[0:8, 210:1002]] = 1
+    small = np.zeros(3000)
+    small[2000:2040] = 1
+    cohort = pd.DataFrame({"referral_id": [f"r{i}" for i in range(3000)], "label": labels})
+    features = pd.DataFrame(
+        {
+            "referral_id": cohort["referral_id"],
+            "days_to_closure": np.where(closed, rng.integers(1, 90, 3000), np.nan),
+            "closure_code_nfa": closed.astype(float),
+            "protective_flag": protective,
+            "small_outcome_free_flag": small,
+        }
+    )
+    return cohort, features
+
+
+def test_a_field_filled_only_without_the_outcome_is_flagged():
+    cohort, features = outcome_free_cohort()
+    audit = af.leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20, 0.001)
+    free = audit_rows(audit, af.OUTCOME_FREE_CHECK)
+    closed = int(features["closure_code_nfa"].sum())
+    assert 1000 < closed < 1200
+    # missing ranks lowest: the filled closure dates are the high group
+    assert free.loc["days_to_closure", "value"] == closed
+    assert free.loc["days_to_closure", "flagged"]
+    assert free.loc["days_to_closure", "detail"].startswith(
+        f"0 of the {closed} cases with its highest values (1 or more) have the outcome: "
+        + af.NO_OUTCOME_RECORD_ADVICE
+    )
+    assert free.loc["closure_code_nfa", "flagged"]
+    assert (free.loc["closure_code_nfa", "cases"], free.loc["closure_code_nfa", "positives"]) == (
+        closed,
+        0,
+    )
+    # the other checks miss it: a group without the outcome is no high share, and AUC about 0.7
+    assert audit.loc[audit["check"] != af.OUTCOME_FREE_CHECK, "flagged"].eq(False).all()
+    # 4 features, 4 groups each: 0.93 ** size < 0.001 / 16 from 134 cases
+    assert (free["threshold"] == 134).all()
+
+
+def test_a_protective_feature_or_a_small_outcome_free_group_is_not_flagged():
+    cohort, features = outcome_free_cohort()
+    audit = af.leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20, 0.001)
+    free = audit_rows(audit, af.OUTCOME_FREE_CHECK)
+    # 8 of its 800 cases have the outcome: no group at either extreme is free of it
+    assert free.loc["protective_flag", "value"] == 0
+    assert not free.loc["protective_flag", "flagged"]
+    assert free.loc["protective_flag", "detail"] == (
+        "a case with the outcome has its highest value, and one its lowest"
+    )
+    assert free.loc["small_outcome_free_flag", "value"] == 40
+    assert not free.loc["small_outcome_free_flag", "flagged"]
+    assert af.NO_OUTCOME_RECORD_ADVICE not in free.loc["small_outcome_free_flag", "detail"]
+
+
+def test_an_outcome_free_group_is_a_value_at_one_end_or_all_the_others():
+    labels = pd.Series([1, 0, 1, 0, 0, 0, 0, 0])
+    # the cases at the highest value, 3, none with the outcome
+    group = af.outcome_free_group(pd.Series([0.0, 0, 1, 1, 3, 3, 3, 2]), labels)
+    assert (group.cases, group.positives, group.direction, group.cut) == (3, 0, "highest", 3.0)
+    # a continuous feature: the 3 cases below its lowest positive (and the 3 above its
+    # highest) are no group, as a genuine predictor makes such tails; its highest and its
+    # lowest value hold 1 case each
+    group = af.outcome_free_group(pd.Series([5.0, 7, 4, 3, 8, 6, 2, 1]), labels)
+    assert (group.cases, group.direction, group.cut) == (1, "highest", 8.0)
+    # missing only without the outcome: the missing cases are the lowest value
+    missing = pd.Series([1.0, np.nan, 2, np.nan, np.nan, 3, 4, 5])
+    group = af.outcome_free_group(missing, labels)
+    assert (group.cases, group.direction, group.missing) == (3, "lowest", 3)
+    assert np.isneginf(group.cut)
+    assert af.describe_outcome_free_group(group) == (
+        "0 of the 3 cases with it missing have the outcome"
+    )
+    # filled in only without the outcome: every case above the lowest value, missing
+    filled = pd.Series([np.nan, 3.0, np.nan, 7, 9, 2, np.nan, np.nan])
+    group = af.outcome_free_group(filled, pd.Series([1, 0, 1, 0, 0, 0, 1, 1]))
+    assert (group.cases, group.direction, group.cut, group.missing) == (4, "highest", 2.0, 0)
+    assert af.describe_outcome_free_group(group) == (
+        "0 of the 4 cases with its highest values (2 or more) have the outcome"
+    )
+
+
+def test_the_implausible_outcome_free_size_is_where_chance_falls_below_its_share():
+    size = af.implausible_outcome_free_size(0.07, 0.001, 200, 20)
+    assert 0.93 ** (size - 1) >= 0.001 / 200 > 0.93**size
+    # at a high base rate a small group is implausible, but never below the minimum
+    assert af.implausible_outcome_free_size(0.5, 0.001, 2, 20) == 20
+    assert af.implausible_outcome_free_size(0.0, 0.001, 2, 20) == float("inf")
+
+
+def test_the_audit_warns_or_stops_on_an_outcome_free_field(caplog):
+    cohort, features = outcome_free_cohort()
+    planted = features[["referral_id", "days_to_closure", "protective_flag"]]
+    with caplog.at_level(logging.WARNING):
+        audit = af.single_feature_audit(cohort, {"structured": planted}, AUDIT_SETTINGS)
+    assert audit.loc[audit["flagged"], "subject"].tolist() == ["days_to_closure"]
+    closed = int(features["closure_code_nfa"].sum())
+    group = (
+        f"days_to_closure (0 of the {closed} cases with its highest values (1 or more) have the "
+        "outcome; 124 or more is implausible)"
+    )
+    assert group in caplog.text
+    assert "protective_flag" not in caplog.text
+    with pytest.raises(InputError) as stopped:
+        af.single_feature_audit(
+            cohort,
+            {"structured": planted},
+            {**AUDIT_SETTINGS, "stop_on_implausible_feature": True},
+        )
+    message = str(stopped.value)
+    assert group in message
+    assert "because the outcome did not happen" in message
+    assert "lower leakage_audit.max_outcome_free_chance" in message
+    assert "set leakage_audit.stop_on_implausible_feature: false" in message
 
 
 def test_spell_durations_count_only_days_before_the_point(tables):

@@ -5,10 +5,13 @@ Scores every structured feature, every vulnerability flag or every topic share
 (and TF-IDF weight) of the text designs alone against the label
 (``single_feature_audit``): its ROC AUC alone (in its better direction,
 missing values ranked lowest), and the share of cases with the outcome among
-its cases at one extreme (a rare marker, which the AUC misses). A feature that
-reaches the configured ceiling probably records the outcome rather than
-predicts it. The findings are written as a table for the report. The checks
-score the split's outer training rows only (``training_rows``): scored on the
+its cases at one extreme (a rare marker, which the AUC misses); and, the
+mirror case, the cases at its highest or lowest value (or all the others)
+when none has the outcome and chance alone would almost never leave so many
+outcome-free (a field filled in only because the outcome did not happen). A
+feature that reaches the configured ceiling probably records the outcome
+rather than predicts it. The findings are written as a table for the report.
+The checks score the split's outer training rows only (``training_rows``): scored on the
 test rows, a finding would let the test labels steer what the analyst does
 next (leave a feature out, rerun), and a feature is a leak the models can
 learn only where they are trained. Topic shares are the outer topic model's,
@@ -24,6 +27,7 @@ text designs leaves the structured audit alone.
 """
 
 import logging
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -37,8 +41,13 @@ logger = logging.getLogger(__name__)
 # Names of the leakage audit's single-feature checks (its table's "check" column).
 AUC_CHECK = "single-feature ROC AUC"
 PRECISION_CHECK = "single-feature extreme-group precision"
+OUTCOME_FREE_CHECK = "single-feature outcome-free group"
 # What to do about a flagged feature, in the audit table and the messages.
 OUTCOME_RECORD_ADVICE = "check that it is not recorded because of the outcome"
+NO_OUTCOME_RECORD_ADVICE = (
+    "check that it is not recorded because the outcome did not happen, and that the outcome "
+    "can happen to these cases at all"
+)
 
 
 def single_feature_auc(values: pd.Series, labels: pd.Series) -> float:
@@ -122,12 +131,76 @@ def describe_extreme_group(group: ExtremeGroup) -> str:
     return f"{group.positives} of the {group.cases} cases {which} have the outcome"
 
 
+def outcome_free_group(values: pd.Series, labels: pd.Series) -> ExtremeGroup:
+    """The largest group of cases at one end of a feature with no case with
+    the outcome (``labels`` 1), among four: the cases at its highest value,
+    those at its lowest (missing values rank lowest, as in
+    ``single_feature_auc``), and all the others of each.
+
+    The groups are whole values, never the tail beyond the most extreme case
+    with the outcome: a genuine continuous predictor always leaves such a tail
+    outcome-free (the label plus noise, AUC 0.76, leaves 80 of 1,000 cases
+    below its lowest positive), while a record made because the outcome did not
+    happen is one value (a code, a flag), or its being filled in at all (all
+    the cases above the lowest value, missing). Returns the largest (the first
+    of highest value, above the lowest, lowest value, below the highest, on a
+    tie) with its direction, cut (its least extreme value; ``-inf`` for
+    missing, NaN when empty) and missing values; its share and positives are
+    0, or with every group holding a case with the outcome an empty group.
+    """
+    filled = values.to_numpy(dtype="float64", na_value=np.nan)
+    absent = np.isnan(filled)
+    filled = np.where(absent, -np.inf, filled)
+    outcome = labels.to_numpy() == 1
+    found = [ExtremeGroup(0.0, 0, 0, "highest", np.nan, 0)]
+    distinct = np.unique(filled)
+    for direction, cut in (
+        ("highest", distinct[-1]),
+        ("highest", distinct[min(1, len(distinct) - 1)]),
+        ("lowest", distinct[0]),
+        ("lowest", distinct[max(-2, -len(distinct))]),
+    ):
+        members = filled >= cut if direction == "highest" else filled <= cut
+        if not (members & outcome).any():
+            found.append(
+                ExtremeGroup(
+                    0.0, int(members.sum()), 0, direction, float(cut), int((members & absent).sum())
+                )
+            )
+    return max(found, key=lambda group: group.cases)
+
+
+def describe_outcome_free_group(group: ExtremeGroup) -> str:
+    """One sentence on an outcome-free group (``outcome_free_group``), for the
+    audit table and messages."""
+    if not group.cases:
+        return "a case with the outcome has its highest value, and one its lowest"
+    return describe_extreme_group(group)
+
+
+def implausible_outcome_free_size(
+    base_rate: float, max_chance: float, groups_checked: int, min_cases: int
+) -> float:
+    """The fewest cases, and at least ``min_cases``, that a group with no case
+    with the outcome holds when chance alone would leave a group that large
+    outcome-free with probability ``(1 - base_rate) ** size`` below
+    ``max_chance / groups_checked`` (Bonferroni over every group checked).
+    Infinite when no case has the outcome (every group is then outcome-free)."""
+    if base_rate <= 0:
+        return math.inf
+    if base_rate >= 1:
+        return float(min_cases)
+    size = math.floor(math.log(max_chance / groups_checked) / math.log1p(-base_rate)) + 1
+    return float(max(min_cases, size))
+
+
 def leakage_audit(
     cohort: pd.DataFrame,
     feature_tables: dict[str, pd.DataFrame],
     max_single_feature_auc: float,
     max_single_feature_precision: float,
     min_cases_for_precision: int,
+    max_outcome_free_chance: float,
 ) -> pd.DataFrame:
     """The audit's single-feature findings, one row per check and feature.
 
@@ -141,13 +214,33 @@ def leakage_audit(
     feature, is never a finding). The threshold is an absolute share, not a
     multiple of the base rate: a genuine predictor seldom makes a group of
     that size nearly all positive, a record made because of the outcome does.
+    ``single-feature outcome-free group``: per feature column, the size of its
+    largest group at one end with no case with the outcome
+    (``outcome_free_group``), flagged at or above the size that chance alone
+    leaves outcome-free, at the base rate, with probability below
+    ``max_outcome_free_chance`` shared out over the four groups of every
+    column (and at least ``min_cases_for_precision``;
+    ``implausible_outcome_free_size``). At a base rate of a few percent most
+    cases are without the outcome, so only a group too large to be so by
+    chance is a finding: a record made because the outcome did not happen.
     """
     rows = []
     labels = cohort.set_index("referral_id")["label"]
     base_rate = float(labels.mean())
-    for table in feature_tables.values():
-        frame = table.set_index("referral_id").reindex(labels.index)
-        for column in frame.columns.drop("feature_time", errors="ignore"):
+    frames = [
+        table.set_index("referral_id")
+        .reindex(labels.index)
+        .drop(columns="feature_time", errors="ignore")
+        for table in feature_tables.values()
+    ]
+    outcome_free_size = implausible_outcome_free_size(
+        base_rate,
+        max_outcome_free_chance,
+        4 * sum(frame.shape[1] for frame in frames),
+        min_cases_for_precision,
+    )
+    for frame in frames:
+        for column in frame.columns:
             auc = single_feature_auc(frame[column], labels)
             flagged = auc >= max_single_feature_auc
             rows.append(
@@ -179,6 +272,21 @@ def leakage_audit(
                     "positives": group.positives,
                 }
             )
+            group = outcome_free_group(frame[column], labels)
+            flagged = group.cases >= outcome_free_size
+            described = describe_outcome_free_group(group)
+            rows.append(
+                {
+                    "check": OUTCOME_FREE_CHECK,
+                    "subject": str(column),
+                    "value": float(group.cases),
+                    "threshold": outcome_free_size,
+                    "flagged": flagged,
+                    "detail": f"{described}: {NO_OUTCOME_RECORD_ADVICE}" if flagged else described,
+                    "cases": group.cases,
+                    "positives": group.positives,
+                }
+            )
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS).astype(
         {"cases": "Int64", "positives": "Int64"}
     )
@@ -186,10 +294,12 @@ def leakage_audit(
 
 def implausible_feature_message(audit: pd.DataFrame, settings: dict) -> str:
     """Name every flagged feature, its value (and, for the extreme-group
-    precision, which extreme, its cut and size) and what to do once it is
-    checked; empty if none is flagged. The precision threshold cannot be
-    raised past a share of 1, so the way past a checked feature is a larger
-    group (``min_cases_for_precision``), or a warning instead of a stop."""
+    precision and the outcome-free group, which extreme, its cut and size) and
+    what to do once it is checked; empty if none is flagged. The precision
+    threshold cannot be raised past a share of 1, so the way past a checked
+    feature is a larger group (``min_cases_for_precision``), or a warning
+    instead of a stop; past an outcome-free group, a smaller chance
+    (``max_outcome_free_chance``) or the warning."""
     go_on = (
         ", or set leakage_audit.stop_on_implausible_feature: false to go on with a warning"
         if settings["stop_on_implausible_feature"]
@@ -220,6 +330,22 @@ def implausible_feature_message(audit: pd.DataFrame, settings: dict) -> str:
             "checked, raise leakage_audit.min_cases_for_precision above the group's size (a "
             f"larger group is less often nearly all positive by chance){go_on}."
         )
+    found = audit.loc[audit["flagged"] & (audit["check"] == OUTCOME_FREE_CHECK)]
+    if len(found):
+        named = "; ".join(
+            f"{s} ({d.removesuffix(f': {NO_OUTCOME_RECORD_ADVICE}')}; {t:g} or more is implausible)"
+            for s, d, t in zip(found["subject"], found["detail"], found["threshold"], strict=True)
+        )
+        lines.append(
+            "leakage audit: feature(s) have, at one end, a group of cases none of which has "
+            "the outcome, too large to be outcome-free by chance at the base rate (with "
+            "probability below leakage_audit.max_outcome_free_chance, "
+            f"{settings['max_outcome_free_chance']}, shared out over the four groups of every "
+            f"feature): {named}; check that they are not recorded because the outcome did not "
+            "happen, and that the outcome can happen to these cases at all. Once checked, lower "
+            "leakage_audit.max_outcome_free_chance (a smaller chance needs a larger group)"
+            f"{go_on}."
+        )
     return "\n".join(lines)
 
 
@@ -236,6 +362,7 @@ def single_feature_audit(
         settings["max_single_feature_auc"],
         settings["max_single_feature_precision"],
         settings["min_cases_for_precision"],
+        settings["max_outcome_free_chance"],
     )
     message = implausible_feature_message(audit, settings)
     if message:
