@@ -422,6 +422,29 @@ def test_audit_table_hides_an_extreme_group_share_counted_from_few_children():
     assert shown.loc["enough", "finding"] == "10 of the 20 cases"
 
 
+def test_audit_table_shows_outcome_free_groups_as_counts_with_their_own_advice():
+    # only the flagged group and the top ones are shown, sizes as whole cases;
+    # a hidden flagged group's advice is about the outcome not happening
+    sizes = [238.0, 40.0, 30.0, 20.0, 12.0]
+    outcome_free = pd.DataFrame(
+        {
+            "check": ["single-feature outcome-free group"] * 5,
+            "subject": ["closed", "f1", "f2", "f3", "few"],
+            "value": sizes,
+            "threshold": [149.0] * 5,
+            "flagged": [True, False, False, False, True],
+            "detail": ["0 of the 238 cases: check", "", "", "", "0 of the 12 cases: check"],
+            "cases": pd.array([238, 40, 30, 20, 3], dtype="Int64"),
+            "positives": pd.array([0] * 5, dtype="Int64"),
+        }
+    )
+    shown = audit_table(outcome_free, DISCLOSURE, top=2).set_index("subject")
+    assert shown.index.tolist() == ["closed", "few", "f1"]
+    assert "outcome-free group</td><td>238</td><td>149</td>" in table_html(shown)
+    assert shown.loc["few", "value"] == "suppressed"
+    assert shown.loc["few", "finding"].endswith("the outcome can happen to these cases at all")
+
+
 def test_fold_table_and_picture_cover_every_fold():
     diagnostics = pd.DataFrame(
         {

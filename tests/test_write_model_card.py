@@ -339,6 +339,26 @@ def test_flagged_features_are_named_on_the_card():
     assert "n_previous_referrals" not in sentence
 
 
+def test_an_outcome_free_group_is_named_on_the_card_in_cases():
+    audit = pd.DataFrame(
+        {
+            "check": ["single-feature outcome-free group"],
+            "subject": ["current_referral_closed"],
+            "value": [238.0],
+            "threshold": [149.0],
+            "flagged": [True],
+            "detail": ["0 of the 238 cases"],
+            "cases": pd.array([238], dtype="Int64"),
+            "positives": pd.array([0], dtype="Int64"),
+        }
+    )
+    sentence = flagged_features(pd.concat([AUDIT, audit], ignore_index=True), DISCLOSURE)
+    assert "`current_referral_closed` (single-feature outcome-free group 238, threshold 149)" in (
+        sentence
+    )
+    assert "because it did not happen, or on cases that cannot have it" in sentence
+
+
 def test_flagged_features_hide_an_extreme_group_share_counted_from_few_children():
     # 19 of the 20 cases with its highest values have the outcome: 0.950
     # would reveal the one without it; the flag is still named.

@@ -50,6 +50,12 @@ NO_OUTCOME_RECORD_ADVICE = (
 )
 
 
+def shown_figure(check: str, figure: float) -> float | int:
+    """A finding's value or threshold as the report and model card show it:
+    the outcome-free group's are numbers of cases."""
+    return int(figure) if check == OUTCOME_FREE_CHECK and math.isfinite(figure) else figure
+
+
 def single_feature_auc(values: pd.Series, labels: pd.Series) -> float:
     """ROC AUC of one feature used alone as a score, in its better direction
     (``max(auc, 1 - auc)``); missing values rank lowest; 0.5 if constant."""

@@ -33,8 +33,11 @@ from sklearn.metrics import precision_recall_curve  # noqa: E402
 
 from audit_features import (  # noqa: E402
     AUC_CHECK,
+    NO_OUTCOME_RECORD_ADVICE,
+    OUTCOME_FREE_CHECK,
     OUTCOME_RECORD_ADVICE,
     PRECISION_CHECK,
+    shown_figure,
 )
 from common import OUTER_FOLD, read_parquet  # noqa: E402
 from evaluate_models import bias_corrected_interval  # noqa: E402
@@ -1196,13 +1199,18 @@ def topic_word_table(words: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     return pd.DataFrame({"topic": grouped.index.astype(int), "top words": grouped.to_numpy()})
 
 
+def flag_advice(check: str) -> str:
+    """What to do about a feature flagged by the single-feature ``check``."""
+    return NO_OUTCOME_RECORD_ADVICE if check == OUTCOME_FREE_CHECK else OUTCOME_RECORD_ADVICE
+
+
 def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd.DataFrame:
     """The leakage audit of one outcome: the time checks, then for each
     single-feature check every flagged feature and the ``top`` features that
     predict the label best on their own by it. An extreme group's share and
     counts are hidden when they would reveal a count below
     ``disclosure.min_count`` (a flag still shows: the analyst must see it)."""
-    feature_checks = [AUC_CHECK, PRECISION_CHECK]
+    feature_checks = [AUC_CHECK, PRECISION_CHECK, OUTCOME_FREE_CHECK]
     parts = [audit.loc[~audit["check"].isin(feature_checks)]]
     for check in feature_checks:
         single = audit.loc[audit["check"] == check].sort_values(
@@ -1216,18 +1224,21 @@ def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd
             "check": shown["check"],
             "subject": shown["subject"],
             "value": [
-                SUPPRESSED if hide else value
-                for hide, value in zip(hidden, shown["value"], strict=True)
+                SUPPRESSED if hide else shown_figure(check, value)
+                for hide, check, value in zip(hidden, shown["check"], shown["value"], strict=True)
             ],
-            "limit": shown["threshold"],
+            "limit": [
+                shown_figure(check, limit)
+                for check, limit in zip(shown["check"], shown["threshold"], strict=True)
+            ],
             "flagged": shown["flagged"].map({True: "FLAGGED", False: "ok"}),
             "finding": [
                 f"figures hidden: the group has fewer than {disclosure.min_count} cases "
-                "with (or without) the outcome" + (f": {OUTCOME_RECORD_ADVICE}" if flagged else "")
+                "with (or without) the outcome" + (f": {flag_advice(check)}" if flagged else "")
                 if hide
                 else detail
-                for hide, flagged, detail in zip(
-                    hidden, shown["flagged"], shown["detail"], strict=True
+                for hide, check, flagged, detail in zip(
+                    hidden, shown["check"], shown["flagged"], shown["detail"], strict=True
                 )
             ],
         }
@@ -1737,11 +1748,16 @@ def leakage_section(audits: dict[str, pd.DataFrame], disclosure: Disclosure) -> 
         '<p class="note">Every run checks that each feature uses only records dated before '
         "its case's prediction point (the run stops otherwise), and flags any single feature "
         "that predicts the outcome implausibly well on its own: it may be recorded because of "
-        "the outcome. Two measures: its ROC AUC alone, and its extreme-group precision, the "
+        "the outcome. Three measures: its ROC AUC alone; its extreme-group precision, the "
         "share of cases with the outcome among its cases with the highest (or lowest) values, "
         "ties included and at least <code>leakage_audit.min_cases_for_precision</code> of "
         "them, which sees a rare marker set only on cases with the outcome that the AUC "
-        "misses. Each feature is scored on each split's training rows only, and named with "
+        "misses; and its outcome-free group, the cases at its highest or lowest value (or "
+        "all the others) when none has the outcome and chance at the base rate would almost "
+        "never leave so many without it (<code>leakage_audit.max_outcome_free_chance</code>): "
+        "a field filled in only because the outcome did not happen, or cases to which the "
+        "outcome cannot happen at all, which the cohort should leave out. Each feature is "
+        "scored on each split's training rows only, and named with "
         "its split: scored on the test cases, a finding would let their outcomes steer what "
         "is done next. Shown: the checks, any flagged feature, and the strongest features by "
         "each measure.</p>",

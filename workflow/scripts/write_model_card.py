@@ -36,6 +36,7 @@ import math
 
 import pandas as pd
 
+from audit_features import shown_figure
 from common import OUTER_FOLD, read_parquet
 from report_wording import (
     DESIGN_LABELS,
@@ -145,6 +146,13 @@ def leakage_checks(
     return pd.DataFrame(rows)
 
 
+def card_figure(check: str, value: float) -> str:
+    """A finding's value as the card writes it: a number of cases, or a
+    measure to 3 decimals."""
+    figure = shown_figure(check, value)
+    return str(figure) if isinstance(figure, int) else f"{figure:.3f}"
+
+
 def flagged_features(audit: pd.DataFrame, disclosure: Disclosure) -> str:
     """The card's sentence on the single-feature checks of the leakage audit
     (``audit_features``' rows): every feature flagged as predicting the
@@ -155,19 +163,22 @@ def flagged_features(audit: pd.DataFrame, disclosure: Disclosure) -> str:
     if flagged.empty:
         return (
             "No feature predicts the outcome implausibly well on its own (the single-feature "
-            "ROC AUC and extreme-group precision checks of `leakage_audit`)."
+            "ROC AUC, extreme-group precision and outcome-free group checks of "
+            "`leakage_audit`)."
         )
     listed = "; ".join(
-        f"`{row.subject}` ({row.check} {SUPPRESSED if hide else f'{row.value:.3f}'}, "
-        f"threshold {row.threshold:g})"
+        f"`{row.subject}` ({row.check} "
+        f"{SUPPRESSED if hide else card_figure(row.check, row.value)}, "
+        f"threshold {shown_figure(row.check, row.threshold):g})"
         for row, hide in zip(
             flagged.itertuples(index=False), audit_share_hidden(flagged, disclosure), strict=True
         )
     )
     return (
         f"**{flagged['subject'].nunique()} feature(s) predict the outcome implausibly well on "
-        "their own: check that none is recorded because of the outcome before trusting any "
-        f"result.** {listed}."
+        "their own: check that none is recorded because of the outcome (for an outcome-free "
+        "group: because it did not happen, or on cases that cannot have it) before trusting "
+        f"any result.** {listed}."
     )
 
 
