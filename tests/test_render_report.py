@@ -700,6 +700,7 @@ def test_without_text_the_structured_design_answers_and_the_report_says_why():
     assert "with structured data only (the pre-specified design, which decides), 0.800" in answer
     section = headline_section(summary, STRUCTURED_ONLY, 0.65, None, None, None, DISCLOSURE, {})
     assert "predicted under two study designs, with structured data only." in section
+    assert "rerun it with two or three other seeds (bench/seed_spread.py)" in section
     assert "One pre-specified design, time-ordered with structured data only, decides" in section
     assert (
         "Case-note text was switched off in the config (designs.text: false), so the two "

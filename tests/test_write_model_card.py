@@ -213,6 +213,8 @@ def test_model_card_states_verdicts_fairness_and_checks(cohort):
     assert "## Leakage checks" in card
     assert "| families on both sides of a split (outer or inner) | random | 0 |" in card
     assert "No feature predicts the outcome implausibly well on its own" in card
+    # the verdict's interval leaves out the run's own random draws, and says so
+    assert "nor the run's own random draws (the config's seed)" in card
     assert "r1" not in card and "f1" not in card
 
 
