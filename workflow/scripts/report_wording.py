@@ -88,7 +88,7 @@ INTERVAL_NOTE = (
     "The interval shows how much the AP depends on which cases fell in the test set; it "
     "holds the fitted model fixed, and does not cover changes in practice or recording "
     "after the extract, nor the run's own random draws (the config's seed), which on an LA "
-    "of a few thousand referrals can move a design with text by a few hundredths: before "
+    "of a few thousand referrals can move a design with text by a tenth: before "
     "reporting an answer near the bar, rerun it with two or three other seeds "
     "(bench/seed_spread.py) and report them all."
 )
