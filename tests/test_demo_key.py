@@ -94,7 +94,7 @@ def test_a_key_file_inside_the_repository_is_refused(monkeypatch):
 def test_a_key_pasted_into_key_file_is_not_repeated_when_planning(monkeypatch):
     secret = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0"
     pseudonymisation = {"key_env": "LA_PSEUDONYMISATION_KEY", "demo_key": None}
-    with pytest.raises(Exception) as error:
+    with pytest.raises(Exception, match="is not the path of a file") as error:
         demo_key(monkeypatch, {"pseudonymisation": {**pseudonymisation, "key_file": secret}})
     assert secret not in str(error.value)
 

@@ -436,9 +436,10 @@ def test_a_field_filled_only_without_the_outcome_is_flagged():
         + af.NO_OUTCOME_RECORD_ADVICE
     )
     assert free.loc["closure_code_nfa", "flagged"]
+    # cases and positives: those outside the group, which hold all 210 positives
     assert (free.loc["closure_code_nfa", "cases"], free.loc["closure_code_nfa", "positives"]) == (
-        closed,
-        0,
+        3000 - closed,
+        210,
     )
     # the other checks miss it: a group without the outcome is no high share, and AUC about 0.7
     assert audit.loc[audit["check"] != af.OUTCOME_FREE_CHECK, "flagged"].eq(False).all()

@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import average_precision_score
 from test_compare_runs import CURRENT, EARLIER
 
+from audit_features import leakage_audit
 from compare_runs import compare_summaries
 from evaluate_models import bias_corrected_interval
 from render_report import (
@@ -443,6 +444,39 @@ def test_audit_table_shows_outcome_free_groups_as_counts_with_their_own_advice()
     assert "outcome-free group</td><td>238</td><td>149</td>" in table_html(shown)
     assert shown.loc["few", "value"] == "suppressed"
     assert shown.loc["few", "finding"].endswith("the outcome can happen to these cases at all")
+
+
+def test_an_outcome_free_group_never_gives_a_hidden_count_by_subtraction():
+    # a marker on all 60 positives of 500 training rows and on 5 others: its
+    # precision row hides "60 of 65"; the outcome-free group (the other 435)
+    # with the rows and positives the split table shows would give 5 back
+    labels = np.r_[np.ones(60), np.zeros(440)].astype("int8")
+    marker = np.r_[np.ones(65), np.zeros(435)]
+    cohort = pd.DataFrame({"referral_id": [f"r{i}" for i in range(500)], "label": labels})
+    features = pd.DataFrame({"referral_id": cohort["referral_id"], "marker": marker})
+    audit = leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20, 0.001)
+    shown = audit_table(audit, DISCLOSURE).set_index("check")
+    assert shown.loc["single-feature extreme-group precision", "value"] == "suppressed"
+    assert shown.loc["single-feature outcome-free group", "value"] == "suppressed"
+    assert "435" not in table_html(shown)
+
+
+def test_audit_table_prints_outcome_free_counts_beside_auc_rows_as_whole_numbers():
+    audit = pd.DataFrame(
+        {
+            "check": ["single-feature ROC AUC", "single-feature outcome-free group"],
+            "subject": ["source_2A", "source_2A"],
+            "value": [0.61, 72.0],
+            "threshold": [0.9, 210.0],
+            "flagged": [False, False],
+            "detail": ["", "0 of the 72 cases"],
+            "cases": pd.array([None, 700], dtype="Int64"),
+            "positives": pd.array([None, 40], dtype="Int64"),
+        }
+    )
+    html_table = table_html(audit_table(audit, DISCLOSURE))
+    assert "<td>0.610</td><td>0.900</td>" in html_table
+    assert "<td>72</td><td>210</td>" in html_table
 
 
 def test_fold_table_and_picture_cover_every_fold():

@@ -50,12 +50,6 @@ NO_OUTCOME_RECORD_ADVICE = (
 )
 
 
-def shown_figure(check: str, figure: float) -> float | int:
-    """A finding's value or threshold as the report and model card show it:
-    the outcome-free group's are numbers of cases."""
-    return int(figure) if check == OUTCOME_FREE_CHECK and math.isfinite(figure) else figure
-
-
 def single_feature_auc(values: pd.Series, labels: pd.Series) -> float:
     """ROC AUC of one feature used alone as a score, in its better direction
     (``max(auc, 1 - auc)``); missing values rank lowest; 0.5 if constant."""
@@ -289,8 +283,11 @@ def leakage_audit(
                     "threshold": outcome_free_size,
                     "flagged": flagged,
                     "detail": f"{described}: {NO_OUTCOME_RECORD_ADVICE}" if flagged else described,
-                    "cases": group.cases,
-                    "positives": group.positives,
+                    # the cases outside the group, which hold every case with the
+                    # outcome: with the training rows and base rate the report
+                    # shows, the group's size gives their count without it
+                    "cases": len(labels) - group.cases,
+                    "positives": int(labels.sum()),
                 }
             )
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS).astype(

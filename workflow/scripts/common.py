@@ -950,8 +950,7 @@ def read_raw_export(path: Path, table: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
     except pd.errors.ParserError as error:
-        header = header_line(path)
-        separators = [c for c in ";\t|" if c in header and "," not in header]
+        separators = wrong_separators(header_line(path))
         if separators:
             raise InputError(
                 f"{table}: file {path} has its columns separated by {separators[0]!r}, not by "
@@ -963,6 +962,17 @@ def read_raw_export(path: Path, table: str) -> pd.DataFrame:
             'inside doubled (""). Re-export the file.'
         ) from None
     return without_separator_rows(frame, path)
+
+
+# List separators other than the comma that spreadsheets save CSV files with.
+WRONG_SEPARATORS = ";\t|"
+
+
+def wrong_separators(header: str) -> list[str]:
+    """The list separators other than a comma (``WRONG_SEPARATORS``) in the
+    first line ``header`` of a CSV file when it holds no comma: a file saved
+    with another separator, which reads as one column."""
+    return [] if "," in header else [c for c in WRONG_SEPARATORS if c in header]
 
 
 def header_line(path: Path) -> str:
@@ -1006,8 +1016,8 @@ def missing_columns_message(path: Path, table: str, expected: list[str], headers
             f"{table}: file {path} lacks column(s) {missing} (found {headers}); "
             f"fix the export or the mapping {mapping} in your config."
         )
-    separators = [c for c in ";\t|" if len(headers) == 1 and c in headers[0]]
-    fields = re.split("[;\t|]", headers[0]) if separators else []
+    separators = wrong_separators(headers[0]) if len(headers) == 1 else []
+    fields = headers[0].split(separators[0]) if separators else []
     if {field.strip().casefold() for field in fields} & {name.casefold() for name in expected}:
         return (
             f"{table}: file {path} has its columns separated by {separators[0]!r}, not by "

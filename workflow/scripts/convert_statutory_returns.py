@@ -50,6 +50,7 @@ from common import (
     undecodable_line,
     value_shape,
     without_separator_rows,
+    wrong_separators,
 )
 
 logger = logging.getLogger(__name__)
@@ -186,8 +187,6 @@ SSDA903_CORE: dict[str, set[str]] = {
     "Episodes": {"CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "DEC", "REC"},
 }
 SSDA903_COLUMNS = frozenset().union(*SSDA903_TABLES.values())
-# Separators Excel and other tools use for "CSV" in place of commas.
-WRONG_SEPARATORS = ";\t|"
 YEAR_IN_PATH = re.compile(r"(?<!\d)(20\d{2})(?!\d)")
 # SSDA903 XML element -> CSV column (V903 read_xml_from_text); others keep their names.
 XML_903_RENAMES = {"CHILDID": "CHILD", "PL": "PLACE"}
@@ -833,18 +832,15 @@ def read_903_xml(path: Path) -> dict[str, tuple[Path, pd.DataFrame]]:
 
 
 def wrong_separator(header: str) -> str | None:
-    """The separator (';', tab or '|') of a CSV whose first line ``header``
-    has no comma and, split on it, holds a known SSDA903 column name; else
-    None. Judged on the first line alone, because values holding commas make
-    the rest of such a file unreadable as CSV."""
-    if "," in header:
-        return None
+    """The separator (``common.wrong_separators``) of a CSV whose first line
+    ``header``, split on it, holds a known SSDA903 column name; else None.
+    Judged on the first line alone, because values holding commas make the
+    rest of such a file unreadable as CSV."""
     return next(
         (
             separator
-            for separator in WRONG_SEPARATORS
-            if separator in header
-            and {field.strip() for field in header.split(separator)} & SSDA903_COLUMNS
+            for separator in wrong_separators(header)
+            if {field.strip() for field in header.split(separator)} & SSDA903_COLUMNS
         ),
         None,
     )

@@ -37,7 +37,6 @@ from audit_features import (  # noqa: E402
     OUTCOME_FREE_CHECK,
     OUTCOME_RECORD_ADVICE,
     PRECISION_CHECK,
-    shown_figure,
 )
 from common import OUTER_FOLD, read_parquet  # noqa: E402
 from evaluate_models import bias_corrected_interval  # noqa: E402
@@ -71,6 +70,7 @@ from report_wording import (  # noqa: E402
     shown_cases,
     shown_count,
     shown_disparities,
+    shown_figure,
     shown_pair,
     shown_rate,
     shown_values,
@@ -507,7 +507,7 @@ def threshold_rules_hidden(thresholds: pd.DataFrame, disclosure: Disclosure) -> 
 
 def rule_label(rule: str, threshold: float, k_percent: float) -> str:
     """A flagging rule of the thresholds table as the report names it."""
-    return f"top {k_percent:g}%" if rule == "top_k_percent" else f"score >= {threshold:.1f}"
+    return f"top {k_percent:g}%" if rule == "top_k_percent" else f"score >= {threshold:g}"
 
 
 def threshold_table(thresholds: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame:
@@ -1223,14 +1223,26 @@ def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd
         {
             "check": shown["check"],
             "subject": shown["subject"],
-            "value": [
-                SUPPRESSED if hide else shown_figure(check, value)
-                for hide, check, value in zip(hidden, shown["check"], shown["value"], strict=True)
-            ],
-            "limit": [
-                shown_figure(check, limit)
-                for check, limit in zip(shown["check"], shown["threshold"], strict=True)
-            ],
+            # object columns: a float column would print the outcome-free
+            # group's numbers of cases with decimals
+            "value": pd.Series(
+                [
+                    SUPPRESSED if hide else shown_figure(check, value)
+                    for hide, check, value in zip(
+                        hidden, shown["check"], shown["value"], strict=True
+                    )
+                ],
+                index=shown.index,
+                dtype=object,
+            ),
+            "limit": pd.Series(
+                [
+                    shown_figure(check, limit)
+                    for check, limit in zip(shown["check"], shown["threshold"], strict=True)
+                ],
+                index=shown.index,
+                dtype=object,
+            ),
             "flagged": shown["flagged"].map({True: "FLAGGED", False: "ok"}),
             "finding": [
                 f"figures hidden: the group has fewer than {disclosure.min_count} cases "

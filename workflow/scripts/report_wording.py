@@ -18,12 +18,15 @@ Their rules list this module as an input (``imported_scripts`` in common.smk), s
 editing it reruns them.
 """
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
+
+from audit_features import OUTCOME_FREE_CHECK
 
 FAIRNESS_RATES = {
     "false_positive_rate": "FPR",
@@ -328,12 +331,26 @@ def rate_is_disclosive(numerator, denominator, disclosure: Disclosure):
 def audit_share_hidden(audit: pd.DataFrame, disclosure: Disclosure) -> list[bool]:
     """Whether each row of a leakage audit must hide its value and finding: an
     extreme group's share of cases with the outcome (the rows that record the
-    group's ``cases`` and ``positives``) that would reveal a count below
-    ``min_count``. A flag itself still shows: the analyst must see it."""
+    group's ``cases`` and ``positives``), or an outcome-free group whose size,
+    or the cases outside it (its row's ``cases`` and ``positives``), would
+    reveal a count below ``min_count``. A flag itself still shows: the analyst
+    must see it."""
     return [
-        not pd.isna(cases) and rate_is_disclosive(positives, cases, disclosure)
-        for positives, cases in zip(audit["positives"], audit["cases"], strict=True)
+        not pd.isna(cases)
+        and bool(
+            rate_is_disclosive(positives, cases, disclosure)
+            | (check == OUTCOME_FREE_CHECK) & disclosure.is_small(value)
+        )
+        for check, value, positives, cases in zip(
+            audit["check"], audit["value"], audit["positives"], audit["cases"], strict=True
+        )
     ]
+
+
+def shown_figure(check: str, figure: float) -> float | int:
+    """A finding's value or threshold as the report and model card show it:
+    the outcome-free group's are numbers of cases."""
+    return int(figure) if check == OUTCOME_FREE_CHECK and math.isfinite(figure) else figure
 
 
 def shown_rate(numerator: int, denominator: int, disclosure: Disclosure) -> float | str:

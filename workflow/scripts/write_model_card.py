@@ -36,7 +36,6 @@ import math
 
 import pandas as pd
 
-from audit_features import shown_figure
 from common import OUTER_FOLD, read_parquet
 from report_wording import (
     DESIGN_LABELS,
@@ -60,6 +59,7 @@ from report_wording import (
     shown_cases,
     shown_count,
     shown_disparities,
+    shown_figure,
     shown_pair,
     shown_rate,
     suppressed_groups,
