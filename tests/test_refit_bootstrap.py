@@ -5,16 +5,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from test_make_splits import toy_cohort, toy_features  # noqa: E402
 
 from evaluate_models import bias_corrected_interval, percentile_interval  # noqa: E402
-from explain_selected_model import outer_split  # noqa: E402
+from explain_selected_model import fit_selected_model, outer_split, selected_model  # noqa: E402
 from make_splits import make_splits  # noqa: E402
-from refit_bootstrap import family_resample, refit_bootstrap, refit_interval  # noqa: E402
+from refit_bootstrap import (  # noqa: E402
+    family_resample,
+    refit_bootstrap,
+    refit_interval,
+    selected_test_average_precision,
+)
 from render_report import refit_bootstrap_section  # noqa: E402
+from train_models import train_models  # noqa: E402
 
 PARAMS = {"C": 1.0, "penalty": "l2"}
 
@@ -62,6 +70,25 @@ def test_the_refit_interval_is_bias_corrected_about_the_full_refits_test_ap():
     plain = percentile_interval(valid)
     assert (low, high) == (float(corrected[0][0]), float(corrected[1][0]))
     assert low > float(plain[0]) + 0.02 and high > float(plain[1]) + 0.02
+
+
+def test_the_interval_centres_on_trainings_own_full_refit():
+    # the refit log reads the full refit's test AP from training's predictions
+    # instead of fitting it again: the two must be the same model's
+    cohort = toy_cohort(n_families=80, seed=4)
+    features = toy_features(cohort, n_noise=2, seed=4)
+    splits = make_splits(cohort, "random", 0.4, 3, seed=1)
+    models = {"search_iterations": 2, "logistic_regression": {"C": [0.1, 1.0], "penalty": ["l2"]}}
+    predictions, cv_results, _ = train_models(
+        cohort, splits, features, None, "random_structured", models, 9
+    )
+    name, params = selected_model(cv_results)
+    data = outer_split(cohort, splits, features, None, "random_structured")
+    refitted = fit_selected_model(name, params, data, 9)
+    expected = average_precision_score(data.y_test, refitted.predict_proba(data.X_test)[:, 1])
+    assert selected_test_average_precision(predictions, name) == expected
+    with pytest.raises(ValueError, match="no test scores of the selected model tree"):
+        selected_test_average_precision(predictions, "tree")
 
 
 def test_report_shows_both_intervals():

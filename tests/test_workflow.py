@@ -382,6 +382,49 @@ def test_an_explanation_setting_reruns_only_its_own_explanation(tiny_run):
 
 
 @pytest.mark.e2e
+def test_the_refit_bootstrap_adds_only_its_own_jobs_and_centres_on_the_test_ap(tiny_run):
+    # Off by default; switched on, it refits the selected models and the
+    # report shows their interval, and nothing upstream reruns. Its interval
+    # centres on training's own full refit, read from training's predictions.
+    configfile = changed_config(
+        tiny_run, "refit.yaml", {"evaluation": {"refit_bootstrap_resamples": 3}}
+    )
+    explained = len(list((tiny_run / "results" / "tiny" / "evaluation").glob("*/*")))
+    jobs = planned_jobs(tiny_run, configfile)
+    assert set(jobs) == {"refit_bootstrap", "render_report", "all"}
+    assert jobs["refit_bootstrap"] == explained
+    design = "escalation/time_structured"
+    target = tiny_run / "results" / "tiny" / "evaluation" / design / "refit_bootstrap.parquet"
+    written = [
+        target,
+        tiny_run / "results/tiny/logs/refit_bootstrap/escalation_time_structured.log",
+        tiny_run / "results/tiny/benchmarks/refit_bootstrap/escalation_time_structured.tsv",
+    ]
+    try:
+        result = snakemake(
+            str(target.relative_to(tiny_run)),
+            "--cores",
+            "1",
+            "--configfile",
+            configfile,
+            cwd=tiny_run,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert job_counts(result.stdout + result.stderr) == {"refit_bootstrap": 1}
+        table = pd.read_parquet(target)
+        assert table["resample"].tolist() == [0, 1, 2]
+        summary = pd.read_parquet(tiny_run / "results" / "tiny" / "summary.parquet")
+        row = summary.loc[
+            (summary["outcome"] == "escalation") & (summary["design"] == "time_structured")
+        ].iloc[0]
+        assert set(table["model"]) == {row["model"]}
+        assert f"test AP {row['average_precision']:.3f}, refit bootstrap" in written[1].read_text()
+    finally:
+        for path in written:
+            path.unlink(missing_ok=True)
+
+
+@pytest.mark.e2e
 def test_a_text_setting_reruns_the_text_designs_only(tiny_run):
     configfile = changed_config(tiny_run, "stop.yaml", {"text": {"min_token_length": 3}})
     jobs = planned_jobs(tiny_run, configfile)

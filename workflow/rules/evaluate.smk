@@ -137,6 +137,7 @@ rule refit_bootstrap:
         topics=topic_input,
         text_features=text_feature_input,
         cv_results=rules.train_models.output.cv_results,
+        predictions=rules.train_models.output.predictions,
         helpers=HELPERS,
         imports=imported_scripts("refit_bootstrap"),
     output:

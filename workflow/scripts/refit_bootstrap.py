@@ -15,9 +15,9 @@ retuned), is refitted on those rows and scores the unchanged test rows. A
 resample holding one class only cannot be fitted; its AP is missing. The
 logged interval is the bias-corrected percentile interval of the valid
 resamples' test APs (``evaluate_models.bias_corrected_interval``, as for the
-verdict) about the test AP of the model refitted once on all the training rows,
-as training refits it: with few positive cases AP is biased upwards and plain
-percentiles inherit the bias.
+verdict) about the test AP of the model training refitted on all the training
+rows, read from training's test predictions rather than fitted again: with few
+positive cases AP is biased upwards and plain percentiles inherit the bias.
 """
 
 import logging
@@ -28,7 +28,7 @@ from sklearn.metrics import average_precision_score
 
 from common import SCHEMAS, read_parquet, write_parquet
 from evaluate_models import bias_corrected_interval, bootstrap_counts
-from explain_selected_model import fit_selected_model, outer_split, selected_model
+from explain_selected_model import outer_split, selected_model
 from train_models import fit_model, read_design_inputs
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,15 @@ def refit_bootstrap(
     )
 
 
+def selected_test_average_precision(predictions: pd.DataFrame, model: str) -> float:
+    """Return the test AP of ``model`` in training's test ``predictions``: that
+    of the model refitted on all the training rows."""
+    rows = predictions.loc[predictions["model"] == model]
+    if rows.empty:
+        raise ValueError(f"predictions: no test scores of the selected model {model}.")
+    return float(average_precision_score(rows["label"], rows["score"]))
+
+
 def refit_interval(test_average_precision: pd.Series, observed: float) -> tuple[float, float]:
     """Return the bias-corrected 95% interval of the resamples' test APs
     (missing ones left out) about ``observed``, the test AP of the model
@@ -114,16 +123,8 @@ def main(snakemake) -> None:
     )
     valid = table["test_average_precision"].dropna()
     if len(valid):
-        model = fit_selected_model(
-            name,
-            hyperparameters,
-            data,
-            int(params.seed),
-            int(snakemake.threads),
-            dict(params.balance),
-        )
-        observed = float(
-            average_precision_score(data.y_test, model.predict_proba(data.X_test)[:, 1])
+        observed = selected_test_average_precision(
+            read_parquet(snakemake.input.predictions, "predictions"), name
         )
         low, high = refit_interval(valid, observed)
         logger.info(
