@@ -4,6 +4,7 @@ run on a tiny synthetic LA."""
 from __future__ import annotations
 
 import ast
+import html
 import re
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from conftest import BIN, ROOT, scratch_copy, snakemake
 
 from common import SCHEMAS
 from evaluate_models import BASELINES
+from report_wording import Disclosure, selection_caution, thin_inner_sets
 
 CONFIGS = sorted((ROOT / "config").glob("*.yaml"))
 DESIGNS = ["random_structured", "random_text", "time_structured", "time_text"]
@@ -134,6 +136,30 @@ def test_end_to_end_outputs_follow_their_schemas(tiny_run):
     assert len(summary) == 2 * len(DESIGNS)
     assert set(summary["design"]) == set(DESIGNS)
     assert (results / "report" / "index.html").stat().st_size > 10_000
+
+
+@pytest.mark.e2e
+def test_report_and_cards_caution_when_few_cases_chose_the_model(tiny_run):
+    # Under each split with an inner set short of cases with the outcome, and,
+    # for the deciding (time-ordered) split, after the answer and in the card.
+    results = tiny_run / "results" / "tiny"
+    report = html.unescape((results / "report" / "index.html").read_text(encoding="utf-8"))
+    answers = report.split("<h2>The answer</h2>", 1)[1].split("<h2>", 1)[0]
+    expected = 0
+    for path in sorted((results / "splits").glob("*/*_diagnostics.parquet")):
+        outcome, timing = path.parent.name, path.name.removesuffix("_diagnostics.parquet")
+        thin = thin_inner_sets(pd.read_parquet(path), 10)
+        if thin:
+            assert selection_caution(thin, 10, Disclosure(10)) in report
+            expected += 1
+        if timing == "time":
+            answer = answers.split(f"<b>{outcome}</b>", 1)[1].split("</li>", 1)[0]
+            card = (results / "model_cards" / f"{outcome}.md").read_text(encoding="utf-8")
+            for shown, brief in ((answer, True), (card, False)):
+                deciding = selection_caution(thin, 10, Disclosure(10), "time-ordered", brief)
+                assert (deciding in shown) if thin else ("Model selection rests" not in shown)
+            expected += bool(thin)
+    assert report.count("Model selection rests on few cases") == expected
 
 
 # Training positives a design needs before the tiny LA can show its signal: the

@@ -277,6 +277,12 @@ def test_model_card_without_text_rests_on_the_structured_designs(cohort):
     assert "| families on both sides of a split (outer or inner) | random | <10 |" in card
     assert "no case notes were used" in card and "case-note text from" not in card
     assert "Four designs" not in card and "structured data and text" not in card
+    # a caution on model selection follows the answer, in its own paragraph
+    assert "Model selection rests" not in card
+    card = model_card(*first, splits, *rest, "Model selection rests on few cases.")
+    assert "**Answer:** Yes, on future cases." in card
+    after_answer = card.split("**Answer:**", 1)[1].split("\n\n")
+    assert after_answer[1] == "Model selection rests on few cases."
 
 
 def test_fairness_findings_lists_only_clear_disparities():

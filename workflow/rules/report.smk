@@ -147,6 +147,7 @@ rule render_report:
         disparity_band=config["fairness"]["disparity_band"],
         disclosure_min_count=config["disclosure"]["min_count"],
         balance=class_balance_settings(),
+        min_inner_positives=config["evaluation"]["min_inner_positives"],
     script:
         "../scripts/render_report.py"
 
@@ -157,6 +158,9 @@ rule write_model_card:
         cohort=rules.build_cohort.output.cohort,
         splits=expand(
             rules.make_splits.output.splits, outcome="{outcome}", timing=TIMINGS
+        ),
+        split_diagnostics=expand(
+            rules.make_splits.output.diagnostics, outcome="{outcome}", timing=TIMINGS
         ),
         features=rules.build_structured_features.output.structured,
         audits=expand(
@@ -204,6 +208,7 @@ rule write_model_card:
         min_group_size=config["fairness"]["min_group_size"],
         disclosure_min_count=config["disclosure"]["min_count"],
         max_age_years=config["population"]["max_age_years"],
+        min_inner_positives=config["evaluation"]["min_inner_positives"],
     script:
         "../scripts/write_model_card.py"
 

@@ -66,6 +66,7 @@ from report_wording import (  # noqa: E402
     is_time_ordered,
     more_data_answer,
     rate_is_disclosive,
+    selection_caution,
     shown_base_rate,
     shown_cases,
     shown_count,
@@ -77,6 +78,7 @@ from report_wording import (  # noqa: E402
     study_designs,
     suppressed_groups,
     text_window_wording,
+    thin_inner_sets,
 )
 
 logger = logging.getLogger(__name__)
@@ -1587,11 +1589,13 @@ def headline_section(
     compared_with: str | None,
     disclosure: Disclosure,
     descriptions: dict[str, str],
+    cautions: dict[str, str],
 ) -> str:
     """The verdict of every outcome and design against the bar, with the refit
     intervals and the changes since an earlier run when there are any. The
     answer comes from the design the config pre-specified (``answer_design``),
-    each outcome's beside its plain-English ``descriptions``."""
+    each outcome's beside its plain-English ``descriptions`` and followed by
+    its ``cautions`` (``selection_caution`` of the deciding split), if any."""
     answer = answer_design(feature_sets)
     text = "text" in feature_sets
     parts = [
@@ -1624,7 +1628,8 @@ def headline_section(
         *(
             f"<li><b>{html.escape(outcome)}</b> "
             f"({html.escape(described(descriptions, outcome))}): "
-            f"{html.escape(honest_answer(rows, success_threshold, answer, disclosure))}</li>"
+            f"{html.escape(honest_answer(rows, success_threshold, answer, disclosure))}"
+            f"{html.escape(' ' + cautions[outcome] if cautions.get(outcome) else '')}</li>"
             for outcome, rows in summary.groupby("outcome", sort=False)
         ),
         "</ul>",
@@ -1708,9 +1713,12 @@ def cohorts_and_splits_section(
     max_age_years: float,
     figure_dir: Path,
     disclosure: Disclosure,
+    min_inner_positives: int,
 ) -> str:
     """The cohorts (with the rules that made each, from its config), the
-    held-out splits, and every fold of every split."""
+    held-out splits, and every fold of every split, with a caution under a
+    split whose inner sets hold fewer than ``min_inner_positives`` cases with
+    the outcome (``selection_caution``)."""
     rules = "".join(
         f"<li><b>{html.escape(name)}</b>: {html.escape(cohort_rules(outcome, max_age_years))}</li>"
         for name, outcome in outcomes.items()
@@ -1741,6 +1749,11 @@ def cohorts_and_splits_section(
             "</figcaption></figure>"
         )
         parts.append(table_html(fold_table(folds, disclosure)))
+        caution = selection_caution(
+            thin_inner_sets(folds, min_inner_positives), min_inner_positives, disclosure
+        )
+        if caution:
+            parts.append(f'<p class="note">{html.escape(caution)}</p>')
     return "\n".join(parts)
 
 
@@ -2012,12 +2025,26 @@ def render(
     comparison: FairnessComparison,
     disclosure: Disclosure,
     inflation: str,
+    min_inner_positives: int,
 ) -> str:
     """The whole report as one HTML document, of the designs of ``feature_sets``
     (common.smk's FEATURE_SETS; no topics without text); ``inflation``
-    (``score_inflation``) explains the calibration."""
+    (``score_inflation``) explains the calibration; inner sets with fewer than
+    ``min_inner_positives`` cases with the outcome get a caution."""
     figure_dir.mkdir(parents=True, exist_ok=True)
     text = "text" in feature_sets
+    # The deciding design is time-ordered (answer_design).
+    cautions = {
+        outcome: selection_caution(
+            thin_inner_sets(folds, min_inner_positives),
+            min_inner_positives,
+            disclosure,
+            "time-ordered",
+            brief=True,
+        )
+        for (outcome, timing), folds in artefacts.diagnostics.items()
+        if answer_design(feature_sets).startswith(f"{timing}_")
+    }
     parts = [
         f"<h1>Can machine learning predict escalation in {html.escape(la)}?</h1>",
         headline_section(
@@ -2029,12 +2056,15 @@ def render(
             compared_with,
             disclosure,
             {name: outcome["description"] for name, outcome in outcomes.items()},
+            cautions,
         ),
         outcome_definitions(outcomes, text),
         f'<h2>What this report hides</h2><p class="note">{disclosure.note()}</p>',
         terms_section(),
         data_qa_section(artefacts.ingest_qa, disclosure),
-        cohorts_and_splits_section(artefacts, outcomes, max_age_years, figure_dir, disclosure),
+        cohorts_and_splits_section(
+            artefacts, outcomes, max_age_years, figure_dir, disclosure, min_inner_positives
+        ),
         leakage_section(artefacts.audits, disclosure),
     ]
     for outcome in outcomes:
@@ -2141,6 +2171,7 @@ def main(snakemake) -> None:
         ),
         Disclosure(int(snakemake.params.disclosure_min_count)),
         score_inflation(dict(snakemake.params.balance)),
+        int(snakemake.params.min_inner_positives),
     )
     Path(snakemake.output.html).write_text(document, encoding="utf-8")
     logger.info("wrote the report for %d outcome(s)", len(outcomes))

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from audit_features import OUTCOME_FREE_CHECK
+from common import OUTER_FOLD
 
 FAIRNESS_RATES = {
     "false_positive_rate": "FPR",
@@ -299,6 +300,67 @@ class Disclosure:
 
 
 SUPPRESSED = "suppressed"
+
+
+def thin_inner_sets(diagnostics: pd.DataFrame, min_positives: int) -> dict[str, list[int]]:
+    """The inner folds (by the fold table's numbers) whose fit set, and whose
+    validation set, hold fewer than ``min_positives`` cases with the outcome in
+    one split, by role ("fit", "validate"; roles with none are left out)."""
+    thin = diagnostics.loc[
+        (diagnostics["fold"] != OUTER_FOLD) & (diagnostics["positives"] < min_positives)
+    ]
+    return {
+        role: sorted(int(fold) for fold in thin.loc[thin["role"] == role, "fold"])
+        for role in ("fit", "validate")
+        if (thin["role"] == role).any()
+    }
+
+
+def listed(items: list) -> str:
+    """``items`` as English lists them: "0", "0 and 1", "0, 1 and 2"."""
+    words = [str(item) for item in items]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def selection_caution(
+    thin: dict[str, list[int]],
+    min_positives: int,
+    disclosure: Disclosure,
+    split: str = "",
+    brief: bool = False,
+) -> str:
+    """Why a choice made by cross-validation on the ``thin`` inner sets
+    (``thin_inner_sets``; of the ``split`` named, if any) is largely chance (""
+    when there are none); ``brief``: which sets, and that it is chance, only.
+    The bound it states is never below the disclosure count, so that it cannot
+    reveal a small count."""
+    if not thin:
+        return ""
+    bound = max(min_positives, disclosure.min_count)
+    one_set = sum(len(folds) for folds in thin.values()) == 1
+    sets = {"fit": "fit set", "validate": "validation set"}
+    named = [
+        f"the {sets[role]}{'s' if len(folds) > 1 else ''} of inner "
+        f"fold{'s' if len(folds) > 1 else ''} {listed(folds)}"
+        for role, folds in thin.items()
+    ]
+    held = (
+        "Model selection rests on few cases with the outcome: "
+        + (f"in the {split} split, " if split else "")
+        + f"{listed(named)} "
+        + (f"holds fewer than {bound}" if one_set else f"hold fewer than {bound} each")
+        + " (evaluation.min_inner_positives)"
+    )
+    if brief:
+        return (
+            f"{held}, so which model was selected is largely chance (see that split's fold table)."
+        )
+    return (
+        f"{held}. On so few, which model and settings score best in cross-validation is "
+        "largely chance: the selected model may not be the best of those tried, and another "
+        "seed may select another. Choosing another model by its test AP instead would make "
+        "the test cases a second validation set, and its AP would flatter it."
+    )
 
 
 def shown_count(count: int, disclosure: Disclosure) -> int | str:

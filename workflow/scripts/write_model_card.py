@@ -55,6 +55,7 @@ from report_wording import (
     honest_answer,
     is_time_ordered,
     more_data_answer,
+    selection_caution,
     shown_base_rate,
     shown_cases,
     shown_count,
@@ -63,6 +64,7 @@ from report_wording import (
     shown_pair,
     shown_rate,
     suppressed_groups,
+    thin_inner_sets,
 )
 
 logger = logging.getLogger(__name__)
@@ -278,9 +280,11 @@ def model_card(
     disclosure: Disclosure,
     min_group_size: int,
     max_age_years: float,
+    selection_note: str = "",
 ) -> str:
     """The model card of one outcome as Markdown, of the designs of
-    ``feature_sets`` (common.smk's FEATURE_SETS)."""
+    ``feature_sets`` (common.smk's FEATURE_SETS); ``selection_note``
+    (``selection_caution`` of the deciding split) follows the answer."""
     answer = answer_design(feature_sets)
     text = "text" in feature_sets
     summary = summary.loc[summary["outcome"] == outcome]
@@ -345,6 +349,7 @@ def model_card(
         "",
         f"**Answer:** {honest_answer(summary, success_threshold, answer, disclosure)}",
         "",
+        *([selection_note, ""] if selection_note else []),
         markdown_table(results_table(summary, curves, disclosure)),
         "",
         f"## Fairness ({DESIGN_LABELS[answer].lower()})",
@@ -403,6 +408,14 @@ def main(snakemake) -> None:
         path.split("/")[-1].removesuffix(".parquet"): read_parquet(path, "splits")
         for path in snakemake.input.splits
     }
+    disclosure = Disclosure(int(params.disclosure_min_count))
+    folds = {
+        path.split("/")[-1].removesuffix("_diagnostics.parquet"): path
+        for path in snakemake.input.split_diagnostics
+    }
+    # The deciding design is time-ordered (answer_design).
+    deciding_folds = read_parquet(folds["time"], "split_diagnostics")
+    min_positives = int(params.min_inner_positives)
     card = model_card(
         str(params.la),
         str(params.outcome),
@@ -425,9 +438,15 @@ def main(snakemake) -> None:
             ignore_index=True,
         ),
         [float(b) for b in params.disparity_band],
-        Disclosure(int(params.disclosure_min_count)),
+        disclosure,
         int(params.min_group_size),
         float(params.max_age_years),
+        selection_caution(
+            thin_inner_sets(deciding_folds, min_positives),
+            min_positives,
+            disclosure,
+            "time-ordered",
+        ),
     )
     with open(snakemake.output.card, "w", encoding="utf-8") as handle:
         handle.write(card)
