@@ -732,7 +732,7 @@ def test_without_text_the_structured_design_answers_and_the_report_says_why():
     answer = honest_answer(summary, 0.65, answer_design(STRUCTURED_ONLY), DISCLOSURE)
     assert answer.startswith("Cannot tell: not shown to reach the bar, so not to be relied on.")
     assert "with structured data only (the pre-specified design, which decides), 0.800" in answer
-    section = headline_section(summary, STRUCTURED_ONLY, 0.65, None, None, None, DISCLOSURE, {})
+    section = headline_section(summary, STRUCTURED_ONLY, 0.65, None, None, None, DISCLOSURE, {}, {})
     assert "predicted under two study designs, with structured data only." in section
     assert "rerun it with two or three other seeds (bench/seed_spread.py)" in section
     assert "One pre-specified design, time-ordered with structured data only, decides" in section
@@ -751,6 +751,7 @@ def test_without_text_the_structured_design_answers_and_the_report_says_why():
         None,
         DISCLOSURE,
         {"escalation": "Two weeks after referral: a plan or care within 3 months. "},
+        {},
     )
     assert "four study designs" in with_text and "switched off" not in with_text
     # the answer names each outcome in plain English, not only by its config key
@@ -805,9 +806,16 @@ def test_headline_marks_the_random_designs_optimistic():
         "optimistic: may learn from the future",
         "honest: future cases",
     ]
-    section = headline_section(summary, WITH_TEXT, 0.65, None, None, None, DISCLOSURE, {})
+    section = headline_section(summary, WITH_TEXT, 0.65, None, None, None, DISCLOSURE, {}, {})
     assert "<h2>The answer</h2>" in section
     assert "<li><b>escalation</b> (see Outcomes below): No, not on future cases." in section
+    assert "Model selection rests" not in section
+    # an outcome's caution closes its answer, escaped
+    cautioned = headline_section(
+        summary, WITH_TEXT, 0.65, None, None, None, DISCLOSURE, {}, {"escalation": "Few's."}
+    )
+    answer = cautioned.split("<li><b>escalation</b>", 1)[1].split("</li>", 1)[0]
+    assert answer.endswith(" Few&#x27;s.")
     # the optimistic rows are not coloured green
     assert 'class="meets"' not in section and section.count('class="optimistic"') == 2
     assert section.count('class="fails"') == 2
