@@ -20,6 +20,7 @@ from make_splits import (  # noqa: E402
     main,
     make_splits,
     split_diagnostics,
+    too_few_for_folds,
 )
 
 HORIZON_DAYS = 91
@@ -222,6 +223,31 @@ def test_time_folds_without_positives_raise_input_error():
     cohort = toy_cohort(n_families=40, base_rate=0.03, seed=4)
     with pytest.raises(InputError, match="designs.time.inner_folds"):
         make_splits(cohort, "time", 0.333, 8, seed=7)
+
+
+def test_at_the_minimum_of_two_folds_the_advice_is_not_fewer_folds():
+    # an independent synthetic LA of 1,000 children: a time-ordered
+    # validation block held no case with the outcome even with 2 folds
+    cohort = toy_cohort(n_families=40, base_rate=0.03, seed=4)
+    with pytest.raises(InputError, match="designs.time.inner_folds") as raised:
+        make_splits(cohort, "time", 0.333, 8, seed=7)
+    assert "reduce designs.time.inner_folds" in str(raised.value)
+    cohort = toy_cohort(n_families=200, seed=1)
+    splits = make_splits(cohort, "time", 0.333, 2, seed=7)
+    last_block = splits.loc[(splits["fold"] == 1) & (splits["role"] == "validate"), "referral_id"]
+    none_late = cohort.assign(
+        label=cohort["label"].where(~cohort["referral_id"].isin(last_block), 0)
+    )
+    with pytest.raises(InputError, match="inner fold 1 validate set has 0 positive") as raised:
+        make_splits(none_late, "time", 0.333, 2, seed=7)
+    message = str(raised.value)
+    assert "reduce designs.time.inner_folds" not in message
+    assert "already at its minimum, 2" in message
+    assert "designs.time.test_fraction" in message and "set its name to null" in message
+    # the random design's advice says the same, without the time split's settings
+    advice = too_few_for_folds("random", 2)
+    assert "already at its minimum, 2" in advice and "test_fraction" not in advice
+    assert too_few_for_folds("random", 3).endswith("reduce designs.random.inner_folds.")
 
 
 @pytest.mark.parametrize("inner_folds", [2, 3, 5])

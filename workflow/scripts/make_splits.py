@@ -77,6 +77,25 @@ def check_classes(labels: pd.Series | np.ndarray, what: str, advice: str) -> Non
         )
 
 
+def too_few_for_folds(timing: str, inner_folds: int) -> str:
+    """What to do when an inner fold's set lacks a class: fewer folds while
+    there can be fewer (2 is the minimum), otherwise more cases with the
+    outcome in training, or the outcome left out."""
+    if inner_folds > 2:
+        return f"The LA has too few cases for this many folds: reduce designs.{timing}.inner_folds."
+    more_training = (
+        "a smaller designs.time.test_fraction (more training cases), a shorter "
+        "horizon_months for this outcome, "
+        if timing == "time"
+        else ""
+    )
+    return (
+        f"designs.{timing}.inner_folds is already at its minimum, 2: the training cases hold "
+        f"too few with this outcome to tune models on. Use a longer extract, {more_training}"
+        "or leave this outcome out of the LA's config (under outcomes, set its name to null)."
+    )
+
+
 def stratified_group_folds(
     labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int, advice: str
 ) -> np.ndarray:
@@ -127,9 +146,7 @@ def random_splits(
 
     train = data[~is_test].reset_index(drop=True)
     train_labels = labels[~is_test]
-    inner_advice = (
-        "The LA has too few cases for this many folds: reduce designs.random.inner_folds."
-    )
+    inner_advice = too_few_for_folds("random", inner_folds)
     inner = stratified_group_folds(train_labels, groups[~is_test], inner_folds, seed, inner_advice)
     for fold in range(inner_folds):
         validate = inner == fold
@@ -209,9 +226,7 @@ def time_splits(cohort: pd.DataFrame, test_fraction: float, inner_folds: int) ->
     check_classes(labels[is_test], "time design: the test set", advice)
     check_classes(labels[is_train], "time design: the training set", advice)
 
-    validate_advice = (
-        "The LA has too few cases for this many folds: reduce designs.time.inner_folds."
-    )
+    validate_advice = too_few_for_folds("time", inner_folds)
     # Fold 0 fits on the earlier half of the training rows whatever the number
     # of folds, so fewer folds cannot mend its fit set.
     fit_advice = (
