@@ -461,6 +461,26 @@ def test_an_outcome_free_group_never_gives_a_hidden_count_by_subtraction():
     assert "435" not in table_html(shown)
 
 
+def test_audit_table_hides_an_outcome_free_group_of_few_cases():
+    # the 495 cases outside the group (60 with the outcome) are enough to show, but
+    # the group itself is 5 cases
+    audit = pd.DataFrame(
+        {
+            "check": ["single-feature outcome-free group"],
+            "subject": ["code_x"],
+            "value": [5.0],
+            "threshold": [134.0],
+            "flagged": [False],
+            "detail": ["0 of the 5 cases with its highest values (3 or more) have the outcome"],
+            "cases": pd.array([495], dtype="Int64"),
+            "positives": pd.array([60], dtype="Int64"),
+        }
+    )
+    shown = audit_table(audit, DISCLOSURE)
+    assert shown["value"].tolist() == [SUPPRESSED]
+    assert "of the 5 cases" not in table_html(shown)
+
+
 def test_audit_table_prints_outcome_free_counts_beside_auc_rows_as_whole_numbers():
     audit = pd.DataFrame(
         {
