@@ -1340,7 +1340,13 @@ def test_calibration_numbers_are_the_merged_bins_and_hide_what_the_figure_hides(
     assert line.get_xdata().tolist() == pytest.approx(table["mean predicted score"].tolist())
     assert line.get_ydata().tolist() == pytest.approx(table["observed rate"].tolist())
     alt = calibration_alt("escalation, design", merged)
-    assert "LightGBM (gradient boosting), 3 bins with mean predicted scores from" in alt
+    # the ranges the table holds
+    scores, rates = table["mean predicted score"], table["observed rate"]
+    assert (
+        f"LightGBM (gradient boosting), 3 bins with mean predicted scores from "
+        f"{scores.min():.3f} to {scores.max():.3f} and observed rates from "
+        f"{rates.min():.3f} to {rates.max():.3f};" in alt
+    )
     # bins the figure hides stay hidden in the table: no count, score or rate
     few = shown_calibration(bins.assign(n_positive=[3] + [0] * 9), bundled_thresholds(), DISCLOSURE)
     hidden = calibration_points_table(few)
@@ -1354,18 +1360,21 @@ def test_learning_curve_and_effects_figures_are_described_and_have_their_numbers
         {
             "design": "time_text",
             "model": "lightgbm",
-            "fraction": [0.25, 0.25, 1.0, 1.0],
-            "n_train": [24, 26, 100, 100],
-            "test_average_precision": [0.2, 0.3, 0.4, 0.4],
+            "fraction": [0.25, 0.25, 0.5, 0.5, 1.0, 1.0],
+            "n_train": [24, 26, 49, 50, 100, 100],
+            "test_average_precision": [0.2, 0.3, 0.3, 0.3, 0.4, 0.4],
         }
     )
     section = learning_curve_section("escalation", curves, tmp_path)
+    # from the smallest share to all, past the middle one
     assert (
         "Time-ordered split, structured data and text: 0.250 on 25 cases to 0.400 on 100" in section
     )
     assert (
         '<td class="text">25%</td><td>25</td><td>0.250</td><td>0.200</td><td>0.300</td>' in section
     )
+    # the mean training cases rounded, as the figure places the point (49.5), not cut
+    assert '<td class="text">50%</td><td>50</td>' in section
     effects = pd.DataFrame(
         {
             "feature": ["age", "age", "previous_referrals", "previous_referrals"],
@@ -1375,7 +1384,8 @@ def test_learning_curve_and_effects_figures_are_described_and_have_their_numbers
             "effect": [-0.02, 0.01, -0.05, 0.08],
         }
     )
-    section = ale_section(effects, "LightGBM, time-ordered", "x", tmp_path)
+    # (rows given in reverse: the table and the text order them)
+    section = ale_section(effects.iloc[::-1], "LightGBM, time-ordered", "x", tmp_path)
     alt = re.findall(r'<img [^>]*alt="([^"]*)"', section)[0]
     assert "score of LightGBM, time-ordered" in alt
     assert "previous_referrals, from -5.0 to +8.0 percentage points; age, from -2.0" in alt
