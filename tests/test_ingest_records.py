@@ -1056,7 +1056,7 @@ def test_an_event_table_ending_months_before_the_referrals_is_warned_about(caplo
         ir.report_tables_ending_early(tables, Path("referrals.csv"), qa)
     # only the plans stop early: 120 days before the last referral, which comes after them
     assert [(r["table"], r["measure"], r["count"]) for r in qa.rows] == [("cp_plans", "warning", 1)]
-    assert "2019-06 against 2019-09" in qa.rows[0]["value"]
+    assert "(2019-06 against 2019-09):" in qa.rows[0]["value"]
     # the log gives months too, and a safe data end: the end of the month before
     assert "last start_date (in 2019-06) is more than 90 days" in caplog.text
     assert "referral in referrals.csv (in 2019-09)" in caplog.text
