@@ -1011,6 +1011,21 @@ def test_threshold_table_shows_no_two_flagged_counts_a_few_cases_apart():
     assert 24 not in counts.tolist() or 19 not in counts.tolist()
 
 
+def test_rules_that_flag_the_same_cases_are_both_shown_and_the_empty_bin_hides_nothing():
+    # no test case scored from 0.5 to 0.6: both rules flag the same 51 cases, and
+    # nothing lies between them to reveal
+    thresholds = bundled_thresholds()
+    thresholds.loc[4, ["n_flagged", "precision", "recall"]] = [51, 10 / 51, 10 / 49]
+    table = threshold_table(thresholds, DISCLOSURE).set_index("rule")
+    assert table.loc[["score >= 0.5", "score >= 0.6"], "flagged"].tolist() == [51, 51]
+    # the calibration bin between the two rules is empty: merged past it, not hidden
+    bins = bundled_bins()
+    bins.loc[5, ["n", "n_positive", "mean_score"]] = [0, 0, np.nan]
+    merged = merged_bins(bins, pd.Series([0.1, 0.5, 0.6]), DISCLOSURE)
+    assert merged["n"].tolist() == [372, 127, 51]
+    assert merged["score_from"].tolist() == [0.0, 0.1, 0.6]
+
+
 def test_flagging_hides_rules_that_leave_few_cases_unflagged():
     # 100 test cases, 20 with the outcome: flagging 95 finds all 20 and leaves
     # 5 unflagged, all without it; flagging all of them leaves none.
