@@ -35,6 +35,7 @@ from render_report import (
     models_section,
     models_table,
     outcome_definitions,
+    pr_alt,
     pr_curve_figure,
     pr_points_table,
     refit_bootstrap_section,
@@ -134,6 +135,8 @@ def test_learning_curve_table_answers_per_design():
     table = learning_curve_table(curves)
     assert table["design"].tolist() == ["Time-ordered split, structured data and text"]
     assert table["training cases"].tolist() == [100]
+    assert table["test AP, smallest share"].tolist() == [0.2]
+    assert table["test AP, all"].tolist() == [0.3]
     assert table["would more data help?"].iloc[0].startswith("probably:")
 
 
@@ -1294,6 +1297,11 @@ def test_precision_recall_numbers_are_the_points_the_figure_shows():
     assert len(hidden) == 1
     assert hidden["flagging rule"].iloc[0] == "every point hidden (too few cases to show)"
     assert set(hidden.iloc[0, 2:]) == {SUPPRESSED}
+    models = pd.DataFrame({"model": ["lightgbm"], "selected": [True], "average_precision": [0.6]})
+    points = shown_pr_points(few, decision_rule().iloc[:0], DISCLOSURE)
+    assert "test AP 0.600, every point hidden (too few cases to show)" in pr_alt(
+        "x", models, points, SUPPRESSED
+    )
 
 
 def bare_artefacts(**given) -> RunArtefacts:
@@ -1332,6 +1340,7 @@ def test_every_precision_recall_figure_is_described_and_has_its_numbers(tmp_path
     assert "LightGBM (gradient boosting), selected, test AP 0.610, 2 points shown" in alts[0]
     assert "Decision tree, test AP 0.430" in alts[0]
     assert "a dotted line marks the base rate, 0.512" in alts[0]
+    assert "The dotted line is the test set's base rate, 0.512." in section
     assert section.count("<details><summary>Numbers behind this figure: precision and") == 1
     assert (
         '<td class="text">score &gt;= 0.5 (decision threshold)</td><td>23</td>'
