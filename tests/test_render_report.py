@@ -48,6 +48,7 @@ from render_report import (
     split_table,
     table_html,
     terms_section,
+    threshold_rules_hidden,
     threshold_table,
     verdict_table,
 )
@@ -1326,6 +1327,25 @@ def test_precision_recall_numbers_are_the_points_the_figure_shows():
     assert "test AP 0.600, every point hidden (too few cases to show)" in pr_alt(
         "x", models, points, SUPPRESSED
     )
+
+
+def test_precision_recall_points_never_show_a_rule_the_thresholds_table_hides():
+    # a rule flagging the top 20 (10 found) is 3 cases from the decision threshold's
+    # 23, which the table keeps and shows: the table hides the 20, and so must the
+    # curve, though its point alone could be shown
+    predictions = interleaved_predictions()
+    top_20 = decision_rule().assign(
+        threshold=predictions["score"].iloc[19],
+        n_flagged=20,
+        precision=10 / 20,
+        recall=10 / 22,
+        flagged_share=20 / 43,
+        is_decision_threshold=False,
+    )
+    rules = pd.concat([decision_rule(), top_20], ignore_index=True)
+    assert threshold_rules_hidden(rules, DISCLOSURE).tolist() == [False, True]
+    points = pr_points_table(shown_pr_points(predictions, rules, DISCLOSURE))
+    assert points["cases flagged"].tolist() == [23, 43]
 
 
 def bare_artefacts(**given) -> RunArtefacts:
