@@ -2,6 +2,8 @@
 pseudonymisation key (where it is found and its fingerprint), and reading an
 export that is not comma-separated."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -9,10 +11,12 @@ from common import (
     InputError,
     age_in_years,
     check_key_fingerprint,
+    is_shown_key_file,
     key_fingerprint,
     read_mapped_csv,
     resolve_key,
     run,
+    wrong_separators,
 )
 
 
@@ -70,6 +74,27 @@ def test_a_key_file_set_but_missing_is_named_not_called_unset(monkeypatch, tmp_p
         resolve_key("TEST_COMMON_KEY", str(missing), demo_key)
 
 
+def test_a_key_file_named_without_a_folder_is_named_once_it_exists(monkeypatch, tmp_path):
+    # a name in the working directory is evidently a path when it exists: it is
+    # not taken for a key pasted into key_file, when planning nor when running
+    monkeypatch.delenv("TEST_COMMON_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    Path("la.key").write_text("0123456789abcdef0123\n", encoding="utf-8")
+    assert is_shown_key_file(Path("la.key"))
+    Path("keys").mkdir()
+    assert is_shown_key_file(Path("keys"))
+    with pytest.raises(InputError, match="key file keys .* is not a file"):
+        resolve_key("TEST_COMMON_KEY", "keys", None)
+
+
+def test_an_empty_key_file_says_it_is_empty(monkeypatch, tmp_path):
+    monkeypatch.delenv("TEST_COMMON_KEY", raising=False)
+    key_file = tmp_path / "la.key"
+    key_file.write_text("\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"key file {key_file} is empty: write a long random"):
+        resolve_key("TEST_COMMON_KEY", str(key_file), None)
+
+
 def test_a_key_file_and_a_different_variable_stop_the_run(monkeypatch, tmp_path):
     # The variable, exported once (maybe for another LA), silently beat the key
     # file an analyst set: this LA's records got that key's pseudonyms.
@@ -115,3 +140,11 @@ def test_export_separated_by_semicolons_with_commas_in_a_note_names_the_separato
     message = str(error.value)
     assert "notes.csv has its columns separated by ';', not by commas" in message
     assert "double quotes" not in message
+
+
+def test_a_header_without_commas_names_its_separator_and_one_with_commas_none():
+    assert wrong_separators("NoteID;LAchildID") == [";"]
+    assert wrong_separators("NoteID\tLAchildID") == ["\t"]
+    assert wrong_separators("NoteID|LAchildID") == ["|"]
+    # comma-separated, a column name holding a semicolon
+    assert wrong_separators("NoteID,Date;Time") == []

@@ -487,6 +487,12 @@ def test_an_outcome_free_group_is_a_value_at_one_end_or_all_the_others():
     assert af.describe_outcome_free_group(group) == (
         "0 of the 4 cases with its highest values (2 or more) have the outcome"
     )
+    # recorded (as 9) on every case with the outcome: all the cases below the highest
+    # value, over several values, are outcome-free, more than at the lowest value alone
+    group = af.outcome_free_group(
+        pd.Series([0.0, 0, 1, 1, 2, 2, 9, 9]), pd.Series([0] * 6 + [1] * 2)
+    )
+    assert (group.cases, group.direction, group.cut) == (6, "lowest", 2.0)
 
 
 def test_the_implausible_outcome_free_size_is_where_chance_falls_below_its_share():
@@ -495,6 +501,29 @@ def test_the_implausible_outcome_free_size_is_where_chance_falls_below_its_share
     # at a high base rate a small group is implausible, but never below the minimum
     assert af.implausible_outcome_free_size(0.5, 0.001, 2, 20) == 20
     assert af.implausible_outcome_free_size(0.0, 0.001, 2, 20) == float("inf")
+    # every case with the outcome: no group is outcome-free, the minimum is the limit
+    assert af.implausible_outcome_free_size(1.0, 0.001, 2, 20) == 20
+
+
+def test_an_outcome_free_group_as_large_as_the_implausible_size_is_flagged():
+    # 40 cases, half with the outcome: chance leaves 13 outcome-free with probability
+    # below 0.001 / 8, so the limit is the minimum group, 20 cases; a flag on 20 cases
+    # without the outcome reaches it, one on 19 does not
+    cohort = pd.DataFrame(
+        {"referral_id": [f"r{i}" for i in range(40)], "label": [1] * 20 + [0] * 20}
+    )
+    features = pd.DataFrame(
+        {
+            "referral_id": cohort["referral_id"],
+            "at_the_limit": np.r_[np.zeros(20), np.ones(20)],
+            "below_the_limit": np.r_[np.zeros(21), np.ones(19)],
+        }
+    )
+    audit = af.leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20, 0.001)
+    free = audit_rows(audit, af.OUTCOME_FREE_CHECK)
+    assert (free["threshold"] == 20).all()
+    assert free.loc["at_the_limit", ["value", "flagged"]].tolist() == [20, True]
+    assert free.loc["below_the_limit", ["value", "flagged"]].tolist() == [19, False]
 
 
 def test_the_audit_warns_or_stops_on_an_outcome_free_field(caplog):
@@ -519,6 +548,8 @@ def test_the_audit_warns_or_stops_on_an_outcome_free_field(caplog):
     message = str(stopped.value)
     assert group in message
     assert "because the outcome did not happen" in message
+    # the configured chance, so that the analyst knows what to lower it from
+    assert "leakage_audit.max_outcome_free_chance, 0.001, shared out" in message
     assert "lower leakage_audit.max_outcome_free_chance" in message
     assert "set leakage_audit.stop_on_implausible_feature: false" in message
 

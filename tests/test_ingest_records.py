@@ -794,6 +794,8 @@ def test_the_qa_tables_give_date_ranges_to_the_month(tmp_path):
     assert dates["value"].str.fullmatch(r"\d{4}-\d{2}").all()
     referral_dates = dates.loc[("referrals", "referral_date")]
     assert referral_dates["value"].tolist() == ["2016-01", "2016-06"]
+    # counted over the dates given: one of the three referrals is still open
+    assert dates.loc[("referrals", "closure_date"), "count"].tolist() == [2, 2]
     assert dates.loc[("notes", "note_datetime"), "value"].tolist() == ["2016-01", "2016-03"]
 
 
@@ -1044,10 +1046,12 @@ def test_an_event_table_ending_months_before_the_referrals_is_warned_about(caplo
     )
     starts = pd.DataFrame({"start_date": pd.to_datetime(["2019-01-10", "2019-09-01"])})
     stopped = pd.DataFrame({"start_date": pd.to_datetime(["2019-01-10", "2019-06-02"])})
+    # 90 days before the last referral: not more than 90, so not warned about
+    at_the_limit = pd.DataFrame({"start_date": pd.to_datetime(["2019-01-10", "2019-07-02"])})
     tables = {
         "referrals": referrals,
         "assessments": starts,
-        "section47": starts,
+        "section47": at_the_limit,
         "cp_plans": stopped,
         "care_episodes": starts.iloc[:0],
     }
@@ -1056,7 +1060,7 @@ def test_an_event_table_ending_months_before_the_referrals_is_warned_about(caplo
         ir.report_tables_ending_early(tables, Path("referrals.csv"), qa)
     # only the plans stop early: 120 days before the last referral, which comes after them
     assert [(r["table"], r["measure"], r["count"]) for r in qa.rows] == [("cp_plans", "warning", 1)]
-    assert "2019-06 against 2019-09" in qa.rows[0]["value"]
+    assert "(2019-06 against 2019-09):" in qa.rows[0]["value"]
     # the log gives months too, and a safe data end: the end of the month before
     assert "last start_date (in 2019-06) is more than 90 days" in caplog.text
     assert "referral in referrals.csv (in 2019-09)" in caplog.text
