@@ -60,6 +60,7 @@ from report_wording import (
     disparity_summary,
     hidden_rates,
     honest_answer,
+    pair_reveals_small_count,
     random_average_precision,
     shown_disparities,
     study_designs,
@@ -465,13 +466,6 @@ def test_an_outcome_free_group_never_gives_a_hidden_count_by_subtraction():
     assert "435" not in table_html(shown)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit_share_hidden judges each row alone: an extreme group at one end and an "
-    "outcome-free group at the other, with the training rows and positives the split table "
-    "shows, give the cases between them by subtraction (found while mutation testing; not "
-    "yet fixed)",
-)
 def test_an_extreme_group_and_an_outcome_free_group_never_give_the_cases_between():
     # 500 training rows, 60 with the outcome: 415 at 0 without it, 5 at 1 (1 with
     # it), 80 at 2 (59 with it). "59 of the 80 at 2 or more" and "0 of the 415 at 0
@@ -487,6 +481,24 @@ def test_an_extreme_group_and_an_outcome_free_group_never_give_the_cases_between
         for check in ("single-feature extreme-group precision", "single-feature outcome-free group")
     ]
     assert SUPPRESSED in sizes
+
+
+@pytest.mark.parametrize(
+    ("group", "free", "outside", "hidden"),
+    [
+        # opposite ends: 500 - 80 - 415 = 5 cases between
+        ((80, 59), 415, (85, 60), True),
+        # opposite ends: 60 cases between, 1 with the outcome
+        ((80, 59), 360, (140, 60), True),
+        # opposite ends: 100 between, 30 with the outcome: nothing small
+        ((80, 30), 320, (180, 60), False),
+        # one end: the 35 highest hold 10 with the outcome, the 20 highest none:
+        # the 15 between them hold the 10, and 5 without it
+        ((35, 10), 20, (480, 60), True),
+    ],
+)
+def test_an_extreme_and_an_outcome_free_group_are_judged_together(group, free, outside, hidden):
+    assert pair_reveals_small_count(*group, free, *outside, DISCLOSURE) is hidden
 
 
 def test_audit_table_hides_an_outcome_free_group_of_few_cases():

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from audit_features import OUTCOME_FREE_CHECK
+from audit_features import OUTCOME_FREE_CHECK, PRECISION_CHECK
 from common import OUTER_FOLD
 
 FAIRNESS_RATES = {
@@ -390,14 +390,39 @@ def rate_is_disclosive(numerator, denominator, disclosure: Disclosure):
     )
 
 
+def pair_reveals_small_count(
+    group_cases: int,
+    group_positives: int,
+    free_size: int,
+    outside_cases: int,
+    outside_positives: int,
+    disclosure: Disclosure,
+) -> bool:
+    """Whether one feature's shown extreme group (``group_cases``,
+    ``group_positives``) and outcome-free group (``free_size`` cases, the
+    ``outside_*`` counts outside it) give a count below ``min_count`` by
+    subtraction: the cases between them when they lie at opposite ends, or
+    those of one not in the other when one holds the other (which end each is
+    need not be known: both readings are checked)."""
+    between = outside_cases - group_cases
+    between_positives = outside_positives - group_positives
+    apart = abs(group_cases - free_size)
+    counts = [between, between_positives, between - between_positives, apart]
+    if group_cases > free_size:
+        counts.append(apart - group_positives)
+    return any(disclosure.is_small(count) for count in counts)
+
+
 def audit_share_hidden(audit: pd.DataFrame, disclosure: Disclosure) -> list[bool]:
     """Whether each row of a leakage audit must hide its value and finding: an
     extreme group's share of cases with the outcome (the rows that record the
     group's ``cases`` and ``positives``), or an outcome-free group whose size,
     or the cases outside it (its row's ``cases`` and ``positives``), would
-    reveal a count below ``min_count``. A flag itself still shows: the analyst
-    must see it."""
-    return [
+    reveal a count below ``min_count``; and an outcome-free group whose
+    feature's extreme group is shown too, when the two would give one by
+    subtraction (``pair_reveals_small_count``). A flag itself still shows:
+    the analyst must see it."""
+    hidden = [
         not pd.isna(cases)
         and bool(
             rate_is_disclosive(positives, cases, disclosure)
@@ -407,6 +432,22 @@ def audit_share_hidden(audit: pd.DataFrame, disclosure: Disclosure) -> list[bool
             audit["check"], audit["value"], audit["positives"], audit["cases"], strict=True
         )
     ]
+    rows = audit.assign(hidden=hidden).reset_index(drop=True)
+    groups = rows.loc[(rows["check"] == PRECISION_CHECK) & ~rows["hidden"]]
+    for position, free in rows.loc[
+        (rows["check"] == OUTCOME_FREE_CHECK) & ~rows["hidden"] & rows["cases"].notna()
+    ].iterrows():
+        for group in groups.loc[groups["subject"] == free["subject"]].itertuples():
+            if pair_reveals_small_count(
+                int(group.cases),
+                int(group.positives),
+                int(free["value"]),
+                int(free["cases"]),
+                int(free["positives"]),
+                disclosure,
+            ):
+                hidden[position] = True
+    return hidden
 
 
 def shown_figure(check: str, figure: float) -> float | int:
