@@ -244,9 +244,9 @@ def test_at_the_minimum_of_two_folds_the_advice_is_not_fewer_folds():
     assert "reduce designs.time.inner_folds" not in message
     assert "already at its minimum, 2" in message
     assert "designs.time.test_fraction" in message and "set its name to null" in message
-    # the random design's advice says the same, without the time split's settings
+    # the random design's advice names its own settings
     advice = too_few_for_folds("random", 2)
-    assert "already at its minimum, 2" in advice and "test_fraction" not in advice
+    assert "already at its minimum, 2" in advice and "designs.random.test_fraction" in advice
     assert too_few_for_folds("random", 3).endswith("reduce designs.random.inner_folds.")
 
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from report_wording import Disclosure, listed, selection_caution, thin_inner_sets
+from report_wording import Disclosure, answer_design, selection_caution
 
 
 def diagnostics(rows: list[tuple[int, str, int]]) -> pd.DataFrame:
@@ -15,55 +15,44 @@ FOLDS = diagnostics(
     [
         (-1, "test", 3),
         (-1, "train", 40),
-        (0, "fit", 6),
+        (0, "fit", 12),
         (0, "validate", 9),
-        (1, "fit", 15),
-        (1, "validate", 10),
-        (2, "fit", 25),
-        (2, "validate", 2),
+        (1, "fit", 21),
+        (1, "validate", 19),
     ]
 )
 
 
-def test_thin_inner_sets_are_the_inner_folds_below_the_bound_by_role():
-    # the outer test set is small too, but it chooses nothing
-    assert thin_inner_sets(FOLDS, 10) == {"fit": [0], "validate": [0, 2]}
-    assert thin_inner_sets(FOLDS, 2) == {}
-    assert thin_inner_sets(FOLDS, 3) == {"validate": [2]}
-
-
-def test_the_caution_names_the_sets_and_the_setting():
-    caution = selection_caution(thin_inner_sets(FOLDS, 10), 10, Disclosure(10), "time-ordered")
+def test_the_caution_says_why_a_choice_on_few_cases_is_chance():
+    caution = selection_caution(FOLDS, 10, Disclosure(10))
     assert caution.startswith(
-        "Model selection rests on few cases with the outcome: in the time-ordered split, "
-        "the fit set of inner fold 0 and the validation sets of inner folds 0 and 2 hold "
-        "fewer than 10 each (evaluation.min_inner_positives)."
+        "Model selection rests on few cases with the outcome: some inner fit or validation "
+        "sets of this split hold fewer than 10 (evaluation.min_inner_positives). On so few,"
     )
     assert "largely chance" in caution and "test AP" in caution
-    # the answer's brief form names the same sets, and leaves the advice to the
-    # fold table's
-    brief = selection_caution(
-        thin_inner_sets(FOLDS, 10), 10, Disclosure(10), "time-ordered", brief=True
+    # the answer's brief form names the split and leaves the advice to the fold table's
+    brief = selection_caution(FOLDS, 10, Disclosure(10), "the time-ordered split", brief=True)
+    assert brief == (
+        "Model selection rests on few cases with the outcome: some inner fit or validation "
+        "sets of the time-ordered split hold fewer than 10 (evaluation.min_inner_positives), "
+        "so which model was selected is largely chance (see its fold table)."
     )
-    assert brief.startswith(
-        caution.split(". ")[0].removesuffix(" (evaluation.min_inner_positives)")
-    )
-    assert brief.endswith(
-        "(evaluation.min_inner_positives), so which model was selected is largely chance "
-        "(see that split's fold table)."
-    )
-    assert "test AP" not in brief
-    assert selection_caution({}, 10, Disclosure(10), "time-ordered") == ""
 
 
-@pytest.mark.parametrize(("min_positives", "stated"), [(3, 10), (10, 10), (20, 20)])
-def test_the_stated_bound_never_reveals_a_count_below_the_disclosure_count(min_positives, stated):
-    # "fewer than 3" would say a set holds 0 to 2 cases: below min_count
-    caution = selection_caution({"validate": [2]}, min_positives, Disclosure(10))
-    assert f"the validation set of inner fold 2 holds fewer than {stated} (" in caution
+def test_only_the_inner_sets_count():
+    # the outer test set is small too, but it chooses nothing
+    assert selection_caution(FOLDS, 9, Disclosure(9)) == ""
+    assert "fewer than 13" in selection_caution(FOLDS, 13, Disclosure(10))
 
 
-def test_listed_joins_as_english_does():
-    assert listed([0]) == "0"
-    assert listed([0, 1]) == "0 and 1"
-    assert listed(["a", "b", "c"]) == "a, b and c"
+@pytest.mark.parametrize("min_positives", [3, 10, 20])
+def test_the_bound_is_never_below_the_disclosure_count(min_positives):
+    # "fewer than 3" would say a set holds 1 or 2: below min_count; the bound
+    # is the one judged and stated
+    stated = max(min_positives, 10)
+    assert f"hold fewer than {stated} " in selection_caution(FOLDS, min_positives, Disclosure(10))
+
+
+def test_the_deciding_design_is_of_the_time_ordered_split():
+    assert answer_design(["structured", "text"]) == "time_text"
+    assert answer_design(["structured"]) == "time_structured"

@@ -17,6 +17,7 @@ from snakemake.utils import validate
 CONFIG_SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow/scripts"))
 from common import (
+    DECIDING_TIMING,
     InputError,
     is_shown_key_file,
     key_fingerprint,

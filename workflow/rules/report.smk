@@ -159,8 +159,10 @@ rule write_model_card:
         splits=expand(
             rules.make_splits.output.splits, outcome="{outcome}", timing=TIMINGS
         ),
-        split_diagnostics=expand(
-            rules.make_splits.output.diagnostics, outcome="{outcome}", timing=TIMINGS
+        deciding_diagnostics=expand(
+            rules.make_splits.output.diagnostics,
+            outcome="{outcome}",
+            timing=DECIDING_TIMING,
         ),
         features=rules.build_structured_features.output.structured,
         audits=expand(

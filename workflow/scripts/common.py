@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 # The fold of the outer split in the splits table; inner folds count from 0.
 OUTER_FOLD = -1
+# The split of the design that answers each outcome, with or without text
+# (report_wording.answer_design).
+DECIDING_TIMING = "time"
 # The structured feature the baseline ranks cases by (train_models).
 BASELINE_FEATURE = "n_previous_referrals"
 

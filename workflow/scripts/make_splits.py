@@ -79,20 +79,15 @@ def check_classes(labels: pd.Series | np.ndarray, what: str, advice: str) -> Non
 
 def too_few_for_folds(timing: str, inner_folds: int) -> str:
     """What to do when an inner fold's set lacks a class: fewer folds while
-    there can be fewer (2 is the minimum), otherwise more cases with the
-    outcome in training, or the outcome left out."""
+    there can be fewer (2 is the minimum), otherwise more training cases, or
+    the outcome left out."""
     if inner_folds > 2:
         return f"The LA has too few cases for this many folds: reduce designs.{timing}.inner_folds."
-    more_training = (
-        "a smaller designs.time.test_fraction (more training cases), a shorter "
-        "horizon_months for this outcome, "
-        if timing == "time"
-        else ""
-    )
     return (
         f"designs.{timing}.inner_folds is already at its minimum, 2: the training cases hold "
-        f"too few with this outcome to tune models on. Use a longer extract, {more_training}"
-        "or leave this outcome out of the LA's config (under outcomes, set its name to null)."
+        f"too few with this outcome to tune models on. Use a longer extract, a smaller "
+        f"designs.{timing}.test_fraction (more training cases), or leave this outcome out of "
+        "the LA's config (under outcomes, set its name to null)."
     )
 
 

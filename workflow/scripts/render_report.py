@@ -38,7 +38,7 @@ from audit_features import (  # noqa: E402
     OUTCOME_RECORD_ADVICE,
     PRECISION_CHECK,
 )
-from common import OUTER_FOLD, read_parquet  # noqa: E402
+from common import DECIDING_TIMING, OUTER_FOLD, read_parquet  # noqa: E402
 from evaluate_models import bias_corrected_interval  # noqa: E402
 from report_wording import (  # noqa: E402
     DESIGN_LABELS,
@@ -78,7 +78,6 @@ from report_wording import (  # noqa: E402
     study_designs,
     suppressed_groups,
     text_window_wording,
-    thin_inner_sets,
 )
 
 logger = logging.getLogger(__name__)
@@ -1213,6 +1212,7 @@ def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd
     counts are hidden when they would reveal a count below
     ``disclosure.min_count`` (a flag still shows: the analyst must see it)."""
     feature_checks = [AUC_CHECK, PRECISION_CHECK, OUTCOME_FREE_CHECK]
+    audit = audit.reset_index(drop=True)
     parts = [audit.loc[~audit["check"].isin(feature_checks)]]
     for check in feature_checks:
         single = audit.loc[audit["check"] == check].sort_values(
@@ -1220,7 +1220,9 @@ def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd
         )
         parts += [single.loc[single["flagged"]], single.head(top)]
     shown = pd.concat(parts).drop_duplicates(["check", "subject"])
-    hidden = audit_share_hidden(shown, disclosure)
+    # judged on the whole audit, as the model card judges it: a row's pair
+    # may be shown in the other document
+    hidden = pd.Series(audit_share_hidden(audit, disclosure), index=audit.index)[shown.index]
     return pd.DataFrame(
         {
             "check": shown["check"],
@@ -1247,8 +1249,9 @@ def audit_table(audit: pd.DataFrame, disclosure: Disclosure, top: int = 5) -> pd
             ),
             "flagged": shown["flagged"].map({True: "FLAGGED", False: "ok"}),
             "finding": [
-                f"figures hidden: the group has fewer than {disclosure.min_count} cases "
-                "with (or without) the outcome" + (f": {flag_advice(check)}" if flagged else "")
+                f"figures hidden: alone or with another row of this feature, they would "
+                f"reveal fewer than {disclosure.min_count} cases with (or without) the outcome"
+                + (f": {flag_advice(check)}" if flagged else "")
                 if hide
                 else detail
                 for hide, check, flagged, detail in zip(
@@ -1266,7 +1269,8 @@ def fold_table(diagnostics: pd.DataFrame, disclosure: Disclosure) -> pd.DataFram
     each fold's fit rows are the last one's fit and validation rows), so one
     hidden count among them, or in the outer training or excluded rows, could
     be worked out from the others: the inner folds' counts of that kind are
-    then all suppressed."""
+    then all suppressed, alike ("<10" beside "suppressed" would tell which
+    are small, and the totals could then pin them)."""
     shown = pd.concat(
         [
             shown_roles(
@@ -1280,7 +1284,7 @@ def fold_table(diagnostics: pd.DataFrame, disclosure: Disclosure) -> pd.DataFram
     for column in ("rows", "positives"):
         hidden = np.array([not isinstance(v, int) for v in shown[column]])
         if (hidden & private).any():
-            shown.loc[inner & ~hidden, column] = SUPPRESSED
+            shown.loc[inner, column] = SUPPRESSED
     shown["base rate"] = shown_base_rates(shown)
     return pd.DataFrame(
         {
@@ -1749,9 +1753,7 @@ def cohorts_and_splits_section(
             "</figcaption></figure>"
         )
         parts.append(table_html(fold_table(folds, disclosure)))
-        caution = selection_caution(
-            thin_inner_sets(folds, min_inner_positives), min_inner_positives, disclosure
-        )
+        caution = selection_caution(folds, min_inner_positives, disclosure)
         if caution:
             parts.append(f'<p class="note">{html.escape(caution)}</p>')
     return "\n".join(parts)
@@ -2033,17 +2035,12 @@ def render(
     ``min_inner_positives`` cases with the outcome get a caution."""
     figure_dir.mkdir(parents=True, exist_ok=True)
     text = "text" in feature_sets
-    # The deciding design is time-ordered (answer_design).
     cautions = {
         outcome: selection_caution(
-            thin_inner_sets(folds, min_inner_positives),
-            min_inner_positives,
-            disclosure,
-            "time-ordered",
-            brief=True,
+            folds, min_inner_positives, disclosure, "the time-ordered split", brief=True
         )
         for (outcome, timing), folds in artefacts.diagnostics.items()
-        if answer_design(feature_sets).startswith(f"{timing}_")
+        if timing == DECIDING_TIMING
     }
     parts = [
         f"<h1>Can machine learning predict escalation in {html.escape(la)}?</h1>",

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.stats import t as student_t
 
 from audit_features import OUTCOME_FREE_CHECK, PRECISION_CHECK
-from common import OUTER_FOLD
+from common import DECIDING_TIMING, OUTER_FOLD
 
 FAIRNESS_RATES = {
     "false_positive_rate": "FPR",
@@ -77,7 +77,7 @@ def answer_design(feature_sets: list[str]) -> str:
     by the config before the run: time-ordered with text, or time-ordered with
     structured data only when the config runs no text design (designs.text:
     false, for an LA without usable case notes)."""
-    return "time_text" if "text" in feature_sets else "time_structured"
+    return f"{DECIDING_TIMING}_{'text' if 'text' in feature_sets else 'structured'}"
 
 
 def is_time_ordered(designs: pd.Series) -> pd.Series:
@@ -302,59 +302,30 @@ class Disclosure:
 SUPPRESSED = "suppressed"
 
 
-def thin_inner_sets(diagnostics: pd.DataFrame, min_positives: int) -> dict[str, list[int]]:
-    """The inner folds (by the fold table's numbers) whose fit set, and whose
-    validation set, hold fewer than ``min_positives`` cases with the outcome in
-    one split, by role ("fit", "validate"; roles with none are left out)."""
-    thin = diagnostics.loc[
-        (diagnostics["fold"] != OUTER_FOLD) & (diagnostics["positives"] < min_positives)
-    ]
-    return {
-        role: sorted(int(fold) for fold in thin.loc[thin["role"] == role, "fold"])
-        for role in ("fit", "validate")
-        if (thin["role"] == role).any()
-    }
-
-
-def listed(items: list) -> str:
-    """``items`` as English lists them: "0", "0 and 1", "0, 1 and 2"."""
-    words = [str(item) for item in items]
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
-
-
 def selection_caution(
-    thin: dict[str, list[int]],
+    diagnostics: pd.DataFrame,
     min_positives: int,
     disclosure: Disclosure,
-    split: str = "",
+    split: str = "this split",
     brief: bool = False,
 ) -> str:
-    """Why a choice made by cross-validation on the ``thin`` inner sets
-    (``thin_inner_sets``; of the ``split`` named, if any) is largely chance (""
-    when there are none); ``brief``: which sets, and that it is chance, only.
-    The bound it states is never below the disclosure count, so that it cannot
-    reveal a small count."""
-    if not thin:
-        return ""
+    """Why a choice made by cross-validation is largely chance when an inner
+    fit or validation set of one ``split`` (its ``diagnostics``) holds fewer
+    than ``min_positives`` cases with the outcome ("" when none does);
+    ``brief``: that it is chance, only. The bound is never below the disclosure count,
+    and the sets are not named: the fold table hides the inner counts alike
+    when any is small, and naming the small ones would give them back."""
     bound = max(min_positives, disclosure.min_count)
-    one_set = sum(len(folds) for folds in thin.values()) == 1
-    sets = {"fit": "fit set", "validate": "validation set"}
-    named = [
-        f"the {sets[role]}{'s' if len(folds) > 1 else ''} of inner "
-        f"fold{'s' if len(folds) > 1 else ''} {listed(folds)}"
-        for role, folds in thin.items()
-    ]
+    inner = diagnostics["fold"] != OUTER_FOLD
+    if not (diagnostics.loc[inner, "positives"] < bound).any():
+        return ""
     held = (
-        "Model selection rests on few cases with the outcome: "
-        + (f"in the {split} split, " if split else "")
-        + f"{listed(named)} "
-        + (f"holds fewer than {bound}" if one_set else f"hold fewer than {bound} each")
-        + " (evaluation.min_inner_positives)"
+        "Model selection rests on few cases with the outcome: some inner fit or validation "
+        f"sets of {split} hold fewer than {bound} "
+        "(evaluation.min_inner_positives)"
     )
     if brief:
-        return (
-            f"{held}, so which model was selected is largely chance (see that split's fold table)."
-        )
+        return f"{held}, so which model was selected is largely chance (see its fold table)."
     return (
         f"{held}. On so few, which model and settings score best in cross-validation is "
         "largely chance: the selected model may not be the best of those tried, and another "
@@ -401,13 +372,16 @@ def pair_reveals_small_count(
     """Whether one feature's shown extreme group (``group_cases``,
     ``group_positives``) and outcome-free group (``free_size`` cases, the
     ``outside_*`` counts outside it) give a count below ``min_count`` by
-    subtraction: the cases between them when they lie at opposite ends, or
-    those of one not in the other when one holds the other (which end each is
-    need not be known: both readings are checked)."""
+    subtraction: the cases between them when they lie at opposite ends (or
+    in both, when they overlap), or those of one not in the other when one
+    holds the other (which end each is need not be known: every reading is
+    checked)."""
     between = outside_cases - group_cases
     between_positives = outside_positives - group_positives
     apart = abs(group_cases - free_size)
-    counts = [between, between_positives, between - between_positives, apart]
+    # negative "between": the groups overlap (an outcome-free group of all the
+    # others reaches into the extreme group), by -between cases without it
+    counts = [abs(between), between_positives, between - between_positives, apart]
     if group_cases > free_size:
         counts.append(apart - group_positives)
     return any(disclosure.is_small(count) for count in counts)

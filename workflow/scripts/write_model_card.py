@@ -64,7 +64,6 @@ from report_wording import (
     shown_pair,
     shown_rate,
     suppressed_groups,
-    thin_inner_sets,
 )
 
 logger = logging.getLogger(__name__)
@@ -160,7 +159,11 @@ def flagged_features(audit: pd.DataFrame, disclosure: Disclosure) -> str:
     (``audit_features``' rows): every feature flagged as predicting the
     outcome implausibly well on its own, or that none was. An extreme group's
     share that would reveal a count below ``disclosure.min_count`` is
-    suppressed (``audit_share_hidden``); the flag is still named."""
+    suppressed (``audit_share_hidden``, judged on the whole audit as the
+    report judges it: a row's pair may be shown there); the flag is still
+    named."""
+    audit = audit.reset_index(drop=True)
+    hidden = pd.Series(audit_share_hidden(audit, disclosure), index=audit.index)
     flagged = audit.loc[audit["flagged"]].sort_values(["subject", "check"])
     if flagged.empty:
         return (
@@ -172,9 +175,7 @@ def flagged_features(audit: pd.DataFrame, disclosure: Disclosure) -> str:
         f"`{row.subject}` ({row.check} "
         f"{SUPPRESSED if hide else card_figure(row.check, row.value)}, "
         f"threshold {shown_figure(row.check, row.threshold):g})"
-        for row, hide in zip(
-            flagged.itertuples(index=False), audit_share_hidden(flagged, disclosure), strict=True
-        )
+        for row, hide in zip(flagged.itertuples(index=False), hidden[flagged.index], strict=True)
     )
     return (
         f"**{flagged['subject'].nunique()} feature(s) predict the outcome implausibly well on "
@@ -409,12 +410,7 @@ def main(snakemake) -> None:
         for path in snakemake.input.splits
     }
     disclosure = Disclosure(int(params.disclosure_min_count))
-    folds = {
-        path.split("/")[-1].removesuffix("_diagnostics.parquet"): path
-        for path in snakemake.input.split_diagnostics
-    }
-    # The deciding design is time-ordered (answer_design).
-    deciding_folds = read_parquet(folds["time"], "split_diagnostics")
+    (deciding_diagnostics,) = snakemake.input.deciding_diagnostics
     min_positives = int(params.min_inner_positives)
     card = model_card(
         str(params.la),
@@ -442,10 +438,10 @@ def main(snakemake) -> None:
         int(params.min_group_size),
         float(params.max_age_years),
         selection_caution(
-            thin_inner_sets(deciding_folds, min_positives),
+            read_parquet(deciding_diagnostics, "split_diagnostics"),
             min_positives,
             disclosure,
-            "time-ordered",
+            "the time-ordered split",
         ),
     )
     with open(snakemake.output.card, "w", encoding="utf-8") as handle:
