@@ -466,16 +466,20 @@ def test_an_outcome_free_group_never_gives_a_hidden_count_by_subtraction():
     assert "435" not in table_html(shown)
 
 
-def test_an_extreme_group_and_an_outcome_free_group_never_give_the_cases_between():
-    # 500 training rows, 60 with the outcome: 415 at 0 without it, 5 at 1 (1 with
-    # it), 80 at 2 (59 with it). "59 of the 80 at 2 or more" and "0 of the 415 at 0
-    # or less" leave 5 cases at 1, 1 of them with the outcome
+def audit_with_cases_between_two_groups() -> pd.DataFrame:
+    """The mutation review's case: 500 training rows, 60 with the outcome; 415
+    at 0 without it, 5 at 1 (1 with it), 80 at 2 (59 with it). "59 of the 80 at
+    2 or more" and "0 of the 415 at 0 or less" leave 5 cases at 1, 1 of them
+    with the outcome. The outcome-free group is flagged, the extreme group not."""
     labels = np.r_[np.zeros(415), [1, 0, 0, 0, 0], np.ones(59), np.zeros(21)].astype("int8")
     code = np.r_[np.zeros(415), np.ones(5), np.full(80, 2.0)]
     cohort = pd.DataFrame({"referral_id": [f"r{i}" for i in range(500)], "label": labels})
     features = pd.DataFrame({"referral_id": cohort["referral_id"], "code": code})
-    audit = leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20, 0.001)
-    shown = audit_table(audit, DISCLOSURE).set_index("check")
+    return leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20, 0.001)
+
+
+def test_an_extreme_group_and_an_outcome_free_group_never_give_the_cases_between():
+    shown = audit_table(audit_with_cases_between_two_groups(), DISCLOSURE).set_index("check")
     sizes = [
         shown.loc[check, "value"]
         for check in ("single-feature extreme-group precision", "single-feature outcome-free group")

@@ -1,10 +1,9 @@
 """Tests for workflow/scripts/write_model_card.py."""
 
-import numpy as np
 import pandas as pd
 import pytest
+from test_render_report import audit_with_cases_between_two_groups
 
-from audit_features import leakage_audit
 from report_wording import Disclosure, hidden_rates
 from write_model_card import (
     data_sentence,
@@ -335,16 +334,9 @@ def test_fairness_findings_hide_verdicts_that_reveal_small_counts():
 
 
 def test_the_card_hides_an_outcome_free_group_its_extreme_group_would_give_away():
-    # The review's case: 500 training rows, 60 with the outcome. The report
-    # shows "59 of the 80 at 2 or more" (not flagged); the card names the
-    # flagged outcome-free group "0 of the 415 at 0 or less": together they
-    # leave 5 cases at 1, one with the outcome. The card judges the whole audit.
-    labels = np.r_[np.zeros(415), [1, 0, 0, 0, 0], np.ones(59), np.zeros(21)].astype("int8")
-    code = np.r_[np.zeros(415), np.ones(5), np.full(80, 2.0)]
-    cohort = pd.DataFrame({"referral_id": [f"r{i}" for i in range(500)], "label": labels})
-    features = pd.DataFrame({"referral_id": cohort["referral_id"], "code": code})
-    audit = leakage_audit(cohort, {"structured": features}, 0.9, 0.9, 20, 0.001)
-    sentence = flagged_features(audit, DISCLOSURE)
+    # The report shows the extreme group (not flagged); the card names the
+    # flagged outcome-free group: it judges the whole audit, as the report does.
+    sentence = flagged_features(audit_with_cases_between_two_groups(), DISCLOSURE)
     assert "`code` (single-feature outcome-free group suppressed" in sentence
     assert "415" not in sentence
 
