@@ -18,6 +18,7 @@ SETTINGS = {
     "no_below": 1,
     "no_above": 1.0,
     "min_families": 1,
+    "keep_n": None,
     "bigrams": False,
     "bigram_min_count": 2,
     "bigram_threshold": 0.1,
@@ -249,6 +250,46 @@ def test_a_bigram_of_one_family_is_left_out():
     assert kept == {"home_visit", "school_visit"}
     by_documents = ft.build_dictionary(joined, family, {**settings, "min_families": 1})
     assert "mr_kowalczyk" in by_documents.token2id
+
+
+def test_the_vocabulary_keeps_the_keep_n_words_in_most_documents_after_the_filters():
+    # "rare" is in one document (below no_below), "name" in one family's only;
+    # then "c" and "d" tie on 3 documents and the alphabetical one stays.
+    fit = [["a", "b", "c", "d"], ["a", "b", "c", "d"], ["a", "b", "c", "d", "rare"]]
+    fit += [["a", "b", "name"]] * 3
+    family = ["f1", "f2", "f3", "f4", "f4", "f4"]
+    settings = {**SETTINGS, "no_below": 2, "min_families": 2}
+    assert set(ft.build_dictionary(fit, family, {**settings, "keep_n": 3}).token2id) == {
+        "a",
+        "b",
+        "c",
+    }
+    assert set(ft.build_dictionary(fit, family, {**settings, "keep_n": None}).token2id) == {
+        "a",
+        "b",
+        "c",
+        "d",
+    }
+    # The order of the documents does not decide a tie.
+    reordered = ft.build_dictionary(fit[::-1], family[::-1], {**settings, "keep_n": 3})
+    assert set(reordered.token2id) == {"a", "b", "c"}
+
+
+def test_a_smaller_vocabulary_changes_the_topics_but_fits_on_training_rows_only():
+    docs = documents()
+    capped = {**SETTINGS, "keep_n": 4}
+    shares, _, words = ft.fit_topics(docs, splits(), families(), capped, seed=1, job=JOB)
+    assert words["word"].nunique() <= 4
+    changed = docs.copy()
+    # Were the test rows counted, "bruise" would be among the most frequent.
+    changed["tokens"] = [
+        ["bruise"] * 12 if i >= 30 else tokens for i, tokens in enumerate(docs["tokens"])
+    ]
+    again, _, _ = ft.fit_topics(changed, splits(), families(), capped, seed=1, job=JOB)
+    training = shares["referral_id"].isin([f"r{i:02d}" for i in range(30)])
+    pd.testing.assert_frame_equal(
+        shares[training].reset_index(drop=True), again[training].reset_index(drop=True)
+    )
 
 
 def test_family_tokens_counts_distinct_families():

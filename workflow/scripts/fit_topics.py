@@ -12,6 +12,11 @@ chance ("front_door") are joined into one token first, by a gensim
 ``Phrases`` model learned, like the dictionary, on each model's fit rows only
 and then applied to the rows it scores.
 
+A model's vocabulary is the ``keep_n`` words its fit rows use most widely (by
+number of documents): on an LA of 1,000 children, whose time-ordered designs
+fit on a few hundred referrals, a vocabulary of thousands of words spreads a
+few hundred documents too thin for stable topics (docs/benchmarks.md).
+
 A word (or joined bigram) enters a model's vocabulary only if the fit rows
 of at least ``min_families`` families use it, whatever ``no_below`` (which
 counts documents, one per referral) allows: one family can have a dozen
@@ -85,10 +90,21 @@ def family_tokens(documents: list[list[str]], families: list[str], min_families:
     return {token for token, count in users.items() if count >= min_families}
 
 
+def most_frequent(dictionary: Dictionary, keep_n: int | None) -> set[str]:
+    """The ``keep_n`` words of ``dictionary`` in the most documents (ties:
+    alphabetical order, so that the order of the documents cannot matter);
+    every word when ``keep_n`` is None."""
+    ranked = sorted(
+        dictionary.token2id, key=lambda token: (-dictionary.dfs[dictionary.token2id[token]], token)
+    )
+    return set(ranked if keep_n is None else ranked[:keep_n])
+
+
 def build_dictionary(documents: list[list[str]], families: list[str], settings: dict) -> Dictionary:
     """A vocabulary from the given (training) documents of the given
     ``families``, without rare or ubiquitous words (``no_below``,
-    ``no_above``) nor words of fewer than ``min_families`` families."""
+    ``no_above``) nor words of fewer than ``min_families`` families; of
+    those, the ``keep_n`` in the most documents."""
     dictionary = Dictionary(documents)
     dictionary.filter_extremes(
         no_below=settings["no_below"], no_above=settings["no_above"], keep_n=None
@@ -96,6 +112,10 @@ def build_dictionary(documents: list[list[str]], families: list[str], settings: 
     common = family_tokens(documents, families, settings["min_families"])
     dictionary.filter_tokens(
         bad_ids=[i for token, i in dictionary.token2id.items() if token not in common]
+    )
+    kept = most_frequent(dictionary, settings["keep_n"])
+    dictionary.filter_tokens(
+        bad_ids=[i for token, i in dictionary.token2id.items() if token not in kept]
     )
     dictionary.compactify()
     return dictionary
