@@ -21,6 +21,7 @@ from make_splits import (  # noqa: E402
     make_splits,
     split_diagnostics,
     too_few_for_folds,
+    top_level_settings,
 )
 
 HORIZON_DAYS = 91
@@ -245,9 +246,26 @@ def test_at_the_minimum_of_two_folds_the_advice_is_not_fewer_folds():
     assert "already at its minimum, 2" in message
     assert "designs.time.test_fraction" in message and "set its name to null" in message
     # the random design's advice names its own settings
-    advice = too_few_for_folds("random", 2)
+    advice = too_few_for_folds(top_level_settings("random"), 2)
     assert "already at its minimum, 2" in advice and "designs.random.test_fraction" in advice
-    assert too_few_for_folds("random", 3).endswith("reduce designs.random.inner_folds.")
+    assert "reduce designs.random.inner_folds " in too_few_for_folds(
+        top_level_settings("random"), 3
+    )
+
+
+def test_messages_name_the_outcomes_own_setting_where_it_sets_one():
+    # An outcome with its own time-ordered folds: the advice must name the key
+    # that set them, or the LA would change the top-level one to no effect.
+    cohort = toy_cohort(n_families=40, base_rate=0.03, seed=4)
+    own = {
+        "test_fraction": "designs.time.test_fraction",
+        "inner_folds": "outcomes.esc.designs.time.inner_folds",
+    }
+    with pytest.raises(InputError, match="inner fold") as raised:
+        make_splits(cohort, "time", 0.333, 8, seed=7, settings=own)
+    assert "reduce outcomes.esc.designs.time.inner_folds " in str(raised.value)
+    with pytest.raises(InputError, match=r"outcomes\.esc\.designs\.time\.inner_folds is 1"):
+        make_splits(cohort, "time", 0.333, 1, seed=7, settings=own)
 
 
 @pytest.mark.parametrize("inner_folds", [2, 3, 5])
@@ -304,7 +322,10 @@ def split_job(
         input=types.SimpleNamespace(cohort=str(cohort_path)),
         wildcards=types.SimpleNamespace(outcome="esc", timing=timing),
         params=types.SimpleNamespace(
-            timing=timing, test_fraction=0.333, inner_folds=inner_folds, seed=7
+            timing=timing,
+            sizes={"test_fraction": 0.333, "inner_folds": inner_folds},
+            size_settings=top_level_settings(timing),
+            seed=7,
         ),
         output=types.SimpleNamespace(
             splits=str(tmp_path / "splits.parquet"),

@@ -330,6 +330,19 @@ def test_changing_the_topic_grid_reruns_topics_and_after_not_ingestion(tiny_run)
 
 
 @pytest.mark.e2e
+def test_an_outcomes_own_split_size_reruns_only_its_own_split_and_after(tiny_run):
+    # One rare outcome needing fewer folds must leave the others' splits alone.
+    own = changed_config(
+        tiny_run,
+        "own_folds.yaml",
+        {"outcomes": {"escalation": {"designs": {"time": {"inner_folds": 3}}}}},
+    )
+    jobs = planned_jobs(tiny_run, own)
+    assert jobs["make_splits"] == 1 and jobs["train_models"] == 2
+    assert not {"build_cohort", "build_structured_features"} & set(jobs)
+
+
+@pytest.mark.e2e
 def test_changing_a_text_window_or_excluded_features_reruns_no_cohort(tiny_run):
     # Keys the cohort never reads must not rerun it, and with it every design.
     window = changed_config(

@@ -562,6 +562,7 @@ NOT_COHORT_KEYS = (
     "document_types",
     "current_referral_features",
     "exclude_features",
+    "designs",
 )
 
 
@@ -616,6 +617,31 @@ def topic_settings():
         return topics
     return {
         key: value for key, value in topics.items() if not key.startswith("bigram_")
+    }
+
+
+def outcome_split_sizes(wildcards):
+    """The sizes the job's outcome sets for its own split of this timing."""
+    outcome = config["outcomes"][wildcards.outcome]
+    return outcome.get("designs", {}).get(wildcards.timing, {})
+
+
+def split_sizes(wildcards):
+    """The test fraction and inner folds of the job's split: the outcome's own
+    where it sets them, else the top-level designs'."""
+    return {**config["designs"][wildcards.timing], **outcome_split_sizes(wildcards)}
+
+
+def split_size_settings(wildcards):
+    """The config key each split size comes from, for make_splits' messages."""
+    own = outcome_split_sizes(wildcards)
+    return {
+        key: (
+            f"outcomes.{wildcards.outcome}.designs.{wildcards.timing}.{key}"
+            if key in own
+            else f"designs.{wildcards.timing}.{key}"
+        )
+        for key in config["designs"][wildcards.timing]
     }
 
 

@@ -16,8 +16,8 @@ rule make_splits:
         mem_mb=1000,
     params:
         timing="{timing}",
-        test_fraction=lookup(dpath="designs/{timing}/test_fraction", within=config),
-        inner_folds=lookup(dpath="designs/{timing}/inner_folds", within=config),
+        sizes=split_sizes,
+        size_settings=split_size_settings,
         seed=config["seed"],
     script:
         "../scripts/make_splits.py"

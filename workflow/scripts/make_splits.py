@@ -77,16 +77,25 @@ def check_classes(labels: pd.Series | np.ndarray, what: str, advice: str) -> Non
         )
 
 
-def too_few_for_folds(timing: str, inner_folds: int) -> str:
+def top_level_settings(timing: str) -> dict[str, str]:
+    """The config keys of ``timing``'s split sizes when the outcome sets none
+    of its own."""
+    return {key: f"designs.{timing}.{key}" for key in ("test_fraction", "inner_folds")}
+
+
+def too_few_for_folds(settings: dict[str, str], inner_folds: int) -> str:
     """What to do when an inner fold's set lacks a class: fewer folds while
     there can be fewer (2 is the minimum), otherwise more training cases, or
-    the outcome left out."""
+    the outcome left out; ``settings`` names the config key of each size."""
     if inner_folds > 2:
-        return f"The LA has too few cases for this many folds: reduce designs.{timing}.inner_folds."
+        return (
+            "The LA has too few cases with this outcome for this many folds: reduce "
+            f"{settings['inner_folds']} (outcomes.<name>.designs sets an outcome's own)."
+        )
     return (
-        f"designs.{timing}.inner_folds is already at its minimum, 2: the training cases hold "
+        f"{settings['inner_folds']} is already at its minimum, 2: the training cases hold "
         f"too few with this outcome to tune models on. Use a longer extract, a smaller "
-        f"designs.{timing}.test_fraction (more training cases), or leave this outcome out of "
+        f"{settings['test_fraction']} (more training cases), or leave this outcome out of "
         "the LA's config (under outcomes, set its name to null)."
     )
 
@@ -111,9 +120,14 @@ def stratified_group_folds(
 
 
 def random_splits(
-    cohort: pd.DataFrame, test_fraction: float, inner_folds: int, seed: int
+    cohort: pd.DataFrame,
+    test_fraction: float,
+    inner_folds: int,
+    seed: int,
+    settings: dict[str, str],
 ) -> pd.DataFrame:
-    """Outer and inner splits for the random design (see module docstring)."""
+    """Outer and inner splits for the random design (see module docstring);
+    ``settings`` names the config key of each size, for messages."""
     data = cohort.sort_values("referral_id", kind="stable").reset_index(drop=True)
     labels = data["label"].to_numpy().astype(int)
     groups = families_by_referral(data).to_numpy()
@@ -129,8 +143,8 @@ def random_splits(
         groups,
         n_folds,
         seed,
-        "The cohort is too small for a held-out test set; lower "
-        "designs.random.test_fraction or use more data.",
+        f"The cohort is too small for a held-out test set; lower "
+        f"{settings['test_fraction']} or use more data.",
     )
     is_test = outer < n_test
     roles = np.where(is_test, "test", "train")
@@ -141,7 +155,7 @@ def random_splits(
 
     train = data[~is_test].reset_index(drop=True)
     train_labels = labels[~is_test]
-    inner_advice = too_few_for_folds("random", inner_folds)
+    inner_advice = too_few_for_folds(settings, inner_folds)
     inner = stratified_group_folds(train_labels, groups[~is_test], inner_folds, seed, inner_advice)
     for fold in range(inner_folds):
         validate = inner == fold
@@ -192,8 +206,11 @@ def expanding_blocks(times: pd.Series, n_folds: int) -> np.ndarray:
     return np.where(order < half, 0, np.minimum(later, n_folds))
 
 
-def time_splits(cohort: pd.DataFrame, test_fraction: float, inner_folds: int) -> pd.DataFrame:
-    """Outer and inner splits for the time-ordered design (see module docstring)."""
+def time_splits(
+    cohort: pd.DataFrame, test_fraction: float, inner_folds: int, settings: dict[str, str]
+) -> pd.DataFrame:
+    """Outer and inner splits for the time-ordered design (see module
+    docstring); ``settings`` names the config key of each size, for messages."""
     data = cohort.sort_values("referral_id", kind="stable").reset_index(drop=True)
     if data["prediction_time"].isna().any() or data["label_known_time"].isna().any():
         raise InputError("cohort: prediction or label time is missing for some rows.")
@@ -216,18 +233,18 @@ def time_splits(cohort: pd.DataFrame, test_fraction: float, inner_folds: int) ->
     frames = [pd.DataFrame({"referral_id": data["referral_id"], "fold": OUTER_FOLD, "role": roles})]
     advice = (
         "Too few cases, or too short a period, for a time-ordered test split; "
-        "use a longer extract or adjust designs.time.test_fraction."
+        f"use a longer extract or adjust {settings['test_fraction']}."
     )
     check_classes(labels[is_test], "time design: the test set", advice)
     check_classes(labels[is_train], "time design: the training set", advice)
 
-    validate_advice = too_few_for_folds("time", inner_folds)
+    validate_advice = too_few_for_folds(settings, inner_folds)
     # Fold 0 fits on the earlier half of the training rows whatever the number
     # of folds, so fewer folds cannot mend its fit set.
     fit_advice = (
         "Too few earlier cases have their outcome known before this fold's validation "
         "rows begin: use a longer extract, a shorter horizon_months for this outcome, or "
-        "a smaller designs.time.test_fraction (more training rows); fewer inner folds do "
+        f"a smaller {settings['test_fraction']} (more training rows); fewer inner folds do "
         "not help the first fold, which fits on the earlier half of the training rows."
     )
     train = data[is_train].reset_index(drop=True)
@@ -270,23 +287,27 @@ def make_splits(
     test_fraction: float,
     inner_folds: int,
     seed: int,
+    settings: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Check the cohort and settings, then return the splits for ``timing``."""
+    """Check the cohort and settings, then return the splits for ``timing``;
+    ``settings`` names the config key of each size (default: the top-level
+    ``designs``), for messages."""
     if timing not in TIMINGS:
         raise InputError(f"unknown timing {timing!r}; use one of {TIMINGS}.")
+    settings = settings or top_level_settings(timing)
     if not 0 < test_fraction < 1:
         raise InputError(
-            f"designs.{timing}.test_fraction is {test_fraction}; it must lie between 0 and 1."
+            f"{settings['test_fraction']} is {test_fraction}; it must lie between 0 and 1."
         )
     if int(inner_folds) < 2:
-        raise InputError(f"designs.{timing}.inner_folds is {inner_folds}; it must be at least 2.")
+        raise InputError(f"{settings['inner_folds']} is {inner_folds}; it must be at least 2.")
     if cohort["referral_id"].isna().any() or cohort["referral_id"].duplicated().any():
         raise InputError("cohort: referral_id is missing or repeated; fix the cohort stage.")
     if not cohort["label"].isin([0, 1]).all():
         raise InputError("cohort: label must be 0 or 1 on every row.")
     if timing == "random":
-        return random_splits(cohort, test_fraction, int(inner_folds), int(seed))
-    return time_splits(cohort, test_fraction, int(inner_folds))
+        return random_splits(cohort, test_fraction, int(inner_folds), int(seed), settings)
+    return time_splits(cohort, test_fraction, int(inner_folds), settings)
 
 
 def month_start(time: pd.Timestamp) -> pd.Timestamp:
@@ -339,9 +360,10 @@ def main(snakemake) -> None:
         splits = make_splits(
             cohort,
             timing=params.timing,
-            test_fraction=float(params.test_fraction),
-            inner_folds=int(params.inner_folds),
+            test_fraction=float(params.sizes["test_fraction"]),
+            inner_folds=int(params.sizes["inner_folds"]),
             seed=int(params.seed),
+            settings=dict(params.size_settings),
         )
     except InputError as error:
         # Each outcome has its own cohort: say which one has too few cases.
