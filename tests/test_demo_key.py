@@ -151,3 +151,21 @@ def test_a_home_folder_in_data_paths_is_expanded_as_in_the_key_file(monkeypatch,
         "statutory.families": [str(tmp_path / "returns" / "families.csv")],
         "statutory.directory": [str(tmp_path / "converted")],
     }
+
+
+def test_an_outcomes_own_split_sizes_override_the_top_level_ones(monkeypatch):
+    outcomes = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["outcomes"]
+    outcomes["nfa_rereferral"]["designs"] = {"time": {"inner_folds": 2}}
+    helpers = common_smk(monkeypatch, {"outcomes": outcomes})
+    rare = types.SimpleNamespace(outcome="nfa_rereferral", timing="time")
+    assert helpers["split_sizes"](rare) == {"test_fraction": 0.333, "inner_folds": 2}
+    assert helpers["split_size_settings"](rare) == {
+        "test_fraction": "designs.time.test_fraction",
+        "inner_folds": "outcomes.nfa_rereferral.designs.time.inner_folds",
+        "own": "outcomes.nfa_rereferral.designs.time",
+    }
+    for other in (
+        types.SimpleNamespace(outcome="escalation", timing="time"),
+        types.SimpleNamespace(outcome="nfa_rereferral", timing="random"),
+    ):
+        assert helpers["split_sizes"](other) == helpers["config"]["designs"][other.timing]

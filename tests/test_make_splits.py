@@ -248,8 +248,8 @@ def test_at_the_minimum_of_two_folds_the_advice_is_not_fewer_folds():
     # the random design's advice names its own settings
     advice = too_few_for_folds(top_level_settings("random"), 2)
     assert "already at its minimum, 2" in advice and "designs.random.test_fraction" in advice
-    assert "reduce designs.random.inner_folds " in too_few_for_folds(
-        top_level_settings("random"), 3
+    assert too_few_for_folds(top_level_settings("random"), 3).endswith(
+        "reduce designs.random.inner_folds."
     )
 
 
@@ -260,10 +260,18 @@ def test_messages_name_the_outcomes_own_setting_where_it_sets_one():
     own = {
         "test_fraction": "designs.time.test_fraction",
         "inner_folds": "outcomes.esc.designs.time.inner_folds",
+        "own": "outcomes.esc.designs.time",
     }
     with pytest.raises(InputError, match="inner fold") as raised:
         make_splits(cohort, "time", 0.333, 8, seed=7, settings=own)
-    assert "reduce outcomes.esc.designs.time.inner_folds " in str(raised.value)
+    assert str(raised.value).endswith("reduce outcomes.esc.designs.time.inner_folds.")
+    # A shared top-level size is named with the outcome's own key beside it:
+    # changing the shared one would move every outcome's split.
+    advice = too_few_for_folds(own, 2)
+    assert (
+        "a smaller designs.time.test_fraction (or outcomes.esc.designs.time.test_fraction "
+        "for this outcome alone)" in advice
+    )
     with pytest.raises(InputError, match=r"outcomes\.esc\.designs\.time\.inner_folds is 1"):
         make_splits(cohort, "time", 0.333, 1, seed=7, settings=own)
 

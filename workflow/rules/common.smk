@@ -633,15 +633,19 @@ def split_sizes(wildcards):
 
 
 def split_size_settings(wildcards):
-    """The config key each split size comes from, for make_splits' messages."""
-    own = outcome_split_sizes(wildcards)
+    """The config key each split size comes from, and (``own``) where the
+    outcome's own sizes go, for make_splits' messages."""
+    own = f"outcomes.{wildcards.outcome}.designs.{wildcards.timing}"
     return {
-        key: (
-            f"outcomes.{wildcards.outcome}.designs.{wildcards.timing}.{key}"
-            if key in own
-            else f"designs.{wildcards.timing}.{key}"
-        )
-        for key in config["designs"][wildcards.timing]
+        **{
+            key: (
+                f"{own}.{key}"
+                if key in outcome_split_sizes(wildcards)
+                else f"designs.{wildcards.timing}.{key}"
+            )
+            for key in config["designs"][wildcards.timing]
+        },
+        "own": own,
     }
 
 

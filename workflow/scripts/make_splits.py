@@ -83,6 +83,18 @@ def top_level_settings(timing: str) -> dict[str, str]:
     return {key: f"designs.{timing}.{key}" for key in ("test_fraction", "inner_folds")}
 
 
+def setting_to_change(settings: dict[str, str], key: str) -> str:
+    """The config key to change for the split size ``key``: the one that set
+    it and, when that is the top-level one (which every outcome shares), the
+    outcome's own key (``settings["own"]``, where given) that changes it for
+    this outcome alone."""
+    name = settings[key]
+    own = settings.get("own")
+    if own and not name.startswith(own):
+        return f"{name} (or {own}.{key} for this outcome alone)"
+    return name
+
+
 def too_few_for_folds(settings: dict[str, str], inner_folds: int) -> str:
     """What to do when an inner fold's set lacks a class: fewer folds while
     there can be fewer (2 is the minimum), otherwise more training cases, or
@@ -90,13 +102,13 @@ def too_few_for_folds(settings: dict[str, str], inner_folds: int) -> str:
     if inner_folds > 2:
         return (
             "The LA has too few cases with this outcome for this many folds: reduce "
-            f"{settings['inner_folds']} (outcomes.<name>.designs sets an outcome's own)."
+            f"{setting_to_change(settings, 'inner_folds')}."
         )
     return (
         f"{settings['inner_folds']} is already at its minimum, 2: the training cases hold "
         f"too few with this outcome to tune models on. Use a longer extract, a smaller "
-        f"{settings['test_fraction']} (more training cases), or leave this outcome out of "
-        "the LA's config (under outcomes, set its name to null)."
+        f"{setting_to_change(settings, 'test_fraction')} (more training cases), or leave "
+        "this outcome out of the LA's config (under outcomes, set its name to null)."
     )
 
 
@@ -144,7 +156,7 @@ def random_splits(
         n_folds,
         seed,
         f"The cohort is too small for a held-out test set; lower "
-        f"{settings['test_fraction']} or use more data.",
+        f"{setting_to_change(settings, 'test_fraction')} or use more data.",
     )
     is_test = outer < n_test
     roles = np.where(is_test, "test", "train")
@@ -233,7 +245,7 @@ def time_splits(
     frames = [pd.DataFrame({"referral_id": data["referral_id"], "fold": OUTER_FOLD, "role": roles})]
     advice = (
         "Too few cases, or too short a period, for a time-ordered test split; "
-        f"use a longer extract or adjust {settings['test_fraction']}."
+        f"use a longer extract or adjust {setting_to_change(settings, 'test_fraction')}."
     )
     check_classes(labels[is_test], "time design: the test set", advice)
     check_classes(labels[is_train], "time design: the training set", advice)
@@ -244,7 +256,8 @@ def time_splits(
     fit_advice = (
         "Too few earlier cases have their outcome known before this fold's validation "
         "rows begin: use a longer extract, a shorter horizon_months for this outcome, or "
-        f"a smaller {settings['test_fraction']} (more training rows); fewer inner folds do "
+        f"a smaller {setting_to_change(settings, 'test_fraction')} (more training rows); "
+        "fewer inner folds do "
         "not help the first fold, which fits on the earlier half of the training rows."
     )
     train = data[is_train].reset_index(drop=True)
