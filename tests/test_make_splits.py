@@ -15,6 +15,7 @@ sys.path.insert(0, "workflow/scripts")
 
 from common import InputError, read_parquet, write_parquet  # noqa: E402
 from make_splits import (  # noqa: E402
+    expanding_blocks,
     fold_fraction,
     latest_rows,
     main,
@@ -302,6 +303,17 @@ def test_missing_family_id_keeps_the_child_together(cohort):
     rows = with_cohort(splits, cohort)
     per_child = rows[rows["fold"] == -1].groupby("child_id")["role"].nunique()
     assert (per_child == 1).all()
+
+
+def test_rows_sharing_a_prediction_time_share_an_expanding_block():
+    # Ranked by row order (the rows are sorted by pseudonymised id), the two
+    # rows of 2020-01-06 fell on both sides of a boundary, by the key.
+    days = ["01", "02", "03", "04", "05", "06", "06", "07"]
+    times = pd.Series(pd.to_datetime([f"2020-01-{day}" for day in days]))
+    blocks = expanding_blocks(times, 2)
+    assert blocks.tolist() == [0, 0, 0, 0, 1, 1, 1, 2]
+    reordered = expanding_blocks(times[::-1].reset_index(drop=True), 2)
+    assert reordered.tolist() == blocks[::-1].tolist()
 
 
 def test_helpers():

@@ -210,9 +210,12 @@ def latest_rows(times: pd.Series, fraction: float) -> np.ndarray:
 def expanding_blocks(times: pd.Series, n_folds: int) -> np.ndarray:
     """Block of each row for expanding-window folds: the earlier half of the
     rows in time is block 0, the later half is cut into ``n_folds`` equal
-    blocks 1..n_folds. Labels become known months after their prediction
-    point, so the first fold needs a long initial window to fit on."""
-    order = times.rank(method="first").to_numpy() - 1
+    blocks 1..n_folds; rows sharing a time share a block. Labels become known
+    months after their prediction point, so the first fold needs a long
+    initial window to fit on."""
+    # Ties ranked alike: ranked in row order (by pseudonymised id), tied rows
+    # at a boundary fell into one block or the next by the key.
+    order = times.rank(method="min").to_numpy() - 1
     half = len(times) / 2
     later = np.floor((order - half) * n_folds / (len(times) - half)).astype(int) + 1
     return np.where(order < half, 0, np.minimum(later, n_folds))
