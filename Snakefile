@@ -34,6 +34,12 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
+# Every look at the test sets, in results/{la}/test_set_looks.tsv: the
+# verdicts are honest only if the test cases judge one pre-specified analysis.
+onsuccess:
+    register_test_set_look()
+
+
 # The report's inputs are listed too: Snakemake rebuilds a missing file only
 # when a job that needs it has to run, so without them an artefact lost to an
 # interrupted rerun would stay missing behind an up-to-date report.

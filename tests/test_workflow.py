@@ -4,6 +4,7 @@ run on a tiny synthetic LA."""
 from __future__ import annotations
 
 import ast
+import hashlib
 import html
 import re
 import shutil
@@ -203,6 +204,21 @@ def test_end_to_end_second_run_has_nothing_to_do(tiny_run):
     result = snakemake("-n", "--cores", "2", "--configfile", "config/tiny.yaml", cwd=tiny_run)
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.mark.e2e
+def test_the_run_registered_its_look_at_the_test_sets_and_a_run_with_nothing_to_do_did_not(
+    tiny_run,
+):
+    register = tiny_run / "results" / "tiny" / "test_set_looks.tsv"
+    before = register.read_bytes()
+    looks = pd.read_csv(register, sep="\t")
+    summary = (tiny_run / "results" / "tiny" / "summary.csv").read_bytes()
+    assert looks["summary_sha256"].iloc[-1] == hashlib.sha256(summary).hexdigest()[:16]
+    assert looks["deciding_verdicts"].iloc[-1].startswith("escalation time_text: ")
+    result = snakemake("--cores", "1", "--configfile", "config/tiny.yaml", cwd=tiny_run)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert register.read_bytes() == before
 
 
 @pytest.mark.e2e

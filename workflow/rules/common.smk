@@ -24,6 +24,7 @@ from common import (
     resolve_key,
     unshown_key_file_message,
 )
+from look_register import look, register_look, workflow_version
 
 
 def config_problem(error):
@@ -469,6 +470,15 @@ def check_data_outside_repository():
 
 # Once per run: resolving the demo key logs a warning.
 @functools.cache
+def register_test_set_look():
+    """After a successful run that wrote a new summary, append it to the
+    register of looks at the test sets (workflow/scripts/look_register.py)."""
+    summary = Path(RESULTS, "summary.csv")
+    if summary.exists():
+        row = look(summary, config, workflow_version(workflow.basedir))
+        register_look(Path(RESULTS, "test_set_looks.tsv"), row)
+
+
 def pseudonymisation_key_fingerprint():
     """A fingerprint of the key the run will pseudonymise with, found as the
     jobs find it. As a param of every rule that pseudonymises, it reruns them
