@@ -40,6 +40,10 @@ onsuccess:
     register_test_set_look()
 
 
+onerror:
+    register_test_set_look()
+
+
 # The report's inputs are listed too: Snakemake rebuilds a missing file only
 # when a job that needs it has to run, so without them an artefact lost to an
 # interrupted rerun would stay missing behind an up-to-date report.

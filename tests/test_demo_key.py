@@ -1,12 +1,9 @@
 """The public demo pseudonymisation key is offered only when every input is demo
 data, and no key file or LA data is accepted inside the repository."""
 
-import copy
-import types
-
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, common_smk
 
 EXAMPLE_STATUTORY = {
     "cin": ["tests/data/external_samples/liia-tools/cin-2022.xml"],
@@ -14,25 +11,6 @@ EXAMPLE_STATUTORY = {
     "families": None,
     "directory": "resources/synthetic/generated/example_statutory",
 }
-
-
-def common_smk(monkeypatch, overrides: dict) -> dict:
-    """The names workflow/rules/common.smk defines for the default config with
-    ``overrides`` (top-level keys replaced; ``la`` named as an LA's own file
-    would, since the bundled LA's name is refused for other data), run from
-    the repository."""
-    monkeypatch.chdir(ROOT)
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config.update({"la": "demo_key_test", **copy.deepcopy(overrides)})
-    # The default config sets every key these helpers read, so Snakemake's
-    # schema check (which needs a running workflow) is skipped.
-    workflow = types.SimpleNamespace(
-        basedir=str(ROOT), modifier=types.SimpleNamespace(skip_validation=True)
-    )
-    namespace = {"config": config, "workflow": workflow}
-    source = (ROOT / "workflow" / "rules" / "common.smk").read_text()
-    exec(compile(source, "common.smk", "exec"), namespace)
-    return namespace
 
 
 def demo_key(monkeypatch, overrides: dict) -> str | None:
@@ -151,21 +129,3 @@ def test_a_home_folder_in_data_paths_is_expanded_as_in_the_key_file(monkeypatch,
         "statutory.families": [str(tmp_path / "returns" / "families.csv")],
         "statutory.directory": [str(tmp_path / "converted")],
     }
-
-
-def test_an_outcomes_own_split_sizes_override_the_top_level_ones(monkeypatch):
-    outcomes = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["outcomes"]
-    outcomes["nfa_rereferral"]["designs"] = {"time": {"inner_folds": 2}}
-    helpers = common_smk(monkeypatch, {"outcomes": outcomes})
-    rare = types.SimpleNamespace(outcome="nfa_rereferral", timing="time")
-    assert helpers["split_sizes"](rare) == {"test_fraction": 0.333, "inner_folds": 2}
-    assert helpers["split_size_settings"](rare) == {
-        "test_fraction": "designs.time.test_fraction",
-        "inner_folds": "outcomes.nfa_rereferral.designs.time.inner_folds",
-        "own": "outcomes.nfa_rereferral.designs.time",
-    }
-    for other in (
-        types.SimpleNamespace(outcome="escalation", timing="time"),
-        types.SimpleNamespace(outcome="nfa_rereferral", timing="random"),
-    ):
-        assert helpers["split_sizes"](other) == helpers["config"]["designs"][other.timing]

@@ -8,6 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
 from look_register import (
     config_fingerprint,
     deciding_verdicts,
@@ -91,3 +92,24 @@ def test_the_version_is_the_commit_and_says_when_files_differ_from_it(tmp_path):
     assert workflow_version(str(tmp_path)) == commit
     (tmp_path / "Snakefile").write_text("rule all:\n    input: []\n")
     assert workflow_version(str(tmp_path)) == f"{commit}+uncommitted changes"
+
+
+def test_a_summary_from_before_the_decides_column_is_registered_as_unknown(tmp_path):
+    summary = tmp_path / "summary.csv"
+    summary.write_text(
+        "outcome,design,average_precision,verdict\nesc,time_text,0.3,does not meet the bar\n",
+        encoding="utf-8",
+    )
+    assert deciding_verdicts(summary).startswith("unknown: the summary has no decides column")
+
+
+def test_an_empty_register_gets_a_header_and_one_with_other_columns_is_refused(tmp_path):
+    summary = write_summary(tmp_path / "summary.csv", "0.3609", modified=1_700_000_000)
+    register = tmp_path / "test_set_looks.tsv"
+    register.touch()
+    assert register_look(register, look(summary, {}, "abc"))
+    assert len(rows(register)) == 1
+    edited = tmp_path / "edited.tsv"
+    edited.write_text("when\tverdict\n2026-01-01\tyes\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="its header is"):
+        register_look(edited, look(summary, {}, "abc"))

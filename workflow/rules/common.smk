@@ -1,6 +1,7 @@
 # Helpers shared by all rule files (paths, wildcard values and config lookups).
 
 import ast
+import csv
 import datetime
 import difflib
 import functools
@@ -468,17 +469,30 @@ def check_data_outside_repository():
                 )
 
 
+def register_test_set_look():
+    """After a run that executed jobs, append the run's summary, if new, to the
+    register of looks at the test sets (workflow/scripts/look_register.py).
+    The jobs are done by then: a register that cannot be read or written gets
+    a warning naming it and what to do, never a failed run."""
+    summary = Path(RESULTS, "summary.csv")
+    register = Path(RESULTS, "test_set_looks.tsv")
+    if not summary.exists():
+        return
+    try:
+        row = look(summary, config, workflow_version(workflow.basedir))
+        register_look(register, row)
+    except (OSError, ValueError, csv.Error) as error:
+        print(
+            f"WARNING: this run's look at the test sets was not registered in "
+            f"{register}: {error}. The results are complete. Move the register "
+            "aside (keep it: it records the earlier looks) so that the next run "
+            "starts a new one, or restore its header if it was edited.",
+            file=sys.stderr,
+        )
+
+
 # Once per run: resolving the demo key logs a warning.
 @functools.cache
-def register_test_set_look():
-    """After a successful run that wrote a new summary, append it to the
-    register of looks at the test sets (workflow/scripts/look_register.py)."""
-    summary = Path(RESULTS, "summary.csv")
-    if summary.exists():
-        row = look(summary, config, workflow_version(workflow.basedir))
-        register_look(Path(RESULTS, "test_set_looks.tsv"), row)
-
-
 def pseudonymisation_key_fingerprint():
     """A fingerprint of the key the run will pseudonymise with, found as the
     jobs find it. As a param of every rule that pseudonymises, it reruns them

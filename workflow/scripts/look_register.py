@@ -3,13 +3,15 @@
 The verdicts are honest only if the test cases judge one pre-specified
 analysis. Each change an analyst tries (a setting, a model, a fix) and then
 judges on the same test cases is another look, and enough looks will find a
-"yes" by chance. So after every successful run that wrote a new
-``summary.csv``, Snakemake's ``onsuccess`` handler appends one row to
-``results/{la}/test_set_looks.tsv``. The row holds when the summary was
-written, fingerprints of the summary and of the config, the workflow's
-version, and each outcome's deciding verdict. The register only grows:
+"yes" by chance. So after every run that executed jobs, finished or failed
+(Snakemake's ``onsuccess`` and ``onerror`` handlers), a ``summary.csv`` not
+yet in ``results/{la}/test_set_looks.tsv`` is appended to it. The row holds
+when the summary was written, fingerprints of the summary and of the config,
+the workflow's version, and each outcome's deciding verdict; the config and
+version are those of the run that registered it. The register only grows:
 delete it and the record of earlier looks is gone, so keep it with the
-results. It holds no case-level data.
+results. It holds no case-level data. What it cannot see is listed in
+docs/running.md.
 
 It is not a rule's output: a rule's output is rewritten whole on every run,
 while a register must keep the earlier rows.
@@ -65,9 +67,13 @@ def workflow_version(basedir: str) -> str:
 
 def deciding_verdicts(summary: Path) -> str:
     """Each outcome's deciding design, its test AP with the 95% interval, and
-    its verdict, from ``summary.csv``."""
+    its verdict, from ``summary.csv`` (one written before summaries had a
+    ``decides`` column cannot say which design decided)."""
     with summary.open(newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["decides"] == "True"]
+        reader = csv.DictReader(handle)
+        if "decides" not in (reader.fieldnames or []):
+            return "unknown: the summary has no decides column (an older version wrote it)"
+        rows = [row for row in reader if row["decides"] == "True"]
     return "; ".join(
         f"{row['outcome']} {row['design']}: {row['verdict']} (AP {row['average_precision']}, "
         f"95% {row['ap_ci_lower']} to {row['ap_ci_upper']})"
@@ -88,19 +94,21 @@ def look(summary: Path, config: dict, version: str) -> dict[str, str]:
 
 
 def register_look(register: Path, row: dict[str, str]) -> bool:
-    """Append ``row`` to the ``register`` (a new one gets a header) unless a
-    row already records the same summary written at the same time (a run
-    that rewrote nothing); return whether it was appended."""
+    """Append ``row`` to the ``register`` (a new or empty one gets a header)
+    unless a row already records the same summary written at the same time
+    (a run that rewrote nothing); return whether it was appended. A register
+    whose header is not ``COLUMNS`` raises ``ValueError``: appending to it
+    would misfile the row."""
     key = (row["summary_written_utc"], row["summary_sha256"])
-    if register.exists():
+    new = not register.exists() or register.stat().st_size == 0
+    if not new:
         with register.open(newline="", encoding="utf-8") as handle:
-            seen = {
-                (old["summary_written_utc"], old["summary_sha256"])
-                for old in csv.DictReader(handle, delimiter="\t")
-            }
+            reader = csv.DictReader(handle, delimiter="\t")
+            if reader.fieldnames != COLUMNS:
+                raise ValueError(f"its header is {reader.fieldnames}, not the register's {COLUMNS}")
+            seen = {(old["summary_written_utc"], old["summary_sha256"]) for old in reader}
         if key in seen:
             return False
-    new = not register.exists()
     with register.open("a", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, delimiter="\t")
         if new:
