@@ -660,11 +660,12 @@ def split_size_settings(wildcards):
     """The config key each split size comes from, and (``own``) where the
     outcome's own sizes go, for make_splits' messages."""
     own = f"outcomes.{wildcards.outcome}.designs.{wildcards.timing}"
+    own_sizes = outcome_split_sizes(wildcards)
     return {
         **{
             key: (
                 f"{own}.{key}"
-                if key in outcome_split_sizes(wildcards)
+                if key in own_sizes
                 else f"designs.{wildcards.timing}.{key}"
             )
             for key in config["designs"][wildcards.timing]

@@ -13,9 +13,10 @@ chance ("front_door") are joined into one token first, by a gensim
 and then applied to the rows it scores.
 
 A model's vocabulary is the ``keep_n`` words its fit rows use most widely (by
-number of documents): on an LA of 1,000 children, whose time-ordered designs
-fit on a few hundred referrals, a vocabulary of thousands of words spreads a
-few hundred documents too thin for stable topics (docs/benchmarks.md).
+number of documents). On synthetic LAs of 1,000 children, cutting their
+vocabularies of about 250-300 words to 100 raised the time-ordered text
+designs' test AP under a rule written before the result; why is not
+established (docs/benchmarks.md).
 
 A word (or joined bigram) enters a model's vocabulary only if the fit rows
 of at least ``min_families`` families use it, whatever ``no_below`` (which
