@@ -90,6 +90,10 @@ def test_the_version_is_the_commit_and_says_when_files_differ_from_it(tmp_path):
     git("commit", "-q", "-m", "first")
     commit = git("rev-parse", "--short=12", "HEAD")
     assert workflow_version(str(tmp_path)) == commit
+    # an LA's config written but not committed
+    (tmp_path / "la3.yaml").write_text("la: la3\n")
+    assert workflow_version(str(tmp_path)) == f"{commit}+uncommitted changes"
+    (tmp_path / "la3.yaml").unlink()
     (tmp_path / "Snakefile").write_text("rule all:\n    input: []\n")
     assert workflow_version(str(tmp_path)) == f"{commit}+uncommitted changes"
 

@@ -47,7 +47,8 @@ def config_fingerprint(config: dict) -> str:
 
 def workflow_version(basedir: str) -> str:
     """The workflow's git commit, with "+uncommitted changes" when its files
-    differ from it; "unknown" outside a git clone."""
+    differ from it or it holds files git does not track (an LA's config not
+    yet committed, a new script); "unknown" outside a git clone."""
 
     def git(*args: str) -> str:
         result = subprocess.run(
@@ -59,7 +60,7 @@ def workflow_version(basedir: str) -> str:
 
     try:
         commit = git("rev-parse", "--short=12", "HEAD")
-        changed = git("status", "--porcelain", "--untracked-files=no")
+        changed = git("status", "--porcelain")
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return f"{commit}+uncommitted changes" if changed else commit
