@@ -155,7 +155,7 @@ def random_splits(
         groups,
         n_folds,
         seed,
-        f"The cohort is too small for a held-out test set; lower "
+        "The cohort is too small for a held-out test set; lower "
         f"{setting_to_change(settings, 'test_fraction')} or use more data.",
     )
     is_test = outer < n_test
@@ -260,8 +260,8 @@ def time_splits(
         "Too few earlier cases have their outcome known before this fold's validation "
         "rows begin: use a longer extract, a shorter horizon_months for this outcome, or "
         f"a smaller {setting_to_change(settings, 'test_fraction')} (more training rows); "
-        "fewer inner folds do "
-        "not help the first fold, which fits on the earlier half of the training rows."
+        "fewer inner folds do not help the first fold, which fits on the earlier half of "
+        "the training rows."
     )
     train = data[is_train].reset_index(drop=True)
     train_times = train["prediction_time"]
