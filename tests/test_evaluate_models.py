@@ -14,7 +14,7 @@ sys.path.insert(0, "workflow/scripts")
 
 from sklearn.metrics import average_precision_score  # noqa: E402
 
-from common import SCHEMAS, InputError, read_parquet, write_parquet  # noqa: E402
+from common import SCHEMAS, InputError, family_numbers, read_parquet, write_parquet  # noqa: E402
 from evaluate_models import (  # noqa: E402
     AT_THRESHOLD_DETAILS,
     CALIBRATION_SCHEMA,
@@ -451,7 +451,9 @@ def test_evaluate_all_resamples_families_and_names_a_missing_one():
     assert (details["bootstrap_method"] == "by family").all()
     # The verdicts' intervals are the family bootstrap's, not the narrower row one's.
     labels, wide = score_matrix(frame)
-    groups = families.loc[wide.index].to_numpy()
+    groups = family_numbers(
+        families.loc[wide.index].to_numpy(), np.column_stack([labels, wide.to_numpy()])
+    )
     for name, group_by in (("family", groups), ("row", None)):
         resampled = bootstrap_average_precision(labels, wide.to_numpy(), 50, 0, group_by)
         observed = details.loc[wide.columns, "average_precision"].to_numpy()

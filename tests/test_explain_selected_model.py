@@ -88,7 +88,8 @@ def test_subsets_are_nested_and_keep_siblings_together(explained):
     cohort, splits, *_ = explained
     train = splits.loc[(splits["fold"] == -1) & (splits["role"] == "train"), "referral_id"]
     families = cohort.set_index("referral_id").loc[sorted(train), "family_id"]
-    order = family_order(families, SEED, 0)
+    content = np.arange(len(families), dtype=float)[:, None]
+    order = family_order(families, content, SEED, 0)
     previous = set()
     for fraction in (0.1, 0.3, 0.6, 1.0):
         ids = nested_subset(families, order, fraction)
@@ -99,7 +100,7 @@ def test_subsets_are_nested_and_keep_siblings_together(explained):
         assert set(families.index[families.isin(chosen)]) == set(ids)
         previous = set(ids)
     assert previous == set(families.index)
-    assert family_order(families, SEED, 1) != order
+    assert family_order(families, content, SEED, 1) != order
 
 
 def test_ale_of_the_top_features_is_centred(explained):

@@ -87,6 +87,7 @@ from common import (
     InputError,
     age_in_years,
     families_by_referral,
+    family_numbers,
     read_parquet,
     value_shape,
     write_parquet,
@@ -568,8 +569,11 @@ def assess_fairness(
             if not len(members):
                 continue
             rng = np.random.default_rng([int(seed), a, g])
+            numbers = family_numbers(
+                families[members], np.column_stack([labels[members], wide.to_numpy()[members]])
+            )
             counts = np.concatenate(
-                list(bootstrap_counts(len(members), n_resamples, rng, groups=families[members]))
+                list(bootstrap_counts(len(members), n_resamples, rng, groups=numbers))
             )
             for m, model in enumerate(wide.columns):
                 scores = wide[model].to_numpy()[members]

@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -565,6 +566,48 @@ def families_by_referral(cohort: pd.DataFrame) -> pd.Series:
     )
     families = cohort["family_id"].astype("string").fillna(child).astype(str)
     return pd.Series(families.to_numpy(), index=pd.Index(cohort["referral_id"], name="referral_id"))
+
+
+def content_codes(content: np.ndarray) -> np.ndarray:
+    """Number each row of the 2-D array ``content`` 0, 1, ... in the order of
+    its values (first column first, missing values last): equal rows, missing
+    values alike, share a number, whatever order or ids the rows have."""
+    if len(content) == 0:
+        return np.zeros(0, dtype=np.intp)
+    rows = np.asarray(content, dtype=np.float64).reshape(len(content), -1)
+    order = np.lexsort(rows.T[::-1])
+    ordered = rows[order]
+    same = (ordered[1:] == ordered[:-1]) | (np.isnan(ordered[1:]) & np.isnan(ordered[:-1]))
+    codes = np.empty(len(rows), dtype=np.intp)
+    codes[order] = np.concatenate([[0], np.cumsum(~same.all(axis=1))])
+    return codes
+
+
+def content_order(content: np.ndarray) -> np.ndarray:
+    """The row positions of ``content`` sorted by the rows' values
+    (``content_codes``); equal rows keep their given order.
+
+    Ids are keyed hashes, so an order by id changes with the
+    pseudonymisation key; models fitted on rows in this order, and shuffles
+    of them, do not. Rows it cannot tell apart hold the same values, so
+    which comes first cannot change a result."""
+    return np.argsort(content_codes(content), kind="stable")
+
+
+def family_numbers(families: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Number each row's family (``families``, one per row of ``content``)
+    0, 1, ... in the order of the family's rows' values, so that draws of
+    families do not follow their ids (``content_order``). Families whose
+    rows hold the same values are numbered by id, which cannot change a draw's
+    result."""
+    families = np.asarray(families, dtype=str)
+    codes = content_codes(content)
+    members: dict[str, list[int]] = {}
+    for family, code in zip(families, codes, strict=True):
+        members.setdefault(family, []).append(int(code))
+    ordered = sorted(members, key=lambda family: (sorted(members[family]), family))
+    number = {family: position for position, family in enumerate(ordered)}
+    return np.array([number[family] for family in families], dtype=np.int64)
 
 
 def read_canonical_tables(inputs) -> dict[str, pd.DataFrame]:

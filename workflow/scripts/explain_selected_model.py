@@ -52,16 +52,15 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.metrics import average_precision_score
 
-from common import OUTER_FOLD, SCHEMAS, families_by_referral
+from common import OUTER_FOLD, SCHEMAS, families_by_referral, family_numbers
 from evaluate_models import selected_model_name
 from train_models import (
-    design_matrix,
+    design_rows,
     feature_names,
     fit_model,
     parse_design,
     prepare_features,
     prepare_topics,
-    split_ids,
 )
 
 logger = logging.getLogger(__name__)
@@ -89,22 +88,24 @@ def selected_model(cv_results: pd.DataFrame) -> tuple[str, dict]:
     return model, json.loads(rows.iloc[0])
 
 
-def family_order(families: pd.Series, seed: int, repeat: int) -> list[str]:
-    """Return the distinct families of ``families`` in a seeded random order."""
-    distinct = np.array(sorted(families.astype(str).unique()), dtype=object)
+def family_order(families: pd.Series, content: np.ndarray, seed: int, repeat: int) -> list[str]:
+    """Return the distinct families of ``families`` in a seeded random order
+    of the order their rows' values give them (``content``, one row per
+    family member; ``common.family_numbers``), not of their ids."""
+    numbers = pd.Series(family_numbers(families.to_numpy(), content), index=families.to_numpy())
+    distinct = np.array(numbers[~numbers.index.duplicated()].sort_values().index, dtype=object)
     rng = np.random.default_rng([seed, repeat])
     return list(distinct[rng.permutation(len(distinct))])
 
 
 def nested_subset(families: pd.Series, order: list[str], fraction: float) -> pd.Index:
-    """Return the sorted row ids (``families``' index) of the shortest prefix of
-    family ``order`` holding at least ``fraction`` of the rows."""
+    """Return the row ids (``families``' index, in its order) of the shortest
+    prefix of family ``order`` holding at least ``fraction`` of the rows."""
     sizes = families.astype(str).value_counts().reindex(order).to_numpy()
     needed = int(np.ceil(round(fraction * len(families), 9)))
     taken = int(np.searchsorted(np.cumsum(sizes), max(needed, 1)) + 1)
     chosen = set(order[:taken])
-    rows = families.index[families.astype(str).isin(chosen)]
-    return pd.Index(sorted(rows), name=families.index.name)
+    return families.index[families.astype(str).isin(chosen)]
 
 
 def require_both_classes(labels: pd.Series) -> None:
@@ -141,8 +142,9 @@ def learning_curve(
     require_both_classes(labels)
     fractions = sorted({float(f) for f in fractions} | {1.0})
     rows = []
+    content = np.column_stack([X_train.to_numpy(), labels.to_numpy()])
     for repeat in range(int(repeats)):
-        order = family_order(families, seed, repeat)
+        order = family_order(families, content, seed, repeat)
         for fraction in fractions:
             if fraction >= 1.0 and repeat > 0:
                 continue
@@ -293,8 +295,8 @@ def outer_split(
     design: str,
 ) -> TrainTest:
     """Return the training rows (families, labels and feature matrix indexed by
-    referral id, sorted as training sorts them) and the test rows, built exactly
-    as training builds them for the final refit."""
+    referral id, in the order training fits them in) and the test rows, built
+    exactly as training builds them for the final refit."""
     _, feature_set = parse_design(design)
     if feature_set == "structured":
         topics = None
@@ -302,19 +304,16 @@ def outer_split(
     families = families_by_referral(cohort)
     feature_table = prepare_features(features, cohort)
     topic_table = prepare_topics(topics, feature_table) if topics is not None else None
-    train_ids = split_ids(splits, OUTER_FOLD, "train")
-    test_ids = split_ids(splits, OUTER_FOLD, "test")
-    X_train = pd.DataFrame(
-        design_matrix(feature_table, topic_table, OUTER_FOLD, train_ids),
-        index=train_ids,
-        columns=feature_names(feature_table, topic_table),
+    train_ids, X_train, y_train = design_rows(
+        splits, OUTER_FOLD, "train", labels, feature_table, topic_table
     )
+    _, X_test, y_test = design_rows(splits, OUTER_FOLD, "test", labels, feature_table, topic_table)
     return TrainTest(
         families.loc[train_ids],
-        labels.loc[train_ids],
-        X_train,
-        design_matrix(feature_table, topic_table, OUTER_FOLD, test_ids),
-        labels.loc[test_ids].to_numpy(),
+        pd.Series(y_train, index=train_ids, name="label"),
+        pd.DataFrame(X_train, index=train_ids, columns=feature_names(feature_table, topic_table)),
+        X_test,
+        y_test,
     )
 
 

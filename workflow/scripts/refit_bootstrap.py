@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from common import SCHEMAS, read_parquet, write_parquet
+from common import SCHEMAS, family_numbers, read_parquet, write_parquet
 from evaluate_models import bias_corrected_interval, bootstrap_counts
 from explain_selected_model import outer_split, selected_model
 from train_models import fit_model, read_design_inputs
@@ -34,13 +34,13 @@ from train_models import fit_model, read_design_inputs
 logger = logging.getLogger(__name__)
 
 
-def family_resample(families: pd.Series, rng: np.random.Generator) -> np.ndarray:
-    """Return row positions of a bootstrap resample of whole families: as many
-    families as there are, drawn with replacement, each with all its rows, as
-    often as it is drawn (the evaluation's cluster bootstrap,
-    ``bootstrap_counts``, drawn once)."""
-    counts = next(bootstrap_counts(len(families), 1, rng, groups=families.to_numpy()))[0]
-    return np.repeat(np.arange(len(families)), counts)
+def family_resample(numbers: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Return row positions of a bootstrap resample of whole families (each
+    row's family number, ``common.family_numbers``): as many families as there
+    are, drawn with replacement, each with all its rows, as often as it is
+    drawn (the evaluation's cluster bootstrap, ``bootstrap_counts``, drawn once)."""
+    counts = next(bootstrap_counts(len(numbers), 1, rng, groups=numbers))[0]
+    return np.repeat(np.arange(len(numbers)), counts)
 
 
 def refit_bootstrap(
@@ -60,9 +60,10 @@ def refit_bootstrap(
     refitted model's test AP (classes balanced as training did, ``balance``)."""
     matrix = X_train.to_numpy()
     y_train = labels.to_numpy()
+    numbers = family_numbers(families.to_numpy(), np.column_stack([matrix, y_train]))
     rows = []
     for resample in range(int(resamples)):
-        positions = family_resample(families, np.random.default_rng([seed, resample]))
+        positions = family_resample(numbers, np.random.default_rng([seed, resample]))
         y_fit = y_train[positions]
         test_ap = np.nan
         if len(np.unique(y_fit)) == 2:

@@ -27,9 +27,9 @@ add an indicator column per feature with missing values in the fit rows.
 
 Leakage safety: every fitted object (column filter, indicators, scaler,
 class weights, undersampling, trees) sees only the rows it is fitted on: the fit
-rows of an inner fold, or the outer training rows for the final refit. Test labels are
-read only after every model is fitted: to be copied into the predictions and
-to score the permutation importance. For text designs the topic shares
+rows of an inner fold, or the outer training rows for the final refit. No fit
+reads a test label: they order the test rows (``design_rows``), are copied into
+the predictions and score the permutation importance. For text designs the topic shares
 of inner fold ``f`` come from the topic model fitted on that fold's fit rows
 (``fold == f`` in the topics file), and those for the final refit and the test
 rows from the model fitted on the outer training rows (``fold == -1``).
@@ -64,10 +64,14 @@ hence the 1,000-row sample for the contributions. The importance is
 descriptive only (it does not feed selection); correlated features share credit
 and may each look unimportant.
 
-Determinism: rows are ordered by referral id, candidates come from
-``np.random.default_rng(seed)``, and LightGBM runs with ``deterministic=True``
-and ``force_row_wise=True``, so the outputs are byte-identical for the same
-inputs and seed whatever the number of threads.
+Determinism: candidates come from ``np.random.default_rng(seed)``, and
+LightGBM runs with ``deterministic=True`` and ``force_row_wise=True``, so the
+outputs are byte-identical for the same inputs and seed whatever the number
+of threads. Every model is fitted on, and every test set explained in, its
+rows sorted by their values (``design_rows``), not by referral id: the ids are
+keyed hashes, and in id order a new pseudonymisation key could change a fit
+(by the order of floating-point sums), which the selection among close
+candidates can magnify.
 """
 
 import itertools
@@ -85,7 +89,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from common import BASELINE_FEATURE, OUTER_FOLD, InputError, read_parquet, write_parquet
+from common import (
+    BASELINE_FEATURE,
+    OUTER_FOLD,
+    InputError,
+    content_order,
+    read_parquet,
+    write_parquet,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -585,6 +596,25 @@ def split_ids(splits: pd.DataFrame, fold: int, role: str) -> pd.Index:
     return pd.Index(sorted(rows["referral_id"].astype(str)), name="referral_id")
 
 
+def design_rows(
+    splits: pd.DataFrame,
+    fold: int,
+    role: str,
+    labels: pd.Series,
+    features: pd.DataFrame,
+    topics: pd.DataFrame | None,
+) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """Return the referral ids, feature matrix (``design_matrix``) and labels
+    of the rows with ``role`` in ``fold``, in the order of their values
+    (``common.content_order``): models are fitted on, and test rows shuffled
+    in, an order that a new pseudonymisation key leaves as it is."""
+    ids = split_ids(splits, fold, role)
+    X = design_matrix(features, topics, fold, ids)
+    y = labels.loc[ids].to_numpy()
+    order = content_order(np.column_stack([X, y]))
+    return ids[order], X[order], y[order]
+
+
 # --- training -----------------------------------------------------------------
 
 
@@ -613,18 +643,16 @@ def cross_validate(
         raise InputError(f"the models config names none of {MODELS}.")
     rows = []
     for fold in inner:
-        fit_ids = split_ids(splits, fold, "fit")
-        validate_ids = split_ids(splits, fold, "validate")
-        y_fit = labels.loc[fit_ids].to_numpy()
-        y_validate = labels.loc[validate_ids].to_numpy()
+        fit_ids, X_fit, y_fit = design_rows(splits, fold, "fit", labels, features, topics)
+        validate_ids, X_validate, y_validate = design_rows(
+            splits, fold, "validate", labels, features, topics
+        )
         for what, y in (("fit", y_fit), ("validate", y_validate)):
             if len(np.unique(y)) < 2:
                 raise InputError(
                     f"inner fold {fold}: the {what} rows hold one class only; "
                     "reduce the design's inner_folds."
                 )
-        X_fit = design_matrix(features, topics, fold, fit_ids)
-        X_validate = design_matrix(features, topics, fold, validate_ids)
         for name, draws in candidates.items():
             for number, params in enumerate(draws):
                 scores = fit_and_score(
@@ -699,14 +727,10 @@ def refit_and_predict(
     """Refit each model's selected candidate on all training rows (balanced as
     ``balance`` says) and score the test rows; add the baseline's scores.
     Return (predictions, importance)."""
-    train_ids = split_ids(splits, OUTER_FOLD, "train")
-    test_ids = split_ids(splits, OUTER_FOLD, "test")
+    train_ids, X_train, y_train = design_rows(splits, OUTER_FOLD, "train", labels, features, topics)
+    test_ids, X_test, y_test = design_rows(splits, OUTER_FOLD, "test", labels, features, topics)
     if len(train_ids) == 0 or len(test_ids) == 0:
         raise InputError("the outer split has no training or no test rows; check make_splits.")
-    y_train = labels.loc[train_ids].to_numpy()
-    X_train = design_matrix(features, topics, OUTER_FOLD, train_ids)
-    X_test = design_matrix(features, topics, OUTER_FOLD, test_ids)
-    y_test = labels.loc[test_ids].to_numpy()
     names = feature_names(features, topics)
     frames = []
     explanations = []
