@@ -19,7 +19,7 @@ sys.path.insert(0, "workflow/scripts")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from test_assess_fairness import make_inputs  # noqa: E402
-from test_make_splits import toy_cohort, toy_features  # noqa: E402
+from test_make_splits import toy_children, toy_cohort, toy_features  # noqa: E402
 
 from assess_fairness import assess_fairness  # noqa: E402
 from common import (  # noqa: E402
@@ -90,6 +90,14 @@ def base():
 def test_the_time_splits_do_not_follow_the_ids(base):
     cohort, _, splits, _ = base
     again = make_splits(rekeyed(cohort), "time", 0.333, 3, seed=SEED)
+    pd.testing.assert_frame_equal(old_ids(again, cohort), old_ids(splits, cohort))
+
+
+def test_the_random_splits_do_not_follow_the_ids(base):
+    cohort = base[0]
+    children = toy_children(cohort)
+    splits = make_splits(cohort, "random", 0.4, 3, seed=SEED, children=children)
+    again = make_splits(rekeyed(cohort), "random", 0.4, 3, seed=SEED, children=rekeyed(children))
     pd.testing.assert_frame_equal(old_ids(again, cohort), old_ids(splits, cohort))
 
 

@@ -64,6 +64,21 @@ def toy_cohort(n_families: int = 150, seed: int = 0, base_rate: float = 0.3) -> 
     return cohort.reset_index(drop=True)
 
 
+def toy_children(cohort: pd.DataFrame) -> pd.DataFrame:
+    """A children table for ``cohort``: each child's family, sex and birth month."""
+    children = cohort.drop_duplicates("child_id")[["child_id", "family_id"]].reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    months = pd.Timestamp("2005-01-01") + pd.to_timedelta(
+        30 * rng.integers(0, 180, len(children)), unit="D"
+    )
+    return children.assign(
+        sex=rng.choice(["F", "M"], len(children)),
+        birth_month=months.to_period("M").to_timestamp().astype("datetime64[ms]"),
+        ethnicity="WBRI",
+        disability=False,
+    )
+
+
 def toy_features(
     cohort: pd.DataFrame, n_noise: int = 4, seed: int = 0, strength: float = 3.0
 ) -> pd.DataFrame:
@@ -338,8 +353,10 @@ def split_job(
     """The ``snakemake`` object of a ``timing``-design split job for outcome "esc"."""
     cohort_path = tmp_path / "cohort.parquet"
     write_parquet(cohort, cohort_path, "cohort")
+    children_path = tmp_path / "children.parquet"
+    write_parquet(toy_children(cohort), children_path, "children")
     return types.SimpleNamespace(
-        input=types.SimpleNamespace(cohort=str(cohort_path)),
+        input=types.SimpleNamespace(cohort=str(cohort_path), children=str(children_path)),
         wildcards=types.SimpleNamespace(outcome="esc", timing=timing),
         params=types.SimpleNamespace(
             timing=timing,
@@ -408,7 +425,8 @@ def test_split_diagnostics_count_families_on_both_sides(cohort):
     splits = make_splits(cohort, "random", 0.4, 3, seed=7)
     outer = splits[splits["fold"] == -1]
     family = cohort.set_index("referral_id")["family_id"]
-    test_family = family[outer.loc[outer["role"] == "test", "referral_id"].iloc[0]]
+    test_families = family[outer.loc[outer["role"] == "test", "referral_id"]]
+    test_family = test_families[test_families.duplicated()].iloc[0]
     sibling = cohort.loc[cohort["family_id"] == test_family, "referral_id"].iloc[0]
     planted = splits.copy()
     moved = (planted["fold"] == -1) & (planted["referral_id"] == sibling)

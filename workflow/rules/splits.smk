@@ -1,6 +1,7 @@
 rule make_splits:
     input:
         cohort=rules.build_cohort.output.cohort,
+        children=rules.ingest_records.output.children,
         helpers=HELPERS,
     output:
         splits=f"{RESULTS}/splits/{{outcome}}/{{timing}}.parquet",

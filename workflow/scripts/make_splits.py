@@ -29,7 +29,14 @@ time
 
 Every fit, train, validate and test set must hold both classes, otherwise an
 ``InputError`` says which setting to change. The output is sorted by fold and
-referral id, and depends only on the cohort's content and the seed.
+referral id.
+
+The ids are keyed hashes, so a new pseudonymisation key reorders them; the
+splits do not follow that order. The time-ordered ones depend on times alone.
+The random ones cut families numbered by their rows' values
+(``common.family_numbers`` of ``split_content``: the referrals' dates and
+labels and the children's birth months and sex), not by id; only families
+alike in all of these (none on the bundled LA) fall by the key.
 """
 
 import logging
@@ -43,6 +50,7 @@ from common import (
     InputError,
     SafetyCheckError,
     families_by_referral,
+    family_numbers,
     read_parquet,
     write_parquet,
 )
@@ -131,18 +139,38 @@ def stratified_group_folds(
     return fold
 
 
+def days(times: pd.Series) -> np.ndarray:
+    """Days since 1970 of ``times`` (missing: NaN)."""
+    return ((times - pd.Timestamp(0)) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
+
+
+def split_content(data: pd.DataFrame, children: pd.DataFrame | None) -> np.ndarray:
+    """Per cohort row, the values that order the families for the random
+    design: the referral's dates and label and, given the children table, the
+    child's birth month and sex (unknown: missing)."""
+    columns = [days(data[c]) for c in ("referral_date", "prediction_time", "label_known_time")]
+    columns.append(data["label"].to_numpy(dtype=np.float64))
+    if children is not None:
+        child = children.drop_duplicates("child_id").set_index("child_id")
+        columns.append(days(data["child_id"].map(child["birth_month"])))
+        sex = pd.factorize(data["child_id"].map(child["sex"]), sort=True)[0]
+        columns.append(np.where(sex < 0, np.nan, sex).astype(np.float64))
+    return np.column_stack(columns)
+
+
 def random_splits(
     cohort: pd.DataFrame,
     test_fraction: float,
     inner_folds: int,
     seed: int,
     settings: dict[str, str],
+    children: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Outer and inner splits for the random design (see module docstring);
     ``settings`` names the config key of each size, for messages."""
     data = cohort.sort_values("referral_id", kind="stable").reset_index(drop=True)
     labels = data["label"].to_numpy().astype(int)
-    groups = families_by_referral(data).to_numpy()
+    groups = family_numbers(families_by_referral(data).to_numpy(), split_content(data, children))
     n_folds, n_test = fold_fraction(test_fraction)
     logger.info(
         "random design: test = %d of %d stratified group folds (target %.3f)",
@@ -304,10 +332,13 @@ def make_splits(
     inner_folds: int,
     seed: int,
     settings: dict[str, str] | None = None,
+    children: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Check the cohort and settings, then return the splits for ``timing``;
     ``settings`` names the config key of each size (default: the top-level
-    ``designs``), for messages."""
+    ``designs``), for messages; ``children`` (the children table) adds the
+    children's birth months and sex to what orders the random design's
+    families (``split_content``)."""
     if timing not in TIMINGS:
         raise InputError(f"unknown timing {timing!r}; use one of {TIMINGS}.")
     settings = settings or top_level_settings(timing)
@@ -322,7 +353,7 @@ def make_splits(
     if not cohort["label"].isin([0, 1]).all():
         raise InputError("cohort: label must be 0 or 1 on every row.")
     if timing == "random":
-        return random_splits(cohort, test_fraction, int(inner_folds), int(seed), settings)
+        return random_splits(cohort, test_fraction, int(inner_folds), int(seed), settings, children)
     return time_splits(cohort, test_fraction, int(inner_folds), settings)
 
 
@@ -369,7 +400,7 @@ def split_diagnostics(splits: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFram
 
 
 def main(snakemake) -> None:
-    """Read the cohort, make the splits and write them."""
+    """Read the cohort and children, make the splits and write them."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     params = snakemake.params
     try:
@@ -380,6 +411,7 @@ def main(snakemake) -> None:
             inner_folds=int(params.sizes["inner_folds"]),
             seed=int(params.seed),
             settings=dict(params.size_settings),
+            children=read_parquet(snakemake.input.children, "children"),
         )
     except InputError as error:
         # Each outcome has its own cohort: say which one has too few cases.
