@@ -90,7 +90,7 @@ def base():
 def test_the_time_splits_do_not_follow_the_ids(base):
     cohort, _, splits, _ = base
     again = make_splits(rekeyed(cohort), "time", 0.333, 3, seed=SEED)
-    pd.testing.assert_frame_equal(old_ids(again, cohort), old_ids(splits, cohort))
+    pd.testing.assert_frame_equal(old_ids(again, cohort), old_ids(splits, cohort), check_exact=True)
 
 
 def test_the_random_splits_do_not_follow_the_ids(base):
@@ -98,7 +98,7 @@ def test_the_random_splits_do_not_follow_the_ids(base):
     children = toy_children(cohort)
     splits = make_splits(cohort, "random", 0.4, 3, seed=SEED, children=children)
     again = make_splits(rekeyed(cohort), "random", 0.4, 3, seed=SEED, children=rekeyed(children))
-    pd.testing.assert_frame_equal(old_ids(again, cohort), old_ids(splits, cohort))
+    pd.testing.assert_frame_equal(old_ids(again, cohort), old_ids(splits, cohort), check_exact=True)
 
 
 def test_training_gives_the_same_search_scores_predictions_and_explanations(base):
@@ -112,9 +112,11 @@ def test_training_gives_the_same_search_scores_predictions_and_explanations(base
         MODELS,
         SEED,
     )
-    pd.testing.assert_frame_equal(cv_results2, cv_results)
-    pd.testing.assert_frame_equal(old_ids(predictions2, cohort), old_ids(predictions, cohort))
-    pd.testing.assert_frame_equal(importance2, importance)
+    pd.testing.assert_frame_equal(cv_results2, cv_results, check_exact=True)
+    pd.testing.assert_frame_equal(
+        old_ids(predictions2, cohort), old_ids(predictions, cohort), check_exact=True
+    )
+    pd.testing.assert_frame_equal(importance2, importance, check_exact=True)
 
 
 def test_the_evaluation_intervals_are_the_same(base):
@@ -134,7 +136,7 @@ def test_the_evaluation_intervals_are_the_same(base):
             (rekeyed(predictions), rekeyed(cohort)),
         )
     ]
-    pd.testing.assert_frame_equal(details[1], details[0])
+    pd.testing.assert_frame_equal(details[1], details[0], check_exact=True)
     assert details[0]["ap_ci_lower"].notna().all()
 
 
@@ -171,8 +173,8 @@ def test_the_learning_curve_and_the_refit_bootstrap_are_the_same(base):
                 balance=MODELS,
             )
         )
-    pd.testing.assert_frame_equal(curves[1], curves[0])
-    pd.testing.assert_frame_equal(refits[1], refits[0])
+    pd.testing.assert_frame_equal(curves[1], curves[0], check_exact=True)
+    pd.testing.assert_frame_equal(refits[1], refits[0], check_exact=True)
 
 
 def test_the_fairness_intervals_are_the_same():
@@ -189,7 +191,7 @@ def test_the_fairness_intervals_are_the_same():
             },
         )
     ]
-    pd.testing.assert_frame_equal(tables[1], tables[0])
+    pd.testing.assert_frame_equal(tables[1], tables[0], check_exact=True)
 
 
 def test_content_codes_number_equal_rows_alike_missing_values_included():

@@ -83,6 +83,7 @@ from sklearn.metrics import average_precision_score, precision_score, recall_sco
 from common import (
     SCHEMAS,
     InputError,
+    content_order,
     families_by_referral,
     family_numbers,
     read_parquet,
@@ -670,17 +671,20 @@ def evaluate(
 
 
 def score_matrix(predictions: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """Return the test labels and a (rows x models) score table, rows ordered by
-    referral id and models by name (the rows must already be checked)."""
+    """Return the test labels and a (rows x models) score table, models by
+    name and rows by their values (label, then scores: ``common.content_order``),
+    so that no sum over them (a Brier score, a mean score) follows the ids,
+    which change with the pseudonymisation key. The rows must already be checked."""
     wide = predictions.pivot(index="referral_id", columns="model", values="score")
-    wide = wide.sort_index().sort_index(axis=1)
+    wide = wide.sort_index(axis=1)
     labels = (
         predictions.drop_duplicates("referral_id")
         .set_index("referral_id")["label"]
         .loc[wide.index]
         .to_numpy(dtype=int)
     )
-    return labels, wide
+    order = content_order(np.column_stack([labels, wide.to_numpy()]))
+    return labels[order], wide.iloc[order]
 
 
 def evaluate_all(
