@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from common import families_by_referral  # noqa: E402
+from common import families_by_referral, family_numbers  # noqa: E402
 from evaluate_models import bootstrap_average_precision, percentile_interval  # noqa: E402
 
 SEED = 20200901
@@ -187,9 +187,11 @@ def paired_ap_difference(
     of that difference over bootstrap resamples of the test rows (of whole
     ``families`` if given, as the workflow's evaluation draws them), both
     models scored on each same resample."""
-    resampled = bootstrap_average_precision(
-        labels, np.column_stack([ours, reference]), n_resamples, seed, groups=families
+    scores = np.column_stack([ours, reference])
+    groups = (
+        None if families is None else family_numbers(families, np.column_stack([labels, scores]))
     )
+    resampled = bootstrap_average_precision(labels, scores, n_resamples, seed, groups=groups)
     lower, upper = percentile_interval(resampled[0] - resampled[1])
     return {
         "ap_difference": average_precision_score(labels, ours)
