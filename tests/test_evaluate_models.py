@@ -620,6 +620,16 @@ def test_the_bias_corrected_interval_shifts_with_the_observed_value():
     assert np.isnan(lower[1]) and np.isnan(upper[1])
 
 
+def test_the_bias_corrected_interval_keeps_infinite_resamples():
+    # ratios to a reference rate that is 0 in some resamples: an end among the
+    # infinite ones is infinite, not NaN (numpy interpolates inf - inf)
+    samples = np.r_[np.linspace(0.5, 2.0, 190), np.full(10, np.inf)]
+    lower, upper = bias_corrected_interval(samples, 1.9)
+    assert 0.5 < lower[0] < 2.0 and upper[0] == np.inf
+    lower, upper = bias_corrected_interval(samples, 1.0)
+    assert 0.5 < lower[0] < upper[0] < 2.0
+
+
 def test_the_bias_corrected_lower_end_says_yes_falsely_about_as_often_as_it_should():
     # Test sets of 150 cases, 6% positive: AP is biased upwards, and the plain
     # percentile interval's lower end lies above the population AP far more

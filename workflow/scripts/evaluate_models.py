@@ -476,7 +476,8 @@ def bias_corrected_interval(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the bias-corrected (BC) 95% percentile interval of each row of
     ``samples`` (statistics x resamples, or one statistic's resamples) about
-    its ``observed`` value, ignoring NaN resamples (missing when all are NaN).
+    its ``observed`` value, ignoring NaN resamples (missing when all are NaN;
+    infinite ones are kept, and an end among them is infinite).
 
     z0 = Phi^-1(p), p the share of resamples below the observed value (ties
     count half), kept within half a resample of 0 and 1 so that z0 is finite;
@@ -497,7 +498,12 @@ def bias_corrected_interval(
         half = 0.5 / len(valid)
         z0 = normal.inv_cdf(min(max(share, half), 1 - half))
         levels = [normal.cdf(2 * z0 - Z_95), normal.cdf(2 * z0 + Z_95)]
-        lower[i], upper[i] = np.quantile(valid, levels)
+        with np.errstate(invalid="ignore"):
+            ends = np.quantile(valid, levels)
+        # next to an infinite resample (a ratio to a rate of 0) numpy's
+        # interpolation gives NaN (inf - inf): the end is the nearest resample
+        nearest = np.quantile(valid, levels, method="nearest")
+        lower[i], upper[i] = np.where(np.isnan(ends), nearest, ends)
     return lower, upper
 
 
