@@ -118,6 +118,27 @@ def test_text_documents_use_only_notes_in_the_window_before_the_point(tables):
     assert documents.loc["r1", "n_notes"] == 0
 
 
+def test_notes_written_at_the_same_time_join_in_the_order_of_their_words_not_ids(tables):
+    # Note ids are keyed hashes: a new key renames and reorders them.
+    cohort = cohort_of(tables)
+    tokens = pd.DataFrame(
+        {
+            "note_id": ["n1", "n2", "n3"],
+            "child_id": ["a", "a", "a"],
+            "note_datetime": dates("2016-06-01", "2016-06-01", "2016-06-02"),
+            "document_type": ["Case note"] * 3,
+            "tokens": [["school", "concern"], ["police", "visit"], ["home"]],
+        }
+    )
+    documents = [
+        btf.text_documents(cohort, tokens.assign(note_id=ids), window_days=21)
+        .set_index("referral_id")
+        .loc["r2", "tokens"]
+        for ids in (["n1", "n2", "n3"], ["z9", "a1", "m5"])
+    ]
+    assert documents[0] == documents[1] == ["police", "visit", "school", "concern", "home"]
+
+
 def test_vulnerability_flags_come_from_notes_in_the_window_only(tables):
     cohort = cohort_of(tables)
     flags = pd.DataFrame(

@@ -19,7 +19,7 @@ sys.path.insert(0, "workflow/scripts")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from test_assess_fairness import make_inputs  # noqa: E402
-from test_make_splits import toy_children, toy_cohort, toy_features  # noqa: E402
+from test_make_splits import toy_cohort, toy_features, toy_records  # noqa: E402
 
 from assess_fairness import assess_fairness  # noqa: E402
 from common import (  # noqa: E402
@@ -28,7 +28,7 @@ from common import (  # noqa: E402
     families_by_referral,
     family_numbers,
 )
-from evaluate_models import evaluate_all  # noqa: E402
+from evaluate_models import evaluate_all, score_matrix  # noqa: E402
 from explain_selected_model import outer_split, selected_model, selected_model_learning_curve  # noqa: E402
 from make_splits import make_splits  # noqa: E402
 from refit_bootstrap import refit_bootstrap  # noqa: E402
@@ -95,9 +95,10 @@ def test_the_time_splits_do_not_follow_the_ids(base):
 
 def test_the_random_splits_do_not_follow_the_ids(base):
     cohort = base[0]
-    children = toy_children(cohort)
-    splits = make_splits(cohort, "random", 0.4, 3, seed=SEED, children=children)
-    again = make_splits(rekeyed(cohort), "random", 0.4, 3, seed=SEED, children=rekeyed(children))
+    records = toy_records(cohort)
+    splits = make_splits(cohort, "random", 0.4, 3, seed=SEED, records=records)
+    rekeyed_records = {table: rekeyed(frame) for table, frame in records.items()}
+    again = make_splits(rekeyed(cohort), "random", 0.4, 3, seed=SEED, records=rekeyed_records)
     pd.testing.assert_frame_equal(old_ids(again, cohort), old_ids(splits, cohort), check_exact=True)
 
 
@@ -138,6 +139,16 @@ def test_the_evaluation_intervals_are_the_same(base):
     ]
     pd.testing.assert_frame_equal(details[1], details[0], check_exact=True)
     assert details[0]["ap_ci_lower"].notna().all()
+
+
+def test_the_test_rows_are_summed_in_the_order_of_their_values(base):
+    # A Brier score or a mean score summed in id order changes in its last
+    # bits with the key.
+    predictions = base[3][0]
+    labels, wide = score_matrix(predictions)
+    labels2, wide2 = score_matrix(rekeyed(predictions))
+    assert np.array_equal(labels2, labels)
+    assert np.array_equal(wide2.to_numpy(), wide.to_numpy())
 
 
 def test_the_learning_curve_and_the_refit_bootstrap_are_the_same(base):

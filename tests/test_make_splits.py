@@ -64,19 +64,29 @@ def toy_cohort(n_families: int = 150, seed: int = 0, base_rate: float = 0.3) -> 
     return cohort.reset_index(drop=True)
 
 
-def toy_children(cohort: pd.DataFrame) -> pd.DataFrame:
-    """A children table for ``cohort``: each child's family, sex and birth month."""
-    children = cohort.drop_duplicates("child_id")[["child_id", "family_id"]].reset_index(drop=True)
+def toy_records(cohort: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The children and referrals tables of ``cohort``: each child's family,
+    sex and birth month, each referral's source, need and closure."""
     rng = np.random.default_rng(0)
+    children = cohort.drop_duplicates("child_id")[["child_id", "family_id"]].reset_index(drop=True)
     months = pd.Timestamp("2005-01-01") + pd.to_timedelta(
         30 * rng.integers(0, 180, len(children)), unit="D"
     )
-    return children.assign(
+    children = children.assign(
         sex=rng.choice(["F", "M"], len(children)),
         birth_month=months.to_period("M").to_timestamp().astype("datetime64[ms]"),
         ethnicity="WBRI",
-        disability=False,
+        disability=rng.random(len(children)) < 0.1,
     )
+    nfa = rng.random(len(cohort)) < 0.4
+    referrals = cohort[["referral_id", "child_id", "referral_date"]].assign(
+        referral_source=rng.choice(["1A", "3B", "5C"], len(cohort)),
+        primary_need=rng.choice(["N1", "N2", "N3"], len(cohort)),
+        nfa=nfa,
+        closure_date=cohort["referral_date"] + pd.Timedelta(days=30),
+        closure_reason=np.where(nfa, "RC8", "RC1"),
+    )
+    return {"children": children, "referrals": referrals.reset_index(drop=True)}
 
 
 def toy_features(
@@ -353,10 +363,11 @@ def split_job(
     """The ``snakemake`` object of a ``timing``-design split job for outcome "esc"."""
     cohort_path = tmp_path / "cohort.parquet"
     write_parquet(cohort, cohort_path, "cohort")
-    children_path = tmp_path / "children.parquet"
-    write_parquet(toy_children(cohort), children_path, "children")
+    paths = {table: str(tmp_path / f"{table}.parquet") for table in ("children", "referrals")}
+    for table, frame in toy_records(cohort).items():
+        write_parquet(frame, paths[table], table)
     return types.SimpleNamespace(
-        input=types.SimpleNamespace(cohort=str(cohort_path), children=str(children_path)),
+        input=types.SimpleNamespace(cohort=str(cohort_path), **paths),
         wildcards=types.SimpleNamespace(outcome="esc", timing=timing),
         params=types.SimpleNamespace(
             timing=timing,

@@ -2,6 +2,7 @@ rule make_splits:
     input:
         cohort=rules.build_cohort.output.cohort,
         children=rules.ingest_records.output.children,
+        referrals=rules.ingest_records.output.referrals,
         helpers=HELPERS,
     output:
         splits=f"{RESULTS}/splits/{{outcome}}/{{timing}}.parquet",

@@ -116,16 +116,20 @@ def text_documents(
     end: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Concatenate each row's note tokens dated in [point - window, end), where
-    ``end`` (from ``notes_end``) is the prediction point when None."""
+    ``end`` (from ``notes_end``) is the prediction point when None, in time
+    order; notes written at the same time follow their words, not their ids,
+    which are keyed hashes (in id order a new key reordered a document, and so
+    changed the topic models fitted on it)."""
     pairs = with_notes_end(cohort, end).merge(
-        tokens[["child_id", "note_datetime", "note_id", "tokens"]], on="child_id", how="inner"
+        tokens[["child_id", "note_datetime", "tokens"]], on="child_id", how="inner"
     )
     window_start = pairs["prediction_time"] - pd.Timedelta(days=window_days)
     in_window = (pairs["note_datetime"] >= window_start) & (
         pairs["note_datetime"] < pairs["notes_end"]
     )
-    pairs = pairs.loc[in_window].sort_values(
-        ["referral_id", "note_datetime", "note_id"], kind="stable"
+    pairs = pairs.loc[in_window]
+    pairs = pairs.assign(words=pairs["tokens"].map("\x1f".join)).sort_values(
+        ["referral_id", "note_datetime", "words"], kind="stable"
     )
     grouped = pairs.groupby("referral_id", sort=False)
     documents = pd.DataFrame(

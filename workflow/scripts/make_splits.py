@@ -34,9 +34,9 @@ referral id.
 The ids are keyed hashes, so a new pseudonymisation key reorders them; the
 splits do not follow that order. The time-ordered ones depend on times alone.
 The random ones cut families numbered by their rows' values
-(``common.family_numbers`` of ``split_content``: the referrals' dates and
-labels and the children's birth months and sex), not by id; only families
-alike in all of these (none on the bundled LA) fall by the key.
+(``common.family_numbers`` of ``split_content``: the referrals' dates, labels,
+sources, needs and closures, the children's birth months, sex and
+disability), not by id; only families alike in all of these fall by the key.
 """
 
 import logging
@@ -144,17 +144,31 @@ def days(times: pd.Series) -> np.ndarray:
     return ((times - pd.Timestamp(0)) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
 
 
-def split_content(data: pd.DataFrame, children: pd.DataFrame | None) -> np.ndarray:
+def codes(values: pd.Series) -> np.ndarray:
+    """Each value's rank among the distinct values (missing: NaN)."""
+    ranks = pd.factorize(values, sort=True)[0]
+    return np.where(ranks < 0, np.nan, ranks).astype(np.float64)
+
+
+def split_content(data: pd.DataFrame, records: dict[str, pd.DataFrame] | None) -> np.ndarray:
     """Per cohort row, the values that order the families for the random
-    design: the referral's dates and label and, given the children table, the
-    child's birth month and sex (unknown: missing)."""
+    design: the referral's dates and label and, given the ``children`` and
+    ``referrals`` tables (``records``), the child's birth month, sex and
+    disability and the referral's source, primary need, closure and its
+    reason (unknown: missing). Any value serves: the split shuffles the
+    families it orders, so their order only has to be free of the ids."""
     columns = [days(data[c]) for c in ("referral_date", "prediction_time", "label_known_time")]
     columns.append(data["label"].to_numpy(dtype=np.float64))
-    if children is not None:
-        child = children.drop_duplicates("child_id").set_index("child_id")
+    if records is not None:
+        child = records["children"].drop_duplicates("child_id").set_index("child_id")
+        referral = records["referrals"].drop_duplicates("referral_id").set_index("referral_id")
         columns.append(days(data["child_id"].map(child["birth_month"])))
-        sex = pd.factorize(data["child_id"].map(child["sex"]), sort=True)[0]
-        columns.append(np.where(sex < 0, np.nan, sex).astype(np.float64))
+        columns.extend(codes(data["child_id"].map(child[c])) for c in ("sex", "disability"))
+        columns.append(days(data["referral_id"].map(referral["closure_date"])))
+        columns.extend(
+            codes(data["referral_id"].map(referral[c]))
+            for c in ("referral_source", "primary_need", "nfa", "closure_reason")
+        )
     return np.column_stack(columns)
 
 
@@ -164,13 +178,13 @@ def random_splits(
     inner_folds: int,
     seed: int,
     settings: dict[str, str],
-    children: pd.DataFrame | None = None,
+    records: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Outer and inner splits for the random design (see module docstring);
     ``settings`` names the config key of each size, for messages."""
     data = cohort.sort_values("referral_id", kind="stable").reset_index(drop=True)
     labels = data["label"].to_numpy().astype(int)
-    groups = family_numbers(families_by_referral(data).to_numpy(), split_content(data, children))
+    groups = family_numbers(families_by_referral(data).to_numpy(), split_content(data, records))
     n_folds, n_test = fold_fraction(test_fraction)
     logger.info(
         "random design: test = %d of %d stratified group folds (target %.3f)",
@@ -332,13 +346,13 @@ def make_splits(
     inner_folds: int,
     seed: int,
     settings: dict[str, str] | None = None,
-    children: pd.DataFrame | None = None,
+    records: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Check the cohort and settings, then return the splits for ``timing``;
     ``settings`` names the config key of each size (default: the top-level
-    ``designs``), for messages; ``children`` (the children table) adds the
-    children's birth months and sex to what orders the random design's
-    families (``split_content``)."""
+    ``designs``), for messages; ``records`` (the ``children`` and
+    ``referrals`` tables) add to what orders the random design's families
+    (``split_content``)."""
     if timing not in TIMINGS:
         raise InputError(f"unknown timing {timing!r}; use one of {TIMINGS}.")
     settings = settings or top_level_settings(timing)
@@ -353,7 +367,7 @@ def make_splits(
     if not cohort["label"].isin([0, 1]).all():
         raise InputError("cohort: label must be 0 or 1 on every row.")
     if timing == "random":
-        return random_splits(cohort, test_fraction, int(inner_folds), int(seed), settings, children)
+        return random_splits(cohort, test_fraction, int(inner_folds), int(seed), settings, records)
     return time_splits(cohort, test_fraction, int(inner_folds), settings)
 
 
@@ -400,7 +414,7 @@ def split_diagnostics(splits: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFram
 
 
 def main(snakemake) -> None:
-    """Read the cohort and children, make the splits and write them."""
+    """Read the cohort and records, make the splits and write them."""
     cohort = read_parquet(snakemake.input.cohort, "cohort")
     params = snakemake.params
     try:
@@ -411,7 +425,10 @@ def main(snakemake) -> None:
             inner_folds=int(params.sizes["inner_folds"]),
             seed=int(params.seed),
             settings=dict(params.size_settings),
-            children=read_parquet(snakemake.input.children, "children"),
+            records={
+                "children": read_parquet(snakemake.input.children, "children"),
+                "referrals": read_parquet(snakemake.input.referrals, "referrals"),
+            },
         )
     except InputError as error:
         # Each outcome has its own cohort: say which one has too few cases.
