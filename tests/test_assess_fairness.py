@@ -399,6 +399,33 @@ def test_a_group_ap_interval_is_bias_corrected_as_the_verdicts_is():
     assert interval[0] > float(plain[0]) + 0.02 and interval[1] > float(plain[1]) + 0.02
 
 
+def test_a_group_rate_and_its_ratio_have_bias_corrected_intervals():
+    # a small group's share flagged, skewed as with few flagged cases, against
+    # a reference whose share varies little
+    rng = np.random.default_rng(1)
+    resampled = {"flagged_share": rng.beta(2, 14, size=400)}
+    point = {"flagged_share": 0.16, "flagged_share_numerator": 8, "flagged_share_denominator": 50}
+    reference_resampled = {"flagged_share": rng.normal(0.1, 0.01, size=400)}
+    reference = {
+        "flagged_share": 0.1,
+        "flagged_share_numerator": 30,
+        "flagged_share_denominator": 300,
+    }
+    out = metric_columns(
+        "flagged_share", point, resampled, reference, reference_resampled, False, (0.8, 1.25)
+    )
+    ratios = resampled["flagged_share"] / reference_resampled["flagged_share"]
+    for column, resamples, observed in (
+        ("flagged_share", resampled["flagged_share"], 0.16),
+        ("flagged_share_ratio", ratios, out["flagged_share_ratio"]),
+    ):
+        corrected = bias_corrected_interval(resamples, observed)
+        plain = percentile_interval(resamples)
+        interval = (out[f"{column}_lower"], out[f"{column}_upper"])
+        assert interval == (float(corrected[0][0]), float(corrected[1][0]))
+        assert interval[0] > float(plain[0]) + 0.01
+
+
 def test_deterministic_and_byte_identical(tmp_path, inputs, table):
     again = assess_fairness(
         **inputs, outcome="escalation", design="time_text", bootstrap_resamples=RESAMPLES, seed=3

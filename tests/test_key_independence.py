@@ -102,6 +102,23 @@ def test_the_random_splits_do_not_follow_the_ids(base):
     pd.testing.assert_frame_equal(old_ids(again, cohort), old_ids(splits, cohort), check_exact=True)
 
 
+def test_the_records_order_families_whose_cohort_rows_are_alike():
+    # Ten families and their twins, alike in dates and labels: only the
+    # children's and referrals' records tell them apart, and without them the
+    # key would decide which twin falls on which side.
+    cohort = toy_cohort(n_families=60, seed=5)
+    originals = cohort[cohort["family_id"].isin(sorted(set(cohort["family_id"]))[:10])]
+    twins = originals.assign(
+        **{column: originals[column] + "_twin" for column in ID_COLUMNS},
+    )
+    both = pd.concat([cohort, twins], ignore_index=True)
+    records = toy_records(both)
+    splits = make_splits(both, "random", 0.4, 3, seed=SEED, records=records)
+    rekeyed_records = {table: rekeyed(frame) for table, frame in records.items()}
+    again = make_splits(rekeyed(both), "random", 0.4, 3, seed=SEED, records=rekeyed_records)
+    pd.testing.assert_frame_equal(old_ids(again, both), old_ids(splits, both), check_exact=True)
+
+
 def test_training_gives_the_same_search_scores_predictions_and_explanations(base):
     cohort, features, splits, (predictions, cv_results, importance) = base
     predictions2, cv_results2, importance2 = train_models(

@@ -45,14 +45,16 @@ bias-corrected percentile intervals about their observed values
 (``evaluate_models.bias_corrected_interval``, as for the verdict): with few
 positive cases AP is biased upwards and plain percentiles inherit the bias,
 which for the verdict put their lower end above the true AP 5-8% of the time
-instead of 2.5%. Rates and ratios of small groups are skewed too: in a
-simulation (groups of 30-60 rows against references of 200-400, 6-16%
-positive, families of 1-3 with correlated outcomes, 200 resamples) plain
-percentiles missed the true value up to 13% of the time instead of 5%, mostly
-at one end, and bias-corrected ones about a point less often for a few per
-cent more width. Neither reaches 95% when a rate rests on a few dozen
-families: read these intervals as rough. The mean score's interval is the
-2.5th and 97.5th percentiles. All ignore resamples
+instead of 2.5%. Rates and ratios of small groups are skewed too. In one
+simulation, not kept in the repository (groups of 30-60 rows against
+references of 200-400, 6-16% positive, families of 1-3 with correlated
+outcomes, 200 resamples), plain percentiles missed the true share flagged or
+false negative rate of a small group up to 13% of the time instead of 5%,
+mostly at one end, and bias-corrected ones about a point less often, for a
+few per cent more width; a reviewer's second simulation found coverage of
+91-99% depending on the rate. Read these intervals as rough when a rate rests
+on a few dozen families. The mean score's interval is the 2.5th and 97.5th
+percentiles. All ignore resamples
 where a metric is undefined. A rate observed at exactly 0
 or 1 (e.g. nobody flagged in a small group) cannot vary between resamples, so
 its interval is the Wilson 95% interval instead.
