@@ -24,6 +24,7 @@ from render_report import (
     cohort_table,
     data_qa_section,
     deltas_section,
+    disparity_cell,
     fairness_table,
     flagging_hidden,
     fold_table,
@@ -1535,3 +1536,13 @@ def test_precision_recall_points_keep_apart_from_a_top_k_rule_off_the_curve():
     shown = np.array(points["cases flagged"].tolist())
     assert not (np.abs(shown - 25) < DISCLOSURE.min_count).any()
     assert points["cases flagged"].tolist() == [45, 100]
+
+
+def test_a_disparity_cell_shows_a_ratio_interval_open_above():
+    # A ratio's upper end is infinite when the reference's rate was 0 in some
+    # resamples: the finite lower end still says how far apart they may be.
+    assert disparity_cell("cannot tell", 0.62, np.inf) == "cannot tell (ratio 0.62 or more)"
+    assert disparity_cell("within band", 0.85, 1.2) == "within band (ratio 0.85 to 1.20)"
+    assert disparity_cell("cannot tell", np.nan, np.nan) == "cannot tell"
+    assert disparity_cell("reference", 1.0, 1.0) == "reference"
+    assert disparity_cell(None, 0.5, 2.0) == ""

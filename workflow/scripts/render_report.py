@@ -609,11 +609,14 @@ def fairness_table(groups: pd.DataFrame, disclosure: Disclosure) -> pd.DataFrame
 
 def disparity_cell(verdict: str | None, low: float, high: float) -> str:
     """A group's disparity verdict with the 95% interval of its rate's ratio to
-    the reference group's, which says how far apart they may be."""
+    the reference group's, which says how far apart they may be (open above
+    when the reference's rate was 0 in some resamples)."""
     if pd.isna(verdict):
         return ""
-    if verdict == "reference" or not (np.isfinite(low) and np.isfinite(high)):
+    if verdict == "reference" or not np.isfinite(low) or np.isnan(high):
         return str(verdict)
+    if np.isinf(high):
+        return f"{verdict} (ratio {low:.2f} or more)"
     return f"{verdict} (ratio {low:.2f} to {high:.2f})"
 
 
