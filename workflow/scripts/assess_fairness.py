@@ -45,14 +45,18 @@ bias-corrected percentile intervals about their observed values
 (``evaluate_models.bias_corrected_interval``, as for the verdict): with few
 positive cases AP is biased upwards and plain percentiles inherit the bias,
 which for the verdict put their lower end above the true AP 5-8% of the time
-instead of 2.5%. Rates and ratios of small groups are skewed too. In one
-simulation, not kept in the repository (groups of 30-60 rows against
+instead of 2.5%. Rates and ratios of small groups are skewed too. In
+``bench/fairness_interval_coverage.py`` (groups of 30-60 rows against
 references of 200-400, 6-16% positive, families of 1-3 with correlated
-outcomes, 200 resamples), plain percentiles missed the true share flagged or
-false negative rate of a small group up to 13% of the time instead of 5%,
-mostly at one end, and bias-corrected ones about a point less often, for a
-few per cent more width; a reviewer's second simulation found coverage of
-91-99% depending on the rate. Read these intervals as rough when a rate rests
+outcomes, a fixed model flagging 6% or 25% of the reference; 2,000
+replications of 200 resamples; docs/benchmarks.md), where no rate sits at 0
+or 1, plain percentiles missed the true share flagged or false negative rate
+of a small group, or its ratio to the reference's, up to 9.6% of the time
+instead of 5%, mostly at one end, and bias-corrected ones on average half a
+point less often (up to 9.2%), for 0-3% more width; with the fallbacks
+below, the workflow's intervals missed 0.2-10.0% of the time. A reviewer's
+second simulation found coverage of 91-99% depending on the rate, as this
+one does (90-99.8%). Read these intervals as rough when a rate rests
 on a few dozen families. The mean score's interval is the 2.5th and 97.5th
 percentiles. All ignore resamples
 where a metric is undefined. A rate observed at exactly 0
